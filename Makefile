@@ -1,0 +1,37 @@
+# PGXS build of pg_presplit. The sources are listed once, in sources.mk.
+#   make && make install      build and install into the server found by pg_config
+#   make test                 every test suite (installs what it needs; see README)
+#   make demo                 the demo on a throwaway cluster
+EXTENSION = pg_presplit
+MODULE_big = pg_presplit
+EXTVERSION = 0.1.0
+DATA = pg_presplit--$(EXTVERSION).sql
+
+PG_CONFIG ?= pg_config
+
+include sources.mk
+OBJS = $(patsubst %.cpp,%.o,$(PRESPLIT_CORE_SOURCES) $(PRESPLIT_PG_SOURCES))
+
+# -isystem: PostgreSQL's headers are not C++-clean (-Wregister,
+# -Wunused-parameter); warnings are for our code.
+PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra
+SHLIB_LINK = -lstdc++
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+# Before scripts/test.sh has installed postgresql-server-dev-15 there is no
+# PGXS; `make test` and `make demo` must still work then.
+ifneq ($(wildcard $(PGXS)),)
+# No LLVM bitcode: it needs clang, and nothing here is hot enough to JIT-inline.
+override with_llvm = no
+include $(PGXS)
+endif
+
+.PHONY: test demo format
+test:
+	bash scripts/test.sh
+demo:
+	bash scripts/demo.sh
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -1,0 +1,18 @@
+# The one list of sources, read by the PGXS Makefile and by CMakeLists.txt.
+#
+# CORE: pure C++ (no PostgreSQL headers); linked into the unit tests as well.
+# PG:   the thin layer that talks to PostgreSQL.
+PRESPLIT_CORE_SOURCES = \
+	src/core/plan_state.cpp
+
+PRESPLIT_PG_SOURCES = \
+	src/module.cpp \
+	src/pg/guard.cpp \
+	src/pg/shared_memory.cpp \
+	src/pg/relation.cpp \
+	src/catalog/catalog.cpp \
+	src/analyzer/hooks.cpp \
+	src/worker/worker.cpp \
+	src/api/manage.cpp \
+	src/api/status.cpp \
+	src/api/test_support.cpp
