@@ -1,0 +1,282 @@
+-- pg_presplit 0.1.0: the metadata store and the SQL API.
+\echo Use "CREATE EXTENSION pg_presplit" to load this file. \quit
+
+-- Relations and roles are stored as regclass / regrole, never as raw OIDs:
+-- pg_dump writes them as qualified names and pg_restore resolves them again,
+-- so the catalog survives a dump and restore into a cluster with other OIDs.
+--
+-- Users read the views; only the extension's functions (which check that the
+-- caller owns the table) and the background worker write the tables.
+
+------------------------------------------------------------------------------
+-- Functions used by the constraints below (the state machine lives in C++,
+-- src/core/plan_state.cpp, and is enforced here through this function).
+------------------------------------------------------------------------------
+
+CREATE FUNCTION presplit._is_valid_plan_transition(from_state text, to_state text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'presplit_is_valid_plan_transition'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Managed tables
+------------------------------------------------------------------------------
+
+CREATE TABLE presplit.managed_table (
+    parent           regclass    PRIMARY KEY,
+    key_column       name        NOT NULL,
+    key_type         regtype     NOT NULL,
+    -- Columns of the primary key (or unique NOT NULL index) that identify a
+    -- row, so that capture can keep shadows in sync row by row.
+    identity_columns name[]      NOT NULL CHECK (cardinality(identity_columns) > 0),
+    managed_by       regrole     NOT NULL,
+    managed_at       timestamptz NOT NULL DEFAULT now()
+);
+
+------------------------------------------------------------------------------
+-- Split plans
+------------------------------------------------------------------------------
+
+CREATE TABLE presplit.plan (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent       regclass    NOT NULL
+                 REFERENCES presplit.managed_table (parent) ON DELETE CASCADE,
+    source       regclass    NOT NULL,
+    -- Values of the partition key, in its type's text form, ascending.
+    split_points text[]      NOT NULL
+                 CHECK (cardinality(split_points) > 0 AND array_position(split_points, NULL) IS NULL),
+    origin       text        NOT NULL CHECK (origin IN ('manual', 'predicted')),
+    owner        regrole     NOT NULL,
+    state        text        NOT NULL DEFAULT 'planned'
+                 CHECK (state IN ('planned', 'preparing', 'backfilling', 'synced', 'switching',
+                                  'cut_over', 'finalized', 'rolled_back', 'cancelled', 'failed')),
+    reason       text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz,
+    CONSTRAINT plan_failure_has_reason CHECK (state <> 'failed' OR reason IS NOT NULL),
+    CONSTRAINT plan_finished_iff_terminal
+        CHECK ((state IN ('finalized', 'rolled_back', 'cancelled', 'failed')) = (finished_at IS NOT NULL))
+);
+
+-- At most one active (non-terminal) plan per source partition.
+CREATE UNIQUE INDEX plan_one_active_per_source ON presplit.plan (source)
+    WHERE state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+CREATE INDEX plan_parent ON presplit.plan (parent);
+
+------------------------------------------------------------------------------
+-- Shadow relations, channels, progress
+------------------------------------------------------------------------------
+
+CREATE TABLE presplit.shadow (
+    plan_id  bigint   NOT NULL REFERENCES presplit.plan (id) ON DELETE CASCADE,
+    ordinal  int      NOT NULL CHECK (ordinal >= 0),
+    -- NULL until the shadow table has been created.
+    relation regclass UNIQUE,
+    -- The partition bound the shadow takes at cutover, e.g.
+    -- FOR VALUES FROM (0) TO (500000); also its CHECK constraint.
+    bound    text     NOT NULL,
+    PRIMARY KEY (plan_id, ordinal)
+);
+
+CREATE TABLE presplit.channel (
+    plan_id    bigint      NOT NULL REFERENCES presplit.plan (id) ON DELETE CASCADE,
+    channel    text        NOT NULL CHECK (channel IN ('old', 'new')),
+    weight     int         NOT NULL CHECK (weight BETWEEN 0 AND 100),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_id, channel)
+);
+
+CREATE TABLE presplit.progress (
+    plan_id        bigint      NOT NULL,
+    ordinal        int         NOT NULL,
+    phase          text        NOT NULL DEFAULT 'waiting'
+                   CHECK (phase IN ('waiting', 'copying', 'indexing', 'analyzing', 'verifying', 'done')),
+    rows_copied    bigint      NOT NULL DEFAULT 0 CHECK (rows_copied >= 0),
+    rows_estimated bigint      CHECK (rows_estimated >= 0),
+    -- Identity of the last row copied, so that a restarted backfill resumes
+    -- after it.
+    last_key       text[],
+    started_at     timestamptz,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (plan_id, ordinal),
+    FOREIGN KEY (plan_id, ordinal) REFERENCES presplit.shadow (plan_id, ordinal) ON DELETE CASCADE
+);
+
+------------------------------------------------------------------------------
+-- Events: append-only; no foreign keys, the log outlives plans and tables.
+------------------------------------------------------------------------------
+
+CREATE TABLE presplit.event (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    plan_id    bigint,
+    -- The table's name when the event happened (the table may be gone later).
+    relation   text,
+    kind       text        NOT NULL,
+    from_state text,
+    to_state   text,
+    detail     text,
+    actor      name        NOT NULL DEFAULT session_user
+);
+CREATE INDEX event_plan ON presplit.event (plan_id);
+
+CREATE FUNCTION presplit._event_is_append_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    RAISE EXCEPTION 'presplit.event is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'TRUNCATE presplit.event as its owner to clear the log.';
+END;
+$$;
+CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON presplit.event
+    FOR EACH ROW EXECUTE FUNCTION presplit._event_is_append_only();
+
+------------------------------------------------------------------------------
+-- Constraints that span rows
+------------------------------------------------------------------------------
+
+-- Every state change follows the state machine, keeps the timestamps and is
+-- logged in presplit.event in the same transaction.
+CREATE FUNCTION presplit._plan_state_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.state <> 'planned' THEN
+            RAISE EXCEPTION 'a split plan must start in state planned, not %', NEW.state
+                USING ERRCODE = 'check_violation';
+        END IF;
+        INSERT INTO presplit.event (plan_id, relation, kind, to_state)
+            VALUES (NEW.id, NEW.source::text, 'plan_created', NEW.state);
+        RETURN NEW;
+    END IF;
+    IF NEW.state IS DISTINCT FROM OLD.state THEN
+        IF NOT presplit._is_valid_plan_transition(OLD.state, NEW.state) THEN
+            RAISE EXCEPTION 'split plan % cannot go from state % to state %', OLD.id, OLD.state, NEW.state
+                USING ERRCODE = 'check_violation';
+        END IF;
+        NEW.finished_at := CASE WHEN NEW.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
+                                THEN now() END;
+        INSERT INTO presplit.event (plan_id, relation, kind, from_state, to_state, detail)
+            VALUES (NEW.id, NEW.source::text, 'state_change', OLD.state, NEW.state, NEW.reason);
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER plan_state_change BEFORE INSERT OR UPDATE ON presplit.plan
+    FOR EACH ROW EXECUTE FUNCTION presplit._plan_state_change();
+
+-- A plan's channel weights sum to 100. Checked at commit, so that one
+-- transaction can move weight from one channel to the other.
+CREATE FUNCTION presplit._channel_weights_sum_to_100() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    checked_plan bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.plan_id ELSE NEW.plan_id END;
+    total bigint;
+BEGIN
+    SELECT sum(weight) INTO total FROM presplit.channel WHERE plan_id = checked_plan;
+    IF total IS NOT NULL AND total <> 100 THEN
+        RAISE EXCEPTION 'channel weights of split plan % sum to %, not 100', checked_plan, total
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER channel_weights_sum_to_100
+    AFTER INSERT OR UPDATE OR DELETE ON presplit.channel
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION presplit._channel_weights_sum_to_100();
+
+-- A managed table that is dropped stops being managed (its plans go with it).
+CREATE FUNCTION presplit._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    dropped record;
+BEGIN
+    FOR dropped IN
+        DELETE FROM presplit.managed_table m
+         USING pg_event_trigger_dropped_objects() d
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = m.parent::oid
+        RETURNING d.object_identity
+    LOOP
+        INSERT INTO presplit.event (relation, kind, detail)
+            VALUES (dropped.object_identity, 'unmanaged', 'table dropped');
+    END LOOP;
+END;
+$$;
+CREATE EVENT TRIGGER presplit_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION presplit._forget_dropped_tables();
+
+------------------------------------------------------------------------------
+-- pg_dump keeps the catalog (and the identity sequences' positions).
+------------------------------------------------------------------------------
+
+SELECT pg_catalog.pg_extension_config_dump('presplit.managed_table', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.plan', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.plan_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.shadow', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.channel', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.progress', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.event', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.event_id_seq', '');
+
+------------------------------------------------------------------------------
+-- SQL API
+------------------------------------------------------------------------------
+
+CREATE FUNCTION presplit.manage(parent regclass) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_manage'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.manage(regclass) IS
+    'Register a RANGE-partitioned table with pg_presplit (caller must own it)';
+
+CREATE FUNCTION presplit.unmanage(parent regclass) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_unmanage'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.unmanage(regclass) IS
+    'Stop managing a table; refused while one of its split plans is active';
+
+CREATE FUNCTION presplit._worker_status(
+    OUT pid int, OUT database text, OUT started_at timestamptz,
+    OUT last_heartbeat timestamptz, OUT loops bigint, OUT starts bigint,
+    OUT extension_present boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'presplit_worker_status'
+LANGUAGE C VOLATILE STRICT;
+
+------------------------------------------------------------------------------
+-- Views
+------------------------------------------------------------------------------
+
+-- One row per leaf partition of each managed table (one row with NULL
+-- partition columns while a table has no partitions).
+CREATE VIEW presplit.managed_tables AS
+SELECT m.parent,
+       m.key_column AS partition_key,
+       m.key_type,
+       m.identity_columns,
+       m.managed_at,
+       t.relid::regclass AS partition,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimated_rows,
+       pg_catalog.pg_total_relation_size(c.oid) AS total_bytes,
+       pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)) AS total_size
+  FROM presplit.managed_table m
+  LEFT JOIN LATERAL pg_catalog.pg_partition_tree(m.parent) t ON t.isleaf AND t.level > 0
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+COMMENT ON VIEW presplit.managed_tables IS
+    'Managed tables and their leaf partitions: bounds, estimated rows, size';
+
+CREATE VIEW presplit.worker_status AS
+SELECT * FROM presplit._worker_status();
+COMMENT ON VIEW presplit.worker_status IS
+    'The pg_presplit background worker: pid, database, heartbeat';
+
+------------------------------------------------------------------------------
+-- Privileges: users read the views; the tables belong to the extension.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA presplit FROM PUBLIC;
+GRANT USAGE ON SCHEMA presplit TO PUBLIC;
+GRANT SELECT ON presplit.managed_tables, presplit.worker_status TO PUBLIC;

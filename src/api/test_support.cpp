@@ -1,0 +1,90 @@
+// Test-only functions that prove the C++/PostgreSQL error boundary
+// (sql/guard.sql). The extension script does not create them; the regression
+// test does, with CREATE FUNCTION ... AS 'pg_presplit'.
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+PG_FUNCTION_INFO_V1(presplit_test_throw_cpp);
+PG_FUNCTION_INFO_V1(presplit_test_throw_error);
+PG_FUNCTION_INFO_V1(presplit_test_throw_inside_call);
+PG_FUNCTION_INFO_V1(presplit_test_pg_error_in_guard);
+PG_FUNCTION_INFO_V1(presplit_test_spi_error_in_guard);
+PG_FUNCTION_INFO_V1(presplit_test_destructor_count);
+}
+
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+// Counts destructor runs in this backend: the transaction aborts, the count
+// stays.
+int destructors_run = 0;
+
+struct DestructorProbe {
+    std::string payload = "a C++ object that owns memory";
+    ~DestructorProbe() { ++destructors_run; }
+};
+
+} // namespace
+
+using namespace presplit;
+
+Datum presplit_test_throw_cpp(PG_FUNCTION_ARGS) {
+    return pg::entry([&]() -> Datum {
+        std::string message = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+        throw std::runtime_error(message);
+    });
+}
+
+Datum presplit_test_throw_error(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    return pg::entry([&]() -> Datum {
+        throw pg::Error(ERRCODE_CHECK_VIOLATION, "an error of pg_presplit's own",
+                        "Raised as a C++ exception.", "Nothing to do: this is a test.");
+    });
+}
+
+Datum presplit_test_throw_inside_call(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    return pg::entry([&]() -> Datum {
+        DestructorProbe probe;
+        pg::call([] { throw std::logic_error("thrown inside pg::call"); });
+        PG_RETURN_VOID();
+    });
+}
+
+Datum presplit_test_pg_error_in_guard(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    return pg::entry([&]() -> Datum {
+        DestructorProbe outer;
+        {
+            DestructorProbe inner;
+            pg::call(
+                [] { return DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(0)); });
+        }
+        PG_RETURN_VOID();
+    });
+}
+
+Datum presplit_test_spi_error_in_guard(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    return pg::entry([&]() -> Datum {
+        DestructorProbe probe;
+        pg::call([] {
+            SPI_connect();
+            SPI_execute("SELECT 1 / 0", false, 0);
+            SPI_finish();
+        });
+        PG_RETURN_VOID();
+    });
+}
+
+Datum presplit_test_destructor_count(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    PG_RETURN_INT32(destructors_run);
+}
