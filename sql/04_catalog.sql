@@ -1,0 +1,87 @@
+-- The metadata store's own constraints. Normally only pg_presplit writes
+-- these tables; here a superuser writes them directly to prove that invalid
+-- states cannot be recorded. (Terse: failing rows hold timestamps.)
+\set VERBOSITY terse
+CREATE TABLE events (id bigint PRIMARY KEY, at date NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (1000);
+CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (1000) TO (2000);
+SELECT presplit.manage('events');
+
+-- A plan starts in state planned, with split points, a known origin and a
+-- managed parent.
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)
+    VALUES ('events', 'events_a', '{500}', 'manual', current_user::regrole, 'synced');
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
+    VALUES ('events', 'events_a', '{}', 'manual', current_user::regrole);
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
+    VALUES ('events', 'events_a', '{500}', 'guessed', current_user::regrole);
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
+    VALUES ('events_a', 'events_a', '{500}', 'manual', current_user::regrole);
+
+-- The state machine: one step at a time along the main path.
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
+    VALUES ('events', 'events_a', '{500}', 'manual', current_user::regrole)
+    RETURNING id AS plan_a \gset
+UPDATE presplit.plan SET state = 'backfilling' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'no_such_state' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'preparing' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'backfilling' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'synced' WHERE id = :plan_a;
+-- failed needs a reason.
+UPDATE presplit.plan SET state = 'failed' WHERE id = :plan_a;
+SELECT state, finished_at IS NULL AS open FROM presplit.plan WHERE id = :plan_a;
+
+-- At most one active plan per source partition.
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
+    VALUES ('events', 'events_a', '{250}', 'predicted', current_user::regrole);
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
+    VALUES ('events', 'events_b', '{1500}', 'predicted', current_user::regrole)
+    RETURNING id AS plan_b \gset
+
+-- Channel weights: each in 0..100, and a plan's weights sum to 100 at commit.
+INSERT INTO presplit.channel (plan_id, channel, weight) VALUES (:plan_a, 'old', 101);
+INSERT INTO presplit.channel (plan_id, channel, weight) VALUES (:plan_a, 'sideways', 0);
+INSERT INTO presplit.channel (plan_id, channel, weight) VALUES (:plan_a, 'old', 90);
+BEGIN;
+INSERT INTO presplit.channel (plan_id, channel, weight) VALUES (:plan_a, 'old', 90), (:plan_a, 'new', 10);
+UPDATE presplit.channel SET weight = 40 WHERE plan_id = :plan_a AND channel = 'old';
+UPDATE presplit.channel SET weight = 60 WHERE plan_id = :plan_a AND channel = 'new';
+COMMIT;
+UPDATE presplit.channel SET weight = 50 WHERE plan_id = :plan_a AND channel = 'new';
+SELECT channel, weight FROM presplit.channel WHERE plan_id = :plan_a ORDER BY channel;
+
+-- On to the end of the main path; terminal states are final.
+UPDATE presplit.plan SET state = 'switching' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'cut_over' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'finalized' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'rolled_back' WHERE id = :plan_a;
+UPDATE presplit.plan SET state = 'failed', reason = 'source vanished' WHERE id = :plan_b;
+SELECT id = :plan_a AS is_plan_a, state, reason, finished_at IS NOT NULL AS finished
+  FROM presplit.plan ORDER BY id;
+
+-- Every transition is in the log, which is append-only.
+SELECT plan_id = :plan_a AS is_plan_a, kind, from_state, to_state, detail
+  FROM presplit.event WHERE plan_id IS NOT NULL ORDER BY id;
+UPDATE presplit.event SET detail = 'rewritten';
+DELETE FROM presplit.event;
+
+-- Shadows and progress belong to a plan.
+INSERT INTO presplit.shadow (plan_id, ordinal, bound) VALUES (-1, 0, 'FOR VALUES FROM (0) TO (500)');
+INSERT INTO presplit.shadow (plan_id, ordinal, bound)
+    VALUES (:plan_b, 0, 'FOR VALUES FROM (1000) TO (1500)');
+INSERT INTO presplit.progress (plan_id, ordinal, rows_copied) VALUES (:plan_b, 0, -1);
+INSERT INTO presplit.progress (plan_id, ordinal, phase) VALUES (:plan_b, 0, 'copying');
+
+-- The transition function rejects unknown state names rather than
+-- answering false.
+SELECT presplit._is_valid_plan_transition('planned', 'preparing') AS forward,
+       presplit._is_valid_plan_transition('synced', 'cut_over') AS manual_cutover,
+       presplit._is_valid_plan_transition('finalized', 'rolled_back') AS after_the_end;
+SELECT presplit._is_valid_plan_transition('planned', 'done');
+
+SELECT presplit.unmanage('events');
+SELECT count(*) AS plans, (SELECT count(*) FROM presplit.shadow) AS shadows,
+       (SELECT count(*) FROM presplit.progress) AS progress,
+       (SELECT count(*) FROM presplit.channel) AS channels
+  FROM presplit.plan;
+DROP TABLE events;
