@@ -25,6 +25,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 # No LLVM bitcode: it needs clang, and nothing here is hot enough to JIT-inline.
 override with_llvm = no
+# Rebuild objects when a header they include changes.
+override autodepend = yes
 include $(PGXS)
 endif
 

@@ -1,133 +1,243 @@
 #include "catalog/catalog.hpp"
 
+#include "core/text_array.hpp"
+#include "pg/guard.hpp"
+
 extern "C" {
-#include "catalog/pg_authid.h"
-#include "catalog/pg_type.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/guc.h"
 }
 
 namespace presplit::catalog {
 namespace {
 
-// State saved while the store is accessed; restored by end_store_access, or
-// by the transaction abort after an ERROR.
-struct StoreAccess {
-    Oid saved_user;
-    int saved_security_context;
-    int guc_nest_level;
-};
+using pg::Value;
 
-StoreAccess begin_store_access() {
-    StoreAccess access{};
-    GetUserIdAndSecContext(&access.saved_user, &access.saved_security_context);
-    SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-                           access.saved_security_context | SECURITY_LOCAL_USERID_CHANGE);
-    // The caller's search_path must not pick operators or functions for the
-    // statements run here.
-    access.guc_nest_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "pg_presplit: SPI_connect failed");
-    return access;
+std::string oid_text(unsigned int oid) {
+    return std::to_string(oid);
 }
 
-void end_store_access(const StoreAccess& access) {
-    SPI_finish();
-    AtEOXact_GUC(true, access.guc_nest_level);
-    SetUserIdAndSecContext(access.saved_user, access.saved_security_context);
+std::vector<std::string> strings_of(const Value& array_literal) {
+    std::vector<std::string> out;
+    if (!array_literal)
+        return out;
+    auto parsed = core::parse_text_array(*array_literal);
+    if (!parsed)
+        throw pg::Error(ERRCODE_INTERNAL_ERROR, "pg_presplit: malformed array " + *array_literal);
+    for (auto& element : *parsed)
+        out.push_back(element.value_or(""));
+    return out;
 }
 
-// Runs one fixed statement; returns the number of rows processed.
-uint64 execute(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
-               int expected) {
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-    if (rc != expected)
-        elog(ERROR, "pg_presplit: metadata statement failed (%s): %s", SPI_result_code_string(rc),
-             sql);
-    return SPI_processed;
+std::string array_literal(const std::vector<std::string>& values) {
+    core::TextArray elements(values.begin(), values.end());
+    return core::format_text_array(elements);
 }
+
+const char* const kPlanColumns =
+    "id, parent::oid, source::oid, split_points, state, reason, backfill_position, "
+    "backfill_done";
+
+Plan plan_from_row(const pg::Row& row) {
+    Plan plan;
+    plan.id = std::stoll(*row[0]);
+    plan.parent = static_cast<unsigned int>(std::stoul(*row[1]));
+    plan.source = static_cast<unsigned int>(std::stoul(*row[2]));
+    plan.split_points = strings_of(row[3]);
+    plan.state = *row[4];
+    plan.reason = row[5];
+    if (row[6])
+        plan.backfill_position = strings_of(row[6]);
+    plan.backfill_done = *row[7] == "t";
+    return plan;
+}
+
+std::optional<Plan> first_plan(const pg::QueryResult& result) {
+    if (result.rows.empty())
+        return std::nullopt;
+    return plan_from_row(result.rows[0]);
+}
+
+const char* const kActive = "state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed')";
 
 } // namespace
 
 void require_extension() {
-    if (!OidIsValid(get_extension_oid("pg_presplit", true)))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("extension \"pg_presplit\" is not installed in this database"),
-                        errhint("Run CREATE EXTENSION pg_presplit.")));
+    bool installed = pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
+    if (!installed)
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "extension \"pg_presplit\" is not installed in this database", "",
+                        "Run CREATE EXTENSION pg_presplit.");
 }
 
-bool is_managed(Oid parent) {
-    StoreAccess access = begin_store_access();
-    Oid types[] = {REGCLASSOID};
-    Datum values[] = {ObjectIdGetDatum(parent)};
-    uint64 rows = execute("SELECT 1 FROM presplit.managed_table WHERE parent = $1", 1, types,
-                          values, nullptr, SPI_OK_SELECT);
-    end_store_access(access);
-    return rows > 0;
+std::optional<ManagedTable> find_managed_table(unsigned int parent) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    auto result = spi.execute("SELECT key_column, key_type::oid, identity_columns"
+                              "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
+                              {oid_text(parent)});
+    if (result.rows.empty())
+        return std::nullopt;
+    ManagedTable table;
+    table.parent = parent;
+    table.key_column = *result.rows[0][0];
+    table.key_type = static_cast<unsigned int>(std::stoul(*result.rows[0][1]));
+    table.identity_columns = strings_of(result.rows[0][2]);
+    return table;
 }
 
-void insert_managed_table(const ManagedTableRow& row) {
-    StoreAccess access = begin_store_access();
-    Oid types[] = {REGCLASSOID, NAMEOID, REGTYPEOID, NAMEARRAYOID, REGROLEOID};
-    Datum values[] = {ObjectIdGetDatum(row.parent), CStringGetDatum(row.key_column),
-                      ObjectIdGetDatum(row.key_type), row.identity_columns,
-                      ObjectIdGetDatum(row.managed_by)};
-    NameData key_column;
-    namestrcpy(&key_column, row.key_column);
-    values[1] = NameGetDatum(&key_column);
-    execute("INSERT INTO presplit.managed_table"
-            " (parent, key_column, key_type, identity_columns, managed_by)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            5, types, values, nullptr, SPI_OK_INSERT);
-    end_store_access(access);
+void insert_managed_table(unsigned int parent, const std::string& key_column, unsigned int key_type,
+                          const std::string& identity_columns_array, unsigned int managed_by) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("INSERT INTO presplit.managed_table"
+                " (parent, key_column, key_type, identity_columns, managed_by)"
+                " VALUES ($1::oid::regclass, $2::name, $3::oid::regtype, $4::name[],"
+                "         $5::oid::regrole)",
+                {oid_text(parent), key_column, oid_text(key_type), identity_columns_array,
+                 oid_text(managed_by)});
 }
 
-void delete_managed_table(Oid parent) {
-    StoreAccess access = begin_store_access();
-    Oid types[] = {REGCLASSOID};
-    Datum values[] = {ObjectIdGetDatum(parent)};
-    execute("DELETE FROM presplit.managed_table WHERE parent = $1", 1, types, values, nullptr,
-            SPI_OK_DELETE);
-    end_store_access(access);
+void delete_managed_table(unsigned int parent) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("DELETE FROM presplit.managed_table WHERE parent = $1::oid::regclass",
+                {oid_text(parent)});
 }
 
-ActivePlan find_active_plan(Oid parent) {
-    StoreAccess access = begin_store_access();
-    Oid types[] = {REGCLASSOID};
-    Datum values[] = {ObjectIdGetDatum(parent)};
-    ActivePlan plan{};
-    uint64 rows = execute("SELECT id, source::oid, state FROM presplit.plan"
-                          " WHERE parent = $1"
-                          "   AND state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed')"
-                          " ORDER BY id LIMIT 1",
-                          1, types, values, nullptr, SPI_OK_SELECT);
-    if (rows > 0) {
-        HeapTuple tuple = SPI_tuptable->vals[0];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull;
-        plan.found = true;
-        plan.id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-        plan.source = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-        namestrcpy(&plan.state, TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull)));
+std::optional<Plan> find_active_plan_for_source(unsigned int source) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return first_plan(spi.execute(std::string("SELECT ") + kPlanColumns +
+                                      " FROM presplit.plan WHERE source = $1::oid::regclass AND " +
+                                      kActive + " ORDER BY id LIMIT 1",
+                                  {oid_text(source)}));
+}
+
+std::optional<Plan> find_active_plan_for_parent(unsigned int parent) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return first_plan(spi.execute(std::string("SELECT ") + kPlanColumns +
+                                      " FROM presplit.plan WHERE parent = $1::oid::regclass AND " +
+                                      kActive + " ORDER BY id LIMIT 1",
+                                  {oid_text(parent)}));
+}
+
+std::optional<Plan> load_plan(int64_t id, bool lock) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return first_plan(spi.execute(std::string("SELECT ") + kPlanColumns +
+                                      " FROM presplit.plan WHERE id = $1::bigint" +
+                                      (lock ? " FOR UPDATE" : ""),
+                                  {std::to_string(id)}));
+}
+
+int64_t insert_plan(unsigned int parent, unsigned int source,
+                    const std::vector<std::string>& split_points, const std::string& origin,
+                    unsigned int owner) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    Value id = spi.scalar(
+        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner)"
+        " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
+        "         $5::oid::regrole) RETURNING id",
+        {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner)});
+    return std::stoll(*id);
+}
+
+void set_plan_state(int64_t id, const std::string& state,
+                    const std::optional<std::string>& reason) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
+                " WHERE id = $1::bigint",
+                {std::to_string(id), state, reason});
+}
+
+void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.plan SET backfill_position = $2::text[],"
+                "       backfill_done = $3::boolean, updated_at = now()"
+                " WHERE id = $1::bigint",
+                {std::to_string(id), last_key.empty() ? Value() : Value(array_literal(last_key)),
+                 done ? "true" : "false"});
+}
+
+std::vector<Shadow> load_shadows(int64_t plan_id) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    auto result = spi.execute("SELECT ordinal, relation::oid, bound, lower_value, upper_value"
+                              "  FROM presplit.shadow WHERE plan_id = $1::bigint ORDER BY ordinal",
+                              {std::to_string(plan_id)});
+    std::vector<Shadow> shadows;
+    for (const auto& row : result.rows) {
+        Shadow shadow;
+        shadow.ordinal = std::stoi(*row[0]);
+        if (row[1])
+            shadow.relation = static_cast<unsigned int>(std::stoul(*row[1]));
+        shadow.bound = *row[2];
+        shadow.lower_value = row[3];
+        shadow.upper_value = row[4];
+        shadows.push_back(std::move(shadow));
     }
-    end_store_access(access);
-    return plan;
+    return shadows;
 }
 
-void log_event(int64 plan_id, const char* relation, const char* kind, const char* detail) {
-    StoreAccess access = begin_store_access();
-    Oid types[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-    Datum values[] = {Int64GetDatum(plan_id), CStringGetTextDatum(relation ? relation : ""),
-                      CStringGetTextDatum(kind), CStringGetTextDatum(detail ? detail : "")};
-    char nulls[] = {plan_id == 0 ? 'n' : ' ', relation ? ' ' : 'n', ' ', detail ? ' ' : 'n', 0};
-    execute("INSERT INTO presplit.event (plan_id, relation, kind, detail) VALUES ($1, $2, $3, $4)",
-            4, types, values, nulls, SPI_OK_INSERT);
-    end_store_access(access);
+void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("INSERT INTO presplit.shadow (plan_id, ordinal, relation, bound, lower_value,"
+                "                             upper_value)"
+                " VALUES ($1::bigint, $2::int, $3::oid::regclass, $4, $5, $6)",
+                {std::to_string(plan_id), std::to_string(shadow.ordinal),
+                 shadow.relation ? Value(oid_text(*shadow.relation)) : Value(), shadow.bound,
+                 shadow.lower_value, shadow.upper_value});
+    spi.execute("INSERT INTO presplit.shadow_progress (plan_id, ordinal, rows_estimated)"
+                " VALUES ($1::bigint, $2::int, $3::bigint)",
+                {std::to_string(plan_id), std::to_string(shadow.ordinal),
+                 rows_estimated ? Value(std::to_string(*rows_estimated)) : Value()});
+}
+
+void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.shadow SET relation = $3::oid::regclass"
+                " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+                {std::to_string(plan_id), std::to_string(ordinal),
+                 relation ? Value(oid_text(*relation)) : Value()});
+}
+
+void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
+                  uint64_t rows_copied_increment) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.shadow_progress"
+                "   SET phase = $3, rows_copied = rows_copied + $4::bigint,"
+                "       started_at = coalesce(started_at, clock_timestamp()),"
+                "       updated_at = clock_timestamp()"
+                " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+                {std::to_string(plan_id), std::to_string(ordinal), phase,
+                 std::to_string(rows_copied_increment)});
+}
+
+std::vector<int64_t> plans_needing_work() {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    auto result = spi.execute("SELECT id FROM presplit.plan"
+                              " WHERE state IN ('preparing', 'backfilling') ORDER BY id");
+    std::vector<int64_t> ids;
+    for (const auto& row : result.rows)
+        ids.push_back(std::stoll(*row[0]));
+    return ids;
+}
+
+void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,
+               const std::optional<std::string>& detail) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("INSERT INTO presplit.event (plan_id, relation, kind, detail)"
+                " VALUES ($1::bigint, $2, $3, $4)",
+                {plan_id ? Value(std::to_string(*plan_id)) : Value(), relation, kind, detail});
 }
 
 } // namespace presplit::catalog

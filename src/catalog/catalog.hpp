@@ -1,43 +1,85 @@
 // The metadata store (schema presplit, created by the extension script).
-// Thin PostgreSQL code: call inside pg::call.
 //
 // The tables are not readable or writable by PUBLIC. The SQL functions check
-// that the caller owns the table first; then these functions read and write
-// the store as the bootstrap superuser, with a safe search_path, running only
-// the fixed statements below (and the store's own triggers).
+// the caller's privileges first; these functions then read and write the
+// store as the extension (pg::RunAsExtension), running only the fixed
+// statements below and the store's own triggers.
 #pragma once
 
-extern "C" {
-#include "postgres.h"
-}
+#include "pg/spi.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace presplit::catalog {
 
 // ERROR (55000) unless CREATE EXTENSION pg_presplit ran in this database.
 void require_extension();
 
-bool is_managed(Oid parent);
+// --- managed tables ---------------------------------------------------------
 
-struct ManagedTableRow {
-    Oid parent;
-    const char* key_column;
-    Oid key_type;
-    Datum identity_columns; // name[]
-    Oid managed_by;
+struct ManagedTable {
+    unsigned int parent = 0;
+    std::string key_column;
+    unsigned int key_type = 0;
+    std::vector<std::string> identity_columns;
 };
-void insert_managed_table(const ManagedTableRow& row);
-void delete_managed_table(Oid parent);
 
-// The active (non-terminal) plan of any partition of parent, if one exists.
-struct ActivePlan {
-    bool found;
-    int64 id;
-    Oid source;
-    NameData state;
+std::optional<ManagedTable> find_managed_table(unsigned int parent);
+// identity_columns_array is a name[] literal, e.g. {id,sub}.
+void insert_managed_table(unsigned int parent, const std::string& key_column, unsigned int key_type,
+                          const std::string& identity_columns_array, unsigned int managed_by);
+void delete_managed_table(unsigned int parent);
+
+// --- plans ------------------------------------------------------------------
+
+struct Plan {
+    int64_t id = 0;
+    unsigned int parent = 0;
+    unsigned int source = 0;
+    std::vector<std::string> split_points;
+    std::string state;
+    std::optional<std::string> reason;
+    std::optional<std::vector<std::string>> backfill_position;
+    bool backfill_done = false;
 };
-ActivePlan find_active_plan(Oid parent);
 
-// Appends to presplit.event. plan_id 0 means "no plan"; detail may be NULL.
-void log_event(int64 plan_id, const char* relation, const char* kind, const char* detail);
+struct Shadow {
+    int ordinal = 0;
+    std::optional<unsigned int> relation;
+    std::string bound;
+    std::optional<std::string> lower_value; // nullopt: MINVALUE
+    std::optional<std::string> upper_value; // nullopt: MAXVALUE
+};
+
+// The active plan of a source partition, or of any partition of a parent.
+std::optional<Plan> find_active_plan_for_source(unsigned int source);
+std::optional<Plan> find_active_plan_for_parent(unsigned int parent);
+
+// Reads a plan; with lock, holds its row lock (FOR UPDATE) until the end of
+// the transaction, which serializes everything that changes a plan.
+std::optional<Plan> load_plan(int64_t id, bool lock);
+
+int64_t insert_plan(unsigned int parent, unsigned int source,
+                    const std::vector<std::string>& split_points, const std::string& origin,
+                    unsigned int owner);
+void set_plan_state(int64_t id, const std::string& state,
+                    const std::optional<std::string>& reason = std::nullopt);
+void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done);
+
+std::vector<Shadow> load_shadows(int64_t plan_id);
+void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated);
+void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
+void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
+                  uint64_t rows_copied_increment);
+
+// Plan ids the worker has work for, oldest first.
+std::vector<int64_t> plans_needing_work();
+
+// Appends to presplit.event.
+void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,
+               const std::optional<std::string>& detail = std::nullopt);
 
 } // namespace presplit::catalog

@@ -1,4 +1,5 @@
-// Included (last) by every file of the pure C++ core. The core takes plain
+// Included (last) by every .cpp file of the pure C++ core (not by its headers,
+// which the thin layer includes after postgres.h). The core takes plain
 // values, is unit-tested without a server, and never sees PostgreSQL's
 // headers: their macros redefine parts of the C library and their errors
 // longjmp past destructors. CMake builds the core without PostgreSQL's include

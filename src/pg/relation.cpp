@@ -104,7 +104,7 @@ RangeKey require_range_partitioned_root(Relation rel) {
     return result;
 }
 
-Datum identity_columns(Relation rel, const RangeKey& key) {
+List* identity_columns(Relation rel, const RangeKey& key) {
     Oid chosen = RelationGetPrimaryKeyIndex(rel);
     if (OidIsValid(chosen)) {
         Relation index = index_open(chosen, AccessShareLock);
@@ -144,17 +144,12 @@ Datum identity_columns(Relation rel, const RangeKey& key) {
                          qualified_name(rel), quote_identifier(NameStr(key.name)))));
 
     Relation index = index_open(chosen, AccessShareLock);
-    int count = index->rd_index->indnkeyatts;
-    Datum* names = static_cast<Datum*>(palloc(sizeof(Datum) * count));
-    for (int i = 0; i < count; i++) {
-        Name column = static_cast<Name>(palloc0(NAMEDATALEN));
-        namestrcpy(column,
-                   get_attname(RelationGetRelid(rel), index->rd_index->indkey.values[i], false));
-        names[i] = NameGetDatum(column);
-    }
+    List* names = NIL;
+    for (int i = 0; i < index->rd_index->indnkeyatts; i++)
+        names = lappend(
+            names, get_attname(RelationGetRelid(rel), index->rd_index->indkey.values[i], false));
     index_close(index, AccessShareLock);
-    return PointerGetDatum(
-        construct_array(names, count, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+    return names;
 }
 
 char* qualified_name(Relation rel) {

@@ -26,10 +26,10 @@ void require_owner(Relation rel);
 // single plain column: what pg_presplit can manage.
 RangeKey require_range_partitioned_root(Relation rel);
 
-// The columns that identify a row of rel, as a name[] Datum: those of the
-// primary key, else of the narrowest unique, immediate, non-partial index
+// The columns that identify a row of rel, as a List of C strings: those of
+// the primary key, else of the narrowest unique, immediate, non-partial index
 // without expressions whose columns are all NOT NULL. ERROR (55000) if none.
-Datum identity_columns(Relation rel, const RangeKey& key);
+List* identity_columns(Relation rel, const RangeKey& key);
 
 // "schema.table", quoted as needed; palloc'd.
 char* qualified_name(Relation rel);

@@ -1,0 +1,21 @@
+// Argument checks shared by the SQL-callable functions.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+}
+
+#include <string>
+
+namespace presplit::api {
+
+// The argument, or ERROR 22004 "<name> must not be NULL".
+Oid required_oid(FunctionCallInfo fcinfo, int arg, const char* name);
+int64 required_int64(FunctionCallInfo fcinfo, int arg, const char* name);
+std::string required_text(FunctionCallInfo fcinfo, int arg, const char* name);
+
+// A relation's unqualified name for messages ("OID n" if it is gone).
+std::string relation_name(Oid relid);
+
+} // namespace presplit::api

@@ -1,0 +1,151 @@
+#include "pg/spi.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "catalog/pg_authid.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+}
+
+#include <exception>
+
+namespace presplit::pg {
+namespace {
+
+constexpr const char* kSafeSearchPath = "pg_catalog, pg_temp";
+
+int enter_role(Oid role, int extra_security_flags, Oid* saved_user, int* saved_context) {
+    return call([&] {
+        GetUserIdAndSecContext(saved_user, saved_context);
+        SetUserIdAndSecContext(role, *saved_context | SECURITY_LOCAL_USERID_CHANGE |
+                                         extra_security_flags);
+        int level = NewGUCNestLevel();
+        (void)set_config_option("search_path", kSafeSearchPath, PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_SAVE, true, 0, false);
+        return level;
+    });
+}
+
+void leave_role(Oid saved_user, int saved_context, int guc_nest_level) {
+    call([&] {
+        AtEOXact_GUC(true, guc_nest_level);
+        SetUserIdAndSecContext(saved_user, saved_context);
+    });
+}
+
+} // namespace
+
+SpiSession::SpiSession() : exceptions_at_entry_(std::uncaught_exceptions()) {
+    int rc = call([] { return SPI_connect(); });
+    if (rc != SPI_OK_CONNECT)
+        throw Error(ERRCODE_INTERNAL_ERROR, "pg_presplit: SPI_connect failed");
+}
+
+SpiSession::~SpiSession() {
+    if (std::uncaught_exceptions() > exceptions_at_entry_)
+        return;
+    try {
+        call([] { SPI_finish(); });
+    } catch (...) {
+        // Only reachable on an error inside SPI_finish; the abort cleans up.
+    }
+}
+
+QueryResult SpiSession::execute(const std::string& sql, const std::vector<Value>& params) {
+    const int nargs = static_cast<int>(params.size());
+    std::vector<Oid> types(params.size(), TEXTOID);
+    std::vector<Datum> values(params.size());
+    std::string nulls(params.size(), ' ');
+    QueryResult result;
+    call([&] {
+        for (int i = 0; i < nargs; i++) {
+            if (params[i])
+                values[i] = CStringGetTextDatum(params[i]->c_str());
+            else
+                nulls[i] = 'n';
+        }
+        int rc = SPI_execute_with_args(sql.c_str(), nargs, types.data(), values.data(),
+                                       nulls.c_str(), false, 0);
+        if (rc < 0)
+            elog(ERROR, "pg_presplit: statement failed (%s): %s", SPI_result_code_string(rc),
+                 sql.c_str());
+    });
+    result.processed = SPI_processed;
+    if (SPI_tuptable != nullptr) {
+        SPITupleTable* table = SPI_tuptable;
+        const int columns = table->tupdesc->natts;
+        result.rows.reserve(table->numvals);
+        for (uint64 r = 0; r < table->numvals; r++) {
+            Row row;
+            row.reserve(columns);
+            for (int c = 1; c <= columns; c++) {
+                char* text = call([&] { return SPI_getvalue(table->vals[r], table->tupdesc, c); });
+                row.emplace_back(text ? Value(text) : std::nullopt);
+            }
+            result.rows.push_back(std::move(row));
+        }
+    }
+    return result;
+}
+
+Value SpiSession::scalar(const std::string& sql, const std::vector<Value>& params) {
+    QueryResult result = execute(sql, params);
+    if (result.rows.empty() || result.rows[0].empty())
+        return std::nullopt;
+    return result.rows[0][0];
+}
+
+RunAsTableOwner::RunAsTableOwner(unsigned int role)
+    : exceptions_at_entry_(std::uncaught_exceptions()) {
+    Oid saved_user;
+    guc_nest_level_ =
+        enter_role(role, SECURITY_RESTRICTED_OPERATION, &saved_user, &saved_security_context_);
+    saved_user_ = saved_user;
+}
+
+RunAsTableOwner::~RunAsTableOwner() {
+    if (std::uncaught_exceptions() > exceptions_at_entry_)
+        return; // the transaction abort restores user and settings
+    try {
+        leave_role(saved_user_, saved_security_context_, guc_nest_level_);
+    } catch (...) {
+    }
+}
+
+RunAsExtension::RunAsExtension() : exceptions_at_entry_(std::uncaught_exceptions()) {
+    Oid saved_user;
+    guc_nest_level_ = enter_role(BOOTSTRAP_SUPERUSERID, 0, &saved_user, &saved_security_context_);
+    saved_user_ = saved_user;
+}
+
+RunAsExtension::~RunAsExtension() {
+    if (std::uncaught_exceptions() > exceptions_at_entry_)
+        return;
+    try {
+        leave_role(saved_user_, saved_security_context_, guc_nest_level_);
+    } catch (...) {
+    }
+}
+
+std::string quote_ident(const std::string& name) {
+    return call([&] { return quote_identifier(name.c_str()); });
+}
+
+std::string quote_literal(const std::string& value) {
+    return call([&] { return quote_literal_cstr(value.c_str()); });
+}
+
+std::string qualified_relation_name(unsigned int relid) {
+    const char* schema = call([&] { return get_namespace_name(get_rel_namespace(relid)); });
+    const char* name = call([&] { return get_rel_name(relid); });
+    if (schema == nullptr || name == nullptr)
+        throw Error(ERRCODE_UNDEFINED_TABLE,
+                    "relation with OID " + std::to_string(relid) + " does not exist");
+    return call([&] { return quote_qualified_identifier(schema, name); });
+}
+
+} // namespace presplit::pg

@@ -1,0 +1,81 @@
+// Running SQL from C++: text in, text out. Control paths of pg_presplit
+// (catalog reads and writes, DDL, batches) are few statements with few rows,
+// so every parameter is passed as text and cast in the SQL ($1::bigint), and
+// every result value comes back as text. All calls go through pg::call.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace presplit::pg {
+
+using Value = std::optional<std::string>; // nullopt is SQL NULL
+using Row = std::vector<Value>;
+
+struct QueryResult {
+    std::vector<Row> rows;
+    uint64_t processed = 0; // rows affected by INSERT/UPDATE/DELETE, or returned
+};
+
+// An SPI connection for the lifetime of the object. Nested sessions are fine.
+// If an exception unwinds through it, it leaves SPI_finish to the transaction
+// abort (design.md: no PostgreSQL calls after a PgError).
+class SpiSession {
+public:
+    SpiSession();
+    ~SpiSession();
+    SpiSession(const SpiSession&) = delete;
+    SpiSession& operator=(const SpiSession&) = delete;
+
+    QueryResult execute(const std::string& sql, const std::vector<Value>& params = {});
+    // The first column of the first row; nullopt if no row or NULL.
+    Value scalar(const std::string& sql, const std::vector<Value>& params = {});
+
+private:
+    int exceptions_at_entry_;
+};
+
+// Runs as `role` in a security-restricted operation with search_path
+// pg_catalog, pg_temp (as VACUUM and ANALYZE run a table owner's code), until
+// destroyed. Used whenever user code may run: index expressions, defaults,
+// generated columns of the user's tables.
+class RunAsTableOwner {
+public:
+    explicit RunAsTableOwner(unsigned int role);
+    ~RunAsTableOwner();
+    RunAsTableOwner(const RunAsTableOwner&) = delete;
+    RunAsTableOwner& operator=(const RunAsTableOwner&) = delete;
+
+private:
+    unsigned int saved_user_;
+    int saved_security_context_;
+    int guc_nest_level_;
+    int exceptions_at_entry_;
+};
+
+// Runs as the bootstrap superuser with search_path pg_catalog, pg_temp, to
+// read and write pg_presplit's own tables (not readable by PUBLIC) after the
+// caller's privileges have been checked. Only fixed statements run inside.
+class RunAsExtension {
+public:
+    RunAsExtension();
+    ~RunAsExtension();
+    RunAsExtension(const RunAsExtension&) = delete;
+    RunAsExtension& operator=(const RunAsExtension&) = delete;
+
+private:
+    unsigned int saved_user_;
+    int saved_security_context_;
+    int guc_nest_level_;
+    int exceptions_at_entry_;
+};
+
+// Quoting for generated SQL.
+std::string quote_ident(const std::string& name);
+std::string quote_literal(const std::string& value);
+// "schema"."name" of a relation, from its OID.
+std::string qualified_relation_name(unsigned int relid);
+
+} // namespace presplit::pg
