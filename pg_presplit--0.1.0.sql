@@ -51,6 +51,11 @@ CREATE TABLE presplit.plan (
                  CHECK (state IN ('planned', 'preparing', 'backfilling', 'synced', 'switching',
                                   'cut_over', 'finalized', 'rolled_back', 'cancelled', 'failed')),
     reason       text,
+    -- Identity (in the source's identity column order) of the last row the
+    -- backfill copied; NULL before the first batch. Written in the same
+    -- transaction as the batch, so a restarted worker resumes after it.
+    backfill_position text[],
+    backfill_done     boolean NOT NULL DEFAULT false,
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz,
@@ -74,8 +79,12 @@ CREATE TABLE presplit.shadow (
     -- NULL until the shadow table has been created.
     relation regclass UNIQUE,
     -- The partition bound the shadow takes at cutover, e.g.
-    -- FOR VALUES FROM (0) TO (500000); also its CHECK constraint.
+    -- FOR VALUES FROM ('0') TO ('500000'); also its CHECK constraint.
     bound    text     NOT NULL,
+    -- The same bound as values of the key type's text form; NULL means
+    -- MINVALUE (lower) or MAXVALUE (upper).
+    lower_value text,
+    upper_value text,
     PRIMARY KEY (plan_id, ordinal)
 );
 
@@ -87,7 +96,7 @@ CREATE TABLE presplit.channel (
     PRIMARY KEY (plan_id, channel)
 );
 
-CREATE TABLE presplit.progress (
+CREATE TABLE presplit.shadow_progress (
     plan_id        bigint      NOT NULL,
     ordinal        int         NOT NULL,
     phase          text        NOT NULL DEFAULT 'waiting'
@@ -217,7 +226,7 @@ SELECT pg_catalog.pg_extension_config_dump('presplit.plan', '');
 SELECT pg_catalog.pg_extension_config_dump('presplit.plan_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('presplit.shadow', '');
 SELECT pg_catalog.pg_extension_config_dump('presplit.channel', '');
-SELECT pg_catalog.pg_extension_config_dump('presplit.progress', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.shadow_progress', '');
 SELECT pg_catalog.pg_extension_config_dump('presplit.event', '');
 SELECT pg_catalog.pg_extension_config_dump('presplit.event_id_seq', '');
 
@@ -236,6 +245,31 @@ AS 'MODULE_PATHNAME', 'presplit_unmanage'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.unmanage(regclass) IS
     'Stop managing a table; refused while one of its split plans is active';
+
+CREATE FUNCTION presplit.prepare_split(source regclass, split_points "any") RETURNS bigint
+AS 'MODULE_PATHNAME', 'presplit_prepare_split'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.prepare_split(regclass, "any") IS
+    'Plan a split of a partition at the given key values: create shadow tables, start capture, and let the worker backfill them';
+
+CREATE FUNCTION presplit.cancel(plan bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_cancel'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.cancel(bigint) IS
+    'Cancel a split plan that has not started switching: stop capture, drop the shadows';
+
+CREATE FUNCTION presplit.wait(plan bigint, state text, timeout interval DEFAULT '10 min') RETURNS text
+AS 'MODULE_PATHNAME', 'presplit_wait'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.wait(bigint, text, interval) IS
+    'Wait until a split plan reaches a state (or a later one); error if it fails, is cancelled or rolled back';
+
+-- The worker's backfill step, run in the caller's transaction (tests race it
+-- against writers; a DBA can drive a paused backfill by hand).
+CREATE FUNCTION presplit._backfill_batch(plan bigint, batch_size bigint DEFAULT 5000) RETURNS bigint
+AS 'MODULE_PATHNAME', 'presplit_backfill_batch'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION presplit._backfill_batch(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION presplit._worker_status(
     OUT pid int, OUT database text, OUT started_at timestamptz,
@@ -273,10 +307,42 @@ SELECT * FROM presplit._worker_status();
 COMMENT ON VIEW presplit.worker_status IS
     'The pg_presplit background worker: pid, database, heartbeat';
 
+CREATE VIEW presplit.plans AS
+SELECT p.id, p.parent, p.source, p.split_points, p.origin, p.owner, p.state,
+       p.created_at, p.updated_at, p.finished_at, p.reason
+  FROM presplit.plan p;
+COMMENT ON VIEW presplit.plans IS 'Split plans, one row each';
+
+-- In the spirit of pg_stat_progress_*: one row per shadow of each plan.
+CREATE VIEW presplit.progress AS
+SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
+       coalesce(g.phase, 'waiting') AS phase,
+       coalesce(g.rows_copied, 0) AS rows_copied,
+       g.rows_estimated,
+       CASE WHEN g.started_at IS NOT NULL AND g.updated_at > g.started_at
+            THEN round(g.rows_copied / extract(epoch FROM g.updated_at - g.started_at), 1)
+       END AS rows_per_second,
+       CASE WHEN g.phase = 'done' THEN interval '0'
+            WHEN g.rows_copied > 0 AND g.rows_estimated IS NOT NULL AND g.updated_at > g.started_at
+            THEN greatest(g.rows_estimated - g.rows_copied, 0)
+                 * ((g.updated_at - g.started_at) / g.rows_copied)
+       END AS eta,
+       g.started_at, g.updated_at
+  FROM presplit.shadow s
+  LEFT JOIN presplit.shadow_progress g USING (plan_id, ordinal);
+COMMENT ON VIEW presplit.progress IS
+    'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
+
+CREATE VIEW presplit.events AS
+SELECT id, at, plan_id, relation, kind, from_state, to_state, detail, actor
+  FROM presplit.event;
+COMMENT ON VIEW presplit.events IS 'The log of everything pg_presplit did';
+
 ------------------------------------------------------------------------------
 -- Privileges: users read the views; the tables belong to the extension.
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA presplit FROM PUBLIC;
 GRANT USAGE ON SCHEMA presplit TO PUBLIC;
-GRANT SELECT ON presplit.managed_tables, presplit.worker_status TO PUBLIC;
+GRANT SELECT ON presplit.managed_tables, presplit.worker_status, presplit.plans,
+                presplit.progress, presplit.events TO PUBLIC;

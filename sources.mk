@@ -3,16 +3,28 @@
 # CORE: pure C++ (no PostgreSQL headers); linked into the unit tests as well.
 # PG:   the thin layer that talks to PostgreSQL.
 PRESPLIT_CORE_SOURCES = \
-	src/core/plan_state.cpp
+	src/core/plan_state.cpp \
+	src/core/split_points.cpp \
+	src/core/text_array.cpp \
+	src/core/throttle.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
 	src/pg/guard.cpp \
 	src/pg/shared_memory.cpp \
+	src/pg/spi.cpp \
 	src/pg/relation.cpp \
 	src/catalog/catalog.cpp \
 	src/analyzer/hooks.cpp \
+	src/migration/layout.cpp \
+	src/migration/split_request.cpp \
+	src/migration/shadows.cpp \
+	src/migration/backfill.cpp \
+	src/worker/transaction.cpp \
+	src/worker/migration_job.cpp \
 	src/worker/worker.cpp \
+	src/api/arguments.cpp \
 	src/api/manage.cpp \
+	src/api/plans.cpp \
 	src/api/status.cpp \
 	src/api/test_support.cpp

@@ -8,4 +8,16 @@ extern char* worker_database;
 // presplit.naptime: milliseconds the worker sleeps between rounds.
 extern int worker_naptime_ms;
 
+// presplit.backfill_batch_size: rows per backfill transaction.
+extern int backfill_batch_size;
+// presplit.backfill_max_rows_per_second: 0 means no cap.
+extern int backfill_max_rows_per_second;
+// presplit.backfill_busy_backends: back off while more client backends are
+// active; 0 disables.
+extern int backfill_busy_backends;
+// presplit.backfill_paused: the worker copies nothing while on.
+extern bool backfill_paused;
+// presplit.backfill_backoff: milliseconds to pause while the server is busy.
+extern int backfill_backoff_ms;
+
 } // namespace presplit::config

@@ -19,6 +19,11 @@ namespace presplit {
 
 char* config::worker_database = nullptr;
 int config::worker_naptime_ms = 1000;
+int config::backfill_batch_size = 5000;
+int config::backfill_max_rows_per_second = 0;
+int config::backfill_busy_backends = 0;
+int config::backfill_backoff_ms = 1000;
+bool config::backfill_paused = false;
 
 namespace {
 
@@ -31,6 +36,24 @@ void define_settings() {
                             "Time the pg_presplit worker sleeps between rounds.", nullptr,
                             &config::worker_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP,
                             GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.backfill_batch_size", "Rows the backfill copies per transaction.", nullptr,
+        &config::backfill_batch_size, 5000, 1, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.backfill_max_rows_per_second",
+                            "Upper limit of the backfill's copy rate (0: no limit).", nullptr,
+                            &config::backfill_max_rows_per_second, 0, 0, INT_MAX, PGC_SIGHUP, 0,
+                            nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.backfill_busy_backends",
+        "The backfill pauses while more client backends than this are active (0: never).", nullptr,
+        &config::backfill_busy_backends, 0, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.backfill_backoff",
+                            "How long the backfill pauses while the server is busy.", nullptr,
+                            &config::backfill_backoff_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP,
+                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "presplit.backfill_paused", "Pauses every backfill (capture keeps the shadows current).",
+        nullptr, &config::backfill_paused, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("presplit");
 }
 

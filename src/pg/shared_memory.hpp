@@ -17,6 +17,7 @@ namespace presplit::pg {
 // What the background worker publishes about itself.
 struct WorkerHeartbeat {
     int pid;                // 0 while no worker runs
+    int procno;             // its PGPROC number, to set its latch
     TimestampTz started_at; // start of the current incarnation
     TimestampTz last_beat;  // end of its last round
     uint64_t loops;         // rounds since started_at

@@ -12,6 +12,9 @@
 #include "config.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
+#include "catalog/catalog.hpp"
+#include "worker/migration_job.hpp"
+#include "worker/transaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -22,6 +25,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -36,44 +40,90 @@ namespace {
 constexpr int kRestartSeconds = 5;
 
 void publish_start() {
-    LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
-    pg::WorkerHeartbeat& beat = pg::shared_state()->worker;
-    beat.pid = MyProcPid;
-    beat.started_at = GetCurrentTimestamp();
-    beat.last_beat = 0;
-    beat.loops = 0;
-    beat.starts += 1;
-    beat.extension_present = false;
-    LWLockRelease(pg::shared_lock());
+    pg::call([] {
+        LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
+        pg::WorkerHeartbeat& beat = pg::shared_state()->worker;
+        beat.pid = MyProcPid;
+        beat.procno = MyProc->pgprocno;
+        beat.started_at = GetCurrentTimestamp();
+        beat.last_beat = 0;
+        beat.loops = 0;
+        beat.starts += 1;
+        beat.extension_present = false;
+        LWLockRelease(pg::shared_lock());
+    });
 }
 
 void publish_heartbeat(bool extension_present) {
-    LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
-    pg::WorkerHeartbeat& beat = pg::shared_state()->worker;
-    beat.last_beat = GetCurrentTimestamp();
-    beat.loops += 1;
-    beat.extension_present = extension_present;
-    LWLockRelease(pg::shared_lock());
+    pg::call([&] {
+        LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
+        pg::WorkerHeartbeat& beat = pg::shared_state()->worker;
+        beat.last_beat = GetCurrentTimestamp();
+        beat.loops += 1;
+        beat.extension_present = extension_present;
+        LWLockRelease(pg::shared_lock());
+    });
 }
 
 // Runs at process exit, also after FATAL: nobody should read a dead pid.
 void publish_exit(int, Datum) {
-    LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
-    if (pg::shared_state()->worker.pid == MyProcPid)
-        pg::shared_state()->worker.pid = 0;
-    LWLockRelease(pg::shared_lock());
+    pg::entry([] {
+        pg::call([] {
+            LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
+            if (pg::shared_state()->worker.pid == MyProcPid)
+                pg::shared_state()->worker.pid = 0;
+            LWLockRelease(pg::shared_lock());
+        });
+    });
 }
 
+// Sleeps up to `ms`, waking early when the latch is set (a new plan, a
+// shutdown request, a reload).
+void sleep_ms(int64_t ms) {
+    pg::call([&] {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                        static_cast<long>(ms), PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    });
+}
+
+void reload_configuration_if_asked() {
+    if (ConfigReloadPending) {
+        ConfigReloadPending = false;
+        pg::call([] { ProcessConfigFile(PGC_SIGHUP); });
+    }
+}
+
+// One round: publish a heartbeat, then advance every plan that has work,
+// one step each in turn, until none has or a shutdown is requested. Throttle
+// pauses are taken between steps.
 void run_round() {
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, "pg_presplit: checking for work");
-    bool extension_present = OidIsValid(get_extension_oid("pg_presplit", true));
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-    pgstat_report_activity(STATE_IDLE, nullptr);
-    publish_heartbeat(extension_present);
+    auto found = in_transaction("pg_presplit: looking for work", Isolation::read_committed, [] {
+        bool present = pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
+        return present ? std::make_pair(true, catalog::plans_needing_work())
+                       : std::make_pair(false, std::vector<int64_t>{});
+    });
+    publish_heartbeat(found.ok && found.value.first);
+    if (!found.ok)
+        return;
+    std::vector<int64_t> plans = found.value.second;
+    while (!plans.empty() && !ShutdownRequestPending) {
+        int64_t pause_ms = INT64_MAX;
+        std::vector<int64_t> still_working;
+        for (int64_t id : plans) {
+            Step step = run_migration_step(id);
+            if (step.outcome == StepOutcome::progress || step.pause_ms > 0)
+                still_working.push_back(id);
+            if (step.outcome != StepOutcome::idle || step.pause_ms > 0)
+                pause_ms = std::min(pause_ms, step.pause_ms);
+        }
+        plans = std::move(still_working);
+        publish_heartbeat(true);
+        reload_configuration_if_asked();
+        if (!plans.empty() && pause_ms > 0 && pause_ms != INT64_MAX)
+            sleep_ms(pause_ms);
+    }
 }
 
 void run_worker() {
@@ -89,21 +139,48 @@ void run_worker() {
             (errmsg("pg_presplit worker started for database \"%s\"", config::worker_database)));
 
     while (!ShutdownRequestPending) {
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
+        reload_configuration_if_asked();
         run_round();
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                        config::worker_naptime_ms, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
+        if (!ShutdownRequestPending)
+            sleep_ms(config::worker_naptime_ms);
     }
     ereport(LOG, (errmsg("pg_presplit worker shutting down")));
     proc_exit(0);
 }
 
 } // namespace
+
+namespace {
+
+bool wake_at_commit = false;
+
+void set_worker_latch() {
+    LWLockAcquire(pg::shared_lock(), LW_SHARED);
+    int pid = pg::shared_state()->worker.pid;
+    int procno = pg::shared_state()->worker.procno;
+    LWLockRelease(pg::shared_lock());
+    if (pid != 0)
+        SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+// Wakes the worker once the transaction that asked for it has committed, so
+// that it sees the new plan.
+void on_transaction_end(XactEvent event, void*) {
+    pg::entry([&] {
+        if (!wake_at_commit)
+            return;
+        if (event == XACT_EVENT_COMMIT)
+            pg::call(set_worker_latch);
+        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+            wake_at_commit = false;
+    });
+}
+
+} // namespace
+
+void wake_worker() {
+    wake_at_commit = true;
+}
 
 void register_worker() {
     BackgroundWorker worker = {};
@@ -115,6 +192,7 @@ void register_worker() {
     strlcpy(worker.bgw_name, "pg_presplit worker", BGW_MAXLEN);
     strlcpy(worker.bgw_type, "pg_presplit worker", BGW_MAXLEN);
     RegisterBackgroundWorker(&worker);
+    RegisterXactCallback(on_transaction_end, nullptr);
 }
 
 } // namespace presplit::worker

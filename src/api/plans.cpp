@@ -1,0 +1,186 @@
+// presplit.prepare_split, presplit.cancel, presplit.wait.
+#include "api/arguments.hpp"
+#include "catalog/catalog.hpp"
+#include "core/plan_state.hpp"
+#include "migration/backfill.hpp"
+#include "migration/layout.hpp"
+#include "migration/shadows.hpp"
+#include "migration/split_request.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "worker/worker.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+PG_FUNCTION_INFO_V1(presplit_prepare_split);
+PG_FUNCTION_INFO_V1(presplit_cancel);
+PG_FUNCTION_INFO_V1(presplit_wait);
+PG_FUNCTION_INFO_V1(presplit_backfill_batch);
+}
+
+namespace presplit {
+namespace {
+
+std::string plan_label(int64_t id) {
+    return "split plan " + std::to_string(id);
+}
+
+// The plan, locked, after checking that the caller owns its source table.
+catalog::Plan owned_plan(int64_t id) {
+    auto plan = catalog::load_plan(id, /*lock=*/true);
+    if (!plan)
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT, plan_label(id) + " does not exist");
+    pg::call([&] {
+        if (!pg_class_ownercheck(plan->source, GetUserId()))
+            aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(plan->source));
+    });
+    return *plan;
+}
+
+Datum prepare_split(FunctionCallInfo fcinfo) {
+    Oid source = api::required_oid(fcinfo, 0, "source");
+    catalog::require_extension();
+    migration::SplitRequest request = migration::validate_source(source);
+    migration::resolve_split_points(request, fcinfo, 1);
+
+    Oid caller = pg::call([] { return GetUserId(); });
+    int64_t id = catalog::insert_plan(request.parent, request.source, request.split_points,
+                                      "manual", caller);
+    migration::create_shadows(request, id);
+    migration::PlanLayout layout = migration::load_layout(*catalog::load_plan(id, true));
+    migration::install_capture(layout);
+    catalog::set_plan_state(id, "preparing");
+    worker::wake_worker();
+    PG_RETURN_INT64(id);
+}
+
+Datum cancel(FunctionCallInfo fcinfo) {
+    int64_t id = api::required_int64(fcinfo, 0, "plan");
+    catalog::require_extension();
+    catalog::Plan plan = owned_plan(id);
+    auto state = core::parse_plan_state(plan.state);
+    if (core::is_terminal(*state))
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        plan_label(id) + " is already " + plan.state);
+    if (!core::can_transition(*state, core::PlanState::cancelled) ||
+        *core::main_path_position(*state) > *core::main_path_position(core::PlanState::synced))
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "cannot cancel " + plan_label(id) + " in state " + plan.state,
+                        "Only a plan that has not started switching can be cancelled.",
+                        "Use presplit.rollback(" + std::to_string(id) + ") instead.");
+    pg::call([&] { LockRelationOid(plan.source, AccessExclusiveLock); });
+    migration::remove_capture_and_shadows(migration::load_layout(plan));
+    catalog::set_plan_state(id, "cancelled", "cancelled by " + std::string(pg::call([] {
+                                                 return GetUserNameFromId(GetUserId(), false);
+                                             })));
+    PG_RETURN_VOID();
+}
+
+// Whether `current` satisfies a wait for `target`.
+bool reached(core::PlanState current, core::PlanState target) {
+    if (current == target)
+        return true;
+    auto current_position = core::main_path_position(current);
+    auto target_position = core::main_path_position(target);
+    return current_position && target_position && *current_position >= *target_position;
+}
+
+Datum wait(FunctionCallInfo fcinfo) {
+    int64_t id = api::required_int64(fcinfo, 0, "plan");
+    std::string target_name = api::required_text(fcinfo, 1, "state");
+    if (PG_ARGISNULL(2))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "timeout must not be NULL");
+    auto target = core::parse_plan_state(target_name);
+    if (!target)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "unknown split plan state \"" + target_name + "\"",
+                        "Valid states: planned, preparing, backfilling, synced, switching, "
+                        "cut_over, finalized, rolled_back, cancelled, failed.");
+    Interval* timeout = pg::call([&] { return PG_GETARG_INTERVAL_P(2); });
+    int64 timeout_us = pg::call([&] {
+        return timeout->time +
+               (timeout->day + static_cast<int64>(timeout->month) * DAYS_PER_MONTH) * USECS_PER_DAY;
+    });
+    if (timeout_us < 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "timeout must not be negative");
+    if (pg::call([] { return IsolationUsesXactSnapshot(); }))
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "presplit.wait cannot see progress in a REPEATABLE READ or SERIALIZABLE "
+                        "transaction",
+                        "", "Call it in a READ COMMITTED transaction, or outside one.");
+    catalog::require_extension();
+
+    TimestampTz deadline = pg::call([] { return GetCurrentTimestamp(); }) + timeout_us;
+    while (true) {
+        auto plan = catalog::load_plan(id, /*lock=*/false);
+        if (!plan)
+            throw pg::Error(ERRCODE_UNDEFINED_OBJECT, plan_label(id) + " does not exist");
+        core::PlanState current = *core::parse_plan_state(plan->state);
+        if (reached(current, *target))
+            return pg::call([&] { return CStringGetTextDatum(plan->state.c_str()); });
+        if (core::is_terminal(current))
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            plan_label(id) + " ended in state " + plan->state + " instead of " +
+                                target_name,
+                            plan->reason ? "Reason: " + *plan->reason : "");
+        TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
+        if (now >= deadline)
+            throw pg::Error(ERRCODE_QUERY_CANCELED,
+                            "timed out waiting for " + plan_label(id) + " to reach state " +
+                                target_name,
+                            "It is in state " + plan->state + ".");
+        long sleep_ms = std::min<long>(100, (deadline - now) / 1000 + 1);
+        pg::call([&] {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
+                            PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+        });
+    }
+}
+
+// One backfill batch of up to batch_size rows in the caller's transaction:
+// the worker's own step, callable so that tests can race it deterministically.
+Datum backfill_batch(FunctionCallInfo fcinfo) {
+    int64_t id = api::required_int64(fcinfo, 0, "plan");
+    int64_t batch_size = api::required_int64(fcinfo, 1, "batch_size");
+    if (batch_size < 1 || batch_size > INT_MAX)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive");
+    catalog::require_extension();
+    catalog::Plan plan = owned_plan(id);
+    if (plan.state != "preparing" && plan.state != "backfilling")
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        plan_label(id) + " is not backfilling (state " + plan.state + ")");
+    migration::mark_backfilling(plan);
+    if (plan.backfill_done)
+        PG_RETURN_INT64(0);
+    migration::BatchResult batch =
+        migration::run_batch(migration::load_layout(plan), static_cast<int>(batch_size));
+    PG_RETURN_INT64(static_cast<int64>(batch.rows_read));
+}
+
+} // namespace
+} // namespace presplit
+
+Datum presplit_prepare_split(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::prepare_split(fcinfo); });
+}
+Datum presplit_cancel(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::cancel(fcinfo); });
+}
+Datum presplit_backfill_batch(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::backfill_batch(fcinfo); });
+}
+Datum presplit_wait(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::wait(fcinfo); });
+}

@@ -1,0 +1,162 @@
+#include "migration/backfill.hpp"
+
+#include "catalog/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+namespace presplit::migration {
+namespace {
+
+std::string identity_order(const PlanLayout& layout, const char* direction) {
+    std::string order;
+    for (size_t i = 0; i < layout.identity.size(); ++i)
+        order += (i ? ", " : "") + layout.identity[i].name + direction;
+    return order;
+}
+
+// (a, b) <op> ($<first>::ta, $<first+1>::tb): row-wise comparisons use the
+// identity index.
+std::string compare_identity(const PlanLayout& layout, const char* op, size_t first_param) {
+    std::string columns, params;
+    for (size_t i = 0; i < layout.identity.size(); ++i) {
+        columns += (i ? ", " : "") + layout.identity[i].name;
+        params += (i ? ", " : "") + std::string("$") + std::to_string(first_param + i) +
+                  "::" + layout.identity[i].type;
+    }
+    return "(" + columns + ") " + op + " (" + params + ")";
+}
+
+std::string identity_as_text(const PlanLayout& layout) {
+    std::string list;
+    for (size_t i = 0; i < layout.identity.size(); ++i)
+        list += (i ? ", " : "") + layout.identity[i].name + "::text";
+    return list;
+}
+
+// The batch covers identities in (position, boundary]. The boundary is read
+// first, without locks; then the rows in that range are read FOR SHARE and
+// copied. Fixing the range before locking matters: a row whose identity a
+// concurrent UPDATE moved is re-checked against the range on its new version
+// and left to capture if it moved out, and the position advances to the
+// boundary whatever came back.
+struct BatchRange {
+    std::vector<pg::Value> params; // position values, then boundary values
+    std::string condition;         // SQL over the identity columns
+    std::optional<std::vector<std::string>> boundary;
+};
+
+BatchRange batch_range(pg::SpiSession& spi, const PlanLayout& layout, int batch_size) {
+    BatchRange range;
+    const auto& position = layout.plan.backfill_position;
+    std::vector<std::string> conditions;
+    if (position) {
+        for (const auto& value : *position)
+            range.params.emplace_back(value);
+        conditions.push_back(compare_identity(layout, ">", 1));
+    }
+    auto found = spi.execute("SELECT " + identity_as_text(layout) + " FROM ONLY " + layout.source +
+                                 (position ? " WHERE " + conditions[0] : "") + " ORDER BY " +
+                                 identity_order(layout, "") + " OFFSET " +
+                                 std::to_string(batch_size - 1) + " LIMIT 1",
+                             range.params);
+    if (!found.rows.empty()) {
+        std::vector<std::string> boundary;
+        for (const auto& value : found.rows[0])
+            boundary.push_back(*value);
+        conditions.push_back(compare_identity(layout, "<=", range.params.size() + 1));
+        for (const auto& value : boundary)
+            range.params.emplace_back(value);
+        range.boundary = std::move(boundary);
+    }
+    for (size_t i = 0; i < conditions.size(); ++i)
+        range.condition += (i ? " AND " : "") + conditions[i];
+    if (range.condition.empty())
+        range.condition = "true";
+    return range;
+}
+
+BatchResult copy_batch(const PlanLayout& layout, int batch_size) {
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    BatchRange range = batch_range(spi, layout, batch_size);
+
+    const std::string columns = column_list(layout.columns);
+    std::string sql = "WITH batch AS MATERIALIZED (SELECT " + columns + " FROM ONLY " +
+                      layout.source + " WHERE " + range.condition + " FOR SHARE)";
+    for (size_t i = 0; i < layout.shadows.size(); ++i)
+        sql += ", copied_" + std::to_string(i) + " AS (INSERT INTO " + layout.shadows[i].name +
+               " (" + columns + ") SELECT " + columns + " FROM batch WHERE " +
+               layout.shadows[i].range_condition + " ON CONFLICT DO NOTHING RETURNING 1)";
+    sql += " SELECT (SELECT count(*) FROM batch)";
+    for (size_t i = 0; i < layout.shadows.size(); ++i)
+        sql += ", (SELECT count(*) FROM copied_" + std::to_string(i) + ")";
+
+    pg::Row row = spi.execute(sql, range.params).rows.at(0);
+    BatchResult result;
+    result.rows_read = std::stoull(*row[0]);
+    for (size_t i = 0; i < layout.shadows.size(); ++i)
+        result.rows_copied.push_back(std::stoull(*row[1 + i]));
+    result.done = !range.boundary.has_value();
+    if (range.boundary)
+        result.last_key = *range.boundary;
+    return result;
+}
+
+} // namespace
+
+BatchResult run_batch(const PlanLayout& layout, int batch_size) {
+    BatchResult batch = copy_batch(layout, batch_size);
+    const bool done = batch.done;
+    catalog::record_backfill_batch(
+        layout.plan.id,
+        batch.last_key.empty() ? layout.plan.backfill_position.value_or(std::vector<std::string>{})
+                               : batch.last_key,
+        done);
+    for (size_t i = 0; i < layout.shadows.size(); ++i)
+        catalog::set_progress(layout.plan.id, layout.shadows[i].row.ordinal,
+                              done ? "verifying" : "copying", batch.rows_copied[i]);
+    return batch;
+}
+
+void mark_backfilling(catalog::Plan& plan) {
+    if (plan.state != "preparing")
+        return;
+    catalog::set_plan_state(plan.id, "backfilling");
+    plan.state = "backfilling";
+}
+
+void analyze_shadows(const PlanLayout& layout) {
+    std::string names;
+    for (size_t i = 0; i < layout.shadows.size(); ++i)
+        names += (i ? ", " : "") + layout.shadows[i].name;
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    spi.execute("ANALYZE " + names);
+}
+
+std::vector<ShadowCheck> verify_shadows(const PlanLayout& layout) {
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    std::vector<ShadowCheck> checks;
+    auto summary = [](const std::string& from) {
+        return "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM " + from;
+    };
+    for (const auto& shadow : layout.shadows) {
+        ShadowCheck check;
+        check.ordinal = shadow.row.ordinal;
+        pg::Row source =
+            spi.execute(summary("ONLY " + layout.source + " AS t WHERE " +
+                                range_condition(layout.key, layout.key_type, shadow.row.lower_value,
+                                                shadow.row.upper_value, "t.")))
+                .rows.at(0);
+        pg::Row copy = spi.execute(summary(shadow.name + " AS t")).rows.at(0);
+        check.source_rows = std::stoll(*source[0]);
+        check.source_checksum = *source[1];
+        check.shadow_rows = std::stoll(*copy[0]);
+        check.shadow_checksum = *copy[1];
+        checks.push_back(check);
+    }
+    return checks;
+}
+
+} // namespace presplit::migration

@@ -1,0 +1,70 @@
+// The backfill: copies the source's rows into the shadows in identity order,
+// one batch per transaction, recording the identity of the last row copied in
+// the same transaction (so a restart resumes right after it).
+//
+// Why the result equals the source (capture runs in every writer's
+// transaction; see shadows.hpp):
+//  0. A batch covers a fixed identity range (position, boundary], chosen
+//     before any row is locked; the position then advances to the boundary.
+//  1. A batch reads its rows with FOR SHARE. A row changed or deleted by a
+//     transaction that committed before the batch's lock is read in its latest
+//     version or skipped if deleted (READ COMMITTED re-checks locked rows), so
+//     the batch never copies a dead or outdated version -- no resurrection, no
+//     older version over a newer one.
+//  2. A writer that wants to change or delete a row the batch has locked waits
+//     until the batch commits; its capture then finds the copied row in the
+//     shadow and changes or deletes it there.
+//  3. A row that capture already put in a shadow (inserted, or updated before
+//     the batch reached it) conflicts with the batch's copy of the same row,
+//     which ON CONFLICT DO NOTHING skips: capture's version is the newer one,
+//     and by 1. it is also the one the batch read.
+//  4. Rows inserted after the batch's snapshot are not read by it; capture
+//     put them in the shadows. Rows whose key moves within the source are
+//     moved by capture (delete + insert), and the batch copies them, if not
+//     yet copied, where they are now.
+// The verification (verify_shadows) checks the outcome independently.
+#pragma once
+
+#include "core/throttle.hpp"
+#include "migration/layout.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace presplit::migration {
+
+struct BatchResult {
+    uint64_t rows_read = 0;
+    std::vector<uint64_t> rows_copied; // per shadow
+    std::vector<std::string> last_key; // the batch's upper boundary; empty on the last batch
+    bool done = false;                 // this was the last batch
+};
+
+// Copies the next batch after layout.plan.backfill_position, as the table
+// owner in a security-restricted operation, and records the new position and
+// the progress in the same transaction.
+BatchResult run_batch(const PlanLayout& layout, int batch_size);
+
+// preparing → backfilling, on the first step (plan is locked).
+void mark_backfilling(catalog::Plan& plan);
+
+void analyze_shadows(const PlanLayout& layout);
+
+struct ShadowCheck {
+    int ordinal = 0;
+    int64_t source_rows = 0;
+    int64_t shadow_rows = 0;
+    std::string source_checksum;
+    std::string shadow_checksum;
+    bool matches() const {
+        return source_rows == shadow_rows && source_checksum == shadow_checksum;
+    }
+};
+
+// Row count and an order-independent checksum (sum of 64-bit hashes of each
+// row's text) of each shadow and of its slice of the source, all read under
+// the calling transaction's snapshot (run it REPEATABLE READ).
+std::vector<ShadowCheck> verify_shadows(const PlanLayout& layout);
+
+} // namespace presplit::migration

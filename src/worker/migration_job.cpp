@@ -1,0 +1,153 @@
+#include "worker/migration_job.hpp"
+
+#include "catalog/catalog.hpp"
+#include "config.hpp"
+#include "core/text_array.hpp"
+#include "core/throttle.hpp"
+#include "migration/backfill.hpp"
+#include "migration/layout.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "worker/transaction.hpp"
+
+extern "C" {
+#include "portability/instr_time.h"
+}
+
+#include <map>
+#include <set>
+
+namespace presplit::worker {
+namespace {
+
+constexpr int kMaxConsecutiveErrors = 5;
+std::map<int64_t, int> consecutive_errors;
+// Plans this process has copied for: the first step of one that already has
+// a position is a resumption (after a restart or crash), worth a log line.
+std::set<int64_t> seen;
+
+core::ThrottleSettings throttle_settings() {
+    core::ThrottleSettings settings;
+    settings.max_rows_per_second = config::backfill_max_rows_per_second;
+    settings.busy_active_backends = config::backfill_busy_backends;
+    settings.backoff_ms = config::backfill_backoff_ms;
+    return settings;
+}
+
+int active_client_backends() {
+    pg::SpiSession spi;
+    return std::stoi(*spi.scalar("SELECT count(*) FROM pg_catalog.pg_stat_activity"
+                                 " WHERE state = 'active' AND backend_type = 'client backend'"
+                                 "   AND pid <> pg_catalog.pg_backend_pid()"));
+}
+
+double elapsed_ms(instr_time start) {
+    instr_time now;
+    INSTR_TIME_SET_CURRENT(now);
+    INSTR_TIME_SUBTRACT(now, start);
+    return INSTR_TIME_GET_MILLISEC(now);
+}
+
+Step copy_next_batch(const migration::PlanLayout& layout) {
+    const core::ThrottleSettings settings = throttle_settings();
+    if (settings.busy_active_backends > 0 &&
+        core::foreground_is_busy(settings, active_client_backends()))
+        return {StepOutcome::idle, settings.backoff_ms};
+
+    instr_time start;
+    INSTR_TIME_SET_CURRENT(start);
+    migration::BatchResult batch = migration::run_batch(layout, config::backfill_batch_size);
+    return {StepOutcome::progress,
+            core::pause_after_batch_ms(settings, batch.rows_read, elapsed_ms(start))};
+}
+
+// ANALYZE, then compare every shadow with its slice of the source under the
+// transaction's one snapshot (the caller runs this REPEATABLE READ).
+void finish_backfill(const migration::PlanLayout& layout) {
+    migration::analyze_shadows(layout);
+    std::string mismatches;
+    for (const auto& check : migration::verify_shadows(layout)) {
+        if (check.matches())
+            continue;
+        mismatches += (mismatches.empty() ? "" : "; ") + std::string("shadow ") +
+                      std::to_string(check.ordinal) + ": source has " +
+                      std::to_string(check.source_rows) + " rows (checksum " +
+                      check.source_checksum + "), shadow has " + std::to_string(check.shadow_rows) +
+                      " rows (checksum " + check.shadow_checksum + ")";
+    }
+    if (!mismatches.empty()) {
+        catalog::set_plan_state(layout.plan.id, "failed", "verification failed: " + mismatches);
+        return;
+    }
+    for (const auto& shadow : layout.shadows)
+        catalog::set_progress(layout.plan.id, shadow.row.ordinal, "done", 0);
+    catalog::set_plan_state(layout.plan.id, "synced");
+}
+
+} // namespace
+
+Step run_migration_step(int64_t id) {
+    if (config::backfill_paused)
+        return {};
+    // The plan's row lock serializes this step with cancel and other changes.
+    auto peek = in_transaction("pg_presplit: reading plan", Isolation::read_committed,
+                               [&] { return catalog::load_plan(id, /*lock=*/false); });
+    if (!peek.ok || !peek.value ||
+        !(peek.value->state == "preparing" || peek.value->state == "backfilling"))
+        return {};
+    const bool verify = peek.value->backfill_done;
+
+    auto step = in_transaction(
+        verify ? "pg_presplit: verifying shadows" : "pg_presplit: copying a batch",
+        verify ? Isolation::repeatable_read : Isolation::read_committed, [&]() -> Step {
+            auto plan = catalog::load_plan(id, /*lock=*/true);
+            if (!plan || !(plan->state == "preparing" || plan->state == "backfilling"))
+                return {};
+            migration::mark_backfilling(*plan);
+            migration::PlanLayout layout = migration::load_layout(*plan);
+            if (!plan->backfill_done) {
+                const bool first_step_here = seen.insert(id).second;
+                if (first_step_here && plan->backfill_position)
+                    pg::call([&] {
+                        ereport(LOG, (errmsg("pg_presplit: resuming the backfill of split plan "
+                                             "%lld after %s",
+                                             static_cast<long long>(id),
+                                             core::format_text_array(
+                                                 core::TextArray(plan->backfill_position->begin(),
+                                                                 plan->backfill_position->end()))
+                                                 .c_str())));
+                    });
+                return copy_next_batch(layout);
+            }
+            finish_backfill(layout);
+            return {StepOutcome::progress, 0};
+        });
+    if (step.ok) {
+        consecutive_errors.erase(id);
+        return step.value;
+    }
+    // A row the batch waited for moved to another partition, or a deadlock
+    // with a writer: the next attempt takes a new snapshot and gets past it.
+    if (step.retryable())
+        return {StepOutcome::progress, 0};
+
+    int errors = ++consecutive_errors[id];
+    in_transaction("pg_presplit: recording an error", Isolation::read_committed, [&] {
+        auto plan = catalog::load_plan(id, /*lock=*/true);
+        if (!plan)
+            return 0;
+        catalog::log_event(id, pg::qualified_relation_name(plan->source), "worker_error",
+                           step.error);
+        if (errors >= kMaxConsecutiveErrors &&
+            (plan->state == "preparing" || plan->state == "backfilling")) {
+            catalog::set_plan_state(id, "failed",
+                                    "the worker failed " + std::to_string(errors) +
+                                        " times in a row; last error: " + step.error);
+            consecutive_errors.erase(id);
+        }
+        return 0;
+    });
+    return {StepOutcome::error, config::worker_naptime_ms};
+}
+
+} // namespace presplit::worker

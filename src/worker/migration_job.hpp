@@ -1,0 +1,25 @@
+// The worker's part of a split plan before switchover: preparing →
+// backfilling → synced (or failed), one short transaction per step.
+#pragma once
+
+#include <cstdint>
+
+namespace presplit::worker {
+
+enum class StepOutcome {
+    idle,     // nothing to do for this plan now
+    progress, // did a step; more may follow at once
+    error,    // the step failed and was rolled back
+};
+
+struct Step {
+    StepOutcome outcome = StepOutcome::idle;
+    int64_t pause_ms = 0; // throttle: wait this long before the next step
+};
+
+// Runs one step of plan `id` in its own transaction. Errors are caught,
+// rolled back, logged and recorded; after kMaxConsecutiveErrors the plan is
+// marked failed.
+Step run_migration_step(int64_t id);
+
+} // namespace presplit::worker

@@ -1,0 +1,54 @@
+// Transactions of the background worker. Each unit of work runs in its own
+// transaction; an error rolls it back, is logged, and the worker goes on
+// (errors in the worker's own loop, outside these, end the process and the
+// postmaster restarts it).
+#pragma once
+
+#include "pg/guard.hpp"
+
+#include <string>
+#include <type_traits>
+
+namespace presplit::worker {
+
+enum class Isolation { read_committed, repeatable_read };
+
+template <typename T>
+struct TransactionResult {
+    bool ok = false;
+    T value{};
+    std::string error; // the message, when !ok
+    int sqlstate = 0;  // its SQLSTATE (ERRCODE_*), when !ok
+    // A serialization failure or deadlock: nothing is wrong, try again.
+    bool retryable() const;
+};
+
+bool is_retryable_sqlstate(int sqlstate);
+
+template <typename T>
+bool TransactionResult<T>::retryable() const {
+    return !ok && is_retryable_sqlstate(sqlstate);
+}
+
+void begin_transaction(const char* activity, Isolation isolation);
+void commit_transaction();
+// Rolls back after an exception (pg::PgError or C++), logs it (a WARNING,
+// or DEBUG1 for retryable errors) and returns its message and SQLSTATE.
+std::string abort_transaction(const std::exception& error, int* sqlstate);
+
+template <typename F>
+auto in_transaction(const char* activity, Isolation isolation, F&& work)
+    -> TransactionResult<std::invoke_result_t<F&>> {
+    TransactionResult<std::invoke_result_t<F&>> result;
+    begin_transaction(activity, isolation);
+    try {
+        result.value = work();
+        commit_transaction();
+        result.ok = true;
+    } catch (const std::exception& error) {
+        result.error = abort_transaction(error, &result.sqlstate);
+    }
+    return result;
+}
+
+} // namespace presplit::worker
