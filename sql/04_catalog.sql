@@ -69,8 +69,8 @@ DELETE FROM presplit.event;
 INSERT INTO presplit.shadow (plan_id, ordinal, bound) VALUES (-1, 0, 'FOR VALUES FROM (0) TO (500)');
 INSERT INTO presplit.shadow (plan_id, ordinal, bound)
     VALUES (:plan_b, 0, 'FOR VALUES FROM (1000) TO (1500)');
-INSERT INTO presplit.progress (plan_id, ordinal, rows_copied) VALUES (:plan_b, 0, -1);
-INSERT INTO presplit.progress (plan_id, ordinal, phase) VALUES (:plan_b, 0, 'copying');
+INSERT INTO presplit.shadow_progress (plan_id, ordinal, rows_copied) VALUES (:plan_b, 0, -1);
+INSERT INTO presplit.shadow_progress (plan_id, ordinal, phase) VALUES (:plan_b, 0, 'copying');
 
 -- The transition function rejects unknown state names rather than
 -- answering false.
@@ -81,7 +81,7 @@ SELECT presplit._is_valid_plan_transition('planned', 'done');
 
 SELECT presplit.unmanage('events');
 SELECT count(*) AS plans, (SELECT count(*) FROM presplit.shadow) AS shadows,
-       (SELECT count(*) FROM presplit.progress) AS progress,
+       (SELECT count(*) FROM presplit.shadow_progress) AS progress,
        (SELECT count(*) FROM presplit.channel) AS channels
   FROM presplit.plan;
 DROP TABLE events;
