@@ -65,7 +65,9 @@ SELECT presplit.prepare_split('orders_1', '{1500}') AS plan_1 \gset
 \set shadow_0_0 orders_0_ :plan_0 _0
 \set shadow_0_1 orders_0_ :plan_0 _1
 \set shadow_0_2 orders_0_ :plan_0 _2
-SELECT id = :plan_1 AS is_plan_1, parent, source, split_points, origin, owner, state
+-- (The worker may already be copying: preparing or backfilling.)
+SELECT id = :plan_1 AS is_plan_1, parent, source, split_points, origin, owner,
+       state IN ('preparing', 'backfilling', 'synced') AS under_way
   FROM presplit.plans ORDER BY id;
 
 -- The shadows: the source's columns, defaults, generated columns, indexes
@@ -79,12 +81,13 @@ SELECT pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid = :'shadow_0_0'::regclass AND contype = 'c' ORDER BY 1;
 SELECT indexdef FROM pg_indexes WHERE tablename = :'shadow_0_2' ORDER BY 1;
 
--- One active plan per source.
-SELECT presplit.prepare_split('orders_1', '{1700}');
+-- One active plan per source. (Its DETAIL names the state, which the worker
+-- is changing.)
+SELECT code, message, hint FROM error_of($$SELECT presplit.prepare_split('orders_1', '{1700}')$$);
 
 -- The worker backfills and verifies them.
 SELECT presplit.wait(:plan_0, 'synced', '60 s');
-SELECT presplit.wait(:plan_1, 'backfilling', '60 s');
+SELECT presplit.wait(:plan_1, 'backfilling', '60 s') IN ('backfilling', 'synced') AS reached;
 SELECT presplit.wait(:plan_1, 'synced', '60 s');
 SELECT ordinal, phase, rows_copied, rows_estimated > 0 AS estimated, eta
   FROM presplit.progress WHERE plan_id = :plan_0 ORDER BY ordinal;

@@ -75,27 +75,49 @@ BatchRange batch_range(pg::SpiSession& spi, const PlanLayout& layout, int batch_
     return range;
 }
 
-BatchResult copy_batch(const PlanLayout& layout, int batch_size) {
-    pg::RunAsTableOwner as_owner(layout.table_owner);
-    pg::SpiSession spi;
-    BatchRange range = batch_range(spi, layout, batch_size);
-
+// One INSERT ... SELECT ... FOR SHARE per shadow; returns rows inserted.
+std::vector<uint64_t> copy_range(pg::SpiSession& spi, const PlanLayout& layout,
+                                 const BatchRange& range, bool skip_conflicts) {
     const std::string columns = column_list(layout.columns);
-    std::string sql = "WITH batch AS MATERIALIZED (SELECT " + columns + " FROM ONLY " +
-                      layout.source + " WHERE " + range.condition + " FOR SHARE)";
-    for (size_t i = 0; i < layout.shadows.size(); ++i)
-        sql += ", copied_" + std::to_string(i) + " AS (INSERT INTO " + layout.shadows[i].name +
-               " (" + columns + ") SELECT " + columns + " FROM batch WHERE " +
-               layout.shadows[i].range_condition + " ON CONFLICT DO NOTHING RETURNING 1)";
-    sql += " SELECT (SELECT count(*) FROM batch)";
-    for (size_t i = 0; i < layout.shadows.size(); ++i)
-        sql += ", (SELECT count(*) FROM copied_" + std::to_string(i) + ")";
+    std::vector<uint64_t> copied;
+    for (const auto& shadow : layout.shadows) {
+        auto result = spi.execute("INSERT INTO " + shadow.name + " (" + columns + ") SELECT " +
+                                      columns + " FROM ONLY " + layout.source + " WHERE " +
+                                      range.condition + " AND " + shadow.range_condition +
+                                      " FOR SHARE" + (skip_conflicts ? " ON CONFLICT DO NOTHING" : ""),
+                                  range.params);
+        copied.push_back(result.processed);
+    }
+    return copied;
+}
 
-    pg::Row row = spi.execute(sql, range.params).rows.at(0);
+BatchResult copy_batch(const PlanLayout& layout, int batch_size, BatchMode mode) {
+    pg::RunAsTableOwner as_owner(layout.table_owner);
     BatchResult result;
-    result.rows_read = std::stoull(*row[0]);
-    for (size_t i = 0; i < layout.shadows.size(); ++i)
-        result.rows_copied.push_back(std::stoull(*row[1 + i]));
+    BatchRange range;
+    {
+        pg::SpiSession spi;
+        range = batch_range(spi, layout, batch_size);
+    }
+    // Fast path: a plain INSERT, unless capture has already put rows of this
+    // range in a shadow (a unique violation), in which case the batch is
+    // redone skipping them. ON CONFLICT costs about half again as much as a
+    // plain INSERT, so it is used only where it is needed.
+    bool plain_worked = false;
+    if (mode == BatchMode::try_plain_insert)
+        plain_worked = pg::in_subtransaction(
+            [&] {
+                pg::SpiSession spi;
+                result.rows_copied = copy_range(spi, layout, range, false);
+            },
+            ERRCODE_UNIQUE_VIOLATION);
+    if (!plain_worked) {
+        pg::SpiSession spi;
+        result.rows_copied = copy_range(spi, layout, range, true);
+        result.needed_conflict_handling = true;
+    }
+    for (uint64_t rows : result.rows_copied)
+        result.rows_read += rows;
     result.done = !range.boundary.has_value();
     if (range.boundary)
         result.last_key = *range.boundary;
@@ -104,8 +126,8 @@ BatchResult copy_batch(const PlanLayout& layout, int batch_size) {
 
 } // namespace
 
-BatchResult run_batch(const PlanLayout& layout, int batch_size) {
-    BatchResult batch = copy_batch(layout, batch_size);
+BatchResult run_batch(const PlanLayout& layout, int batch_size, BatchMode mode) {
+    BatchResult batch = copy_batch(layout, batch_size, mode);
     const bool done = batch.done;
     catalog::record_backfill_batch(
         layout.plan.id,

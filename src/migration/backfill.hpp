@@ -17,7 +17,10 @@
 //  3. A row that capture already put in a shadow (inserted, or updated before
 //     the batch reached it) conflicts with the batch's copy of the same row,
 //     which ON CONFLICT DO NOTHING skips: capture's version is the newer one,
-//     and by 1. it is also the one the batch read.
+//     and by 1. it is also the one the batch read. (A batch first tries a
+//     plain INSERT in a subtransaction and redoes it with ON CONFLICT only if
+//     that raised a unique violation: same outcome, cheaper when no writer
+//     raced it.)
 //  4. Rows inserted after the batch's snapshot are not read by it; capture
 //     put them in the shadows. Rows whose key moves within the source are
 //     moved by capture (delete + insert), and the batch copies them, if not
@@ -34,8 +37,14 @@
 
 namespace presplit::migration {
 
+enum class BatchMode {
+    try_plain_insert,    // plain INSERT first; redo with ON CONFLICT on a conflict
+    skip_conflicts,      // ON CONFLICT DO NOTHING at once (writes are racing)
+};
+
 struct BatchResult {
-    uint64_t rows_read = 0;
+    uint64_t rows_read = 0;            // rows copied, all shadows together
+    bool needed_conflict_handling = false;
     std::vector<uint64_t> rows_copied; // per shadow
     std::vector<std::string> last_key; // the batch's upper boundary; empty on the last batch
     bool done = false;                 // this was the last batch
@@ -44,7 +53,8 @@ struct BatchResult {
 // Copies the next batch after layout.plan.backfill_position, as the table
 // owner in a security-restricted operation, and records the new position and
 // the progress in the same transaction.
-BatchResult run_batch(const PlanLayout& layout, int batch_size);
+BatchResult run_batch(const PlanLayout& layout, int batch_size,
+                      BatchMode mode = BatchMode::try_plain_insert);
 
 // preparing → backfilling, on the first step (plan is locked).
 void mark_backfilling(catalog::Plan& plan);

@@ -61,6 +61,14 @@ std::string capture_function_sql(const PlanLayout& layout) {
         return "INSERT INTO " + shadow.name + " (" + column_list(layout.columns) + ") VALUES (" +
                column_list(layout.columns, "NEW.") + ")";
     };
+    auto update_in_place = [&](const ShadowLayout& shadow) {
+        return "UPDATE " + shadow.name + " SET (" + column_list(layout.columns) + ") = ROW(" +
+               column_list(layout.columns, "NEW.") + ") WHERE " + identity_matches(layout, "OLD.");
+    };
+    std::string same_identity;
+    for (size_t i = 0; i < layout.identity.size(); ++i)
+        same_identity += (i ? " AND " : "") + std::string("NEW.") + layout.identity[i].name +
+                         " = OLD." + layout.identity[i].name;
     return "CREATE FUNCTION " + capture_function_name(layout.plan.id) +
            "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
            " SET search_path = pg_catalog, pg_temp AS $capture$\n"
@@ -72,6 +80,12 @@ std::string capture_function_sql(const PlanLayout& layout) {
            "        TRUNCATE " +
            all_shadows +
            ";\n"
+           "        RETURN NULL;\n"
+           "    END IF;\n"
+           "    -- The identity includes the partition key: same identity, same shadow.\n"
+           "    IF TG_OP = 'UPDATE' AND " +
+           same_identity +
+           " THEN\n" + by_shadow(layout, "NEW", update_in_place) +
            "        RETURN NULL;\n"
            "    END IF;\n"
            "    IF TG_OP IN ('UPDATE', 'DELETE') THEN\n" +

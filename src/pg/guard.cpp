@@ -3,6 +3,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 }
 
 #include <cstring>
@@ -78,6 +79,29 @@ void raise(const PendingError& pending) {
                     pending.detail[0] ? errdetail_internal("%s", pending.detail) : 0,
                     pending.hint[0] ? errhint("%s", pending.hint) : 0));
     pg_unreachable();
+}
+
+SubtransactionState begin_subtransaction() {
+    SubtransactionState state{CurrentMemoryContext, CurrentResourceOwner};
+    call([] { BeginInternalSubTransaction(nullptr); });
+    MemoryContextSwitchTo(state.context);
+    return state;
+}
+
+void commit_subtransaction(const SubtransactionState& state) {
+    call([&] {
+        ReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(state.context);
+        CurrentResourceOwner = static_cast<ResourceOwner>(state.resource_owner);
+    });
+}
+
+void rollback_subtransaction(const SubtransactionState& state) {
+    call([&] {
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(state.context);
+        CurrentResourceOwner = static_cast<ResourceOwner>(state.resource_owner);
+    });
 }
 
 } // namespace detail

@@ -139,6 +139,40 @@ auto entry(F&& f) -> std::invoke_result_t<F&> {
     detail::raise(pending);
 }
 
+namespace detail {
+struct SubtransactionState {
+    MemoryContext context;
+    void* resource_owner;
+};
+SubtransactionState begin_subtransaction();
+void commit_subtransaction(const SubtransactionState& state);
+void rollback_subtransaction(const SubtransactionState& state);
+} // namespace detail
+
+// The one way to survive a PostgreSQL error: run f in a subtransaction. If f
+// raises an error with SQLSTATE `recoverable`, the subtransaction is rolled
+// back (releasing what f held: locks, SPI connections, memory) and the result
+// is false; any other exception rolls it back too and propagates. An SPI
+// session used inside f must be opened inside f.
+template <typename F>
+bool in_subtransaction(F&& f, int recoverable) {
+    detail::SubtransactionState state = detail::begin_subtransaction();
+    try {
+        f();
+    } catch (const PgError& error) {
+        const int sqlstate = error.sqlstate();
+        detail::rollback_subtransaction(state);
+        if (sqlstate == recoverable)
+            return false;
+        throw;
+    } catch (...) {
+        detail::rollback_subtransaction(state);
+        throw;
+    }
+    detail::commit_subtransaction(state);
+    return true;
+}
+
 // A SQL-callable function whose body is thin PostgreSQL code: it may
 // ereport, and owns no C++ object with a destructor.
 //   extern "C" Datum presplit_x(PG_FUNCTION_ARGS) { return pg::guarded<x_impl>(fcinfo); }

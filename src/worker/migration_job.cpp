@@ -22,6 +22,8 @@ namespace {
 
 constexpr int kMaxConsecutiveErrors = 5;
 std::map<int64_t, int> consecutive_errors;
+constexpr int kConflictBatches = 8;
+std::map<int64_t, int> skip_conflicts_for;
 // Plans this process has copied for: the first step of one that already has
 // a position is a resumption (after a restart or crash), worth a log line.
 std::set<int64_t> seen;
@@ -56,7 +58,17 @@ Step copy_next_batch(const migration::PlanLayout& layout) {
 
     instr_time start;
     INSTR_TIME_SET_CURRENT(start);
-    migration::BatchResult batch = migration::run_batch(layout, config::backfill_batch_size);
+    // After a batch had to skip rows capture had already copied, writers are
+    // racing this range: go straight to ON CONFLICT for a few batches.
+    int& conflict_batches_left = skip_conflicts_for[layout.plan.id];
+    migration::BatchResult batch = migration::run_batch(
+        layout, config::backfill_batch_size,
+        conflict_batches_left > 0 ? migration::BatchMode::skip_conflicts
+                                  : migration::BatchMode::try_plain_insert);
+    if (batch.needed_conflict_handling)
+        conflict_batches_left = kConflictBatches;
+    else if (conflict_batches_left > 0)
+        --conflict_batches_left;
     return {StepOutcome::progress,
             core::pause_after_batch_ms(settings, batch.rows_read, elapsed_ms(start))};
 }

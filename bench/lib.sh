@@ -1,0 +1,57 @@
+# Shared by the benchmarks: a throwaway PostgreSQL 15 cluster with
+# pg_presplit preloaded. initdb and postgres refuse root, so as root the
+# cluster runs as the unprivileged user postgres.
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+BENCH_DIR=${BENCH_DIR:-$(mktemp -d /tmp/presplit-bench.XXXXXX)}
+BENCH_PORT=${BENCH_PORT:-55432}
+export PGHOST=$BENCH_DIR PGPORT=$BENCH_PORT PGDATABASE=postgres PGUSER=postgres
+
+as_pg_user() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_cluster() { # extra postgresql.conf lines as arguments
+    chmod 755 "$BENCH_DIR"
+    [ "$(id -u)" = 0 ] && chown postgres "$BENCH_DIR"
+    as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/data" -A trust -U postgres >/dev/null
+    {
+        echo "port = $BENCH_PORT"
+        echo "unix_socket_directories = '$BENCH_DIR'"
+        echo "listen_addresses = ''"
+        echo "shared_buffers = 1GB"
+        echo "max_wal_size = 8GB"
+        echo "checkpoint_timeout = 30min"
+        echo "synchronous_commit = off"
+        echo "presplit.database = 'postgres'"
+        echo "presplit.naptime = 100"
+        for line in "$@"; do echo "$line"; done
+    } >>"$BENCH_DIR/data/postgresql.conf"
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+    trap stop_cluster EXIT
+}
+
+stop_cluster() {
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    if [ -n "${BENCH_KEEP:-}" ]; then
+        echo "kept $BENCH_DIR (server.log)" >&2
+    else
+        rm -rf "$BENCH_DIR"
+    fi
+}
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+
+set_config() { # name value: ALTER SYSTEM + reload
+    sql "ALTER SYSTEM SET $1 = '$2'" && sql "SELECT pg_reload_conf()" >/dev/null
+}
+
+# pgbench TPS (excluding connection time) of a script for some seconds.
+pgbench_tps() { # script seconds clients
+    as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c "$3" -j 2 \
+        -T "$2" -f "$1" postgres 2>/dev/null | awk '/^tps = /{print $3}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'; }
+mean() { awk '{s+=$1; n++} END{printf "%.1f", s / n}'; }
