@@ -6,7 +6,9 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/plan_state.cpp \
 	src/core/split_points.cpp \
 	src/core/text_array.cpp \
-	src/core/throttle.cpp
+	src/core/throttle.cpp \
+	src/core/load_history.cpp \
+	src/core/key_sampler.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

@@ -26,10 +26,13 @@ std::string compare_identity(const PlanLayout& layout, const char* op, size_t fi
     return "(" + columns + ") " + op + " (" + params + ")";
 }
 
+// Aliased: an output column named like the identity column would otherwise
+// be what ORDER BY sorts by -- as text.
 std::string identity_as_text(const PlanLayout& layout) {
     std::string list;
     for (size_t i = 0; i < layout.identity.size(); ++i)
-        list += (i ? ", " : "") + layout.identity[i].name + "::text";
+        list += (i ? ", " : "") + layout.identity[i].name + "::text AS boundary_" +
+                std::to_string(i);
     return list;
 }
 

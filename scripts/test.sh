@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The one test command (make test, .ci/run): installs what is missing, builds
+# with CMake (unit tests) and PGXS (the installed extension), runs every
+# suite -- unit, pg_regress, isolation, TAP -- and ends with one line
+# "N passed, N failed". Exit status 0 only if nothing failed.
+#
+# Servers refuse to run as root: as root, the suites run as the user
+# postgres in a copy of the tree that user owns.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PG_BIN=/usr/lib/postgresql/15/bin
+PGXS_TEST=/usr/lib/postgresql/15/lib/pgxs/src/test
+PACKAGES=(make g++ cmake postgresql-server-dev-15 libboost-dev libgtest-dev libipc-run-perl libpq-dev)
+
+passed=0
+failed=0
+log() { printf '\n=== %s\n' "$*"; }
+count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+install_missing_packages() {
+    local missing=()
+    for package in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing packages: ${missing[*]} (run as root to install them)" >&2
+        return 1
+    fi
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+as_test_user() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+run_unit_tests() {
+    log "unit tests (GoogleTest via ctest)"
+    local build="$REPO/build"
+    if ! cmake -S "$REPO" -B "$build" >"$WORK/cmake.log" 2>&1 ||
+        ! cmake --build "$build" -j2 >>"$WORK/cmake.log" 2>&1; then
+        cat "$WORK/cmake.log"
+        echo "unit tests: build failed"
+        count 0 1
+        return
+    fi
+    (cd "$build" && ctest --output-on-failure) | tee "$WORK/ctest.log" | tail -n 15
+    local total failures
+    total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$WORK/ctest.log")
+    failures=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$WORK/ctest.log")
+    if [ -z "$total" ]; then
+        count 0 1
+        return
+    fi
+    count $((total - failures)) "$failures"
+}
+
+build_and_install() {
+    log "PGXS build and install"
+    make -C "$REPO" -j2 PG_CONFIG="$PG_BIN/pg_config" >"$WORK/make.log" 2>&1 &&
+        make -C "$REPO" install PG_CONFIG="$PG_BIN/pg_config" >>"$WORK/make.log" 2>&1
+    local status=$?
+    grep -E "warning:|error:" "$WORK/make.log"
+    return $status
+}
+
+# Counts "test name ... ok|FAILED" lines of pg_regress-style output.
+count_regress_output() {
+    local ok bad
+    ok=$(grep -cE '\.\.\. ok' "$1")
+    bad=$(grep -cE '\.\.\. FAILED' "$1")
+    count "$ok" "$bad"
+}
+
+run_pg_regress() {
+    log "pg_regress"
+    local tests
+    tests=$(cd "$TREE/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+    [ -z "$tests" ] && return
+    (cd "$TREE" && as_test_user "$PGXS_TEST/regress/pg_regress" \
+        --temp-instance="$TREE/tmp_check_regress" --temp-config="$TREE/test/presplit.conf" \
+        --bindir="$PG_BIN" --inputdir=. --outputdir="$TREE" --dbname=contrib_regression \
+        $tests) >"$WORK/regress.log" 2>&1
+    grep -E '\.\.\. ' "$WORK/regress.log"
+    count_regress_output "$WORK/regress.log"
+    [ -f "$TREE/regression.diffs" ] && cat "$TREE/regression.diffs"
+}
+
+run_isolation() {
+    log "isolation"
+    local specs
+    specs=$(cd "$TREE/test/isolation/specs" && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
+    [ -z "$specs" ] && return
+    (cd "$TREE" && as_test_user "$PGXS_TEST/isolation/pg_isolation_regress" \
+        --temp-instance="$TREE/tmp_check_isolation" \
+        --temp-config="$TREE/test/isolation/presplit.conf" --bindir="$PG_BIN" \
+        --inputdir=test/isolation --outputdir="$TREE/output_iso" --dbname=contrib_regression \
+        $specs) >"$WORK/isolation.log" 2>&1
+    grep -E '\.\.\. ' "$WORK/isolation.log"
+    count_regress_output "$WORK/isolation.log"
+    [ -f "$TREE/output_iso/regression.diffs" ] && cat "$TREE/output_iso/regression.diffs"
+}
+
+run_tap() {
+    log "TAP"
+    local scripts
+    scripts=$(cd "$TREE" && ls test/t/*.pl 2>/dev/null | sort)
+    [ -z "$scripts" ] && return
+    (cd "$TREE" && as_test_user env PATH="$PG_BIN:$PATH" TESTDIR="$TREE" \
+        PG_REGRESS="$PGXS_TEST/regress/pg_regress" \
+        prove -v -I "$PGXS_TEST/perl" $scripts) >"$WORK/tap.log" 2>&1
+    local status=$?
+    grep -E '^(ok|not ok) |^test/t/|^Result' "$WORK/tap.log"
+    local ok bad
+    ok=$(grep -cE '^ok [0-9]' "$WORK/tap.log")
+    bad=$(grep -cE '^not ok [0-9]' "$WORK/tap.log")
+    # A script that died before reporting a failure still failed.
+    if [ "$status" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
+    count "$ok" "$bad"
+    if [ "$status" != 0 ]; then
+        tail -n 60 "$WORK/tap.log"
+        for f in "$TREE"/tmp_check/log/*; do
+            [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
+        done
+    fi
+}
+
+main() {
+    WORK=$(mktemp -d /tmp/presplit-test.XXXXXX)
+    install_missing_packages || { echo "0 passed, 1 failed"; exit 1; }
+    run_unit_tests
+    if ! build_and_install; then
+        cat "$WORK/make.log"
+        count 0 1
+        echo "$passed passed, $failed failed"
+        exit 1
+    fi
+    # A copy of the tree the unprivileged user owns (test outputs go there).
+    TREE="$WORK/tree"
+    mkdir -p "$TREE"
+    (cd "$REPO" && tar cf - --exclude=./build --exclude=./.git .) | (cd "$TREE" && tar xf -)
+    chmod 755 "$WORK"
+    [ "$(id -u)" = 0 ] && chown -R postgres "$TREE"
+    run_pg_regress
+    run_isolation
+    run_tap
+    echo
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+}
+
+main "$@"

@@ -1,0 +1,164 @@
+#include "core/key_sampler.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "core/cpp_only.hpp"
+
+namespace presplit::core {
+
+namespace {
+
+// The caller gives one random value per access; splitmix64 stretches it into
+// as many independent-looking values as one access needs.
+struct Stream {
+    uint64_t state;
+    uint64_t next() {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+    // Uniform in [0, 1).
+    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+};
+
+// A key uniformly inside [lo, hi]; written so that huge finite ends do not
+// overflow to infinity.
+double pick(double lo, double hi, double u) {
+    double key = lo * (1.0 - u) + hi * u;
+    return key < lo ? lo : (key > hi ? hi : key);
+}
+
+// Algorithm R over `seen` accesses (this one included): the slot to
+// overwrite, or `capacity` to leave the reservoir alone.
+size_t reservoir_slot(uint32_t* filled, size_t capacity, double seen, Stream* rng) {
+    if (*filled < capacity)
+        return (*filled)++;
+    if (rng->unit() * seen < static_cast<double>(capacity))
+        return static_cast<size_t>(rng->next() % capacity);
+    return capacity;
+}
+
+} // namespace
+
+size_t KeySampler::candidate_count() const {
+    return candidate_count_ < kCandidates ? candidate_count_ : kCandidates;
+}
+
+size_t KeySampler::point_count() const {
+    return point_count_ < kPoints ? point_count_ : kPoints;
+}
+
+SplitCandidate KeySampler::candidate(size_t i) const {
+    return i < candidate_count() ? candidates_[i] : SplitCandidate{};
+}
+
+void KeySampler::record(double lo, double hi, uint64_t weight, uint64_t random) {
+    if (std::isnan(lo) || std::isnan(hi) || weight == 0)
+        return;
+    if (lo > hi)
+        std::swap(lo, hi);
+    // Keep the counts sane even if shared memory held garbage.
+    if (candidate_count_ > kCandidates)
+        candidate_count_ = kCandidates;
+    if (point_count_ > kPoints)
+        point_count_ = kPoints;
+
+    Stream rng{random};
+    seen_ += 1.0;
+    if (std::isfinite(lo) && std::isfinite(hi)) {
+        size_t slot = reservoir_slot(&candidate_count_, kCandidates, seen_, &rng);
+        if (slot < kCandidates)
+            candidates_[slot] = SplitCandidate{pick(lo, hi, rng.unit()), 0, 0, 0, 0};
+        slot = reservoir_slot(&point_count_, kPoints, seen_, &rng);
+        if (slot < kPoints)
+            points_[slot] = pick(lo, hi, rng.unit());
+    }
+
+    double w = static_cast<double>(weight);
+    for (size_t i = 0; i < candidate_count_; i++) {
+        SplitCandidate& c = candidates_[i];
+        if (hi < c.key)
+            c.left += w;
+        else if (lo >= c.key)
+            c.right += w;
+        else
+            c.contained += w;
+        c.observed += 1.0;
+    }
+}
+
+void KeySampler::decay(double factor) {
+    if (!(factor < 1.0)) // also NaN: leave everything as it is
+        return;
+    if (factor < 0.0)
+        factor = 0.0;
+    size_t n = candidate_count();
+    for (size_t i = 0; i < n; i++) {
+        candidates_[i].left *= factor;
+        candidates_[i].right *= factor;
+        candidates_[i].contained *= factor;
+        candidates_[i].observed *= factor;
+    }
+    seen_ *= factor;
+}
+
+SplitSuggestion KeySampler::suggest(uint64_t min_samples) const {
+    SplitSuggestion best{};
+    double best_score = 0, best_observed = 0, most_observed = 0;
+    size_t n = candidate_count();
+    for (size_t i = 0; i < n; i++) {
+        const SplitCandidate& c = candidates_[i];
+        if (c.observed > most_observed)
+            most_observed = c.observed;
+        double total = c.left + c.right + c.contained;
+        // A split with nothing on one side moves no load.
+        if (c.observed < static_cast<double>(min_samples) || !(c.left > 0) || !(c.right > 0))
+            continue;
+        double score =
+            (std::fabs(c.left - c.right) + c.contained) / total + 1.0 / std::sqrt(c.observed);
+        bool better = !best.valid || score < best_score ||
+                      (score == best_score && (c.observed > best_observed ||
+                                               (c.observed == best_observed && c.key < best.key)));
+        if (!better)
+            continue;
+        best.valid = true;
+        best.key = c.key;
+        best.left_share = c.left / total;
+        best.right_share = c.right / total;
+        best.contained_share = c.contained / total;
+        best_score = score;
+        best_observed = c.observed;
+    }
+    best.samples = static_cast<uint64_t>(best.valid ? best_observed : most_observed);
+    return best;
+}
+
+size_t KeySampler::heat(double lo, double hi, size_t buckets, uint64_t* counts) const {
+    if (counts == nullptr || buckets == 0)
+        return 0;
+    for (size_t b = 0; b < buckets; b++)
+        counts[b] = 0;
+    double width = hi - lo;
+    if (!(lo < hi) || !std::isfinite(width))
+        return 0;
+    size_t counted = 0;
+    size_t n = point_count();
+    for (size_t i = 0; i < n; i++) {
+        double p = points_[i];
+        if (!(p >= lo && p < hi))
+            continue;
+        auto b = static_cast<size_t>((p - lo) / width * static_cast<double>(buckets));
+        counts[b < buckets ? b : buckets - 1]++; // rounding at the top edge
+        counted++;
+    }
+    return counted;
+}
+
+void KeySampler::reset() {
+    std::memset(static_cast<void*>(this), 0, sizeof(*this));
+}
+
+} // namespace presplit::core

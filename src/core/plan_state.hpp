@@ -1,0 +1,42 @@
+// The split plan state machine (design.md, "Plan state machine"):
+//   planned → preparing → backfilling → synced → switching → cut_over → finalized
+// with a manual cutover straight from synced, and from any state before
+// finalized: rolled_back, cancelled or failed. The catalog enforces it through
+// presplit._is_valid_plan_transition().
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string_view>
+
+namespace presplit::core {
+
+enum class PlanState {
+    planned,
+    preparing,
+    backfilling,
+    synced,
+    switching,
+    cut_over,
+    finalized,
+    rolled_back,
+    cancelled,
+    failed,
+};
+
+const std::array<PlanState, 10>& all_plan_states();
+std::string_view to_string(PlanState state);
+std::optional<PlanState> parse_plan_state(std::string_view name);
+
+// finalized, rolled_back, cancelled, failed: nothing follows.
+bool is_terminal(PlanState state);
+inline bool is_active(PlanState state) {
+    return !is_terminal(state);
+}
+
+bool can_transition(PlanState from, PlanState to);
+
+// 0..6 along the main path; nullopt for rolled_back, cancelled and failed.
+std::optional<int> main_path_position(PlanState state);
+
+} // namespace presplit::core
