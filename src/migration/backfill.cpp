@@ -31,8 +31,8 @@ std::string compare_identity(const PlanLayout& layout, const char* op, size_t fi
 std::string identity_as_text(const PlanLayout& layout) {
     std::string list;
     for (size_t i = 0; i < layout.identity.size(); ++i)
-        list += (i ? ", " : "") + layout.identity[i].name + "::text AS boundary_" +
-                std::to_string(i);
+        list +=
+            (i ? ", " : "") + layout.identity[i].name + "::text AS boundary_" + std::to_string(i);
     return list;
 }
 
@@ -84,11 +84,11 @@ std::vector<uint64_t> copy_range(pg::SpiSession& spi, const PlanLayout& layout,
     const std::string columns = column_list(layout.columns);
     std::vector<uint64_t> copied;
     for (const auto& shadow : layout.shadows) {
-        auto result = spi.execute("INSERT INTO " + shadow.name + " (" + columns + ") SELECT " +
-                                      columns + " FROM ONLY " + layout.source + " WHERE " +
-                                      range.condition + " AND " + shadow.range_condition +
-                                      " FOR SHARE" + (skip_conflicts ? " ON CONFLICT DO NOTHING" : ""),
-                                  range.params);
+        auto result = spi.execute(
+            "INSERT INTO " + shadow.name + " (" + columns + ") SELECT " + columns + " FROM ONLY " +
+                layout.source + " WHERE " + range.condition + " AND " + shadow.range_condition +
+                " FOR SHARE" + (skip_conflicts ? " ON CONFLICT DO NOTHING" : ""),
+            range.params);
         copied.push_back(result.processed);
     }
     return copied;
