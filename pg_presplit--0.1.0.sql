@@ -339,10 +339,89 @@ SELECT id, at, plan_id, relation, kind, from_state, to_state, detail, actor
 COMMENT ON VIEW presplit.events IS 'The log of everything pg_presplit did';
 
 ------------------------------------------------------------------------------
+-- The query pattern analyzer (statistics live in shared memory)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION presplit._partition_stats(
+    OUT partition oid, OUT parent oid, OUT reads bigint, OUT writes bigint,
+    OUT rows_read bigint, OUT rows_written bigint, OUT total_time_ms double precision,
+    OUT per_second_now double precision, OUT per_second_last_hour double precision,
+    OUT per_second_last_day double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'presplit_partition_stats'
+LANGUAGE C VOLATILE STRICT;
+
+-- Per leaf partition of the managed tables: statements (reads, writes) and
+-- rows since the last reset, executor time, statements per second over the
+-- last minute / hour / day, size, and its share of its table's statements.
+CREATE VIEW presplit.partition_stats AS
+SELECT s.partition::regclass AS partition,
+       s.parent::regclass AS parent,
+       s.reads, s.writes, s.rows_read, s.rows_written,
+       round(s.total_time_ms::numeric, 3) AS total_time_ms,
+       round(s.per_second_now::numeric, 3) AS per_second_now,
+       round(s.per_second_last_hour::numeric, 3) AS per_second_last_hour,
+       round(s.per_second_last_day::numeric, 3) AS per_second_last_day,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimated_rows,
+       pg_catalog.pg_total_relation_size(c.oid) AS total_bytes,
+       round((s.reads + s.writes)::numeric
+             / nullif(sum(s.reads + s.writes) OVER (PARTITION BY s.parent), 0), 3) AS load_share
+  FROM presplit._partition_stats() s
+  JOIN pg_catalog.pg_class c ON c.oid = s.partition;
+COMMENT ON VIEW presplit.partition_stats IS
+    'Load per partition of the managed tables, recorded by the query pattern analyzer';
+
+CREATE FUNCTION presplit._split_suggestions(
+    OUT partition oid, OUT split_point text, OUT left_share double precision,
+    OUT right_share double precision, OUT contained_share double precision, OUT samples bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'presplit_split_suggestions'
+LANGUAGE C VOLATILE STRICT;
+
+-- Per partition: the key that splits its recorded accesses most evenly
+-- (NULL until enough were sampled), the shares of accesses left and right
+-- of it and straddling it, and how many accesses it rests on.
+CREATE VIEW presplit.split_suggestions AS
+SELECT s.partition::regclass AS partition, s.split_point,
+       round(s.left_share::numeric, 3) AS left_share,
+       round(s.right_share::numeric, 3) AS right_share,
+       round(s.contained_share::numeric, 3) AS contained_share,
+       s.samples
+  FROM presplit._split_suggestions() s
+  JOIN pg_catalog.pg_class c ON c.oid = s.partition;
+COMMENT ON VIEW presplit.split_suggestions IS
+    'Where to split each partition to balance its recorded accesses';
+
+CREATE FUNCTION presplit.key_heat(parent regclass, buckets int DEFAULT 20)
+RETURNS TABLE (partition regclass, bucket int, lower_bound text, upper_bound text,
+               accesses bigint)
+AS 'MODULE_PATHNAME', 'presplit_key_heat'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.key_heat(regclass, int) IS
+    'Sampled accesses over the key space of each partition, in equal-width buckets';
+
+CREATE FUNCTION presplit.reset_stats(parent regclass DEFAULT NULL) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_reset_stats'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.reset_stats(regclass) IS
+    'Forget the analyzer''s statistics of a table (its owner), or of all tables (superuser)';
+
+CREATE FUNCTION presplit._analyzer_status(
+    OUT capacity int, OUT used int, OUT evictions bigint, OUT bytes_per_partition bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'presplit_analyzer_status'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE VIEW presplit.analyzer_status AS SELECT * FROM presplit._analyzer_status();
+COMMENT ON VIEW presplit.analyzer_status IS
+    'Analyzer memory: partitions it can track, tracks, has evicted, and bytes per partition';
+
+------------------------------------------------------------------------------
 -- Privileges: users read the views; the tables belong to the extension.
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA presplit FROM PUBLIC;
 GRANT USAGE ON SCHEMA presplit TO PUBLIC;
 GRANT SELECT ON presplit.managed_tables, presplit.worker_status, presplit.plans,
-                presplit.progress, presplit.events TO PUBLIC;
+                presplit.progress, presplit.events, presplit.partition_stats,
+                presplit.split_suggestions, presplit.analyzer_status TO PUBLIC;

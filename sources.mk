@@ -17,6 +17,9 @@ PRESPLIT_PG_SOURCES = \
 	src/pg/spi.cpp \
 	src/pg/relation.cpp \
 	src/catalog/catalog.cpp \
+	src/analyzer/key_axis.cpp \
+	src/analyzer/managed_set.cpp \
+	src/analyzer/stats_store.cpp \
 	src/analyzer/hooks.cpp \
 	src/migration/layout.cpp \
 	src/migration/split_request.cpp \
@@ -26,6 +29,7 @@ PRESPLIT_PG_SOURCES = \
 	src/worker/migration_job.cpp \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
+	src/api/analyzer_views.cpp \
 	src/api/manage.cpp \
 	src/api/plans.cpp \
 	src/api/status.cpp \

@@ -15,6 +15,14 @@ extern int backfill_max_rows_per_second;
 // presplit.backfill_busy_backends: back off while more client backends are
 // active; 0 disables.
 extern int backfill_busy_backends;
+// presplit.analyzer: record per-partition load and key samples.
+extern bool analyzer_enabled;
+// presplit.analyzer_sample_every: record one statement in N (counts scaled by N).
+extern int analyzer_sample_every;
+// presplit.analyzer_max_partitions: entries in shared memory (restart).
+extern int analyzer_max_partitions;
+// presplit.analyzer_key_half_life: seconds after which key samples count half.
+extern int analyzer_key_half_life_seconds;
 // presplit.backfill_paused: the worker copies nothing while on.
 extern bool backfill_paused;
 // presplit.backfill_backoff: milliseconds to pause while the server is busy.

@@ -24,6 +24,10 @@ int config::backfill_max_rows_per_second = 0;
 int config::backfill_busy_backends = 0;
 int config::backfill_backoff_ms = 1000;
 bool config::backfill_paused = false;
+bool config::analyzer_enabled = true;
+int config::analyzer_sample_every = 1;
+int config::analyzer_max_partitions = 256;
+int config::analyzer_key_half_life_seconds = 600;
 
 namespace {
 
@@ -54,6 +58,23 @@ void define_settings() {
     DefineCustomBoolVariable(
         "presplit.backfill_paused", "Pauses every backfill (capture keeps the shadows current).",
         nullptr, &config::backfill_paused, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("presplit.analyzer",
+                             "Records per-partition load and accessed keys of managed tables.",
+                             nullptr, &config::analyzer_enabled, true, PGC_SUSET, 0, nullptr,
+                             nullptr, nullptr);
+    DefineCustomIntVariable("presplit.analyzer_sample_every",
+                            "The analyzer records one statement in this many (counts are "
+                            "scaled accordingly).",
+                            nullptr, &config::analyzer_sample_every, 1, 1, 1000000, PGC_SUSET, 0,
+                            nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.analyzer_max_partitions",
+                            "Partitions the analyzer keeps statistics for (shared memory).",
+                            nullptr, &config::analyzer_max_partitions, 256, 0, 100000,
+                            PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.analyzer_key_half_life",
+                            "Age at which the analyzer's key samples count half.", nullptr,
+                            &config::analyzer_key_half_life_seconds, 600, 0, 30 * 24 * 3600,
+                            PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("presplit");
 }
 

@@ -1,11 +1,32 @@
 #include "analyzer/hooks.hpp"
 
+#include "analyzer/key_axis.hpp"
+#include "analyzer/managed_set.hpp"
+#include "analyzer/stats_store.hpp"
+#include "config.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "access/nbtree.h"
+#include "access/parallel.h"
+#include "access/skey.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "executor/executor.h"
+#include "executor/instrument.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "optimizer/planner.h"
+#include "parser/parsetree.h"
+#include "pgstat.h"
+#include "tcop/utility.h"
+#include "utils/rel.h"
 }
+
+#include <cmath>
+#include <limits>
+#include <vector>
 
 namespace presplit::analyzer {
 namespace {
@@ -13,6 +34,304 @@ namespace {
 planner_hook_type previous_planner = nullptr;
 ExecutorStart_hook_type previous_executor_start = nullptr;
 ExecutorEnd_hook_type previous_executor_end = nullptr;
+ProcessUtility_hook_type previous_process_utility = nullptr;
+
+// Rows inserted, updated and deleted in relid by this transaction so far.
+int64 writes_so_far(Oid relid) {
+    PgStat_TableStatus* status = find_tabstat_entry(relid);
+    if (status == nullptr)
+        return 0;
+    int64 total = status->t_counts.t_tuples_inserted + status->t_counts.t_tuples_updated +
+                  status->t_counts.t_tuples_deleted;
+    for (PgStat_TableXactStatus* level = status->trans; level != nullptr; level = level->upper)
+        total += level->tuples_inserted + level->tuples_updated + level->tuples_deleted;
+    return total;
+}
+
+struct WriteBaseline {
+    Oid relid;
+    int64 before;
+};
+
+// A statement being recorded. Executors nest (functions, triggers), so a
+// stack; entries left behind by an error are dropped at transaction end.
+struct TrackedStatement {
+    QueryDesc* query;
+    uint64_t scale; // presplit.analyzer_sample_every when it was sampled
+    std::vector<WriteBaseline> writes;
+};
+std::vector<TrackedStatement> tracked;
+uint64_t statements_seen = 0;
+uint64_t random_state = 0;
+
+uint64_t next_random() { // splitmix64
+    if (random_state == 0)
+        random_state = static_cast<uint64_t>(MyProcPid) * 0x9E3779B97F4A7C15ULL ^
+                       static_cast<uint64_t>(GetCurrentTimestamp());
+    uint64_t z = (random_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// Leaves a relation stands for: itself if a managed leaf, all leaves if a
+// managed parent.
+void add_leaves_of(Oid relid, std::vector<WriteBaseline>& out) {
+    auto add = [&](Oid leaf) {
+        for (const auto& existing : out)
+            if (existing.relid == leaf)
+                return;
+        out.push_back({leaf, writes_so_far(leaf)});
+    };
+    if (find_leaf(relid)) {
+        add(relid);
+    } else if (is_managed_parent(relid)) {
+        for_each_leaf_of(relid, add);
+    }
+}
+
+bool touches_managed(List* range_table) {
+    ListCell* cell;
+    foreach (cell, range_table) {
+        auto* rte = static_cast<RangeTblEntry*>(lfirst(cell));
+        if (rte->rtekind == RTE_RELATION &&
+            (find_leaf(rte->relid) || is_managed_parent(rte->relid)))
+            return true;
+    }
+    return false;
+}
+
+// Whether this statement is one of the sampled ones, and with what weight.
+uint64_t sample_scale() {
+    const int every = config::analyzer_sample_every;
+    return (statements_seen++ % static_cast<uint64_t>(every)) == 0 ? every : 0;
+}
+
+// Not in parallel workers (the leader sums their counts) nor in background
+// workers (pg_presplit's own backfill is not the workload).
+bool should_consider(int eflags) {
+    return config::analyzer_enabled && !IsParallelWorker() && !IsBackgroundWorker &&
+           (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && IsTransactionState();
+}
+
+// --- collecting what a statement did ---------------------------------------
+
+PartitionUsage& usage_of(std::vector<PartitionUsage>& usages, const ManagedLeaf& leaf) {
+    for (auto& usage : usages)
+        if (usage.relid == leaf.relid)
+            return usage;
+    PartitionUsage usage;
+    usage.relid = leaf.relid;
+    usage.parent = leaf.parent;
+    usages.push_back(usage);
+    return usages.back();
+}
+
+// The key range an index scan asked for, if its keys constrain the partition
+// key through a btree index.
+bool span_from_scan_keys(const ManagedLeaf& leaf, Relation index, ScanKey keys, int count,
+                         double& lo, double& hi) {
+    if (index == nullptr || index->rd_rel->relam != BTREE_AM_OID)
+        return false;
+    bool constrained = false;
+    for (int i = 0; i < count; i++) {
+        const ScanKeyData& key = keys[i];
+        if (key.sk_flags & (SK_ISNULL | SK_ROW_HEADER | SK_ROW_MEMBER | SK_SEARCHARRAY |
+                            SK_SEARCHNULL | SK_SEARCHNOTNULL))
+            continue;
+        if (key.sk_attno < 1 || key.sk_attno > index->rd_index->indnkeyatts ||
+            index->rd_index->indkey.values[key.sk_attno - 1] != leaf.key_attnum)
+            continue;
+        Oid type = OidIsValid(key.sk_subtype) ? key.sk_subtype : leaf.key_type;
+        std::optional<double> value = key_to_axis(key.sk_argument, type);
+        if (!value)
+            continue;
+        switch (key.sk_strategy) {
+        case BTEqualStrategyNumber:
+            lo = std::max(lo, *value);
+            hi = std::min(hi, *value);
+            constrained = true;
+            break;
+        case BTGreaterStrategyNumber:
+        case BTGreaterEqualStrategyNumber:
+            lo = std::max(lo, *value);
+            constrained = true;
+            break;
+        case BTLessStrategyNumber:
+        case BTLessEqualStrategyNumber:
+            hi = std::min(hi, *value);
+            constrained = true;
+            break;
+        default:
+            break;
+        }
+    }
+    return constrained;
+}
+
+// Where a scan's key span comes from: the partition's bounds (a full scan),
+// its index keys, or elsewhere (a bitmap heap scan: its bitmap index scans).
+enum class SpanSource { bounds, index_keys, none };
+
+void note_scan(std::vector<PartitionUsage>& usages, PlanState* state, EState* estate,
+               SpanSource source, Relation index, ScanKey keys, int key_count, bool counts_rows) {
+    Index scanrelid = reinterpret_cast<Scan*>(state->plan)->scanrelid;
+    if (scanrelid == 0)
+        return;
+    const ManagedLeaf* leaf = find_leaf(exec_rt_fetch(scanrelid, estate)->relid);
+    if (leaf == nullptr)
+        return;
+    Instrumentation* instrument = state->instrument;
+    if (instrument == nullptr)
+        return;
+    InstrEndLoop(instrument);
+    if (instrument->nloops <= 0)
+        return; // pruned at run time, or never reached
+    PartitionUsage& usage = usage_of(usages, *leaf);
+    if (counts_rows) {
+        usage.counters.reads = 1;
+        usage.counters.rows_read += static_cast<uint64_t>(instrument->ntuples);
+    }
+    if (source == SpanSource::none || !key_type_supported(leaf->key_type))
+        return;
+    double lo = leaf->has_lower ? leaf->lower : -std::numeric_limits<double>::infinity();
+    double hi = leaf->has_upper ? leaf->upper : std::numeric_limits<double>::infinity();
+    bool from_keys = span_from_scan_keys(*leaf, index, keys, key_count, lo, hi);
+    if (!from_keys && source == SpanSource::index_keys)
+        return; // an index scan whose keys we cannot read (e.g. = ANY): unknown
+    if (!from_keys && !(leaf->has_lower && leaf->has_upper) && !usage.has_span)
+        return; // an unbounded full scan: nothing to sample
+    if (!usage.has_span || from_keys) {
+        usage.has_span = true;
+        usage.lo = lo;
+        usage.hi = hi;
+        usage.span_weight = 1;
+    }
+}
+
+void walk(PlanState* state, EState* estate, std::vector<PartitionUsage>& usages);
+
+void walk_list(List* states, EState* estate, std::vector<PartitionUsage>& usages) {
+    ListCell* cell;
+    foreach (cell, states) {
+        auto* item = static_cast<Node*>(lfirst(cell));
+        if (IsA(item, SubPlanState))
+            walk(reinterpret_cast<SubPlanState*>(item)->planstate, estate, usages);
+        else
+            walk(reinterpret_cast<PlanState*>(item), estate, usages);
+    }
+}
+
+void walk_array(PlanState** states, int count, EState* estate,
+                std::vector<PartitionUsage>& usages) {
+    for (int i = 0; i < count; i++)
+        walk(states[i], estate, usages);
+}
+
+void walk(PlanState* state, EState* estate, std::vector<PartitionUsage>& usages) {
+    if (state == nullptr)
+        return;
+    switch (nodeTag(state)) {
+    case T_SeqScanState:
+    case T_SampleScanState:
+    case T_TidScanState:
+    case T_TidRangeScanState:
+        note_scan(usages, state, estate, SpanSource::bounds, nullptr, nullptr, 0, true);
+        break;
+    case T_BitmapHeapScanState:
+        note_scan(usages, state, estate, SpanSource::none, nullptr, nullptr, 0, true);
+        break;
+    case T_IndexScanState: {
+        auto* scan = reinterpret_cast<IndexScanState*>(state);
+        note_scan(usages, state, estate, SpanSource::index_keys, scan->iss_RelationDesc,
+                  scan->iss_ScanKeys, scan->iss_NumScanKeys, true);
+        break;
+    }
+    case T_IndexOnlyScanState: {
+        auto* scan = reinterpret_cast<IndexOnlyScanState*>(state);
+        note_scan(usages, state, estate, SpanSource::index_keys, scan->ioss_RelationDesc,
+                  scan->ioss_ScanKeys, scan->ioss_NumScanKeys, true);
+        break;
+    }
+    case T_BitmapIndexScanState: {
+        // Rows are counted by the bitmap heap scan above; the keys are here.
+        auto* scan = reinterpret_cast<BitmapIndexScanState*>(state);
+        note_scan(usages, state, estate, SpanSource::index_keys, scan->biss_RelationDesc,
+                  scan->biss_ScanKeys, scan->biss_NumScanKeys, false);
+        break;
+    }
+    case T_AppendState: {
+        auto* append = reinterpret_cast<AppendState*>(state);
+        walk_array(append->appendplans, append->as_nplans, estate, usages);
+        break;
+    }
+    case T_MergeAppendState: {
+        auto* append = reinterpret_cast<MergeAppendState*>(state);
+        walk_array(append->mergeplans, append->ms_nplans, estate, usages);
+        break;
+    }
+    case T_BitmapAndState: {
+        auto* node = reinterpret_cast<BitmapAndState*>(state);
+        walk_array(node->bitmapplans, node->nplans, estate, usages);
+        break;
+    }
+    case T_BitmapOrState: {
+        auto* node = reinterpret_cast<BitmapOrState*>(state);
+        walk_array(node->bitmapplans, node->nplans, estate, usages);
+        break;
+    }
+    case T_SubqueryScanState:
+        walk(reinterpret_cast<SubqueryScanState*>(state)->subplan, estate, usages);
+        break;
+    case T_CustomScanState:
+        walk_list(reinterpret_cast<CustomScanState*>(state)->custom_ps, estate, usages);
+        break;
+    default:
+        break;
+    }
+    walk_list(state->initPlan, estate, usages);
+    walk_list(state->subPlan, estate, usages);
+    walk(outerPlanState(state), estate, usages);
+    walk(innerPlanState(state), estate, usages);
+}
+
+void record_usages(std::vector<PartitionUsage>& usages, uint64_t scale, double seconds) {
+    if (usages.empty())
+        return;
+    const int64_t now = now_seconds();
+    const uint64_t time_us = static_cast<uint64_t>(std::llround(seconds * 1e6));
+    for (auto& usage : usages) {
+        core::LoadCounters& counters = usage.counters;
+        counters.time_us = time_us;
+        counters.reads *= scale;
+        counters.writes *= scale;
+        counters.rows_read *= scale;
+        counters.rows_written *= scale;
+        counters.time_us *= scale;
+        usage.span_weight *= scale;
+        pg::call([&] { record(usage, now, next_random()); });
+    }
+}
+
+// Writes since the baseline, per leaf; the scans of a written leaf are part
+// of the write (an UPDATE reads what it changes), not separate reads.
+void add_writes(std::vector<PartitionUsage>& usages, const std::vector<WriteBaseline>& baseline) {
+    for (const auto& base : baseline) {
+        int64 delta = writes_so_far(base.relid) - base.before;
+        if (delta <= 0)
+            continue;
+        const ManagedLeaf* leaf = find_leaf(base.relid);
+        if (leaf == nullptr)
+            continue;
+        PartitionUsage& usage = usage_of(usages, *leaf);
+        usage.counters.writes = 1;
+        usage.counters.rows_written += static_cast<uint64_t>(delta);
+        usage.counters.reads = 0;
+        usage.counters.rows_read = 0;
+    }
+}
+
+// --- the hooks ---------------------------------------------------------------
 
 PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_options,
                         ParamListInfo bound_params) {
@@ -25,25 +344,119 @@ PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_optio
     });
 }
 
-void start_executor(QueryDesc* query_desc, int eflags) {
+void start_executor(QueryDesc* query, int eflags) {
     pg::entry([&] {
+        uint64_t scale = 0;
+        if (should_consider(eflags)) {
+            refresh_managed_set();
+            if (watching_anything() &&
+                pg::call([&] { return touches_managed(query->plannedstmt->rtable); }))
+                scale = sample_scale();
+        }
+        if (scale > 0)
+            query->instrument_options |= INSTRUMENT_ROWS;
         pg::call([&] {
             if (previous_executor_start)
-                previous_executor_start(query_desc, eflags);
+                previous_executor_start(query, eflags);
             else
-                standard_ExecutorStart(query_desc, eflags);
+                standard_ExecutorStart(query, eflags);
+        });
+        if (scale == 0)
+            return;
+        TrackedStatement statement{query, scale, {}};
+        pg::call([&] {
+            if (query->totaltime == nullptr) {
+                MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
+                query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
+                MemoryContextSwitchTo(old);
+            }
+        });
+        if (query->operation != CMD_SELECT) {
+            ListCell* cell;
+            foreach (cell, query->plannedstmt->resultRelations) {
+                Oid relid =
+                    pg::call([&] { return exec_rt_fetch(lfirst_int(cell), query->estate)->relid; });
+                add_leaves_of(relid, statement.writes);
+            }
+        }
+        tracked.push_back(std::move(statement));
+    });
+}
+
+void end_executor(QueryDesc* query) {
+    pg::entry([&] {
+        for (size_t i = tracked.size(); i-- > 0;) {
+            if (tracked[i].query != query)
+                continue;
+            TrackedStatement statement = std::move(tracked[i]);
+            tracked.erase(tracked.begin() + static_cast<long>(i));
+            std::vector<PartitionUsage> usages;
+            double seconds = 0;
+            pg::call([&] {
+                if (query->totaltime != nullptr) {
+                    InstrEndLoop(query->totaltime);
+                    seconds = query->totaltime->total;
+                }
+            });
+            walk(query->planstate, query->estate, usages);
+            add_writes(usages, statement.writes);
+            record_usages(usages, statement.scale, seconds);
+            break;
+        }
+        pg::call([&] {
+            if (previous_executor_end)
+                previous_executor_end(query);
+            else
+                standard_ExecutorEnd(query);
         });
     });
 }
 
-void end_executor(QueryDesc* query_desc) {
+// COPY FROM into a managed table: rows per partition from the pgstat counters.
+void process_utility(PlannedStmt* statement, const char* query_string, bool read_only_tree,
+                     ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
+                     DestReceiver* dest, QueryCompletion* completion) {
     pg::entry([&] {
+        std::vector<WriteBaseline> baseline;
+        uint64_t scale = 0;
+        Node* parsed = statement->utilityStmt;
+        if (config::analyzer_enabled && !IsBackgroundWorker && IsA(parsed, CopyStmt) &&
+            reinterpret_cast<CopyStmt*>(parsed)->is_from &&
+            reinterpret_cast<CopyStmt*>(parsed)->relation != nullptr && IsTransactionState()) {
+            refresh_managed_set();
+            Oid relid = pg::call([&] {
+                return RangeVarGetRelid(reinterpret_cast<CopyStmt*>(parsed)->relation, NoLock,
+                                        true);
+            });
+            if (watching_anything() && (find_leaf(relid) || is_managed_parent(relid)) &&
+                (scale = sample_scale()) > 0)
+                add_leaves_of(relid, baseline);
+        }
+        instr_time start;
+        INSTR_TIME_SET_CURRENT(start);
         pg::call([&] {
-            if (previous_executor_end)
-                previous_executor_end(query_desc);
+            if (previous_process_utility)
+                previous_process_utility(statement, query_string, read_only_tree, context, params,
+                                         env, dest, completion);
             else
-                standard_ExecutorEnd(query_desc);
+                standard_ProcessUtility(statement, query_string, read_only_tree, context, params,
+                                        env, dest, completion);
         });
+        if (baseline.empty())
+            return;
+        instr_time elapsed;
+        INSTR_TIME_SET_CURRENT(elapsed);
+        INSTR_TIME_SUBTRACT(elapsed, start);
+        std::vector<PartitionUsage> usages;
+        add_writes(usages, baseline);
+        record_usages(usages, scale, INSTR_TIME_GET_DOUBLE(elapsed));
+    });
+}
+
+void forget_tracked_statements(XactEvent event, void*) {
+    pg::entry([&] {
+        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+            tracked.clear();
     });
 }
 
@@ -56,6 +469,10 @@ void install_hooks() {
     ExecutorStart_hook = start_executor;
     previous_executor_end = ExecutorEnd_hook;
     ExecutorEnd_hook = end_executor;
+    previous_process_utility = ProcessUtility_hook;
+    ProcessUtility_hook = process_utility;
+    install_managed_set_callbacks();
+    RegisterXactCallback(forget_tracked_statements, nullptr);
 }
 
 } // namespace presplit::analyzer

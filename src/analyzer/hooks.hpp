@@ -1,6 +1,19 @@
-// Planner and executor hooks. They chain to the hooks installed before
-// pg_presplit (or the standard_* functions) and, for now, only pass through:
-// the query pattern analyzer and the switchover's routing build on them.
+// Planner, executor and utility hooks. They chain to the hooks installed
+// before pg_presplit (or the standard_* functions) and, for statements that
+// touch no managed table (or while presplit.analyzer is off), do nothing
+// else: one atomic read and a scan of the range table.
+//
+// For a statement that touches a managed table (through the parent or a
+// partition, from PL/pgSQL, prepared, in parallel, COPY), the analyzer
+// records per leaf partition what it did, attributed after run-time pruning:
+//   reads        SELECT-side scans that ran (statements; rows they returned)
+//   writes       rows inserted, updated or deleted in the partition (from the
+//                transaction's own pgstat counters, before and after)
+//   time         the statement's executor time, counted for every partition
+//                it touched
+//   key span     for index scans whose first column is the partition key,
+//                the key range of the scan keys; for other scans the
+//                partition's bounds (INSERTed keys are not sampled)
 #pragma once
 
 namespace presplit::analyzer {

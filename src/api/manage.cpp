@@ -2,6 +2,7 @@
 // Every check runs before anything is written; the parent stays locked
 // (SHARE UPDATE EXCLUSIVE: no concurrent DDL, manage or unmanage) until the
 // end of the transaction.
+#include "analyzer/managed_set.hpp"
 #include "api/arguments.hpp"
 #include "catalog/catalog.hpp"
 #include "core/text_array.hpp"
@@ -39,6 +40,7 @@ Datum manage(FunctionCallInfo fcinfo) {
                                   core::format_text_array(identity_columns),
                                   pg::call([] { return GetUserId(); }));
     catalog::log_event(std::nullopt, pg::qualified_relation_name(relid), "managed");
+    analyzer::managed_tables_changed();
     pg::call([&] { relation_close(rel, NoLock); });
     PG_RETURN_VOID();
 }
@@ -62,6 +64,7 @@ Datum unmanage(FunctionCallInfo fcinfo) {
                             std::to_string(plan->id) + "), then retry.");
     catalog::delete_managed_table(relid);
     catalog::log_event(std::nullopt, pg::qualified_relation_name(relid), "unmanaged");
+    analyzer::managed_tables_changed();
     pg::call([&] { relation_close(rel, NoLock); });
     PG_RETURN_VOID();
 }

@@ -1,5 +1,6 @@
 #include "pg/shared_memory.hpp"
 
+#include "analyzer/stats_store.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -25,6 +26,8 @@ void request_shared_memory() {
         previous_shmem_request_hook();
     RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
     RequestNamedLWLockTranche(kTrancheName, 1);
+    RequestAddinShmemSpace(analyzer::shared_memory_size());
+    RequestNamedLWLockTranche(analyzer::lock_tranche_name(), analyzer::lock_count());
 }
 
 void attach_shared_memory() {
@@ -33,9 +36,12 @@ void attach_shared_memory() {
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found = false;
     state = static_cast<SharedState*>(ShmemInitStruct(kSegmentName, sizeof(SharedState), &found));
-    if (!found)
+    if (!found) {
         memset(state, 0, sizeof(SharedState));
+        pg_atomic_init_u64(&state->managed_generation, 1);
+    }
     lock = &GetNamedLWLockTranche(kTrancheName)->lock;
+    analyzer::attach_shared_memory();
     LWLockRelease(AddinShmemInitLock);
 }
 

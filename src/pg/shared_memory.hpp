@@ -6,6 +6,7 @@
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/lwlock.h"
 }
 
@@ -27,6 +28,9 @@ struct WorkerHeartbeat {
 
 struct SharedState {
     WorkerHeartbeat worker; // guarded by shared_lock()
+    // Bumped when manage/unmanage commits: backends rebuild their set of
+    // watched relations (analyzer/managed_set).
+    pg_atomic_uint64 managed_generation;
 };
 static_assert(std::is_standard_layout_v<SharedState>);
 

@@ -1,0 +1,204 @@
+#include "analyzer/managed_set.hpp"
+
+#include "analyzer/key_axis.hpp"
+#include "pg/guard.hpp"
+#include "pg/shared_memory.hpp"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "nodes/parsenodes.h"
+#include "port/atomics.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace presplit::analyzer {
+namespace {
+
+std::unordered_map<Oid, ManagedLeaf> leaves;
+std::vector<const ManagedLeaf*> leaf_list; // the same leaves, for iteration
+std::unordered_set<Oid> parents;
+uint64 built_generation = 0;
+bool built = false;
+bool stale = true;
+bool bump_at_commit = false;
+
+struct ManagedRow {
+    Oid parent;
+    NameData key_column;
+    Oid key_type;
+};
+
+// The rows of presplit.managed_table, read directly (no SPI: this runs inside
+// executor hooks). Empty if the extension is not installed here.
+List* read_managed_rows() {
+    Oid schema = get_namespace_oid("presplit", true);
+    Oid table = OidIsValid(schema) ? get_relname_relid("managed_table", schema) : InvalidOid;
+    if (!OidIsValid(table))
+        return NIL;
+    List* rows = NIL;
+    Relation rel = table_open(table, AccessShareLock);
+    TableScanDesc scan = table_beginscan(rel, GetLatestSnapshot(), 0, nullptr);
+    HeapTuple tuple;
+    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        bool null_parent, null_column, null_type;
+        Datum parent = heap_getattr(tuple, 1, RelationGetDescr(rel), &null_parent);
+        Datum column = heap_getattr(tuple, 2, RelationGetDescr(rel), &null_column);
+        Datum type = heap_getattr(tuple, 3, RelationGetDescr(rel), &null_type);
+        if (null_parent || null_column || null_type)
+            continue;
+        auto* row = static_cast<ManagedRow*>(palloc0(sizeof(ManagedRow)));
+        row->parent = DatumGetObjectId(parent);
+        namestrcpy(&row->key_column, NameStr(*DatumGetName(column)));
+        row->key_type = DatumGetObjectId(type);
+        rows = lappend(rows, row);
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return rows;
+}
+
+// The leaf's bound as positions on the key axis (unbounded or unsupported
+// types: no bound).
+void read_bounds(ManagedLeaf& leaf) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(leaf.relid));
+    if (!HeapTupleIsValid(tuple))
+        return;
+    bool isnull;
+    Datum datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relpartbound, &isnull);
+    if (!isnull) {
+        auto* spec = castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(datum)));
+        if (spec->strategy == PARTITION_STRATEGY_RANGE && !spec->is_default) {
+            auto* lower = castNode(PartitionRangeDatum, linitial(spec->lowerdatums));
+            auto* upper = castNode(PartitionRangeDatum, linitial(spec->upperdatums));
+            if (lower->kind == PARTITION_RANGE_DATUM_VALUE) {
+                auto position =
+                    key_to_axis(castNode(Const, lower->value)->constvalue, leaf.key_type);
+                leaf.has_lower = position.has_value();
+                leaf.lower = position.value_or(0);
+            }
+            if (upper->kind == PARTITION_RANGE_DATUM_VALUE) {
+                auto position =
+                    key_to_axis(castNode(Const, upper->value)->constvalue, leaf.key_type);
+                leaf.has_upper = position.has_value();
+                leaf.upper = position.value_or(0);
+            }
+        }
+    }
+    ReleaseSysCache(tuple);
+}
+
+void rebuild() {
+    leaves.clear();
+    leaf_list.clear();
+    parents.clear();
+    List* rows = pg::call([] { return read_managed_rows(); });
+    ListCell* cell;
+    foreach (cell, rows) {
+        const auto* row = static_cast<const ManagedRow*>(lfirst(cell));
+        bool exists =
+            pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(row->parent)); });
+        if (!exists)
+            continue;
+        parents.insert(row->parent);
+        List* members = pg::call([&] { return find_all_inheritors(row->parent, NoLock, nullptr); });
+        ListCell* member;
+        foreach (member, members) {
+            Oid relid = lfirst_oid(member);
+            if (pg::call([&] { return get_rel_relkind(relid); }) != RELKIND_RELATION)
+                continue;
+            ManagedLeaf leaf{};
+            leaf.relid = relid;
+            leaf.parent = row->parent;
+            leaf.key_type = row->key_type;
+            leaf.key_attnum = pg::call([&] { return get_attnum(relid, NameStr(row->key_column)); });
+            pg::call([&] { read_bounds(leaf); });
+            leaves.emplace(relid, leaf);
+        }
+    }
+    for (const auto& [relid, leaf] : leaves)
+        leaf_list.push_back(&leaf);
+}
+
+uint64 shared_generation() {
+    return pg_atomic_read_u64(&pg::shared_state()->managed_generation);
+}
+
+void on_relcache_invalidation(Datum, Oid relid) {
+    pg::entry([&] {
+        if (relid == InvalidOid || parents.count(relid) || leaves.count(relid))
+            stale = true;
+    });
+}
+
+void on_transaction_end(XactEvent event, void*) {
+    pg::entry([&] {
+        if (!bump_at_commit)
+            return;
+        if (event == XACT_EVENT_COMMIT)
+            pg_atomic_fetch_add_u64(&pg::shared_state()->managed_generation, 1);
+        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+            bump_at_commit = false;
+    });
+}
+
+} // namespace
+
+void refresh_managed_set() {
+    const uint64 generation = shared_generation();
+    if (built && !stale && generation == built_generation)
+        return;
+    // Read the generation first: a change committed after this point bumps it
+    // again, so the next statement rebuilds.
+    stale = false;
+    built_generation = generation;
+    built = true;
+    try {
+        rebuild();
+    } catch (...) {
+        stale = true;
+        throw;
+    }
+}
+
+bool watching_anything() {
+    return !leaves.empty();
+}
+
+const ManagedLeaf* find_leaf(Oid relid) {
+    auto found = leaves.find(relid);
+    return found == leaves.end() ? nullptr : &found->second;
+}
+
+bool is_managed_parent(Oid relid) {
+    return parents.count(relid) > 0;
+}
+
+void managed_tables_changed() {
+    bump_at_commit = true;
+}
+
+const ManagedLeaf* detail::leaf_at(size_t i) {
+    return i < leaf_list.size() ? leaf_list[i] : nullptr;
+}
+
+void install_managed_set_callbacks() {
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+    RegisterXactCallback(on_transaction_end, nullptr);
+}
+
+} // namespace presplit::analyzer

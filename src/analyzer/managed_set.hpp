@@ -1,0 +1,59 @@
+// Which relations the analyzer watches, per backend: the leaf partitions of
+// the managed tables in this database (and the managed parents). Rebuilt from
+// presplit.managed_table when manage/unmanage commits anywhere (a generation
+// counter in shared memory) or when a relcache invalidation touches a watched
+// relation (partitions attached, detached, created, dropped). Checking
+// whether anything is watched costs one atomic read.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "access/attnum.h"
+}
+
+namespace presplit::analyzer {
+
+struct ManagedLeaf {
+    Oid relid;
+    Oid parent;
+    AttrNumber key_attnum;
+    Oid key_type;
+    bool has_lower, has_upper; // the partition's bounds on the key axis
+    double lower, upper;
+};
+
+// Brings the set up to date if needed (needs a transaction). Cheap when
+// nothing changed.
+void refresh_managed_set();
+
+bool watching_anything();
+const ManagedLeaf* find_leaf(Oid relid);
+bool is_managed_parent(Oid relid);
+
+// Calls f(relid) for every watched leaf of a managed parent.
+template <typename F>
+void for_each_leaf_of(Oid parent, F&& f);
+
+// For manage/unmanage: every backend rebuilds its set once this transaction
+// commits.
+void managed_tables_changed();
+
+// Called from _PG_init.
+void install_managed_set_callbacks();
+
+namespace detail {
+const ManagedLeaf* leaf_at(size_t i); // nullptr past the end
+}
+
+template <typename F>
+void for_each_leaf_of(Oid parent, F&& f) {
+    for (size_t i = 0;; ++i) {
+        const ManagedLeaf* leaf = detail::leaf_at(i);
+        if (leaf == nullptr)
+            return;
+        if (leaf->parent == parent)
+            f(leaf->relid);
+    }
+}
+
+} // namespace presplit::analyzer

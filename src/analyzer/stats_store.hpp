@@ -1,0 +1,76 @@
+// The analyzer's statistics in shared memory: one entry per tracked leaf
+// partition (of a managed table), holding its load over time
+// (core::LoadHistory) and a sample of the keys it is accessed at
+// (core::KeySampler). The number of entries is fixed at server start
+// (presplit.analyzer_max_partitions); when all are taken, the least recently
+// used one is evicted and presplit.analyzer_status counts it.
+//
+// Locking: one LWLock guards the directory (which entry holds which
+// partition), 16 striped LWLocks guard entry contents. Readers copy entries
+// out under the stripe lock, so views never see a half-written entry.
+#pragma once
+
+#include "core/key_sampler.hpp"
+#include "core/load_history.hpp"
+
+extern "C" {
+#include "postgres.h"
+}
+
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+
+namespace presplit::analyzer {
+
+struct PartitionEntry {
+    Oid dbid;
+    Oid relid; // InvalidOid: a free entry
+    Oid parent;
+    int64_t last_used_seconds;
+    int64_t last_decay_seconds;
+    core::LoadHistory history;
+    core::KeySampler sampler;
+};
+static_assert(std::is_standard_layout_v<PartitionEntry>);
+static_assert(std::is_trivially_copyable_v<PartitionEntry>);
+
+// One statement's effect on one partition.
+struct PartitionUsage {
+    Oid relid = InvalidOid;
+    Oid parent = InvalidOid;
+    core::LoadCounters counters{};
+    bool has_span = false; // where in the key space, if known
+    double lo = 0;
+    double hi = 0;
+    uint64_t span_weight = 0;
+};
+
+// Called from the shared-memory hooks (pg/shared_memory.cpp).
+Size shared_memory_size();
+int lock_count();
+const char* lock_tranche_name();
+void attach_shared_memory(); // creates or attaches; loads the saved file once
+
+void record(const PartitionUsage& usage, int64_t now_seconds, uint64_t random);
+
+// Copies every entry of database dbid (all if InvalidOid) out and passes it
+// to f, one at a time.
+void for_each_entry(Oid dbid, const std::function<void(const PartitionEntry&)>& f);
+
+// Zeroes the statistics of the given partitions (all of dbid if parent is
+// InvalidOid).
+void reset(Oid dbid, Oid parent);
+
+struct StoreStatus {
+    int capacity;
+    int used;
+    uint64_t evictions;
+    Size bytes_per_partition;
+};
+StoreStatus status();
+
+// Unix seconds now (the analyzer's clock).
+int64_t now_seconds();
+
+} // namespace presplit::analyzer

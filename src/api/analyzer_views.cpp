@@ -1,0 +1,210 @@
+// The query pattern analyzer's SQL face: the functions behind the views
+// presplit.partition_stats, presplit.split_suggestions and
+// presplit.analyzer_status, and presplit.key_heat / presplit.reset_stats.
+#include "analyzer/key_axis.hpp"
+#include "analyzer/managed_set.hpp"
+#include "analyzer/stats_store.hpp"
+#include "api/arguments.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(presplit_partition_stats);
+PG_FUNCTION_INFO_V1(presplit_split_suggestions);
+PG_FUNCTION_INFO_V1(presplit_key_heat);
+PG_FUNCTION_INFO_V1(presplit_reset_stats);
+PG_FUNCTION_INFO_V1(presplit_analyzer_status);
+}
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace presplit {
+namespace {
+
+using analyzer::PartitionEntry;
+
+// Minimum accesses a split candidate must have counted to be suggested.
+constexpr uint64_t kMinSplitSamples = 20;
+
+struct Rows {
+    ReturnSetInfo* info;
+    explicit Rows(FunctionCallInfo fcinfo) {
+        pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
+        info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    }
+    void add(Datum* values, bool* nulls) {
+        pg::call([&] { tuplestore_putvalues(info->setResult, info->setDesc, values, nulls); });
+    }
+};
+
+Datum text_datum(const std::string& text) {
+    return pg::call([&] { return CStringGetTextDatum(text.c_str()); });
+}
+
+Datum partition_stats(FunctionCallInfo fcinfo) {
+    Rows rows(fcinfo);
+    const int64_t now = analyzer::now_seconds();
+    analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
+        core::LoadCounters total = entry.history.total();
+        auto rate = [&](int64_t window) {
+            return entry.history.rate_per_second(now, window, &core::LoadCounters::reads) +
+                   entry.history.rate_per_second(now, window, &core::LoadCounters::writes);
+        };
+        Datum values[10];
+        bool nulls[10] = {};
+        values[0] = ObjectIdGetDatum(entry.relid);
+        values[1] = ObjectIdGetDatum(entry.parent);
+        values[2] = Int64GetDatum(static_cast<int64>(total.reads));
+        values[3] = Int64GetDatum(static_cast<int64>(total.writes));
+        values[4] = Int64GetDatum(static_cast<int64>(total.rows_read));
+        values[5] = Int64GetDatum(static_cast<int64>(total.rows_written));
+        values[6] = Float8GetDatum(static_cast<double>(total.time_us) / 1000.0);
+        values[7] = Float8GetDatum(rate(60));
+        values[8] = Float8GetDatum(rate(3600));
+        values[9] = Float8GetDatum(rate(24 * 3600));
+        rows.add(values, nulls);
+    });
+    return static_cast<Datum>(0);
+}
+
+Datum split_suggestions(FunctionCallInfo fcinfo) {
+    Rows rows(fcinfo);
+    analyzer::refresh_managed_set();
+    analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
+        const analyzer::ManagedLeaf* leaf = analyzer::find_leaf(entry.relid);
+        if (leaf == nullptr || !analyzer::key_type_supported(leaf->key_type))
+            return;
+        core::SplitSuggestion suggestion = entry.sampler.suggest(kMinSplitSamples);
+        Datum values[6];
+        bool nulls[6] = {};
+        values[0] = ObjectIdGetDatum(entry.relid);
+        if (suggestion.valid) {
+            values[1] = text_datum(analyzer::axis_to_key_text(suggestion.key, leaf->key_type));
+            values[2] = Float8GetDatum(suggestion.left_share);
+            values[3] = Float8GetDatum(suggestion.right_share);
+            values[4] = Float8GetDatum(suggestion.contained_share);
+        } else {
+            nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+        }
+        values[5] = Int64GetDatum(static_cast<int64>(suggestion.samples));
+        rows.add(values, nulls);
+    });
+    return static_cast<Datum>(0);
+}
+
+Datum key_heat(FunctionCallInfo fcinfo) {
+    Oid parent = api::required_oid(fcinfo, 0, "parent");
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "buckets must not be NULL");
+    int32 buckets = PG_GETARG_INT32(1);
+    if (buckets < 1 || buckets > 10000)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "buckets must be between 1 and 10000");
+    analyzer::refresh_managed_set();
+    if (!analyzer::is_managed_parent(parent))
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT, "table \"" + api::relation_name(parent) +
+                                                      "\" is not managed by pg_presplit");
+    Rows rows(fcinfo);
+    analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
+        const analyzer::ManagedLeaf* leaf = analyzer::find_leaf(entry.relid);
+        if (entry.parent != parent || leaf == nullptr ||
+            !analyzer::key_type_supported(leaf->key_type))
+            return;
+        // The partition's bounds; an unbounded side ends at the farthest
+        // candidate key seen.
+        double lo = std::numeric_limits<double>::infinity();
+        double hi = -std::numeric_limits<double>::infinity();
+        for (size_t i = 0; i < entry.sampler.candidate_count(); ++i) {
+            lo = std::min(lo, entry.sampler.candidate(i).key);
+            hi = std::max(hi, entry.sampler.candidate(i).key);
+        }
+        if (leaf->has_lower)
+            lo = leaf->lower;
+        if (leaf->has_upper)
+            hi = leaf->upper;
+        else if (std::isfinite(hi))
+            hi = std::nextafter(hi, std::numeric_limits<double>::infinity());
+        if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
+            return;
+        std::vector<uint64_t> counts(static_cast<size_t>(buckets));
+        entry.sampler.heat(lo, hi, counts.size(), counts.data());
+        const double width = (hi - lo) / buckets;
+        for (int32 b = 0; b < buckets; b++) {
+            Datum values[5];
+            bool nulls[5] = {};
+            values[0] = ObjectIdGetDatum(entry.relid);
+            values[1] = Int32GetDatum(b + 1);
+            values[2] = text_datum(analyzer::axis_to_key_text(lo + width * b, leaf->key_type));
+            values[3] =
+                text_datum(analyzer::axis_to_key_text(lo + width * (b + 1), leaf->key_type));
+            values[4] = Int64GetDatum(static_cast<int64>(counts[static_cast<size_t>(b)]));
+            rows.add(values, nulls);
+        }
+    });
+    return static_cast<Datum>(0);
+}
+
+Datum reset_stats(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0)) {
+        if (!pg::call([] { return superuser(); }))
+            throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                            "only a superuser can reset the statistics of every table", "",
+                            "Pass a table you own: presplit.reset_stats('my_table').");
+        analyzer::reset(MyDatabaseId, InvalidOid);
+        PG_RETURN_VOID();
+    }
+    Oid parent = PG_GETARG_OID(0);
+    pg::call([&] {
+        if (!pg_class_ownercheck(parent, GetUserId()))
+            aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(parent));
+    });
+    analyzer::refresh_managed_set();
+    if (!analyzer::is_managed_parent(parent))
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT, "table \"" + api::relation_name(parent) +
+                                                      "\" is not managed by pg_presplit");
+    analyzer::reset(MyDatabaseId, parent);
+    PG_RETURN_VOID();
+}
+
+Datum analyzer_status(FunctionCallInfo fcinfo) {
+    analyzer::StoreStatus status = analyzer::status();
+    TupleDesc desc;
+    if (pg::call([&] { return get_call_result_type(fcinfo, nullptr, &desc); }) !=
+        TYPEFUNC_COMPOSITE)
+        throw pg::Error(ERRCODE_INTERNAL_ERROR, "presplit._analyzer_status must return a record");
+    Datum values[4];
+    bool nulls[4] = {};
+    values[0] = Int32GetDatum(status.capacity);
+    values[1] = Int32GetDatum(status.used);
+    values[2] = Int64GetDatum(static_cast<int64>(status.evictions));
+    values[3] = Int64GetDatum(static_cast<int64>(status.bytes_per_partition));
+    return pg::call(
+        [&] { return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)); });
+}
+
+} // namespace
+} // namespace presplit
+
+Datum presplit_partition_stats(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::partition_stats(fcinfo); });
+}
+Datum presplit_split_suggestions(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::split_suggestions(fcinfo); });
+}
+Datum presplit_key_heat(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::key_heat(fcinfo); });
+}
+Datum presplit_reset_stats(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::reset_stats(fcinfo); });
+}
+Datum presplit_analyzer_status(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::analyzer_status(fcinfo); });
+}
