@@ -55,3 +55,4 @@ pgbench_tps() { # script seconds clients
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'; }
 mean() { awk '{s+=$1; n++} END{printf "%.1f", s / n}'; }
+median() { sort -g | awk '{v[NR]=$1} END{printf "%.1f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }

@@ -25,7 +25,7 @@ int config::backfill_busy_backends = 0;
 int config::backfill_backoff_ms = 1000;
 bool config::backfill_paused = false;
 bool config::analyzer_enabled = true;
-int config::analyzer_sample_every = 1;
+int config::analyzer_sample_every = 10;
 int config::analyzer_max_partitions = 256;
 int config::analyzer_key_half_life_seconds = 600;
 
@@ -65,7 +65,7 @@ void define_settings() {
     DefineCustomIntVariable("presplit.analyzer_sample_every",
                             "The analyzer records one statement in this many (counts are "
                             "scaled accordingly).",
-                            nullptr, &config::analyzer_sample_every, 1, 1, 1000000, PGC_SUSET, 0,
+                            nullptr, &config::analyzer_sample_every, 10, 1, 1000000, PGC_SUSET, 0,
                             nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.analyzer_max_partitions",
                             "Partitions the analyzer keeps statistics for (shared memory).",

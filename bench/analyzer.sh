@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Query pattern analyzer overhead (issue: query pattern analyzer). pgbench on
+# a managed range-partitioned pgbench_accounts (pgbench -i --partitions=8
+# --partition-method=range), with the analyzer on (pg_presplit preloaded;
+# default sampling, one statement in 10, and every statement) vs pg_presplit
+# not preloaded, alternating restarts in one run:
+#   select-only TPS ratio (target >= 0.97), TPC-B-like TPS ratio (target >= 0.97),
+#   and the analyzer's shared memory per managed partition.
+# Usage: bench/analyzer.sh (as root or a user who can run initdb; needs
+# pg_presplit installed). About 6 minutes. Prints medians over the rounds.
+source "$(dirname "$0")/lib.sh"
+SCALE=${SCALE:-10}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
+ROUNDS=${ROUNDS:-5}
+CLIENTS=${CLIENTS:-4}
+
+start_cluster "shared_preload_libraries = 'pg_presplit'"
+sql "CREATE EXTENSION pg_presplit"
+as_pg_user "$PG_BIN/pgbench" -i -q -s "$SCALE" --partitions=8 --partition-method=range \
+    -h "$PGHOST" -p "$PGPORT" -U postgres postgres >/dev/null 2>&1
+sql "SELECT presplit.manage('pgbench_accounts')" >/dev/null
+sql "VACUUM ANALYZE"
+
+restart_with() { # preload list, analyzer_sample_every
+    sed -i "s/^shared_preload_libraries = .*/shared_preload_libraries = '$1'/" "$BENCH_DIR/data/postgresql.conf"
+    sed -i '/^presplit.analyzer_sample_every/d' "$BENCH_DIR/data/postgresql.conf"
+    [ -n "${2:-}" ] && echo "presplit.analyzer_sample_every = $2" >>"$BENCH_DIR/data/postgresql.conf"
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w -m fast restart >/dev/null
+}
+
+tps() { # builtin script
+    as_pg_user "$PG_BIN/pgbench" -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
+        -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null | awk '/^tps = /{print $3}'
+}
+
+declare -A results
+for round in $(seq "$ROUNDS"); do
+    for mode in default every off; do
+        case $mode in
+        default) restart_with pg_presplit ;;   # one statement in 10 recorded
+        every) restart_with pg_presplit 1 ;;   # every statement recorded
+        off) restart_with '' ;;                # not preloaded
+        esac
+        for workload in select-only tpcb-like; do
+            value=$(tps "$workload")
+            results[$mode/$workload]+="$value "
+            echo "round $round analyzer $mode $workload: $value TPS"
+        done
+    done
+done
+restart_with pg_presplit
+tps select-only >/dev/null # populate
+status=$(sql "SELECT used || ' partitions, ' || bytes_per_partition || ' bytes each (capacity ' || capacity || ')' FROM presplit.analyzer_status")
+recorded=$(sql "SELECT sum(reads + writes) FROM presplit.partition_stats WHERE parent = 'pgbench_accounts'::regclass")
+
+# Medians: on a shared 2-core machine single runs vary by 20% or more.
+mean_of() { tr ' ' '\n' <<<"$1" | grep . | median; }
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); scale $SCALE, 8 range partitions, $CLIENTS clients, ${SECONDS_PER_RUN}s x $ROUNDS rounds"
+for workload in select-only tpcb-like; do
+    off=$(mean_of "${results[off/$workload]}")
+    for mode in default every; do
+        on=$(mean_of "${results[$mode/$workload]}")
+        printf '%-12s analyzer on (%-7s) / not preloaded: %s  (%s vs %s TPS; target >= 0.97)\n' \
+            "$workload" "$mode" "$(ratio "$on" "$off")" "$on" "$off"
+    done
+done
+echo "analyzer memory: $status; statements recorded in the last run: $recorded"
