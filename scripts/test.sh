@@ -76,33 +76,29 @@ count_regress_output() {
     count "$ok" "$bad"
 }
 
-run_pg_regress() {
-    log "pg_regress"
+# pg_regress and pg_isolation_regress take the same options: one runner.
+run_regress_suite() { # title tool inputdir tests-dir extension config output
+    local title=$1 tool=$2 inputdir=$3 testdir=$4 extension=$5 config=$6 output=$7
+    log "$title"
     local tests
-    tests=$(cd "$TREE/sql" && ls *.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+    tests=$(cd "$TREE/$testdir" && ls *."$extension" 2>/dev/null | sed "s/\.$extension\$//" | sort)
     [ -z "$tests" ] && return
-    (cd "$TREE" && as_test_user "$PGXS_TEST/regress/pg_regress" \
-        --temp-instance="$TREE/tmp_check_regress" --temp-config="$TREE/test/presplit.conf" \
-        --bindir="$PG_BIN" --inputdir=. --outputdir="$TREE" --dbname=contrib_regression \
-        $tests) >"$WORK/regress.log" 2>&1
-    grep -E '\.\.\. ' "$WORK/regress.log"
-    count_regress_output "$WORK/regress.log"
-    [ -f "$TREE/regression.diffs" ] && cat "$TREE/regression.diffs"
+    (cd "$TREE" && as_test_user "$tool" --temp-instance="$TREE/tmp_check_$title" \
+        --temp-config="$TREE/$config" --bindir="$PG_BIN" --inputdir="$inputdir" \
+        --outputdir="$TREE/$output" --dbname=contrib_regression $tests) >"$WORK/$title.log" 2>&1
+    grep -E '\.\.\. ' "$WORK/$title.log"
+    count_regress_output "$WORK/$title.log"
+    [ -f "$TREE/$output/regression.diffs" ] && cat "$TREE/$output/regression.diffs"
+}
+
+run_pg_regress() {
+    run_regress_suite pg_regress "$PGXS_TEST/regress/pg_regress" . sql sql \
+        test/presplit.conf .
 }
 
 run_isolation() {
-    log "isolation"
-    local specs
-    specs=$(cd "$TREE/test/isolation/specs" && ls *.spec 2>/dev/null | sed 's/\.spec$//' | sort)
-    [ -z "$specs" ] && return
-    (cd "$TREE" && as_test_user "$PGXS_TEST/isolation/pg_isolation_regress" \
-        --temp-instance="$TREE/tmp_check_isolation" \
-        --temp-config="$TREE/test/isolation/presplit.conf" --bindir="$PG_BIN" \
-        --inputdir=test/isolation --outputdir="$TREE/output_iso" --dbname=contrib_regression \
-        $specs) >"$WORK/isolation.log" 2>&1
-    grep -E '\.\.\. ' "$WORK/isolation.log"
-    count_regress_output "$WORK/isolation.log"
-    [ -f "$TREE/output_iso/regression.diffs" ] && cat "$TREE/output_iso/regression.diffs"
+    run_regress_suite isolation "$PGXS_TEST/isolation/pg_isolation_regress" test/isolation \
+        test/isolation/specs spec test/isolation/presplit.conf output_iso
 }
 
 run_tap() {

@@ -4,6 +4,7 @@
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
 #include "config.hpp"
+#include "core/random.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -62,16 +63,13 @@ struct TrackedStatement {
 };
 std::vector<TrackedStatement> tracked;
 uint64_t statements_seen = 0;
-uint64_t random_state = 0;
+core::SplitMix64 random_stream{0};
 
-uint64_t next_random() { // splitmix64
-    if (random_state == 0)
-        random_state = static_cast<uint64_t>(MyProcPid) * 0x9E3779B97F4A7C15ULL ^
-                       static_cast<uint64_t>(GetCurrentTimestamp());
-    uint64_t z = (random_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+uint64_t next_random() {
+    if (random_stream.state == 0)
+        random_stream.state =
+            static_cast<uint64_t>(MyProcPid) << 32 ^ static_cast<uint64_t>(GetCurrentTimestamp());
+    return random_stream.next();
 }
 
 // Leaves a relation stands for: itself if a managed leaf, all leaves if a

@@ -104,22 +104,25 @@ void delete_managed_table(unsigned int parent) {
                 {oid_text(parent)});
 }
 
-std::optional<Plan> find_active_plan_for_source(unsigned int source) {
+namespace {
+
+std::optional<Plan> find_active_plan(const char* column, unsigned int relid) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
-    return first_plan(spi.execute(std::string("SELECT ") + kPlanColumns +
-                                      " FROM presplit.plan WHERE source = $1::oid::regclass AND " +
-                                      kActive + " ORDER BY id LIMIT 1",
-                                  {oid_text(source)}));
+    return first_plan(
+        spi.execute(std::string("SELECT ") + kPlanColumns + " FROM presplit.plan WHERE " + column +
+                        " = $1::oid::regclass AND " + kActive + " ORDER BY id LIMIT 1",
+                    {oid_text(relid)}));
+}
+
+} // namespace
+
+std::optional<Plan> find_active_plan_for_source(unsigned int source) {
+    return find_active_plan("source", source);
 }
 
 std::optional<Plan> find_active_plan_for_parent(unsigned int parent) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    return first_plan(spi.execute(std::string("SELECT ") + kPlanColumns +
-                                      " FROM presplit.plan WHERE parent = $1::oid::regclass AND " +
-                                      kActive + " ORDER BY id LIMIT 1",
-                                  {oid_text(parent)}));
+    return find_active_plan("parent", parent);
 }
 
 std::optional<Plan> load_plan(int64_t id, bool lock) {

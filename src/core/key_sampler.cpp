@@ -1,4 +1,5 @@
 #include "core/key_sampler.hpp"
+#include "core/random.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -12,17 +13,7 @@ namespace {
 
 // The caller gives one random value per access; splitmix64 stretches it into
 // as many independent-looking values as one access needs.
-struct Stream {
-    uint64_t state;
-    uint64_t next() {
-        uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, 1).
-    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-};
+using Stream = SplitMix64;
 
 // A key uniformly inside [lo, hi]; written so that huge finite ends do not
 // overflow to infinity.

@@ -99,15 +99,14 @@ Value SpiSession::scalar(const std::string& sql, const std::vector<Value>& param
     return result.rows[0][0];
 }
 
-RunAsTableOwner::RunAsTableOwner(unsigned int role)
+RoleSwitch::RoleSwitch(unsigned int role, int extra_security_flags)
     : exceptions_at_entry_(std::uncaught_exceptions()) {
     Oid saved_user;
-    guc_nest_level_ =
-        enter_role(role, SECURITY_RESTRICTED_OPERATION, &saved_user, &saved_security_context_);
+    guc_nest_level_ = enter_role(role, extra_security_flags, &saved_user, &saved_security_context_);
     saved_user_ = saved_user;
 }
 
-RunAsTableOwner::~RunAsTableOwner() {
+RoleSwitch::~RoleSwitch() {
     if (std::uncaught_exceptions() > exceptions_at_entry_)
         return; // the transaction abort restores user and settings
     try {
@@ -116,20 +115,10 @@ RunAsTableOwner::~RunAsTableOwner() {
     }
 }
 
-RunAsExtension::RunAsExtension() : exceptions_at_entry_(std::uncaught_exceptions()) {
-    Oid saved_user;
-    guc_nest_level_ = enter_role(BOOTSTRAP_SUPERUSERID, 0, &saved_user, &saved_security_context_);
-    saved_user_ = saved_user;
-}
+RunAsTableOwner::RunAsTableOwner(unsigned int role)
+    : RoleSwitch(role, SECURITY_RESTRICTED_OPERATION) {}
 
-RunAsExtension::~RunAsExtension() {
-    if (std::uncaught_exceptions() > exceptions_at_entry_)
-        return;
-    try {
-        leave_role(saved_user_, saved_security_context_, guc_nest_level_);
-    } catch (...) {
-    }
-}
+RunAsExtension::RunAsExtension() : RoleSwitch(BOOTSTRAP_SUPERUSERID, 0) {}
 
 std::string quote_ident(const std::string& name) {
     return call([&] { return quote_identifier(name.c_str()); });

@@ -37,16 +37,17 @@ private:
     int exceptions_at_entry_;
 };
 
-// Runs as `role` in a security-restricted operation with search_path
-// pg_catalog, pg_temp (as VACUUM and ANALYZE run a table owner's code), until
-// destroyed. Used whenever user code may run: index expressions, defaults,
-// generated columns of the user's tables.
-class RunAsTableOwner {
+// Runs as another role, with search_path pg_catalog, pg_temp, until
+// destroyed; the caller's user and settings come back afterwards (or with the
+// transaction abort, after an error).
+class RoleSwitch {
 public:
-    explicit RunAsTableOwner(unsigned int role);
-    ~RunAsTableOwner();
-    RunAsTableOwner(const RunAsTableOwner&) = delete;
-    RunAsTableOwner& operator=(const RunAsTableOwner&) = delete;
+    RoleSwitch(const RoleSwitch&) = delete;
+    RoleSwitch& operator=(const RoleSwitch&) = delete;
+
+protected:
+    RoleSwitch(unsigned int role, int extra_security_flags);
+    ~RoleSwitch();
 
 private:
     unsigned int saved_user_;
@@ -55,21 +56,20 @@ private:
     int exceptions_at_entry_;
 };
 
-// Runs as the bootstrap superuser with search_path pg_catalog, pg_temp, to
-// read and write pg_presplit's own tables (not readable by PUBLIC) after the
-// caller's privileges have been checked. Only fixed statements run inside.
-class RunAsExtension {
+// As the table owner in a security-restricted operation (as VACUUM and
+// ANALYZE run a table owner's code): whenever user code may run -- index
+// expressions, defaults, generated columns of the user's tables.
+class RunAsTableOwner : public RoleSwitch {
+public:
+    explicit RunAsTableOwner(unsigned int role);
+};
+
+// As the bootstrap superuser, to read and write pg_presplit's own tables (not
+// readable by PUBLIC) after the caller's privileges have been checked. Only
+// fixed statements run inside.
+class RunAsExtension : public RoleSwitch {
 public:
     RunAsExtension();
-    ~RunAsExtension();
-    RunAsExtension(const RunAsExtension&) = delete;
-    RunAsExtension& operator=(const RunAsExtension&) = delete;
-
-private:
-    unsigned int saved_user_;
-    int saved_security_context_;
-    int guc_nest_level_;
-    int exceptions_at_entry_;
 };
 
 // Quoting for generated SQL.

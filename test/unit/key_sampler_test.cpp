@@ -1,4 +1,5 @@
 #include "core/key_sampler.hpp"
+#include "core/random.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -10,19 +11,6 @@
 using namespace presplit::core;
 
 namespace {
-
-// Fixed-seed splitmix64: the same sequence on every run and platform.
-struct SplitMix64 {
-    uint64_t state;
-    uint64_t next() {
-        uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-    double uniform(double lo, double hi) { return lo + (hi - lo) * unit(); }
-};
 
 KeySampler zeroed() {
     KeySampler s;
