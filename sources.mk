@@ -8,7 +8,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/text_array.cpp \
 	src/core/throttle.cpp \
 	src/core/load_history.cpp \
-	src/core/key_sampler.cpp
+	src/core/key_sampler.cpp \
+	src/core/ramp.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

@@ -1,0 +1,72 @@
+#include "core/ramp.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/cpp_only.hpp"
+
+namespace presplit::core {
+namespace {
+
+double error_rate(const ChannelMeasurement& channel) {
+    return channel.statements == 0
+               ? 0.0
+               : static_cast<double>(channel.errors) / static_cast<double>(channel.statements);
+}
+
+std::string format(const char* pattern, double a, double b, double c) {
+    char buffer[256];
+    std::snprintf(buffer, sizeof buffer, pattern, a, b, c);
+    return buffer;
+}
+
+} // namespace
+
+RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, bool paused,
+                              int64_t ms_at_current_weight, const ChannelMeasurement& old_channel,
+                              const ChannelMeasurement& new_channel) {
+    RampDecision decision;
+    decision.new_weight = current_weight;
+    if (paused)
+        return decision;
+    if (current_weight >= 100) {
+        decision.action = RampAction::cut_over;
+        decision.new_weight = 100;
+        return decision;
+    }
+    // Judge the new channel only on enough evidence, and only against an old
+    // channel that has some too (at 0% the new channel serves nothing).
+    const bool enough = new_channel.statements >= settings.min_statements &&
+                        old_channel.statements >= settings.min_statements;
+    if (current_weight > 0 && enough) {
+        const double old_rate = error_rate(old_channel);
+        const double new_rate = error_rate(new_channel);
+        if (new_rate - old_rate > settings.max_error_rate_increase) {
+            decision.action = RampAction::abort;
+            decision.new_weight = 0;
+            decision.reason = format("error rate %.4f on the new channel vs %.4f on the old "
+                                     "(limit +%.4f)",
+                                     new_rate, old_rate, settings.max_error_rate_increase);
+            return decision;
+        }
+        if (old_channel.p95_latency_ms > 0 &&
+            new_channel.p95_latency_ms > old_channel.p95_latency_ms * settings.max_latency_ratio) {
+            decision.action = RampAction::abort;
+            decision.new_weight = 0;
+            decision.reason = format("p95 latency %.3f ms on the new channel vs %.3f ms on the "
+                                     "old (limit x%.2f)",
+                                     new_channel.p95_latency_ms, old_channel.p95_latency_ms,
+                                     settings.max_latency_ratio);
+            return decision;
+        }
+    }
+    if (ms_at_current_weight < settings.step_interval_ms)
+        return decision;
+    if (current_weight > 0 && !enough)
+        return decision; // wait for evidence before going further
+    decision.action = RampAction::raise;
+    decision.new_weight = std::min(100, current_weight + std::max(1, settings.step_percent));
+    return decision;
+}
+
+} // namespace presplit::core

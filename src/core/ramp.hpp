@@ -1,0 +1,44 @@
+// The switchover's automatic ramp (issue: switchover): raise the new
+// channel's weight in steps, compare the two channels at each step, and
+// abort -- weight back to 0, paused, with the reason -- if the new channel
+// regresses. Pure logic: the worker feeds it the channels' measurements.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace presplit::core {
+
+struct RampSettings {
+    int step_percent = 10;                 // weight added per step
+    int64_t step_interval_ms = 10000;      // time at a weight before the next step
+    double max_latency_ratio = 1.5;        // new p95 / old p95 that aborts
+    double max_error_rate_increase = 0.01; // new error rate - old error rate that aborts
+    uint64_t min_statements = 50;          // evidence needed on the new channel per step
+};
+
+// What a channel served since the current step began.
+struct ChannelMeasurement {
+    uint64_t statements = 0;
+    uint64_t errors = 0;
+    double p95_latency_ms = 0;
+};
+
+enum class RampAction {
+    hold,     // stay at the current weight
+    raise,    // go to new_weight
+    cut_over, // the new channel has all the weight: switch for good
+    abort,    // regression: weight to 0, pause, record reason
+};
+
+struct RampDecision {
+    RampAction action = RampAction::hold;
+    int new_weight = 0;
+    std::string reason;
+};
+
+RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, bool paused,
+                              int64_t ms_at_current_weight, const ChannelMeasurement& old_channel,
+                              const ChannelMeasurement& new_channel);
+
+} // namespace presplit::core

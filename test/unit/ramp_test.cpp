@@ -1,0 +1,85 @@
+#include "core/ramp.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace presplit::core;
+
+namespace {
+
+ChannelMeasurement channel(uint64_t statements, uint64_t errors, double p95) {
+    ChannelMeasurement measurement;
+    measurement.statements = statements;
+    measurement.errors = errors;
+    measurement.p95_latency_ms = p95;
+    return measurement;
+}
+
+const ChannelMeasurement kHealthy = channel(1000, 0, 2.0);
+
+} // namespace
+
+TEST(Ramp, RaisesByOneStepAfterTheInterval) {
+    RampSettings settings;
+    auto held = decide_ramp_step(settings, 10, false, 9999, kHealthy, kHealthy);
+    EXPECT_EQ(held.action, RampAction::hold);
+    EXPECT_EQ(held.new_weight, 10);
+    auto raised = decide_ramp_step(settings, 10, false, 10000, kHealthy, kHealthy);
+    EXPECT_EQ(raised.action, RampAction::raise);
+    EXPECT_EQ(raised.new_weight, 20);
+}
+
+TEST(Ramp, StartsFromZeroWithoutEvidence) {
+    RampSettings settings;
+    auto decision = decide_ramp_step(settings, 0, false, 10000, kHealthy, channel(0, 0, 0));
+    EXPECT_EQ(decision.action, RampAction::raise);
+    EXPECT_EQ(decision.new_weight, 10);
+}
+
+TEST(Ramp, WaitsForEvidenceBeforeTheNextStep) {
+    RampSettings settings;
+    auto decision = decide_ramp_step(settings, 30, false, 60000, kHealthy, channel(10, 0, 2.0));
+    EXPECT_EQ(decision.action, RampAction::hold);
+}
+
+TEST(Ramp, NeverPassesOneHundredAndCutsOverThere) {
+    RampSettings settings;
+    settings.step_percent = 25;
+    EXPECT_EQ(decide_ramp_step(settings, 90, false, 10000, kHealthy, kHealthy).new_weight, 100);
+    auto at_full = decide_ramp_step(settings, 100, false, 0, kHealthy, kHealthy);
+    EXPECT_EQ(at_full.action, RampAction::cut_over);
+}
+
+TEST(Ramp, PausedHoldsEvenAtFullWeight) {
+    RampSettings settings;
+    EXPECT_EQ(decide_ramp_step(settings, 100, true, 100000, kHealthy, kHealthy).action,
+              RampAction::hold);
+    EXPECT_EQ(decide_ramp_step(settings, 40, true, 100000, kHealthy, kHealthy).action,
+              RampAction::hold);
+}
+
+TEST(Ramp, AbortsOnLatencyRegression) {
+    RampSettings settings;
+    auto decision = decide_ramp_step(settings, 40, false, 0, kHealthy, channel(1000, 0, 3.5));
+    EXPECT_EQ(decision.action, RampAction::abort);
+    EXPECT_EQ(decision.new_weight, 0);
+    EXPECT_NE(decision.reason.find("p95 latency 3.500 ms on the new channel vs 2.000 ms"),
+              std::string::npos)
+        << decision.reason;
+    // Within the limit: no abort.
+    EXPECT_NE(decide_ramp_step(settings, 40, false, 0, kHealthy, channel(1000, 0, 2.9)).action,
+              RampAction::abort);
+}
+
+TEST(Ramp, AbortsOnErrorRegression) {
+    RampSettings settings;
+    auto decision =
+        decide_ramp_step(settings, 40, false, 0, channel(1000, 1, 2.0), channel(1000, 30, 2.0));
+    EXPECT_EQ(decision.action, RampAction::abort);
+    EXPECT_NE(decision.reason.find("error rate 0.0300"), std::string::npos) << decision.reason;
+}
+
+TEST(Ramp, DoesNotJudgeOnTooFewStatements) {
+    RampSettings settings;
+    auto decision = decide_ramp_step(settings, 40, false, 0, kHealthy, channel(5, 5, 100.0));
+    EXPECT_EQ(decision.action, RampAction::hold);
+}
