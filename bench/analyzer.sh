@@ -33,18 +33,23 @@ tps() { # builtin script
         -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null | awk '/^tps = /{print $3}'
 }
 
+# Each run after a restart and a checkpoint; the order of the modes rotates
+# from round to round so that none always follows the same one.
 declare -A results
+modes=(default every off)
 for round in $(seq "$ROUNDS"); do
-    for mode in default every off; do
-        case $mode in
-        default) restart_with pg_presplit ;;   # one statement in 10 recorded
-        every) restart_with pg_presplit 1 ;;   # every statement recorded
-        off) restart_with '' ;;                # not preloaded
-        esac
-        for workload in select-only tpcb-like; do
+    for workload in select-only tpcb-like; do
+        for i in 0 1 2; do
+            mode=${modes[$(((i + round) % 3))]}
+            case $mode in
+            default) restart_with pg_presplit ;; # one statement in 10 recorded
+            every) restart_with pg_presplit 1 ;; # every statement recorded
+            off) restart_with '' ;;              # not preloaded
+            esac
+            sql "CHECKPOINT"
             value=$(tps "$workload")
             results[$mode/$workload]+="$value "
-            echo "round $round analyzer $mode $workload: $value TPS"
+            echo "round $round $workload analyzer $mode: $value TPS"
         done
     done
 done
