@@ -56,6 +56,16 @@ CREATE TABLE presplit.plan (
     -- transaction as the batch, so a restarted worker resumes after it.
     backfill_position text[],
     backfill_done     boolean NOT NULL DEFAULT false,
+    -- Set by split_partition: once synced, the worker starts the switchover
+    -- (prepare_split alone stops at synced).
+    switch_requested boolean NOT NULL DEFAULT false,
+    -- The worker raises the new channel's weight step by step and cuts over
+    -- at 100; false: the plan waits at switching for set_weight / cutover.
+    ramp         boolean NOT NULL DEFAULT true,
+    -- presplit.pause / resume of the automatic ramp.
+    paused       boolean NOT NULL DEFAULT false,
+    -- When the cutover committed; the rollback window counts from here.
+    cut_over_at  timestamptz,
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz,
@@ -64,7 +74,8 @@ CREATE TABLE presplit.plan (
         CHECK ((state IN ('finalized', 'rolled_back', 'cancelled', 'failed')) = (finished_at IS NOT NULL))
 );
 
--- At most one active (non-terminal) plan per source partition.
+-- At most one active (non-terminal) plan per source partition. (A source
+-- detached by a cutover stays the plan's source until it is finalized.)
 CREATE UNIQUE INDEX plan_one_active_per_source ON presplit.plan (source)
     WHERE state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed');
 CREATE INDEX plan_parent ON presplit.plan (parent);
@@ -264,6 +275,47 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.wait(bigint, text, interval) IS
     'Wait until a split plan reaches a state (or a later one); error if it fails, is cancelled or rolled back';
 
+CREATE FUNCTION presplit.split_partition(source regclass, split_points "any" DEFAULT NULL,
+                                         ramp boolean DEFAULT true) RETURNS bigint
+AS 'MODULE_PATHNAME', 'presplit_split_partition'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.split_partition(regclass, "any", boolean) IS
+    'Split a partition: reuse its active plan or prepare one, and let the worker switch over (ramped, or manual with ramp => false)';
+
+CREATE FUNCTION presplit.set_weight(plan bigint, new_channel_weight int) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_set_weight'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.set_weight(bigint, int) IS
+    'Set the new channel''s weight (0-100) of a synced or switching plan';
+
+CREATE FUNCTION presplit.pause(plan bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_pause'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.pause(bigint) IS 'Pause the automatic ramp of a split plan';
+
+CREATE FUNCTION presplit.resume(plan bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_resume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.resume(bigint) IS 'Resume the automatic ramp of a split plan';
+
+CREATE FUNCTION presplit.cutover(plan bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_cutover'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.cutover(bigint) IS
+    'Cut over now: detach the source, attach the shadows, reverse the capture (plan synced or switching)';
+
+CREATE FUNCTION presplit.rollback(plan bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_rollback'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.rollback(bigint) IS
+    'Undo a split plan up to cut_over (within presplit.rollback_window): the original layout, no data lost';
+
+CREATE FUNCTION presplit.finalize(plan bigint, drop_old boolean DEFAULT true) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_finalize'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.finalize(bigint, boolean) IS
+    'End a cut-over plan: stop reverse capture and drop (or keep, detached) the old partition';
+
 -- The worker's backfill step, run in the caller's transaction (tests race it
 -- against writers; a DBA can drive a paused backfill by hand).
 CREATE FUNCTION presplit._backfill_batch(plan bigint, batch_size bigint DEFAULT 5000) RETURNS bigint
@@ -309,7 +361,10 @@ COMMENT ON VIEW presplit.worker_status IS
 
 CREATE VIEW presplit.plans AS
 SELECT p.id, p.parent, p.source, p.split_points, p.origin, p.owner, p.state,
-       p.created_at, p.updated_at, p.finished_at, p.reason
+       p.switch_requested, p.ramp, p.paused,
+       (SELECT c.weight FROM presplit.channel c
+         WHERE c.plan_id = p.id AND c.channel = 'new') AS new_channel_weight,
+       p.created_at, p.updated_at, p.cut_over_at, p.finished_at, p.reason
   FROM presplit.plan p;
 COMMENT ON VIEW presplit.plans IS 'Split plans, one row each';
 
@@ -332,6 +387,21 @@ SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
   LEFT JOIN presplit.shadow_progress g USING (plan_id, ordinal);
 COMMENT ON VIEW presplit.progress IS
     'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
+
+-- Per plan that has started switching: its two channels, their weights and
+-- the relations each one reads.
+CREATE VIEW presplit.channels AS
+SELECT c.plan_id, p.source, c.channel, c.weight,
+       CASE c.channel
+            WHEN 'old' THEN ARRAY[p.source]
+            ELSE ARRAY(SELECT s.relation FROM presplit.shadow s
+                        WHERE s.plan_id = p.id ORDER BY s.ordinal)
+       END AS relations,
+       p.state, p.ramp, p.paused, c.updated_at AS weight_since
+  FROM presplit.channel c
+  JOIN presplit.plan p ON p.id = c.plan_id;
+COMMENT ON VIEW presplit.channels IS
+    'The old and new channel of each switching plan, with their weights';
 
 CREATE VIEW presplit.events AS
 SELECT id, at, plan_id, relation, kind, from_state, to_state, detail, actor
@@ -423,5 +493,5 @@ COMMENT ON VIEW presplit.analyzer_status IS
 REVOKE ALL ON ALL TABLES IN SCHEMA presplit FROM PUBLIC;
 GRANT USAGE ON SCHEMA presplit TO PUBLIC;
 GRANT SELECT ON presplit.managed_tables, presplit.worker_status, presplit.plans,
-                presplit.progress, presplit.events, presplit.partition_stats,
+                presplit.progress, presplit.channels, presplit.events, presplit.partition_stats,
                 presplit.split_suggestions, presplit.analyzer_status TO PUBLIC;

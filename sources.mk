@@ -26,12 +26,15 @@ PRESPLIT_PG_SOURCES = \
 	src/migration/split_request.cpp \
 	src/migration/shadows.cpp \
 	src/migration/backfill.cpp \
+	src/switchover/switchover.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
+	src/worker/switchover_job.cpp \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
 	src/api/analyzer_views.cpp \
 	src/api/manage.cpp \
 	src/api/plans.cpp \
+	src/api/switching.cpp \
 	src/api/status.cpp \
 	src/api/test_support.cpp

@@ -28,4 +28,15 @@ extern bool backfill_paused;
 // presplit.backfill_backoff: milliseconds to pause while the server is busy.
 extern int backfill_backoff_ms;
 
+// presplit.ramp_step: percent added to the new channel's weight per step.
+extern int ramp_step_percent;
+// presplit.ramp_interval: milliseconds at a weight before the next step.
+extern int ramp_interval_ms;
+// presplit.cutover_lock_timeout: how long one try to lock for the swap waits.
+extern int cutover_lock_timeout_ms;
+// presplit.cutover_max_tries: lock tries before the swap gives up (for now).
+extern int cutover_max_tries;
+// presplit.rollback_window: seconds after cutover during which rollback works.
+extern int rollback_window_seconds;
+
 } // namespace presplit::config

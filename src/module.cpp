@@ -28,6 +28,11 @@ bool config::analyzer_enabled = true;
 int config::analyzer_sample_every = 10;
 int config::analyzer_max_partitions = 256;
 int config::analyzer_key_half_life_seconds = 600;
+int config::ramp_step_percent = 10;
+int config::ramp_interval_ms = 10000;
+int config::cutover_lock_timeout_ms = 50;
+int config::cutover_max_tries = 40;
+int config::rollback_window_seconds = 3600;
 
 namespace {
 
@@ -58,10 +63,9 @@ void define_settings() {
     DefineCustomBoolVariable(
         "presplit.backfill_paused", "Pauses every backfill (capture keeps the shadows current).",
         nullptr, &config::backfill_paused, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-    DefineCustomBoolVariable("presplit.analyzer",
-                             "Records per-partition load and accessed keys of managed tables.",
-                             nullptr, &config::analyzer_enabled, true, PGC_SUSET, 0, nullptr,
-                             nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "presplit.analyzer", "Records per-partition load and accessed keys of managed tables.",
+        nullptr, &config::analyzer_enabled, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.analyzer_sample_every",
                             "The analyzer records one statement in this many (counts are "
                             "scaled accordingly).",
@@ -75,6 +79,29 @@ void define_settings() {
                             "Age at which the analyzer's key samples count half.", nullptr,
                             &config::analyzer_key_half_life_seconds, 600, 0, 30 * 24 * 3600,
                             PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.ramp_step",
+                            "Percent the automatic ramp adds to the new channel's weight per step.",
+                            nullptr, &config::ramp_step_percent, 10, 1, 100, PGC_SIGHUP, 0, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable("presplit.ramp_interval",
+                            "Time the automatic ramp stays at a weight before the next step.",
+                            nullptr, &config::ramp_interval_ms, 10000, 0, 24 * 3600 * 1000,
+                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.cutover_lock_timeout",
+                            "How long one try to take the cutover's exclusive lock waits.",
+                            "Sessions queue behind a waiting ACCESS EXCLUSIVE request: keep it "
+                            "short; the cutover retries with backoff.",
+                            &config::cutover_lock_timeout_ms, 50, 1, 60 * 1000, PGC_USERSET,
+                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.cutover_max_tries",
+                            "Tries to take the cutover's (or rollback's) lock before giving up.",
+                            nullptr, &config::cutover_max_tries, 40, 1, 10000, PGC_USERSET, 0,
+                            nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.rollback_window",
+                            "Time after a cutover during which presplit.rollback can undo it.",
+                            "Reverse capture keeps the old partition current until then.",
+                            &config::rollback_window_seconds, 3600, 0, 365 * 24 * 3600, PGC_SUSET,
+                            GUC_UNIT_S, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("presplit");
 }
 

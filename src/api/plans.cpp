@@ -1,5 +1,6 @@
-// presplit.prepare_split, presplit.cancel, presplit.wait.
+// presplit.prepare_split, presplit.split_partition, presplit.cancel, presplit.wait.
 #include "api/arguments.hpp"
+#include "api/plan_access.hpp"
 #include "catalog/catalog.hpp"
 #include "core/plan_state.hpp"
 #include "migration/backfill.hpp"
@@ -23,19 +24,19 @@ extern "C" {
 #include "utils/wait_event.h"
 
 PG_FUNCTION_INFO_V1(presplit_prepare_split);
+PG_FUNCTION_INFO_V1(presplit_split_partition);
 PG_FUNCTION_INFO_V1(presplit_cancel);
 PG_FUNCTION_INFO_V1(presplit_wait);
 PG_FUNCTION_INFO_V1(presplit_backfill_batch);
 }
 
 namespace presplit {
-namespace {
+namespace api {
 
 std::string plan_label(int64_t id) {
     return "split plan " + std::to_string(id);
 }
 
-// The plan, locked, after checking that the caller owns its source table.
 catalog::Plan owned_plan(int64_t id) {
     auto plan = catalog::load_plan(id, /*lock=*/true);
     if (!plan)
@@ -47,11 +48,18 @@ catalog::Plan owned_plan(int64_t id) {
     return *plan;
 }
 
-Datum prepare_split(FunctionCallInfo fcinfo) {
-    Oid source = api::required_oid(fcinfo, 0, "source");
-    catalog::require_extension();
+} // namespace api
+
+namespace {
+
+using api::owned_plan;
+using api::plan_label;
+
+// Validates, records a plan, creates its shadows and starts capture; the
+// worker takes it from preparing.
+int64_t prepare_plan(FunctionCallInfo fcinfo, Oid source, int split_points_arg) {
     migration::SplitRequest request = migration::validate_source(source);
-    migration::resolve_split_points(request, fcinfo, 1);
+    migration::resolve_split_points(request, fcinfo, split_points_arg);
 
     Oid caller = pg::call([] { return GetUserId(); });
     int64_t id = catalog::insert_plan(request.parent, request.source, request.split_points,
@@ -60,6 +68,68 @@ Datum prepare_split(FunctionCallInfo fcinfo) {
     migration::PlanLayout layout = migration::load_layout(*catalog::load_plan(id, true));
     migration::install_capture(layout);
     catalog::set_plan_state(id, "preparing");
+    worker::wake_worker();
+    return id;
+}
+
+Datum prepare_split(FunctionCallInfo fcinfo) {
+    Oid source = api::required_oid(fcinfo, 0, "source");
+    catalog::require_extension();
+    PG_RETURN_INT64(prepare_plan(fcinfo, source, 1));
+}
+
+// The split points argument of split_partition, as the key type's text
+// forms, checked against an existing plan's range.
+std::vector<std::string> requested_points(FunctionCallInfo fcinfo, const catalog::Plan& plan) {
+    migration::PlanLayout layout = migration::load_layout(plan);
+    migration::SplitRequest request;
+    request.parent = plan.parent;
+    request.source = plan.source;
+    request.key_type = catalog::find_managed_table(plan.parent)->key_type;
+    request.key_column = layout.key;
+    request.lower = layout.shadows.front().row.lower_value;
+    request.upper = layout.shadows.back().row.upper_value;
+    migration::resolve_split_points(request, fcinfo, 1);
+    return request.split_points;
+}
+
+Datum split_partition(FunctionCallInfo fcinfo) {
+    Oid source = api::required_oid(fcinfo, 0, "source");
+    if (PG_ARGISNULL(2))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "ramp must not be NULL");
+    const bool ramp = PG_GETARG_BOOL(2);
+    catalog::require_extension();
+
+    int64_t id;
+    if (auto active = catalog::find_active_plan_for_source(source)) {
+        catalog::Plan plan = owned_plan(active->id);
+        if (!PG_ARGISNULL(1) && requested_points(fcinfo, plan) != plan.split_points)
+            throw pg::Error(
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "partition \"" + api::relation_name(source) +
+                    "\" already has an active split plan with other split points",
+                plan_label(plan.id) + " splits it at {" +
+                    [&] {
+                        std::string points;
+                        for (const auto& point : plan.split_points)
+                            points += (points.empty() ? "" : ",") + point;
+                        return points;
+                    }() +
+                    "} and is in state " + plan.state + ".",
+                "Pass split_points => NULL to go on with it, or cancel it first: "
+                "SELECT presplit.cancel(" +
+                    std::to_string(plan.id) + ");");
+        id = plan.id;
+    } else {
+        if (PG_ARGISNULL(1))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "partition \"" + api::relation_name(source) +
+                                "\" has no split plan, so split_points are needed",
+                            "",
+                            "Pass the key values to split at, e.g. split_points => '{500000}'.");
+        id = prepare_plan(fcinfo, source, 1);
+    }
+    catalog::request_switch(id, ramp);
     worker::wake_worker();
     PG_RETURN_INT64(id);
 }
@@ -174,6 +244,9 @@ Datum backfill_batch(FunctionCallInfo fcinfo) {
 
 Datum presplit_prepare_split(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::prepare_split(fcinfo); });
+}
+Datum presplit_split_partition(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::split_partition(fcinfo); });
 }
 Datum presplit_cancel(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::cancel(fcinfo); });

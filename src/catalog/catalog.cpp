@@ -35,7 +35,11 @@ std::string array_literal(const std::vector<std::string>& values) {
 
 const char* const kPlanColumns =
     "id, parent::oid, source::oid, split_points, state, reason, backfill_position, "
-    "backfill_done";
+    "backfill_done, switch_requested, ramp, paused, "
+    "(SELECT weight FROM presplit.channel c WHERE c.plan_id = id AND c.channel = 'new'), "
+    "extract(epoch FROM clock_timestamp() - (SELECT updated_at FROM presplit.channel c"
+    "  WHERE c.plan_id = id AND c.channel = 'new')) * 1000, "
+    "extract(epoch FROM clock_timestamp() - cut_over_at)";
 
 Plan plan_from_row(const pg::Row& row) {
     Plan plan;
@@ -48,6 +52,15 @@ Plan plan_from_row(const pg::Row& row) {
     if (row[6])
         plan.backfill_position = strings_of(row[6]);
     plan.backfill_done = *row[7] == "t";
+    plan.switch_requested = *row[8] == "t";
+    plan.ramp = *row[9] == "t";
+    plan.paused = *row[10] == "t";
+    if (row[11])
+        plan.new_channel_weight = std::stoi(*row[11]);
+    if (row[12])
+        plan.ms_at_current_weight = static_cast<int64_t>(std::stod(*row[12]));
+    if (row[13])
+        plan.seconds_since_cut_over = std::stod(*row[13]);
     return plan;
 }
 
@@ -223,11 +236,47 @@ void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                  std::to_string(rows_copied_increment)});
 }
 
+void request_switch(int64_t id, bool ramp) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean"
+                " WHERE id = $1::bigint",
+                {std::to_string(id), ramp ? "true" : "false"});
+}
+
+void set_paused(int64_t id, bool paused) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.plan SET paused = $2::boolean WHERE id = $1::bigint",
+                {std::to_string(id), paused ? "true" : "false"});
+}
+
+void set_new_channel_weight(int64_t id, int weight) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    // Both rows in one statement; the weights-sum check runs at commit.
+    spi.execute("INSERT INTO presplit.channel AS c (plan_id, channel, weight)"
+                " VALUES ($1::bigint, 'old', 100 - $2::int), ($1::bigint, 'new', $2::int)"
+                " ON CONFLICT (plan_id, channel) DO UPDATE SET weight = excluded.weight,"
+                "     updated_at = CASE WHEN c.weight = excluded.weight THEN c.updated_at"
+                "                       ELSE now() END",
+                {std::to_string(id), std::to_string(weight)});
+}
+
+void mark_cut_over(int64_t id) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("UPDATE presplit.plan SET cut_over_at = now() WHERE id = $1::bigint",
+                {std::to_string(id)});
+}
+
 std::vector<int64_t> plans_needing_work() {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
-    auto result = spi.execute("SELECT id FROM presplit.plan"
-                              " WHERE state IN ('preparing', 'backfilling') ORDER BY id");
+    auto result =
+        spi.execute("SELECT id FROM presplit.plan"
+                    " WHERE state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
+                    "    OR (state = 'synced' AND switch_requested) ORDER BY id");
     std::vector<int64_t> ids;
     for (const auto& row : result.rows)
         ids.push_back(std::stoll(*row[0]));

@@ -44,6 +44,12 @@ struct Plan {
     std::optional<std::string> reason;
     std::optional<std::vector<std::string>> backfill_position;
     bool backfill_done = false;
+    bool switch_requested = false;
+    bool ramp = true;
+    bool paused = false;
+    std::optional<int> new_channel_weight;       // once switching has begun
+    std::optional<int64_t> ms_at_current_weight; // since the new weight was set
+    std::optional<double> seconds_since_cut_over;
 };
 
 struct Shadow {
@@ -74,6 +80,13 @@ void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t>
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                   uint64_t rows_copied_increment);
+
+// The switchover's fields of a plan (see pg_presplit--*.sql).
+void request_switch(int64_t id, bool ramp);
+void set_paused(int64_t id, bool paused);
+// Sets the channels to old = 100 - weight, new = weight (creating them).
+void set_new_channel_weight(int64_t id, int weight);
+void mark_cut_over(int64_t id);
 
 // Plan ids the worker has work for, oldest first.
 std::vector<int64_t> plans_needing_work();

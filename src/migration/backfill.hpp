@@ -38,12 +38,12 @@
 namespace presplit::migration {
 
 enum class BatchMode {
-    try_plain_insert,    // plain INSERT first; redo with ON CONFLICT on a conflict
-    skip_conflicts,      // ON CONFLICT DO NOTHING at once (writes are racing)
+    try_plain_insert, // plain INSERT first; redo with ON CONFLICT on a conflict
+    skip_conflicts,   // ON CONFLICT DO NOTHING at once (writes are racing)
 };
 
 struct BatchResult {
-    uint64_t rows_read = 0;            // rows copied, all shadows together
+    uint64_t rows_read = 0; // rows copied, all shadows together
     bool needed_conflict_handling = false;
     std::vector<uint64_t> rows_copied; // per shadow
     std::vector<std::string> last_key; // the batch's upper boundary; empty on the last batch

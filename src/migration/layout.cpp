@@ -35,6 +35,12 @@ std::string range_condition(const std::string& key, const std::string& key_type,
     return condition.empty() ? "true" : condition;
 }
 
+std::string partition_bound(const std::optional<std::string>& lower,
+                            const std::optional<std::string>& upper) {
+    return "FOR VALUES FROM (" + (lower ? pg::quote_literal(*lower) : "MINVALUE") + ") TO (" +
+           (upper ? pg::quote_literal(*upper) : "MAXVALUE") + ")";
+}
+
 std::string shadow_table_name(const std::string& source_relname, int64_t plan_id, int ordinal) {
     std::string suffix = "_" + std::to_string(plan_id) + "_" + std::to_string(ordinal);
     constexpr size_t kMaxIdentifier = 63; // NAMEDATALEN - 1
@@ -50,6 +56,19 @@ std::string capture_trigger_name(int64_t plan_id) {
 }
 std::string capture_truncate_trigger_name(int64_t plan_id) {
     return "presplit_capture_truncate_" + std::to_string(plan_id);
+}
+
+std::string reverse_capture_function_name(int64_t plan_id) {
+    return "presplit.reverse_capture_" + std::to_string(plan_id);
+}
+std::string reverse_capture_trigger_name(int64_t plan_id) {
+    return "presplit_reverse_capture_" + std::to_string(plan_id);
+}
+std::string reverse_capture_truncate_trigger_name(int64_t plan_id) {
+    return "presplit_reverse_capture_truncate_" + std::to_string(plan_id);
+}
+std::string old_bound_constraint_name() {
+    return "presplit_old_bound";
 }
 
 std::string column_list(const std::vector<Column>& columns, const std::string& prefix) {

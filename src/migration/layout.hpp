@@ -49,11 +49,21 @@ std::string range_condition(const std::string& key, const std::string& key_type,
                             const std::optional<std::string>& upper,
                             const std::string& prefix = "");
 
+// "FOR VALUES FROM (...) TO (...)" (nullopt: MINVALUE / MAXVALUE).
+std::string partition_bound(const std::optional<std::string>& lower,
+                            const std::optional<std::string>& upper);
+
 // Names pg_presplit gives to a plan's objects.
 std::string shadow_table_name(const std::string& source_relname, int64_t plan_id, int ordinal);
 std::string capture_function_name(int64_t plan_id); // qualified
 std::string capture_trigger_name(int64_t plan_id);
 std::string capture_truncate_trigger_name(int64_t plan_id);
+std::string reverse_capture_function_name(int64_t plan_id); // qualified
+std::string reverse_capture_trigger_name(int64_t plan_id);
+std::string reverse_capture_truncate_trigger_name(int64_t plan_id);
+// The CHECK constraint a detached source gets at cutover, so that a rollback
+// can attach it again without a validation scan.
+std::string old_bound_constraint_name();
 
 // "c1, c2, ..." with an optional prefix per column ("NEW.").
 std::string column_list(const std::vector<Column>& columns, const std::string& prefix = "");

@@ -26,6 +26,15 @@ namespace presplit::migration {
 void create_shadows(const SplitRequest& request, int64_t plan_id);
 
 void install_capture(const PlanLayout& layout);
+void remove_capture(const PlanLayout& layout);
+
+// Reverse capture, after cutover: the same kind of trigger on each new
+// partition, applying every change to the detached source, so that a
+// rollback within the window finds it current.
+void install_reverse_capture(const PlanLayout& layout);
+void remove_reverse_capture(const PlanLayout& layout);
+
+void drop_shadows(const PlanLayout& layout);
 
 // Drops capture and the shadows; the source is left exactly as before.
 void remove_capture_and_shadows(const PlanLayout& layout);

@@ -61,10 +61,10 @@ Step copy_next_batch(const migration::PlanLayout& layout) {
     // After a batch had to skip rows capture had already copied, writers are
     // racing this range: go straight to ON CONFLICT for a few batches.
     int& conflict_batches_left = skip_conflicts_for[layout.plan.id];
-    migration::BatchResult batch = migration::run_batch(
-        layout, config::backfill_batch_size,
-        conflict_batches_left > 0 ? migration::BatchMode::skip_conflicts
-                                  : migration::BatchMode::try_plain_insert);
+    migration::BatchResult batch =
+        migration::run_batch(layout, config::backfill_batch_size,
+                             conflict_batches_left > 0 ? migration::BatchMode::skip_conflicts
+                                                       : migration::BatchMode::try_plain_insert);
     if (batch.needed_conflict_handling)
         conflict_batches_left = kConflictBatches;
     else if (conflict_batches_left > 0)
@@ -143,23 +143,26 @@ Step run_migration_step(int64_t id) {
     if (step.retryable())
         return {StepOutcome::progress, 0};
 
+    record_worker_error(id, step.error, /*may_fail_plan=*/true);
+    return {StepOutcome::error, config::worker_naptime_ms};
+}
+
+void record_worker_error(int64_t id, const std::string& error, bool may_fail_plan) {
     int errors = ++consecutive_errors[id];
     in_transaction("pg_presplit: recording an error", Isolation::read_committed, [&] {
         auto plan = catalog::load_plan(id, /*lock=*/true);
         if (!plan)
             return 0;
-        catalog::log_event(id, pg::qualified_relation_name(plan->source), "worker_error",
-                           step.error);
-        if (errors >= kMaxConsecutiveErrors &&
+        catalog::log_event(id, pg::qualified_relation_name(plan->source), "worker_error", error);
+        if (may_fail_plan && errors >= kMaxConsecutiveErrors &&
             (plan->state == "preparing" || plan->state == "backfilling")) {
             catalog::set_plan_state(id, "failed",
                                     "the worker failed " + std::to_string(errors) +
-                                        " times in a row; last error: " + step.error);
+                                        " times in a row; last error: " + error);
             consecutive_errors.erase(id);
         }
         return 0;
     });
-    return {StepOutcome::error, config::worker_naptime_ms};
 }
 
 } // namespace presplit::worker

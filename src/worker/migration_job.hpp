@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace presplit::worker {
 
@@ -21,5 +22,9 @@ struct Step {
 // rolled back, logged and recorded; after kMaxConsecutiveErrors the plan is
 // marked failed.
 Step run_migration_step(int64_t id);
+
+// Logs a failed step of plan `id` in presplit.events; with may_fail_plan, the
+// kMaxConsecutiveErrors-th error in a row of a backfill fails the plan.
+void record_worker_error(int64_t id, const std::string& error, bool may_fail_plan);
 
 } // namespace presplit::worker

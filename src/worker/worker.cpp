@@ -5,8 +5,9 @@
 // as "done": it comes back at the next server start. SIGHUP reloads the
 // configuration at the next wake-up.
 //
-// Each round runs in its own transaction; for now a round only checks that the
-// extension exists in presplit.database and publishes a heartbeat.
+// Each round checks that the extension exists in presplit.database, publishes
+// a heartbeat, and advances the plans that have work: backfill
+// (migration_job) and switchover (switchover_job).
 #include "worker/worker.hpp"
 
 #include "config.hpp"
@@ -14,6 +15,7 @@
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
 #include "worker/migration_job.hpp"
+#include "worker/switchover_job.hpp"
 #include "worker/transaction.hpp"
 
 extern "C" {
@@ -113,6 +115,8 @@ void run_round() {
         std::vector<int64_t> still_working;
         for (int64_t id : plans) {
             Step step = run_migration_step(id);
+            if (step.outcome == StepOutcome::idle && step.pause_ms == 0)
+                step = run_switchover_step(id);
             if (step.outcome == StepOutcome::progress || step.pause_ms > 0)
                 still_working.push_back(id);
             if (step.outcome != StepOutcome::idle || step.pause_ms > 0)

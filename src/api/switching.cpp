@@ -1,0 +1,154 @@
+// presplit.set_weight, pause, resume, cutover, rollback, finalize: each
+// checks the caller and the plan's state before changing anything.
+#include "api/arguments.hpp"
+#include "api/plan_access.hpp"
+#include "catalog/catalog.hpp"
+#include "config.hpp"
+#include "core/plan_state.hpp"
+#include "migration/layout.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "switchover/switchover.hpp"
+#include "worker/worker.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "utils/acl.h"
+
+PG_FUNCTION_INFO_V1(presplit_set_weight);
+PG_FUNCTION_INFO_V1(presplit_pause);
+PG_FUNCTION_INFO_V1(presplit_resume);
+PG_FUNCTION_INFO_V1(presplit_cutover);
+PG_FUNCTION_INFO_V1(presplit_rollback);
+PG_FUNCTION_INFO_V1(presplit_finalize);
+}
+
+#include <initializer_list>
+
+namespace presplit {
+namespace {
+
+using api::owned_plan;
+using api::plan_label;
+
+std::string caller_name() {
+    return pg::call([] { return GetUserNameFromId(GetUserId(), false); });
+}
+
+// ERROR 55000 unless the plan is in one of `states`.
+void require_state(const catalog::Plan& plan, std::initializer_list<const char*> states,
+                   const std::string& operation, const std::string& hint = {}) {
+    std::string allowed;
+    for (const char* state : states) {
+        if (plan.state == state)
+            return;
+        allowed += (allowed.empty() ? "" : " or ") + std::string(state);
+    }
+    throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "cannot " + operation + " " + plan_label(plan.id) + " in state " + plan.state,
+                    "This needs a plan in state " + allowed + ".", hint);
+}
+
+// The plan (locked, caller checked) for the switchover functions.
+catalog::Plan plan_argument(FunctionCallInfo fcinfo) {
+    int64_t id = api::required_int64(fcinfo, 0, "plan");
+    catalog::require_extension();
+    return owned_plan(id);
+}
+
+Datum set_weight(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "new_channel_weight must not be NULL");
+    const int weight = PG_GETARG_INT32(1);
+    if (weight < 0 || weight > 100)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "new_channel_weight must be between 0 and 100, not " +
+                            std::to_string(weight));
+    catalog::Plan plan = plan_argument(fcinfo);
+    require_state(plan, {"synced", "switching"}, "set the weight of",
+                  plan.state == "cut_over" ? "It has cut over: the new channel has it all."
+                                           : "Wait for it to be synced: presplit.wait(" +
+                                                 std::to_string(plan.id) + ", 'synced').");
+    if (plan.state == "synced")
+        switchover::begin_switching(plan);
+    const int before = plan.new_channel_weight.value_or(0);
+    catalog::set_new_channel_weight(plan.id, weight);
+    catalog::log_event(plan.id, pg::qualified_relation_name(plan.source), "weight",
+                       "new channel " + std::to_string(before) + " -> " + std::to_string(weight) +
+                           " (set by " + caller_name() + ")");
+    worker::wake_worker();
+    PG_RETURN_VOID();
+}
+
+Datum set_paused(FunctionCallInfo fcinfo, bool paused) {
+    catalog::Plan plan = plan_argument(fcinfo);
+    require_state(plan, {"synced", "switching"}, paused ? "pause" : "resume");
+    catalog::set_paused(plan.id, paused);
+    catalog::log_event(plan.id, pg::qualified_relation_name(plan.source),
+                       paused ? "paused" : "resumed", "by " + caller_name());
+    worker::wake_worker();
+    PG_RETURN_VOID();
+}
+
+Datum cutover(FunctionCallInfo fcinfo) {
+    catalog::Plan plan = plan_argument(fcinfo);
+    require_state(plan, {"synced", "switching"}, "cut over");
+    switchover::cut_over(migration::load_layout(plan));
+    worker::wake_worker(); // it validates the old partition's bound for a rollback
+    PG_RETURN_VOID();
+}
+
+Datum rollback(FunctionCallInfo fcinfo) {
+    catalog::Plan plan = plan_argument(fcinfo);
+    auto state = *core::parse_plan_state(plan.state);
+    if (core::is_terminal(state))
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "cannot roll back " + plan_label(plan.id) + ": it is already " +
+                            plan.state);
+    if (state == core::PlanState::cut_over &&
+        plan.seconds_since_cut_over.value_or(0) > config::rollback_window_seconds)
+        throw pg::Error(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "cannot roll back " + plan_label(plan.id) + ": its rollback window has passed",
+            "It cut over " + std::to_string(static_cast<long long>(*plan.seconds_since_cut_over)) +
+                " s ago; presplit.rollback_window is " +
+                std::to_string(config::rollback_window_seconds) + " s.",
+            "Finalize it with presplit.finalize(" + std::to_string(plan.id) + ").");
+    switchover::roll_back(migration::load_layout(plan), "rolled back by " + caller_name());
+    PG_RETURN_VOID();
+}
+
+Datum finalize(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "drop_old must not be NULL");
+    const bool drop_old = PG_GETARG_BOOL(1);
+    catalog::Plan plan = plan_argument(fcinfo);
+    require_state(plan, {"cut_over"}, "finalize",
+                  plan.state == "synced" || plan.state == "switching"
+                      ? "Cut it over first: presplit.cutover(" + std::to_string(plan.id) + ")."
+                      : "");
+    switchover::finalize(migration::load_layout(plan), drop_old);
+    PG_RETURN_VOID();
+}
+
+} // namespace
+} // namespace presplit
+
+Datum presplit_set_weight(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::set_weight(fcinfo); });
+}
+Datum presplit_pause(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::set_paused(fcinfo, true); });
+}
+Datum presplit_resume(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::set_paused(fcinfo, false); });
+}
+Datum presplit_cutover(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::cutover(fcinfo); });
+}
+Datum presplit_rollback(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::rollback(fcinfo); });
+}
+Datum presplit_finalize(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::finalize(fcinfo); });
+}

@@ -1,0 +1,229 @@
+#include "switchover/switchover.hpp"
+
+#include "config.hpp"
+#include "migration/shadows.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "utils/wait_event.h"
+}
+
+#include <algorithm>
+
+namespace presplit::switchover {
+namespace {
+
+std::string plan_label(const migration::PlanLayout& layout) {
+    return "split plan " + std::to_string(layout.plan.id);
+}
+
+std::string milliseconds(double ms) {
+    char text[32];
+    snprintf(text, sizeof text, "%.1f ms", ms);
+    return text;
+}
+
+double elapsed_ms(instr_time start) {
+    instr_time now;
+    INSTR_TIME_SET_CURRENT(now);
+    INSTR_TIME_SUBTRACT(now, start);
+    return INSTR_TIME_GET_MILLISEC(now);
+}
+
+void sleep_ms(long ms) {
+    pg::call([&] {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    });
+}
+
+// ACCESS EXCLUSIVE on `tables` (ONLY each), each try waiting at most
+// presplit.cutover_lock_timeout: a waiting ACCESS EXCLUSIVE request queues
+// every later session behind it, so it must never wait long. Between tries
+// the sessions it held up run; the backoff doubles up to one second.
+// Returns the number of tries; ERROR 55P03 once presplit.cutover_max_tries
+// have failed.
+int lock_for_swap(const std::vector<std::string>& tables, const std::string& what) {
+    std::string lock_sql = "LOCK TABLE ";
+    for (size_t i = 0; i < tables.size(); ++i)
+        lock_sql += (i ? ", ONLY " : "ONLY ") + tables[i];
+    lock_sql += " IN ACCESS EXCLUSIVE MODE";
+    const std::string timeout = std::to_string(config::cutover_lock_timeout_ms) + "ms";
+    std::string saved_timeout;
+    {
+        pg::SpiSession spi;
+        saved_timeout = *spi.scalar("SELECT pg_catalog.current_setting('lock_timeout')");
+    }
+    for (int attempt = 1;; ++attempt) {
+        bool locked = pg::in_subtransaction(
+            [&] {
+                pg::RunAsExtension as_extension;
+                pg::SpiSession spi;
+                spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {timeout});
+                spi.execute(lock_sql);
+            },
+            ERRCODE_LOCK_NOT_AVAILABLE);
+        if (locked) {
+            pg::SpiSession spi;
+            spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {saved_timeout});
+            return attempt;
+        }
+        if (attempt >= config::cutover_max_tries)
+            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                            "could not lock the tables for the " + what + " in " +
+                                std::to_string(attempt) + " tries of " + timeout,
+                            "Other sessions held locks on them the whole time (long queries or "
+                            "transactions).",
+                            "Try again later, or raise presplit.cutover_max_tries or "
+                            "presplit.cutover_lock_timeout.");
+        sleep_ms(std::min<long>(1000, 10L << std::min(attempt - 1, 7)));
+    }
+}
+
+std::vector<std::string> swap_tables(const migration::PlanLayout& layout) {
+    std::vector<std::string> tables{pg::qualified_relation_name(layout.plan.parent), layout.source};
+    for (const auto& shadow : layout.shadows)
+        tables.push_back(shadow.name);
+    return tables;
+}
+
+std::optional<std::string> source_lower(const migration::PlanLayout& layout) {
+    return layout.shadows.front().row.lower_value;
+}
+std::optional<std::string> source_upper(const migration::PlanLayout& layout) {
+    return layout.shadows.back().row.upper_value;
+}
+
+void require_shadows(const migration::PlanLayout& layout) {
+    for (const auto& shadow : layout.shadows)
+        if (shadow.name.empty())
+            throw pg::Error(ERRCODE_INTERNAL_ERROR, plan_label(layout) + " has lost shadow " +
+                                                        std::to_string(shadow.row.ordinal));
+}
+
+} // namespace
+
+void begin_switching(const catalog::Plan& plan) {
+    catalog::set_new_channel_weight(plan.id, 0);
+    catalog::set_plan_state(plan.id, "switching");
+}
+
+SwapReport cut_over(const migration::PlanLayout& layout) {
+    require_shadows(layout);
+    SwapReport report;
+    report.tries = lock_for_swap(swap_tables(layout), "cutover");
+    instr_time locked_at;
+    INSTR_TIME_SET_CURRENT(locked_at);
+
+    const std::string parent = pg::qualified_relation_name(layout.plan.parent);
+    migration::remove_capture(layout);
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + layout.source);
+        spi.execute("ALTER TABLE " + layout.source + " ADD CONSTRAINT " +
+                    migration::old_bound_constraint_name() + " CHECK (" + layout.key +
+                    " IS NOT NULL AND " +
+                    migration::range_condition(layout.key, layout.key_type, source_lower(layout),
+                                               source_upper(layout)) +
+                    ") NOT VALID");
+        for (const auto& shadow : layout.shadows) {
+            spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + shadow.name + " " +
+                        shadow.row.bound);
+            spi.execute("ALTER TABLE " + shadow.name + " DROP CONSTRAINT presplit_bound");
+        }
+    }
+    migration::install_reverse_capture(layout);
+    catalog::set_new_channel_weight(layout.plan.id, 100);
+    catalog::mark_cut_over(layout.plan.id);
+    catalog::set_plan_state(layout.plan.id, "cut_over");
+    report.lock_held_ms = elapsed_ms(locked_at);
+    catalog::log_event(layout.plan.id, layout.source, "cutover",
+                       "lock taken in " + std::to_string(report.tries) + " tries, held " +
+                           milliseconds(report.lock_held_ms) + " to the end of the swap");
+    return report;
+}
+
+bool validate_old_bound(const migration::PlanLayout& layout) {
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        auto validated = spi.scalar(
+            "SELECT convalidated FROM pg_catalog.pg_constraint"
+            " WHERE conrelid = $1::oid AND conname = $2::name",
+            {std::to_string(layout.plan.source), migration::old_bound_constraint_name()});
+        if (!validated || *validated == "t")
+            return false;
+    }
+    // The check compares keys with the key type's operators: as the owner.
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    spi.execute("ALTER TABLE " + layout.source + " VALIDATE CONSTRAINT " +
+                migration::old_bound_constraint_name());
+    return true;
+}
+
+void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
+    if (layout.plan.state != "cut_over") {
+        // Before cutover the source never stopped being the partition: drop
+        // the new channel. Capture writes the shadows under the source's
+        // lock: take it, as cancel does.
+        pg::call([&] { LockRelationOid(layout.plan.source, AccessExclusiveLock); });
+        migration::remove_capture_and_shadows(layout);
+        if (layout.plan.new_channel_weight)
+            catalog::set_new_channel_weight(layout.plan.id, 0);
+        catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
+        return;
+    }
+    require_shadows(layout);
+    // The scan, if the worker has not done it yet, before the exclusive lock.
+    validate_old_bound(layout);
+    const int tries = lock_for_swap(swap_tables(layout), "rollback");
+    instr_time locked_at;
+    INSTR_TIME_SET_CURRENT(locked_at);
+    const std::string parent = pg::qualified_relation_name(layout.plan.parent);
+    migration::remove_reverse_capture(layout);
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        for (const auto& shadow : layout.shadows)
+            spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
+        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + layout.source + " " +
+                    migration::partition_bound(source_lower(layout), source_upper(layout)));
+        spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT " +
+                    migration::old_bound_constraint_name());
+    }
+    migration::drop_shadows(layout);
+    catalog::set_new_channel_weight(layout.plan.id, 0);
+    catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
+    catalog::log_event(layout.plan.id, layout.source, "rollback_swap",
+                       "lock taken in " + std::to_string(tries) + " tries, held " +
+                           milliseconds(elapsed_ms(locked_at)) + " to the end of the swap");
+}
+
+void finalize(const migration::PlanLayout& layout, bool drop_old) {
+    // The old table is no partition any more: only reverse capture writes it.
+    pg::call([&] { LockRelationOid(layout.plan.source, AccessExclusiveLock); });
+    migration::remove_reverse_capture(layout);
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        if (drop_old)
+            spi.execute("DROP TABLE " + layout.source);
+        else
+            spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT IF EXISTS " +
+                        migration::old_bound_constraint_name());
+    }
+    catalog::log_event(layout.plan.id, layout.source, "finalized",
+                       drop_old ? "old partition dropped" : "old partition kept as a plain table");
+    catalog::set_plan_state(layout.plan.id, "finalized");
+}
+
+} // namespace presplit::switchover
