@@ -108,7 +108,7 @@ Datum split_partition(FunctionCallInfo fcinfo) {
                 ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "partition \"" + api::relation_name(source) +
                     "\" already has an active split plan with other split points",
-                plan_label(plan.id) + " splits it at {" +
+                "Split plan " + std::to_string(plan.id) + " splits it at {" +
                     [&] {
                         std::string points;
                         for (const auto& point : plan.split_points)

@@ -82,7 +82,9 @@ Datum set_weight(FunctionCallInfo fcinfo) {
 
 Datum set_paused(FunctionCallInfo fcinfo, bool paused) {
     catalog::Plan plan = plan_argument(fcinfo);
-    require_state(plan, {"synced", "switching"}, paused ? "pause" : "resume");
+    // Before switching too: the ramp then waits at 0 once the plan gets there.
+    require_state(plan, {"planned", "preparing", "backfilling", "synced", "switching"},
+                  paused ? "pause" : "resume");
     catalog::set_paused(plan.id, paused);
     catalog::log_event(plan.id, pg::qualified_relation_name(plan.source),
                        paused ? "paused" : "resumed", "by " + caller_name());
