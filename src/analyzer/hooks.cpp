@@ -62,7 +62,6 @@ struct TrackedStatement {
     std::vector<WriteBaseline> writes;
 };
 std::vector<TrackedStatement> tracked;
-uint64_t statements_seen = 0;
 core::SplitMix64 random_stream{0};
 
 uint64_t next_random() {
@@ -99,10 +98,15 @@ bool touches_managed(List* range_table) {
     return false;
 }
 
-// Whether this statement is one of the sampled ones, and with what weight.
+// Whether this statement is one of the sampled ones, and with what weight:
+// each with probability 1/N, drawn at random. (Every N-th statement would
+// alias with a workload's own period: with two statements per transaction
+// and N = 10, only the first of the two would ever be recorded.)
 uint64_t sample_scale() {
-    const int every = config::analyzer_sample_every;
-    return (statements_seen++ % static_cast<uint64_t>(every)) == 0 ? every : 0;
+    const uint64_t every = static_cast<uint64_t>(config::analyzer_sample_every);
+    if (every <= 1)
+        return 1;
+    return next_random() % every == 0 ? every : 0;
 }
 
 // Not in parallel workers (the leader sums their counts) nor in background
