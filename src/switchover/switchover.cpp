@@ -9,7 +9,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "storage/latch.h"
-#include "storage/lmgr.h"
 #include "utils/wait_event.h"
 }
 
@@ -44,13 +43,9 @@ void sleep_ms(long ms) {
     });
 }
 
-// ACCESS EXCLUSIVE on `tables` (ONLY each), each try waiting at most
-// presplit.cutover_lock_timeout: a waiting ACCESS EXCLUSIVE request queues
-// every later session behind it, so it must never wait long. Between tries
-// the sessions it held up run; the backoff doubles up to one second.
-// Returns the number of tries; ERROR 55P03 once presplit.cutover_max_tries
-// have failed.
-int lock_for_swap(const std::vector<std::string>& tables, const std::string& what) {
+} // namespace
+
+int lock_exclusively(const std::vector<std::string>& tables, const std::string& what) {
     std::string lock_sql = "LOCK TABLE ";
     for (size_t i = 0; i < tables.size(); ++i)
         lock_sql += (i ? ", ONLY " : "ONLY ") + tables[i];
@@ -87,10 +82,23 @@ int lock_for_swap(const std::vector<std::string>& tables, const std::string& wha
     }
 }
 
-std::vector<std::string> swap_tables(const migration::PlanLayout& layout) {
-    std::vector<std::string> tables{pg::qualified_relation_name(layout.plan.parent), layout.source};
+namespace {
+
+// The plan's tables in the order writers lock them, so that waiting for
+// them cannot deadlock with a writer: the parent, then the partition written
+// (the source before cutover, a new partition after), then the table its
+// capture trigger writes.
+std::vector<std::string> lock_order(const migration::PlanLayout& layout, bool with_parent) {
+    std::vector<std::string> tables;
+    if (with_parent)
+        tables.push_back(pg::qualified_relation_name(layout.plan.parent));
+    if (layout.plan.state != "cut_over")
+        tables.push_back(layout.source);
     for (const auto& shadow : layout.shadows)
-        tables.push_back(shadow.name);
+        if (!shadow.name.empty())
+            tables.push_back(shadow.name);
+    if (layout.plan.state == "cut_over")
+        tables.push_back(layout.source);
     return tables;
 }
 
@@ -118,7 +126,7 @@ void begin_switching(const catalog::Plan& plan) {
 SwapReport cut_over(const migration::PlanLayout& layout) {
     require_shadows(layout);
     SwapReport report;
-    report.tries = lock_for_swap(swap_tables(layout), "cutover");
+    report.tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), "cutover");
     instr_time locked_at;
     INSTR_TIME_SET_CURRENT(locked_at);
 
@@ -173,9 +181,8 @@ bool validate_old_bound(const migration::PlanLayout& layout) {
 void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     if (layout.plan.state != "cut_over") {
         // Before cutover the source never stopped being the partition: drop
-        // the new channel. Capture writes the shadows under the source's
-        // lock: take it, as cancel does.
-        pg::call([&] { LockRelationOid(layout.plan.source, AccessExclusiveLock); });
+        // the new channel (capture and shadows).
+        lock_exclusively(lock_order(layout, /*with_parent=*/false), "rollback");
         migration::remove_capture_and_shadows(layout);
         if (layout.plan.new_channel_weight)
             catalog::set_new_channel_weight(layout.plan.id, 0);
@@ -185,7 +192,7 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     require_shadows(layout);
     // The scan, if the worker has not done it yet, before the exclusive lock.
     validate_old_bound(layout);
-    const int tries = lock_for_swap(swap_tables(layout), "rollback");
+    const int tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), "rollback");
     instr_time locked_at;
     INSTR_TIME_SET_CURRENT(locked_at);
     const std::string parent = pg::qualified_relation_name(layout.plan.parent);
@@ -209,8 +216,8 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
 }
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
-    // The old table is no partition any more: only reverse capture writes it.
-    pg::call([&] { LockRelationOid(layout.plan.source, AccessExclusiveLock); });
+    // Dropping reverse capture locks the new partitions: not the parent.
+    lock_exclusively(lock_order(layout, /*with_parent=*/false), "finalization");
     migration::remove_reverse_capture(layout);
     {
         pg::RunAsExtension as_extension;

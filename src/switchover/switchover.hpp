@@ -25,8 +25,16 @@
 #include "migration/layout.hpp"
 
 #include <string>
+#include <vector>
 
 namespace presplit::switchover {
+
+// ACCESS EXCLUSIVE on `tables` (ONLY each, in this order), each try waiting
+// at most presplit.cutover_lock_timeout: a waiting ACCESS EXCLUSIVE request
+// queues every later session behind it, so it must never wait long. Between
+// tries (backoff doubling up to 1 s) the sessions it held up run. Returns the
+// number of tries; ERROR 55P03 after presplit.cutover_max_tries.
+int lock_exclusively(const std::vector<std::string>& tables, const std::string& what);
 
 // synced → switching, with the channels at old 100 / new 0.
 void begin_switching(const catalog::Plan& plan);
