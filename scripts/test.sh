@@ -11,28 +11,12 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PG_BIN=/usr/lib/postgresql/15/bin
 PGXS_TEST=/usr/lib/postgresql/15/lib/pgxs/src/test
-PACKAGES=(make g++ cmake postgresql-server-dev-15 libboost-dev libgtest-dev libipc-run-perl libpq-dev)
+source "$REPO/scripts/packages.sh"
 
 passed=0
 failed=0
 log() { printf '\n=== %s\n' "$*"; }
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
-
-install_missing_packages() {
-    local missing=()
-    for package in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-            missing+=("$package")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" != 0 ]; then
-        echo "missing packages: ${missing[*]} (run as root to install them)" >&2
-        return 1
-    fi
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 as_test_user() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The demo (make demo): splits a hot partition of a live table on a
+# throwaway cluster, then cleans up. As root on a fresh Debian 12 machine it
+# installs what is missing, builds and installs pg_presplit, and runs the
+# server as the user postgres. About 2-3 minutes.
+#
+#   1. a table of 1M accounts in 4 range partitions; pgbench transfers money
+#      between accounts (80% of them in the first partition) and reads
+#      balances, for the whole demo;
+#   2. the analyzer shows the hot partition and where to split it;
+#   3. split_partition: shadows created and backfilled (progress shown),
+#      then the weighted switchover ramps and cuts over;
+#   4. a rollback under load; the split again; finalize;
+#   5. a summary: rows moved, lock held, worst client stall, transactions,
+#      and the invariant (total balance and row count never change).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+source "$REPO/scripts/packages.sh"
+install_missing_packages
+echo "== building and installing pg_presplit"
+make -C "$REPO" -s -j2 >/dev/null && make -C "$REPO" -s install >/dev/null
+
+BENCH_PORT=${DEMO_PORT:-55439}
+source "$REPO/bench/lib.sh"
+start_cluster "shared_preload_libraries = 'pg_presplit'" \
+    "presplit.ramp_interval = '2s'" "presplit.ramp_step = 25" "presplit.backfill_batch_size = 20000"
+WORKDIR=$BENCH_DIR/demo
+mkdir -p "$WORKDIR" && chmod 777 "$WORKDIR"
+
+ROWS=1000000
+echo "== a table of $ROWS accounts in 4 range partitions"
+sql "CREATE EXTENSION pg_presplit"
+sql "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)
+       PARTITION BY RANGE (id)"
+for i in 0 1 2 3; do
+    sql "CREATE TABLE accounts_$i PARTITION OF accounts
+           FOR VALUES FROM ($((i * ROWS / 4))) TO ($(((i + 1) * ROWS / 4)))"
+done
+sql "INSERT INTO accounts SELECT g, 1000, 'account ' || g FROM generate_series(0, $ROWS - 1) g"
+sql "VACUUM ANALYZE accounts"
+sql "SELECT presplit.manage('accounts')"
+TOTAL_BEFORE=$(sql "SELECT count(*) || ' rows, balance ' || sum(balance) FROM accounts")
+
+# 80% of the transfers and reads hit accounts_0: the hot partition.
+cat >"$WORKDIR/workload.sql" <<EOF
+\set hot random(1, 100)
+\if :hot <= 80
+\set a random(0, $((ROWS / 4 - 1)))
+\else
+\set a random($((ROWS / 4)), $((ROWS - 1)))
+\endif
+\set b random(0, $((ROWS - 1)))
+UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
+ WHERE id IN (:a, :b) AND :a <> :b;
+SELECT balance FROM accounts WHERE id = :a;
+EOF
+chmod 644 "$WORKDIR/workload.sql"
+echo "== pgbench: 4 clients transferring between accounts for the whole demo"
+# Runs of 5 s until told to stop, so that every run ends and writes its log.
+(cd "$WORKDIR" && run=0 && while [ ! -f stop ]; do
+    run=$((run + 1))
+    as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c 4 -j 2 -T 5 \
+        --max-tries=5 -l --log-prefix="client$run" -f workload.sql postgres >>pgbench.out 2>&1
+done) &
+PGBENCH=$!
+sleep 8
+
+echo
+echo "== what the analyzer saw after a few seconds"
+psql -X -c "SELECT partition, reads, writes, load_share FROM presplit.partition_stats
+             WHERE parent = 'accounts'::regclass ORDER BY partition"
+psql -X -c "SELECT partition, split_point, left_share, right_share, samples
+              FROM presplit.split_suggestions WHERE partition = 'accounts_0'::regclass"
+POINT=$(sql "SELECT coalesce(split_point, '125000') FROM presplit.split_suggestions
+              WHERE partition = 'accounts_0'::regclass")
+POINT=${POINT:-125000}
+
+watch_plan() { # plan id, final state: progress and weights until then
+    local plan=$1 target=$2 last=""
+    while true; do
+        local line
+        line=$(sql "SELECT p.state || coalesce(' | new channel weight ' || p.new_channel_weight, '')
+                      || coalesce(' | copied ' || (SELECT sum(rows_copied) FROM presplit.progress g
+                                                    WHERE g.plan_id = p.id AND p.state IN ('preparing', 'backfilling'))
+                                 || ' of ~' || (SELECT sum(rows_estimated) FROM presplit.progress g
+                                                WHERE g.plan_id = p.id), '')
+                      FROM presplit.plans p WHERE id = $plan")
+        [ "$line" != "$last" ] && echo "   $(date +%T) $line"
+        last=$line
+        case $line in "$target"* | failed* | rolled_back* | cancelled*) break ;; esac
+        sleep 0.5
+    done
+}
+
+echo
+echo "== split_partition('accounts_0', '{$POINT}'): backfill, then a ramped switchover"
+PLAN=$(sql "SELECT presplit.split_partition('accounts_0', '{$POINT}')")
+watch_plan "$PLAN" cut_over
+psql -X -c "SELECT partition, bound FROM presplit.managed_tables WHERE parent = 'accounts'::regclass ORDER BY bound"
+
+echo "== rollback under load (reverse capture kept accounts_0 current)"
+sql "SELECT presplit.rollback($PLAN)"
+psql -X -c "SELECT partition, bound FROM presplit.managed_tables WHERE parent = 'accounts'::regclass ORDER BY bound"
+
+echo "== the split again, this time to the end"
+PLAN2=$(sql "SELECT presplit.split_partition('accounts_0', '{$POINT}')")
+watch_plan "$PLAN2" cut_over
+sleep 2
+sql "SELECT presplit.finalize($PLAN2)"
+echo "   finalized: old partition dropped"
+psql -X -c "SELECT partition, bound, estimated_rows FROM presplit.managed_tables WHERE parent = 'accounts'::regclass ORDER BY bound"
+
+sleep 2
+touch "$WORKDIR/stop"
+wait $PGBENCH
+TOTAL_AFTER=$(sql "SELECT count(*) || ' rows, balance ' || sum(balance) FROM accounts")
+
+echo
+echo "== events of the two plans"
+psql -X -c "SELECT at::time(3), plan_id, kind, coalesce(from_state || ' -> ' || to_state, detail) AS what
+              FROM presplit.events WHERE plan_id IN ($PLAN, $PLAN2) ORDER BY id"
+
+echo "== summary"
+# pgbench log lines: client transaction latency_us script epoch_s epoch_us
+# (a failed transaction logs "failed" as its latency).
+cat "$WORKDIR"/client* | awk '$3 == "failed" {bad++; next} {n++; if ($3 > max) max = $3; s += $3}
+    END {printf "   transactions served: %d (%d failed), mean latency %.2f ms, worst client stall %.1f ms\n",
+         n, bad, s / n / 1000, max / 1000}'
+sql "SELECT '   rows moved: ' || sum(rows_copied) FROM presplit.progress WHERE plan_id = $PLAN2"
+sql "SELECT '   lock held: ' || string_agg(substring(detail from 'held ([0-9.]+ ms)'), ', ' ORDER BY id)
+            || ' (cutover, rollback, cutover)'
+       FROM presplit.events WHERE plan_id IN ($PLAN, $PLAN2) AND kind IN ('cutover', 'rollback_swap')"
+echo "   before: $TOTAL_BEFORE"
+echo "   after:  $TOTAL_AFTER"
+if [ "$TOTAL_BEFORE" = "$TOTAL_AFTER" ]; then
+    echo "   invariant holds: no row lost or duplicated, no transfer lost"
+else
+    echo "   INVARIANT BROKEN" && exit 1
+fi
