@@ -56,18 +56,24 @@ SELECT partition, split_point, left_share, right_share, samples
 SELECT partition, bucket, lower_bound, upper_bound, accesses
   FROM presplit.key_heat('readings', 4) WHERE partition = 'readings_low'::regclass ORDER BY bucket;
 
--- Sampling: with one statement in 4 recorded, counts are scaled by 4.
+-- Sampling: each statement recorded with probability 1/4, its counts scaled
+-- by 4. 400 reads: about 100 recorded (standard deviation 8.7), so the
+-- scaled count is a multiple of 4 near 400 (the bounds are 11 deviations
+-- away).
 SELECT presplit.reset_stats('readings');
 SET presplit.analyzer_sample_every = 4;
 DO $$
 BEGIN
-    FOR i IN 1..40 LOOP
+    FOR i IN 1..400 LOOP
         PERFORM v FROM readings WHERE id = 1200;
     END LOOP;
 END;
 $$;
 RESET presplit.analyzer_sample_every;
-SELECT partition, reads FROM presplit.partition_stats
+SELECT partition, reads % 4 = 0 AS scaled_by_4,
+       CASE partition::text WHEN 'readings_high' THEN reads BETWEEN 200 AND 600
+                            ELSE reads = 0 END AS as_expected
+  FROM presplit.partition_stats
  WHERE parent = 'readings'::regclass ORDER BY partition::text;
 
 -- Off: nothing recorded.
