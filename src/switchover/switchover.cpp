@@ -116,6 +116,24 @@ void require_shadows(const migration::PlanLayout& layout) {
                                                         std::to_string(shadow.row.ordinal));
 }
 
+// Locks the parent and the plan's tables (lock_exclusively), runs `swap`,
+// and records in events (`kind`) how many tries the lock took and how long
+// it was held until the swap was done.
+template <typename Swap>
+SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, const char* kind,
+                       Swap&& swap) {
+    SwapReport report;
+    report.tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), what);
+    instr_time locked_at;
+    INSTR_TIME_SET_CURRENT(locked_at);
+    swap(pg::qualified_relation_name(layout.plan.parent));
+    report.lock_held_ms = elapsed_ms(locked_at);
+    catalog::log_event(layout.plan.id, layout.source, kind,
+                       "lock taken in " + std::to_string(report.tries) + " tries, held " +
+                           milliseconds(report.lock_held_ms) + " to the end of the swap");
+    return report;
+}
+
 } // namespace
 
 void begin_switching(const catalog::Plan& plan) {
@@ -125,38 +143,29 @@ void begin_switching(const catalog::Plan& plan) {
 
 SwapReport cut_over(const migration::PlanLayout& layout) {
     require_shadows(layout);
-    SwapReport report;
-    report.tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), "cutover");
-    instr_time locked_at;
-    INSTR_TIME_SET_CURRENT(locked_at);
-
-    const std::string parent = pg::qualified_relation_name(layout.plan.parent);
-    migration::remove_capture(layout);
-    {
-        pg::RunAsExtension as_extension;
-        pg::SpiSession spi;
-        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + layout.source);
-        spi.execute("ALTER TABLE " + layout.source + " ADD CONSTRAINT " +
-                    migration::old_bound_constraint_name() + " CHECK (" + layout.key +
-                    " IS NOT NULL AND " +
-                    migration::range_condition(layout.key, layout.key_type, source_lower(layout),
-                                               source_upper(layout)) +
-                    ") NOT VALID");
-        for (const auto& shadow : layout.shadows) {
-            spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + shadow.name + " " +
-                        shadow.row.bound);
-            spi.execute("ALTER TABLE " + shadow.name + " DROP CONSTRAINT presplit_bound");
+    return locked_swap(layout, "cutover", "cutover", [&](const std::string& parent) {
+        migration::remove_capture(layout);
+        {
+            pg::RunAsExtension as_extension;
+            pg::SpiSession spi;
+            spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + layout.source);
+            spi.execute("ALTER TABLE " + layout.source + " ADD CONSTRAINT " +
+                        migration::old_bound_constraint_name() + " CHECK (" + layout.key +
+                        " IS NOT NULL AND " +
+                        migration::range_condition(layout.key, layout.key_type,
+                                                   source_lower(layout), source_upper(layout)) +
+                        ") NOT VALID");
+            for (const auto& shadow : layout.shadows) {
+                spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + shadow.name + " " +
+                            shadow.row.bound);
+                spi.execute("ALTER TABLE " + shadow.name + " DROP CONSTRAINT presplit_bound");
+            }
         }
-    }
-    migration::install_reverse_capture(layout);
-    catalog::set_new_channel_weight(layout.plan.id, 100);
-    catalog::mark_cut_over(layout.plan.id);
-    catalog::set_plan_state(layout.plan.id, "cut_over");
-    report.lock_held_ms = elapsed_ms(locked_at);
-    catalog::log_event(layout.plan.id, layout.source, "cutover",
-                       "lock taken in " + std::to_string(report.tries) + " tries, held " +
-                           milliseconds(report.lock_held_ms) + " to the end of the swap");
-    return report;
+        migration::install_reverse_capture(layout);
+        catalog::set_new_channel_weight(layout.plan.id, 100);
+        catalog::mark_cut_over(layout.plan.id);
+        catalog::set_plan_state(layout.plan.id, "cut_over");
+    });
 }
 
 bool validate_old_bound(const migration::PlanLayout& layout) {
@@ -192,27 +201,22 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     require_shadows(layout);
     // The scan, if the worker has not done it yet, before the exclusive lock.
     validate_old_bound(layout);
-    const int tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), "rollback");
-    instr_time locked_at;
-    INSTR_TIME_SET_CURRENT(locked_at);
-    const std::string parent = pg::qualified_relation_name(layout.plan.parent);
-    migration::remove_reverse_capture(layout);
-    {
-        pg::RunAsExtension as_extension;
-        pg::SpiSession spi;
-        for (const auto& shadow : layout.shadows)
-            spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
-        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + layout.source + " " +
-                    migration::partition_bound(source_lower(layout), source_upper(layout)));
-        spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT " +
-                    migration::old_bound_constraint_name());
-    }
-    migration::drop_shadows(layout);
-    catalog::set_new_channel_weight(layout.plan.id, 0);
-    catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
-    catalog::log_event(layout.plan.id, layout.source, "rollback_swap",
-                       "lock taken in " + std::to_string(tries) + " tries, held " +
-                           milliseconds(elapsed_ms(locked_at)) + " to the end of the swap");
+    locked_swap(layout, "rollback", "rollback_swap", [&](const std::string& parent) {
+        migration::remove_reverse_capture(layout);
+        {
+            pg::RunAsExtension as_extension;
+            pg::SpiSession spi;
+            for (const auto& shadow : layout.shadows)
+                spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
+            spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + layout.source + " " +
+                        migration::partition_bound(source_lower(layout), source_upper(layout)));
+            spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT " +
+                        migration::old_bound_constraint_name());
+        }
+        migration::drop_shadows(layout);
+        catalog::set_new_channel_weight(layout.plan.id, 0);
+        catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
+    });
 }
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
