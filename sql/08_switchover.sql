@@ -151,6 +151,15 @@ SELECT kind, CASE WHEN kind <> 'cutover' THEN detail END AS detail
 SELECT presplit.finalize(:p4, drop_old => false);
 SELECT to_regclass('accounts_1') AS kept, (SELECT count(*) FROM accounts_1) AS rows_kept;
 SELECT * FROM accounts_layout;
+-- Only split_partition asks for a ramp: a plan from prepare_split that is
+-- switched by hand (set_weight) stays where it is put.
+SELECT relations[1] AS first_new FROM presplit.channels WHERE plan_id = :p4 AND channel = 'new' \gset
+SELECT presplit.prepare_split(:'first_new', '{1250}') AS p5 \gset
+SELECT presplit.wait(:p5, 'synced', '60 s');
+SELECT presplit.set_weight(:p5, 10);
+SELECT pg_sleep(0.3);
+SELECT state, new_channel_weight FROM presplit.plans WHERE id = :p5;
+SELECT presplit.rollback(:p5);
 ALTER SYSTEM RESET presplit.ramp_interval;
 ALTER SYSTEM RESET presplit.ramp_step;
 SELECT pg_reload_conf();

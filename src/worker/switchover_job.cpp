@@ -63,7 +63,7 @@ Step run_switchover_step(int64_t id) {
                 switchover::begin_switching(*plan);
                 return {StepOutcome::progress, 0};
             }
-            if (plan->state == "switching" && plan->ramp)
+            if (plan->state == "switching" && plan->switch_requested && plan->ramp)
                 return ramp(*plan);
             if (plan->state == "cut_over")
                 switchover::validate_old_bound(migration::load_layout(*plan));
