@@ -14,6 +14,7 @@ PRESPLIT_CORE_SOURCES = \
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
 	src/pg/guard.cpp \
+	src/pg/clock.cpp \
 	src/pg/shared_memory.cpp \
 	src/pg/spi.cpp \
 	src/pg/relation.cpp \

@@ -8,8 +8,6 @@
 
 namespace presplit::api {
 
-std::string plan_label(int64_t id); // "split plan <id>"
-
 // The plan, locked (FOR UPDATE) for the rest of the transaction, after
 // checking that the caller owns its source table (or is superuser).
 // ERROR 42704 for an unknown plan, 42501 for a non-owner.

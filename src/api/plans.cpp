@@ -7,6 +7,7 @@
 #include "migration/layout.hpp"
 #include "migration/shadows.hpp"
 #include "migration/split_request.hpp"
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 #include "worker/worker.hpp"
@@ -15,13 +16,11 @@ extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 PG_FUNCTION_INFO_V1(presplit_prepare_split);
 PG_FUNCTION_INFO_V1(presplit_split_partition);
@@ -33,14 +32,10 @@ PG_FUNCTION_INFO_V1(presplit_backfill_batch);
 namespace presplit {
 namespace api {
 
-std::string plan_label(int64_t id) {
-    return "split plan " + std::to_string(id);
-}
-
 catalog::Plan owned_plan(int64_t id) {
     auto plan = catalog::load_plan(id, /*lock=*/true);
     if (!plan)
-        throw pg::Error(ERRCODE_UNDEFINED_OBJECT, plan_label(id) + " does not exist");
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT, catalog::plan_label(id) + " does not exist");
     pg::call([&] {
         if (!pg_class_ownercheck(plan->source, GetUserId()))
             aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(plan->source));
@@ -53,7 +48,7 @@ catalog::Plan owned_plan(int64_t id) {
 namespace {
 
 using api::owned_plan;
-using api::plan_label;
+using catalog::plan_label;
 
 // Validates, records a plan, creates its shadows and starts capture; the
 // worker takes it from preparing.
@@ -85,7 +80,7 @@ std::vector<std::string> requested_points(FunctionCallInfo fcinfo, const catalog
     migration::SplitRequest request;
     request.parent = plan.parent;
     request.source = plan.source;
-    request.key_type = catalog::find_managed_table(plan.parent)->key_type;
+    request.key_type = catalog::find_managed_table(plan.parent).value().key_type;
     request.key_column = layout.key;
     request.lower = layout.shadows.front().row.lower_value;
     request.upper = layout.shadows.back().row.upper_value;
@@ -209,13 +204,7 @@ Datum wait(FunctionCallInfo fcinfo) {
                             "timed out waiting for " + plan_label(id) + " to reach state " +
                                 target_name,
                             "It is in state " + plan->state + ".");
-        long sleep_ms = std::min<long>(100, (deadline - now) / 1000 + 1);
-        pg::call([&] {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
-                            PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-        });
+        pg::sleep_on_latch(std::min<int64_t>(100, (deadline - now) / 1000 + 1));
     }
 }
 

@@ -29,7 +29,7 @@ namespace presplit {
 namespace {
 
 using api::owned_plan;
-using api::plan_label;
+using catalog::plan_label;
 
 std::string caller_name() {
     return pg::call([] { return GetUserNameFromId(GetUserId(), false); });

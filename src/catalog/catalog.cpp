@@ -74,6 +74,10 @@ const char* const kActive = "state NOT IN ('finalized', 'rolled_back', 'cancelle
 
 } // namespace
 
+std::string plan_label(int64_t id) {
+    return "split plan " + std::to_string(id);
+}
+
 void require_extension() {
     bool installed = pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
     if (!installed)

@@ -35,6 +35,9 @@ void delete_managed_table(unsigned int parent);
 
 // --- plans ------------------------------------------------------------------
 
+// "split plan <id>", for messages.
+std::string plan_label(int64_t id);
+
 struct Plan {
     int64_t id = 0;
     unsigned int parent = 0;

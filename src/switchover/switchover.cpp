@@ -2,45 +2,19 @@
 
 #include "config.hpp"
 #include "migration/shadows.hpp"
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
-
-extern "C" {
-#include "miscadmin.h"
-#include "portability/instr_time.h"
-#include "storage/latch.h"
-#include "utils/wait_event.h"
-}
 
 #include <algorithm>
 
 namespace presplit::switchover {
 namespace {
 
-std::string plan_label(const migration::PlanLayout& layout) {
-    return "split plan " + std::to_string(layout.plan.id);
-}
-
 std::string milliseconds(double ms) {
     char text[32];
     snprintf(text, sizeof text, "%.1f ms", ms);
     return text;
-}
-
-double elapsed_ms(instr_time start) {
-    instr_time now;
-    INSTR_TIME_SET_CURRENT(now);
-    INSTR_TIME_SUBTRACT(now, start);
-    return INSTR_TIME_GET_MILLISEC(now);
-}
-
-void sleep_ms(long ms) {
-    pg::call([&] {
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
-                        PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    });
 }
 
 } // namespace
@@ -78,7 +52,7 @@ int lock_exclusively(const std::vector<std::string>& tables, const std::string& 
                             "transactions).",
                             "Try again later, or raise presplit.cutover_max_tries or "
                             "presplit.cutover_lock_timeout.");
-        sleep_ms(std::min<long>(1000, 10L << std::min(attempt - 1, 7)));
+        pg::sleep_on_latch(std::min<long>(1000, 10L << std::min(attempt - 1, 7)));
     }
 }
 
@@ -112,7 +86,8 @@ std::optional<std::string> source_upper(const migration::PlanLayout& layout) {
 void require_shadows(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows)
         if (shadow.name.empty())
-            throw pg::Error(ERRCODE_INTERNAL_ERROR, plan_label(layout) + " has lost shadow " +
+            throw pg::Error(ERRCODE_INTERNAL_ERROR, catalog::plan_label(layout.plan.id) +
+                                                        " has lost shadow " +
                                                         std::to_string(shadow.row.ordinal));
 }
 
@@ -124,10 +99,9 @@ SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, co
                        Swap&& swap) {
     SwapReport report;
     report.tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), what);
-    instr_time locked_at;
-    INSTR_TIME_SET_CURRENT(locked_at);
+    const instr_time locked_at = pg::now();
     swap(pg::qualified_relation_name(layout.plan.parent));
-    report.lock_held_ms = elapsed_ms(locked_at);
+    report.lock_held_ms = pg::elapsed_ms(locked_at);
     catalog::log_event(layout.plan.id, layout.source, kind,
                        "lock taken in " + std::to_string(report.tries) + " tries, held " +
                            milliseconds(report.lock_held_ms) + " to the end of the swap");

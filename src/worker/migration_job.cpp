@@ -6,13 +6,10 @@
 #include "core/throttle.hpp"
 #include "migration/backfill.hpp"
 #include "migration/layout.hpp"
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 #include "worker/transaction.hpp"
-
-extern "C" {
-#include "portability/instr_time.h"
-}
 
 #include <map>
 #include <set>
@@ -43,21 +40,13 @@ int active_client_backends() {
                                  "   AND pid <> pg_catalog.pg_backend_pid()"));
 }
 
-double elapsed_ms(instr_time start) {
-    instr_time now;
-    INSTR_TIME_SET_CURRENT(now);
-    INSTR_TIME_SUBTRACT(now, start);
-    return INSTR_TIME_GET_MILLISEC(now);
-}
-
 Step copy_next_batch(const migration::PlanLayout& layout) {
     const core::ThrottleSettings settings = throttle_settings();
     if (settings.busy_active_backends > 0 &&
         core::foreground_is_busy(settings, active_client_backends()))
         return {StepOutcome::idle, settings.backoff_ms};
 
-    instr_time start;
-    INSTR_TIME_SET_CURRENT(start);
+    const instr_time start = pg::now();
     // After a batch had to skip rows capture had already copied, writers are
     // racing this range: go straight to ON CONFLICT for a few batches.
     int& conflict_batches_left = skip_conflicts_for[layout.plan.id];
@@ -70,7 +59,7 @@ Step copy_next_batch(const migration::PlanLayout& layout) {
     else if (conflict_batches_left > 0)
         --conflict_batches_left;
     return {StepOutcome::progress,
-            core::pause_after_batch_ms(settings, batch.rows_read, elapsed_ms(start))};
+            core::pause_after_batch_ms(settings, batch.rows_read, pg::elapsed_ms(start))};
 }
 
 // ANALYZE, then compare every shadow with its slice of the source under the

@@ -11,6 +11,7 @@
 #include "worker/worker.hpp"
 
 #include "config.hpp"
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
@@ -79,17 +80,6 @@ void publish_exit(int, Datum) {
     });
 }
 
-// Sleeps up to `ms`, waking early when the latch is set (a new plan, a
-// shutdown request, a reload).
-void sleep_ms(int64_t ms) {
-    pg::call([&] {
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                        static_cast<long>(ms), PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    });
-}
-
 void reload_configuration_if_asked() {
     if (ConfigReloadPending) {
         ConfigReloadPending = false;
@@ -126,7 +116,7 @@ void run_round() {
         publish_heartbeat(true);
         reload_configuration_if_asked();
         if (!plans.empty() && pause_ms > 0 && pause_ms != INT64_MAX)
-            sleep_ms(pause_ms);
+            pg::sleep_on_latch(pause_ms);
     }
 }
 
@@ -146,7 +136,7 @@ void run_worker() {
         reload_configuration_if_asked();
         run_round();
         if (!ShutdownRequestPending)
-            sleep_ms(config::worker_naptime_ms);
+            pg::sleep_on_latch(config::worker_naptime_ms);
     }
     ereport(LOG, (errmsg("pg_presplit worker shutting down")));
     proc_exit(0);
