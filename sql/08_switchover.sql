@@ -26,6 +26,8 @@ SELECT presplit.split_partition(NULL, '{500}');
 SELECT presplit.split_partition('accounts_0');
 SELECT presplit.split_partition('accounts_0', '{500}', NULL);
 SELECT presplit.split_partition('accounts_0', '{5000}');
+SELECT presplit.split_partition('accounts');
+SELECT presplit.split_partition('pg_class');
 SELECT presplit.set_weight(NULL, 10);
 SELECT presplit.set_weight(424242, 10);
 SELECT presplit.pause(424242);

@@ -52,8 +52,8 @@ using catalog::plan_label;
 
 // Validates, records a plan, creates its shadows and starts capture; the
 // worker takes it from preparing.
-int64_t prepare_plan(FunctionCallInfo fcinfo, Oid source, int split_points_arg) {
-    migration::SplitRequest request = migration::validate_source(source);
+int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request,
+                     int split_points_arg) {
     migration::resolve_split_points(request, fcinfo, split_points_arg);
 
     Oid caller = pg::call([] { return GetUserId(); });
@@ -70,7 +70,7 @@ int64_t prepare_plan(FunctionCallInfo fcinfo, Oid source, int split_points_arg) 
 Datum prepare_split(FunctionCallInfo fcinfo) {
     Oid source = api::required_oid(fcinfo, 0, "source");
     catalog::require_extension();
-    PG_RETURN_INT64(prepare_plan(fcinfo, source, 1));
+    PG_RETURN_INT64(prepare_plan(fcinfo, migration::validate_source(source), 1));
 }
 
 // The split points argument of split_partition, as the key type's text
@@ -116,13 +116,16 @@ Datum split_partition(FunctionCallInfo fcinfo) {
                     std::to_string(plan.id) + ");");
         id = plan.id;
     } else {
+        // The source's own errors (not a managed partition, not its owner)
+        // come before the missing split points.
+        migration::SplitRequest request = migration::validate_source(source);
         if (PG_ARGISNULL(1))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             "partition \"" + api::relation_name(source) +
                                 "\" has no split plan, so split_points are needed",
                             "",
                             "Pass the key values to split at, e.g. split_points => '{500000}'.");
-        id = prepare_plan(fcinfo, source, 1);
+        id = prepare_plan(fcinfo, std::move(request), 1);
     }
     catalog::request_switch(id, ramp);
     worker::wake_worker();
