@@ -388,8 +388,27 @@ SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
 COMMENT ON VIEW presplit.progress IS
     'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
 
--- Per plan that has started switching: its two channels, their weights and
--- the relations each one reads.
+-- Whether this execution reads a switching plan's range from the new
+-- channel: drawn once per execution with the new channel's weight. Called by
+-- the gates pg_presplit's planner hook adds to routed reads (parallel
+-- restricted: the leader draws for the whole execution).
+CREATE FUNCTION presplit._route_new(plan bigint) RETURNS boolean
+AS 'MODULE_PATHNAME', 'presplit_route_new'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+GRANT EXECUTE ON FUNCTION presplit._route_new(bigint) TO PUBLIC;
+
+-- What each channel served since its plan's first routed read (shared
+-- memory: since the server's last start).
+CREATE FUNCTION presplit._channel_stats(
+    OUT plan_id bigint, OUT channel text, OUT statements bigint, OUT errors bigint,
+    OUT mean_ms double precision, OUT p95_ms double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'presplit_channel_stats'
+LANGUAGE C VOLATILE;
+
+-- Per plan that has started switching: its two channels, their weights, the
+-- relations each one reads, and what each served: routed reads, errors, and
+-- executor latency.
 CREATE VIEW presplit.channels AS
 SELECT c.plan_id, p.source, c.channel, c.weight,
        CASE c.channel
@@ -397,11 +416,14 @@ SELECT c.plan_id, p.source, c.channel, c.weight,
             ELSE ARRAY(SELECT s.relation FROM presplit.shadow s
                         WHERE s.plan_id = p.id ORDER BY s.ordinal)
        END AS relations,
-       p.state, p.ramp, p.paused, c.updated_at AS weight_since
+       p.state, p.ramp, p.paused, c.updated_at AS weight_since,
+       coalesce(st.statements, 0) AS statements, coalesce(st.errors, 0) AS errors,
+       st.mean_ms, st.p95_ms
   FROM presplit.channel c
-  JOIN presplit.plan p ON p.id = c.plan_id;
+  JOIN presplit.plan p ON p.id = c.plan_id
+  LEFT JOIN presplit._channel_stats() st ON st.plan_id = c.plan_id AND st.channel = c.channel;
 COMMENT ON VIEW presplit.channels IS
-    'The old and new channel of each switching plan, with their weights';
+    'The old and new channel of each switching plan: weights, relations, and the reads each served';
 
 CREATE VIEW presplit.events AS
 SELECT id, at, plan_id, relation, kind, from_state, to_state, detail, actor

@@ -9,16 +9,19 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/throttle.cpp \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
-	src/core/ramp.cpp
+	src/core/ramp.cpp \
+	src/core/latency_histogram.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
 	src/pg/guard.cpp \
 	src/pg/clock.cpp \
+	src/pg/backend_random.cpp \
 	src/pg/shared_memory.cpp \
 	src/pg/spi.cpp \
 	src/pg/relation.cpp \
 	src/catalog/catalog.cpp \
+	src/catalog/routes.cpp \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/stats_store.cpp \
@@ -28,6 +31,8 @@ PRESPLIT_PG_SOURCES = \
 	src/migration/shadows.cpp \
 	src/migration/backfill.cpp \
 	src/switchover/switchover.cpp \
+	src/switchover/channel_stats.cpp \
+	src/switchover/routing.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
 	src/worker/switchover_job.cpp \

@@ -32,6 +32,15 @@ extern int backfill_backoff_ms;
 extern int ramp_step_percent;
 // presplit.ramp_interval: milliseconds at a weight before the next step.
 extern int ramp_interval_ms;
+// presplit.ramp_min_statements: statements each channel must serve at a
+// weight before the ramp judges and raises it.
+extern int ramp_min_statements;
+// presplit.ramp_max_latency_ratio: new/old p95 latency that aborts the ramp.
+extern double ramp_max_latency_ratio;
+// presplit.ramp_max_error_rate_increase: new minus old error rate that aborts.
+extern double ramp_max_error_rate_increase;
+// presplit.routing: route reads of switching plans by weight (per session).
+extern bool routing_enabled;
 // presplit.cutover_lock_timeout: how long one try to lock for the swap waits.
 extern int cutover_lock_timeout_ms;
 // presplit.cutover_max_tries: lock tries before the swap gives up (for now).

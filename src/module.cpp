@@ -30,6 +30,10 @@ int config::analyzer_max_partitions = 256;
 int config::analyzer_key_half_life_seconds = 600;
 int config::ramp_step_percent = 10;
 int config::ramp_interval_ms = 10000;
+int config::ramp_min_statements = 20;
+double config::ramp_max_latency_ratio = 1.5;
+double config::ramp_max_error_rate_increase = 0.01;
+bool config::routing_enabled = true;
 int config::cutover_lock_timeout_ms = 50;
 int config::cutover_max_tries = 40;
 int config::rollback_window_seconds = 3600;
@@ -87,6 +91,25 @@ void define_settings() {
                             "Time the automatic ramp stays at a weight before the next step.",
                             nullptr, &config::ramp_interval_ms, 10000, 0, 24 * 3600 * 1000,
                             PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.ramp_min_statements",
+                            "Statements each channel must serve at a weight before the automatic "
+                            "ramp judges the new channel and raises its weight.",
+                            "0: step on time alone.", &config::ramp_min_statements, 20, 0, INT_MAX,
+                            PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable("presplit.ramp_max_latency_ratio",
+                             "New channel's p95 latency, as a multiple of the old channel's, "
+                             "that aborts the automatic ramp.",
+                             nullptr, &config::ramp_max_latency_ratio, 1.5, 1.0, 1000.0, PGC_SIGHUP,
+                             0, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable("presplit.ramp_max_error_rate_increase",
+                             "New channel's error rate minus the old channel's that aborts the "
+                             "automatic ramp.",
+                             nullptr, &config::ramp_max_error_rate_increase, 0.01, 0.0, 1.0,
+                             PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "presplit.routing", "Route reads of switching plans to the new channel by its weight.",
+        "Off: this session reads the old channel until the cutover.", &config::routing_enabled,
+        true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.cutover_lock_timeout",
                             "How long one try to take the cutover's exclusive lock waits.",
                             "Sessions queue behind a waiting ACCESS EXCLUSIVE request: keep it "

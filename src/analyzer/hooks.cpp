@@ -3,9 +3,11 @@
 #include "analyzer/key_axis.hpp"
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
+#include "catalog/routes.hpp"
 #include "config.hpp"
-#include "core/random.hpp"
+#include "pg/backend_random.hpp"
 #include "pg/guard.hpp"
+#include "switchover/routing.hpp"
 
 extern "C" {
 #include "access/nbtree.h"
@@ -62,14 +64,6 @@ struct TrackedStatement {
     std::vector<WriteBaseline> writes;
 };
 std::vector<TrackedStatement> tracked;
-core::SplitMix64 random_stream{0};
-
-uint64_t next_random() {
-    if (random_stream.state == 0)
-        random_stream.state =
-            static_cast<uint64_t>(MyProcPid) << 32 ^ static_cast<uint64_t>(GetCurrentTimestamp());
-    return random_stream.next();
-}
 
 // Leaves a relation stands for: itself if a managed leaf, all leaves if a
 // managed parent.
@@ -106,7 +100,7 @@ uint64_t sample_scale() {
     const uint64_t every = static_cast<uint64_t>(config::analyzer_sample_every);
     if (every <= 1)
         return 1;
-    return next_random() % every == 0 ? every : 0;
+    return pg::backend_random() % every == 0 ? every : 0;
 }
 
 // Not in parallel workers (the leader sums their counts) nor in background
@@ -311,7 +305,7 @@ void record_usages(std::vector<PartitionUsage>& usages, uint64_t scale, double s
         counters.rows_written *= scale;
         counters.time_us *= scale;
         usage.span_weight *= scale;
-        pg::call([&] { record(usage, now, next_random()); });
+        pg::call([&] { record(usage, now, pg::backend_random()); });
     }
 }
 
@@ -338,12 +332,24 @@ void add_writes(std::vector<PartitionUsage>& usages, const std::vector<WriteBase
 PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_options,
                         ParamListInfo bound_params) {
     return pg::entry([&] {
+        switchover::route_reads(parse, cursor_options);
         return pg::call([&] {
             return previous_planner
                        ? previous_planner(parse, query_string, cursor_options, bound_params)
                        : standard_planner(parse, query_string, cursor_options, bound_params);
         });
     });
+}
+
+// Whether an execution reads a switching plan's new channel (then it is
+// timed for the channel statistics; see switchover/routing).
+bool reads_new_channel(QueryDesc* query, int eflags) {
+    if (IsParallelWorker() || IsBackgroundWorker || (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0 ||
+        !IsTransactionState())
+        return false;
+    catalog::refresh_routes();
+    return catalog::any_routes() &&
+           pg::call([&] { return switchover::reads_new_channel(query->plannedstmt->rtable); });
 }
 
 void start_executor(QueryDesc* query, int eflags) {
@@ -355,6 +361,7 @@ void start_executor(QueryDesc* query, int eflags) {
                 pg::call([&] { return touches_managed(query->plannedstmt->rtable); }))
                 scale = sample_scale();
         }
+        const bool routed = reads_new_channel(query, eflags);
         if (scale > 0)
             query->instrument_options |= INSTRUMENT_ROWS;
         pg::call([&] {
@@ -363,9 +370,8 @@ void start_executor(QueryDesc* query, int eflags) {
             else
                 standard_ExecutorStart(query, eflags);
         });
-        if (scale == 0)
+        if (scale == 0 && !routed)
             return;
-        TrackedStatement statement{query, scale, {}};
         pg::call([&] {
             if (query->totaltime == nullptr) {
                 MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
@@ -373,6 +379,11 @@ void start_executor(QueryDesc* query, int eflags) {
                 MemoryContextSwitchTo(old);
             }
         });
+        if (routed)
+            switchover::routed_execution_started(query->estate->es_query_cxt);
+        if (scale == 0)
+            return;
+        TrackedStatement statement{query, scale, {}};
         if (query->operation != CMD_SELECT) {
             ListCell* cell;
             foreach (cell, query->plannedstmt->resultRelations) {
@@ -385,6 +396,17 @@ void start_executor(QueryDesc* query, int eflags) {
     });
 }
 
+// Executor time so far (totaltime, if the hooks or another extension asked
+// for it).
+double executor_seconds(QueryDesc* query) {
+    return pg::call([&] {
+        if (query->totaltime == nullptr)
+            return 0.0;
+        InstrEndLoop(query->totaltime);
+        return query->totaltime->total;
+    });
+}
+
 void end_executor(QueryDesc* query) {
     pg::entry([&] {
         for (size_t i = tracked.size(); i-- > 0;) {
@@ -393,18 +415,15 @@ void end_executor(QueryDesc* query) {
             TrackedStatement statement = std::move(tracked[i]);
             tracked.erase(tracked.begin() + static_cast<long>(i));
             std::vector<PartitionUsage> usages;
-            double seconds = 0;
-            pg::call([&] {
-                if (query->totaltime != nullptr) {
-                    InstrEndLoop(query->totaltime);
-                    seconds = query->totaltime->total;
-                }
-            });
+            const double seconds = executor_seconds(query);
             walk(query->planstate, query->estate, usages);
             add_writes(usages, statement.writes);
             record_usages(usages, statement.scale, seconds);
             break;
         }
+        if (query->estate != nullptr)
+            switchover::routed_execution_ended(query->estate->es_query_cxt,
+                                               executor_seconds(query));
         pg::call([&] {
             if (previous_executor_end)
                 previous_executor_end(query);
@@ -457,8 +476,10 @@ void process_utility(PlannedStmt* statement, const char* query_string, bool read
 
 void forget_tracked_statements(XactEvent event, void*) {
     pg::entry([&] {
-        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
             tracked.clear();
+            switchover::forget_routed_executions();
+        }
     });
 }
 
@@ -474,6 +495,8 @@ void install_hooks() {
     previous_process_utility = ProcessUtility_hook;
     ProcessUtility_hook = process_utility;
     install_managed_set_callbacks();
+    catalog::install_routes_callbacks();
+    switchover::install_routing_callbacks();
     RegisterXactCallback(forget_tracked_statements, nullptr);
 }
 

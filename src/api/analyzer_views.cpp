@@ -5,6 +5,7 @@
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
 #include "api/arguments.hpp"
+#include "api/result_rows.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -35,20 +36,8 @@ using analyzer::PartitionEntry;
 // Minimum accesses a split candidate must have counted to be suggested.
 constexpr uint64_t kMinSplitSamples = 20;
 
-struct Rows {
-    ReturnSetInfo* info;
-    explicit Rows(FunctionCallInfo fcinfo) {
-        pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
-        info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    }
-    void add(Datum* values, bool* nulls) {
-        pg::call([&] { tuplestore_putvalues(info->setResult, info->setDesc, values, nulls); });
-    }
-};
-
-Datum text_datum(const std::string& text) {
-    return pg::call([&] { return CStringGetTextDatum(text.c_str()); });
-}
+using api::text_datum;
+using Rows = api::ResultRows;
 
 Datum partition_stats(FunctionCallInfo fcinfo) {
     Rows rows(fcinfo);

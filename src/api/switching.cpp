@@ -1,13 +1,16 @@
 // presplit.set_weight, pause, resume, cutover, rollback, finalize: each
-// checks the caller and the plan's state before changing anything.
+// checks the caller and the plan's state before changing anything. And
+// presplit._channel_stats, behind the view presplit.channels.
 #include "api/arguments.hpp"
 #include "api/plan_access.hpp"
+#include "api/result_rows.hpp"
 #include "catalog/catalog.hpp"
 #include "config.hpp"
 #include "core/plan_state.hpp"
 #include "migration/layout.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "switchover/channel_stats.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/worker.hpp"
 
@@ -21,6 +24,7 @@ PG_FUNCTION_INFO_V1(presplit_resume);
 PG_FUNCTION_INFO_V1(presplit_cutover);
 PG_FUNCTION_INFO_V1(presplit_rollback);
 PG_FUNCTION_INFO_V1(presplit_finalize);
+PG_FUNCTION_INFO_V1(presplit_channel_stats);
 }
 
 #include <initializer_list>
@@ -133,9 +137,38 @@ Datum finalize(FunctionCallInfo fcinfo) {
     PG_RETURN_VOID();
 }
 
+void add_channel_rows(int64_t plan_id, const switchover::PlanChannels& channels, void* arg) {
+    auto& rows = *static_cast<api::ResultRows*>(arg);
+    const char* names[] = {"old", "new"};
+    for (int i = 0; i < 2; ++i) {
+        const switchover::ChannelTotals& channel = channels[i];
+        const uint64_t succeeded = channel.statements - channel.errors;
+        Datum values[6];
+        bool nulls[6] = {};
+        values[0] = Int64GetDatum(plan_id);
+        values[1] = api::text_datum(names[i]);
+        values[2] = Int64GetDatum(static_cast<int64>(channel.statements));
+        values[3] = Int64GetDatum(static_cast<int64>(channel.errors));
+        values[4] =
+            Float8GetDatum(succeeded > 0 ? channel.total_ms / static_cast<double>(succeeded) : 0.0);
+        values[5] = Float8GetDatum(core::latency_quantile_ms(channel.latency, 0.95));
+        nulls[4] = nulls[5] = succeeded == 0;
+        rows.add(values, nulls);
+    }
+}
+
+Datum channel_stats(FunctionCallInfo fcinfo) {
+    api::ResultRows rows(fcinfo);
+    switchover::for_each_channel_stats(add_channel_rows, &rows);
+    return static_cast<Datum>(0);
+}
+
 } // namespace
 } // namespace presplit
 
+Datum presplit_channel_stats(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::channel_stats(fcinfo); });
+}
 Datum presplit_set_weight(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::set_weight(fcinfo); });
 }

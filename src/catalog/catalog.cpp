@@ -1,10 +1,12 @@
 #include "catalog/catalog.hpp"
+#include "catalog/routes.hpp"
 
 #include "core/text_array.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
 #include "commands/extension.h"
+#include "utils/inval.h"
 }
 
 namespace presplit::catalog {
@@ -168,9 +170,16 @@ void set_plan_state(int64_t id, const std::string& state,
                     const std::optional<std::string>& reason) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
-    spi.execute("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
-                " WHERE id = $1::bigint",
-                {std::to_string(id), state, reason});
+    auto result = spi.execute("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
+                              " WHERE id = $1::bigint RETURNING parent::oid",
+                              {std::to_string(id), state, reason});
+    // Reads are routed while a plan is switching: backends reload their
+    // routes, and plans cached for the table are made again.
+    routes_changed();
+    if (!result.rows.empty() && result.rows[0][0]) {
+        const auto parent = static_cast<Oid>(std::stoul(*result.rows[0][0]));
+        pg::call([&] { CacheInvalidateRelcacheByRelid(parent); });
+    }
 }
 
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done) {
@@ -265,6 +274,7 @@ void set_new_channel_weight(int64_t id, int weight) {
                 "     updated_at = CASE WHEN c.weight = excluded.weight THEN c.updated_at"
                 "                       ELSE now() END",
                 {std::to_string(id), std::to_string(weight)});
+    routes_changed();
 }
 
 void mark_cut_over(int64_t id) {

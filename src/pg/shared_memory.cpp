@@ -2,6 +2,7 @@
 
 #include "analyzer/stats_store.hpp"
 #include "pg/guard.hpp"
+#include "switchover/channel_stats.hpp"
 
 extern "C" {
 #include "miscadmin.h"
@@ -28,6 +29,7 @@ void request_shared_memory() {
     RequestNamedLWLockTranche(kTrancheName, 1);
     RequestAddinShmemSpace(analyzer::shared_memory_size());
     RequestNamedLWLockTranche(analyzer::lock_tranche_name(), analyzer::lock_count());
+    RequestAddinShmemSpace(switchover::channel_stats_shared_size());
 }
 
 void attach_shared_memory() {
@@ -39,9 +41,11 @@ void attach_shared_memory() {
     if (!found) {
         memset(state, 0, sizeof(SharedState));
         pg_atomic_init_u64(&state->managed_generation, 1);
+        pg_atomic_init_u64(&state->routing_generation, 1);
     }
     lock = &GetNamedLWLockTranche(kTrancheName)->lock;
     analyzer::attach_shared_memory();
+    switchover::attach_channel_stats();
     LWLockRelease(AddinShmemInitLock);
 }
 

@@ -1,0 +1,236 @@
+#include "catalog/routes.hpp"
+
+#include "pg/guard.hpp"
+#include "pg/shared_memory.hpp"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "port/atomics.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+}
+
+#include <algorithm>
+#include <tuple>
+
+namespace presplit::catalog {
+namespace {
+
+std::vector<Route> routes;
+uint64 built_generation = 0;
+uint64_t version = 0;
+bool built = false;
+bool bump_at_commit = false;
+
+// A table of schema presplit, scanned with the latest snapshot; columns are
+// found by name. Every PostgreSQL call goes through pg::call, so that the
+// caller may own C++ objects.
+class CatalogScan {
+public:
+    // False if the extension is not installed in this database.
+    bool open(const char* table_name) {
+        rel_ = pg::call([&]() -> Relation {
+            Oid schema = get_namespace_oid("presplit", true);
+            Oid relid = OidIsValid(schema) ? get_relname_relid(table_name, schema) : InvalidOid;
+            return OidIsValid(relid) ? table_open(relid, AccessShareLock) : nullptr;
+        });
+        if (rel_ == nullptr)
+            return false;
+        scan_ = pg::call([&] { return table_beginscan(rel_, GetLatestSnapshot(), 0, nullptr); });
+        return true;
+    }
+    void close() {
+        pg::call([&] {
+            table_endscan(scan_);
+            table_close(rel_, AccessShareLock);
+        });
+    }
+    bool next() {
+        tuple_ = pg::call([&] { return heap_getnext(scan_, ForwardScanDirection); });
+        return tuple_ != nullptr;
+    }
+    AttrNumber column(const char* name) const {
+        return pg::call([&] { return get_attnum(RelationGetRelid(rel_), name); });
+    }
+    std::optional<Datum> get(AttrNumber attnum) const {
+        bool isnull = true;
+        Datum value =
+            pg::call([&] { return heap_getattr(tuple_, attnum, RelationGetDescr(rel_), &isnull); });
+        return isnull ? std::nullopt : std::optional<Datum>(value);
+    }
+    std::optional<std::string> string_at(AttrNumber attnum) const {
+        auto value = get(attnum);
+        if (!value)
+            return std::nullopt;
+        return std::string(pg::call([&] { return TextDatumGetCString(*value); }));
+    }
+    TransactionId xmin() const {
+        return HeapTupleHeaderXminFrozen(tuple_->t_data) ? FrozenTransactionId
+                                                         : HeapTupleHeaderGetXmin(tuple_->t_data);
+    }
+
+private:
+    Relation rel_ = nullptr;
+    TableScanDesc scan_ = nullptr;
+    HeapTuple tuple_ = nullptr;
+};
+
+void read_routes(std::vector<Route>& out) {
+    CatalogScan plans;
+    if (!plans.open("plan"))
+        return;
+    const AttrNumber id = plans.column("id"), parent = plans.column("parent"),
+                     source = plans.column("source"), state = plans.column("state");
+    while (plans.next()) {
+        if (plans.string_at(state).value_or("") != "switching")
+            continue;
+        Route route;
+        route.plan_id = DatumGetInt64(*plans.get(id));
+        route.parent = DatumGetObjectId(*plans.get(parent));
+        route.source = DatumGetObjectId(*plans.get(source));
+        route.plan_row_xmin = plans.xmin();
+        out.push_back(route);
+    }
+    plans.close();
+    if (out.empty())
+        return;
+
+    auto route_of = [&](int64_t plan_id) -> Route* {
+        for (auto& route : out)
+            if (route.plan_id == plan_id)
+                return &route;
+        return nullptr;
+    };
+    CatalogScan managed;
+    managed.open("managed_table");
+    const AttrNumber m_parent = managed.column("parent"), m_key = managed.column("key_column"),
+                     m_type = managed.column("key_type");
+    while (managed.next()) {
+        const Oid table = DatumGetObjectId(*managed.get(m_parent));
+        for (auto& route : out)
+            if (route.parent == table) {
+                route.key_column = NameStr(*DatumGetName(*managed.get(m_key))); // no allocation
+                route.key_type = DatumGetObjectId(*managed.get(m_type));
+            }
+    }
+    managed.close();
+
+    CatalogScan shadows;
+    shadows.open("shadow");
+    const AttrNumber s_plan = shadows.column("plan_id"), s_ordinal = shadows.column("ordinal"),
+                     s_relation = shadows.column("relation"),
+                     s_lower = shadows.column("lower_value"),
+                     s_upper = shadows.column("upper_value");
+    std::vector<std::tuple<int64_t, int, RouteShadow>> found;
+    while (shadows.next()) {
+        const int64_t plan_id = DatumGetInt64(*shadows.get(s_plan));
+        auto relation = shadows.get(s_relation);
+        if (route_of(plan_id) == nullptr || !relation)
+            continue;
+        RouteShadow shadow;
+        shadow.relid = DatumGetObjectId(*relation);
+        shadow.lower = shadows.string_at(s_lower);
+        shadow.upper = shadows.string_at(s_upper);
+        found.emplace_back(plan_id, DatumGetInt32(*shadows.get(s_ordinal)), shadow);
+    }
+    shadows.close();
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+        return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+    });
+    for (auto& [plan_id, ordinal, shadow] : found)
+        route_of(plan_id)->shadows.push_back(shadow);
+
+    CatalogScan channels;
+    channels.open("channel");
+    const AttrNumber c_plan = channels.column("plan_id"), c_channel = channels.column("channel"),
+                     c_weight = channels.column("weight");
+    while (channels.next()) {
+        Route* route = route_of(DatumGetInt64(*channels.get(c_plan)));
+        if (route != nullptr && channels.string_at(c_channel).value_or("") == "new")
+            route->new_weight = DatumGetInt32(*channels.get(c_weight));
+    }
+    channels.close();
+
+    // A plan whose shadows are missing (not created yet, or gone) is not routed.
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [](const Route& route) {
+                                 return route.shadows.empty() || route.key_column.empty();
+                             }),
+              out.end());
+}
+
+uint64 shared_generation() {
+    return pg_atomic_read_u64(&pg::shared_state()->routing_generation);
+}
+
+void on_transaction_end(XactEvent event, void*) {
+    pg::entry([&] {
+        if (!bump_at_commit)
+            return;
+        if (event == XACT_EVENT_COMMIT)
+            pg_atomic_fetch_add_u64(&pg::shared_state()->routing_generation, 1);
+        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+            bump_at_commit = false;
+    });
+}
+
+} // namespace
+
+void refresh_routes() {
+    const uint64 generation = shared_generation();
+    if (built && generation == built_generation)
+        return;
+    std::vector<Route> fresh;
+    read_routes(fresh);
+    // Only now: a failed read leaves the cache stale, to be read again.
+    routes = std::move(fresh);
+    built_generation = generation;
+    built = true;
+    ++version;
+}
+
+uint64_t routes_version() {
+    return version;
+}
+
+bool any_routes() {
+    return !routes.empty();
+}
+
+const Route* find_route(int64_t plan_id) {
+    for (const auto& route : routes)
+        if (route.plan_id == plan_id)
+            return &route;
+    return nullptr;
+}
+
+const Route* find_route_for_relation(Oid relid) {
+    for (const auto& route : routes)
+        if (route.parent == relid || route.source == relid)
+            return &route;
+    return nullptr;
+}
+
+bool is_new_channel_relation(Oid relid) {
+    for (const auto& route : routes)
+        for (const auto& shadow : route.shadows)
+            if (shadow.relid == relid)
+                return true;
+    return false;
+}
+
+void routes_changed() {
+    bump_at_commit = true;
+}
+
+void install_routes_callbacks() {
+    RegisterXactCallback(on_transaction_end, nullptr);
+}
+
+} // namespace presplit::catalog
