@@ -5,8 +5,13 @@
 #include "core/ramp.hpp"
 #include "migration/layout.hpp"
 #include "pg/guard.hpp"
+#include "switchover/channel_stats.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
+
+#include <cstdio>
+#include <unordered_map>
+#include <utility>
 
 namespace presplit::worker {
 namespace {
@@ -15,34 +20,83 @@ core::RampSettings ramp_settings() {
     core::RampSettings settings;
     settings.step_percent = config::ramp_step_percent;
     settings.step_interval_ms = config::ramp_interval_ms;
-    // Reads are not routed by weight yet, so neither channel has measurements
-    // to compare: every step is taken on the interval alone.
-    settings.min_statements = 0;
+    settings.min_statements = static_cast<uint64_t>(config::ramp_min_statements);
+    settings.max_latency_ratio = config::ramp_max_latency_ratio;
+    settings.max_error_rate_increase = config::ramp_max_error_rate_increase;
     return settings;
+}
+
+// The channels' totals when the worker first saw a plan at its current
+// weight: a step is judged on what the channels served since.
+struct StepBaseline {
+    int weight;
+    switchover::PlanChannels totals;
+};
+std::unordered_map<int64_t, StepBaseline> baselines;
+
+std::pair<core::ChannelMeasurement, core::ChannelMeasurement> measure_step(int64_t plan_id,
+                                                                           int weight) {
+    const switchover::PlanChannels now =
+        switchover::read_channel_stats(plan_id).value_or(switchover::PlanChannels{});
+    auto found = baselines.find(plan_id);
+    if (found == baselines.end() || found->second.weight != weight) {
+        baselines[plan_id] = {weight, now};
+        return {};
+    }
+    auto since = [&](int channel) {
+        const switchover::ChannelTotals& before = found->second.totals[channel];
+        core::ChannelMeasurement measured;
+        measured.statements = now[channel].statements - before.statements;
+        measured.errors = now[channel].errors - before.errors;
+        measured.p95_latency_ms =
+            core::latency_quantile_ms(core::subtract(now[channel].latency, before.latency), 0.95);
+        return measured;
+    };
+    return {since(0), since(1)};
+}
+
+std::string describe(const core::ChannelMeasurement& old_channel,
+                     const core::ChannelMeasurement& new_channel) {
+    auto one = [](const char* name, const core::ChannelMeasurement& channel) {
+        char text[160];
+        snprintf(text, sizeof text, "%s %llu reads, %llu errors, p95 %.3f ms", name,
+                 static_cast<unsigned long long>(channel.statements),
+                 static_cast<unsigned long long>(channel.errors), channel.p95_latency_ms);
+        return std::string(text);
+    };
+    return one("old", old_channel) + "; " + one("new", new_channel);
 }
 
 Step ramp(const catalog::Plan& plan) {
     const int weight = plan.new_channel_weight.value_or(0);
-    core::RampDecision decision = core::decide_ramp_step(
-        ramp_settings(), weight, plan.paused, plan.ms_at_current_weight.value_or(0), {}, {});
+    const auto [old_channel, new_channel] = measure_step(plan.id, weight);
+    core::RampDecision decision =
+        core::decide_ramp_step(ramp_settings(), weight, plan.paused,
+                               plan.ms_at_current_weight.value_or(0), old_channel, new_channel);
     const std::string source = pg::qualified_relation_name(plan.source);
     switch (decision.action) {
     case core::RampAction::hold:
         if (plan.paused)
             return {};
-        return {StepOutcome::idle,
-                std::max<int64_t>(10, config::ramp_interval_ms -
-                                          plan.ms_at_current_weight.value_or(0))};
+        // Until the interval is over, or (evidence pending) a naptime.
+        return {
+            StepOutcome::idle,
+            std::max<int64_t>(std::min<int64_t>(config::worker_naptime_ms, 1000),
+                              config::ramp_interval_ms - plan.ms_at_current_weight.value_or(0))};
     case core::RampAction::raise:
         catalog::set_new_channel_weight(plan.id, decision.new_weight);
         catalog::log_event(plan.id, source, "weight",
                            "new channel " + std::to_string(weight) + " -> " +
-                               std::to_string(decision.new_weight) + " (ramp)");
+                               std::to_string(decision.new_weight) + " (ramp)" +
+                               (weight > 0 ? "; at " + std::to_string(weight) +
+                                                 "%: " + describe(old_channel, new_channel)
+                                           : ""));
         return {StepOutcome::progress, 0};
     case core::RampAction::abort:
         catalog::set_new_channel_weight(plan.id, 0);
         catalog::set_paused(plan.id, true);
-        catalog::log_event(plan.id, source, "ramp_aborted", decision.reason);
+        catalog::log_event(plan.id, source, "ramp_aborted",
+                           decision.reason + " (" + describe(old_channel, new_channel) + ")");
         return {};
     case core::RampAction::cut_over:
         switchover::cut_over(migration::load_layout(plan));
