@@ -1,6 +1,7 @@
 #include "analyzer/managed_set.hpp"
 
 #include "analyzer/key_axis.hpp"
+#include "pg/generation.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 
@@ -32,10 +33,10 @@ namespace {
 std::unordered_map<Oid, ManagedLeaf> leaves;
 std::vector<const ManagedLeaf*> leaf_list; // the same leaves, for iteration
 std::unordered_set<Oid> parents;
+pg::CommitGeneration generation([] { return &pg::shared_state()->managed_generation; });
 uint64 built_generation = 0;
 bool built = false;
 bool stale = true;
-bool bump_at_commit = false;
 
 struct ManagedRow {
     Oid parent;
@@ -134,10 +135,6 @@ void rebuild() {
         leaf_list.push_back(&leaf);
 }
 
-uint64 shared_generation() {
-    return pg_atomic_read_u64(&pg::shared_state()->managed_generation);
-}
-
 void on_relcache_invalidation(Datum, Oid relid) {
     pg::entry([&] {
         if (relid == InvalidOid || parents.count(relid) || leaves.count(relid))
@@ -146,26 +143,19 @@ void on_relcache_invalidation(Datum, Oid relid) {
 }
 
 void on_transaction_end(XactEvent event, void*) {
-    pg::entry([&] {
-        if (!bump_at_commit)
-            return;
-        if (event == XACT_EVENT_COMMIT)
-            pg_atomic_fetch_add_u64(&pg::shared_state()->managed_generation, 1);
-        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-            bump_at_commit = false;
-    });
+    pg::entry([&] { generation.on_transaction_end(event); });
 }
 
 } // namespace
 
 void refresh_managed_set() {
-    const uint64 generation = shared_generation();
-    if (built && !stale && generation == built_generation)
+    const uint64 current = generation.current();
+    if (built && !stale && current == built_generation)
         return;
     // Read the generation first: a change committed after this point bumps it
     // again, so the next statement rebuilds.
     stale = false;
-    built_generation = generation;
+    built_generation = current;
     built = true;
     try {
         rebuild();
@@ -189,7 +179,7 @@ bool is_managed_parent(Oid relid) {
 }
 
 void managed_tables_changed() {
-    bump_at_commit = true;
+    generation.bump_at_commit();
 }
 
 const ManagedLeaf* detail::leaf_at(size_t i) {

@@ -1,5 +1,6 @@
 #include "catalog/routes.hpp"
 
+#include "pg/generation.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 
@@ -23,10 +24,10 @@ namespace presplit::catalog {
 namespace {
 
 std::vector<Route> routes;
+pg::CommitGeneration generation([] { return &pg::shared_state()->routing_generation; });
 uint64 built_generation = 0;
 uint64_t version = 0;
 bool built = false;
-bool bump_at_commit = false;
 
 // A table of schema presplit, scanned with the latest snapshot; columns are
 // found by name. Every PostgreSQL call goes through pg::call, so that the
@@ -165,32 +166,21 @@ void read_routes(std::vector<Route>& out) {
               out.end());
 }
 
-uint64 shared_generation() {
-    return pg_atomic_read_u64(&pg::shared_state()->routing_generation);
-}
-
 void on_transaction_end(XactEvent event, void*) {
-    pg::entry([&] {
-        if (!bump_at_commit)
-            return;
-        if (event == XACT_EVENT_COMMIT)
-            pg_atomic_fetch_add_u64(&pg::shared_state()->routing_generation, 1);
-        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-            bump_at_commit = false;
-    });
+    pg::entry([&] { generation.on_transaction_end(event); });
 }
 
 } // namespace
 
 void refresh_routes() {
-    const uint64 generation = shared_generation();
-    if (built && generation == built_generation)
+    const uint64 current = generation.current();
+    if (built && current == built_generation)
         return;
     std::vector<Route> fresh;
     read_routes(fresh);
     // Only now: a failed read leaves the cache stale, to be read again.
     routes = std::move(fresh);
-    built_generation = generation;
+    built_generation = current;
     built = true;
     ++version;
 }
@@ -226,7 +216,7 @@ bool is_new_channel_relation(Oid relid) {
 }
 
 void routes_changed() {
-    bump_at_commit = true;
+    generation.bump_at_commit();
 }
 
 void install_routes_callbacks() {
