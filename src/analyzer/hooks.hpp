@@ -1,7 +1,11 @@
 // Planner, executor and utility hooks. They chain to the hooks installed
 // before pg_presplit (or the standard_* functions) and, for statements that
 // touch no managed table (or while presplit.analyzer is off), do nothing
-// else: one atomic read and a scan of the range table.
+// else: a couple of atomic reads and a scan of the range table.
+//
+// The planner hook also routes reads of switching plans, and the executor
+// hooks time routed executions for the channel statistics (see
+// switchover/routing.hpp).
 //
 // For a statement that touches a managed table (through the parent or a
 // partition, from PL/pgSQL, prepared, in parallel, COPY), the analyzer

@@ -150,9 +150,12 @@ void clear_cache() {
     cache_stale = false;
 }
 
-void on_relcache_invalidation(Datum, Oid) {
-    // Columns of a routed relation may have changed; cheap to rebuild.
-    if (!routed_queries.empty())
+// Columns of a routed relation (or a shadow) may have changed: build again.
+void on_relcache_invalidation(Datum, Oid relid) {
+    if (routed_queries.empty())
+        return;
+    if (!OidIsValid(relid) || catalog::find_route_for_relation(relid) != nullptr ||
+        catalog::is_new_channel_relation(relid))
         cache_stale = true;
 }
 
