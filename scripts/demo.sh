@@ -9,7 +9,8 @@
 #      balances, for the whole demo;
 #   2. the analyzer shows the hot partition and where to split it;
 #   3. split_partition: shadows created and backfilled (progress shown),
-#      then the weighted switchover ramps and cuts over;
+#      then the weighted switchover ramps (reads routed by weight; each
+#      channel's reads and executor latency shown) and cuts over;
 #   4. a rollback under load; the split again; finalize;
 #   5. a summary: rows moved, lock held, worst client stall, transactions,
 #      and the invariant (total balance and row count never change).
@@ -75,17 +76,26 @@ POINT=$(sql "SELECT coalesce(split_point, '125000') FROM presplit.split_suggesti
               WHERE partition = 'accounts_0'::regclass")
 POINT=${POINT:-125000}
 
-watch_plan() { # plan id, final state: progress and weights until then
+watch_plan() { # plan id, final state: progress, weights and channels until then
     local plan=$1 target=$2 last=""
     while true; do
-        local line
+        local line channels
         line=$(sql "SELECT p.state || coalesce(' | new channel weight ' || p.new_channel_weight, '')
                       || coalesce(' | copied ' || (SELECT sum(rows_copied) FROM presplit.progress g
                                                     WHERE g.plan_id = p.id AND p.state IN ('preparing', 'backfilling'))
                                  || ' of ~' || (SELECT sum(rows_estimated) FROM presplit.progress g
                                                 WHERE g.plan_id = p.id), '')
                       FROM presplit.plans p WHERE id = $plan")
-        [ "$line" != "$last" ] && echo "   $(date +%T) $line"
+        # What each channel served so far: routed reads, mean and p95 latency.
+        channels=$(sql "SELECT string_agg(format('%s %s reads, mean %s ms, p95 %s ms', channel,
+                                                 statements, coalesce(round(mean_ms::numeric, 3)::text, '-'),
+                                                 coalesce(round(p95_ms::numeric, 3)::text, '-')),
+                                          ' | ' ORDER BY channel DESC)
+                          FROM presplit.channels WHERE plan_id = $plan AND state = 'switching'")
+        if [ "$line" != "$last" ]; then
+            echo "   $(date +%T) $line"
+            [ -n "$channels" ] && echo "            reads so far: $channels"
+        fi
         last=$line
         case $line in "$target"* | failed* | rolled_back* | cancelled*) break ;; esac
         sleep 0.5
