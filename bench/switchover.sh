@@ -98,8 +98,9 @@ measure() { # table split_sql run_name
     # Log lines: client transaction latency_us script epoch_s epoch_us (the
     # end of the transaction); script 0 is the update.
     cat "$dir"/chunk* | awk -v t0="$t0" -v t1="$t1" -v warm="$WARMUP" '
+        $3 !~ /^[0-9]+$/ { next } # failed (deadlock, serialization): counted below
         { t = $5 + $6 / 1e6; ms = $3 / 1000 }
-        $3 != "failed" && $4 == 0 { updates++ }
+        $4 == 0 { updates++ }
         t >= t0 - 1 && t <= t1 + 2 { print "w", ms }
         t >= t0 - warm + 0.5 && t < t0 - 1 { print "b", ms }
         t >= t0 && t - ms / 1000 <= t1 { print "o", ms }
@@ -108,7 +109,8 @@ measure() { # table split_sql run_name
         END { if (!n) { printf "- - 0"; exit } i = int(0.99 * n); if (i < 0.99 * n) i++
               printf "%.1f %.1f %d", v[n], v[i], n }' "$dir/latencies"; }
     local errors
-    errors=$(grep -ciE 'error|abort|exited' "$dir/pgbench.out" || true)
+    errors=$(awk '/error|abort|exited/ { n++ } /^number of failed transactions:/ { n += $5 }
+                  END { print n + 0 }' "$dir/pgbench.out")
     echo "$(stats w) $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}') $(stats b | cut -d' ' -f1,2) $(stats o | cut -d' ' -f1,3) $(awk '$1 == "u" {print $2}' "$dir/latencies") $errors"
 }
 
