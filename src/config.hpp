@@ -37,6 +37,8 @@ extern int ramp_interval_ms;
 extern int ramp_min_statements;
 // presplit.ramp_max_latency_ratio: new/old p95 latency that aborts the ramp.
 extern double ramp_max_latency_ratio;
+// presplit.ramp_min_latency_increase: ...and slower by at least this (ms).
+extern double ramp_min_latency_increase_ms;
 // presplit.ramp_max_error_rate_increase: new minus old error rate that aborts.
 extern double ramp_max_error_rate_increase;
 // presplit.routing: route reads of switching plans by weight (per session).

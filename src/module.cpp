@@ -33,6 +33,7 @@ int config::ramp_interval_ms = 10000;
 int config::ramp_min_statements = 20;
 double config::ramp_max_latency_ratio = 1.5;
 double config::ramp_max_error_rate_increase = 0.01;
+double config::ramp_min_latency_increase_ms = 1.0;
 bool config::routing_enabled = true;
 int config::cutover_lock_timeout_ms = 50;
 int config::cutover_max_tries = 40;
@@ -100,6 +101,12 @@ void define_settings() {
                              "New channel's p95 latency, as a multiple of the old channel's, "
                              "that aborts the automatic ramp.",
                              nullptr, &config::ramp_max_latency_ratio, 1.5, 1.0, 1000.0, PGC_SIGHUP,
+                             0, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable("presplit.ramp_min_latency_increase",
+                             "How much slower (p95, milliseconds) the new channel must also be "
+                             "for the latency ratio to abort the automatic ramp.",
+                             "Differences of microseconds are noise, not a regression.",
+                             &config::ramp_min_latency_increase_ms, 1.0, 0.0, 60000.0, PGC_SIGHUP,
                              0, nullptr, nullptr, nullptr);
     DefineCustomRealVariable("presplit.ramp_max_error_rate_increase",
                              "New channel's error rate minus the old channel's that aborts the "

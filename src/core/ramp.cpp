@@ -50,7 +50,9 @@ RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, 
             return decision;
         }
         if (old_channel.p95_latency_ms > 0 &&
-            new_channel.p95_latency_ms > old_channel.p95_latency_ms * settings.max_latency_ratio) {
+            new_channel.p95_latency_ms > old_channel.p95_latency_ms * settings.max_latency_ratio &&
+            new_channel.p95_latency_ms - old_channel.p95_latency_ms >=
+                settings.min_latency_increase_ms) {
             decision.action = RampAction::abort;
             decision.new_weight = 0;
             decision.reason = format("p95 latency %.3f ms on the new channel vs %.3f ms on the "

@@ -12,7 +12,8 @@ namespace presplit::core {
 struct RampSettings {
     int step_percent = 10;                 // weight added per step
     int64_t step_interval_ms = 10000;      // time at a weight before the next step
-    double max_latency_ratio = 1.5;        // new p95 / old p95 that aborts
+    double max_latency_ratio = 1.5;        // new p95 / old p95 that aborts...
+    double min_latency_increase_ms = 1.0;  // ...if also this much slower (microsecond noise is not)
     double max_error_rate_increase = 0.01; // new error rate - old error rate that aborts
     uint64_t min_statements = 50;          // evidence needed on the new channel per step
 };

@@ -22,6 +22,7 @@ core::RampSettings ramp_settings() {
     settings.step_interval_ms = config::ramp_interval_ms;
     settings.min_statements = static_cast<uint64_t>(config::ramp_min_statements);
     settings.max_latency_ratio = config::ramp_max_latency_ratio;
+    settings.min_latency_increase_ms = config::ramp_min_latency_increase_ms;
     settings.max_error_rate_increase = config::ramp_max_error_rate_increase;
     return settings;
 }

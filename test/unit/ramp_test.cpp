@@ -83,3 +83,17 @@ TEST(Ramp, DoesNotJudgeOnTooFewStatements) {
     auto decision = decide_ramp_step(settings, 40, false, 0, kHealthy, channel(5, 5, 100.0));
     EXPECT_EQ(decision.action, RampAction::hold);
 }
+
+TEST(Ramp, MicrosecondNoiseIsNoLatencyRegression) {
+    // Twice as slow, but by 5 us: below presplit.ramp_min_latency_increase.
+    RampSettings settings;
+    EXPECT_EQ(decide_ramp_step(settings, 40, false, 20000, channel(1000, 0, 0.005),
+                               channel(1000, 0, 0.010))
+                  .action,
+              RampAction::raise);
+    settings.min_latency_increase_ms = 0.001;
+    EXPECT_EQ(decide_ramp_step(settings, 40, false, 20000, channel(1000, 0, 0.005),
+                               channel(1000, 0, 0.010))
+                  .action,
+              RampAction::abort);
+}
