@@ -388,10 +388,10 @@ SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
 COMMENT ON VIEW presplit.progress IS
     'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
 
--- Whether this execution reads a switching plan's range from the new
--- channel: drawn once per execution with the new channel's weight. Called by
--- the gates pg_presplit's planner hook adds to routed reads (parallel
--- restricted: the leader draws for the whole execution).
+-- Marks a routed plan: the node holding a statement's two plan trees (old
+-- and new channel) names its split plan with a call of this function. The
+-- executor hook picks one tree before anything could evaluate it; evaluated
+-- anyway, it says "new channel" (correct while the plan is switching).
 CREATE FUNCTION presplit._route_new(plan bigint) RETURNS boolean
 AS 'MODULE_PATHNAME', 'presplit_route_new'
 LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;

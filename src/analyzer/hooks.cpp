@@ -332,24 +332,14 @@ void add_writes(std::vector<PartitionUsage>& usages, const std::vector<WriteBase
 PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_options,
                         ParamListInfo bound_params) {
     return pg::entry([&] {
-        switchover::route_reads(parse, cursor_options);
-        return pg::call([&] {
+        PlannedStmt* planned = pg::call([&] {
             return previous_planner
                        ? previous_planner(parse, query_string, cursor_options, bound_params)
                        : standard_planner(parse, query_string, cursor_options, bound_params);
         });
+        switchover::prepare_routing(planned, cursor_options);
+        return planned;
     });
-}
-
-// Whether an execution reads a switching plan's new channel (then it is
-// timed for the channel statistics; see switchover/routing).
-bool reads_new_channel(QueryDesc* query, int eflags) {
-    if (IsParallelWorker() || IsBackgroundWorker || (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0 ||
-        !IsTransactionState())
-        return false;
-    catalog::refresh_routes();
-    return catalog::any_routes() &&
-           pg::call([&] { return switchover::reads_new_channel(query->plannedstmt->rtable); });
 }
 
 void start_executor(QueryDesc* query, int eflags) {
@@ -361,7 +351,7 @@ void start_executor(QueryDesc* query, int eflags) {
                 pg::call([&] { return touches_managed(query->plannedstmt->rtable); }))
                 scale = sample_scale();
         }
-        const bool routed = reads_new_channel(query, eflags);
+        const bool routed = switchover::choose_channel(query, eflags);
         if (scale > 0)
             query->instrument_options |= INSTRUMENT_ROWS;
         pg::call([&] {
@@ -380,7 +370,7 @@ void start_executor(QueryDesc* query, int eflags) {
             }
         });
         if (routed)
-            switchover::routed_execution_started(query->estate->es_query_cxt);
+            pg::call([&] { switchover::routed_execution_started(query); });
         if (scale == 0)
             return;
         TrackedStatement statement{query, scale, {}};
@@ -422,8 +412,7 @@ void end_executor(QueryDesc* query) {
             break;
         }
         if (query->estate != nullptr)
-            switchover::routed_execution_ended(query->estate->es_query_cxt,
-                                               executor_seconds(query));
+            switchover::routed_execution_ended(query, executor_seconds(query));
         pg::call([&] {
             if (previous_executor_end)
                 previous_executor_end(query);

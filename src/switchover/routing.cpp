@@ -2,29 +2,32 @@
 
 #include "catalog/routes.hpp"
 #include "config.hpp"
-#include "migration/layout.hpp"
 #include "pg/backend_random.hpp"
 #include "pg/guard.hpp"
-#include "pg/spi.hpp"
 #include "switchover/channel_stats.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
-#include "parser/analyze.h"
-#include "parser/parsetree.h"
-#include "tcop/tcopprot.h"
+#include "optimizer/optimizer.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -35,193 +38,659 @@ extern "C" {
 PG_FUNCTION_INFO_V1(presplit_route_new);
 }
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
 
-#if PG_VERSION_NUM >= 160000
-#error "routing copies RangeTblEntry.requiredPerms/selectedCols: port to RTEPermissionInfo"
-#endif
-
 namespace presplit::switchover {
 namespace {
 
-// --- draws: one channel per plan and execution -------------------------------
+// --- what a switching plan's shadows look like to the planner ----------------
 
-struct Draw {
-    MemoryContext execution; // the executor's es_query_cxt
-    int64_t plan_id;
-    Channel channel;
-    bool counted; // the execution is timed: count it (or its failure)
+struct ShadowShape {
+    Oid relid = InvalidOid;
+    std::vector<AttrNumber> attno; // source attno -> shadow attno (index 0 unused)
+    bool has_lower = false, has_upper = false;
+    Datum lower = 0, upper = 0; // in shape_context
+    List* column_names = NIL;   // for the range table entry (EXPLAIN)
+    std::string name;
 };
-std::vector<Draw> draws;
-std::vector<MemoryContext> timed_executions;
 
-bool is_timed(MemoryContext execution) {
-    for (MemoryContext timed : timed_executions)
-        if (timed == execution)
+struct RouteShape {
+    int64_t plan_id = 0;
+    Oid source = InvalidOid;
+    AttrNumber key_attno = InvalidAttrNumber; // in the source
+    Oid key_type = InvalidOid, key_collation = InvalidOid;
+    int32 key_typmod = -1;
+    Oid key_ge = InvalidOid, key_lt = InvalidOid; // btree operators of the key type
+    std::vector<ShadowShape> shadows;             // in key order
+    // source index -> the matching index of each shadow (empty: none)
+    std::vector<std::pair<Oid, std::vector<Oid>>> indexes;
+    bool usable = false;
+};
+
+std::vector<RouteShape> shapes;
+MemoryContext shape_context = nullptr;
+uint64_t shapes_routes_version = 0;
+bool shapes_stale = false;
+
+void on_relcache_invalidation(Datum, Oid relid) {
+    if (shapes.empty())
+        return;
+    if (!OidIsValid(relid) || catalog::find_route_for_relation(relid) != nullptr ||
+        catalog::is_new_channel_relation(relid))
+        shapes_stale = true;
+}
+
+// Runs inside pg::call: its own frame owns nothing with a destructor (it
+// fills the caller's shape in place).
+void fill_shape(RouteShape& shape, const catalog::Route& route) {
+    shape.plan_id = route.plan_id;
+    shape.source = route.source;
+    Relation source = relation_open(route.source, AccessShareLock);
+    TupleDesc source_desc = RelationGetDescr(source);
+    shape.key_attno = get_attnum(route.source, route.key_column.c_str());
+    if (shape.key_attno <= 0) {
+        relation_close(source, AccessShareLock);
+        return;
+    }
+    Form_pg_attribute key = TupleDescAttr(source_desc, shape.key_attno - 1);
+    shape.key_type = key->atttypid;
+    shape.key_typmod = key->atttypmod;
+    shape.key_collation = key->attcollation;
+    Oid opclass = GetDefaultOpClass(shape.key_type, BTREE_AM_OID);
+    if (!OidIsValid(opclass)) {
+        relation_close(source, AccessShareLock);
+        return;
+    }
+    Oid family = get_opclass_family(opclass);
+    shape.key_ge =
+        get_opfamily_member(family, shape.key_type, shape.key_type, BTGreaterEqualStrategyNumber);
+    shape.key_lt =
+        get_opfamily_member(family, shape.key_type, shape.key_type, BTLessStrategyNumber);
+    Oid input_function, io_param;
+    getTypeInputInfo(shape.key_type, &input_function, &io_param);
+    bool usable = OidIsValid(shape.key_ge) && OidIsValid(shape.key_lt);
+    for (const auto& route_shadow : route.shadows) {
+        ShadowShape& shadow = shape.shadows.emplace_back();
+        shadow.relid = route_shadow.relid;
+        Relation rel = relation_open(shadow.relid, AccessShareLock);
+        TupleDesc desc = RelationGetDescr(rel);
+        shadow.attno.assign(source_desc->natts + 1, InvalidAttrNumber);
+        for (int i = 0; i < source_desc->natts; ++i) {
+            Form_pg_attribute column = TupleDescAttr(source_desc, i);
+            if (column->attisdropped)
+                continue;
+            AttrNumber found = InvalidAttrNumber;
+            for (int j = 0; j < desc->natts; ++j) {
+                Form_pg_attribute candidate = TupleDescAttr(desc, j);
+                if (!candidate->attisdropped &&
+                    namestrcmp(&candidate->attname, NameStr(column->attname)) == 0 &&
+                    candidate->atttypid == column->atttypid &&
+                    candidate->atttypmod == column->atttypmod &&
+                    candidate->attcollation == column->attcollation)
+                    found = candidate->attnum;
+            }
+            if (found == InvalidAttrNumber)
+                usable = false;
+            shadow.attno[i + 1] = found;
+        }
+        for (int j = 0; j < desc->natts; ++j) {
+            Form_pg_attribute column = TupleDescAttr(desc, j);
+            shadow.column_names =
+                lappend(shadow.column_names,
+                        makeString(pstrdup(column->attisdropped ? "" : NameStr(column->attname))));
+        }
+        shadow.name = RelationGetRelationName(rel);
+        relation_close(rel, AccessShareLock);
+        if (route_shadow.lower) {
+            shadow.has_lower = true;
+            shadow.lower = datumCopy(
+                OidInputFunctionCall(input_function, const_cast<char*>(route_shadow.lower->c_str()),
+                                     io_param, shape.key_typmod),
+                get_typbyval(shape.key_type), get_typlen(shape.key_type));
+        }
+        if (route_shadow.upper) {
+            shadow.has_upper = true;
+            shadow.upper = datumCopy(
+                OidInputFunctionCall(input_function, const_cast<char*>(route_shadow.upper->c_str()),
+                                     io_param, shape.key_typmod),
+                get_typbyval(shape.key_type), get_typlen(shape.key_type));
+        }
+    }
+    relation_close(source, AccessShareLock);
+    shape.usable = usable && !shape.shadows.empty();
+}
+
+const RouteShape* shape_of(const catalog::Route& route) {
+    if (shapes_stale || shapes_routes_version != catalog::routes_version()) {
+        shapes.clear();
+        if (shape_context != nullptr)
+            pg::call([] { MemoryContextReset(shape_context); });
+        shapes_routes_version = catalog::routes_version();
+        shapes_stale = false;
+    }
+    for (const auto& shape : shapes)
+        if (shape.plan_id == route.plan_id)
+            return &shape;
+    if (shape_context == nullptr)
+        shape_context = pg::call([] {
+            return AllocSetContextCreate(CacheMemoryContext, "pg_presplit route shapes",
+                                         ALLOCSET_SMALL_SIZES);
+        });
+    RouteShape shape;
+    pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(shape_context);
+        fill_shape(shape, route);
+        MemoryContextSwitchTo(old);
+    });
+    shapes.push_back(std::move(shape));
+    return &shapes.back();
+}
+
+// The index of each shadow that matches a source index column by column
+// (same columns, operator classes, collations, options; no expressions, no
+// predicate). Empty if some shadow has none.
+bool plain_index(HeapTuple tuple) {
+    return heap_attisnull(tuple, Anum_pg_index_indexprs, nullptr) &&
+           heap_attisnull(tuple, Anum_pg_index_indpred, nullptr);
+}
+
+std::vector<Oid> find_matching_indexes(const RouteShape& shape, Oid source_index) {
+    std::vector<Oid> matches;
+    pg::call([&] {
+        HeapTuple source_tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(source_index));
+        if (!HeapTupleIsValid(source_tuple))
+            return;
+        auto* source = reinterpret_cast<Form_pg_index>(GETSTRUCT(source_tuple));
+        bool source_plain = plain_index(source_tuple);
+        bool isnull;
+        auto* source_class = reinterpret_cast<oidvector*>(DatumGetPointer(
+            SysCacheGetAttr(INDEXRELID, source_tuple, Anum_pg_index_indclass, &isnull)));
+        auto* source_collation = reinterpret_cast<oidvector*>(DatumGetPointer(
+            SysCacheGetAttr(INDEXRELID, source_tuple, Anum_pg_index_indcollation, &isnull)));
+        auto* source_option = reinterpret_cast<int2vector*>(DatumGetPointer(
+            SysCacheGetAttr(INDEXRELID, source_tuple, Anum_pg_index_indoption, &isnull)));
+        for (const auto& shadow : shape.shadows) {
+            Oid match = InvalidOid;
+            Relation rel = relation_open(shadow.relid, AccessShareLock);
+            List* indexes = RelationGetIndexList(rel);
+            relation_close(rel, AccessShareLock);
+            ListCell* cell;
+            foreach (cell, indexes) {
+                Oid candidate_oid = lfirst_oid(cell);
+                HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(candidate_oid));
+                if (!HeapTupleIsValid(tuple))
+                    continue;
+                auto* candidate = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+                bool same = source_plain && plain_index(tuple) &&
+                            candidate->indnatts == source->indnatts &&
+                            candidate->indnkeyatts == source->indnkeyatts;
+                auto* candidate_class = reinterpret_cast<oidvector*>(DatumGetPointer(
+                    SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indclass, &isnull)));
+                auto* candidate_collation = reinterpret_cast<oidvector*>(DatumGetPointer(
+                    SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indcollation, &isnull)));
+                auto* candidate_option = reinterpret_cast<int2vector*>(DatumGetPointer(
+                    SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indoption, &isnull)));
+                for (int i = 0; same && i < source->indnatts; ++i) {
+                    AttrNumber column = source->indkey.values[i];
+                    same = column > 0 && column < static_cast<int>(shadow.attno.size()) &&
+                           shadow.attno[column] == candidate->indkey.values[i];
+                    if (same && i < source->indnkeyatts)
+                        same = source_class->values[i] == candidate_class->values[i] &&
+                               source_collation->values[i] == candidate_collation->values[i] &&
+                               source_option->values[i] == candidate_option->values[i];
+                }
+                ReleaseSysCache(tuple);
+                if (same) {
+                    match = candidate_oid;
+                    break;
+                }
+            }
+            if (!OidIsValid(match)) {
+                ReleaseSysCache(source_tuple);
+                matches.clear();
+                return;
+            }
+            matches.push_back(match);
+        }
+        ReleaseSysCache(source_tuple);
+    });
+    return matches;
+}
+
+const std::vector<Oid>& shadow_indexes(RouteShape& shape, Oid source_index) {
+    for (const auto& [index, found] : shape.indexes)
+        if (index == source_index)
+            return found;
+    shape.indexes.emplace_back(source_index, find_matching_indexes(shape, source_index));
+    return shape.indexes.back().second;
+}
+
+// Whether the source index's leading column is the partition key (then its
+// scans over the shadows, in key order, return rows in index order).
+bool leads_with_key(const RouteShape& shape, Oid source_index) {
+    return pg::call([&] {
+        HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(source_index));
+        if (!HeapTupleIsValid(tuple))
+            return false;
+        auto* index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        bool leads = index->indkey.values[0] == shape.key_attno;
+        ReleaseSysCache(tuple);
+        HeapTuple relation = SearchSysCache1(RELOID, ObjectIdGetDatum(source_index));
+        if (!HeapTupleIsValid(relation))
+            return false;
+        leads =
+            leads && reinterpret_cast<Form_pg_class>(GETSTRUCT(relation))->relam == BTREE_AM_OID;
+        ReleaseSysCache(relation);
+        return leads;
+    });
+}
+
+// --- the new channel's plan tree ---------------------------------------------
+
+// More shadows than this (split points + 1): not routed.
+constexpr size_t kMaxShadows = 64;
+
+// One switching plan's scans of its source, redirected to its shadows.
+struct Rewrite {
+    RouteShape* shape;
+    std::vector<Index> source_rtis; // range table entries of the source
+    std::vector<Index> shadow_rtis; // the shadows' entries, appended to the range table
+    int next_plan_node_id;
+    bool swapped = false; // some scan now reads the shadows
+    bool failed = false;  // a scan of the source that cannot be redirected
+};
+
+bool reads_source(const Rewrite& rewrite, Index rti) {
+    for (Index source : rewrite.source_rtis)
+        if (source == rti)
             return true;
     return false;
 }
 
-void forget_timed(MemoryContext execution) {
-    for (size_t i = timed_executions.size(); i-- > 0;)
-        if (timed_executions[i] == execution)
-            timed_executions.erase(timed_executions.begin() + static_cast<long>(i));
-}
-
-// The execution's memory is going away. Draws still here did not reach
-// ExecutorEnd: the execution failed (or was cancelled).
-void execution_memory_gone(void* arg) {
-    pg::entry([&] {
-        auto execution = static_cast<MemoryContext>(arg);
-        for (size_t i = draws.size(); i-- > 0;) {
-            if (draws[i].execution != execution)
-                continue;
-            if (draws[i].counted)
-                record_channel_statement(draws[i].plan_id, draws[i].channel, 0, /*failed=*/true);
-            draws.erase(draws.begin() + static_cast<long>(i));
-        }
-        forget_timed(execution);
-    });
-}
-
-// Whether the snapshot the statement reads with sees xid committed (or it
-// is ours).
-bool snapshot_sees(TransactionId xid) {
-    return pg::call([&] {
-        if (!ActiveSnapshotSet())
-            return false;
-        if (xid == FrozenTransactionId || TransactionIdIsCurrentTransactionId(xid))
-            return true;
-        return TransactionIdIsNormal(xid) && !XidInMVCCSnapshot(xid, GetActiveSnapshot());
-    });
-}
-
-bool choose_new_channel(int64_t plan_id, MemoryContext execution) {
-    bool first_of_execution = true;
-    for (const auto& draw : draws) {
-        if (draw.execution != execution)
-            continue;
-        if (draw.plan_id == plan_id)
-            return draw.channel == Channel::new_channel;
-        first_of_execution = false;
-    }
-    catalog::refresh_routes();
-    const catalog::Route* route = catalog::find_route(plan_id);
-    bool use_new = false;
-    if (route != nullptr && route->new_weight > 0 && snapshot_sees(route->plan_row_xmin))
-        use_new = route->new_weight >= 100 ||
-                  pg::backend_random() % 100 < static_cast<uint64_t>(route->new_weight);
-    const bool counted = is_timed(execution);
-    if (counted)
-        claim_channel_stats(plan_id);
-    draws.push_back(
-        {execution, plan_id, use_new ? Channel::new_channel : Channel::old_channel, counted});
-    if (first_of_execution)
-        pg::call([&] {
-            auto* callback = static_cast<MemoryContextCallback*>(
-                MemoryContextAlloc(execution, sizeof(MemoryContextCallback)));
-            callback->func = execution_memory_gone;
-            callback->arg = execution;
-            MemoryContextRegisterResetCallback(execution, callback);
-        });
-    return use_new;
-}
-
-// --- the routed subqueries, built once per route and relation ----------------
-
-struct RoutedQuery {
-    int64_t plan_id;
-    Oid relid;    // the parent or the source
-    int natts;    // of relid when built (columns added later: build again)
-    Query* query; // in cache_context; nullptr: this relation cannot be routed
-};
-std::vector<RoutedQuery> routed_queries;
-MemoryContext cache_context = nullptr;
-uint64_t cache_routes_version = 0;
-bool cache_stale = false;
-
-void clear_cache() {
-    routed_queries.clear();
-    if (cache_context != nullptr)
-        pg::call([] { MemoryContextReset(cache_context); });
-    cache_routes_version = catalog::routes_version();
-    cache_stale = false;
-}
-
-// Columns of a routed relation (or a shadow) may have changed: build again.
-void on_relcache_invalidation(Datum, Oid relid) {
-    if (routed_queries.empty())
-        return;
-    if (!OidIsValid(relid) || catalog::find_route_for_relation(relid) != nullptr ||
-        catalog::is_new_channel_relation(relid))
-        cache_stale = true;
-}
-
-struct ParentColumn {
-    std::string name; // empty: dropped
-    Oid type = InvalidOid;
+struct VarMap {
+    Index from, to;
+    const std::vector<AttrNumber>* attno; // nullptr: keep attnos
 };
 
-std::vector<ParentColumn> columns_of(Oid relid) {
-    std::vector<ParentColumn> columns;
-    Relation rel = pg::call([&] { return relation_open(relid, AccessShareLock); });
-    const int natts = RelationGetNumberOfAttributes(rel);
-    for (int i = 0; i < natts; ++i) {
-        Form_pg_attribute attribute = TupleDescAttr(RelationGetDescr(rel), i);
-        ParentColumn column;
-        if (!attribute->attisdropped) {
-            column.name = NameStr(attribute->attname);
-            column.type = attribute->atttypid;
+Node* map_vars(Node* node, void* context);
+auto var_mapper() {
+    return reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(map_vars));
+}
+Node* map_vars(Node* node, void* context) {
+    if (node == nullptr)
+        return nullptr;
+    if (IsA(node, Var)) {
+        auto* map = static_cast<VarMap*>(context);
+        auto* var = reinterpret_cast<Var*>(node);
+        if (var->varlevelsup == 0 && var->varno == static_cast<int>(map->from)) {
+            Var* copy = static_cast<Var*>(copyObjectImpl(var));
+            copy->varno = static_cast<int>(map->to);
+            copy->varnosyn = map->to;
+            if (map->attno != nullptr && var->varattno > 0) {
+                copy->varattno = (*map->attno)[var->varattno];
+                copy->varattnosyn = copy->varattno;
+            }
+            return reinterpret_cast<Node*>(copy);
         }
-        columns.push_back(column);
+        return node;
     }
-    pg::call([&] { relation_close(rel, AccessShareLock); });
-    return columns;
+    return expression_tree_mutator(node, var_mapper(), context);
 }
 
-// Every column of the parent, by name and type, in the shadow.
-bool shadow_matches(Oid shadow, const std::vector<ParentColumn>& columns) {
-    if (pg::call([&] { return get_rel_relkind(shadow); }) != RELKIND_RELATION)
+template <typename T>
+T* mapped(T* node, const VarMap& map) {
+    return reinterpret_cast<T*>(map_vars(reinterpret_cast<Node*>(node), const_cast<VarMap*>(&map)));
+}
+
+// System columns and whole rows differ between the channels.
+bool uses_system_columns_walker(Node* node, void* context);
+auto system_column_walker() {
+    return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(uses_system_columns_walker));
+}
+bool uses_system_columns_walker(Node* node, void* context) {
+    if (node == nullptr)
         return false;
-    for (const auto& column : columns) {
-        if (column.name.empty())
-            continue;
-        AttrNumber attnum = pg::call([&] { return get_attnum(shadow, column.name.c_str()); });
-        if (attnum == InvalidAttrNumber ||
-            pg::call([&] { return get_atttype(shadow, attnum); }) != column.type)
-            return false;
+    if (IsA(node, Var)) {
+        auto* var = reinterpret_cast<Var*>(node);
+        return var->varlevelsup == 0 && var->varno == *static_cast<int*>(context) &&
+               var->varattno <= 0;
     }
-    return true;
+    return expression_tree_walker(node, system_column_walker(), context);
+}
+bool uses_system_columns(Node* node, Index rti) {
+    int varno = static_cast<int>(rti);
+    return uses_system_columns_walker(node, &varno);
 }
 
-std::string select_list(const std::vector<ParentColumn>& columns) {
-    std::string list;
-    for (size_t i = 0; i < columns.size(); ++i) {
-        if (i > 0)
-            list += ", ";
-        // A dropped column keeps its position, so that the statement's
-        // references (by column number) still fit.
-        list += columns[i].name.empty()
-                    ? "NULL::pg_catalog.int4 AS dropped_" + std::to_string(i + 1)
-                    : pg::quote_ident(columns[i].name);
-    }
-    return list;
+// The shadow's range as a condition on the scan's key Var.
+List* shadow_range(const RouteShape& shape, const ShadowShape& shadow, Index rti) {
+    List* conditions = NIL;
+    auto bound = [&](Oid op, Datum value) {
+        Var* key = makeVar(static_cast<int>(rti), shape.key_attno, shape.key_type, shape.key_typmod,
+                           shape.key_collation, 0);
+        Const* constant =
+            makeConst(shape.key_type, shape.key_typmod, shape.key_collation,
+                      get_typlen(shape.key_type), value, false, get_typbyval(shape.key_type));
+        auto* clause = reinterpret_cast<OpExpr*>(
+            make_opclause(op, BOOLOID, false, reinterpret_cast<Expr*>(key),
+                          reinterpret_cast<Expr*>(constant), InvalidOid, shape.key_collation));
+        set_opfuncid(clause);
+        conditions = lappend(conditions, clause);
+    };
+    if (shadow.has_lower)
+        bound(shape.key_ge, shadow.lower);
+    if (shadow.has_upper)
+        bound(shape.key_lt, shadow.upper);
+    return conditions;
 }
 
-// The key outside [lower, upper): what the parent holds besides the source
-// (NULL keys live in the default partition).
-std::string outside_range(const std::string& key, const std::string& type,
-                          const std::optional<std::string>& lower,
-                          const std::optional<std::string>& upper) {
-    std::string condition = key + " IS NULL";
-    if (lower)
-        condition += " OR " + key + " < " + pg::quote_literal(*lower) + "::" + type;
-    if (upper)
-        condition += " OR " + key + " >= " + pg::quote_literal(*upper) + "::" + type;
-    return "(" + condition + ")";
+// INDEX_VAR Vars of an index-only scan, as the table columns they stand for.
+Node* index_vars_to_table(Node* node, void* context);
+auto index_var_mapper() {
+    return reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(index_vars_to_table));
 }
+Node* index_vars_to_table(Node* node, void* context) {
+    if (node == nullptr)
+        return nullptr;
+    if (IsA(node, Var) && reinterpret_cast<Var*>(node)->varno == INDEX_VAR) {
+        auto* tlist = static_cast<List*>(context);
+        int column = reinterpret_cast<Var*>(node)->varattno;
+        if (column >= 1 && column <= list_length(tlist))
+            return reinterpret_cast<Node*>(
+                copyObjectImpl(list_nth_node(TargetEntry, tlist, column - 1)->expr));
+        return node;
+    }
+    return expression_tree_mutator(node, index_var_mapper(), context);
+}
+
+// The scan's conditions on table columns, for refutation.
+List* scan_conditions(Plan* scan) {
+    switch (nodeTag(scan)) {
+    case T_SeqScan:
+        return scan->qual;
+    case T_IndexScan:
+        return list_concat_copy(reinterpret_cast<IndexScan*>(scan)->indexqualorig, scan->qual);
+    case T_IndexOnlyScan: {
+        auto* ios = reinterpret_cast<IndexOnlyScan*>(scan);
+        return reinterpret_cast<List*>(
+            index_vars_to_table(reinterpret_cast<Node*>(ios->recheckqual), ios->indextlist));
+    }
+    case T_BitmapHeapScan:
+        return list_concat_copy(reinterpret_cast<BitmapHeapScan*>(scan)->bitmapqualorig,
+                                scan->qual);
+    default:
+        return NIL;
+    }
+}
+
+Plan* clone_for_shadow(Plan* node, Rewrite& rewrite, int shadow, Index rti);
+
+// A bitmap index tree (BitmapIndexScan, BitmapAnd, BitmapOr) for a shadow.
+Plan* clone_bitmap_tree(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
+    if (IsA(node, BitmapIndexScan)) {
+        auto* scan = reinterpret_cast<BitmapIndexScan*>(copyObjectImpl(node));
+        const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, scan->indexid);
+        if (indexes.empty()) {
+            rewrite.failed = true;
+            return node;
+        }
+        VarMap map{rti, rewrite.shadow_rtis[shadow], &rewrite.shape->shadows[shadow].attno};
+        scan->scan.scanrelid = rewrite.shadow_rtis[shadow];
+        scan->indexid = indexes[shadow];
+        scan->indexqualorig = mapped(scan->indexqualorig, map);
+        scan->scan.plan.plan_node_id = rewrite.next_plan_node_id++;
+        return reinterpret_cast<Plan*>(scan);
+    }
+    List** children = IsA(node, BitmapAnd)  ? &reinterpret_cast<BitmapAnd*>(node)->bitmapplans
+                      : IsA(node, BitmapOr) ? &reinterpret_cast<BitmapOr*>(node)->bitmapplans
+                                            : nullptr;
+    if (children == nullptr) {
+        rewrite.failed = true;
+        return node;
+    }
+    Plan* copy = static_cast<Plan*>(copyObjectImpl(node));
+    List** copied = IsA(copy, BitmapAnd) ? &reinterpret_cast<BitmapAnd*>(copy)->bitmapplans
+                                         : &reinterpret_cast<BitmapOr*>(copy)->bitmapplans;
+    List* cloned = NIL;
+    ListCell* cell;
+    foreach (cell, *children)
+        cloned = lappend(cloned,
+                         clone_bitmap_tree(static_cast<Plan*>(lfirst(cell)), rewrite, shadow, rti));
+    *copied = cloned;
+    copy->plan_node_id = rewrite.next_plan_node_id++;
+    return copy;
+}
+
+// The same scan, reading one shadow.
+Plan* clone_for_shadow(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
+    VarMap map{rti, rewrite.shadow_rtis[shadow], &rewrite.shape->shadows[shadow].attno};
+    auto* copy = static_cast<Plan*>(copyObjectImpl(node));
+    reinterpret_cast<Scan*>(copy)->scanrelid = rewrite.shadow_rtis[shadow];
+    copy->plan_node_id = rewrite.next_plan_node_id++;
+    copy->targetlist = mapped(copy->targetlist, map);
+    copy->qual = mapped(copy->qual, map);
+    switch (nodeTag(copy)) {
+    case T_SeqScan:
+        break;
+    case T_IndexScan: {
+        auto* scan = reinterpret_cast<IndexScan*>(copy);
+        const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, scan->indexid);
+        if (indexes.empty()) {
+            rewrite.failed = true;
+            return node;
+        }
+        scan->indexid = indexes[shadow];
+        scan->indexqualorig = mapped(scan->indexqualorig, map);
+        scan->indexorderbyorig = mapped(scan->indexorderbyorig, map);
+        break;
+    }
+    case T_IndexOnlyScan: {
+        auto* scan = reinterpret_cast<IndexOnlyScan*>(copy);
+        const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, scan->indexid);
+        if (indexes.empty()) {
+            rewrite.failed = true;
+            return node;
+        }
+        scan->indexid = indexes[shadow];
+        scan->indextlist = mapped(scan->indextlist, map);
+        break;
+    }
+    case T_BitmapHeapScan: {
+        auto* scan = reinterpret_cast<BitmapHeapScan*>(copy);
+        scan->bitmapqualorig = mapped(scan->bitmapqualorig, map);
+        copy->lefttree = clone_bitmap_tree(node->lefttree, rewrite, shadow, rti);
+        break;
+    }
+    default:
+        rewrite.failed = true;
+        return node;
+    }
+    return copy;
+}
+
+// An Append of the scans, returning their rows in list order.
+Plan* append_of(List* scans, Plan* like, Rewrite& rewrite) {
+    Append* append = makeNode(Append);
+    append->appendplans = scans;
+    append->first_partial_plan = list_length(scans);
+    Plan* plan = &append->plan;
+    plan->startup_cost = like->startup_cost;
+    plan->total_cost = like->total_cost;
+    plan->plan_rows = like->plan_rows;
+    plan->plan_width = like->plan_width;
+    plan->plan_node_id = rewrite.next_plan_node_id++;
+    ListCell* cell;
+    foreach (cell, like->targetlist) {
+        auto* entry = lfirst_node(TargetEntry, cell);
+        Var* var = makeVarFromTargetEntry(OUTER_VAR, entry);
+        plan->targetlist =
+            lappend(plan->targetlist, makeTargetEntry(reinterpret_cast<Expr*>(var), entry->resno,
+                                                      entry->resname, entry->resjunk));
+    }
+    return plan;
+}
+
+// Parents that do not care in which order a child returns its rows.
+bool order_free_parent(Plan* parent) {
+    if (parent == nullptr)
+        return false;
+    switch (nodeTag(parent)) {
+    case T_Append:
+    case T_Hash:
+        return true;
+    case T_Agg:
+        return reinterpret_cast<Agg*>(parent)->aggstrategy != AGG_SORTED;
+    default:
+        return false;
+    }
+}
+
+Plan* redirect_scan(Plan* node, Plan* parent, Rewrite& rewrite) {
+    const Index rti = reinterpret_cast<Scan*>(node)->scanrelid;
+    List* expressions = list_make2(node->targetlist, node->qual);
+    if (uses_system_columns(reinterpret_cast<Node*>(expressions), rti)) {
+        rewrite.failed = true;
+        return node;
+    }
+    // The shadows the scan's conditions leave (as partition pruning would).
+    List* conditions = scan_conditions(node);
+    // (Runs inside pg::call: no C++ object owns memory in this frame.)
+    int needed[kMaxShadows];
+    int count = 0;
+    if (rewrite.shape->shadows.size() > kMaxShadows) {
+        rewrite.failed = true;
+        return node;
+    }
+    for (size_t i = 0; i < rewrite.shape->shadows.size(); ++i)
+        if (!predicate_refuted_by(shadow_range(*rewrite.shape, rewrite.shape->shadows[i], rti),
+                                  conditions, false))
+            needed[count++] = static_cast<int>(i);
+    if (count == 0)
+        return node; // reads nothing of the source either
+    if (count > 1 && (IsA(node, IndexScan) || IsA(node, IndexOnlyScan)) &&
+        !order_free_parent(parent)) {
+        // Rows in index order over several shadows: only if the index leads
+        // with the key (then shadow after shadow, in key order, is index order).
+        Oid index = IsA(node, IndexScan) ? reinterpret_cast<IndexScan*>(node)->indexid
+                                         : reinterpret_cast<IndexOnlyScan*>(node)->indexid;
+        ScanDirection direction = IsA(node, IndexScan)
+                                      ? reinterpret_cast<IndexScan*>(node)->indexorderdir
+                                      : reinterpret_cast<IndexOnlyScan*>(node)->indexorderdir;
+        if (!leads_with_key(*rewrite.shape, index)) {
+            rewrite.failed = true;
+            return node;
+        }
+        if (ScanDirectionIsBackward(direction))
+            std::reverse(needed, needed + count);
+    }
+    List* scans = NIL;
+    for (int i = 0; i < count; ++i)
+        scans = lappend(scans, clone_for_shadow(node, rewrite, needed[i], rti));
+    if (rewrite.failed)
+        return node;
+    rewrite.swapped = true;
+    return count == 1 ? static_cast<Plan*>(linitial(scans)) : append_of(scans, node, rewrite);
+}
+
+Plan* redirect(Plan* node, Plan* parent, Rewrite& rewrite);
+
+List* redirect_list(List* plans, Plan* parent, Rewrite& rewrite) {
+    ListCell* cell;
+    foreach (cell, plans)
+        lfirst(cell) = redirect(static_cast<Plan*>(lfirst(cell)), parent, rewrite);
+    return plans;
+}
+
+Plan* redirect(Plan* node, Plan* parent, Rewrite& rewrite) {
+    if (node == nullptr || rewrite.failed)
+        return node;
+    switch (nodeTag(node)) {
+    case T_SeqScan:
+    case T_IndexScan:
+    case T_IndexOnlyScan:
+    case T_BitmapHeapScan:
+        if (reads_source(rewrite, reinterpret_cast<Scan*>(node)->scanrelid))
+            return redirect_scan(node, parent, rewrite);
+        break;
+    case T_Append:
+        redirect_list(reinterpret_cast<Append*>(node)->appendplans, node, rewrite);
+        break;
+    case T_MergeAppend:
+        redirect_list(reinterpret_cast<MergeAppend*>(node)->mergeplans, node, rewrite);
+        break;
+    case T_BitmapAnd:
+        redirect_list(reinterpret_cast<BitmapAnd*>(node)->bitmapplans, node, rewrite);
+        break;
+    case T_BitmapOr:
+        redirect_list(reinterpret_cast<BitmapOr*>(node)->bitmapplans, node, rewrite);
+        break;
+    case T_SubqueryScan:
+        reinterpret_cast<SubqueryScan*>(node)->subplan =
+            redirect(reinterpret_cast<SubqueryScan*>(node)->subplan, node, rewrite);
+        break;
+    case T_CustomScan:
+        redirect_list(reinterpret_cast<CustomScan*>(node)->custom_plans, node, rewrite);
+        break;
+    default:
+        break;
+    }
+    // Any other scan of the source (TID, sample, bitmap index outside a heap
+    // scan, ...) cannot be redirected.
+    if (IsA(node, TidScan) || IsA(node, TidRangeScan) || IsA(node, SampleScan) ||
+        IsA(node, BitmapIndexScan) || IsA(node, ForeignScan)) {
+        if (reads_source(rewrite, reinterpret_cast<Scan*>(node)->scanrelid))
+            rewrite.failed = true;
+    }
+    node->lefttree = redirect(node->lefttree, node, rewrite);
+    node->righttree = redirect(node->righttree, node, rewrite);
+    return node;
+}
+
+int max_plan_node_id(Plan* node) {
+    if (node == nullptr)
+        return 0;
+    int highest = node->plan_node_id;
+    auto consider = [&](List* plans) {
+        ListCell* cell;
+        foreach (cell, plans)
+            highest = std::max(highest, max_plan_node_id(static_cast<Plan*>(lfirst(cell))));
+    };
+    switch (nodeTag(node)) {
+    case T_Append:
+        consider(reinterpret_cast<Append*>(node)->appendplans);
+        break;
+    case T_MergeAppend:
+        consider(reinterpret_cast<MergeAppend*>(node)->mergeplans);
+        break;
+    case T_BitmapAnd:
+        consider(reinterpret_cast<BitmapAnd*>(node)->bitmapplans);
+        break;
+    case T_BitmapOr:
+        consider(reinterpret_cast<BitmapOr*>(node)->bitmapplans);
+        break;
+    case T_SubqueryScan:
+        highest =
+            std::max(highest, max_plan_node_id(reinterpret_cast<SubqueryScan*>(node)->subplan));
+        break;
+    case T_CustomScan:
+        consider(reinterpret_cast<CustomScan*>(node)->custom_plans);
+        break;
+    default:
+        break;
+    }
+    highest = std::max(highest, max_plan_node_id(node->lefttree));
+    return std::max(highest, max_plan_node_id(node->righttree));
+}
+
+// --- the marker: both trees in one node ----------------------------------------
+//
+// A Result node never has an inner plan; this one holds the new channel's
+// tree as its outer plan and the old channel's as its inner plan, with the
+// plan id in its (never evaluated) one-time filter. The ExecutorStart hook
+// replaces it by one of the two before the executor sees it.
 
 Oid route_function() {
     return pg::call([] {
@@ -235,232 +704,66 @@ Oid route_function() {
     });
 }
 
-Node* gate(Oid function, int64_t plan_id, bool new_channel) {
+Plan* make_marker(Plan* new_tree, Plan* old_tree, Oid function, int64_t plan_id) {
+    Result* marker = makeNode(Result);
     Const* plan = makeConst(INT8OID, -1, InvalidOid, sizeof(int64), Int64GetDatum(plan_id), false,
                             FLOAT8PASSBYVAL);
-    Expr* call = reinterpret_cast<Expr*>(makeFuncExpr(
-        function, BOOLOID, list_make1(plan), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
-    return reinterpret_cast<Node*>(new_channel ? call
-                                               : makeBoolExpr(NOT_EXPR, list_make1(call), -1));
+    marker->resconstantqual = reinterpret_cast<Node*>(list_make1(makeFuncExpr(
+        function, BOOLOID, list_make1(plan), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL)));
+    Plan* plan_node = &marker->plan;
+    *plan_node = *old_tree; // costs, targetlist (never used: replaced before execution)
+    plan_node->type = T_Result;
+    plan_node->lefttree = new_tree;
+    plan_node->righttree = old_tree;
+    plan_node->initPlan = NIL;
+    return plan_node;
 }
 
-// Calls f(rte) for every relation the (routed) query reads, at any depth.
-template <typename F>
-void for_each_relation(Query* query, F&& f) {
-    ListCell* cell;
-    foreach (cell, query->rtable) {
-        auto* rte = lfirst_node(RangeTblEntry, cell);
-        if (rte->rtekind == RTE_RELATION)
-            f(rte);
-        else if (rte->rtekind == RTE_SUBQUERY)
-            for_each_relation(rte->subquery, f);
-    }
+bool is_marker(Plan* node) {
+    return node != nullptr && IsA(node, Result) && node->righttree != nullptr;
 }
 
-// Parses and analyzes the UNION ALL (names resolved in pg_catalog only),
-// then adds the gates to the old arm and the new arm (the last two). The
-// shadows are pg_presplit's copies of rows the statement may read: they
-// check no privileges; relid itself checks what the statement would have
-// (copied in for each use).
-Query* analyze_routed_query(const std::string& sql, Oid relid, Oid function, int64_t plan_id) {
+int64_t marker_plan_id(Plan* node) {
+    auto* qual = reinterpret_cast<List*>(reinterpret_cast<Result*>(node)->resconstantqual);
+    auto* call = linitial_node(FuncExpr, qual);
+    return DatumGetInt64(linitial_node(Const, call->args)->constvalue);
+}
+
+// --- executions: the channel each routed execution drew ------------------------
+
+struct Execution {
+    QueryDesc* query;
+    MemoryContext memory; // the executor's es_query_cxt, once it exists
+    int64_t plan_id;
+    Channel channel;
+};
+std::vector<Execution> executions;
+
+// The execution's memory is going away. An execution still here did not
+// reach ExecutorEnd: it failed (or was cancelled).
+void execution_memory_gone(void* arg) {
+    pg::entry([&] {
+        auto memory = static_cast<MemoryContext>(arg);
+        for (size_t i = executions.size(); i-- > 0;) {
+            if (executions[i].memory != memory)
+                continue;
+            record_channel_statement(executions[i].plan_id, executions[i].channel, 0,
+                                     /*failed=*/true);
+            executions.erase(executions.begin() + static_cast<long>(i));
+        }
+    });
+}
+
+// Whether the snapshot the statement reads with sees xid committed (or it
+// is ours).
+bool snapshot_sees(TransactionId xid, Snapshot snapshot) {
     return pg::call([&] {
-        MemoryContext old = MemoryContextSwitchTo(cache_context);
-        int nest_level = NewGUCNestLevel();
-        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
-        List* raw = pg_parse_query(sql.c_str());
-        Query* query = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), nullptr,
-                                                 0, nullptr);
-        AtEOXact_GUC(true, nest_level);
-        List* arms = NIL;
-        ListCell* cell;
-        foreach (cell, query->rtable) {
-            auto* arm = lfirst_node(RangeTblEntry, cell);
-            if (arm->rtekind == RTE_SUBQUERY)
-                arms = lappend(arms, arm->subquery);
-        }
-        auto* old_arm = static_cast<Query*>(list_nth(arms, list_length(arms) - 2));
-        auto* new_arm = static_cast<Query*>(llast(arms));
-        old_arm->jointree->quals =
-            make_and_qual(old_arm->jointree->quals, gate(function, plan_id, false));
-        new_arm->jointree->quals =
-            make_and_qual(new_arm->jointree->quals, gate(function, plan_id, true));
-        for_each_relation(query, [&](RangeTblEntry* rte) {
-            if (rte->relid != relid) {
-                rte->requiredPerms = 0;
-                rte->checkAsUser = InvalidOid;
-                rte->selectedCols = nullptr;
-            }
-        });
-        MemoryContextSwitchTo(old);
-        return query;
-    });
-}
-
-Query* build_routed_query(const catalog::Route& route, Oid relid,
-                          const std::vector<ParentColumn>& columns) {
-    for (const auto& shadow : route.shadows)
-        if (!shadow_matches(shadow.relid, columns))
-            return nullptr;
-    const Oid function = route_function();
-    if (!OidIsValid(function))
-        return nullptr;
-    const std::string cols = select_list(columns);
-    const std::string key = pg::quote_ident(route.key_column);
-    const std::string type = pg::call([&] { return format_type_be_qualified(route.key_type); });
-    const auto& lower = route.shadows.front().lower;
-    const auto& upper = route.shadows.back().upper;
-    const std::string self = pg::qualified_relation_name(relid);
-    std::string sql;
-    if (relid == route.parent)
-        sql = "SELECT " + cols + " FROM " + self + " WHERE " +
-              outside_range(key, type, lower, upper) + " UNION ALL SELECT " + cols + " FROM " +
-              self + " WHERE " + migration::range_condition(key, type, lower, upper);
-    else
-        sql = "SELECT " + cols + " FROM " + self;
-    // The shadows in a UNION ALL of their own: its members are excluded by
-    // their CHECK constraints (constraint_exclusion = partition), as
-    // partitions are pruned.
-    std::string shadows;
-    for (const auto& shadow : route.shadows)
-        shadows += (shadows.empty() ? "SELECT " : " UNION ALL SELECT ") + cols + " FROM " +
-                   pg::qualified_relation_name(shadow.relid);
-    sql += " UNION ALL SELECT " + cols + " FROM (" + shadows + ") AS new_channel";
-    return analyze_routed_query(sql, relid, function, route.plan_id);
-}
-
-// A fresh copy of the routed query for relid (nullptr: do not route it).
-Query* routed_query_for(const catalog::Route& route, Oid relid) {
-    if (cache_stale || cache_routes_version != catalog::routes_version())
-        clear_cache();
-    if (cache_context == nullptr)
-        cache_context = pg::call([] {
-            return AllocSetContextCreate(CacheMemoryContext, "pg_presplit routed queries",
-                                         ALLOCSET_SMALL_SIZES);
-        });
-    const std::vector<ParentColumn> columns = columns_of(relid);
-    const int natts = static_cast<int>(columns.size());
-    const RoutedQuery* found = nullptr;
-    for (const auto& cached : routed_queries)
-        if (cached.plan_id == route.plan_id && cached.relid == relid && cached.natts == natts)
-            found = &cached;
-    if (found == nullptr) {
-        routed_queries.push_back(
-            {route.plan_id, relid, natts, build_routed_query(route, relid, columns)});
-        found = &routed_queries.back();
-    }
-    if (found->query == nullptr)
-        return nullptr;
-    return pg::call([&] { return static_cast<Query*>(copyObjectImpl(found->query)); });
-}
-
-// --- which relations of a statement to route --------------------------------
-
-struct Candidate {
-    Query* owner;
-    Index rtindex;
-    const catalog::Route* route;
-    bool excluded;
-};
-
-// Filled by a tree walker, called from PostgreSQL code: fixed capacity, no
-// allocation, nothing that throws.
-struct Walk {
-    static constexpr int kMaxLevels = 64;
-    static constexpr int kMaxCandidates = 32;
-    Query* levels[kMaxLevels];
-    int depth = 0;
-    Candidate candidates[kMaxCandidates];
-    int count = 0;
-    bool refuse = false; // the statement must not be routed at all
-};
-
-bool routable_relation(const RangeTblEntry* rte, const catalog::Route& route) {
-    if (rte->tablesample != nullptr || rte->securityQuals != NIL)
-        return false;
-    if (rte->relid == route.parent)
-        return rte->inh; // ONLY parent reads no partition
-    return true;
-}
-
-bool walk_tree(Node* node, void* context);
-
-// PostgreSQL 15 declares walkers as bool (*)() (unprototyped, in C).
-auto walker() {
-    return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(walk_tree));
-}
-
-bool walk_tree(Node* node, void* context) {
-    auto* walk = static_cast<Walk*>(context);
-    if (node == nullptr)
-        return false;
-    if (IsA(node, Query)) {
-        auto* query = reinterpret_cast<Query*>(node);
-        if (query->commandType != CMD_SELECT || query->rowMarks != NIL || query->hasModifyingCTE ||
-            walk->depth == Walk::kMaxLevels) {
-            walk->refuse = true;
+        if (snapshot == nullptr || !IsMVCCSnapshot(snapshot))
+            return false;
+        if (xid == FrozenTransactionId || TransactionIdIsCurrentTransactionId(xid))
             return true;
-        }
-        Index rtindex = 0;
-        ListCell* cell;
-        foreach (cell, query->rtable) {
-            ++rtindex;
-            auto* rte = lfirst_node(RangeTblEntry, cell);
-            if (rte->rtekind != RTE_RELATION)
-                continue;
-            const catalog::Route* route = catalog::find_route_for_relation(rte->relid);
-            if (route == nullptr || !routable_relation(rte, *route))
-                continue;
-            if (walk->count == Walk::kMaxCandidates) {
-                walk->refuse = true;
-                return true;
-            }
-            walk->candidates[walk->count++] = {query, rtindex, route, false};
-        }
-        walk->levels[walk->depth++] = query;
-        bool stop = query_tree_walker(query, walker(), context, 0);
-        walk->depth--;
-        return stop;
-    }
-    if (IsA(node, Var)) {
-        auto* var = reinterpret_cast<Var*>(node);
-        // System columns (ctid, tableoid, ...) and whole-row values differ
-        // between the channels: such a relation stays on the old one.
-        if (var->varattno <= 0 && static_cast<int>(var->varlevelsup) < walk->depth) {
-            Query* owner = walk->levels[walk->depth - 1 - static_cast<int>(var->varlevelsup)];
-            for (int i = 0; i < walk->count; ++i)
-                if (walk->candidates[i].owner == owner &&
-                    walk->candidates[i].rtindex == static_cast<Index>(var->varno))
-                    walk->candidates[i].excluded = true;
-        }
-        return false;
-    }
-    return expression_tree_walker(node, walker(), context);
-}
-
-void replace_with_routed_query(RangeTblEntry* rte, Query* routed) {
-    // The arms that read the relation itself check what the statement would
-    // have checked on it.
-    for_each_relation(routed, [&](RangeTblEntry* scanned) {
-        if (scanned->relid != rte->relid)
-            return;
-        scanned->requiredPerms = rte->requiredPerms;
-        scanned->checkAsUser = rte->checkAsUser;
-        scanned->selectedCols = bms_copy(rte->selectedCols);
+        return TransactionIdIsNormal(xid) && !XidInMVCCSnapshot(xid, snapshot);
     });
-    rte->rtekind = RTE_SUBQUERY;
-    rte->subquery = routed;
-    rte->security_barrier = false;
-    rte->relid = InvalidOid;
-    rte->relkind = 0;
-    rte->rellockmode = 0;
-    rte->inh = false;
-    rte->requiredPerms = 0;
-    rte->checkAsUser = InvalidOid;
-    rte->selectedCols = nullptr;
-    rte->insertedCols = nullptr;
-    rte->updatedCols = nullptr;
-    rte->extraUpdatedCols = nullptr;
 }
 
 // Cursor options of cursors a user can name in WHERE CURRENT OF, which needs
@@ -472,59 +775,167 @@ constexpr int kCursorOptions = CURSOR_OPT_BINARY | CURSOR_OPT_SCROLL | CURSOR_OP
 
 } // namespace
 
-void route_reads(Query* parse, int cursor_options) {
+void prepare_routing(PlannedStmt* statement, int cursor_options) {
     if (!config::routing_enabled || IsBackgroundWorker || (cursor_options & kCursorOptions) != 0 ||
-        parse->commandType != CMD_SELECT || parse->utilityStmt != nullptr || !IsTransactionState())
+        statement->commandType != CMD_SELECT || statement->utilityStmt != nullptr ||
+        statement->hasModifyingCTE || statement->rowMarks != NIL || statement->parallelModeNeeded ||
+        !IsTransactionState())
         return;
     catalog::refresh_routes();
     if (!catalog::any_routes())
         return;
-    Walk walk;
-    pg::call([&] { walk_tree(reinterpret_cast<Node*>(parse), &walk); });
-    if (walk.refuse)
-        return;
-    for (int i = 0; i < walk.count; ++i) {
-        const Candidate& candidate = walk.candidates[i];
-        if (candidate.excluded)
-            continue;
-        auto* rte = pg::call([&] { return rt_fetch(candidate.rtindex, candidate.owner->rtable); });
-        Query* routed = routed_query_for(*candidate.route, rte->relid);
-        if (routed != nullptr)
-            pg::call([&] { replace_with_routed_query(rte, routed); });
-    }
-}
-
-bool reads_new_channel(List* range_table) {
-    if (!catalog::any_routes())
-        return false;
+    // The one switching plan whose source the statement reads.
+    const catalog::Route* route = nullptr;
+    std::vector<Index> source_rtis;
+    Index rti = 0;
     ListCell* cell;
-    foreach (cell, range_table) {
-        auto* rte = static_cast<RangeTblEntry*>(lfirst(cell));
-        if (rte->rtekind != RTE_RELATION || rte->requiredPerms != 0)
-            continue; // the shadows of a routed statement check no privileges
-        if (catalog::is_new_channel_relation(rte->relid))
-            return true;
-    }
-    return false;
-}
-
-void routed_execution_started(MemoryContext execution) {
-    timed_executions.push_back(execution);
-}
-
-void routed_execution_ended(MemoryContext execution, double seconds) {
-    for (size_t i = draws.size(); i-- > 0;) {
-        if (draws[i].execution != execution)
+    foreach (cell, statement->rtable) {
+        ++rti;
+        auto* rte = lfirst_node(RangeTblEntry, cell);
+        if (rte->rtekind != RTE_RELATION)
             continue;
-        if (draws[i].counted)
-            record_channel_statement(draws[i].plan_id, draws[i].channel, seconds * 1e6, false);
-        draws.erase(draws.begin() + static_cast<long>(i));
+        const catalog::Route* found = catalog::find_route_for_relation(rte->relid);
+        if (found == nullptr || found->source != rte->relid)
+            continue;
+        if (route != nullptr && route != found)
+            return; // two switching plans: not routed
+        route = found;
+        source_rtis.push_back(rti);
     }
-    forget_timed(execution);
+    if (route == nullptr)
+        return;
+    auto* shape = const_cast<RouteShape*>(shape_of(*route));
+    if (!shape->usable)
+        return;
+    const Oid function = route_function();
+    if (!OidIsValid(function))
+        return;
+
+    Rewrite rewrite{shape, source_rtis, {}, 0};
+    const int rtable_length = list_length(statement->rtable);
+    for (size_t i = 0; i < shape->shadows.size(); ++i)
+        rewrite.shadow_rtis.push_back(static_cast<Index>(rtable_length + 1 + i));
+    int highest = max_plan_node_id(statement->planTree);
+    foreach (cell, statement->subplans)
+        highest = std::max(highest, max_plan_node_id(static_cast<Plan*>(lfirst(cell))));
+    rewrite.next_plan_node_id = highest + 1;
+
+    // The copies, redirected (PostgreSQL node code: inside pg::call).
+    Plan* new_tree = pg::call([&] {
+        return redirect(static_cast<Plan*>(copyObjectImpl(statement->planTree)), nullptr, rewrite);
+    });
+    List* new_subplans = pg::call([&] {
+        List* copies = NIL;
+        ListCell* sub;
+        foreach (sub, statement->subplans)
+            copies = lappend(copies, redirect(static_cast<Plan*>(copyObjectImpl(lfirst(sub))),
+                                              nullptr, rewrite));
+        return copies;
+    });
+    if (rewrite.failed || !rewrite.swapped)
+        return;
+
+    pg::call([&] {
+        for (const auto& shadow : shape->shadows) {
+            RangeTblEntry* rte = makeNode(RangeTblEntry);
+            rte->rtekind = RTE_RELATION;
+            rte->relid = shadow.relid;
+            rte->relkind = RELKIND_RELATION;
+            rte->rellockmode = AccessShareLock;
+            rte->inFromCl = false;
+            rte->eref = makeAlias(pstrdup(shadow.name.c_str()),
+                                  static_cast<List*>(copyObjectImpl(shadow.column_names)));
+            statement->rtable = lappend(statement->rtable, rte);
+            statement->relationOids = lappend_oid(statement->relationOids, shadow.relid);
+            // A one-shot plan runs without the plan cache taking its locks.
+            LockRelationOid(shadow.relid, AccessShareLock);
+        }
+        statement->planTree = make_marker(new_tree, statement->planTree, function, route->plan_id);
+        int i = 0;
+        ListCell* sub;
+        foreach (sub, statement->subplans) {
+            Plan* old_tree = static_cast<Plan*>(lfirst(sub));
+            if (old_tree != nullptr)
+                lfirst(sub) = make_marker(static_cast<Plan*>(list_nth(new_subplans, i)), old_tree,
+                                          function, route->plan_id);
+            ++i;
+        }
+    });
+}
+
+bool choose_channel(QueryDesc* query, int eflags) {
+    PlannedStmt* statement = query->plannedstmt;
+    if (!is_marker(statement->planTree))
+        return false;
+    const int64_t plan_id = marker_plan_id(statement->planTree);
+    bool use_new = false;
+    const bool runs = (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0;
+    if (runs && config::routing_enabled) {
+        catalog::refresh_routes();
+        const catalog::Route* route = catalog::find_route(plan_id);
+        if (route != nullptr && route->new_weight > 0 &&
+            snapshot_sees(route->plan_row_xmin, query->snapshot))
+            use_new = route->new_weight >= 100 ||
+                      pg::backend_random() % 100 < static_cast<uint64_t>(route->new_weight);
+    }
+    // The executor gets a statement with the chosen trees only.
+    query->plannedstmt = pg::call([&] {
+        MemoryContext memory = GetMemoryChunkContext(query);
+        auto* chosen = static_cast<PlannedStmt*>(MemoryContextAlloc(memory, sizeof(PlannedStmt)));
+        *chosen = *statement;
+        chosen->planTree = use_new ? statement->planTree->lefttree : statement->planTree->righttree;
+        chosen->subplans = NIL;
+        ListCell* cell;
+        MemoryContext old = MemoryContextSwitchTo(memory);
+        foreach (cell, statement->subplans) {
+            auto* sub = static_cast<Plan*>(lfirst(cell));
+            if (is_marker(sub))
+                sub = use_new ? sub->lefttree : sub->righttree;
+            chosen->subplans = lappend(chosen->subplans, sub);
+        }
+        MemoryContextSwitchTo(old);
+        return chosen;
+    });
+    if (!runs)
+        return false;
+    claim_channel_stats(plan_id);
+    executions.push_back(
+        {query, nullptr, plan_id, use_new ? Channel::new_channel : Channel::old_channel});
+    return true;
+}
+
+void routed_execution_started(QueryDesc* query) {
+    for (auto& execution : executions) {
+        if (execution.query != query || execution.memory != nullptr)
+            continue;
+        execution.memory = query->estate->es_query_cxt;
+        pg::call([&] {
+            auto* callback = static_cast<MemoryContextCallback*>(
+                MemoryContextAlloc(execution.memory, sizeof(MemoryContextCallback)));
+            callback->func = execution_memory_gone;
+            callback->arg = execution.memory;
+            MemoryContextRegisterResetCallback(execution.memory, callback);
+        });
+        return;
+    }
+}
+
+void routed_execution_ended(QueryDesc* query, double seconds) {
+    for (size_t i = executions.size(); i-- > 0;) {
+        if (executions[i].query != query || executions[i].memory == nullptr ||
+            executions[i].memory != query->estate->es_query_cxt)
+            continue;
+        record_channel_statement(executions[i].plan_id, executions[i].channel, seconds * 1e6,
+                                 false);
+        executions.erase(executions.begin() + static_cast<long>(i));
+    }
 }
 
 void forget_routed_executions() {
-    timed_executions.clear();
+    // Executions whose executor never started; the others go with their memory.
+    for (size_t i = executions.size(); i-- > 0;)
+        if (executions[i].memory == nullptr)
+            executions.erase(executions.begin() + static_cast<long>(i));
 }
 
 void install_routing_callbacks() {
@@ -533,12 +944,13 @@ void install_routing_callbacks() {
 
 } // namespace presplit::switchover
 
-// presplit._route_new(plan bigint): whether this execution reads the plan's
-// range from the new channel.
+// presplit._route_new(plan bigint): marks routed plans (see routing.hpp); the
+// executor hook replaces the node that holds it before anything evaluates it.
+// Should it ever be evaluated, the new channel's tree runs: correct while the
+// plan is switching.
 extern "C" Datum presplit_route_new(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] {
-        const int64 plan_id = PG_GETARG_INT64(0);
-        return BoolGetDatum(
-            presplit::switchover::choose_new_channel(plan_id, fcinfo->flinfo->fn_mcxt));
+        (void)PG_GETARG_INT64(0);
+        return BoolGetDatum(true);
     });
 }

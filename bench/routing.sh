@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Routed-read latency (issue: switchover; target: new channel <= 1.1x direct).
+# A managed table of 4 range partitions, ROWS accounts each; a plan splitting
+# accounts_0 is switching (ramp off). pgbench reads one balance by key in
+# accounts_0 (select-only, 1 client so that latency = 1/TPS), measured side by
+# side in rotating rounds:
+#   direct   presplit.routing = off for the session: the plain partitioned
+#            table, as without pg_presplit's routing;
+#   old      routed, new channel weight 0: the old channel's tree;
+#   new      routed, new channel weight 100: the new channel's tree (the
+#            shadows).
+# for three ways of running the statement: -M simple (planned every time,
+# both trees built); -M prepared (PostgreSQL's plan cache picks custom plans
+# here -- planned every time with the key as a constant -- for direct and
+# routed alike); -M prepared with plan_cache_mode = force_generic_plan
+# (planned once: what is left is the draw at each execution).
+# Usage: bench/routing.sh (as root or a user who can run initdb; needs
+# pg_presplit installed). About 3 minutes. Prints medians over the rounds.
+source "$(dirname "$0")/lib.sh"
+ROWS=${ROWS:-250000}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+ROUNDS=${ROUNDS:-3}
+
+start_cluster "shared_preload_libraries = 'pg_presplit'"
+sql "CREATE EXTENSION pg_presplit"
+sql "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)
+       PARTITION BY RANGE (id)"
+for i in 0 1 2 3; do
+    sql "CREATE TABLE accounts_$i PARTITION OF accounts
+           FOR VALUES FROM ($((i * ROWS))) TO ($(((i + 1) * ROWS)))"
+done
+sql "INSERT INTO accounts SELECT g, 1000, 'account ' || g FROM generate_series(0, 4 * $ROWS - 1) g"
+sql "VACUUM ANALYZE accounts"
+sql "SELECT presplit.manage('accounts')" >/dev/null
+PLAN=$(sql "SELECT presplit.split_partition('accounts_0', ARRAY[$((ROWS / 2))], ramp => false)")
+sql "SELECT presplit.wait($PLAN, 'switching', '10 min')" >/dev/null
+sql "VACUUM ANALYZE"
+
+cat >"$BENCH_DIR/read.sql" <<EOF
+\set a random(0, $((ROWS - 1)))
+SELECT balance FROM accounts WHERE id = :a;
+EOF
+chmod 644 "$BENCH_DIR/read.sql"
+
+tps() { # way, extra PGOPTIONS
+    local protocol=$1 options=$2
+    if [ "$protocol" = generic ]; then
+        protocol=prepared options="$options -c plan_cache_mode=force_generic_plan"
+    fi
+    as_pg_user env PGOPTIONS="$options" "$PG_BIN/pgbench" -n -M "$protocol" -c 1 -j 1 -T "$SECONDS_PER_RUN" \
+        -f "$BENCH_DIR/read.sql" -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null |
+        awk '/^tps = /{print $3}'
+}
+
+declare -A results
+modes=(direct old new)
+for round in $(seq "$ROUNDS"); do
+    for protocol in simple prepared generic; do
+        for i in 0 1 2; do
+            mode=${modes[$(((i + round) % 3))]}
+            case $mode in
+            direct) options="-c presplit.routing=off" ;;
+            old) options="" && sql "SELECT presplit.set_weight($PLAN, 0)" >/dev/null ;;
+            new) options="" && sql "SELECT presplit.set_weight($PLAN, 100)" >/dev/null ;;
+            esac
+            value=$(tps "$protocol" "$options")
+            results[$mode/$protocol]+="$value "
+            echo "round $round $protocol $mode: $value TPS"
+        done
+    done
+done
+served=$(sql "SELECT string_agg(channel || ' ' || statements, ', ' ORDER BY channel DESC)
+                FROM presplit.channels WHERE plan_id = $PLAN")
+
+echo
+echo "routed reads, 1 client, median TPS over $ROUNDS rounds of ${SECONDS_PER_RUN}s (latency ratio = direct TPS / TPS):"
+for protocol in simple prepared generic; do
+    direct=$(echo "${results[direct/$protocol]}" | tr ' ' '\n' | grep . | median)
+    old=$(echo "${results[old/$protocol]}" | tr ' ' '\n' | grep . | median)
+    new=$(echo "${results[new/$protocol]}" | tr ' ' '\n' | grep . | median)
+    echo "  $protocol: direct $direct, old channel $old, new channel $new TPS;" \
+        "latency new/direct $(ratio "$direct" "$new") (target <= 1.1), old/direct $(ratio "$direct" "$old")"
+done
+echo "  channel statistics: $served reads counted"
