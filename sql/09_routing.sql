@@ -46,6 +46,29 @@ SELECT id FROM orders WHERE id BETWEEN 498 AND 501 ORDER BY id DESC;
 RESET enable_sort;
 RESET enable_bitmapscan;
 SELECT explain('SELECT count(*) FROM orders WHERE amount = 3');
+-- Key order across partitions and shadows, both directions (sorts and bitmap
+-- scans off: index order is all there is).
+SET enable_sort = off;
+SET enable_bitmapscan = off;
+SELECT explain('SELECT id FROM orders WHERE id > 495 AND id < 1003 ORDER BY id DESC LIMIT 8');
+SELECT array_agg(id) AS downwards FROM (
+    SELECT id FROM orders WHERE id > 495 AND id < 1003 ORDER BY id DESC LIMIT 8) d;
+SELECT array_agg(id) AS upwards FROM (
+    SELECT id FROM orders WHERE id > 495 AND id < 1003 ORDER BY id LIMIT 8) u;
+RESET enable_sort;
+RESET enable_bitmapscan;
+-- Rescans with new parameter values reach the shadows' scans (correlated
+-- subquery over a hash aggregate).
+SET enable_sort = off;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT o.k, (SELECT count(*) FROM (SELECT DISTINCT id FROM orders_0 WHERE id > o.k) d) AS above
+  FROM (VALUES (100), (990)) o(k);
+RESET enable_sort;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+-- The marker of routed plans is never evaluated; called, it refuses.
+SELECT presplit._route_new(0);
 -- A generic plan: the key is a parameter, both shadows are probed.
 PREPARE by_key(bigint) AS SELECT note FROM orders WHERE id = $1;
 SET plan_cache_mode = force_generic_plan;

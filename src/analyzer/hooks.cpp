@@ -351,26 +351,33 @@ void start_executor(QueryDesc* query, int eflags) {
                 pg::call([&] { return touches_managed(query->plannedstmt->rtable); }))
                 scale = sample_scale();
         }
-        const bool routed = switchover::choose_channel(query, eflags);
+        const switchover::ChannelChoice choice = switchover::choose_channel(query, eflags);
         if (scale > 0)
             query->instrument_options |= INSTRUMENT_ROWS;
-        pg::call([&] {
-            if (previous_executor_start)
-                previous_executor_start(query, eflags);
-            else
-                standard_ExecutorStart(query, eflags);
-        });
-        if (scale == 0 && !routed)
+        try {
+            pg::call([&] {
+                if (previous_executor_start)
+                    previous_executor_start(query, eflags);
+                else
+                    standard_ExecutorStart(query, eflags);
+            });
+        } catch (...) {
+            if (choice.routed)
+                query->plannedstmt = choice.original;
+            throw;
+        }
+        if (scale == 0 && !choice.routed)
             return;
-        pg::call([&] {
-            if (query->totaltime == nullptr) {
-                MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
-                query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
-                MemoryContextSwitchTo(old);
-            }
-        });
-        if (routed)
-            pg::call([&] { switchover::routed_execution_started(query); });
+        if (scale > 0 || choice.counted)
+            pg::call([&] {
+                if (query->totaltime == nullptr) {
+                    MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
+                    query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
+                    MemoryContextSwitchTo(old);
+                }
+            });
+        if (choice.routed)
+            switchover::routed_execution_started(query, choice);
         if (scale == 0)
             return;
         TrackedStatement statement{query, scale, {}};
@@ -419,6 +426,7 @@ void end_executor(QueryDesc* query) {
             else
                 standard_ExecutorEnd(query);
         });
+        switchover::routed_execution_finished(query);
     });
 }
 
@@ -465,10 +473,8 @@ void process_utility(PlannedStmt* statement, const char* query_string, bool read
 
 void forget_tracked_statements(XactEvent event, void*) {
     pg::entry([&] {
-        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
             tracked.clear();
-            switchover::forget_routed_executions();
-        }
     });
 }
 

@@ -7,6 +7,7 @@
 extern "C" {
 #include "commands/extension.h"
 #include "utils/inval.h"
+#include "utils/syscache.h"
 }
 
 namespace presplit::catalog {
@@ -171,15 +172,20 @@ void set_plan_state(int64_t id, const std::string& state,
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
     auto result = spi.execute("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
-                              " WHERE id = $1::bigint RETURNING parent::oid",
+                              " WHERE id = $1::bigint RETURNING parent::oid, source::oid",
                               {std::to_string(id), state, reason});
     // Reads are routed while a plan is switching: backends reload their
-    // routes, and plans cached for the table are made again.
+    // routes, and plans cached on the table or on the source are made again.
     routes_changed();
-    if (!result.rows.empty() && result.rows[0][0]) {
-        const auto parent = static_cast<Oid>(std::stoul(*result.rows[0][0]));
-        pg::call([&] { CacheInvalidateRelcacheByRelid(parent); });
-    }
+    if (!result.rows.empty())
+        for (const auto& relation : result.rows[0])
+            if (relation) {
+                const auto relid = static_cast<Oid>(std::stoul(*relation));
+                pg::call([&] { // (finalize may have dropped the source)
+                    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+                        CacheInvalidateRelcacheByRelid(relid);
+                });
+            }
 }
 
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done) {

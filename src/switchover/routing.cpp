@@ -31,6 +31,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -61,9 +62,12 @@ struct RouteShape {
     int64_t plan_id = 0;
     Oid source = InvalidOid;
     AttrNumber key_attno = InvalidAttrNumber; // in the source
-    Oid key_type = InvalidOid, key_collation = InvalidOid;
+    Oid key_type = InvalidOid;                // the column's type
     int32 key_typmod = -1;
-    Oid key_ge = InvalidOid, key_lt = InvalidOid; // btree operators of the key type
+    // The partition key's operator family, its input type and collation:
+    // what the partition bounds mean, and so what refutation must use.
+    Oid key_opfamily = InvalidOid, key_opcintype = InvalidOid, key_collation = InvalidOid;
+    Oid key_ge = InvalidOid, key_lt = InvalidOid; // its >= and < operators
     std::vector<ShadowShape> shadows;             // in key order
     // source index -> the matching index of each shadow (empty: none)
     std::vector<std::pair<Oid, std::vector<Oid>>> indexes;
@@ -98,17 +102,22 @@ void fill_shape(RouteShape& shape, const catalog::Route& route) {
     Form_pg_attribute key = TupleDescAttr(source_desc, shape.key_attno - 1);
     shape.key_type = key->atttypid;
     shape.key_typmod = key->atttypmod;
-    shape.key_collation = key->attcollation;
-    Oid opclass = GetDefaultOpClass(shape.key_type, BTREE_AM_OID);
-    if (!OidIsValid(opclass)) {
+    Relation parent = relation_open(route.parent, AccessShareLock);
+    PartitionKey partition_key = RelationGetPartitionKey(parent);
+    if (partition_key == nullptr || partition_key->partnatts != 1 ||
+        partition_key->partattrs[0] == 0) {
+        relation_close(parent, AccessShareLock);
         relation_close(source, AccessShareLock);
         return;
     }
-    Oid family = get_opclass_family(opclass);
-    shape.key_ge =
-        get_opfamily_member(family, shape.key_type, shape.key_type, BTGreaterEqualStrategyNumber);
-    shape.key_lt =
-        get_opfamily_member(family, shape.key_type, shape.key_type, BTLessStrategyNumber);
+    shape.key_opfamily = partition_key->partopfamily[0];
+    shape.key_opcintype = partition_key->partopcintype[0];
+    shape.key_collation = partition_key->partcollation[0];
+    relation_close(parent, AccessShareLock);
+    shape.key_ge = get_opfamily_member(shape.key_opfamily, shape.key_opcintype, shape.key_opcintype,
+                                       BTGreaterEqualStrategyNumber);
+    shape.key_lt = get_opfamily_member(shape.key_opfamily, shape.key_opcintype, shape.key_opcintype,
+                                       BTLessStrategyNumber);
     Oid input_function, io_param;
     getTypeInputInfo(shape.key_type, &input_function, &io_param);
     bool usable = OidIsValid(shape.key_ge) && OidIsValid(shape.key_lt);
@@ -224,7 +233,9 @@ std::vector<Oid> find_matching_indexes(const RouteShape& shape, Oid source_index
                 if (!HeapTupleIsValid(tuple))
                     continue;
                 auto* candidate = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
-                bool same = source_plain && plain_index(tuple) &&
+                // Usable as the planner would: built, valid, visible to all.
+                bool same = candidate->indisvalid && candidate->indisready &&
+                            !candidate->indcheckxmin && source_plain && plain_index(tuple) &&
                             candidate->indnatts == source->indnatts &&
                             candidate->indnkeyatts == source->indnkeyatts;
                 auto* candidate_class = reinterpret_cast<oidvector*>(DatumGetPointer(
@@ -268,23 +279,33 @@ const std::vector<Oid>& shadow_indexes(RouteShape& shape, Oid source_index) {
     return shape.indexes.back().second;
 }
 
-// Whether the source index's leading column is the partition key (then its
-// scans over the shadows, in key order, return rows in index order).
-bool leads_with_key(const RouteShape& shape, Oid source_index) {
+// How a source index orders the partition key, if its leading column is the
+// key under the key's own btree operator family and collation: then its
+// scans over the shadows, in key order (reversed for descending), return rows
+// in index order.
+enum class KeyOrder { none, ascending, descending };
+
+KeyOrder key_order(const RouteShape& shape, Oid source_index) {
     return pg::call([&] {
         HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(source_index));
         if (!HeapTupleIsValid(tuple))
-            return false;
+            return KeyOrder::none;
         auto* index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
-        bool leads = index->indkey.values[0] == shape.key_attno;
+        bool isnull;
+        auto* classes = reinterpret_cast<oidvector*>(
+            DatumGetPointer(SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indclass, &isnull)));
+        auto* collations = reinterpret_cast<oidvector*>(DatumGetPointer(
+            SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indcollation, &isnull)));
+        auto* options = reinterpret_cast<int2vector*>(
+            DatumGetPointer(SysCacheGetAttr(INDEXRELID, tuple, Anum_pg_index_indoption, &isnull)));
+        KeyOrder order = KeyOrder::none;
+        if (index->indnkeyatts >= 1 && index->indkey.values[0] == shape.key_attno &&
+            get_opclass_family(classes->values[0]) == shape.key_opfamily &&
+            collations->values[0] == shape.key_collation)
+            order =
+                (options->values[0] & INDOPTION_DESC) ? KeyOrder::descending : KeyOrder::ascending;
         ReleaseSysCache(tuple);
-        HeapTuple relation = SearchSysCache1(RELOID, ObjectIdGetDatum(source_index));
-        if (!HeapTupleIsValid(relation))
-            return false;
-        leads =
-            leads && reinterpret_cast<Form_pg_class>(GETSTRUCT(relation))->relam == BTREE_AM_OID;
-        ReleaseSysCache(relation);
-        return leads;
+        return order;
     });
 }
 
@@ -369,14 +390,18 @@ bool uses_system_columns(Node* node, Index rti) {
 List* shadow_range(const RouteShape& shape, const ShadowShape& shadow, Index rti) {
     List* conditions = NIL;
     auto bound = [&](Oid op, Datum value) {
-        Var* key = makeVar(static_cast<int>(rti), shape.key_attno, shape.key_type, shape.key_typmod,
-                           shape.key_collation, 0);
+        Expr* key =
+            reinterpret_cast<Expr*>(makeVar(static_cast<int>(rti), shape.key_attno, shape.key_type,
+                                            shape.key_typmod, shape.key_collation, 0));
+        if (shape.key_type != shape.key_opcintype) // e.g. varchar under text_ops
+            key = reinterpret_cast<Expr*>(makeRelabelType(
+                key, shape.key_opcintype, -1, shape.key_collation, COERCE_IMPLICIT_CAST));
         Const* constant =
-            makeConst(shape.key_type, shape.key_typmod, shape.key_collation,
-                      get_typlen(shape.key_type), value, false, get_typbyval(shape.key_type));
-        auto* clause = reinterpret_cast<OpExpr*>(
-            make_opclause(op, BOOLOID, false, reinterpret_cast<Expr*>(key),
-                          reinterpret_cast<Expr*>(constant), InvalidOid, shape.key_collation));
+            makeConst(shape.key_opcintype, -1, shape.key_collation, get_typlen(shape.key_opcintype),
+                      value, false, get_typbyval(shape.key_opcintype));
+        auto* clause = reinterpret_cast<OpExpr*>(make_opclause(op, BOOLOID, false, key,
+                                                               reinterpret_cast<Expr*>(constant),
+                                                               InvalidOid, shape.key_collation));
         set_opfuncid(clause);
         conditions = lappend(conditions, clause);
     };
@@ -522,6 +547,9 @@ Plan* append_of(List* scans, Plan* like, Rewrite& rewrite) {
     plan->plan_rows = like->plan_rows;
     plan->plan_width = like->plan_width;
     plan->plan_node_id = rewrite.next_plan_node_id++;
+    // Rescans with changed parameters must reach the scans below.
+    plan->extParam = bms_copy(like->extParam);
+    plan->allParam = bms_copy(like->allParam);
     ListCell* cell;
     foreach (cell, like->targetlist) {
         auto* entry = lfirst_node(TargetEntry, cell);
@@ -533,16 +561,18 @@ Plan* append_of(List* scans, Plan* like, Rewrite& rewrite) {
     return plan;
 }
 
-// Parents that do not care in which order a child returns its rows.
+// Parents that do not care in which order a child returns its rows. (Not
+// Append: an ordered partition scan is a plain Append of ordered children.)
 bool order_free_parent(Plan* parent) {
     if (parent == nullptr)
         return false;
     switch (nodeTag(parent)) {
-    case T_Append:
     case T_Hash:
         return true;
-    case T_Agg:
-        return reinterpret_cast<Agg*>(parent)->aggstrategy != AGG_SORTED;
+    case T_Agg: {
+        const AggStrategy strategy = reinterpret_cast<Agg*>(parent)->aggstrategy;
+        return strategy == AGG_HASHED || strategy == AGG_PLAIN;
+    }
     default:
         return false;
     }
@@ -570,20 +600,28 @@ Plan* redirect_scan(Plan* node, Plan* parent, Rewrite& rewrite) {
             needed[count++] = static_cast<int>(i);
     if (count == 0)
         return node; // reads nothing of the source either
-    if (count > 1 && (IsA(node, IndexScan) || IsA(node, IndexOnlyScan)) &&
-        !order_free_parent(parent)) {
-        // Rows in index order over several shadows: only if the index leads
-        // with the key (then shadow after shadow, in key order, is index order).
+    if (count > 1 && parent != nullptr && IsA(parent, MergeJoin) && parent->righttree == node) {
+        // A merge join's inner side marks and restores positions: an Append
+        // cannot.
+        rewrite.failed = true;
+        return node;
+    }
+    if (count > 1 && (IsA(node, IndexScan) || IsA(node, IndexOnlyScan))) {
+        // Rows in index order over several shadows: if the index leads with
+        // the key, shadow after shadow in the scan's key order is index
+        // order; otherwise only a parent that does not care may have them.
         Oid index = IsA(node, IndexScan) ? reinterpret_cast<IndexScan*>(node)->indexid
                                          : reinterpret_cast<IndexOnlyScan*>(node)->indexid;
         ScanDirection direction = IsA(node, IndexScan)
                                       ? reinterpret_cast<IndexScan*>(node)->indexorderdir
                                       : reinterpret_cast<IndexOnlyScan*>(node)->indexorderdir;
-        if (!leads_with_key(*rewrite.shape, index)) {
+        const KeyOrder order = key_order(*rewrite.shape, index);
+        if (order == KeyOrder::none && !order_free_parent(parent)) {
             rewrite.failed = true;
             return node;
         }
-        if (ScanDirectionIsBackward(direction))
+        if (order != KeyOrder::none &&
+            ScanDirectionIsBackward(direction) != (order == KeyOrder::descending))
             std::reverse(needed, needed + count);
     }
     List* scans = NIL;
@@ -731,24 +769,27 @@ int64_t marker_plan_id(Plan* node) {
 
 // --- executions: the channel each routed execution drew ------------------------
 
+// A routed execution, from the end of ExecutorStart to the end of
+// ExecutorEnd (or the death of its memory).
 struct Execution {
     QueryDesc* query;
-    MemoryContext memory; // the executor's es_query_cxt, once it exists
-    int64_t plan_id;
-    Channel channel;
+    MemoryContext memory; // the executor's es_query_cxt
+    ChannelChoice choice;
+    bool ended; // ExecutorEnd has counted it
 };
 std::vector<Execution> executions;
 
-// The execution's memory is going away. An execution still here did not
-// reach ExecutorEnd: it failed (or was cancelled).
+// The execution's memory is going away. An execution that did not reach
+// ExecutorEnd failed (or was cancelled): counted as an error.
 void execution_memory_gone(void* arg) {
     pg::entry([&] {
         auto memory = static_cast<MemoryContext>(arg);
         for (size_t i = executions.size(); i-- > 0;) {
-            if (executions[i].memory != memory)
+            if (executions[i].memory != memory || executions[i].ended)
                 continue;
-            record_channel_statement(executions[i].plan_id, executions[i].channel, 0,
-                                     /*failed=*/true);
+            if (executions[i].choice.counted)
+                record_channel_statement(executions[i].choice.plan_id, executions[i].choice.channel,
+                                         0, /*failed=*/true);
             executions.erase(executions.begin() + static_cast<long>(i));
         }
     });
@@ -863,30 +904,35 @@ void prepare_routing(PlannedStmt* statement, int cursor_options) {
     });
 }
 
-bool choose_channel(QueryDesc* query, int eflags) {
+ChannelChoice choose_channel(QueryDesc* query, int eflags) {
+    ChannelChoice choice;
     PlannedStmt* statement = query->plannedstmt;
     if (!is_marker(statement->planTree))
-        return false;
-    const int64_t plan_id = marker_plan_id(statement->planTree);
+        return choice;
+    choice.routed = true;
+    choice.plan_id = marker_plan_id(statement->planTree);
     bool use_new = false;
     const bool runs = (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0;
     if (runs && config::routing_enabled) {
         catalog::refresh_routes();
-        const catalog::Route* route = catalog::find_route(plan_id);
+        const catalog::Route* route = catalog::find_route(choice.plan_id);
         if (route != nullptr && route->new_weight > 0 &&
             snapshot_sees(route->plan_row_xmin, query->snapshot))
             use_new = route->new_weight >= 100 ||
                       pg::backend_random() % 100 < static_cast<uint64_t>(route->new_weight);
     }
-    // The executor gets a statement with the chosen trees only.
-    query->plannedstmt = pg::call([&] {
-        MemoryContext memory = GetMemoryChunkContext(query);
-        auto* chosen = static_cast<PlannedStmt*>(MemoryContextAlloc(memory, sizeof(PlannedStmt)));
+    choice.channel = use_new ? Channel::new_channel : Channel::old_channel;
+    choice.counted = runs;
+    // The executor gets a statement with the chosen trees only (freed again
+    // after ExecutorEnd, or with the query's memory).
+    choice.original = statement;
+    choice.chosen = pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(query));
+        auto* chosen = static_cast<PlannedStmt*>(palloc(sizeof(PlannedStmt)));
         *chosen = *statement;
         chosen->planTree = use_new ? statement->planTree->lefttree : statement->planTree->righttree;
         chosen->subplans = NIL;
         ListCell* cell;
-        MemoryContext old = MemoryContextSwitchTo(memory);
         foreach (cell, statement->subplans) {
             auto* sub = static_cast<Plan*>(lfirst(cell));
             if (is_marker(sub))
@@ -896,46 +942,53 @@ bool choose_channel(QueryDesc* query, int eflags) {
         MemoryContextSwitchTo(old);
         return chosen;
     });
-    if (!runs)
-        return false;
-    claim_channel_stats(plan_id);
-    executions.push_back(
-        {query, nullptr, plan_id, use_new ? Channel::new_channel : Channel::old_channel});
-    return true;
+    query->plannedstmt = choice.chosen;
+    if (choice.counted)
+        claim_channel_stats(choice.plan_id);
+    return choice;
 }
 
-void routed_execution_started(QueryDesc* query) {
-    for (auto& execution : executions) {
-        if (execution.query != query || execution.memory != nullptr)
-            continue;
-        execution.memory = query->estate->es_query_cxt;
-        pg::call([&] {
-            auto* callback = static_cast<MemoryContextCallback*>(
-                MemoryContextAlloc(execution.memory, sizeof(MemoryContextCallback)));
-            callback->func = execution_memory_gone;
-            callback->arg = execution.memory;
-            MemoryContextRegisterResetCallback(execution.memory, callback);
-        });
-        return;
-    }
+void routed_execution_started(QueryDesc* query, const ChannelChoice& choice) {
+    executions.push_back({query, query->estate->es_query_cxt, choice, false});
+    Execution& execution = executions.back();
+    pg::call([&] {
+        auto* callback = static_cast<MemoryContextCallback*>(
+            MemoryContextAlloc(execution.memory, sizeof(MemoryContextCallback)));
+        callback->func = execution_memory_gone;
+        callback->arg = execution.memory;
+        MemoryContextRegisterResetCallback(execution.memory, callback);
+    });
 }
 
 void routed_execution_ended(QueryDesc* query, double seconds) {
-    for (size_t i = executions.size(); i-- > 0;) {
-        if (executions[i].query != query || executions[i].memory == nullptr ||
-            executions[i].memory != query->estate->es_query_cxt)
+    for (auto& execution : executions) {
+        if (execution.query != query || execution.ended ||
+            execution.memory != query->estate->es_query_cxt)
             continue;
-        record_channel_statement(executions[i].plan_id, executions[i].channel, seconds * 1e6,
-                                 false);
-        executions.erase(executions.begin() + static_cast<long>(i));
+        if (execution.choice.counted)
+            record_channel_statement(execution.choice.plan_id, execution.choice.channel,
+                                     seconds * 1e6, false);
+        execution.ended = true;
     }
 }
 
-void forget_routed_executions() {
-    // Executions whose executor never started; the others go with their memory.
-    for (size_t i = executions.size(); i-- > 0;)
-        if (executions[i].memory == nullptr)
-            executions.erase(executions.begin() + static_cast<long>(i));
+void restore_statement(QueryDesc* query, const ChannelChoice& choice) {
+    query->plannedstmt = choice.original;
+    pg::call([&] {
+        list_free(choice.chosen->subplans);
+        pfree(choice.chosen);
+    });
+}
+
+void routed_execution_finished(QueryDesc* query) {
+    for (size_t i = executions.size(); i-- > 0;) {
+        if (executions[i].query != query || !executions[i].ended)
+            continue;
+        const ChannelChoice choice = executions[i].choice;
+        executions.erase(executions.begin() + static_cast<long>(i));
+        restore_statement(query, choice);
+        return;
+    }
 }
 
 void install_routing_callbacks() {
@@ -945,12 +998,13 @@ void install_routing_callbacks() {
 } // namespace presplit::switchover
 
 // presplit._route_new(plan bigint): marks routed plans (see routing.hpp); the
-// executor hook replaces the node that holds it before anything evaluates it.
-// Should it ever be evaluated, the new channel's tree runs: correct while the
-// plan is switching.
+// executor hook replaces the node that holds it before anything evaluates
+// it. Evaluated, something ran the plan without that hook: refuse.
 extern "C" Datum presplit_route_new(PG_FUNCTION_ARGS) {
-    return presplit::pg::entry([&] {
-        (void)PG_GETARG_INT64(0);
-        return BoolGetDatum(true);
+    return presplit::pg::entry([&]() -> Datum {
+        throw presplit::pg::Error(ERRCODE_INTERNAL_ERROR,
+                                  "split plan " + std::to_string(PG_GETARG_INT64(0)) +
+                                      ": a routed plan ran without pg_presplit's executor hook",
+                                  "", "Set presplit.routing = off for this session.");
     });
 }

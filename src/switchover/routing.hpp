@@ -42,21 +42,36 @@ extern "C" {
 #include "nodes/plannodes.h"
 }
 
+#include "switchover/channel_stats.hpp"
+
+#include <cstdint>
+
 namespace presplit::switchover {
 
 // Planner hook, after planning: adds the new channel's tree if the statement
 // reads a switching plan's source.
 void prepare_routing(PlannedStmt* statement, int cursor_options);
 
+// What the ExecutorStart hook chose for a routed statement.
+struct ChannelChoice {
+    bool routed = false;  // the statement carries two trees (one was chosen)
+    bool counted = false; // it runs (not EXPLAIN only): count it
+    int64_t plan_id = 0;
+    Channel channel{};
+    PlannedStmt* original = nullptr; // with both trees
+    PlannedStmt* chosen = nullptr;   // what the executor got
+};
+
 // ExecutorStart hook, before the executor starts: picks the tree this
-// execution runs (replacing query->plannedstmt by one with that tree).
-// Returns true if the execution reads a switching plan's range (then the
-// hooks time it and call routed_execution_started once the executor exists).
-bool choose_channel(QueryDesc* query, int eflags);
-void routed_execution_started(QueryDesc* query);
+// execution runs (query->plannedstmt becomes a statement with that tree).
+ChannelChoice choose_channel(QueryDesc* query, int eflags);
+// Once ExecutorStart has succeeded (if it fails, nothing was recorded and
+// the copy goes with the query's memory).
+void routed_execution_started(QueryDesc* query, const ChannelChoice& choice);
+// Before ExecutorEnd: counts the execution for its channel.
 void routed_execution_ended(QueryDesc* query, double seconds);
-// At transaction abort.
-void forget_routed_executions();
+// After ExecutorEnd: the query gets its statement back; the copy is freed.
+void routed_execution_finished(QueryDesc* query);
 
 // Called from _PG_init.
 void install_routing_callbacks();
