@@ -43,6 +43,20 @@ stop_cluster() {
 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
+# accounts(id bigint PRIMARY KEY, balance bigint, note text): $1 rows in 4
+# range partitions accounts_0..3 of equal size, balance 1000 each, analyzed.
+create_accounts() {
+    local rows=$1
+    sql "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)
+           PARTITION BY RANGE (id)"
+    for i in 0 1 2 3; do
+        sql "CREATE TABLE accounts_$i PARTITION OF accounts
+               FOR VALUES FROM ($((i * rows / 4))) TO ($(((i + 1) * rows / 4)))"
+    done
+    sql "INSERT INTO accounts SELECT g, 1000, 'account ' || g FROM generate_series(0, $rows - 1) g"
+    sql "VACUUM ANALYZE accounts"
+}
+
 set_config() { # name value: ALTER SYSTEM + reload
     sql "ALTER SYSTEM SET $1 = '$2'" && sql "SELECT pg_reload_conf()" >/dev/null
 }

@@ -23,14 +23,7 @@ ROUNDS=${ROUNDS:-3}
 
 start_cluster "shared_preload_libraries = 'pg_presplit'"
 sql "CREATE EXTENSION pg_presplit"
-sql "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)
-       PARTITION BY RANGE (id)"
-for i in 0 1 2 3; do
-    sql "CREATE TABLE accounts_$i PARTITION OF accounts
-           FOR VALUES FROM ($((i * ROWS))) TO ($(((i + 1) * ROWS)))"
-done
-sql "INSERT INTO accounts SELECT g, 1000, 'account ' || g FROM generate_series(0, 4 * $ROWS - 1) g"
-sql "VACUUM ANALYZE accounts"
+create_accounts $((4 * ROWS))
 sql "SELECT presplit.manage('accounts')" >/dev/null
 PLAN=$(sql "SELECT presplit.split_partition('accounts_0', ARRAY[$((ROWS / 2))], ramp => false)")
 sql "SELECT presplit.wait($PLAN, 'switching', '10 min')" >/dev/null

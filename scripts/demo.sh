@@ -31,14 +31,7 @@ mkdir -p "$WORKDIR" && chmod 777 "$WORKDIR"
 ROWS=1000000
 echo "== a table of $ROWS accounts in 4 range partitions"
 sql "CREATE EXTENSION pg_presplit"
-sql "CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)
-       PARTITION BY RANGE (id)"
-for i in 0 1 2 3; do
-    sql "CREATE TABLE accounts_$i PARTITION OF accounts
-           FOR VALUES FROM ($((i * ROWS / 4))) TO ($(((i + 1) * ROWS / 4)))"
-done
-sql "INSERT INTO accounts SELECT g, 1000, 'account ' || g FROM generate_series(0, $ROWS - 1) g"
-sql "VACUUM ANALYZE accounts"
+create_accounts "$ROWS"
 sql "SELECT presplit.manage('accounts')"
 TOTAL_BEFORE=$(sql "SELECT count(*) || ' rows, balance ' || sum(balance) FROM accounts")
 

@@ -453,18 +453,26 @@ List* scan_conditions(Plan* scan) {
 
 Plan* clone_for_shadow(Plan* node, Rewrite& rewrite, int shadow, Index rti);
 
+// Replaces a source index by the shadow's matching one; false (and the
+// rewrite fails) if it has none.
+bool to_shadow_index(Oid& index, Rewrite& rewrite, int shadow) {
+    const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, index);
+    if (indexes.empty()) {
+        rewrite.failed = true;
+        return false;
+    }
+    index = indexes[shadow];
+    return true;
+}
+
 // A bitmap index tree (BitmapIndexScan, BitmapAnd, BitmapOr) for a shadow.
 Plan* clone_bitmap_tree(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
     if (IsA(node, BitmapIndexScan)) {
         auto* scan = reinterpret_cast<BitmapIndexScan*>(copyObjectImpl(node));
-        const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, scan->indexid);
-        if (indexes.empty()) {
-            rewrite.failed = true;
+        if (!to_shadow_index(scan->indexid, rewrite, shadow))
             return node;
-        }
         VarMap map{rti, rewrite.shadow_rtis[shadow], &rewrite.shape->shadows[shadow].attno};
         scan->scan.scanrelid = rewrite.shadow_rtis[shadow];
-        scan->indexid = indexes[shadow];
         scan->indexqualorig = mapped(scan->indexqualorig, map);
         scan->scan.plan.plan_node_id = rewrite.next_plan_node_id++;
         return reinterpret_cast<Plan*>(scan);
@@ -502,24 +510,16 @@ Plan* clone_for_shadow(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
         break;
     case T_IndexScan: {
         auto* scan = reinterpret_cast<IndexScan*>(copy);
-        const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, scan->indexid);
-        if (indexes.empty()) {
-            rewrite.failed = true;
+        if (!to_shadow_index(scan->indexid, rewrite, shadow))
             return node;
-        }
-        scan->indexid = indexes[shadow];
         scan->indexqualorig = mapped(scan->indexqualorig, map);
         scan->indexorderbyorig = mapped(scan->indexorderbyorig, map);
         break;
     }
     case T_IndexOnlyScan: {
         auto* scan = reinterpret_cast<IndexOnlyScan*>(copy);
-        const std::vector<Oid>& indexes = shadow_indexes(*rewrite.shape, scan->indexid);
-        if (indexes.empty()) {
-            rewrite.failed = true;
+        if (!to_shadow_index(scan->indexid, rewrite, shadow))
             return node;
-        }
-        scan->indexid = indexes[shadow];
         scan->indextlist = mapped(scan->indextlist, map);
         break;
     }
@@ -633,13 +633,41 @@ Plan* redirect_scan(Plan* node, Plan* parent, Rewrite& rewrite) {
     return count == 1 ? static_cast<Plan*>(linitial(scans)) : append_of(scans, node, rewrite);
 }
 
-Plan* redirect(Plan* node, Plan* parent, Rewrite& rewrite);
-
-List* redirect_list(List* plans, Plan* parent, Rewrite& rewrite) {
-    ListCell* cell;
-    foreach (cell, plans)
-        lfirst(cell) = redirect(static_cast<Plan*>(lfirst(cell)), parent, rewrite);
-    return plans;
+// Calls f(slot) for every child plan pointer of node (lists, subquery,
+// outer and inner plan), so that f may replace the child.
+template <typename F>
+void for_each_child(Plan* node, F&& f) {
+    auto each = [&](List* plans) {
+        ListCell* cell;
+        foreach (cell, plans)
+            f(reinterpret_cast<Plan*&>(lfirst(cell)));
+    };
+    switch (nodeTag(node)) {
+    case T_Append:
+        each(reinterpret_cast<Append*>(node)->appendplans);
+        break;
+    case T_MergeAppend:
+        each(reinterpret_cast<MergeAppend*>(node)->mergeplans);
+        break;
+    case T_BitmapAnd:
+        each(reinterpret_cast<BitmapAnd*>(node)->bitmapplans);
+        break;
+    case T_BitmapOr:
+        each(reinterpret_cast<BitmapOr*>(node)->bitmapplans);
+        break;
+    case T_SubqueryScan:
+        f(reinterpret_cast<SubqueryScan*>(node)->subplan);
+        break;
+    case T_CustomScan:
+        each(reinterpret_cast<CustomScan*>(node)->custom_plans);
+        break;
+    default:
+        break;
+    }
+    if (node->lefttree != nullptr)
+        f(node->lefttree);
+    if (node->righttree != nullptr)
+        f(node->righttree);
 }
 
 Plan* redirect(Plan* node, Plan* parent, Rewrite& rewrite) {
@@ -653,74 +681,28 @@ Plan* redirect(Plan* node, Plan* parent, Rewrite& rewrite) {
         if (reads_source(rewrite, reinterpret_cast<Scan*>(node)->scanrelid))
             return redirect_scan(node, parent, rewrite);
         break;
-    case T_Append:
-        redirect_list(reinterpret_cast<Append*>(node)->appendplans, node, rewrite);
-        break;
-    case T_MergeAppend:
-        redirect_list(reinterpret_cast<MergeAppend*>(node)->mergeplans, node, rewrite);
-        break;
-    case T_BitmapAnd:
-        redirect_list(reinterpret_cast<BitmapAnd*>(node)->bitmapplans, node, rewrite);
-        break;
-    case T_BitmapOr:
-        redirect_list(reinterpret_cast<BitmapOr*>(node)->bitmapplans, node, rewrite);
-        break;
-    case T_SubqueryScan:
-        reinterpret_cast<SubqueryScan*>(node)->subplan =
-            redirect(reinterpret_cast<SubqueryScan*>(node)->subplan, node, rewrite);
-        break;
-    case T_CustomScan:
-        redirect_list(reinterpret_cast<CustomScan*>(node)->custom_plans, node, rewrite);
+    case T_TidScan:
+    case T_TidRangeScan:
+    case T_SampleScan:
+    case T_BitmapIndexScan:
+    case T_ForeignScan:
+        // Other scans of the source (or a bitmap index scan outside a heap
+        // scan) cannot be redirected.
+        if (reads_source(rewrite, reinterpret_cast<Scan*>(node)->scanrelid))
+            rewrite.failed = true;
         break;
     default:
         break;
     }
-    // Any other scan of the source (TID, sample, bitmap index outside a heap
-    // scan, ...) cannot be redirected.
-    if (IsA(node, TidScan) || IsA(node, TidRangeScan) || IsA(node, SampleScan) ||
-        IsA(node, BitmapIndexScan) || IsA(node, ForeignScan)) {
-        if (reads_source(rewrite, reinterpret_cast<Scan*>(node)->scanrelid))
-            rewrite.failed = true;
-    }
-    node->lefttree = redirect(node->lefttree, node, rewrite);
-    node->righttree = redirect(node->righttree, node, rewrite);
+    for_each_child(node, [&](Plan*& child) { child = redirect(child, node, rewrite); });
     return node;
 }
 
 int max_plan_node_id(Plan* node) {
-    if (node == nullptr)
-        return 0;
     int highest = node->plan_node_id;
-    auto consider = [&](List* plans) {
-        ListCell* cell;
-        foreach (cell, plans)
-            highest = std::max(highest, max_plan_node_id(static_cast<Plan*>(lfirst(cell))));
-    };
-    switch (nodeTag(node)) {
-    case T_Append:
-        consider(reinterpret_cast<Append*>(node)->appendplans);
-        break;
-    case T_MergeAppend:
-        consider(reinterpret_cast<MergeAppend*>(node)->mergeplans);
-        break;
-    case T_BitmapAnd:
-        consider(reinterpret_cast<BitmapAnd*>(node)->bitmapplans);
-        break;
-    case T_BitmapOr:
-        consider(reinterpret_cast<BitmapOr*>(node)->bitmapplans);
-        break;
-    case T_SubqueryScan:
-        highest =
-            std::max(highest, max_plan_node_id(reinterpret_cast<SubqueryScan*>(node)->subplan));
-        break;
-    case T_CustomScan:
-        consider(reinterpret_cast<CustomScan*>(node)->custom_plans);
-        break;
-    default:
-        break;
-    }
-    highest = std::max(highest, max_plan_node_id(node->lefttree));
-    return std::max(highest, max_plan_node_id(node->righttree));
+    for_each_child(node,
+                   [&](Plan*& child) { highest = std::max(highest, max_plan_node_id(child)); });
+    return highest;
 }
 
 // --- the marker: both trees in one node ----------------------------------------
@@ -858,7 +840,8 @@ void prepare_routing(PlannedStmt* statement, int cursor_options) {
         rewrite.shadow_rtis.push_back(static_cast<Index>(rtable_length + 1 + i));
     int highest = max_plan_node_id(statement->planTree);
     foreach (cell, statement->subplans)
-        highest = std::max(highest, max_plan_node_id(static_cast<Plan*>(lfirst(cell))));
+        if (lfirst(cell) != nullptr)
+            highest = std::max(highest, max_plan_node_id(static_cast<Plan*>(lfirst(cell))));
     rewrite.next_plan_node_id = highest + 1;
 
     // The copies, redirected (PostgreSQL node code: inside pg::call).
