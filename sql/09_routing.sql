@@ -255,3 +255,36 @@ SELECT pg_reload_conf();
 -- After the cutover nothing is routed: the shadows are the partitions.
 SELECT explain('SELECT note FROM orders WHERE id = 7');
 SELECT presplit.finalize(:ramped);
+
+-- Index order through a descending index, and a merge join's inner side
+-- (which marks and restores: never an Append of shadows), on a table whose
+-- key repeats within its identity.
+CREATE TABLE readings (id int, v text, PRIMARY KEY (id, v)) PARTITION BY RANGE (id);
+CREATE INDEX readings_id_desc ON readings (id DESC, v);
+CREATE TABLE readings_0 PARTITION OF readings FOR VALUES FROM (0) TO (1000);
+INSERT INTO readings SELECT g / 2, 'r' || g FROM generate_series(0, 1999) g;
+SELECT presplit.manage('readings');
+SELECT presplit.split_partition('readings_0', '{500}', ramp => false) AS readings_plan \gset
+SELECT presplit.wait(:readings_plan, 'switching', '60 s');
+SELECT presplit.set_weight(:readings_plan, 100);
+SET enable_sort = off;
+SET enable_bitmapscan = off;
+SET enable_seqscan = off;
+SELECT array_agg(id ORDER BY n) AS down_by_desc_index FROM (
+    SELECT id, row_number() OVER () AS n FROM (
+        SELECT id FROM readings WHERE id BETWEEN 497 AND 502 ORDER BY id DESC, v LIMIT 6) l) d;
+SELECT array_agg(id ORDER BY n) AS up_by_desc_index FROM (
+    SELECT id, row_number() OVER () AS n FROM (
+        SELECT id FROM readings WHERE id BETWEEN 497 AND 502 ORDER BY id, v DESC LIMIT 6) l) u;
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SELECT count(*) AS merge_joined
+  FROM (SELECT id FROM (VALUES (498), (498), (502), (502)) x(id) ORDER BY id) o
+  JOIN readings r USING (id);
+RESET enable_hashjoin;
+RESET enable_nestloop;
+RESET enable_sort;
+RESET enable_bitmapscan;
+RESET enable_seqscan;
+SELECT presplit.rollback(:readings_plan);
+DROP TABLE readings;
