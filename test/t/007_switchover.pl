@@ -114,6 +114,13 @@ my $plan = $node->safe_psql('postgres', q{SELECT presplit.split_partition('accou
 is($node->safe_psql('postgres', "SELECT presplit.wait($plan, 'cut_over', '2 min')"),
 	'cut_over', 'split_partition backfilled, ramped and cut over under load');
 like(layout(), qr/accounts_0_${plan}_0 .*accounts_0_${plan}_1 /, 'the new partitions replaced accounts_0');
+# The ramp routed reads (transfers' and the auditor's) to the new channel and
+# judged its steps on them: the auditor's invariant held on both channels.
+is($node->safe_psql('postgres', qq{
+	SELECT (SELECT statements > 0 FROM presplit.channels WHERE plan_id = $plan AND channel = 'new')
+	    || ' ' || (SELECT count(*) > 0 FROM presplit.events
+	               WHERE plan_id = $plan AND kind = 'weight' AND detail LIKE '%; at %: old %')}),
+	'true true', 'the new channel served reads and the ramp judged its steps on them');
 sleep 2;
 old_partition_current('under load');
 $node->safe_psql('postgres', "SELECT presplit.rollback($plan)");
