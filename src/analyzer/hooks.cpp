@@ -418,7 +418,9 @@ void end_executor(QueryDesc* query) {
             record_usages(usages, statement.scale, seconds);
             break;
         }
-        if (query->estate != nullptr)
+        // (Only routed executions are timed here: nothing for the others.)
+        const bool routed = query->estate != nullptr && switchover::is_routed_execution(query);
+        if (routed)
             switchover::routed_execution_ended(query, executor_seconds(query));
         pg::call([&] {
             if (previous_executor_end)
@@ -426,7 +428,8 @@ void end_executor(QueryDesc* query) {
             else
                 standard_ExecutorEnd(query);
         });
-        switchover::routed_execution_finished(query);
+        if (routed)
+            switchover::routed_execution_finished(query);
     });
 }
 

@@ -80,11 +80,13 @@ uint64_t shapes_routes_version = 0;
 bool shapes_stale = false;
 
 void on_relcache_invalidation(Datum, Oid relid) {
-    if (shapes.empty())
-        return;
-    if (!OidIsValid(relid) || catalog::find_route_for_relation(relid) != nullptr ||
-        catalog::is_new_channel_relation(relid))
-        shapes_stale = true;
+    pg::entry([&] {
+        if (shapes.empty())
+            return;
+        if (!OidIsValid(relid) || catalog::find_route_for_relation(relid) != nullptr ||
+            catalog::is_new_channel_relation(relid))
+            shapes_stale = true;
+    });
 }
 
 // Runs inside pg::call: its own frame owns nothing with a destructor (it
@@ -941,6 +943,13 @@ void routed_execution_started(QueryDesc* query, const ChannelChoice& choice) {
         callback->arg = execution.memory;
         MemoryContextRegisterResetCallback(execution.memory, callback);
     });
+}
+
+bool is_routed_execution(QueryDesc* query) {
+    for (const auto& execution : executions)
+        if (execution.query == query && !execution.ended)
+            return true;
+    return false;
 }
 
 void routed_execution_ended(QueryDesc* query, double seconds) {

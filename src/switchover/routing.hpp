@@ -68,6 +68,8 @@ ChannelChoice choose_channel(QueryDesc* query, int eflags);
 // Once ExecutorStart has succeeded (if it fails, nothing was recorded and
 // the copy goes with the query's memory).
 void routed_execution_started(QueryDesc* query, const ChannelChoice& choice);
+// Whether ExecutorEnd has a routed execution to count and restore.
+bool is_routed_execution(QueryDesc* query);
 // Before ExecutorEnd: counts the execution for its channel.
 void routed_execution_ended(QueryDesc* query, double seconds);
 // After ExecutorEnd: the query gets its statement back; the copy is freed.
