@@ -21,6 +21,7 @@ PRESPLIT_PG_SOURCES = \
 	src/pg/spi.cpp \
 	src/pg/relation.cpp \
 	src/catalog/catalog.cpp \
+	src/catalog/direct_scan.cpp \
 	src/catalog/routes.cpp \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \

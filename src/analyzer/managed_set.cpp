@@ -1,6 +1,7 @@
 #include "analyzer/managed_set.hpp"
 
 #include "analyzer/key_axis.hpp"
+#include "catalog/direct_scan.hpp"
 #include "pg/generation.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
@@ -40,36 +41,28 @@ bool stale = true;
 
 struct ManagedRow {
     Oid parent;
-    NameData key_column;
+    std::string key_column;
     Oid key_type;
 };
 
-// The rows of presplit.managed_table, read directly (no SPI: this runs inside
+// The rows of presplit.managed_table (read directly: this runs inside
 // executor hooks). Empty if the extension is not installed here.
-List* read_managed_rows() {
-    Oid schema = get_namespace_oid("presplit", true);
-    Oid table = OidIsValid(schema) ? get_relname_relid("managed_table", schema) : InvalidOid;
-    if (!OidIsValid(table))
-        return NIL;
-    List* rows = NIL;
-    Relation rel = table_open(table, AccessShareLock);
-    TableScanDesc scan = table_beginscan(rel, GetLatestSnapshot(), 0, nullptr);
-    HeapTuple tuple;
-    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
-        bool null_parent, null_column, null_type;
-        Datum parent = heap_getattr(tuple, 1, RelationGetDescr(rel), &null_parent);
-        Datum column = heap_getattr(tuple, 2, RelationGetDescr(rel), &null_column);
-        Datum type = heap_getattr(tuple, 3, RelationGetDescr(rel), &null_type);
-        if (null_parent || null_column || null_type)
+std::vector<ManagedRow> read_managed_rows() {
+    std::vector<ManagedRow> rows;
+    catalog::DirectScan scan;
+    if (!scan.open("managed_table"))
+        return rows;
+    const AttrNumber parent = scan.column("parent"), key_column = scan.column("key_column"),
+                     key_type = scan.column("key_type");
+    while (scan.next()) {
+        auto parent_value = scan.get(parent), column_value = scan.get(key_column),
+             type_value = scan.get(key_type);
+        if (!parent_value || !column_value || !type_value)
             continue;
-        auto* row = static_cast<ManagedRow*>(palloc0(sizeof(ManagedRow)));
-        row->parent = DatumGetObjectId(parent);
-        namestrcpy(&row->key_column, NameStr(*DatumGetName(column)));
-        row->key_type = DatumGetObjectId(type);
-        rows = lappend(rows, row);
+        rows.push_back({DatumGetObjectId(*parent_value), NameStr(*DatumGetName(*column_value)),
+                        DatumGetObjectId(*type_value)});
     }
-    table_endscan(scan);
-    table_close(rel, AccessShareLock);
+    scan.close();
     return rows;
 }
 
@@ -107,16 +100,13 @@ void rebuild() {
     leaves.clear();
     leaf_list.clear();
     parents.clear();
-    List* rows = pg::call([] { return read_managed_rows(); });
-    ListCell* cell;
-    foreach (cell, rows) {
-        const auto* row = static_cast<const ManagedRow*>(lfirst(cell));
+    for (const ManagedRow& row : read_managed_rows()) {
         bool exists =
-            pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(row->parent)); });
+            pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(row.parent)); });
         if (!exists)
             continue;
-        parents.insert(row->parent);
-        List* members = pg::call([&] { return find_all_inheritors(row->parent, NoLock, nullptr); });
+        parents.insert(row.parent);
+        List* members = pg::call([&] { return find_all_inheritors(row.parent, NoLock, nullptr); });
         ListCell* member;
         foreach (member, members) {
             Oid relid = lfirst_oid(member);
@@ -124,9 +114,9 @@ void rebuild() {
                 continue;
             ManagedLeaf leaf{};
             leaf.relid = relid;
-            leaf.parent = row->parent;
-            leaf.key_type = row->key_type;
-            leaf.key_attnum = pg::call([&] { return get_attnum(relid, NameStr(row->key_column)); });
+            leaf.parent = row.parent;
+            leaf.key_type = row.key_type;
+            leaf.key_attnum = pg::call([&] { return get_attnum(relid, row.key_column.c_str()); });
             pg::call([&] { read_bounds(leaf); });
             leaves.emplace(relid, leaf);
         }

@@ -1,5 +1,7 @@
 #include "catalog/routes.hpp"
 
+#include "catalog/direct_scan.hpp"
+
 #include "pg/generation.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
@@ -29,61 +31,8 @@ uint64 built_generation = 0;
 uint64_t version = 0;
 bool built = false;
 
-// A table of schema presplit, scanned with the latest snapshot; columns are
-// found by name. Every PostgreSQL call goes through pg::call, so that the
-// caller may own C++ objects.
-class CatalogScan {
-public:
-    // False if the extension is not installed in this database.
-    bool open(const char* table_name) {
-        rel_ = pg::call([&]() -> Relation {
-            Oid schema = get_namespace_oid("presplit", true);
-            Oid relid = OidIsValid(schema) ? get_relname_relid(table_name, schema) : InvalidOid;
-            return OidIsValid(relid) ? table_open(relid, AccessShareLock) : nullptr;
-        });
-        if (rel_ == nullptr)
-            return false;
-        scan_ = pg::call([&] { return table_beginscan(rel_, GetLatestSnapshot(), 0, nullptr); });
-        return true;
-    }
-    void close() {
-        pg::call([&] {
-            table_endscan(scan_);
-            table_close(rel_, AccessShareLock);
-        });
-    }
-    bool next() {
-        tuple_ = pg::call([&] { return heap_getnext(scan_, ForwardScanDirection); });
-        return tuple_ != nullptr;
-    }
-    AttrNumber column(const char* name) const {
-        return pg::call([&] { return get_attnum(RelationGetRelid(rel_), name); });
-    }
-    std::optional<Datum> get(AttrNumber attnum) const {
-        bool isnull = true;
-        Datum value =
-            pg::call([&] { return heap_getattr(tuple_, attnum, RelationGetDescr(rel_), &isnull); });
-        return isnull ? std::nullopt : std::optional<Datum>(value);
-    }
-    std::optional<std::string> string_at(AttrNumber attnum) const {
-        auto value = get(attnum);
-        if (!value)
-            return std::nullopt;
-        return std::string(pg::call([&] { return TextDatumGetCString(*value); }));
-    }
-    TransactionId xmin() const {
-        return HeapTupleHeaderXminFrozen(tuple_->t_data) ? FrozenTransactionId
-                                                         : HeapTupleHeaderGetXmin(tuple_->t_data);
-    }
-
-private:
-    Relation rel_ = nullptr;
-    TableScanDesc scan_ = nullptr;
-    HeapTuple tuple_ = nullptr;
-};
-
 void read_routes(std::vector<Route>& out) {
-    CatalogScan plans;
+    DirectScan plans;
     if (!plans.open("plan"))
         return;
     const AttrNumber id = plans.column("id"), parent = plans.column("parent"),
@@ -108,7 +57,7 @@ void read_routes(std::vector<Route>& out) {
                 return &route;
         return nullptr;
     };
-    CatalogScan managed;
+    DirectScan managed;
     managed.open("managed_table");
     const AttrNumber m_parent = managed.column("parent"), m_key = managed.column("key_column"),
                      m_type = managed.column("key_type");
@@ -122,7 +71,7 @@ void read_routes(std::vector<Route>& out) {
     }
     managed.close();
 
-    CatalogScan shadows;
+    DirectScan shadows;
     shadows.open("shadow");
     const AttrNumber s_plan = shadows.column("plan_id"), s_ordinal = shadows.column("ordinal"),
                      s_relation = shadows.column("relation"),
@@ -147,7 +96,7 @@ void read_routes(std::vector<Route>& out) {
     for (auto& [plan_id, ordinal, shadow] : found)
         route_of(plan_id)->shadows.push_back(shadow);
 
-    CatalogScan channels;
+    DirectScan channels;
     channels.open("channel");
     const AttrNumber c_plan = channels.column("plan_id"), c_channel = channels.column("channel"),
                      c_weight = channels.column("weight");
