@@ -188,9 +188,12 @@ CREATE TRIGGER plan_state_change BEFORE INSERT OR UPDATE ON presplit.plan
     FOR EACH ROW EXECUTE FUNCTION presplit._plan_state_change();
 
 -- A plan's channel weights sum to 100. Checked at commit, so that one
--- transaction can move weight from one channel to the other.
+-- transaction can move weight from one channel to the other. A deferred
+-- trigger runs as whoever commits (a table owner who called set_weight or
+-- cutover, not the extension), so it reads presplit.channel as its definer;
+-- it runs only this fixed query.
 CREATE FUNCTION presplit._channel_weights_sum_to_100() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
     checked_plan bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.plan_id ELSE NEW.plan_id END;
     total bigint;
@@ -322,6 +325,17 @@ CREATE FUNCTION presplit._backfill_batch(plan bigint, batch_size bigint DEFAULT 
 AS 'MODULE_PATHNAME', 'presplit_backfill_batch'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION presplit._backfill_batch(bigint, bigint) FROM PUBLIC;
+
+-- Capture: the one trigger function behind every plan's capture (on the
+-- source partition) and reverse capture (on the new partitions), with the
+-- plan id and 'forward' or 'reverse' as arguments. The table owner creates
+-- the triggers, so it must be executable by PUBLIC; it acts only on the
+-- tables of the plan its arguments name and only under pg_presplit's trigger
+-- names, as the table's owner (src/migration/capture.hpp).
+CREATE FUNCTION presplit._capture() RETURNS trigger
+AS 'MODULE_PATHNAME', 'presplit_capture'
+LANGUAGE C;
+GRANT EXECUTE ON FUNCTION presplit._capture() TO PUBLIC;
 
 CREATE FUNCTION presplit._worker_status(
     OUT pid int, OUT database text, OUT started_at timestamptz,

@@ -30,6 +30,7 @@ PRESPLIT_PG_SOURCES = \
 	src/migration/layout.cpp \
 	src/migration/split_request.cpp \
 	src/migration/shadows.cpp \
+	src/migration/capture.cpp \
 	src/migration/backfill.cpp \
 	src/switchover/switchover.cpp \
 	src/switchover/channel_stats.cpp \

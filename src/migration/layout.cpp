@@ -8,14 +8,16 @@ namespace {
 
 std::vector<Column> columns_of(pg::SpiSession& spi, unsigned int relid,
                                const std::string& extra_condition) {
-    auto result = spi.execute("SELECT quote_ident(attname), format_type(atttypid, atttypmod)"
+    auto result = spi.execute("SELECT quote_ident(attname), format_type(atttypid, atttypmod),"
+                              "       attname, atttypid"
                               "  FROM pg_catalog.pg_attribute"
                               " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped " +
                                   extra_condition + " ORDER BY attnum",
                               {std::to_string(relid)});
     std::vector<Column> columns;
     for (const auto& row : result.rows)
-        columns.push_back({*row[0], *row[1]});
+        columns.push_back(
+            {*row[0], *row[1], *row[2], static_cast<unsigned int>(std::stoul(*row[3]))});
     return columns;
 }
 
@@ -48,9 +50,6 @@ std::string shadow_table_name(const std::string& source_relname, int64_t plan_id
     return base + suffix;
 }
 
-std::string capture_function_name(int64_t plan_id) {
-    return "presplit.capture_" + std::to_string(plan_id);
-}
 std::string capture_trigger_name(int64_t plan_id) {
     return "presplit_capture_" + std::to_string(plan_id);
 }
@@ -58,9 +57,6 @@ std::string capture_truncate_trigger_name(int64_t plan_id) {
     return "presplit_capture_truncate_" + std::to_string(plan_id);
 }
 
-std::string reverse_capture_function_name(int64_t plan_id) {
-    return "presplit.reverse_capture_" + std::to_string(plan_id);
-}
 std::string reverse_capture_trigger_name(int64_t plan_id) {
     return "presplit_reverse_capture_" + std::to_string(plan_id);
 }
@@ -89,11 +85,9 @@ PlanLayout load_layout(const catalog::Plan& plan) {
 
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
-    auto source = spi.execute("SELECT n.nspname, c.relname, c.relowner, quote_ident(r.rolname),"
-                              "       format_type($2::oid, NULL)"
+    auto source = spi.execute("SELECT n.nspname, c.relname, c.relowner, format_type($2::oid, NULL)"
                               "  FROM pg_catalog.pg_class c"
                               "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                              "  JOIN pg_catalog.pg_roles r ON r.oid = c.relowner"
                               " WHERE c.oid = $1::oid",
                               {std::to_string(plan.source), std::to_string(table->key_type)});
     if (source.rows.empty())
@@ -105,9 +99,10 @@ PlanLayout load_layout(const catalog::Plan& plan) {
     layout.source =
         pg::quote_ident(layout.source_schema) + "." + pg::quote_ident(layout.source_relname);
     layout.table_owner = static_cast<unsigned int>(std::stoul(*row[2]));
-    layout.table_owner_name = *row[3];
-    layout.key_type = *row[4];
+    layout.key_type = *row[3];
     layout.key = pg::quote_ident(table->key_column);
+    layout.key_column = table->key_column;
+    layout.key_type_oid = table->key_type;
     layout.columns = columns_of(spi, plan.source, "AND attgenerated = ''");
     std::vector<Column> all = columns_of(spi, plan.source, "");
     for (const auto& name : table->identity_columns) {

@@ -14,8 +14,10 @@
 namespace presplit::migration {
 
 struct Column {
-    std::string name; // quoted identifier
-    std::string type; // format_type, with typmod
+    std::string name;          // quoted identifier
+    std::string type;          // format_type, with typmod
+    std::string attname;       // as in pg_attribute
+    unsigned int type_oid = 0; // atttypid
 };
 
 struct ShadowLayout {
@@ -32,9 +34,10 @@ struct PlanLayout {
     std::string source_schema;    // unquoted
     std::string source_relname;   // unquoted
     unsigned int table_owner = 0; // relowner of the source
-    std::string table_owner_name; // quoted
     std::string key;              // quoted key column
+    std::string key_column;       // unquoted
     std::string key_type;         // format_type
+    unsigned int key_type_oid = 0;
     std::vector<Column> columns;  // stored columns (not dropped, not generated), in order
     std::vector<Column> identity; // identity columns, in identity order
     std::vector<ShadowLayout> shadows;
@@ -55,10 +58,8 @@ std::string partition_bound(const std::optional<std::string>& lower,
 
 // Names pg_presplit gives to a plan's objects.
 std::string shadow_table_name(const std::string& source_relname, int64_t plan_id, int ordinal);
-std::string capture_function_name(int64_t plan_id); // qualified
 std::string capture_trigger_name(int64_t plan_id);
 std::string capture_truncate_trigger_name(int64_t plan_id);
-std::string reverse_capture_function_name(int64_t plan_id); // qualified
 std::string reverse_capture_trigger_name(int64_t plan_id);
 std::string reverse_capture_truncate_trigger_name(int64_t plan_id);
 // The CHECK constraint a detached source gets at cutover, so that a rollback

@@ -7,16 +7,12 @@
 // indexes on an empty table is instant and blocks nobody; the backfill then
 // maintains them row by row.
 //
-// Capture is a row trigger on the source partition (it fires for changes made
-// through the parent too, and an UPDATE that moves a row between partitions
-// arrives as a DELETE on one and an INSERT on the other) plus a TRUNCATE
-// trigger. It applies each change to the shadow that owns the key, in the
-// writer's transaction: a shadow equals its slice of the source at every
-// snapshot. The trigger function is SECURITY DEFINER owned by the table
-// owner, so the writer needs no privileges on the shadows and the owner's code
-// (generated columns, index expressions) runs as the owner.
+// The shadows are created and dropped by the owner of the source partition
+// (in a security-restricted operation), in its schema and tablespace, so the
+// owner needs CREATE there; they are kept current by capture (capture.hpp).
 #pragma once
 
+#include "migration/capture.hpp"
 #include "migration/layout.hpp"
 #include "migration/split_request.hpp"
 
@@ -24,15 +20,6 @@ namespace presplit::migration {
 
 // Creates and records the shadows of a new plan; returns their layout.
 void create_shadows(const SplitRequest& request, int64_t plan_id);
-
-void install_capture(const PlanLayout& layout);
-void remove_capture(const PlanLayout& layout);
-
-// Reverse capture, after cutover: the same kind of trigger on each new
-// partition, applying every change to the detached source, so that a
-// rollback within the window finds it current.
-void install_reverse_capture(const PlanLayout& layout);
-void remove_reverse_capture(const PlanLayout& layout);
 
 void drop_shadows(const PlanLayout& layout);
 

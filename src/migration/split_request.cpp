@@ -7,6 +7,7 @@
 #include "pg/spi.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
@@ -31,6 +32,21 @@ namespace {
 std::string name_of(Oid relid) {
     const char* name = pg::call([&] { return get_rel_name(relid); });
     return name ? name : "OID " + std::to_string(relid);
+}
+
+Oid relation_owner(Oid relid) {
+    return pg::call([&] {
+        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (!HeapTupleIsValid(tuple))
+            elog(ERROR, "cache lookup failed for relation %u", relid);
+        Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+        ReleaseSysCache(tuple);
+        return owner;
+    });
+}
+
+std::string role_name(Oid role) {
+    return pg::call([&] { return GetUserNameFromId(role, false); });
 }
 
 std::string type_name(Oid type) {
@@ -98,6 +114,19 @@ SplitRequest validate_source(Oid source) {
         throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                         "partition \"" + name_of(source) + "\" is itself partitioned",
                         "pg_presplit splits leaf partitions only.");
+    // The split runs as the partition's owner (shadows, triggers, ATTACH and
+    // DETACH), never as a superuser; ATTACH and DETACH also need the parent.
+    Oid source_owner = relation_owner(source);
+    Oid parent_owner = relation_owner(parent);
+    if (source_owner != parent_owner)
+        throw pg::Error(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "partition \"" + name_of(source) + "\" is owned by role \"" + role_name(source_owner) +
+                "\", its parent \"" + name_of(parent) + "\" by role \"" + role_name(parent_owner) +
+                "\"",
+            "pg_presplit creates, attaches and detaches partitions as the table's owner, who must "
+            "own both.",
+            "Give the partition the parent's owner with ALTER TABLE ... OWNER TO.");
     request.parent = parent;
     request.key_column = managed->key_column;
     request.key_type = managed->key_type;

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include <exception>
+#include <type_traits>
 
 namespace presplit::pg {
 namespace {
@@ -97,6 +98,36 @@ Value SpiSession::scalar(const std::string& sql, const std::vector<Value>& param
     if (result.rows.empty() || result.rows[0].empty())
         return std::nullopt;
     return result.rows[0][0];
+}
+
+KeptStatement SpiSession::prepare_kept(const std::string& sql,
+                                       const std::vector<unsigned int>& types) {
+    std::vector<Oid> oids(types.begin(), types.end());
+    return call([&] {
+        SPIPlanPtr plan = SPI_prepare(sql.c_str(), static_cast<int>(oids.size()), oids.data());
+        if (plan == nullptr)
+            elog(ERROR, "pg_presplit: could not prepare (%s): %s",
+                 SPI_result_code_string(SPI_result), sql.c_str());
+        if (SPI_keepplan(plan) != 0)
+            elog(ERROR, "pg_presplit: SPI_keepplan failed");
+        return plan;
+    });
+}
+
+uint64_t SpiSession::execute_kept(KeptStatement statement, const uintptr_t* values,
+                                  const char* nulls) {
+    static_assert(std::is_same_v<Datum, uintptr_t>);
+    return call([&] {
+        int rc = SPI_execute_plan(statement, const_cast<Datum*>(values), nulls, false, 0);
+        if (rc < 0)
+            elog(ERROR, "pg_presplit: prepared statement failed (%s)", SPI_result_code_string(rc));
+        return static_cast<uint64_t>(SPI_processed);
+    });
+}
+
+void free_statement(KeptStatement statement) {
+    if (statement != nullptr)
+        call([&] { SPI_freeplan(statement); });
 }
 
 RoleSwitch::RoleSwitch(unsigned int role, int extra_security_flags)

@@ -9,7 +9,13 @@
 #include <string>
 #include <vector>
 
+struct _SPI_plan; // executor/spi.h's SPIPlanPtr
+
 namespace presplit::pg {
+
+// A statement prepared once and kept for the backend's life (SPI_keepplan),
+// then executed with binary parameters: for per-row paths (capture).
+using KeptStatement = _SPI_plan*;
 
 using Value = std::optional<std::string>; // nullopt is SQL NULL
 using Row = std::vector<Value>;
@@ -32,6 +38,12 @@ public:
     QueryResult execute(const std::string& sql, const std::vector<Value>& params = {});
     // The first column of the first row; nullopt if no row or NULL.
     Value scalar(const std::string& sql, const std::vector<Value>& params = {});
+
+    // `types` are the parameters' type OIDs. Free with free_statement.
+    KeptStatement prepare_kept(const std::string& sql, const std::vector<unsigned int>& types);
+    // values/nulls as SPI_execute_plan takes them (Datum array, ' ' or 'n');
+    // returns the rows processed.
+    uint64_t execute_kept(KeptStatement statement, const uintptr_t* values, const char* nulls);
 
 private:
     int exceptions_at_entry_;
@@ -71,6 +83,8 @@ class RunAsExtension : public RoleSwitch {
 public:
     RunAsExtension();
 };
+
+void free_statement(KeptStatement statement);
 
 // Quoting for generated SQL.
 std::string quote_ident(const std::string& name);

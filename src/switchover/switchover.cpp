@@ -19,7 +19,8 @@ std::string milliseconds(double ms) {
 
 } // namespace
 
-int lock_exclusively(const std::vector<std::string>& tables, const std::string& what) {
+int lock_exclusively(unsigned int owner, const std::vector<std::string>& tables,
+                     const std::string& what) {
     std::string lock_sql = "LOCK TABLE ";
     for (size_t i = 0; i < tables.size(); ++i)
         lock_sql += (i ? ", ONLY " : "ONLY ") + tables[i];
@@ -33,7 +34,7 @@ int lock_exclusively(const std::vector<std::string>& tables, const std::string& 
     for (int attempt = 1;; ++attempt) {
         bool locked = pg::in_subtransaction(
             [&] {
-                pg::RunAsExtension as_extension;
+                pg::RunAsTableOwner as_owner(owner);
                 pg::SpiSession spi;
                 spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {timeout});
                 spi.execute(lock_sql);
@@ -98,7 +99,8 @@ template <typename Swap>
 SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, const char* kind,
                        Swap&& swap) {
     SwapReport report;
-    report.tries = lock_exclusively(lock_order(layout, /*with_parent=*/true), what);
+    report.tries =
+        lock_exclusively(layout.table_owner, lock_order(layout, /*with_parent=*/true), what);
     const instr_time locked_at = pg::now();
     swap(pg::qualified_relation_name(layout.plan.parent));
     report.lock_held_ms = pg::elapsed_ms(locked_at);
@@ -120,7 +122,7 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
     return locked_swap(layout, "cutover", "cutover", [&](const std::string& parent) {
         migration::remove_capture(layout);
         {
-            pg::RunAsExtension as_extension;
+            pg::RunAsTableOwner as_owner(layout.table_owner);
             pg::SpiSession spi;
             spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + layout.source);
             spi.execute("ALTER TABLE " + layout.source + " ADD CONSTRAINT " +
@@ -165,7 +167,7 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     if (layout.plan.state != "cut_over") {
         // Before cutover the source never stopped being the partition: drop
         // the new channel (capture and shadows).
-        lock_exclusively(lock_order(layout, /*with_parent=*/false), "rollback");
+        lock_exclusively(layout.table_owner, lock_order(layout, /*with_parent=*/false), "rollback");
         migration::remove_capture_and_shadows(layout);
         if (layout.plan.new_channel_weight)
             catalog::set_new_channel_weight(layout.plan.id, 0);
@@ -178,7 +180,7 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     locked_swap(layout, "rollback", "rollback_swap", [&](const std::string& parent) {
         migration::remove_reverse_capture(layout);
         {
-            pg::RunAsExtension as_extension;
+            pg::RunAsTableOwner as_owner(layout.table_owner);
             pg::SpiSession spi;
             for (const auto& shadow : layout.shadows)
                 spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
@@ -195,10 +197,10 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // Dropping reverse capture locks the new partitions: not the parent.
-    lock_exclusively(lock_order(layout, /*with_parent=*/false), "finalization");
+    lock_exclusively(layout.table_owner, lock_order(layout, /*with_parent=*/false), "finalization");
     migration::remove_reverse_capture(layout);
     {
-        pg::RunAsExtension as_extension;
+        pg::RunAsTableOwner as_owner(layout.table_owner);
         pg::SpiSession spi;
         if (drop_old)
             spi.execute("DROP TABLE " + layout.source);

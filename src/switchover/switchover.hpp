@@ -18,7 +18,9 @@
 //   4. reverse capture: a trigger on each new partition applies every change
 //      to the detached source for the rollback window.
 // Nothing in it reads or writes the data: its length does not depend on the
-// partition's size.
+// partition's size. All of it runs as the table owner in a
+// security-restricted operation (the owner of the source must own the
+// parent: ATTACH and DETACH need both).
 #pragma once
 
 #include "catalog/catalog.hpp"
@@ -33,8 +35,10 @@ namespace presplit::switchover {
 // at most presplit.cutover_lock_timeout: a waiting ACCESS EXCLUSIVE request
 // queues every later session behind it, so it must never wait long. Between
 // tries (backoff doubling up to 1 s) the sessions it held up run. Returns the
-// number of tries; ERROR 55P03 after presplit.cutover_max_tries.
-int lock_exclusively(const std::vector<std::string>& tables, const std::string& what);
+// number of tries; ERROR 55P03 after presplit.cutover_max_tries. Runs as
+// `owner`, the tables' owner: the statement holds their names.
+int lock_exclusively(unsigned int owner, const std::vector<std::string>& tables,
+                     const std::string& what);
 
 // synced → switching, with the channels at old 100 / new 0.
 void begin_switching(const catalog::Plan& plan);
