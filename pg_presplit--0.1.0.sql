@@ -193,7 +193,7 @@ CREATE TRIGGER plan_state_change BEFORE INSERT OR UPDATE ON presplit.plan
 -- cutover, not the extension), so it reads presplit.channel as its definer;
 -- it runs only this fixed query.
 CREATE FUNCTION presplit._channel_weights_sum_to_100() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     checked_plan bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.plan_id ELSE NEW.plan_id END;
     total bigint;
@@ -213,7 +213,7 @@ CREATE CONSTRAINT TRIGGER channel_weights_sum_to_100
 
 -- A managed table that is dropped stops being managed (its plans go with it).
 CREATE FUNCTION presplit._forget_dropped_tables() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     dropped record;
 BEGIN
