@@ -10,10 +10,13 @@
 #       throttled backfill runs vs idle (target >= 0.9).
 # Usage: bench/migration.sh  (as root or a user who can run initdb; needs
 # pg_presplit installed: make install). Takes about 4 minutes.
+# PARTS=b bench/migration.sh runs only the parts named (default abc).
 source "$(dirname "$0")/lib.sh"
 ROWS=${ROWS:-1000000}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-2}
+PARTS=${PARTS:-abc}
+part() { [[ $PARTS == *$1* ]]; }
 
 start_cluster "shared_preload_libraries = 'pg_presplit'"
 sql "CREATE EXTENSION pg_presplit"
@@ -28,6 +31,7 @@ sql "VACUUM ANALYZE t"
 sql "SELECT presplit.manage('t')" >/dev/null
 half=$((ROWS / 2))
 
+if part a; then
 # --- (a) backfill rate vs INSERT ... SELECT ----------------------------------
 # The backfill is timed from the prepare_split call to its last batch's
 # commit (shadow creation and capture set-up included; ANALYZE and the
@@ -55,7 +59,9 @@ for round in $(seq "$ROUNDS"); do
 done
 a_plain=$(printf '%s\n' "${insert_select_rates[@]}" | mean)
 a_backfill=$(printf '%s\n' "${backfill_rates[@]}" | mean)
+fi
 
+if part b; then
 # --- (b) write TPS on the source, capture on vs off ---------------------------
 cat >"$BENCH_DIR/write_source.sql" <<SQL
 \set id random(1, $ROWS)
@@ -76,7 +82,9 @@ done
 b_off=$(printf '%s\n' "${off[@]}" | mean)
 b_on=$(printf '%s\n' "${on[@]}" | mean)
 set_config presplit.backfill_paused off
+fi
 
+if part c; then
 # --- (c) read/write TPS on another partition, throttled backfill vs idle -----
 cat >"$BENCH_DIR/rw_other.sql" <<SQL
 \set id random(10000001, 10200000)
@@ -97,9 +105,11 @@ for round in $(seq "$ROUNDS"); do
 done
 c_idle=$(printf '%s\n' "${idle[@]}" | mean)
 c_busy=$(printf '%s\n' "${busy[@]}" | mean)
+fi
 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); rows: $ROWS; ${SECONDS_PER_RUN}s x $ROUNDS rounds"
-printf '(a) backfill / INSERT...SELECT rate:        %s  (%s vs %s rows/s; target >= 0.5)\n' "$(ratio "$a_backfill" "$a_plain")" "$a_backfill" "$a_plain"
-printf '(b) write TPS with capture / without:       %s  (%s vs %s; target >= 0.6)\n' "$(ratio "$b_on" "$b_off")" "$b_on" "$b_off"
-printf '(c) other-partition TPS backfilling / idle: %s  (%s vs %s; target >= 0.9)\n' "$(ratio "$c_busy" "$c_idle")" "$c_busy" "$c_idle"
+part a && printf '(a) backfill / INSERT...SELECT rate:        %s  (%s vs %s rows/s; target >= 0.5)\n' "$(ratio "$a_backfill" "$a_plain")" "$a_backfill" "$a_plain"
+part b && printf '(b) write TPS with capture / without:       %s  (%s vs %s; target >= 0.6)\n' "$(ratio "$b_on" "$b_off")" "$b_on" "$b_off"
+part c && printf '(c) other-partition TPS backfilling / idle: %s  (%s vs %s; target >= 0.9)\n' "$(ratio "$c_busy" "$c_idle")" "$c_busy" "$c_idle"
+:
