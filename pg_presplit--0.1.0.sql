@@ -188,9 +188,11 @@ CREATE TRIGGER plan_state_change BEFORE INSERT OR UPDATE ON presplit.plan
     FOR EACH ROW EXECUTE FUNCTION presplit._plan_state_change();
 
 -- A plan's channel weights sum to 100. Checked at commit, so that one
--- transaction can move weight from one channel to the other.
+-- transaction can move weight from one channel to the other. At commit the
+-- caller of set_weight (a table owner, who may not read presplit.channel)
+-- is the current user again: hence SECURITY DEFINER.
 CREATE FUNCTION presplit._channel_weights_sum_to_100() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
     checked_plan bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.plan_id ELSE NEW.plan_id END;
     total bigint;
