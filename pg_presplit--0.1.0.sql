@@ -400,7 +400,7 @@ LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 GRANT EXECUTE ON FUNCTION presplit._route_new(bigint) TO PUBLIC;
 
 -- What each channel served since its plan's first routed read (shared
--- memory: since the server's last start).
+-- memory: since the server's last start); the caller's plans only.
 CREATE FUNCTION presplit._channel_stats(
     OUT plan_id bigint, OUT channel text, OUT statements bigint, OUT errors bigint,
     OUT mean_ms double precision, OUT p95_ms double precision)
@@ -466,7 +466,7 @@ COMMENT ON VIEW presplit.partition_stats IS
     'Load per partition of the managed tables, recorded by the query pattern analyzer';
 
 CREATE FUNCTION presplit._split_suggestions(
-    OUT partition oid, OUT split_point text, OUT left_share double precision,
+    OUT partition oid, OUT parent oid, OUT split_point text, OUT left_share double precision,
     OUT right_share double precision, OUT contained_share double precision, OUT samples bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'presplit_split_suggestions'
