@@ -7,6 +7,16 @@
 --
 -- Users read the views; only the extension's functions (which check that the
 -- caller owns the table) and the background worker write the tables.
+--
+-- Each view shows a user only the rows about tables whose owner's privileges
+-- the user has: pg_has_role(owner, 'USAGE') -- the owner, a member of the
+-- owning role that inherits its privileges, or a superuser. The owner is the
+-- managed (parent) table's current relowner, the authority the functions
+-- check too. Not plan.owner: that is who created the plan (perhaps a
+-- superuser, on someone's table), and it does not follow ALTER TABLE ...
+-- OWNER TO. The views are security barriers, so that a user's own functions
+-- in a WHERE clause never see the rows filtered out; and the functions behind
+-- them apply the same rule, since anyone may call them directly.
 
 ------------------------------------------------------------------------------
 -- Functions used by the constraints below (the state machine lives in C++,
@@ -351,7 +361,7 @@ LANGUAGE C VOLATILE STRICT;
 
 -- One row per leaf partition of each managed table (one row with NULL
 -- partition columns while a table has no partitions).
-CREATE VIEW presplit.managed_tables AS
+CREATE VIEW presplit.managed_tables WITH (security_barrier) AS
 SELECT m.parent,
        m.key_column AS partition_key,
        m.key_type,
@@ -363,8 +373,10 @@ SELECT m.parent,
        pg_catalog.pg_total_relation_size(c.oid) AS total_bytes,
        pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)) AS total_size
   FROM presplit.managed_table m
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = m.parent
   LEFT JOIN LATERAL pg_catalog.pg_partition_tree(m.parent) t ON t.isleaf AND t.level > 0
-  LEFT JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = t.relid
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.managed_tables IS
     'Managed tables and their leaf partitions: bounds, estimated rows, size';
 
@@ -373,17 +385,19 @@ SELECT * FROM presplit._worker_status();
 COMMENT ON VIEW presplit.worker_status IS
     'The pg_presplit background worker: pid, database, heartbeat';
 
-CREATE VIEW presplit.plans AS
+CREATE VIEW presplit.plans WITH (security_barrier) AS
 SELECT p.id, p.parent, p.source, p.split_points, p.origin, p.owner, p.state,
        p.switch_requested, p.ramp, p.paused,
        (SELECT c.weight FROM presplit.channel c
          WHERE c.plan_id = p.id AND c.channel = 'new') AS new_channel_weight,
        p.created_at, p.updated_at, p.cut_over_at, p.finished_at, p.reason
-  FROM presplit.plan p;
+  FROM presplit.plan p
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.plans IS 'Split plans, one row each';
 
 -- In the spirit of pg_stat_progress_*: one row per shadow of each plan.
-CREATE VIEW presplit.progress AS
+CREATE VIEW presplit.progress WITH (security_barrier) AS
 SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
        coalesce(g.phase, 'waiting') AS phase,
        coalesce(g.rows_copied, 0) AS rows_copied,
@@ -398,7 +412,10 @@ SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
        END AS eta,
        g.started_at, g.updated_at
   FROM presplit.shadow s
-  LEFT JOIN presplit.shadow_progress g USING (plan_id, ordinal);
+  JOIN presplit.plan p ON p.id = s.plan_id
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+  LEFT JOIN presplit.shadow_progress g ON g.plan_id = s.plan_id AND g.ordinal = s.ordinal
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.progress IS
     'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
 
@@ -412,7 +429,7 @@ LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 GRANT EXECUTE ON FUNCTION presplit._route_new(bigint) TO PUBLIC;
 
 -- What each channel served since its plan's first routed read (shared
--- memory: since the server's last start).
+-- memory: since the server's last start); the caller's plans only.
 CREATE FUNCTION presplit._channel_stats(
     OUT plan_id bigint, OUT channel text, OUT statements bigint, OUT errors bigint,
     OUT mean_ms double precision, OUT p95_ms double precision)
@@ -423,7 +440,7 @@ LANGUAGE C VOLATILE;
 -- Per plan that has started switching: its two channels, their weights, the
 -- relations each one reads, and what each served: routed reads, errors, and
 -- executor latency.
-CREATE VIEW presplit.channels AS
+CREATE VIEW presplit.channels WITH (security_barrier) AS
 SELECT c.plan_id, p.source, c.channel, c.weight,
        CASE c.channel
             WHEN 'old' THEN ARRAY[p.source]
@@ -435,13 +452,37 @@ SELECT c.plan_id, p.source, c.channel, c.weight,
        st.mean_ms, st.p95_ms
   FROM presplit.channel c
   JOIN presplit.plan p ON p.id = c.plan_id
-  LEFT JOIN presplit._channel_stats() st ON st.plan_id = c.plan_id AND st.channel = c.channel;
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+  LEFT JOIN presplit._channel_stats() st ON st.plan_id = c.plan_id AND st.channel = c.channel
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.channels IS
     'The old and new channel of each switching plan: weights, relations, and the reads each served';
 
-CREATE VIEW presplit.events AS
-SELECT id, at, plan_id, relation, kind, from_state, to_state, detail, actor
-  FROM presplit.event;
+-- An event of a plan that exists follows the plan (its parent table's owner).
+-- Any other -- manage and unmanage, and the events of plans gone with their
+-- table's unmanage or drop -- follows the relation it names (always the
+-- quoted, schema-qualified name, as format('%I.%I') writes it) while one of
+-- that name exists: an owner keeps her table's history across unmanage. If
+-- none does, the event is a superuser's only. (A table dropped and created
+-- again under the same name by another owner shows its predecessor's
+-- unmanaged or finished events to the new owner: the log stores names, not
+-- OIDs, so that it outlives the tables.) The names are matched by a join,
+-- not to_regclass, which would fail the whole query on a schema the user
+-- may not use.
+CREATE VIEW presplit.events WITH (security_barrier) AS
+SELECT e.id, e.at, e.plan_id, e.relation, e.kind, e.from_state, e.to_state, e.detail, e.actor
+  FROM presplit.event e
+  LEFT JOIN presplit.plan p ON p.id = e.plan_id
+  LEFT JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+  LEFT JOIN (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name, c.relowner
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace) named
+         ON p.id IS NULL AND named.name = e.relation
+ WHERE CASE WHEN p.id IS NOT NULL THEN pg_catalog.pg_has_role(parent_class.relowner, 'USAGE')
+            WHEN named.relowner IS NOT NULL THEN pg_catalog.pg_has_role(named.relowner, 'USAGE')
+            ELSE coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                            WHERE r.rolname = CURRENT_USER), false)
+       END;
 COMMENT ON VIEW presplit.events IS 'The log of everything pg_presplit did';
 
 ------------------------------------------------------------------------------
@@ -459,8 +500,10 @@ LANGUAGE C VOLATILE STRICT;
 
 -- Per leaf partition of the managed tables: statements (reads, writes) and
 -- rows since the last reset, executor time, statements per second over the
--- last minute / hour / day, size, and its share of its table's statements.
-CREATE VIEW presplit.partition_stats AS
+-- last minute / hour / day, size, and its share of its table's statements
+-- (all of a table's partitions pass the filter or none do, so the share is
+-- of the whole table).
+CREATE VIEW presplit.partition_stats WITH (security_barrier) AS
 SELECT s.partition::regclass AS partition,
        s.parent::regclass AS parent,
        s.reads, s.writes, s.rows_read, s.rows_written,
@@ -473,12 +516,14 @@ SELECT s.partition::regclass AS partition,
        round((s.reads + s.writes)::numeric
              / nullif(sum(s.reads + s.writes) OVER (PARTITION BY s.parent), 0), 3) AS load_share
   FROM presplit._partition_stats() s
-  JOIN pg_catalog.pg_class c ON c.oid = s.partition;
+  JOIN pg_catalog.pg_class c ON c.oid = s.partition
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = s.parent
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.partition_stats IS
     'Load per partition of the managed tables, recorded by the query pattern analyzer';
 
 CREATE FUNCTION presplit._split_suggestions(
-    OUT partition oid, OUT split_point text, OUT left_share double precision,
+    OUT partition oid, OUT parent oid, OUT split_point text, OUT left_share double precision,
     OUT right_share double precision, OUT contained_share double precision, OUT samples bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'presplit_split_suggestions'
@@ -487,14 +532,16 @@ LANGUAGE C VOLATILE STRICT;
 -- Per partition: the key that splits its recorded accesses most evenly
 -- (NULL until enough were sampled), the shares of accesses left and right
 -- of it and straddling it, and how many accesses it rests on.
-CREATE VIEW presplit.split_suggestions AS
+CREATE VIEW presplit.split_suggestions WITH (security_barrier) AS
 SELECT s.partition::regclass AS partition, s.split_point,
        round(s.left_share::numeric, 3) AS left_share,
        round(s.right_share::numeric, 3) AS right_share,
        round(s.contained_share::numeric, 3) AS contained_share,
        s.samples
   FROM presplit._split_suggestions() s
-  JOIN pg_catalog.pg_class c ON c.oid = s.partition;
+  JOIN pg_catalog.pg_class c ON c.oid = s.partition
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = s.parent
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.split_suggestions IS
     'Where to split each partition to balance its recorded accesses';
 
@@ -523,7 +570,9 @@ COMMENT ON VIEW presplit.analyzer_status IS
     'Analyzer memory: partitions it can track, tracks, has evicted, and bytes per partition';
 
 ------------------------------------------------------------------------------
--- Privileges: users read the views; the tables belong to the extension.
+-- Privileges: users read the views, each about their own tables (see the
+-- top of this file); worker_status and analyzer_status are global. The
+-- tables belong to the extension.
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA presplit FROM PUBLIC;

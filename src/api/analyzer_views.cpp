@@ -5,10 +5,12 @@
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
 #include "api/arguments.hpp"
+#include "api/plan_access.hpp"
 #include "api/result_rows.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "catalog/objectaddress.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -43,6 +45,8 @@ Datum partition_stats(FunctionCallInfo fcinfo) {
     Rows rows(fcinfo);
     const int64_t now = analyzer::now_seconds();
     analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
+        if (!api::has_owner_privileges(entry.parent))
+            return; // another owner's statistics
         core::LoadCounters total = entry.history.total();
         auto rate = [&](int64_t window) {
             return entry.history.rate_per_second(now, window, &core::LoadCounters::reads) +
@@ -70,21 +74,23 @@ Datum split_suggestions(FunctionCallInfo fcinfo) {
     analyzer::refresh_managed_set();
     analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
         const analyzer::ManagedLeaf* leaf = analyzer::find_leaf(entry.relid);
-        if (leaf == nullptr || !analyzer::key_type_supported(leaf->key_type))
+        if (leaf == nullptr || !analyzer::key_type_supported(leaf->key_type) ||
+            !api::has_owner_privileges(entry.parent))
             return;
         core::SplitSuggestion suggestion = entry.sampler.suggest(kMinSplitSamples);
-        Datum values[6];
-        bool nulls[6] = {};
+        Datum values[7];
+        bool nulls[7] = {};
         values[0] = ObjectIdGetDatum(entry.relid);
+        values[1] = ObjectIdGetDatum(entry.parent);
         if (suggestion.valid) {
-            values[1] = text_datum(analyzer::axis_to_key_text(suggestion.key, leaf->key_type));
-            values[2] = Float8GetDatum(suggestion.left_share);
-            values[3] = Float8GetDatum(suggestion.right_share);
-            values[4] = Float8GetDatum(suggestion.contained_share);
+            values[2] = text_datum(analyzer::axis_to_key_text(suggestion.key, leaf->key_type));
+            values[3] = Float8GetDatum(suggestion.left_share);
+            values[4] = Float8GetDatum(suggestion.right_share);
+            values[5] = Float8GetDatum(suggestion.contained_share);
         } else {
-            nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+            nulls[2] = nulls[3] = nulls[4] = nulls[5] = true;
         }
-        values[5] = Int64GetDatum(static_cast<int64>(suggestion.samples));
+        values[6] = Int64GetDatum(static_cast<int64>(suggestion.samples));
         rows.add(values, nulls);
     });
     return static_cast<Datum>(0);
@@ -97,6 +103,13 @@ Datum key_heat(FunctionCallInfo fcinfo) {
     int32 buckets = PG_GETARG_INT32(1);
     if (buckets < 1 || buckets > 10000)
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "buckets must be between 1 and 10000");
+    // The owner's (42P01 if there is no such relation), before anything is
+    // said about the table.
+    pg::call([&] {
+        if (!pg_class_ownercheck(parent, GetUserId()))
+            aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(parent)),
+                           get_rel_name(parent));
+    });
     analyzer::refresh_managed_set();
     if (!analyzer::is_managed_parent(parent))
         throw pg::Error(ERRCODE_UNDEFINED_OBJECT, "table \"" + api::relation_name(parent) +

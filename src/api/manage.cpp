@@ -1,7 +1,7 @@
 // presplit.manage(regclass) and presplit.unmanage(regclass).
-// Every check runs before anything is written; the parent stays locked
-// (SHARE UPDATE EXCLUSIVE: no concurrent DDL, manage or unmanage) until the
-// end of the transaction.
+// Every check runs before anything is written, the caller's ownership before
+// any lock; the parent stays locked (SHARE UPDATE EXCLUSIVE: no concurrent
+// DDL, manage or unmanage) until the end of the transaction.
 #include "analyzer/managed_set.hpp"
 #include "api/arguments.hpp"
 #include "catalog/catalog.hpp"
@@ -11,7 +11,9 @@
 
 extern "C" {
 #include "access/relation.h"
+#include "catalog/objectaddress.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(presplit_manage);
@@ -21,9 +23,24 @@ PG_FUNCTION_INFO_V1(presplit_unmanage);
 namespace presplit {
 namespace {
 
+// ERROR 42501 unless the caller owns relid (42P01 if there is no such
+// relation), checked before the lock: a non-owner must neither wait for
+// another owner's table nor make its sessions wait. open_existing_relation
+// and require_owner check again under the lock.
+void require_owner_before_locking(Oid relid) {
+    pg::call([&] {
+        if (!pg_class_ownercheck(relid, GetUserId())) {
+            const char* name = get_rel_name(relid);
+            aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
+                           name ? name : "");
+        }
+    });
+}
+
 Datum manage(FunctionCallInfo fcinfo) {
     Oid relid = api::required_oid(fcinfo, 0, "parent");
     catalog::require_extension();
+    require_owner_before_locking(relid);
     Relation rel =
         pg::call([&] { return pg::open_existing_relation(relid, ShareUpdateExclusiveLock); });
     pg::call([&] { pg::require_owner(rel); });
@@ -48,6 +65,7 @@ Datum manage(FunctionCallInfo fcinfo) {
 Datum unmanage(FunctionCallInfo fcinfo) {
     Oid relid = api::required_oid(fcinfo, 0, "parent");
     catalog::require_extension();
+    require_owner_before_locking(relid);
     Relation rel =
         pg::call([&] { return pg::open_existing_relation(relid, ShareUpdateExclusiveLock); });
     pg::call([&] { pg::require_owner(rel); });

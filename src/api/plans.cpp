@@ -13,13 +13,18 @@
 #include "worker/worker.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/objectaddress.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(presplit_prepare_split);
@@ -32,14 +37,54 @@ PG_FUNCTION_INFO_V1(presplit_backfill_batch);
 namespace presplit {
 namespace api {
 
-catalog::Plan owned_plan(int64_t id) {
-    auto plan = catalog::load_plan(id, /*lock=*/true);
+bool has_owner_privileges(unsigned int relid) {
+    return pg::call([&] {
+        if (superuser())
+            return true;
+        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (!HeapTupleIsValid(tuple))
+            return false;
+        Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+        ReleaseSysCache(tuple);
+        return has_privs_of_role(GetUserId(), owner);
+    });
+}
+
+bool may_see_plan(int64_t id) {
+    if (pg::call([] { return superuser(); }))
+        return true;
+    auto plan = catalog::load_plan(id, /*lock=*/false);
+    return plan && has_owner_privileges(plan->parent);
+}
+
+namespace {
+
+// ERROR 42704 if the plan does not exist, 42501 unless the caller may use it.
+void require_usable(const std::optional<catalog::Plan>& plan, int64_t id) {
     if (!plan)
         throw pg::Error(ERRCODE_UNDEFINED_OBJECT, catalog::plan_label(id) + " does not exist");
-    pg::call([&] {
-        if (!pg_class_ownercheck(plan->source, GetUserId()))
-            aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(plan->source));
-    });
+    const bool source_exists =
+        pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(plan->source)); });
+    if (!has_owner_privileges(plan->parent) ||
+        (source_exists && !has_owner_privileges(plan->source)))
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "must be owner of the table of " + catalog::plan_label(id));
+}
+
+} // namespace
+
+catalog::Plan usable_plan(int64_t id) {
+    auto plan = catalog::load_plan(id, /*lock=*/false);
+    require_usable(plan, id);
+    return *plan;
+}
+
+catalog::Plan owned_plan(int64_t id) {
+    // Checked before the row lock, so that a non-owner never waits for
+    // another owner's plan nor makes its worker wait; and again under it.
+    usable_plan(id);
+    auto plan = catalog::load_plan(id, /*lock=*/true);
+    require_usable(plan, id);
     return *plan;
 }
 
@@ -49,6 +94,28 @@ namespace {
 
 using api::owned_plan;
 using catalog::plan_label;
+
+// A split detaches the source from its parent and attaches the shadows to
+// it, which takes the privileges of both owners: ERROR 42501 otherwise,
+// checked before anything is looked up or locked (validate_source checks the
+// source's owner again, and reports every other error).
+void require_split_privileges(Oid source) {
+    const char relkind = pg::call([&] { return get_rel_relkind(source); });
+    if (relkind == '\0')
+        return;
+    if (!api::has_owner_privileges(source))
+        pg::call([&] {
+            aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), get_rel_name(source));
+        });
+    const Oid parent = pg::call([&] {
+        return get_rel_relispartition(source) ? get_partition_parent(source, false) : InvalidOid;
+    });
+    if (OidIsValid(parent) && !api::has_owner_privileges(parent))
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "must be owner of table " + api::relation_name(parent),
+                        "Splitting partition \"" + api::relation_name(source) +
+                            "\" detaches it from that table.");
+}
 
 // Validates, records a plan, creates its shadows and starts capture; the
 // worker takes it from preparing.
@@ -70,6 +137,7 @@ int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request,
 Datum prepare_split(FunctionCallInfo fcinfo) {
     Oid source = api::required_oid(fcinfo, 0, "source");
     catalog::require_extension();
+    require_split_privileges(source);
     PG_RETURN_INT64(prepare_plan(fcinfo, migration::validate_source(source), 1));
 }
 
@@ -94,6 +162,8 @@ Datum split_partition(FunctionCallInfo fcinfo) {
         throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "ramp must not be NULL");
     const bool ramp = PG_GETARG_BOOL(2);
     catalog::require_extension();
+    // Before the active plan is looked up: a non-owner learns nothing of it.
+    require_split_privileges(source);
 
     int64_t id;
     if (auto active = catalog::find_active_plan_for_source(source)) {
@@ -190,23 +260,23 @@ Datum wait(FunctionCallInfo fcinfo) {
 
     TimestampTz deadline = pg::call([] { return GetCurrentTimestamp(); }) + timeout_us;
     while (true) {
-        auto plan = catalog::load_plan(id, /*lock=*/false);
-        if (!plan)
-            throw pg::Error(ERRCODE_UNDEFINED_OBJECT, plan_label(id) + " does not exist");
-        core::PlanState current = *core::parse_plan_state(plan->state);
+        // Read, not locked (the worker must go on moving the plan), and
+        // checked on every read: a non-owner learns nothing of the plan.
+        catalog::Plan plan = api::usable_plan(id);
+        core::PlanState current = *core::parse_plan_state(plan.state);
         if (reached(current, *target))
-            return pg::call([&] { return CStringGetTextDatum(plan->state.c_str()); });
+            return pg::call([&] { return CStringGetTextDatum(plan.state.c_str()); });
         if (core::is_terminal(current))
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            plan_label(id) + " ended in state " + plan->state + " instead of " +
+                            plan_label(id) + " ended in state " + plan.state + " instead of " +
                                 target_name,
-                            plan->reason ? "Reason: " + *plan->reason : "");
+                            plan.reason ? "Reason: " + *plan.reason : "");
         TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
         if (now >= deadline)
             throw pg::Error(ERRCODE_QUERY_CANCELED,
                             "timed out waiting for " + plan_label(id) + " to reach state " +
                                 target_name,
-                            "It is in state " + plan->state + ".");
+                            "It is in state " + plan.state + ".");
         pg::sleep_on_latch(std::min<int64_t>(100, (deadline - now) / 1000 + 1));
     }
 }

@@ -1,6 +1,7 @@
 // presplit.set_weight, pause, resume, cutover, rollback, finalize: each
 // checks the caller and the plan's state before changing anything. And
-// presplit._channel_stats, behind the view presplit.channels.
+// presplit._channel_stats, behind the view presplit.channels (the caller's
+// plans only).
 #include "api/arguments.hpp"
 #include "api/plan_access.hpp"
 #include "api/result_rows.hpp"
@@ -138,6 +139,8 @@ Datum finalize(FunctionCallInfo fcinfo) {
 }
 
 void add_channel_rows(int64_t plan_id, const switchover::PlanChannels& channels, void* arg) {
+    if (!api::may_see_plan(plan_id))
+        return; // another owner's plan
     auto& rows = *static_cast<api::ResultRows*>(arg);
     const char* names[] = {"old", "new"};
     for (int i = 0; i < 2; ++i) {
