@@ -35,6 +35,9 @@ extern int ramp_interval_ms;
 // presplit.ramp_min_statements: statements each channel must serve at a
 // weight before the ramp judges and raises it.
 extern int ramp_min_statements;
+// presplit.ramp_evidence_timeout: milliseconds past ramp_interval a step waits
+// for those statements before it steps on without them.
+extern int ramp_evidence_timeout_ms;
 // presplit.ramp_max_latency_ratio: new/old p95 latency that aborts the ramp.
 extern double ramp_max_latency_ratio;
 // presplit.ramp_min_latency_increase: ...and slower by at least this (ms).

@@ -31,6 +31,7 @@ int config::analyzer_key_half_life_seconds = 600;
 int config::ramp_step_percent = 10;
 int config::ramp_interval_ms = 10000;
 int config::ramp_min_statements = 20;
+int config::ramp_evidence_timeout_ms = 60000;
 double config::ramp_max_latency_ratio = 1.5;
 double config::ramp_max_error_rate_increase = 0.01;
 double config::ramp_min_latency_increase_ms = 1.0;
@@ -97,6 +98,14 @@ void define_settings() {
                             "ramp judges the new channel and raises its weight.",
                             "0: step on time alone.", &config::ramp_min_statements, 20, 0, INT_MAX,
                             PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.ramp_evidence_timeout",
+                            "How long past presplit.ramp_interval the automatic ramp waits for "
+                            "presplit.ramp_min_statements reads on each channel before it steps "
+                            "on without them.",
+                            "A write-only partition, or reads the router does not route, give no "
+                            "evidence; the step is then logged as taken without it.",
+                            &config::ramp_evidence_timeout_ms, 60000, 0, 24 * 3600 * 1000,
+                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomRealVariable("presplit.ramp_max_latency_ratio",
                              "New channel's p95 latency, as a multiple of the old channel's, "
                              "that aborts the automatic ramp.",

@@ -24,7 +24,7 @@ std::string format(const char* pattern, double a, double b, double c) {
 
 RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, bool paused,
                               int64_t ms_at_current_weight, const ChannelMeasurement& old_channel,
-                              const ChannelMeasurement& new_channel) {
+                              const ChannelMeasurement& new_channel, int64_t ms_measured) {
     RampDecision decision;
     decision.new_weight = current_weight;
     if (paused)
@@ -64,8 +64,15 @@ RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, 
     }
     if (ms_at_current_weight < settings.step_interval_ms)
         return decision;
-    if (current_weight > 0 && !enough)
-        return decision; // wait for evidence before going further
+    if (current_weight > 0 && !enough) {
+        // Wait for evidence before going further, but not for ever.
+        const int64_t waited = std::min(ms_at_current_weight, ms_measured);
+        if (waited < std::max(settings.step_interval_ms, settings.evidence_timeout_ms)) {
+            decision.waiting_for_evidence = true;
+            return decision;
+        }
+        decision.without_evidence = true;
+    }
     decision.action = RampAction::raise;
     decision.new_weight = std::min(100, current_weight + std::max(1, settings.step_percent));
     return decision;

@@ -15,7 +15,11 @@ struct RampSettings {
     double max_latency_ratio = 1.5;        // new p95 / old p95 that aborts...
     double min_latency_increase_ms = 1.0;  // ...if also this much slower (microsecond noise is not)
     double max_error_rate_increase = 0.01; // new error rate - old error rate that aborts
-    uint64_t min_statements = 50;          // evidence needed on the new channel per step
+    uint64_t min_statements = 50;          // evidence needed on each channel per step
+    // How long a step waits for that evidence, counted from its start (at
+    // least step_interval_ms), before it steps on without it: a write-only
+    // partition, or reads the router does not route, never give any.
+    int64_t evidence_timeout_ms = 60000;
 };
 
 // What a channel served since the current step began.
@@ -36,10 +40,17 @@ struct RampDecision {
     RampAction action = RampAction::hold;
     int new_weight = 0;
     std::string reason;
+    // hold: the interval is over and the step waits for reads on a channel.
+    bool waiting_for_evidence = false;
+    // raise: the step was not judged, its evidence never came.
+    bool without_evidence = false;
 };
 
+// ms_measured: how long the measurements cover, if less than the whole step
+// (they restart with the worker).
 RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, bool paused,
                               int64_t ms_at_current_weight, const ChannelMeasurement& old_channel,
-                              const ChannelMeasurement& new_channel);
+                              const ChannelMeasurement& new_channel,
+                              int64_t ms_measured = INT64_MAX);
 
 } // namespace presplit::core

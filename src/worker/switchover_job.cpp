@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "core/ramp.hpp"
 #include "migration/layout.hpp"
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "switchover/channel_stats.hpp"
 #include "switchover/switchover.hpp"
@@ -21,6 +22,7 @@ core::RampSettings ramp_settings() {
     settings.step_percent = config::ramp_step_percent;
     settings.step_interval_ms = config::ramp_interval_ms;
     settings.min_statements = static_cast<uint64_t>(config::ramp_min_statements);
+    settings.evidence_timeout_ms = config::ramp_evidence_timeout_ms;
     settings.max_latency_ratio = config::ramp_max_latency_ratio;
     settings.min_latency_increase_ms = config::ramp_min_latency_increase_ms;
     settings.max_error_rate_increase = config::ramp_max_error_rate_increase;
@@ -32,6 +34,8 @@ core::RampSettings ramp_settings() {
 struct StepBaseline {
     int weight;
     switchover::PlanChannels totals;
+    bool waiting_logged = false; // the ramp_waiting event of this step
+    instr_time since;            // when the worker took the baseline
 };
 std::unordered_map<int64_t, StepBaseline> baselines;
 
@@ -41,7 +45,7 @@ std::pair<core::ChannelMeasurement, core::ChannelMeasurement> measure_step(int64
         switchover::read_channel_stats(plan_id).value_or(switchover::PlanChannels{});
     auto found = baselines.find(plan_id);
     if (found == baselines.end() || found->second.weight != weight) {
-        baselines[plan_id] = {weight, now};
+        baselines[plan_id] = {weight, now, false, pg::now()};
         return {};
     }
     auto since = [&](int channel) {
@@ -71,14 +75,23 @@ std::string describe(const core::ChannelMeasurement& old_channel,
 Step ramp(const catalog::Plan& plan) {
     const int weight = plan.new_channel_weight.value_or(0);
     const auto [old_channel, new_channel] = measure_step(plan.id, weight);
-    core::RampDecision decision =
-        core::decide_ramp_step(ramp_settings(), weight, plan.paused,
-                               plan.ms_at_current_weight.value_or(0), old_channel, new_channel);
+    core::RampDecision decision = core::decide_ramp_step(
+        ramp_settings(), weight, plan.paused, plan.ms_at_current_weight.value_or(0), old_channel,
+        new_channel, static_cast<int64_t>(pg::elapsed_ms(baselines[plan.id].since)));
     const std::string source = pg::qualified_relation_name(plan.source);
     switch (decision.action) {
     case core::RampAction::hold:
         if (plan.paused)
             return {};
+        if (decision.waiting_for_evidence && !baselines[plan.id].waiting_logged) {
+            baselines[plan.id].waiting_logged = true;
+            catalog::log_event(
+                plan.id, source, "ramp_waiting",
+                "at " + std::to_string(weight) + "%: " + describe(old_channel, new_channel) +
+                    "; waiting for " + std::to_string(config::ramp_min_statements) +
+                    " routable reads on each channel, at most presplit.ramp_evidence_timeout (" +
+                    std::to_string(config::ramp_evidence_timeout_ms) + " ms)");
+        }
         // Until the interval is over, or (evidence pending) a naptime.
         return {
             StepOutcome::idle,
@@ -86,12 +99,13 @@ Step ramp(const catalog::Plan& plan) {
                               config::ramp_interval_ms - plan.ms_at_current_weight.value_or(0))};
     case core::RampAction::raise:
         catalog::set_new_channel_weight(plan.id, decision.new_weight);
-        catalog::log_event(plan.id, source, "weight",
-                           "new channel " + std::to_string(weight) + " -> " +
-                               std::to_string(decision.new_weight) + " (ramp)" +
-                               (weight > 0 ? "; at " + std::to_string(weight) +
-                                                 "%: " + describe(old_channel, new_channel)
-                                           : ""));
+        catalog::log_event(
+            plan.id, source, "weight",
+            "new channel " + std::to_string(weight) + " -> " + std::to_string(decision.new_weight) +
+                " (ramp" + (decision.without_evidence ? ", without evidence" : "") + ")" +
+                (weight > 0
+                     ? "; at " + std::to_string(weight) + "%: " + describe(old_channel, new_channel)
+                     : ""));
         return {StepOutcome::progress, 0};
     case core::RampAction::abort:
         catalog::set_new_channel_weight(plan.id, 0);

@@ -37,8 +37,50 @@ TEST(Ramp, StartsFromZeroWithoutEvidence) {
 
 TEST(Ramp, WaitsForEvidenceBeforeTheNextStep) {
     RampSettings settings;
+    settings.evidence_timeout_ms = 600000;
     auto decision = decide_ramp_step(settings, 30, false, 60000, kHealthy, channel(10, 0, 2.0));
     EXPECT_EQ(decision.action, RampAction::hold);
+}
+
+TEST(Ramp, StepsOnWithoutEvidenceAfterTheTimeout) {
+    RampSettings settings; // interval 10 s, evidence timeout 60 s
+    auto waiting = decide_ramp_step(settings, 30, false, 59999, channel(0, 0, 0), channel(0, 0, 0));
+    EXPECT_EQ(waiting.action, RampAction::hold);
+    EXPECT_TRUE(waiting.waiting_for_evidence);
+    auto stepped = decide_ramp_step(settings, 30, false, 60000, channel(0, 0, 0), channel(0, 0, 0));
+    EXPECT_EQ(stepped.action, RampAction::raise);
+    EXPECT_EQ(stepped.new_weight, 40);
+    EXPECT_TRUE(stepped.without_evidence);
+    // Some reads, but fewer than needed: the same.
+    EXPECT_TRUE(decide_ramp_step(settings, 30, false, 70000, kHealthy, channel(3, 0, 2.0))
+                    .without_evidence);
+}
+
+TEST(Ramp, EvidenceTimeoutCountsOnlyWhatWasMeasured) {
+    RampSettings settings;
+    // A restarted worker has measured 1 s of a step that began long ago.
+    auto decision =
+        decide_ramp_step(settings, 30, false, 3600000, channel(0, 0, 0), channel(0, 0, 0), 1000);
+    EXPECT_EQ(decision.action, RampAction::hold);
+    EXPECT_TRUE(decision.waiting_for_evidence);
+}
+
+TEST(Ramp, NotWaitingBeforeTheIntervalNorWithEvidence) {
+    RampSettings settings;
+    EXPECT_FALSE(decide_ramp_step(settings, 30, false, 5000, channel(0, 0, 0), channel(0, 0, 0))
+                     .waiting_for_evidence);
+    auto judged = decide_ramp_step(settings, 30, false, 70000, kHealthy, kHealthy);
+    EXPECT_EQ(judged.action, RampAction::raise);
+    EXPECT_FALSE(judged.without_evidence);
+}
+
+TEST(Ramp, ZeroEvidenceTimeoutStepsAtTheInterval) {
+    RampSettings settings;
+    settings.evidence_timeout_ms = 0;
+    auto decision =
+        decide_ramp_step(settings, 30, false, 10000, channel(0, 0, 0), channel(0, 0, 0));
+    EXPECT_EQ(decision.action, RampAction::raise);
+    EXPECT_TRUE(decision.without_evidence);
 }
 
 TEST(Ramp, NeverPassesOneHundredAndCutsOverThere) {
