@@ -188,3 +188,27 @@ DROP TABLE alice_before;
 DROP OWNED BY presplit_alice, presplit_bob;
 DROP ROLE presplit_alice, presplit_bob;
 SELECT count(*) AS managed_left FROM presplit.managed_table WHERE parent::text LIKE 'alice%';
+
+-- Routed reads keep the parent's row-level security: a reader sees the rows
+-- its policy allows on the new channel as on the old one.
+CREATE ROLE presplit_reader;
+CREATE TABLE secured (id int PRIMARY KEY, reader name NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE secured_0 PARTITION OF secured FOR VALUES FROM (0) TO (1000);
+INSERT INTO secured
+SELECT g, CASE WHEN g % 2 = 0 THEN 'presplit_reader' ELSE 'someone_else' END
+  FROM generate_series(0, 999) g;
+ALTER TABLE secured ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_rows ON secured FOR SELECT USING (reader = current_user);
+GRANT SELECT ON secured TO presplit_reader;
+SELECT presplit.manage('secured');
+SELECT presplit.split_partition('secured_0', '{500}', ramp => false) AS secured_plan \gset
+SELECT presplit.wait(:secured_plan, 'switching', '60 s');
+SELECT presplit.set_weight(:secured_plan, 100);
+SET ROLE presplit_reader;
+SELECT count(*) AS visible, count(*) FILTER (WHERE reader <> current_user) AS others FROM secured;
+SELECT count(*) AS visible_below_100 FROM secured WHERE id < 100;
+RESET ROLE;
+SELECT channel, statements FROM presplit.channels WHERE plan_id = :secured_plan ORDER BY channel;
+SELECT presplit.rollback(:secured_plan);
+DROP TABLE secured;
+DROP ROLE presplit_reader;

@@ -78,7 +78,9 @@ public:
 
 // As the bootstrap superuser, to read and write pg_presplit's own tables (not
 // readable by PUBLIC) after the caller's privileges have been checked. Only
-// fixed statements run inside.
+// fixed statements run inside: string constants, with every relation, name
+// and value an SPI parameter. A statement that holds a user's name or value
+// belongs under RunAsTableOwner (docs/security.md).
 class RunAsExtension : public RoleSwitch {
 public:
     RunAsExtension();
