@@ -96,6 +96,8 @@ std::vector<uint64_t> copy_range(pg::SpiSession& spi, const PlanLayout& layout,
 
 BatchResult copy_batch(const PlanLayout& layout, int batch_size, BatchMode mode) {
     pg::RunAsTableOwner as_owner(layout.table_owner);
+    // The boundary is kept as text and read by the next batch's session.
+    pg::CanonicalTextFormat canonical;
     BatchResult result;
     BatchRange range;
     {

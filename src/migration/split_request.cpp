@@ -76,7 +76,10 @@ Const* bound_value(List* datums) {
     return datum->kind == PARTITION_RANGE_DATUM_VALUE ? castNode(Const, datum->value) : nullptr;
 }
 
+// In pg::CanonicalTextFormat: the text is kept, and read back in other
+// sessions.
 std::string output_text(Oid type, Datum value) {
+    pg::CanonicalTextFormat canonical;
     return pg::call([&] {
         Oid output;
         bool varlena;

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include <exception>
+#include <utility>
 #include <type_traits>
 
 namespace presplit::pg {
@@ -142,6 +143,27 @@ RoleSwitch::~RoleSwitch() {
         return; // the transaction abort restores user and settings
     try {
         leave_role(saved_user_, saved_security_context_, guc_nest_level_);
+    } catch (...) {
+    }
+}
+
+CanonicalTextFormat::CanonicalTextFormat() : exceptions_at_entry_(std::uncaught_exceptions()) {
+    guc_nest_level_ = call([] {
+        int level = NewGUCNestLevel();
+        for (const auto& [name, value] :
+             {std::pair{"DateStyle", "ISO, YMD"}, std::pair{"IntervalStyle", "postgres"},
+              std::pair{"extra_float_digits", "3"}})
+            (void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                                    0, false);
+        return level;
+    });
+}
+
+CanonicalTextFormat::~CanonicalTextFormat() {
+    if (std::uncaught_exceptions() > exceptions_at_entry_)
+        return; // the transaction abort restores the settings
+    try {
+        call([&] { AtEOXact_GUC(true, guc_nest_level_); });
     } catch (...) {
     }
 }

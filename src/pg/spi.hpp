@@ -88,6 +88,24 @@ public:
 
 void free_statement(KeptStatement statement);
 
+// Key values pg_presplit keeps as text (split points, bounds, the backfill's
+// position) are written in one format whatever the session's settings:
+// DateStyle ISO (numeric zone offsets, never an abbreviation such as IST),
+// IntervalStyle postgres, extra_float_digits 3. Text in that format reads back
+// as the same value in every session -- the worker's, the writers' -- whatever
+// their DateStyle and TimeZone. Until destroyed (or the transaction abort).
+class CanonicalTextFormat {
+public:
+    CanonicalTextFormat();
+    ~CanonicalTextFormat();
+    CanonicalTextFormat(const CanonicalTextFormat&) = delete;
+    CanonicalTextFormat& operator=(const CanonicalTextFormat&) = delete;
+
+private:
+    int guc_nest_level_;
+    int exceptions_at_entry_;
+};
+
 // Quoting for generated SQL.
 std::string quote_ident(const std::string& name);
 std::string quote_literal(const std::string& value);
