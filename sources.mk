@@ -10,7 +10,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
 	src/core/ramp.cpp \
-	src/core/latency_histogram.cpp
+	src/core/latency_histogram.cpp \
+	src/core/lock_wait.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
