@@ -33,6 +33,7 @@ PRESPLIT_PG_SOURCES = \
 	src/migration/shadows.cpp \
 	src/migration/capture.cpp \
 	src/migration/backfill.cpp \
+	src/switchover/lock_holders.cpp \
 	src/switchover/switchover.cpp \
 	src/switchover/channel_stats.cpp \
 	src/switchover/routing.cpp \
