@@ -98,6 +98,8 @@ LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_paren
     HolderWatch watch(std::move(relids));
     std::map<uint64_t, HolderFacts> holders_by_id;
     std::vector<HolderFacts> holders;
+    constexpr int kMaxNamed = 10; // holders named in events and in the error
+    int waited_for = 0;
     auto description = [&](uint64_t id, int64_t now_ms) {
         const HolderFacts& holder = holders_by_id.at(id);
         return describe_holder(holder, now_ms) + " holding a lock on " +
@@ -123,11 +125,20 @@ LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_paren
                 catalog::log_event(layout.plan.id, layout.source, "autovacuum_cancelled",
                                    "the " + what + " cancelled " + description(id, now_ms));
         }
-        for (uint64_t id : decision.newly_waiting_for)
-            if (holders_by_id.at(id).holder.kind != core::HolderKind::autovacuum)
+        for (uint64_t id : decision.newly_waiting_for) {
+            if (holders_by_id.at(id).holder.kind == core::HolderKind::autovacuum)
+                continue;
+            // A workload of transactions longer than a try would name one
+            // after the other: the first few say enough.
+            if (++waited_for == kMaxNamed + 1)
+                catalog::log_event(layout.plan.id, layout.source, "lock_wait",
+                                   "the " + what + " waits for more sessions; only the first " +
+                                       std::to_string(kMaxNamed) + " are named");
+            if (waited_for <= kMaxNamed)
                 catalog::log_event(layout.plan.id, layout.source, "lock_wait",
                                    "the " + what + " waits, without queueing, for " +
                                        description(id, now_ms));
+        }
 
         switch (decision.action) {
         case core::LockAction::wait:
@@ -148,11 +159,19 @@ LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_paren
 
         // Gave up: say who held the locks.
         std::string blockers;
+        int named_count = 0, unnamed = 0;
         const std::vector<uint64_t>& named = decision.waiting_for;
         for (const HolderFacts& holder : holders)
             if (named.empty() ||
-                std::find(named.begin(), named.end(), holder.holder.id) != named.end())
-                blockers += (blockers.empty() ? "" : "; ") + description(holder.holder.id, now_ms);
+                std::find(named.begin(), named.end(), holder.holder.id) != named.end()) {
+                if (named_count++ < kMaxNamed)
+                    blockers +=
+                        (blockers.empty() ? "" : "; ") + description(holder.holder.id, now_ms);
+                else
+                    ++unnamed;
+            }
+        if (unnamed)
+            blockers += "; and " + std::to_string(unnamed) + " more";
         const std::string tries =
             std::to_string(wait.tries()) + (wait.tries() == 1 ? " try" : " tries");
         throw pg::Error(
