@@ -10,7 +10,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
 	src/core/ramp.cpp \
-	src/core/latency_histogram.cpp
+	src/core/latency_histogram.cpp \
+	src/core/lock_wait.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
@@ -32,6 +33,7 @@ PRESPLIT_PG_SOURCES = \
 	src/migration/shadows.cpp \
 	src/migration/capture.cpp \
 	src/migration/backfill.cpp \
+	src/switchover/lock_holders.cpp \
 	src/switchover/switchover.cpp \
 	src/switchover/channel_stats.cpp \
 	src/switchover/routing.cpp \

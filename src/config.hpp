@@ -50,6 +50,9 @@ extern bool routing_enabled;
 extern int cutover_lock_timeout_ms;
 // presplit.cutover_max_tries: lock tries before the swap gives up (for now).
 extern int cutover_max_tries;
+// presplit.cutover_max_wait: milliseconds the swap may wait for its lock in
+// all (tries and waits for long holders) before it gives up (for now).
+extern int cutover_max_wait_ms;
 // presplit.rollback_window: seconds after cutover during which rollback works.
 extern int rollback_window_seconds;
 

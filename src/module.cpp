@@ -38,6 +38,7 @@ double config::ramp_min_latency_increase_ms = 1.0;
 bool config::routing_enabled = true;
 int config::cutover_lock_timeout_ms = 50;
 int config::cutover_max_tries = 40;
+int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
 
 namespace {
@@ -136,6 +137,14 @@ void define_settings() {
                             "Tries to take the cutover's (or rollback's) lock before giving up.",
                             nullptr, &config::cutover_max_tries, 40, 1, 10000, PGC_USERSET, 0,
                             nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.cutover_max_wait",
+        "How long the cutover (rollback, finalization) waits for its lock in all before giving "
+        "up.",
+        "While a long query or transaction holds a conflicting lock, it waits without a lock "
+        "request, so that nobody queues behind it.",
+        &config::cutover_max_wait_ms, 30000, 0, 24 * 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr,
+        nullptr, nullptr);
     DefineCustomIntVariable("presplit.rollback_window",
                             "Time after a cutover during which presplit.rollback can undo it.",
                             "Reverse capture keeps the old partition current until then.",

@@ -10,6 +10,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "switchover/switchover.hpp"
 #include "worker/worker.hpp"
 
 extern "C" {
@@ -20,7 +21,6 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -33,6 +33,8 @@ PG_FUNCTION_INFO_V1(presplit_cancel);
 PG_FUNCTION_INFO_V1(presplit_wait);
 PG_FUNCTION_INFO_V1(presplit_backfill_batch);
 }
+
+#include <climits>
 
 namespace presplit {
 namespace api {
@@ -216,8 +218,11 @@ Datum cancel(FunctionCallInfo fcinfo) {
                         "cannot cancel " + plan_label(id) + " in state " + plan.state,
                         "Only a plan that has not started switching can be cancelled.",
                         "Use presplit.rollback(" + std::to_string(id) + ") instead.");
-    pg::call([&] { LockRelationOid(plan.source, AccessExclusiveLock); });
-    migration::remove_capture_and_shadows(migration::load_layout(plan));
+    // The source and the shadows, as the rollback before cutover locks them
+    // (autovacuum cancelled, long holders waited for without queueing).
+    const migration::PlanLayout layout = migration::load_layout(plan);
+    switchover::lock_exclusively(layout, /*with_parent=*/false, "cancellation");
+    migration::remove_capture_and_shadows(layout);
     catalog::set_plan_state(id, "cancelled", "cancelled by " + std::string(pg::call([] {
                                                  return GetUserNameFromId(GetUserId(), false);
                                              })));

@@ -1,12 +1,19 @@
 #include "switchover/switchover.hpp"
 
 #include "config.hpp"
+#include "core/lock_wait.hpp"
 #include "migration/shadows.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "switchover/lock_holders.hpp"
+
+extern "C" {
+#include "postmaster/interrupt.h"
+}
 
 #include <algorithm>
+#include <map>
 
 namespace presplit::switchover {
 namespace {
@@ -17,13 +24,67 @@ std::string milliseconds(double ms) {
     return text;
 }
 
+std::string seconds(double ms) {
+    char text[32];
+    snprintf(text, sizeof text, "%.1f s", ms / 1000.0);
+    return text;
+}
+
+struct LockTarget {
+    unsigned int relid;
+    std::string name; // qualified and quoted
+};
+
+// The plan's tables in the order writers lock them, so that waiting for
+// them cannot deadlock with a writer: the parent, then the partition written
+// (the source before cutover, a new partition after), then the table its
+// capture trigger writes.
+std::vector<LockTarget> lock_order(const migration::PlanLayout& layout, bool with_parent) {
+    std::vector<LockTarget> tables;
+    if (with_parent)
+        tables.push_back({layout.plan.parent, pg::qualified_relation_name(layout.plan.parent)});
+    if (layout.plan.state != "cut_over")
+        tables.push_back({layout.plan.source, layout.source});
+    for (const auto& shadow : layout.shadows)
+        if (!shadow.name.empty() && shadow.row.relation)
+            tables.push_back({*shadow.row.relation, shadow.name});
+    if (layout.plan.state == "cut_over")
+        tables.push_back({layout.plan.source, layout.source});
+    return tables;
+}
+
+core::LockWaitSettings lock_wait_settings() {
+    core::LockWaitSettings settings;
+    settings.lock_timeout_ms = config::cutover_lock_timeout_ms;
+    settings.max_tries = config::cutover_max_tries;
+    settings.max_wait_ms = config::cutover_max_wait_ms;
+    return settings;
+}
+
+// One try: LOCK TABLE with lock_timeout in a subtransaction, as the owner
+// (the statement holds the tables' names). False if it timed out.
+bool try_lock(unsigned int owner, const std::string& lock_sql, const std::string& timeout) {
+    return pg::in_subtransaction(
+        [&] {
+            pg::RunAsTableOwner as_owner(owner);
+            pg::SpiSession spi;
+            spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {timeout});
+            spi.execute(lock_sql);
+        },
+        ERRCODE_LOCK_NOT_AVAILABLE);
+}
+
 } // namespace
 
-int lock_exclusively(unsigned int owner, const std::vector<std::string>& tables,
-                     const std::string& what) {
+LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_parent,
+                            const std::string& what) {
+    const std::vector<LockTarget> tables = lock_order(layout, with_parent);
     std::string lock_sql = "LOCK TABLE ";
-    for (size_t i = 0; i < tables.size(); ++i)
-        lock_sql += (i ? ", ONLY " : "ONLY ") + tables[i];
+    std::vector<unsigned int> relids;
+    for (size_t i = 0; i < tables.size(); ++i) {
+        lock_sql += (i ? ", ONLY " : "ONLY ") + tables[i].name;
+        relids.push_back(tables[i].relid);
+    }
     lock_sql += " IN ACCESS EXCLUSIVE MODE";
     const std::string timeout = std::to_string(config::cutover_lock_timeout_ms) + "ms";
     std::string saved_timeout;
@@ -31,51 +92,103 @@ int lock_exclusively(unsigned int owner, const std::vector<std::string>& tables,
         pg::SpiSession spi;
         saved_timeout = *spi.scalar("SELECT pg_catalog.current_setting('lock_timeout')");
     }
-    for (int attempt = 1;; ++attempt) {
-        bool locked = pg::in_subtransaction(
-            [&] {
-                pg::RunAsTableOwner as_owner(owner);
-                pg::SpiSession spi;
-                spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {timeout});
-                spi.execute(lock_sql);
-            },
-            ERRCODE_LOCK_NOT_AVAILABLE);
-        if (locked) {
+
+    const instr_time started = pg::now();
+    core::LockWait wait(lock_wait_settings(), clock_ms());
+    HolderWatch watch(std::move(relids));
+    std::map<uint64_t, HolderFacts> holders_by_id;
+    std::vector<HolderFacts> holders;
+    constexpr int kMaxNamed = 10; // holders named in events and in the error
+    int waited_for = 0;
+    auto description = [&](uint64_t id, int64_t now_ms) {
+        const HolderFacts& holder = holders_by_id.at(id);
+        return describe_holder(holder, now_ms) + " holding a lock on " +
+               tables[holder.relation].name;
+    };
+    for (;;) {
+        // The worker's shutdown request (a backend's arrives as an interrupt).
+        if (ShutdownRequestPending)
+            throw pg::Error(ERRCODE_ADMIN_SHUTDOWN, "the " + what + " was interrupted by shutdown");
+        holders = watch.look();
+        holders_by_id.clear();
+        std::vector<core::LockHolder> core_holders;
+        for (const HolderFacts& holder : holders) {
+            holders_by_id[holder.holder.id] = holder;
+            core_holders.push_back(holder.holder);
+        }
+        const int64_t now_ms = clock_ms();
+        const core::LockDecision decision = wait.next(now_ms, core_holders);
+
+        for (uint64_t id : decision.cancel) {
+            const HolderFacts& holder = holders_by_id.at(id);
+            if (cancel_autovacuum(holder, tables[holder.relation].name, what))
+                catalog::log_event(layout.plan.id, layout.source, "autovacuum_cancelled",
+                                   "the " + what + " cancelled " + description(id, now_ms));
+        }
+        for (uint64_t id : decision.newly_waiting_for) {
+            if (holders_by_id.at(id).holder.kind == core::HolderKind::autovacuum)
+                continue;
+            // A workload of transactions longer than a try would name one
+            // after the other: the first few say enough.
+            if (++waited_for == kMaxNamed + 1)
+                catalog::log_event(layout.plan.id, layout.source, "lock_wait",
+                                   "the " + what + " waits for more sessions; only the first " +
+                                       std::to_string(kMaxNamed) + " are named");
+            if (waited_for <= kMaxNamed)
+                catalog::log_event(layout.plan.id, layout.source, "lock_wait",
+                                   "the " + what + " waits, without queueing, for " +
+                                       description(id, now_ms));
+        }
+
+        switch (decision.action) {
+        case core::LockAction::wait:
+            pg::sleep_on_latch(decision.wait_ms);
+            continue;
+        case core::LockAction::try_lock: {
+            const bool locked = try_lock(layout.table_owner, lock_sql, timeout);
+            wait.tried(clock_ms(), locked);
+            if (!locked)
+                continue;
             pg::SpiSession spi;
             spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)", {saved_timeout});
-            return attempt;
+            return {wait.tries(), pg::elapsed_ms(started)};
         }
-        if (attempt >= config::cutover_max_tries)
-            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
-                            "could not lock the tables for the " + what + " in " +
-                                std::to_string(attempt) + " tries of " + timeout,
-                            "Other sessions held locks on them the whole time (long queries or "
-                            "transactions).",
-                            "Try again later, or raise presplit.cutover_max_tries or "
-                            "presplit.cutover_lock_timeout.");
-        pg::sleep_on_latch(std::min<long>(1000, 10L << std::min(attempt - 1, 7)));
+        case core::LockAction::give_up:
+            break;
+        }
+
+        // Gave up: say who held the locks.
+        std::string blockers;
+        int named_count = 0, unnamed = 0;
+        const std::vector<uint64_t>& named = decision.waiting_for;
+        for (const HolderFacts& holder : holders)
+            if (named.empty() ||
+                std::find(named.begin(), named.end(), holder.holder.id) != named.end()) {
+                if (named_count++ < kMaxNamed)
+                    blockers +=
+                        (blockers.empty() ? "" : "; ") + description(holder.holder.id, now_ms);
+                else
+                    ++unnamed;
+            }
+        if (unnamed)
+            blockers += "; and " + std::to_string(unnamed) + " more";
+        const std::string tries =
+            std::to_string(wait.tries()) + (wait.tries() == 1 ? " try" : " tries");
+        throw pg::Error(
+            ERRCODE_LOCK_NOT_AVAILABLE,
+            "could not lock the tables for the " + what + ": other sessions held locks on them",
+            (decision.reason == core::GiveUpReason::tries
+                 ? tries + " of " + timeout + " (presplit.cutover_max_tries) timed out in " +
+                       seconds(pg::elapsed_ms(started)) + "."
+                 : "Waited " + seconds(pg::elapsed_ms(started)) +
+                       " (presplit.cutover_max_wait) and made " + tries + " of " + timeout + ".") +
+                (blockers.empty() ? "" : " Held by: " + blockers + "."),
+            "Try again later, or end the sessions named, or raise presplit.cutover_max_wait or "
+            "presplit.cutover_max_tries.");
     }
 }
 
 namespace {
-
-// The plan's tables in the order writers lock them, so that waiting for
-// them cannot deadlock with a writer: the parent, then the partition written
-// (the source before cutover, a new partition after), then the table its
-// capture trigger writes.
-std::vector<std::string> lock_order(const migration::PlanLayout& layout, bool with_parent) {
-    std::vector<std::string> tables;
-    if (with_parent)
-        tables.push_back(pg::qualified_relation_name(layout.plan.parent));
-    if (layout.plan.state != "cut_over")
-        tables.push_back(layout.source);
-    for (const auto& shadow : layout.shadows)
-        if (!shadow.name.empty())
-            tables.push_back(shadow.name);
-    if (layout.plan.state == "cut_over")
-        tables.push_back(layout.source);
-    return tables;
-}
 
 std::optional<std::string> source_lower(const migration::PlanLayout& layout) {
     return layout.shadows.front().row.lower_value;
@@ -99,14 +212,16 @@ template <typename Swap>
 SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, const char* kind,
                        Swap&& swap) {
     SwapReport report;
-    report.tries =
-        lock_exclusively(layout.table_owner, lock_order(layout, /*with_parent=*/true), what);
+    const LockReport lock = lock_exclusively(layout, /*with_parent=*/true, what);
+    report.tries = lock.tries;
     const instr_time locked_at = pg::now();
     swap(pg::qualified_relation_name(layout.plan.parent));
     report.lock_held_ms = pg::elapsed_ms(locked_at);
     catalog::log_event(layout.plan.id, layout.source, kind,
                        "lock taken in " + std::to_string(report.tries) + " tries, held " +
-                           milliseconds(report.lock_held_ms) + " to the end of the swap");
+                           milliseconds(report.lock_held_ms) +
+                           " to the end of the swap; getting it took " +
+                           milliseconds(lock.waited_ms));
     return report;
 }
 
@@ -167,7 +282,7 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     if (layout.plan.state != "cut_over") {
         // Before cutover the source never stopped being the partition: drop
         // the new channel (capture and shadows).
-        lock_exclusively(layout.table_owner, lock_order(layout, /*with_parent=*/false), "rollback");
+        lock_exclusively(layout, /*with_parent=*/false, "rollback");
         migration::remove_capture_and_shadows(layout);
         if (layout.plan.new_channel_weight)
             catalog::set_new_channel_weight(layout.plan.id, 0);
@@ -197,7 +312,7 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // Dropping reverse capture locks the new partitions: not the parent.
-    lock_exclusively(layout.table_owner, lock_order(layout, /*with_parent=*/false), "finalization");
+    lock_exclusively(layout, /*with_parent=*/false, "finalization");
     migration::remove_reverse_capture(layout);
     {
         pg::RunAsTableOwner as_owner(layout.table_owner);

@@ -6,9 +6,11 @@
 // state says which.
 //
 // Cutover, in one transaction:
-//   1. ACCESS EXCLUSIVE on the parent, the source and the shadows, each try
-//      bounded by presplit.cutover_lock_timeout and retried with backoff, so
-//      that the swap never queues every session behind one long query;
+//   1. ACCESS EXCLUSIVE on the parent, the source and the shadows
+//      (lock_exclusively): a blocking autovacuum is cancelled, a long holder
+//      is waited for without a lock request, and each try is bounded by
+//      presplit.cutover_lock_timeout and retried with backoff, so that the
+//      swap never queues every session behind one long query;
 //   2. drop capture; DETACH the source; give it a NOT VALID CHECK constraint
 //      equal to its bound (validated later without blocking anyone, so that
 //      a rollback can attach it again without a scan);
@@ -31,14 +33,26 @@
 
 namespace presplit::switchover {
 
-// ACCESS EXCLUSIVE on `tables` (ONLY each, in this order), each try waiting
-// at most presplit.cutover_lock_timeout: a waiting ACCESS EXCLUSIVE request
-// queues every later session behind it, so it must never wait long. Between
-// tries (backoff doubling up to 1 s) the sessions it held up run. Returns the
-// number of tries; ERROR 55P03 after presplit.cutover_max_tries. Runs as
-// `owner`, the tables' owner: the statement holds their names.
-int lock_exclusively(unsigned int owner, const std::vector<std::string>& tables,
-                     const std::string& what);
+struct LockReport {
+    int tries = 0;        // lock requests made, the last one granted
+    double waited_ms = 0; // from the first look at the holders to the lock
+};
+
+// ACCESS EXCLUSIVE on the plan's tables (ONLY each, in the order writers lock
+// them; the parent first if `with_parent`). A waiting ACCESS EXCLUSIVE
+// request queues every later session behind it, so before each try it looks
+// at who holds a conflicting lock (core::LockWait decides): it cancels an
+// autovacuum (not one preventing wraparound) and waits for it to go; while a
+// long holder (a transaction older than presplit.cutover_lock_timeout, or an
+// anti-wraparound autovacuum) holds one it waits on its latch without
+// making a request; otherwise it tries, waiting at most
+// presplit.cutover_lock_timeout, and backs off after a failed try. Events
+// (kinds autovacuum_cancelled, lock_wait) name each holder it cancelled or
+// waited for. ERROR 55P03, naming the holders, after
+// presplit.cutover_max_tries tries or presplit.cutover_max_wait. The
+// statement runs as the tables' owner. `what` names the operation.
+LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_parent,
+                            const std::string& what);
 
 // synced → switching, with the channels at old 100 / new 0.
 void begin_switching(const catalog::Plan& plan);

@@ -38,12 +38,18 @@ bool is_retryable_sqlstate(int sqlstate) {
 std::string abort_transaction(const std::exception& error, int* sqlstate) {
     // Copy first: a PgError's data lives in the transaction's memory, which
     // the abort frees.
+    // The detail too: it says what to do about it (which sessions held the
+    // locks a cutover gave up on, say), and the events keep only this text.
     std::string message = error.what();
-    if (auto* pg_error = dynamic_cast<const pg::PgError*>(&error))
+    if (auto* pg_error = dynamic_cast<const pg::PgError*>(&error)) {
         *sqlstate = pg_error->sqlstate();
-    else if (auto* own_error = dynamic_cast<const pg::Error*>(&error))
+        if (pg_error->data() && pg_error->data()->detail)
+            message += ". " + std::string(pg_error->data()->detail);
+    } else if (auto* own_error = dynamic_cast<const pg::Error*>(&error)) {
         *sqlstate = own_error->sqlstate();
-    else
+        if (!own_error->detail().empty())
+            message += ". " + own_error->detail();
+    } else
         *sqlstate = ERRCODE_INTERNAL_ERROR;
     const int level = is_retryable_sqlstate(*sqlstate) ? DEBUG1 : WARNING;
     pg::call([] {
