@@ -220,9 +220,7 @@ Datum cancel(FunctionCallInfo fcinfo) {
                         "Use presplit.rollback(" + std::to_string(id) + ") instead.");
     // The source and the shadows, as the rollback before cutover locks them
     // (autovacuum cancelled, long holders waited for without queueing).
-    const migration::PlanLayout layout = migration::load_layout(plan);
-    switchover::lock_exclusively(layout, /*with_parent=*/false, "cancellation");
-    migration::remove_capture_and_shadows(layout);
+    switchover::drop_new_channel(migration::load_layout(plan), "cancellation");
     catalog::set_plan_state(id, "cancelled", "cancelled by " + std::string(pg::call([] {
                                                  return GetUserNameFromId(GetUserId(), false);
                                              })));

@@ -296,7 +296,12 @@ std::vector<int64_t> plans_needing_work() {
     auto result =
         spi.execute("SELECT id FROM presplit.plan"
                     " WHERE state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
-                    "    OR (state = 'synced' AND switch_requested) ORDER BY id");
+                    "    OR (state = 'synced' AND switch_requested)"
+                    // A failed plan's capture and shadows are cleaned up.
+                    "    OR (state = 'failed' AND EXISTS (SELECT FROM presplit.shadow s"
+                    "                                      WHERE s.plan_id = plan.id"
+                    "                                        AND s.relation IS NOT NULL))"
+                    " ORDER BY id");
     std::vector<int64_t> ids;
     for (const auto& row : result.rows)
         ids.push_back(std::stoll(*row[0]));

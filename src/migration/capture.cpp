@@ -93,6 +93,7 @@ struct CaptureState {
     bool reverse = false;
     Oid fired_on = InvalidOid;
     bool stale = false;
+    bool inert = false; // the plan has ended: changes are not applied
     std::string row_trigger;
     std::string truncate_trigger;
     Oid owner = InvalidOid;
@@ -215,6 +216,21 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "presplit._capture: " + catalog::plan_label(plan_id) + " does not exist",
                         "", "Drop the trigger that calls it.");
+    auto result = std::make_shared<CaptureState>();
+    CaptureState& capture = *result;
+    capture.plan_id = plan_id;
+    capture.reverse = reverse;
+    capture.fired_on = fired_on;
+    capture.relations = {fired_on, plan->source, plan->parent};
+    const std::string& state = plan->state;
+    // An ended plan's triggers are left to its clean-up (a failed plan's, by
+    // the worker; a restored dump's, by the DBA): they do nothing and must
+    // not stop writes. (Its tables may be gone: no layout is needed.)
+    if (state == "failed" || state == "cancelled" || state == "rolled_back" ||
+        state == "finalized") {
+        capture.inert = true;
+        return result;
+    }
     PlanLayout layout = load_layout(*plan);
 
     const ShadowLayout* fired_shadow = nullptr;
@@ -229,7 +245,6 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
                         "presplit._capture fired on a table that " + catalog::plan_label(plan_id) +
                             " does not " + (reverse ? "split into" : "split"),
                         "", "Only pg_presplit creates triggers that call presplit._capture.");
-    const std::string& state = plan->state;
     const bool capturing =
         reverse ? state == "cut_over"
                 : (state == "planned" || state == "preparing" || state == "backfilling" ||
@@ -240,11 +255,6 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
                             (reverse ? "reverse capture" : "capture") + " should not exist",
                         "", "Drop the trigger that calls presplit._capture.");
 
-    auto result = std::make_shared<CaptureState>();
-    CaptureState& capture = *result;
-    capture.plan_id = plan_id;
-    capture.reverse = reverse;
-    capture.fired_on = fired_on;
     capture.owner = layout.table_owner;
     capture.row_trigger =
         reverse ? reverse_capture_trigger_name(plan_id) : capture_trigger_name(plan_id);
@@ -259,7 +269,6 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
     for (const auto& column : layout.identity)
         capture.identity.push_back(column_in(fired_on, column.attname));
     capture.key_attnum = column_in(fired_on, layout.key_column).attnum;
-    capture.relations = {fired_on, plan->source, plan->parent};
     for (const auto& shadow : layout.shadows)
         if (shadow.row.relation)
             capture.relations.push_back(*shadow.row.relation);
@@ -448,6 +457,8 @@ Datum capture(FunctionCallInfo fcinfo) {
     std::shared_ptr<CaptureState> held =
         capture_state(plan_id, reverse, RelationGetRelid(data->tg_relation));
     CaptureState& state = *held;
+    if (state.inert)
+        return PointerGetDatum(nullptr);
     const bool truncate = TRIGGER_FIRED_BY_TRUNCATE(data->tg_event);
     // One trigger of each kind per plan and table: a second one would apply
     // every change twice.

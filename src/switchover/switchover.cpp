@@ -278,14 +278,17 @@ bool validate_old_bound(const migration::PlanLayout& layout) {
     return true;
 }
 
+void drop_new_channel(const migration::PlanLayout& layout, const std::string& what) {
+    lock_exclusively(layout, /*with_parent=*/false, what);
+    migration::remove_capture_and_shadows(layout);
+    if (layout.plan.new_channel_weight)
+        catalog::set_new_channel_weight(layout.plan.id, 0);
+}
+
 void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     if (layout.plan.state != "cut_over") {
-        // Before cutover the source never stopped being the partition: drop
-        // the new channel (capture and shadows).
-        lock_exclusively(layout, /*with_parent=*/false, "rollback");
-        migration::remove_capture_and_shadows(layout);
-        if (layout.plan.new_channel_weight)
-            catalog::set_new_channel_weight(layout.plan.id, 0);
+        // Before cutover the source never stopped being the partition.
+        drop_new_channel(layout, "rollback");
         catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
         return;
     }

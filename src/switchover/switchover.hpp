@@ -65,6 +65,13 @@ struct SwapReport {
 // The plan must be synced or switching.
 SwapReport cut_over(const migration::PlanLayout& layout);
 
+// Before cutover: drops the new channel -- capture and the shadows -- under
+// the exclusive lock on the source and the shadows, leaving the source as it
+// was (the new channel's weight back to 0 if it had one). `what` names the
+// operation in lock messages. Rollback, cancel and the clean-up of a failed
+// plan end this way.
+void drop_new_channel(const migration::PlanLayout& layout, const std::string& what);
+
 // Restores the original layout, with no data lost: before cutover by
 // dropping capture and the shadows; after it (state cut_over, within
 // presplit.rollback_window) by the same swap backwards. The plan ends

@@ -9,6 +9,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
 
 #include <map>
@@ -85,14 +86,36 @@ void finish_backfill(const migration::PlanLayout& layout) {
     catalog::set_plan_state(layout.plan.id, "synced");
 }
 
+// A failed plan leaves the source as it was: its capture (inert once the
+// plan is failed, see migration/capture.cpp) and its shadows are dropped, as
+// a cancel would, in a step of their own (the lock may have to wait).
+Step clean_up_failed_plan(int64_t id) {
+    auto step = in_transaction(
+        "pg_presplit: cleaning up a failed plan", Isolation::read_committed, [&]() -> Step {
+            auto plan = catalog::load_plan(id, /*lock=*/true);
+            if (!plan || plan->state != "failed")
+                return {};
+            const migration::PlanLayout layout = migration::load_layout(*plan);
+            switchover::drop_new_channel(layout, "clean-up");
+            catalog::log_event(id, layout.source, "cleaned_up", "capture and shadows dropped");
+            return {};
+        });
+    if (step.ok)
+        return step.value;
+    record_worker_error(id, step.error, /*may_fail_plan=*/false);
+    return {StepOutcome::error, config::worker_naptime_ms};
+}
+
 } // namespace
 
 Step run_migration_step(int64_t id) {
-    if (config::backfill_paused)
-        return {};
     // The plan's row lock serializes this step with cancel and other changes.
     auto peek = in_transaction("pg_presplit: reading plan", Isolation::read_committed,
                                [&] { return catalog::load_plan(id, /*lock=*/false); });
+    if (peek.ok && peek.value && peek.value->state == "failed")
+        return clean_up_failed_plan(id);
+    if (config::backfill_paused)
+        return {};
     if (!peek.ok || !peek.value ||
         !(peek.value->state == "preparing" || peek.value->state == "backfilling"))
         return {};
