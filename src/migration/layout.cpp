@@ -3,6 +3,10 @@
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
 namespace presplit::migration {
 namespace {
 
@@ -46,7 +50,13 @@ std::string partition_bound(const std::optional<std::string>& lower,
 std::string shadow_table_name(const std::string& source_relname, int64_t plan_id, int ordinal) {
     std::string suffix = "_" + std::to_string(plan_id) + "_" + std::to_string(ordinal);
     constexpr size_t kMaxIdentifier = 63; // NAMEDATALEN - 1
-    std::string base = source_relname.substr(0, kMaxIdentifier - suffix.size());
+    // Cut at a character boundary, as PostgreSQL truncates identifiers:
+    // half a multibyte character would make the name invalid UTF-8.
+    const int keep = pg::call([&] {
+        return pg_mbcliplen(source_relname.c_str(), static_cast<int>(source_relname.size()),
+                            static_cast<int>(kMaxIdentifier - suffix.size()));
+    });
+    std::string base = source_relname.substr(0, keep);
     return base + suffix;
 }
 
