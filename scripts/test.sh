@@ -6,17 +6,30 @@
 #
 # Servers refuse to run as root: as root, the suites run as the user
 # postgres in a copy of the tree that user owns.
+#
+# PG_BIN (default /usr/lib/postgresql/15/bin) picks the PostgreSQL to build
+# against, install into and test with, e.g. a private relocatable copy:
+#   PG_BIN=/tmp/pgC/usr/lib/postgresql/15/bin bash scripts/test.sh
+# PGXS_TEST (default: from that pg_config) is where pg_regress,
+# pg_isolation_regress and the TAP modules are.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
-PGXS_TEST=/usr/lib/postgresql/15/lib/pgxs/src/test
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_CONFIG="$PG_BIN/pg_config"
 source "$REPO/scripts/packages.sh"
 
 passed=0
 failed=0
 log() { printf '\n=== %s\n' "$*"; }
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+# The test directory of the PGXS that $PG_CONFIG belongs to.
+pgxs_test_dir() {
+    local pgxs
+    pgxs=$("$PG_CONFIG" --pgxs) || return 1
+    echo "${pgxs%/src/makefiles/pgxs.mk}/src/test"
+}
 
 as_test_user() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -25,7 +38,7 @@ as_test_user() {
 run_unit_tests() {
     log "unit tests (GoogleTest via ctest)"
     local build="$REPO/build"
-    if ! cmake -S "$REPO" -B "$build" >"$WORK/cmake.log" 2>&1 ||
+    if ! cmake -S "$REPO" -B "$build" -DPG_CONFIG="$PG_CONFIG" >"$WORK/cmake.log" 2>&1 ||
         ! cmake --build "$build" -j2 >>"$WORK/cmake.log" 2>&1; then
         cat "$WORK/cmake.log"
         echo "unit tests: build failed"
@@ -45,8 +58,8 @@ run_unit_tests() {
 
 build_and_install() {
     log "PGXS build and install"
-    make -C "$REPO" -j2 PG_CONFIG="$PG_BIN/pg_config" >"$WORK/make.log" 2>&1 &&
-        make -C "$REPO" install PG_CONFIG="$PG_BIN/pg_config" >>"$WORK/make.log" 2>&1
+    make -C "$REPO" -j2 PG_CONFIG="$PG_CONFIG" >"$WORK/make.log" 2>&1 &&
+        make -C "$REPO" install PG_CONFIG="$PG_CONFIG" >>"$WORK/make.log" 2>&1
     local status=$?
     grep -E "warning:|error:" "$WORK/make.log"
     return $status
@@ -112,6 +125,9 @@ run_tap() {
 main() {
     WORK=$(mktemp -d /tmp/presplit-test.XXXXXX)
     install_missing_packages || { echo "0 passed, 1 failed"; exit 1; }
+    PGXS_TEST=${PGXS_TEST:-$(pgxs_test_dir)} ||
+        { echo "no pg_config in $PG_BIN"; echo "0 passed, 1 failed"; exit 1; }
+    echo "PostgreSQL: $PG_BIN; pg_regress and TAP modules: $PGXS_TEST"
     run_unit_tests
     if ! build_and_install; then
         cat "$WORK/make.log"
