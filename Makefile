@@ -15,7 +15,13 @@ OBJS = $(patsubst %.cpp,%.o,$(PRESPLIT_CORE_SOURCES) $(PRESPLIT_PG_SOURCES))
 # -isystem: PostgreSQL's headers are not C++-clean (-Wregister,
 # -Wunused-parameter); warnings are for our code.
 PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra
+# The warning policy is in sources.mk, shared with CMake.
+PRESPLIT_WERROR ?= ON
+ifeq ($(PRESPLIT_WERROR),ON)
+PG_CXXFLAGS = -std=c++17 $(PRESPLIT_WARNINGS)
+else
+PG_CXXFLAGS = -std=c++17 $(filter-out -Werror,$(PRESPLIT_WARNINGS))
+endif
 SHLIB_LINK = -lstdc++
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

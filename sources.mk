@@ -1,5 +1,12 @@
 # The one list of sources, read by the PGXS Makefile and by CMakeLists.txt.
-#
+
+# The one warning policy for our sources, in both builds (PostgreSQL's
+# headers are included with -isystem: their warnings are not ours). Warnings
+# are errors unless PRESPLIT_WERROR=OFF is given (make PRESPLIT_WERROR=OFF,
+# cmake -DPRESPLIT_WERROR=OFF), e.g. with a newer compiler than this was
+# tested with.
+PRESPLIT_WARNINGS = -Wall -Wextra -Werror
+
 # CORE: pure C++ (no PostgreSQL headers); linked into the unit tests as well.
 # PG:   the thin layer that talks to PostgreSQL.
 PRESPLIT_CORE_SOURCES = \

@@ -20,6 +20,29 @@ CREATE FUNCTION old_partition_differences() RETURNS bigint LANGUAGE sql AS $$
                                   EXCEPT ALL SELECT id, balance FROM accounts WHERE id < 1000) b)
 $$;
 
+-- "Nothing happened" is proved by waiting for the worker, not for time: until
+-- it has done two more rounds (up to 60 s). A round with work beats twice in
+-- presplit.worker_status.loops -- after reading the plans, after stepping
+-- them -- so four beats after now include a whole round that read the plans
+-- after now and stepped them, at least one naptime after the previous one.
+CREATE FUNCTION wait_for_worker_rounds(rounds int) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    start_loops bigint := (SELECT loops FROM presplit.worker_status);
+    deadline timestamptz := clock_timestamp() + interval '60 s';
+BEGIN
+    LOOP
+        PERFORM 1 FROM presplit.worker_status WHERE loops >= start_loops + 2 * rounds;
+        IF FOUND THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() > deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END;
+$$;
+
 -- Bad input: a clear error, and nothing changes.
 \set VERBOSITY default
 SELECT presplit.split_partition(NULL, '{500}');
@@ -145,7 +168,7 @@ SELECT presplit.split_partition('accounts_1', '{1500}') AS p4 \gset
 SELECT presplit.pause(:p4);
 COMMIT;
 SELECT presplit.wait(:p4, 'switching', '60 s');
-SELECT pg_sleep(0.3);
+SELECT wait_for_worker_rounds(2) AS rounds_done;
 SELECT state, new_channel_weight, paused FROM presplit.plans WHERE id = :p4;
 SELECT presplit.resume(:p4);
 SELECT presplit.wait(:p4, 'cut_over', '60 s');
@@ -161,7 +184,7 @@ SELECT relations[1] AS first_new FROM presplit.channels WHERE plan_id = :p4 AND 
 SELECT presplit.prepare_split(:'first_new', '{1250}') AS p5 \gset
 SELECT presplit.wait(:p5, 'synced', '60 s');
 SELECT presplit.set_weight(:p5, 10);
-SELECT pg_sleep(0.3);
+SELECT wait_for_worker_rounds(2) AS rounds_done;
 SELECT state, new_channel_weight FROM presplit.plans WHERE id = :p5;
 SELECT presplit.rollback(:p5);
 ALTER SYSTEM RESET presplit.ramp_interval;
@@ -171,4 +194,5 @@ SELECT pg_reload_conf();
 SELECT count(*), sum(balance) FROM accounts;
 DROP VIEW accounts_layout;
 DROP FUNCTION old_partition_differences();
+DROP FUNCTION wait_for_worker_rounds(int);
 DROP TABLE accounts, accounts_1;

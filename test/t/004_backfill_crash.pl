@@ -1,6 +1,7 @@
 # stop('immediate') in the middle of a backfill, then start: the plan resumes
 # after the last committed batch and completes with exact equality. And a
-# shadow that does not match its source fails the plan, with the counts.
+# shadow that does not match its source fails the plan, with the counts --
+# also when only a row's contents differ, not the count.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -76,6 +77,32 @@ like($stderr, qr/split plan $second ended in state failed instead of synced/, 't
 like( $node->safe_psql('postgres', "SELECT reason FROM presplit.plans WHERE id = $second"),
 	qr/verification failed: shadow 1: source has 25000 rows .*, shadow has 25001 rows/,
 	'with the counts in the reason');
+
+# Verification compares what the rows hold, not only how many there are: a
+# shadow row changed behind capture's back between the last batch and
+# verification (the batches and the change in one transaction, so the worker
+# sees them together) fails the plan, with both checksums in the reason.
+$node->safe_psql('postgres', q{
+CREATE TABLE events_2 PARTITION OF events FOR VALUES FROM (2000000) TO (3000000);
+INSERT INTO events (id, payload) SELECT g, 'y' FROM generate_series(2000001, 2001000) g;
+});
+my $third = $node->safe_psql('postgres', q{
+BEGIN;
+SELECT presplit.prepare_split('events_2', '{2000501}') AS plan \gset
+SELECT presplit._backfill_batch(:plan, 1000000) AS copied \gset
+SELECT shadow FROM presplit.progress WHERE plan_id = :plan AND ordinal = 0 \gset
+UPDATE :shadow SET payload = 'not what the source holds' WHERE id = 2000100;
+COMMIT;
+SELECT :plan WHERE :copied = 1000;
+});
+ok($third ne '', 'a plan whose shadow has the right number of rows, one of them changed');
+($ret, $stdout, $stderr) =
+  $node->psql('postgres', "SELECT presplit.wait($third, 'synced', '5 min')");
+like($stderr, qr/split plan $third ended in state failed instead of synced/,
+	'the plan failed');
+like( $node->safe_psql('postgres', "SELECT reason FROM presplit.plans WHERE id = $third"),
+	qr/^verification failed: shadow 0: source has 500 rows \(checksum (-?\d+)\), shadow has 500 rows \(checksum (?!\1\))-?\d+\)$/,
+	'same counts, different checksums: the reason says so');
 
 $node->stop;
 done_testing();
