@@ -4,7 +4,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 15;
 
 my $node = PostgreSQL::Test::Cluster->new('restart');
 $node->init;
@@ -79,4 +79,3 @@ ok($node->log_contains(qr/database "no_such_database" does not exist/),
 	'the error is in the log');
 
 $node->stop;
-done_testing();

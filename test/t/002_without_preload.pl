@@ -3,7 +3,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 7;
 
 my $node = PostgreSQL::Test::Cluster->new('no_preload');
 $node->init;
@@ -33,4 +33,3 @@ is($node->safe_psql('postgres',
 	'0.1.0', 'CREATE EXTENSION works once preloaded');
 
 $node->stop;
-done_testing();

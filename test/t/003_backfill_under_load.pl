@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 7;
 
 my $node = PostgreSQL::Test::Cluster->new('load');
 $node->init;
@@ -122,4 +122,3 @@ ok($node->safe_psql('postgres',
 	'the backfill copied the rows');
 
 $node->stop;
-done_testing();

@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 11;
 
 my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
@@ -105,4 +105,3 @@ like( $node->safe_psql('postgres', "SELECT reason FROM presplit.plans WHERE id =
 	'same counts, different checksums: the reason says so');
 
 $node->stop;
-done_testing();

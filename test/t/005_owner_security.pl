@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 5;
 
 my $node = PostgreSQL::Test::Cluster->new('security');
 $node->init;
@@ -64,4 +64,3 @@ SELECT count(*) FROM (SELECT * FROM items_0_1_0 UNION ALL SELECT * FROM items_0_
 	'501', 'shadows hold every row, including bob\'s');
 
 $node->stop;
-done_testing();

@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 7;
 
 my $node = PostgreSQL::Test::Cluster->new('analyzer');
 $node->init;
@@ -73,4 +73,3 @@ ok( $node->poll_query_until('postgres',
 	'after a backend crash the statistics start afresh');
 
 $node->stop;
-done_testing();

@@ -7,7 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
-use Test::More;
+use Test::More tests => 18;
 
 my $node = PostgreSQL::Test::Cluster->new('switchover');
 $node->init;
@@ -179,4 +179,3 @@ is(layout(), $old_layout, 'rollback after the crash restores the old layout');
 invariant_holds('after the crashes');
 
 $node->stop;
-done_testing();

@@ -18,7 +18,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
-use Test::More;
+use Test::More tests => 29;
 
 my $node = PostgreSQL::Test::Cluster->new('hostile');
 $node->init;
@@ -320,4 +320,3 @@ is($node->safe_psql('postgres', $privileges_sql), $privileges_before,
 	'the owner has no privilege it did not have before');
 
 $node->stop;
-done_testing();

@@ -17,7 +17,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use Time::HiRes qw(time sleep);
-use Test::More;
+use Test::More tests => 19;
 
 my $node = PostgreSQL::Test::Cluster->new('cutover_blockers');
 $node->init;
@@ -279,4 +279,3 @@ is($node->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM a
 	"$rows $total", 'row count and total balance unchanged');
 
 $node->stop;
-done_testing();
