@@ -10,6 +10,16 @@
 -- Relations and roles are stored as regclass / regrole, never as raw OIDs:
 -- pg_dump writes them as qualified names and pg_restore resolves them again,
 -- so the catalog survives a dump and restore into a cluster with other OIDs.
+-- A reference to a relation that is gone is set to NULL (plan.source of a
+-- finished plan, shadow.relation), never left dangling: a restore would read
+-- a dangling OID as whatever relation has that OID in the new cluster.
+--
+-- A restore loads the tables after CREATE EXTENSION has made them, so their
+-- constraints and triggers see the rows as they were dumped: an INSERT is not
+-- a state change (plans come back in any state, events with their ids), and
+-- the checks that span rows or tables leave the rows a restore inserts alone
+-- -- it loads each table in its own transaction, in any order (pg_restore
+-- -j), even row by row (pg_dump --inserts). See "References" below.
 --
 -- Users read the views; only the extension's functions (which check that the
 -- caller owns the table) and the background worker write the tables.
@@ -55,9 +65,10 @@ CREATE TABLE presplit.managed_table (
 
 CREATE TABLE presplit.plan (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    parent       regclass    NOT NULL
-                 REFERENCES presplit.managed_table (parent) ON DELETE CASCADE,
-    source       regclass    NOT NULL,
+    parent       regclass    NOT NULL, -- a presplit.managed_table (see "References")
+    -- NULL once the plan is finished and the partition is gone (finalize
+    -- dropped it, or its owner did); the events keep its name.
+    source       regclass,
     -- Values of the partition key, in its type's text form, ascending.
     split_points text[]      NOT NULL
                  CHECK (cardinality(split_points) > 0 AND array_position(split_points, NULL) IS NULL),
@@ -86,6 +97,8 @@ CREATE TABLE presplit.plan (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz,
     CONSTRAINT plan_failure_has_reason CHECK (state <> 'failed' OR reason IS NOT NULL),
+    CONSTRAINT plan_active_has_source
+        CHECK (source IS NOT NULL OR state IN ('finalized', 'rolled_back', 'cancelled', 'failed')),
     CONSTRAINT plan_finished_iff_terminal
         CHECK ((state IN ('finalized', 'rolled_back', 'cancelled', 'failed')) = (finished_at IS NOT NULL))
 );
@@ -101,7 +114,7 @@ CREATE INDEX plan_parent ON presplit.plan (parent);
 ------------------------------------------------------------------------------
 
 CREATE TABLE presplit.shadow (
-    plan_id  bigint   NOT NULL REFERENCES presplit.plan (id) ON DELETE CASCADE,
+    plan_id  bigint   NOT NULL, -- a presplit.plan
     ordinal  int      NOT NULL CHECK (ordinal >= 0),
     -- NULL until the shadow table has been created.
     relation regclass UNIQUE,
@@ -116,7 +129,7 @@ CREATE TABLE presplit.shadow (
 );
 
 CREATE TABLE presplit.channel (
-    plan_id    bigint      NOT NULL REFERENCES presplit.plan (id) ON DELETE CASCADE,
+    plan_id    bigint      NOT NULL, -- a presplit.plan
     channel    text        NOT NULL CHECK (channel IN ('old', 'new')),
     weight     int         NOT NULL CHECK (weight BETWEEN 0 AND 100),
     updated_at timestamptz NOT NULL DEFAULT now(),
@@ -135,8 +148,7 @@ CREATE TABLE presplit.shadow_progress (
     last_key       text[],
     started_at     timestamptz,
     updated_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (plan_id, ordinal),
-    FOREIGN KEY (plan_id, ordinal) REFERENCES presplit.shadow (plan_id, ordinal) ON DELETE CASCADE
+    PRIMARY KEY (plan_id, ordinal) -- and a presplit.shadow
 );
 
 ------------------------------------------------------------------------------
@@ -169,23 +181,110 @@ CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON presplit.event
     FOR EACH ROW EXECUTE FUNCTION presplit._event_is_append_only();
 
 ------------------------------------------------------------------------------
+-- References: a plan belongs to a managed table, a shadow and the channels to
+-- a plan, a shadow's progress to the shadow. Enforced by triggers, not
+-- foreign keys: pg_dump orders the data of an extension's tables by their
+-- foreign keys, but pg_restore -j loads them in parallel, in any order, and
+-- a foreign key then fails the COPY of every plan whose managed table is
+-- still to come. pg_dump's output and pg_restore set check_function_bodies
+-- to off, which is how PostgreSQL's own function validators know a restore:
+-- rows inserted then are as they were dumped, and are not checked. Every
+-- other insert, and every update of a reference, is checked (the referenced
+-- row locked FOR KEY SHARE, as a foreign key does); a delete or TRUNCATE
+-- takes the rows that belong to it along (ON DELETE CASCADE).
+------------------------------------------------------------------------------
+
+CREATE FUNCTION presplit._check_reference() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    referenced text;
+    key_values text;
+BEGIN
+    IF TG_OP = 'INSERT' AND current_setting('check_function_bodies') = 'off' THEN
+        RETURN NEW;
+    END IF;
+    CASE TG_TABLE_NAME
+    WHEN 'plan' THEN
+        PERFORM FROM presplit.managed_table WHERE parent = NEW.parent FOR KEY SHARE;
+        referenced := 'managed_table';
+        key_values := format('(parent)=(%s)', NEW.parent);
+    WHEN 'shadow', 'channel' THEN
+        PERFORM FROM presplit.plan WHERE id = NEW.plan_id FOR KEY SHARE;
+        referenced := 'plan';
+        key_values := format('(plan_id)=(%s)', NEW.plan_id);
+    WHEN 'shadow_progress' THEN
+        PERFORM FROM presplit.shadow WHERE plan_id = NEW.plan_id AND ordinal = NEW.ordinal
+            FOR KEY SHARE;
+        referenced := 'shadow';
+        key_values := format('(plan_id, ordinal)=(%s, %s)', NEW.plan_id, NEW.ordinal);
+    END CASE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates its reference to table "%"',
+                        TG_TABLE_NAME, referenced
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key %s is not present in table "%s".', key_values, referenced);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER plan_references BEFORE INSERT OR UPDATE OF parent ON presplit.plan
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+CREATE TRIGGER shadow_references BEFORE INSERT OR UPDATE OF plan_id ON presplit.shadow
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+CREATE TRIGGER channel_references BEFORE INSERT OR UPDATE OF plan_id ON presplit.channel
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+CREATE TRIGGER shadow_progress_references
+    BEFORE INSERT OR UPDATE OF plan_id, ordinal ON presplit.shadow_progress
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+
+CREATE FUNCTION presplit._delete_dependents() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        CASE TG_TABLE_NAME
+        WHEN 'managed_table' THEN TRUNCATE presplit.plan;
+        WHEN 'plan' THEN TRUNCATE presplit.shadow, presplit.channel;
+        WHEN 'shadow' THEN TRUNCATE presplit.shadow_progress;
+        END CASE;
+        RETURN NULL;
+    END IF;
+    CASE TG_TABLE_NAME
+    WHEN 'managed_table' THEN
+        DELETE FROM presplit.plan WHERE parent = OLD.parent;
+    WHEN 'plan' THEN
+        DELETE FROM presplit.shadow WHERE plan_id = OLD.id;
+        DELETE FROM presplit.channel WHERE plan_id = OLD.id;
+    WHEN 'shadow' THEN
+        DELETE FROM presplit.shadow_progress WHERE plan_id = OLD.plan_id AND ordinal = OLD.ordinal;
+    END CASE;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER managed_table_delete_dependents AFTER DELETE ON presplit.managed_table
+    FOR EACH ROW EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER managed_table_truncate_dependents AFTER TRUNCATE ON presplit.managed_table
+    FOR EACH STATEMENT EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER plan_delete_dependents AFTER DELETE ON presplit.plan
+    FOR EACH ROW EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER plan_truncate_dependents AFTER TRUNCATE ON presplit.plan
+    FOR EACH STATEMENT EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER shadow_delete_dependents AFTER DELETE ON presplit.shadow
+    FOR EACH ROW EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER shadow_truncate_dependents AFTER TRUNCATE ON presplit.shadow
+    FOR EACH STATEMENT EXECUTE FUNCTION presplit._delete_dependents();
+
+------------------------------------------------------------------------------
 -- Constraints that span rows
 ------------------------------------------------------------------------------
 
 -- Every state change follows the state machine, keeps the timestamps and is
--- logged in presplit.event in the same transaction.
+-- logged in presplit.event in the same transaction. An INSERT is not a state
+-- change: pg_presplit inserts plans in state planned and logs plan_created
+-- itself (catalog::insert_plan), and a restore inserts them in the state
+-- they had, with their events.
 CREATE FUNCTION presplit._plan_state_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.state <> 'planned' THEN
-            RAISE EXCEPTION 'a split plan must start in state planned, not %', NEW.state
-                USING ERRCODE = 'check_violation';
-        END IF;
-        INSERT INTO presplit.event (plan_id, relation, kind, to_state)
-            VALUES (NEW.id, NEW.source::text, 'plan_created', NEW.state);
-        RETURN NEW;
-    END IF;
     IF NEW.state IS DISTINCT FROM OLD.state THEN
         IF NOT presplit._is_valid_plan_transition(OLD.state, NEW.state) THEN
             RAISE EXCEPTION 'split plan % cannot go from state % to state %', OLD.id, OLD.state, NEW.state
@@ -200,20 +299,24 @@ BEGIN
     RETURN NEW;
 END;
 $$;
-CREATE TRIGGER plan_state_change BEFORE INSERT OR UPDATE ON presplit.plan
+CREATE TRIGGER plan_state_change BEFORE UPDATE ON presplit.plan
     FOR EACH ROW EXECUTE FUNCTION presplit._plan_state_change();
 
 -- A plan's channel weights sum to 100. Checked at commit, so that one
 -- transaction can move weight from one channel to the other. A deferred
 -- trigger runs as whoever commits (a table owner who called set_weight or
 -- cutover, not the extension), so it reads presplit.channel as its definer;
--- it runs only this fixed query.
+-- it runs only this fixed query. Not for rows a restore inserts (see
+-- "References"): pg_dump --inserts makes each row a transaction of its own.
 CREATE FUNCTION presplit._channel_weights_sum_to_100() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     checked_plan bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.plan_id ELSE NEW.plan_id END;
     total bigint;
 BEGIN
+    IF TG_OP = 'INSERT' AND current_setting('check_function_bodies') = 'off' THEN
+        RETURN NULL;
+    END IF;
     SELECT sum(weight) INTO total FROM presplit.channel WHERE plan_id = checked_plan;
     IF total IS NOT NULL AND total <> 100 THEN
         RAISE EXCEPTION 'channel weights of split plan % sum to %, not 100', checked_plan, total
@@ -228,6 +331,9 @@ CREATE CONSTRAINT TRIGGER channel_weights_sum_to_100
     FOR EACH ROW EXECUTE FUNCTION presplit._channel_weights_sum_to_100();
 
 -- A managed table that is dropped stops being managed (its plans go with it).
+-- A finished plan forgets a partition or shadow that is dropped (finalize
+-- drops the old partition once its plan is finalized): a regclass must not
+-- outlive its table.
 CREATE FUNCTION presplit._forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -242,6 +348,14 @@ BEGIN
         INSERT INTO presplit.event (relation, kind, detail)
             VALUES (dropped.object_identity, 'unmanaged', 'table dropped');
     END LOOP;
+    UPDATE presplit.plan p SET source = NULL
+      FROM pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = p.source::oid
+       AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+    UPDATE presplit.shadow s SET relation = NULL
+      FROM pg_event_trigger_dropped_objects() d, presplit.plan p
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = s.relation::oid
+       AND p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
 END;
 $$;
 CREATE EVENT TRIGGER presplit_forget_dropped_tables ON sql_drop
