@@ -37,6 +37,7 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/routing.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
+	src/worker/readiness.cpp \
 	src/worker/switchover_job.cpp \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
