@@ -1,6 +1,6 @@
--- pg_presplit 0.1.0 -> 0.1.1: backups that restore. Must leave the same
--- objects as a fresh install of pg_presplit--0.1.1.sql
--- (test/t/009_dump_restore.pl compares).
+-- pg_presplit 0.1.0 -> 0.1.1: backups that restore, and a DROP EXTENSION
+-- that says what it would break. Must leave the same objects as a fresh
+-- install of pg_presplit--0.1.1.sql (test/t/009_dump_restore.pl compares).
 \echo Use "ALTER EXTENSION pg_presplit UPDATE TO '0.1.1'" to load this file. \quit
 
 -- An INSERT into presplit.plan is not a state change: pg_restore copies plans
@@ -171,3 +171,10 @@ UPDATE presplit.shadow s SET relation = NULL
   FROM presplit.plan p
  WHERE p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation::oid);
+
+CREATE FUNCTION presplit._before_drop_extension() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'presplit_before_drop_extension'
+LANGUAGE C;
+CREATE EVENT TRIGGER presplit_before_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION presplit._before_drop_extension();

@@ -361,6 +361,17 @@ $$;
 CREATE EVENT TRIGGER presplit_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION presplit._forget_dropped_tables();
 
+-- DROP EXTENSION pg_presplit is refused while split plans are in progress
+-- (their capture triggers would go, leaving the tables half split); with
+-- CASCADE (or DROP SCHEMA presplit CASCADE) it warns what it leaves behind.
+-- Every backend forgets its routes (src/api/extension.cpp).
+CREATE FUNCTION presplit._before_drop_extension() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'presplit_before_drop_extension'
+LANGUAGE C;
+CREATE EVENT TRIGGER presplit_before_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION presplit._before_drop_extension();
+
 ------------------------------------------------------------------------------
 -- pg_dump keeps the catalog (and the identity sequences' positions).
 ------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ PRESPLIT_PG_SOURCES = \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
 	src/api/analyzer_views.cpp \
+	src/api/extension.cpp \
 	src/api/manage.cpp \
 	src/api/plans.cpp \
 	src/api/switching.cpp \
