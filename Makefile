@@ -4,8 +4,10 @@
 #   make demo                 the demo on a throwaway cluster
 EXTENSION = pg_presplit
 MODULE_big = pg_presplit
-EXTVERSION = 0.1.0
-DATA = pg_presplit--$(EXTVERSION).sql
+EXTVERSION = 0.1.1
+# The current version's install script, the previous one's (kept so that
+# ALTER EXTENSION ... UPDATE is tested from it), and the upgrade scripts.
+DATA = pg_presplit--$(EXTVERSION).sql pg_presplit--0.1.0.sql $(wildcard pg_presplit--*--*.sql)
 
 PG_CONFIG ?= pg_config
 

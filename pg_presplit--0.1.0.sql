@@ -1,4 +1,9 @@
 -- pg_presplit 0.1.0: the metadata store and the SQL API.
+--
+-- Kept as 0.1.0 was: CREATE EXTENSION pg_presplit VERSION '0.1.0' installs it,
+-- and test/t/009_dump_restore.pl checks that ALTER EXTENSION ... UPDATE from
+-- it gives what a fresh install of the current version gives. Do not edit:
+-- change pg_presplit--<current>.sql and add to an upgrade script.
 \echo Use "CREATE EXTENSION pg_presplit" to load this file. \quit
 
 -- Relations and roles are stored as regclass / regrole, never as raw OIDs:

@@ -46,10 +46,12 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/routing.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
+	src/worker/readiness.cpp \
 	src/worker/switchover_job.cpp \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
 	src/api/analyzer_views.cpp \
+	src/api/extension.cpp \
 	src/api/manage.cpp \
 	src/api/plans.cpp \
 	src/api/switching.cpp \

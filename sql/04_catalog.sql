@@ -7,16 +7,37 @@ CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (1000);
 CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (1000) TO (2000);
 SELECT presplit.manage('events');
 
--- A plan starts in state planned, with split points, a known origin and a
--- managed parent.
-INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)
-    VALUES ('events', 'events_a', '{500}', 'manual', current_user::regrole, 'synced');
+-- A plan has split points, a known origin and a managed parent.
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
     VALUES ('events', 'events_a', '{}', 'manual', current_user::regrole);
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
     VALUES ('events', 'events_a', '{500}', 'guessed', current_user::regrole);
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
     VALUES ('events_a', 'events_a', '{500}', 'manual', current_user::regrole);
+
+-- An INSERT is not a state change: pg_presplit inserts plans in state
+-- planned (and logs plan_created itself); a restore inserts them with their
+-- ids, in the state they had, and their events with them. The row's own
+-- constraints hold: a failed plan has a reason, a finished one its end, an
+-- active one its source (a finished one forgets it once the partition is
+-- dropped).
+INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)
+    VALUES ('events', 'events_a', '{500}', 'manual', current_user::regrole, 'synced')
+    RETURNING id AS restored \gset
+INSERT INTO presplit.plan (id, parent, source, split_points, origin, owner, state, finished_at)
+    OVERRIDING SYSTEM VALUE
+    VALUES (1002, 'events', 'events_b', '{1500}', 'manual', current_user::regrole, 'failed', now());
+INSERT INTO presplit.plan (id, parent, source, split_points, origin, owner, state)
+    OVERRIDING SYSTEM VALUE
+    VALUES (1003, 'events', 'events_b', '{1500}', 'manual', current_user::regrole, 'finalized');
+INSERT INTO presplit.plan (id, parent, source, split_points, origin, owner, state)
+    OVERRIDING SYSTEM VALUE
+    VALUES (1004, 'events', NULL, '{1500}', 'manual', current_user::regrole, 'backfilling');
+INSERT INTO presplit.plan (id, parent, source, split_points, origin, owner, state, finished_at)
+    OVERRIDING SYSTEM VALUE
+    VALUES (1005, 'events', NULL, '{1500}', 'manual', current_user::regrole, 'finalized', now());
+SELECT count(*) AS events_logged FROM presplit.event WHERE plan_id = :restored OR plan_id > 1000;
+DELETE FROM presplit.plan WHERE id = :restored OR id > 1000;
 
 -- The state machine: one step at a time along the main path.
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
@@ -71,6 +92,27 @@ INSERT INTO presplit.shadow (plan_id, ordinal, bound)
     VALUES (:plan_b, 0, 'FOR VALUES FROM (1000) TO (1500)');
 INSERT INTO presplit.shadow_progress (plan_id, ordinal, rows_copied) VALUES (:plan_b, 0, -1);
 INSERT INTO presplit.shadow_progress (plan_id, ordinal, phase) VALUES (:plan_b, 0, 'copying');
+
+-- A restore loads each table on its own, in any order (pg_restore -j), even
+-- row by row (pg_dump --inserts); pg_dump's output and pg_restore turn
+-- check_function_bodies off. The rows inserted then are as they were dumped:
+-- neither their references nor their channel weights are checked. Updates
+-- are.
+SET check_function_bodies = off;
+INSERT INTO presplit.shadow (plan_id, ordinal, bound) VALUES (-1, 0, 'FOR VALUES FROM (0) TO (500)');
+INSERT INTO presplit.shadow_progress (plan_id, ordinal) VALUES (-1, 0), (-5, 0);
+INSERT INTO presplit.channel (plan_id, channel, weight) VALUES (-1, 'old', 90);
+UPDATE presplit.channel SET weight = 80 WHERE plan_id = -1;
+UPDATE presplit.shadow SET plan_id = -2 WHERE plan_id = -1;
+RESET check_function_bodies;
+-- Deleting a shadow deletes its progress, as a foreign key's ON DELETE
+-- CASCADE would.
+DELETE FROM presplit.shadow WHERE plan_id = -1;
+DELETE FROM presplit.shadow_progress WHERE plan_id = -5;
+DELETE FROM presplit.channel WHERE plan_id = -1;
+SELECT (SELECT count(*) FROM presplit.shadow WHERE plan_id < 0) AS shadows,
+       (SELECT count(*) FROM presplit.shadow_progress WHERE plan_id < 0) AS progress,
+       (SELECT count(*) FROM presplit.channel WHERE plan_id < 0) AS channels;
 
 -- The transition function rejects unknown state names rather than
 -- answering false.

@@ -48,7 +48,8 @@ Plan plan_from_row(const pg::Row& row) {
     Plan plan;
     plan.id = std::stoll(*row[0]);
     plan.parent = static_cast<unsigned int>(std::stoul(*row[1]));
-    plan.source = static_cast<unsigned int>(std::stoul(*row[2]));
+    if (row[2]) // (NULL once a finished plan's partition is gone)
+        plan.source = static_cast<unsigned int>(std::stoul(*row[2]));
     plan.split_points = strings_of(row[3]);
     plan.state = *row[4];
     plan.reason = row[5];
@@ -159,11 +160,20 @@ int64_t insert_plan(unsigned int parent, unsigned int source,
                     unsigned int owner) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
+    // Every plan starts planned. The table's trigger checks transitions, not
+    // inserts (a restore inserts plans in any state): plan_created is logged
+    // here. (Unless an older trigger that logs it too is still installed:
+    // 0.1.0 until ALTER EXTENSION pg_presplit UPDATE.)
     Value id = spi.scalar(
-        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner)"
+        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
         " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
-        "         $5::oid::regrole) RETURNING id",
+        "         $5::oid::regrole, 'planned') RETURNING id",
         {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner)});
+    spi.execute("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
+                " SELECT $1::bigint, $2, 'plan_created', 'planned'"
+                "  WHERE NOT EXISTS (SELECT FROM presplit.event"
+                "                     WHERE plan_id = $1::bigint AND kind = 'plan_created')",
+                {*id, pg::qualified_relation_name(source)});
     return std::stoll(*id);
 }
 

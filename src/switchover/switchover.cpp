@@ -317,18 +317,20 @@ void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // Dropping reverse capture locks the new partitions: not the parent.
     lock_exclusively(layout, /*with_parent=*/false, "finalization");
     migration::remove_reverse_capture(layout);
-    {
-        pg::RunAsTableOwner as_owner(layout.table_owner);
-        pg::SpiSession spi;
-        if (drop_old)
-            spi.execute("DROP TABLE " + layout.source);
-        else
-            spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT IF EXISTS " +
-                        migration::old_bound_constraint_name());
-    }
     catalog::log_event(layout.plan.id, layout.source, "finalized",
                        drop_old ? "old partition dropped" : "old partition kept as a plain table");
+    // Finalized before the old partition is dropped: the state change is
+    // logged under its name, and the drop makes the finished plan forget it
+    // (presplit._forget_dropped_tables), so that no dangling OID is left for
+    // a dump to carry into another cluster.
     catalog::set_plan_state(layout.plan.id, "finalized");
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    if (drop_old)
+        spi.execute("DROP TABLE " + layout.source);
+    else
+        spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT IF EXISTS " +
+                    migration::old_bound_constraint_name());
 }
 
 } // namespace presplit::switchover

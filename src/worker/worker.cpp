@@ -16,6 +16,7 @@
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
 #include "worker/migration_job.hpp"
+#include "worker/readiness.hpp"
 #include "worker/switchover_job.hpp"
 #include "worker/transaction.hpp"
 
@@ -36,6 +37,9 @@ extern "C" {
 
 PGDLLEXPORT void presplit_worker_main(Datum main_arg);
 }
+
+#include <map>
+#include <optional>
 
 namespace presplit::worker {
 namespace {
@@ -87,13 +91,47 @@ void reload_configuration_if_asked() {
     }
 }
 
+// Plans the worker leaves alone until they are whole again, with what each
+// lacked when last looked at (logged when it changes).
+std::map<int64_t, std::string> waiting;
+
+// The plans with work that the worker may advance now (worker/readiness.hpp);
+// the others wait, with a line in the server log.
+std::vector<int64_t> plans_ready_for_work() {
+    std::vector<int64_t> ready;
+    std::map<int64_t, std::string> still_waiting;
+    for (int64_t id : catalog::plans_needing_work()) {
+        std::optional<std::string> missing = missing_for_work(id);
+        if (!missing) {
+            if (waiting.count(id))
+                pg::call([&] {
+                    ereport(LOG, (errmsg("pg_presplit: split plan %lld is whole again: going on",
+                                         static_cast<long long>(id))));
+                });
+            ready.push_back(id);
+            continue;
+        }
+        auto before = waiting.find(id);
+        if (before == waiting.end() || before->second != *missing)
+            pg::call([&] {
+                ereport(LOG, (errmsg("pg_presplit: split plan %lld waits: %s",
+                                     static_cast<long long>(id), missing->c_str()),
+                              errdetail("The worker goes on with it once it is whole, e.g. "
+                                        "when a restore has finished.")));
+            });
+        still_waiting[id] = *missing;
+    }
+    waiting = std::move(still_waiting);
+    return ready;
+}
+
 // One round: publish a heartbeat, then advance every plan that has work,
 // one step each in turn, until none has or a shutdown is requested. Throttle
 // pauses are taken between steps.
 void run_round() {
     auto found = in_transaction("pg_presplit: looking for work", Isolation::read_committed, [] {
         bool present = pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
-        return present ? std::make_pair(true, catalog::plans_needing_work())
+        return present ? std::make_pair(true, plans_ready_for_work())
                        : std::make_pair(false, std::vector<int64_t>{});
     });
     publish_heartbeat(found.ok && found.value.first);

@@ -30,6 +30,6 @@ $node->restart;
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_presplit');
 is($node->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'pg_presplit'"),
-	'0.1.0', 'CREATE EXTENSION works once preloaded');
+	'0.1.1', 'CREATE EXTENSION works once preloaded');
 
 $node->stop;

@@ -1,0 +1,180 @@
+-- pg_presplit 0.1.0 -> 0.1.1: backups that restore, and a DROP EXTENSION
+-- that says what it would break. Must leave the same objects as a fresh
+-- install of pg_presplit--0.1.1.sql (test/t/009_dump_restore.pl compares).
+\echo Use "ALTER EXTENSION pg_presplit UPDATE TO '0.1.1'" to load this file. \quit
+
+-- An INSERT into presplit.plan is not a state change: pg_restore copies plans
+-- in the state they had (0.1.0 refused every state but planned), and with
+-- their events (0.1.0 logged plan_created again, with new event ids).
+-- pg_presplit logs plan_created itself now.
+CREATE OR REPLACE FUNCTION presplit._plan_state_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF NEW.state IS DISTINCT FROM OLD.state THEN
+        IF NOT presplit._is_valid_plan_transition(OLD.state, NEW.state) THEN
+            RAISE EXCEPTION 'split plan % cannot go from state % to state %', OLD.id, OLD.state, NEW.state
+                USING ERRCODE = 'check_violation';
+        END IF;
+        NEW.finished_at := CASE WHEN NEW.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
+                                THEN now() END;
+        INSERT INTO presplit.event (plan_id, relation, kind, from_state, to_state, detail)
+            VALUES (NEW.id, NEW.source::text, 'state_change', OLD.state, NEW.state, NEW.reason);
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+CREATE OR REPLACE TRIGGER plan_state_change BEFORE UPDATE ON presplit.plan
+    FOR EACH ROW EXECUTE FUNCTION presplit._plan_state_change();
+
+-- References by triggers instead of foreign keys, which fail pg_restore -j
+-- (it loads the tables in any order); rows a restore inserts (with
+-- check_function_bodies off) are not checked, nor are their channel weights
+-- (pg_dump --inserts commits row by row).
+ALTER TABLE presplit.plan DROP CONSTRAINT plan_parent_fkey;
+ALTER TABLE presplit.shadow DROP CONSTRAINT shadow_plan_id_fkey;
+ALTER TABLE presplit.channel DROP CONSTRAINT channel_plan_id_fkey;
+ALTER TABLE presplit.shadow_progress DROP CONSTRAINT shadow_progress_plan_id_ordinal_fkey;
+CREATE FUNCTION presplit._check_reference() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    referenced text;
+    key_values text;
+BEGIN
+    IF TG_OP = 'INSERT' AND current_setting('check_function_bodies') = 'off' THEN
+        RETURN NEW;
+    END IF;
+    CASE TG_TABLE_NAME
+    WHEN 'plan' THEN
+        PERFORM FROM presplit.managed_table WHERE parent = NEW.parent FOR KEY SHARE;
+        referenced := 'managed_table';
+        key_values := format('(parent)=(%s)', NEW.parent);
+    WHEN 'shadow', 'channel' THEN
+        PERFORM FROM presplit.plan WHERE id = NEW.plan_id FOR KEY SHARE;
+        referenced := 'plan';
+        key_values := format('(plan_id)=(%s)', NEW.plan_id);
+    WHEN 'shadow_progress' THEN
+        PERFORM FROM presplit.shadow WHERE plan_id = NEW.plan_id AND ordinal = NEW.ordinal
+            FOR KEY SHARE;
+        referenced := 'shadow';
+        key_values := format('(plan_id, ordinal)=(%s, %s)', NEW.plan_id, NEW.ordinal);
+    END CASE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates its reference to table "%"',
+                        TG_TABLE_NAME, referenced
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key %s is not present in table "%s".', key_values, referenced);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER plan_references BEFORE INSERT OR UPDATE OF parent ON presplit.plan
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+CREATE TRIGGER shadow_references BEFORE INSERT OR UPDATE OF plan_id ON presplit.shadow
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+CREATE TRIGGER channel_references BEFORE INSERT OR UPDATE OF plan_id ON presplit.channel
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+CREATE TRIGGER shadow_progress_references
+    BEFORE INSERT OR UPDATE OF plan_id, ordinal ON presplit.shadow_progress
+    FOR EACH ROW EXECUTE FUNCTION presplit._check_reference();
+
+CREATE FUNCTION presplit._delete_dependents() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        CASE TG_TABLE_NAME
+        WHEN 'managed_table' THEN TRUNCATE presplit.plan;
+        WHEN 'plan' THEN TRUNCATE presplit.shadow, presplit.channel;
+        WHEN 'shadow' THEN TRUNCATE presplit.shadow_progress;
+        END CASE;
+        RETURN NULL;
+    END IF;
+    CASE TG_TABLE_NAME
+    WHEN 'managed_table' THEN
+        DELETE FROM presplit.plan WHERE parent = OLD.parent;
+    WHEN 'plan' THEN
+        DELETE FROM presplit.shadow WHERE plan_id = OLD.id;
+        DELETE FROM presplit.channel WHERE plan_id = OLD.id;
+    WHEN 'shadow' THEN
+        DELETE FROM presplit.shadow_progress WHERE plan_id = OLD.plan_id AND ordinal = OLD.ordinal;
+    END CASE;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER managed_table_delete_dependents AFTER DELETE ON presplit.managed_table
+    FOR EACH ROW EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER managed_table_truncate_dependents AFTER TRUNCATE ON presplit.managed_table
+    FOR EACH STATEMENT EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER plan_delete_dependents AFTER DELETE ON presplit.plan
+    FOR EACH ROW EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER plan_truncate_dependents AFTER TRUNCATE ON presplit.plan
+    FOR EACH STATEMENT EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER shadow_delete_dependents AFTER DELETE ON presplit.shadow
+    FOR EACH ROW EXECUTE FUNCTION presplit._delete_dependents();
+CREATE TRIGGER shadow_truncate_dependents AFTER TRUNCATE ON presplit.shadow
+    FOR EACH STATEMENT EXECUTE FUNCTION presplit._delete_dependents();
+
+CREATE OR REPLACE FUNCTION presplit._channel_weights_sum_to_100() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    checked_plan bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.plan_id ELSE NEW.plan_id END;
+    total bigint;
+BEGIN
+    IF TG_OP = 'INSERT' AND current_setting('check_function_bodies') = 'off' THEN
+        RETURN NULL;
+    END IF;
+    SELECT sum(weight) INTO total FROM presplit.channel WHERE plan_id = checked_plan;
+    IF total IS NOT NULL AND total <> 100 THEN
+        RAISE EXCEPTION 'channel weights of split plan % sum to %, not 100', checked_plan, total
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- A finished plan forgets its source once the partition is dropped: a
+-- dangling OID would name another relation after a restore.
+ALTER TABLE presplit.plan ALTER COLUMN source DROP NOT NULL;
+ALTER TABLE presplit.plan ADD CONSTRAINT plan_active_has_source
+    CHECK (source IS NOT NULL OR state IN ('finalized', 'rolled_back', 'cancelled', 'failed'));
+
+CREATE OR REPLACE FUNCTION presplit._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    dropped record;
+BEGIN
+    FOR dropped IN
+        DELETE FROM presplit.managed_table m
+         USING pg_event_trigger_dropped_objects() d
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = m.parent::oid
+        RETURNING d.object_identity
+    LOOP
+        INSERT INTO presplit.event (relation, kind, detail)
+            VALUES (dropped.object_identity, 'unmanaged', 'table dropped');
+    END LOOP;
+    UPDATE presplit.plan p SET source = NULL
+      FROM pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = p.source::oid
+       AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+    UPDATE presplit.shadow s SET relation = NULL
+      FROM pg_event_trigger_dropped_objects() d, presplit.plan p
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = s.relation::oid
+       AND p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+END;
+$$;
+
+-- Sources dropped before this upgrade: 0.1.0's finalize left their OIDs.
+UPDATE presplit.plan SET source = NULL
+ WHERE state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = source::oid);
+UPDATE presplit.shadow s SET relation = NULL
+  FROM presplit.plan p
+ WHERE p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation::oid);
+
+CREATE FUNCTION presplit._before_drop_extension() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'presplit_before_drop_extension'
+LANGUAGE C;
+CREATE EVENT TRIGGER presplit_before_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION presplit._before_drop_extension();
