@@ -17,6 +17,8 @@ PGDLLEXPORT void _PG_init(void);
 
 namespace presplit {
 
+// The defaults, written once: the settings below take these values as their
+// boot values.
 char* config::worker_database = nullptr;
 int config::worker_naptime_ms = 1000;
 int config::backfill_batch_size = 5000;
@@ -50,106 +52,116 @@ void define_settings() {
         "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.naptime",
                             "Time the pg_presplit worker sleeps between rounds.", nullptr,
-                            &config::worker_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP,
-                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable(
-        "presplit.backfill_batch_size", "Rows the backfill copies per transaction.", nullptr,
-        &config::backfill_batch_size, 5000, 1, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                            &config::worker_naptime_ms, config::worker_naptime_ms, 10, 3600 * 1000,
+                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.backfill_batch_size",
+                            "Rows the backfill copies per transaction.", nullptr,
+                            &config::backfill_batch_size, config::backfill_batch_size, 1, 1000000,
+                            PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.backfill_max_rows_per_second",
                             "Upper limit of the backfill's copy rate (0: no limit).", nullptr,
-                            &config::backfill_max_rows_per_second, 0, 0, INT_MAX, PGC_SIGHUP, 0,
+                            &config::backfill_max_rows_per_second,
+                            config::backfill_max_rows_per_second, 0, INT_MAX, PGC_SIGHUP, 0,
                             nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "presplit.backfill_busy_backends",
         "The backfill pauses while more client backends than this are active (0: never).", nullptr,
-        &config::backfill_busy_backends, 0, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        &config::backfill_busy_backends, config::backfill_busy_backends, 0, 10000, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.backfill_backoff",
                             "How long the backfill pauses while the server is busy.", nullptr,
-                            &config::backfill_backoff_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP,
-                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    DefineCustomBoolVariable(
-        "presplit.backfill_paused", "Pauses every backfill (capture keeps the shadows current).",
-        nullptr, &config::backfill_paused, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-    DefineCustomBoolVariable(
-        "presplit.analyzer", "Records per-partition load and accessed keys of managed tables.",
-        nullptr, &config::analyzer_enabled, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+                            &config::backfill_backoff_ms, config::backfill_backoff_ms, 10,
+                            3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("presplit.backfill_paused",
+                             "Pauses every backfill (capture keeps the shadows current).", nullptr,
+                             &config::backfill_paused, config::backfill_paused, PGC_SIGHUP, 0,
+                             nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("presplit.analyzer",
+                             "Records per-partition load and accessed keys of managed tables.",
+                             nullptr, &config::analyzer_enabled, config::analyzer_enabled,
+                             PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.analyzer_sample_every",
                             "The analyzer records one statement in this many (counts are "
                             "scaled accordingly).",
-                            nullptr, &config::analyzer_sample_every, 10, 1, 1000000, PGC_SUSET, 0,
-                            nullptr, nullptr, nullptr);
+                            nullptr, &config::analyzer_sample_every, config::analyzer_sample_every,
+                            1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.analyzer_max_partitions",
                             "Partitions the analyzer keeps statistics for (shared memory).",
-                            nullptr, &config::analyzer_max_partitions, 256, 0, 100000,
-                            PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("presplit.analyzer_key_half_life",
-                            "Age at which the analyzer's key samples count half.", nullptr,
-                            &config::analyzer_key_half_life_seconds, 600, 0, 30 * 24 * 3600,
-                            PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+                            nullptr, &config::analyzer_max_partitions,
+                            config::analyzer_max_partitions, 0, 100000, PGC_POSTMASTER, 0, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.analyzer_key_half_life", "Age at which the analyzer's key samples count half.",
+        nullptr, &config::analyzer_key_half_life_seconds, config::analyzer_key_half_life_seconds, 0,
+        30 * 24 * 3600, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.ramp_step",
                             "Percent the automatic ramp adds to the new channel's weight per step.",
-                            nullptr, &config::ramp_step_percent, 10, 1, 100, PGC_SIGHUP, 0, nullptr,
-                            nullptr, nullptr);
+                            nullptr, &config::ramp_step_percent, config::ramp_step_percent, 1, 100,
+                            PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.ramp_interval",
                             "Time the automatic ramp stays at a weight before the next step.",
-                            nullptr, &config::ramp_interval_ms, 10000, 0, 24 * 3600 * 1000,
-                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+                            nullptr, &config::ramp_interval_ms, config::ramp_interval_ms, 0,
+                            24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.ramp_min_statements",
                             "Statements each channel must serve at a weight before the automatic "
                             "ramp judges the new channel and raises its weight.",
-                            "0: step on time alone.", &config::ramp_min_statements, 20, 0, INT_MAX,
-                            PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                            "0: step on time alone.", &config::ramp_min_statements,
+                            config::ramp_min_statements, 0, INT_MAX, PGC_SIGHUP, 0, nullptr,
+                            nullptr, nullptr);
     DefineCustomIntVariable("presplit.ramp_evidence_timeout",
                             "How long past presplit.ramp_interval the automatic ramp waits for "
                             "presplit.ramp_min_statements reads on each channel before it steps "
                             "on without them.",
                             "A write-only partition, or reads the router does not route, give no "
                             "evidence; the step is then logged as taken without it.",
-                            &config::ramp_evidence_timeout_ms, 60000, 0, 24 * 3600 * 1000,
-                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+                            &config::ramp_evidence_timeout_ms, config::ramp_evidence_timeout_ms, 0,
+                            24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomRealVariable("presplit.ramp_max_latency_ratio",
                              "New channel's p95 latency, as a multiple of the old channel's, "
                              "that aborts the automatic ramp.",
-                             nullptr, &config::ramp_max_latency_ratio, 1.5, 1.0, 1000.0, PGC_SIGHUP,
-                             0, nullptr, nullptr, nullptr);
+                             nullptr, &config::ramp_max_latency_ratio,
+                             config::ramp_max_latency_ratio, 1.0, 1000.0, PGC_SIGHUP, 0, nullptr,
+                             nullptr, nullptr);
     DefineCustomRealVariable("presplit.ramp_min_latency_increase",
                              "How much slower (p95, milliseconds) the new channel must also be "
                              "for the latency ratio to abort the automatic ramp.",
                              "Differences of microseconds are noise, not a regression.",
-                             &config::ramp_min_latency_increase_ms, 1.0, 0.0, 60000.0, PGC_SIGHUP,
-                             0, nullptr, nullptr, nullptr);
+                             &config::ramp_min_latency_increase_ms,
+                             config::ramp_min_latency_increase_ms, 0.0, 60000.0, PGC_SIGHUP, 0,
+                             nullptr, nullptr, nullptr);
     DefineCustomRealVariable("presplit.ramp_max_error_rate_increase",
                              "New channel's error rate minus the old channel's that aborts the "
                              "automatic ramp.",
-                             nullptr, &config::ramp_max_error_rate_increase, 0.01, 0.0, 1.0,
-                             PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                             nullptr, &config::ramp_max_error_rate_increase,
+                             config::ramp_max_error_rate_increase, 0.0, 1.0, PGC_SIGHUP, 0, nullptr,
+                             nullptr, nullptr);
     DefineCustomBoolVariable(
         "presplit.routing", "Route reads of switching plans to the new channel by its weight.",
         "Off: this session reads the old channel until the cutover.", &config::routing_enabled,
-        true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+        config::routing_enabled, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.cutover_lock_timeout",
                             "How long one try to take the cutover's exclusive lock waits.",
                             "Sessions queue behind a waiting ACCESS EXCLUSIVE request: keep it "
                             "short; the cutover retries with backoff.",
-                            &config::cutover_lock_timeout_ms, 50, 1, 60 * 1000, PGC_USERSET,
-                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
+                            &config::cutover_lock_timeout_ms, config::cutover_lock_timeout_ms, 1,
+                            60 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.cutover_max_tries",
                             "Tries to take the cutover's (or rollback's) lock before giving up.",
-                            nullptr, &config::cutover_max_tries, 40, 1, 10000, PGC_USERSET, 0,
-                            nullptr, nullptr, nullptr);
+                            nullptr, &config::cutover_max_tries, config::cutover_max_tries, 1,
+                            10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "presplit.cutover_max_wait",
         "How long the cutover (rollback, finalization) waits for its lock in all before giving "
         "up.",
         "While a long query or transaction holds a conflicting lock, it waits without a lock "
         "request, so that nobody queues behind it.",
-        &config::cutover_max_wait_ms, 30000, 0, 24 * 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr,
-        nullptr, nullptr);
+        &config::cutover_max_wait_ms, config::cutover_max_wait_ms, 0, 24 * 3600 * 1000, PGC_USERSET,
+        GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.rollback_window",
                             "Time after a cutover during which presplit.rollback can undo it.",
                             "Reverse capture keeps the old partition current until then.",
-                            &config::rollback_window_seconds, 3600, 0, 365 * 24 * 3600, PGC_SUSET,
-                            GUC_UNIT_S, nullptr, nullptr, nullptr);
+                            &config::rollback_window_seconds, config::rollback_window_seconds, 0,
+                            365 * 24 * 3600, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("presplit");
 }
 

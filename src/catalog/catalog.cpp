@@ -36,6 +36,20 @@ std::string array_literal(const std::vector<std::string>& values) {
     return core::format_text_array(elements);
 }
 
+// Every statement on the store: fixed text, values as parameters, run as the
+// extension (catalog.hpp).
+pg::QueryResult store(const std::string& sql, const std::vector<Value>& params = {}) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return spi.execute(sql, params);
+}
+
+Value store_scalar(const std::string& sql, const std::vector<Value>& params = {}) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return spi.scalar(sql, params);
+}
+
 const char* const kPlanColumns =
     "id, parent::oid, source::oid, split_points, state, reason, backfill_position, "
     "backfill_done, switch_requested, ramp, paused, "
@@ -91,11 +105,9 @@ void require_extension() {
 }
 
 std::optional<ManagedTable> find_managed_table(unsigned int parent) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    auto result = spi.execute("SELECT key_column, key_type::oid, identity_columns"
-                              "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
-                              {oid_text(parent)});
+    auto result = store("SELECT key_column, key_type::oid, identity_columns"
+                        "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
+                        {oid_text(parent)});
     if (result.rows.empty())
         return std::nullopt;
     ManagedTable table;
@@ -108,32 +120,26 @@ std::optional<ManagedTable> find_managed_table(unsigned int parent) {
 
 void insert_managed_table(unsigned int parent, const std::string& key_column, unsigned int key_type,
                           const std::string& identity_columns_array, unsigned int managed_by) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("INSERT INTO presplit.managed_table"
-                " (parent, key_column, key_type, identity_columns, managed_by)"
-                " VALUES ($1::oid::regclass, $2::name, $3::oid::regtype, $4::name[],"
-                "         $5::oid::regrole)",
-                {oid_text(parent), key_column, oid_text(key_type), identity_columns_array,
-                 oid_text(managed_by)});
+    store("INSERT INTO presplit.managed_table"
+          " (parent, key_column, key_type, identity_columns, managed_by)"
+          " VALUES ($1::oid::regclass, $2::name, $3::oid::regtype, $4::name[],"
+          "         $5::oid::regrole)",
+          {oid_text(parent), key_column, oid_text(key_type), identity_columns_array,
+           oid_text(managed_by)});
 }
 
 void delete_managed_table(unsigned int parent) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("DELETE FROM presplit.managed_table WHERE parent = $1::oid::regclass",
-                {oid_text(parent)});
+    store("DELETE FROM presplit.managed_table WHERE parent = $1::oid::regclass",
+          {oid_text(parent)});
 }
 
 namespace {
 
 std::optional<Plan> find_active_plan(const char* column, unsigned int relid) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    return first_plan(
-        spi.execute(std::string("SELECT ") + kPlanColumns + " FROM presplit.plan WHERE " + column +
-                        " = $1::oid::regclass AND " + kActive + " ORDER BY id LIMIT 1",
-                    {oid_text(relid)}));
+    return first_plan(store(std::string("SELECT ") + kPlanColumns + " FROM presplit.plan WHERE " +
+                                column + " = $1::oid::regclass AND " + kActive +
+                                " ORDER BY id LIMIT 1",
+                            {oid_text(relid)}));
 }
 
 } // namespace
@@ -147,43 +153,37 @@ std::optional<Plan> find_active_plan_for_parent(unsigned int parent) {
 }
 
 std::optional<Plan> load_plan(int64_t id, bool lock) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    return first_plan(spi.execute(std::string("SELECT ") + kPlanColumns +
-                                      " FROM presplit.plan WHERE id = $1::bigint" +
-                                      (lock ? " FOR UPDATE" : ""),
-                                  {std::to_string(id)}));
+    return first_plan(store(std::string("SELECT ") + kPlanColumns +
+                                " FROM presplit.plan WHERE id = $1::bigint" +
+                                (lock ? " FOR UPDATE" : ""),
+                            {std::to_string(id)}));
 }
 
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
                     unsigned int owner) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
     // Every plan starts planned. The table's trigger checks transitions, not
     // inserts (a restore inserts plans in any state): plan_created is logged
     // here. (Unless an older trigger that logs it too is still installed:
     // 0.1.0 until ALTER EXTENSION pg_presplit UPDATE.)
-    Value id = spi.scalar(
+    Value id = store_scalar(
         "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
         " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
         "         $5::oid::regrole, 'planned') RETURNING id",
         {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner)});
-    spi.execute("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
-                " SELECT $1::bigint, $2, 'plan_created', 'planned'"
-                "  WHERE NOT EXISTS (SELECT FROM presplit.event"
-                "                     WHERE plan_id = $1::bigint AND kind = 'plan_created')",
-                {*id, pg::qualified_relation_name(source)});
+    store("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
+          " SELECT $1::bigint, $2, 'plan_created', 'planned'"
+          "  WHERE NOT EXISTS (SELECT FROM presplit.event"
+          "                     WHERE plan_id = $1::bigint AND kind = 'plan_created')",
+          {*id, pg::qualified_relation_name(source)});
     return std::stoll(*id);
 }
 
 void set_plan_state(int64_t id, const std::string& state,
                     const std::optional<std::string>& reason) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    auto result = spi.execute("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
-                              " WHERE id = $1::bigint RETURNING parent::oid, source::oid",
-                              {std::to_string(id), state, reason});
+    auto result = store("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
+                        " WHERE id = $1::bigint RETURNING parent::oid, source::oid",
+                        {std::to_string(id), state, reason});
     // Reads are routed while a plan is switching: backends reload their
     // routes, and plans cached on the table or on the source are made again.
     routes_changed();
@@ -199,21 +199,17 @@ void set_plan_state(int64_t id, const std::string& state,
 }
 
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("UPDATE presplit.plan SET backfill_position = $2::text[],"
-                "       backfill_done = $3::boolean, updated_at = now()"
-                " WHERE id = $1::bigint",
-                {std::to_string(id), last_key.empty() ? Value() : Value(array_literal(last_key)),
-                 done ? "true" : "false"});
+    store("UPDATE presplit.plan SET backfill_position = $2::text[],"
+          "       backfill_done = $3::boolean, updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), last_key.empty() ? Value() : Value(array_literal(last_key)),
+           done ? "true" : "false"});
 }
 
 std::vector<Shadow> load_shadows(int64_t plan_id) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    auto result = spi.execute("SELECT ordinal, relation::oid, bound, lower_value, upper_value"
-                              "  FROM presplit.shadow WHERE plan_id = $1::bigint ORDER BY ordinal",
-                              {std::to_string(plan_id)});
+    auto result = store("SELECT ordinal, relation::oid, bound, lower_value, upper_value"
+                        "  FROM presplit.shadow WHERE plan_id = $1::bigint ORDER BY ordinal",
+                        {std::to_string(plan_id)});
     std::vector<Shadow> shadows;
     for (const auto& row : result.rows) {
         Shadow shadow;
@@ -229,89 +225,72 @@ std::vector<Shadow> load_shadows(int64_t plan_id) {
 }
 
 void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("INSERT INTO presplit.shadow (plan_id, ordinal, relation, bound, lower_value,"
-                "                             upper_value)"
-                " VALUES ($1::bigint, $2::int, $3::oid::regclass, $4, $5, $6)",
-                {std::to_string(plan_id), std::to_string(shadow.ordinal),
-                 shadow.relation ? Value(oid_text(*shadow.relation)) : Value(), shadow.bound,
-                 shadow.lower_value, shadow.upper_value});
-    spi.execute("INSERT INTO presplit.shadow_progress (plan_id, ordinal, rows_estimated)"
-                " VALUES ($1::bigint, $2::int, $3::bigint)",
-                {std::to_string(plan_id), std::to_string(shadow.ordinal),
-                 rows_estimated ? Value(std::to_string(*rows_estimated)) : Value()});
+    store("INSERT INTO presplit.shadow (plan_id, ordinal, relation, bound, lower_value,"
+          "                             upper_value)"
+          " VALUES ($1::bigint, $2::int, $3::oid::regclass, $4, $5, $6)",
+          {std::to_string(plan_id), std::to_string(shadow.ordinal),
+           shadow.relation ? Value(oid_text(*shadow.relation)) : Value(), shadow.bound,
+           shadow.lower_value, shadow.upper_value});
+    store("INSERT INTO presplit.shadow_progress (plan_id, ordinal, rows_estimated)"
+          " VALUES ($1::bigint, $2::int, $3::bigint)",
+          {std::to_string(plan_id), std::to_string(shadow.ordinal),
+           rows_estimated ? Value(std::to_string(*rows_estimated)) : Value()});
 }
 
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("UPDATE presplit.shadow SET relation = $3::oid::regclass"
-                " WHERE plan_id = $1::bigint AND ordinal = $2::int",
-                {std::to_string(plan_id), std::to_string(ordinal),
-                 relation ? Value(oid_text(*relation)) : Value()});
+    store("UPDATE presplit.shadow SET relation = $3::oid::regclass"
+          " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+          {std::to_string(plan_id), std::to_string(ordinal),
+           relation ? Value(oid_text(*relation)) : Value()});
 }
 
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                   uint64_t rows_copied_increment) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("UPDATE presplit.shadow_progress"
-                "   SET phase = $3, rows_copied = rows_copied + $4::bigint,"
-                "       started_at = coalesce(started_at, clock_timestamp()),"
-                "       updated_at = clock_timestamp()"
-                " WHERE plan_id = $1::bigint AND ordinal = $2::int",
-                {std::to_string(plan_id), std::to_string(ordinal), phase,
-                 std::to_string(rows_copied_increment)});
+    store("UPDATE presplit.shadow_progress"
+          "   SET phase = $3, rows_copied = rows_copied + $4::bigint,"
+          "       started_at = coalesce(started_at, clock_timestamp()),"
+          "       updated_at = clock_timestamp()"
+          " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+          {std::to_string(plan_id), std::to_string(ordinal), phase,
+           std::to_string(rows_copied_increment)});
 }
 
 void request_switch(int64_t id, bool ramp) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean"
-                " WHERE id = $1::bigint",
-                {std::to_string(id), ramp ? "true" : "false"});
+    store("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), ramp ? "true" : "false"});
 }
 
 void set_paused(int64_t id, bool paused) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("UPDATE presplit.plan SET paused = $2::boolean WHERE id = $1::bigint",
-                {std::to_string(id), paused ? "true" : "false"});
+    store("UPDATE presplit.plan SET paused = $2::boolean WHERE id = $1::bigint",
+          {std::to_string(id), paused ? "true" : "false"});
 }
 
 void set_new_channel_weight(int64_t id, int weight) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
     // Both rows in one statement; the weights-sum check runs at commit.
-    spi.execute("INSERT INTO presplit.channel AS c (plan_id, channel, weight)"
-                " VALUES ($1::bigint, 'old', 100 - $2::int), ($1::bigint, 'new', $2::int)"
-                " ON CONFLICT (plan_id, channel) DO UPDATE SET weight = excluded.weight,"
-                "     updated_at = CASE WHEN c.weight = excluded.weight THEN c.updated_at"
-                "                       ELSE now() END",
-                {std::to_string(id), std::to_string(weight)});
+    store("INSERT INTO presplit.channel AS c (plan_id, channel, weight)"
+          " VALUES ($1::bigint, 'old', 100 - $2::int), ($1::bigint, 'new', $2::int)"
+          " ON CONFLICT (plan_id, channel) DO UPDATE SET weight = excluded.weight,"
+          "     updated_at = CASE WHEN c.weight = excluded.weight THEN c.updated_at"
+          "                       ELSE now() END",
+          {std::to_string(id), std::to_string(weight)});
     routes_changed();
 }
 
 void mark_cut_over(int64_t id) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("UPDATE presplit.plan SET cut_over_at = now() WHERE id = $1::bigint",
-                {std::to_string(id)});
+    store("UPDATE presplit.plan SET cut_over_at = now() WHERE id = $1::bigint",
+          {std::to_string(id)});
 }
 
 std::vector<int64_t> plans_needing_work() {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    auto result =
-        spi.execute("SELECT id FROM presplit.plan"
-                    " WHERE state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
-                    "    OR (state = 'synced' AND switch_requested)"
-                    // A failed plan's capture and shadows are cleaned up.
-                    "    OR (state = 'failed' AND EXISTS (SELECT FROM presplit.shadow s"
-                    "                                      WHERE s.plan_id = plan.id"
-                    "                                        AND s.relation IS NOT NULL))"
-                    " ORDER BY id");
+    auto result = store("SELECT id FROM presplit.plan"
+                        " WHERE state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
+                        "    OR (state = 'synced' AND switch_requested)"
+                        // A failed plan's capture and shadows are cleaned up.
+                        "    OR (state = 'failed' AND EXISTS (SELECT FROM presplit.shadow s"
+                        "                                      WHERE s.plan_id = plan.id"
+                        "                                        AND s.relation IS NOT NULL))"
+                        " ORDER BY id");
     std::vector<int64_t> ids;
     for (const auto& row : result.rows)
         ids.push_back(std::stoll(*row[0]));
@@ -320,11 +299,9 @@ std::vector<int64_t> plans_needing_work() {
 
 void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,
                const std::optional<std::string>& detail) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("INSERT INTO presplit.event (plan_id, relation, kind, detail)"
-                " VALUES ($1::bigint, $2, $3, $4)",
-                {plan_id ? Value(std::to_string(*plan_id)) : Value(), relation, kind, detail});
+    store("INSERT INTO presplit.event (plan_id, relation, kind, detail)"
+          " VALUES ($1::bigint, $2, $3, $4)",
+          {plan_id ? Value(std::to_string(*plan_id)) : Value(), relation, kind, detail});
 }
 
 } // namespace presplit::catalog

@@ -1,4 +1,4 @@
-// The split plan state machine (design.md, "Plan state machine"):
+// The split plan state machine (README, the catalog paragraph of "SQL API"):
 //   planned → preparing → backfilling → synced → switching → cut_over → finalized
 // with a manual cutover straight from synced, and from any state before
 // finalized: rolled_back, cancelled or failed. The catalog enforces it through

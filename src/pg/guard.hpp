@@ -1,5 +1,5 @@
-// The one boundary between C++ and PostgreSQL error handling (design.md,
-// "C++ and PostgreSQL").
+// The one boundary between C++ and PostgreSQL error handling (README,
+// "Errors across the C++/PostgreSQL boundary").
 //
 // PostgreSQL raises errors with longjmp; C++ unwinds with exceptions. Two
 // tools keep them apart, and nothing else in the tree may use PG_TRY:

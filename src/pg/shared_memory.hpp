@@ -1,6 +1,6 @@
 // pg_presplit's shared memory: one fixed-size struct, created at startup.
-// Standard layout, no pointers (design.md, rule 4); the LWLock that guards
-// it is looked up per process.
+// Standard layout, no pointers (every process maps it at its own address);
+// the LWLock that guards it is looked up per process.
 #pragma once
 
 extern "C" {

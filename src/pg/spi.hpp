@@ -27,7 +27,7 @@ struct QueryResult {
 
 // An SPI connection for the lifetime of the object. Nested sessions are fine.
 // If an exception unwinds through it, it leaves SPI_finish to the transaction
-// abort (design.md: no PostgreSQL calls after a PgError).
+// abort (pg/guard.hpp: no PostgreSQL calls after a PgError).
 class SpiSession {
 public:
     SpiSession();

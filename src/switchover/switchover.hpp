@@ -1,4 +1,4 @@
-// The switchover (design.md, "switchover"): channels and weights, the
+// The switchover (README, "Switching over"): channels and weights, the
 // cutover, the rollback and the finalization of a split plan. Every function
 // runs in the caller's transaction and records what it did (plan state,
 // channel weights, events) in that same transaction, so that a crash leaves

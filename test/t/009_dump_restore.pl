@@ -13,7 +13,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More;
+use Test::More tests => 36;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
 my $rows_per_partition = 10000;
@@ -381,4 +381,3 @@ SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'presplit%')
        || ' ' || (SELECT count(*) FROM pg_class WHERE relname ~ '^a[0-4]_\d+_\d+$' AND NOT relispartition)}),
 	"0 $rows 6", 'no capture trigger is left, the table is whole, the shadows of three plans stay as tables');
 
-done_testing();
