@@ -212,3 +212,28 @@ SELECT channel, statements FROM presplit.channels WHERE plan_id = :secured_plan 
 SELECT presplit.rollback(:secured_plan);
 DROP TABLE secured;
 DROP ROLE presplit_reader;
+
+-- The owner creates the shadows, in the partition's schema: an owner without
+-- CREATE there is told which privilege is missing, before anything changes.
+CREATE ROLE presplit_tenant;
+CREATE SCHEMA locked_down;
+GRANT USAGE ON SCHEMA locked_down TO presplit_tenant;
+CREATE TABLE locked_down.bookings (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE locked_down.bookings_0 PARTITION OF locked_down.bookings FOR VALUES FROM (0) TO (100);
+ALTER TABLE locked_down.bookings OWNER TO presplit_tenant;
+ALTER TABLE locked_down.bookings_0 OWNER TO presplit_tenant;
+SET ROLE presplit_tenant;
+SELECT presplit.manage('locked_down.bookings');
+SELECT presplit.prepare_split('locked_down.bookings_0', '{50}');
+\set VERBOSITY sqlstate
+SELECT presplit.prepare_split('locked_down.bookings_0', '{50}');
+\set VERBOSITY default
+SELECT count(*) AS plans FROM presplit.plans;
+RESET ROLE;
+GRANT CREATE ON SCHEMA locked_down TO presplit_tenant;
+SET ROLE presplit_tenant;
+SELECT presplit.prepare_split('locked_down.bookings_0', '{50}') AS tenant_plan \gset
+SELECT presplit.cancel(:tenant_plan);
+RESET ROLE;
+DROP SCHEMA locked_down CASCADE;
+DROP ROLE presplit_tenant;

@@ -4,6 +4,8 @@
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
+#include <cctype>
+
 extern "C" {
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -32,27 +34,27 @@ std::optional<int64_t> estimate_rows(unsigned int table_owner, const std::string
 void require_create_privileges(Oid owner, const std::string& owner_name, Oid schema,
                                const std::string& schema_name, Oid tablespace,
                                const std::string& tablespace_name) {
-    const bool may_create_in_schema =
-        pg::call([&] { return pg_namespace_aclcheck(schema, owner, ACL_CREATE) == ACLCHECK_OK; });
-    if (!may_create_in_schema)
-        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                        "role " + owner_name + " cannot create the shadow tables in schema " +
-                            schema_name,
-                        "pg_presplit creates the shadow tables as the owner of the partition, "
-                        "in the partition's schema.",
-                        "GRANT CREATE ON SCHEMA " + schema_name + " TO " + owner_name + ";");
-    const bool may_use_tablespace = pg::call([&] {
-        return !OidIsValid(tablespace) || tablespace == MyDatabaseTableSpace ||
-               pg_tablespace_aclcheck(tablespace, owner, ACL_CREATE) == ACLCHECK_OK;
-    });
-    if (!may_use_tablespace)
-        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                        "role " + owner_name + " cannot create the shadow tables in tablespace " +
-                            tablespace_name,
-                        "pg_presplit creates the shadow tables as the owner of the partition, "
-                        "in the partition's tablespace.",
-                        "GRANT CREATE ON TABLESPACE " + tablespace_name + " TO " + owner_name +
-                            ";");
+    auto require = [&](bool allowed, const std::string& kind, const std::string& name) {
+        std::string keyword = kind;
+        for (char& c : keyword)
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (!allowed)
+            throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                            "role " + owner_name + " cannot create the shadow tables in " + kind +
+                                " " + name,
+                            "pg_presplit creates the shadow tables as the owner of the partition, "
+                            "in the partition's " +
+                                kind + ".",
+                            "GRANT CREATE ON " + keyword + " " + name + " TO " + owner_name + ";");
+    };
+    require(
+        pg::call([&] { return pg_namespace_aclcheck(schema, owner, ACL_CREATE) == ACLCHECK_OK; }),
+        "schema", schema_name);
+    require(pg::call([&] {
+                return !OidIsValid(tablespace) || tablespace == MyDatabaseTableSpace ||
+                       pg_tablespace_aclcheck(tablespace, owner, ACL_CREATE) == ACLCHECK_OK;
+            }),
+            "tablespace", tablespace_name);
 }
 
 } // namespace
