@@ -237,3 +237,17 @@ SELECT presplit.cancel(:tenant_plan);
 RESET ROLE;
 DROP SCHEMA locked_down CASCADE;
 DROP ROLE presplit_tenant;
+
+-- A partition owned by another role than its parent cannot be split: ATTACH
+-- and DETACH, run as the table's owner, need both.
+CREATE ROLE presplit_lodger;
+CREATE ROLE presplit_landlord;
+CREATE TABLE lodgings (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE lodgings_0 PARTITION OF lodgings FOR VALUES FROM (0) TO (100);
+ALTER TABLE lodgings OWNER TO presplit_landlord;
+ALTER TABLE lodgings_0 OWNER TO presplit_lodger;
+SELECT presplit.manage('lodgings');
+SELECT presplit.prepare_split('lodgings_0', '{50}');
+SELECT count(*) AS plans FROM presplit.plans WHERE parent = 'lodgings'::regclass;
+DROP TABLE lodgings;
+DROP ROLE presplit_lodger, presplit_landlord;
