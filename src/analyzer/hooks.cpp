@@ -483,6 +483,10 @@ void forget_tracked_statements(XactEvent event, void*) {
 
 } // namespace
 
+size_t tracked_executions() {
+    return tracked.size();
+}
+
 void install_hooks() {
     previous_planner = planner_hook;
     planner_hook = plan_query;

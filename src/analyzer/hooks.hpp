@@ -20,9 +20,15 @@
 //                partition's bounds (INSERTed keys are not sampled)
 #pragma once
 
+#include <cstddef>
+
 namespace presplit::analyzer {
 
 // Called from _PG_init, while shared_preload_libraries is processed.
 void install_hooks();
+
+// How many executions the analyzer is recording in this backend right now
+// (for the tests: none once every statement has ended or failed).
+size_t tracked_executions();
 
 } // namespace presplit::analyzer
