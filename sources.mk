@@ -31,6 +31,7 @@ PRESPLIT_PG_SOURCES = \
 	src/catalog/catalog.cpp \
 	src/catalog/direct_scan.cpp \
 	src/catalog/routes.cpp \
+	src/catalog/table_watch.cpp \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/stats_store.cpp \

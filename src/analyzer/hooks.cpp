@@ -27,6 +27,7 @@ extern "C" {
 #include "utils/rel.h"
 }
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -56,14 +57,31 @@ struct WriteBaseline {
     int64 before;
 };
 
-// A statement being recorded. Executors nest (functions, triggers), so a
-// stack; entries left behind by an error are dropped at transaction end.
+// An execution being recorded, from the end of ExecutorStart to ExecutorEnd.
+// Executors nest (functions, triggers), so a stack. An execution that never
+// reaches ExecutorEnd (an error, caught by a PL/pgSQL EXCEPTION block or a
+// savepoint or not; a portal dropped unfinished) is forgotten when its
+// memory goes (a reset callback on es_query_cxt), so nothing outlives it: no
+// leak, and no later execution that gets the same QueryDesc address is taken
+// for it.
 struct TrackedStatement {
     QueryDesc* query;
-    uint64_t scale; // presplit.analyzer_sample_every when it was sampled
+    MemoryContext memory; // the executor's es_query_cxt
+    uint64_t scale;       // presplit.analyzer_sample_every when it was sampled
     std::vector<WriteBaseline> writes;
 };
 std::vector<TrackedStatement> tracked;
+
+void tracked_memory_gone(void* arg) {
+    pg::entry([&] {
+        const auto memory = static_cast<MemoryContext>(arg);
+        tracked.erase(std::remove_if(tracked.begin(), tracked.end(),
+                                     [&](const TrackedStatement& statement) {
+                                         return statement.memory == memory;
+                                     }),
+                      tracked.end());
+    });
+}
 
 // Leaves a relation stands for: itself if a managed leaf, all leaves if a
 // managed parent.
@@ -380,7 +398,7 @@ void start_executor(QueryDesc* query, int eflags) {
             switchover::routed_execution_started(query, choice);
         if (scale == 0)
             return;
-        TrackedStatement statement{query, scale, {}};
+        TrackedStatement statement{query, query->estate->es_query_cxt, scale, {}};
         if (query->operation != CMD_SELECT) {
             ListCell* cell;
             foreach (cell, query->plannedstmt->resultRelations) {
@@ -389,6 +407,13 @@ void start_executor(QueryDesc* query, int eflags) {
                 add_leaves_of(relid, statement.writes);
             }
         }
+        pg::call([&] {
+            auto* callback = static_cast<MemoryContextCallback*>(
+                MemoryContextAlloc(statement.memory, sizeof(MemoryContextCallback)));
+            callback->func = tracked_memory_gone;
+            callback->arg = statement.memory;
+            MemoryContextRegisterResetCallback(statement.memory, callback);
+        });
         tracked.push_back(std::move(statement));
     });
 }
@@ -407,7 +432,8 @@ double executor_seconds(QueryDesc* query) {
 void end_executor(QueryDesc* query) {
     pg::entry([&] {
         for (size_t i = tracked.size(); i-- > 0;) {
-            if (tracked[i].query != query)
+            if (tracked[i].query != query || query->estate == nullptr ||
+                tracked[i].memory != query->estate->es_query_cxt)
                 continue;
             TrackedStatement statement = std::move(tracked[i]);
             tracked.erase(tracked.begin() + static_cast<long>(i));
@@ -474,14 +500,11 @@ void process_utility(PlannedStmt* statement, const char* query_string, bool read
     });
 }
 
-void forget_tracked_statements(XactEvent event, void*) {
-    pg::entry([&] {
-        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-            tracked.clear();
-    });
-}
-
 } // namespace
+
+size_t tracked_executions() {
+    return tracked.size();
+}
 
 void install_hooks() {
     previous_planner = planner_hook;
@@ -495,7 +518,6 @@ void install_hooks() {
     install_managed_set_callbacks();
     catalog::install_routes_callbacks();
     switchover::install_routing_callbacks();
-    RegisterXactCallback(forget_tracked_statements, nullptr);
 }
 
 } // namespace presplit::analyzer

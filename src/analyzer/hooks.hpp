@@ -1,7 +1,8 @@
 // Planner, executor and utility hooks. They chain to the hooks installed
 // before pg_presplit (or the standard_* functions) and, for statements that
 // touch no managed table (or while presplit.analyzer is off), do nothing
-// else: a couple of atomic reads and a scan of the range table.
+// else: a check for pending cache invalidations (an unlocked flag read when
+// there are none; catalog/table_watch.hpp) and a scan of the range table.
 //
 // The planner hook also routes reads of switching plans, and the executor
 // hooks time routed executions for the channel statistics (see
@@ -20,9 +21,15 @@
 //                partition's bounds (INSERTed keys are not sampled)
 #pragma once
 
+#include <cstddef>
+
 namespace presplit::analyzer {
 
 // Called from _PG_init, while shared_preload_libraries is processed.
 void install_hooks();
+
+// How many executions the analyzer is recording in this backend right now
+// (for the tests: none once every statement has ended or failed).
+size_t tracked_executions();
 
 } // namespace presplit::analyzer

@@ -2,21 +2,18 @@
 
 #include "analyzer/key_axis.hpp"
 #include "catalog/direct_scan.hpp"
-#include "pg/generation.hpp"
+#include "catalog/table_watch.hpp"
 #include "pg/guard.hpp"
-#include "pg/shared_memory.hpp"
 
 extern "C" {
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "nodes/parsenodes.h"
-#include "port/atomics.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -34,10 +31,7 @@ namespace {
 std::unordered_map<Oid, ManagedLeaf> leaves;
 std::vector<const ManagedLeaf*> leaf_list; // the same leaves, for iteration
 std::unordered_set<Oid> parents;
-pg::CommitGeneration generation([] { return &pg::shared_state()->managed_generation; });
-uint64 built_generation = 0;
-bool built = false;
-bool stale = true;
+catalog::TableWatch watch("managed_table");
 
 struct ManagedRow {
     Oid parent;
@@ -125,32 +119,28 @@ void rebuild() {
         leaf_list.push_back(&leaf);
 }
 
+// presplit.managed_table changed (manage, unmanage, the extension created
+// or dropped), or a watched relation (partitions created, attached,
+// detached, dropped).
 void on_relcache_invalidation(Datum, Oid relid) {
     pg::entry([&] {
-        if (relid == InvalidOid || parents.count(relid) || leaves.count(relid))
-            stale = true;
+        if (parents.count(relid) || leaves.count(relid))
+            watch.mark_stale();
+        else
+            watch.on_relcache_invalidation(relid);
     });
-}
-
-void on_transaction_end(XactEvent event, void*) {
-    pg::entry([&] { generation.on_transaction_end(event); });
 }
 
 } // namespace
 
 void refresh_managed_set() {
-    const uint64 current = generation.current();
-    if (built && !stale && current == built_generation)
+    if (!watch.stale())
         return;
-    // Read the generation first: a change committed after this point bumps it
-    // again, so the next statement rebuilds.
-    stale = false;
-    built_generation = current;
-    built = true;
     try {
+        watch.reading();
         rebuild();
     } catch (...) {
-        stale = true;
+        watch.mark_stale();
         throw;
     }
 }
@@ -169,7 +159,7 @@ bool is_managed_parent(Oid relid) {
 }
 
 void managed_tables_changed() {
-    generation.bump_at_commit();
+    watch.changed();
 }
 
 const ManagedLeaf* detail::leaf_at(size_t i) {
@@ -178,7 +168,6 @@ const ManagedLeaf* detail::leaf_at(size_t i) {
 
 void install_managed_set_callbacks() {
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
-    RegisterXactCallback(on_transaction_end, nullptr);
 }
 
 } // namespace presplit::analyzer

@@ -1,9 +1,10 @@
 // Which relations the analyzer watches, per backend: the leaf partitions of
 // the managed tables in this database (and the managed parents). Rebuilt from
-// presplit.managed_table when manage/unmanage commits anywhere (a generation
-// counter in shared memory) or when a relcache invalidation touches a watched
-// relation (partitions attached, detached, created, dropped). Checking
-// whether anything is watched costs one atomic read.
+// presplit.managed_table when a relcache invalidation of that table arrives
+// (manage/unmanage committed anywhere, COMMIT PREPARED included: see
+// catalog/table_watch.hpp) or of a watched relation (partitions attached,
+// detached, created, dropped). Checking whether it is current costs a check
+// for pending invalidations (an unlocked flag read when there are none).
 #pragma once
 
 extern "C" {
@@ -35,7 +36,7 @@ template <typename F>
 void for_each_leaf_of(Oid parent, F&& f);
 
 // For manage/unmanage: every backend rebuilds its set once this transaction
-// commits.
+// commits (this one from its next command on).
 void managed_tables_changed();
 
 // Called from _PG_init.

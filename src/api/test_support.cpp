@@ -1,10 +1,13 @@
-// Test-only functions that prove the C++/PostgreSQL error boundary
-// (sql/guard.sql). The extension script does not create them; the regression
-// test does, with CREATE FUNCTION ... AS 'pg_presplit'.
+// Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql)
+// and the lifetime of per-execution state (sql/15_analyzer_lifetime.sql).
+// The extension script does not create them; the regression tests do, with
+// CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
+#include "analyzer/hooks.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -14,6 +17,7 @@ PG_FUNCTION_INFO_V1(presplit_test_throw_inside_call);
 PG_FUNCTION_INFO_V1(presplit_test_pg_error_in_guard);
 PG_FUNCTION_INFO_V1(presplit_test_spi_error_in_guard);
 PG_FUNCTION_INFO_V1(presplit_test_destructor_count);
+PG_FUNCTION_INFO_V1(presplit_test_analyzer_tracked);
 }
 
 #include <stdexcept>
@@ -87,4 +91,16 @@ Datum presplit_test_spi_error_in_guard(PG_FUNCTION_ARGS) {
 Datum presplit_test_destructor_count(PG_FUNCTION_ARGS) {
     (void)fcinfo;
     PG_RETURN_INT32(destructors_run);
+}
+
+// How many executions the analyzer of this backend is tracking. Superuser
+// only: it says something about other statements of the session.
+Datum presplit_test_analyzer_tracked(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    return pg::entry([&]() -> Datum {
+        if (!pg::call([] { return superuser(); }))
+            throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                            "presplit_test_analyzer_tracked is for superusers");
+        PG_RETURN_INT64(static_cast<int64>(analyzer::tracked_executions()));
+    });
 }

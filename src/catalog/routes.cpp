@@ -1,20 +1,17 @@
 #include "catalog/routes.hpp"
 
 #include "catalog/direct_scan.hpp"
-
-#include "pg/generation.hpp"
+#include "catalog/table_watch.hpp"
 #include "pg/guard.hpp"
-#include "pg/shared_memory.hpp"
 
 extern "C" {
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
-#include "port/atomics.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
@@ -26,10 +23,10 @@ namespace presplit::catalog {
 namespace {
 
 std::vector<Route> routes;
-pg::CommitGeneration generation([] { return &pg::shared_state()->routing_generation; });
-uint64 built_generation = 0;
+// Plan states and channel weights are written with routes_changed(), which
+// invalidates presplit.plan.
+TableWatch watch("plan");
 uint64_t version = 0;
-bool built = false;
 
 void read_routes(std::vector<Route>& out) {
     DirectScan plans;
@@ -115,22 +112,24 @@ void read_routes(std::vector<Route>& out) {
               out.end());
 }
 
-void on_transaction_end(XactEvent event, void*) {
-    pg::entry([&] { generation.on_transaction_end(event); });
+void on_relcache_invalidation(Datum, Oid relid) {
+    pg::entry([&] { watch.on_relcache_invalidation(relid); });
 }
 
 } // namespace
 
 void refresh_routes() {
-    const uint64 current = generation.current();
-    if (built && current == built_generation)
+    if (!watch.stale())
         return;
     std::vector<Route> fresh;
-    read_routes(fresh);
-    // Only now: a failed read leaves the cache stale, to be read again.
+    try {
+        watch.reading();
+        read_routes(fresh);
+    } catch (...) {
+        watch.mark_stale(); // to be read again
+        throw;
+    }
     routes = std::move(fresh);
-    built_generation = current;
-    built = true;
     ++version;
 }
 
@@ -165,11 +164,11 @@ bool is_new_channel_relation(Oid relid) {
 }
 
 void routes_changed() {
-    generation.bump_at_commit();
+    watch.changed();
 }
 
 void install_routes_callbacks() {
-    RegisterXactCallback(on_transaction_end, nullptr);
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
 }
 
 } // namespace presplit::catalog

@@ -2,8 +2,9 @@
 // relations to route, to which shadows, with what weight. A per-backend cache
 // of presplit.plan / shadow / channel / managed_table, read directly (no SPI:
 // it runs inside planner and executor hooks) with the latest snapshot, and
-// reloaded when a plan's state or weights change anywhere (a generation
-// counter in shared memory, bumped when such a change commits).
+// reloaded when a plan's state or weights change anywhere: the change
+// invalidates presplit.plan's relcache entry, which every backend receives
+// once it commits, by COMMIT or COMMIT PREPARED (catalog/table_watch.hpp).
 #pragma once
 
 extern "C" {
@@ -37,8 +38,8 @@ struct Route {
     TransactionId plan_row_xmin = InvalidTransactionId;
 };
 
-// Brings the cache up to date (needs a transaction); one atomic read when
-// nothing changed.
+// Brings the cache up to date (needs a transaction); a check for pending
+// invalidations (an unlocked flag read) when nothing changed.
 void refresh_routes();
 
 // Increases whenever the cache is reloaded, for caches built from routes.
@@ -53,7 +54,7 @@ const Route* find_route_for_relation(Oid relid);
 bool is_new_channel_relation(Oid relid);
 
 // For writers of plan states and channel weights: every backend reloads its
-// routes once this transaction commits.
+// routes once this transaction commits (this one from its next command on).
 void routes_changed();
 
 // Called from _PG_init.

@@ -38,11 +38,8 @@ void attach_shared_memory() {
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found = false;
     state = static_cast<SharedState*>(ShmemInitStruct(kSegmentName, sizeof(SharedState), &found));
-    if (!found) {
+    if (!found)
         memset(state, 0, sizeof(SharedState));
-        pg_atomic_init_u64(&state->managed_generation, 1);
-        pg_atomic_init_u64(&state->routing_generation, 1);
-    }
     lock = &GetNamedLWLockTranche(kTrancheName)->lock;
     analyzer::attach_shared_memory();
     switchover::attach_channel_stats();

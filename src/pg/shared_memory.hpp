@@ -6,7 +6,6 @@
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
-#include "port/atomics.h"
 #include "storage/lwlock.h"
 }
 
@@ -28,12 +27,6 @@ struct WorkerHeartbeat {
 
 struct SharedState {
     WorkerHeartbeat worker; // guarded by shared_lock()
-    // Bumped when manage/unmanage commits: backends rebuild their set of
-    // watched relations (analyzer/managed_set).
-    pg_atomic_uint64 managed_generation;
-    // Bumped when a plan's state or channel weights change: backends reload
-    // the routes of switching plans (catalog/routes).
-    pg_atomic_uint64 routing_generation;
 };
 static_assert(std::is_standard_layout_v<SharedState>);
 
