@@ -44,6 +44,10 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/lock_holders.cpp \
 	src/switchover/switchover.cpp \
 	src/switchover/channel_stats.cpp \
+	src/switchover/route_shapes.cpp \
+	src/switchover/route_indexes.cpp \
+	src/switchover/plan_rewrite.cpp \
+	src/switchover/route_marker.cpp \
 	src/switchover/routing.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
