@@ -7,7 +7,6 @@ extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_index.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
 }

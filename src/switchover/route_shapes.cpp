@@ -5,7 +5,6 @@
 extern "C" {
 #include "access/relation.h"
 #include "access/stratnum.h"
-#include "catalog/pg_am.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/inval.h"

@@ -27,7 +27,7 @@ struct ShadowShape {
     Oid relid = InvalidOid;
     std::vector<AttrNumber> attno; // source attno -> shadow attno (index 0 unused)
     bool has_lower = false, has_upper = false;
-    Datum lower = 0, upper = 0; // in shape_context
+    Datum lower = 0, upper = 0; // in the cache's memory context
     List* column_names = NIL;   // for the range table entry (EXPLAIN)
     std::string name;
 };
@@ -49,7 +49,7 @@ struct RouteShape {
 };
 
 // The shape of route's plan: cached, or built (needs a transaction). The
-// pointer lives until the next call.
+// pointer lives until the next call (which may rebuild the cache).
 const RouteShape* shape_of(const catalog::Route& route);
 
 // Called from install_routing_callbacks: marks the cache stale when a routed
