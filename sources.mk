@@ -18,7 +18,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/key_sampler.cpp \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
-	src/core/lock_wait.cpp
+	src/core/lock_wait.cpp \
+	src/core/plan_work.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
