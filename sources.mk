@@ -45,6 +45,7 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/switchover.cpp \
 	src/switchover/channel_stats.cpp \
 	src/switchover/routing.cpp \
+	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
 	src/worker/readiness.cpp \

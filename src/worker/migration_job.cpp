@@ -102,6 +102,8 @@ Step clean_up_failed_plan(int64_t id) {
         });
     if (step.ok)
         return step.value;
+    if (step.interrupted)
+        return {};
     record_worker_error(id, step.error, /*may_fail_plan=*/false);
     return {StepOutcome::error, config::worker_naptime_ms};
 }
@@ -154,6 +156,8 @@ Step run_migration_step(int64_t id) {
     // with a writer: the next attempt takes a new snapshot and gets past it.
     if (step.retryable())
         return {StepOutcome::progress, 0};
+    if (step.interrupted) // shutting down: the plan did nothing wrong
+        return {};
 
     record_worker_error(id, step.error, /*may_fail_plan=*/true);
     return {StepOutcome::error, config::worker_naptime_ms};

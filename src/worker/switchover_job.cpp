@@ -142,6 +142,8 @@ Step run_switchover_step(int64_t id) {
         return step.value;
     if (step.retryable())
         return {StepOutcome::progress, 0};
+    if (step.interrupted)
+        return {};
     record_worker_error(id, step.error, /*may_fail_plan=*/false);
     return {StepOutcome::error, config::worker_naptime_ms};
 }

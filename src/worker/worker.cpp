@@ -1,9 +1,10 @@
 // Lifecycle: the postmaster starts the worker once recovery has finished and
 // restarts it kRestartSeconds after it exits with an error (an ERROR in the
 // worker is promoted to FATAL). SIGTERM (server shutdown, or
-// pg_terminate_backend) ends it with exit code 0, which the postmaster takes
-// as "done": it comes back at the next server start. SIGHUP reloads the
-// configuration at the next wake-up.
+// pg_terminate_backend) ends it with exit code 0 (lifecycle.hpp: a step that
+// runs is cancelled), which the postmaster takes as "done": it comes back at
+// the next server start. SIGHUP reloads the configuration at the next
+// wake-up.
 //
 // Each round checks that the extension exists in presplit.database, publishes
 // a heartbeat, and advances the plans that have work: backfill
@@ -15,6 +16,7 @@
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
+#include "worker/lifecycle.hpp"
 #include "worker/migration_job.hpp"
 #include "worker/readiness.hpp"
 #include "worker/switchover_job.hpp"
@@ -84,13 +86,6 @@ void publish_exit(int, Datum) {
     });
 }
 
-void reload_configuration_if_asked() {
-    if (ConfigReloadPending) {
-        ConfigReloadPending = false;
-        pg::call([] { ProcessConfigFile(PGC_SIGHUP); });
-    }
-}
-
 // Plans the worker leaves alone until they are whole again, with what each
 // lacked when last looked at (logged when it changes).
 std::map<int64_t, std::string> waiting;
@@ -138,7 +133,7 @@ void run_round() {
     if (!found.ok)
         return;
     std::vector<int64_t> plans = found.value.second;
-    while (!plans.empty() && !ShutdownRequestPending) {
+    while (!plans.empty() && !shutdown_requested()) {
         int64_t pause_ms = INT64_MAX;
         std::vector<int64_t> still_working;
         for (int64_t id : plans) {
@@ -153,14 +148,13 @@ void run_round() {
         plans = std::move(still_working);
         publish_heartbeat(true);
         reload_configuration_if_asked();
-        if (!plans.empty() && pause_ms > 0 && pause_ms != INT64_MAX)
-            pg::sleep_on_latch(pause_ms);
+        if (!plans.empty() && pause_ms > 0 && pause_ms != INT64_MAX && !shutdown_requested())
+            nap(pause_ms);
     }
 }
 
 void run_worker() {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    install_signal_handlers();
     BackgroundWorkerUnblockSignals();
     // Published before connecting, so that a worker that cannot connect (no
     // such database) shows as starting again and again, never beating.
@@ -170,11 +164,11 @@ void run_worker() {
     ereport(LOG,
             (errmsg("pg_presplit worker started for database \"%s\"", config::worker_database)));
 
-    while (!ShutdownRequestPending) {
+    while (!shutdown_requested()) {
         reload_configuration_if_asked();
         run_round();
-        if (!ShutdownRequestPending)
-            pg::sleep_on_latch(config::worker_naptime_ms);
+        if (!shutdown_requested())
+            nap(config::worker_naptime_ms);
     }
     ereport(LOG, (errmsg("pg_presplit worker shutting down")));
     proc_exit(0);
