@@ -265,6 +265,18 @@ void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                  std::to_string(rows_copied_increment)});
 }
 
+std::map<int, std::string> progress_phases(int64_t plan_id) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    std::map<int, std::string> phases;
+    for (const auto& row : spi.execute("SELECT ordinal, phase FROM presplit.shadow_progress"
+                                       " WHERE plan_id = $1::bigint",
+                                       {std::to_string(plan_id)})
+                               .rows)
+        phases[std::stoi(*row[0])] = *row[1];
+    return phases;
+}
+
 void request_switch(int64_t id, bool ramp) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;

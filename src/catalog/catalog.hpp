@@ -9,6 +9,7 @@
 #include "pg/spi.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +84,8 @@ void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t>
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                   uint64_t rows_copied_increment);
+// Each shadow's phase (presplit.shadow_progress), by ordinal.
+std::map<int, std::string> progress_phases(int64_t plan_id);
 
 // The switchover's fields of a plan (see pg_presplit--*.sql).
 void request_switch(int64_t id, bool ramp);
