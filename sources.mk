@@ -50,6 +50,7 @@ PRESPLIT_PG_SOURCES = \
 	src/worker/migration_job.cpp \
 	src/worker/readiness.cpp \
 	src/worker/switchover_job.cpp \
+	src/worker/plan_workers.cpp \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
 	src/api/analyzer_views.cpp \

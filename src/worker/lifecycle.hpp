@@ -1,4 +1,5 @@
-// Signals and naps of pg_presplit's background worker (worker.cpp).
+// Signals and naps of pg_presplit's background workers: the supervisor
+// (worker.cpp) and the plan workers (plan_workers.cpp).
 //
 // SIGTERM (a smart or fast shutdown, pg_terminate_backend) asks the process to
 // exit cleanly, with exit code 0. Between steps the loops see the request
@@ -8,7 +9,7 @@
 // backfill batch waiting for a row lock, a cutover waiting on its latch. The
 // step's transaction rolls back at once, is not counted as the plan's error,
 // and the loop exits. (PostgreSQL's die() would end the process with FATAL
-// there, exit code 1: the postmaster would then start the worker again
+// there, exit code 1: the postmaster would then start the supervisor again
 // after pg_terminate_backend.) Nothing is lost: each step commits what it did
 // with the position it reached, and the next start resumes from there.
 #pragma once
@@ -26,8 +27,8 @@ bool shutdown_requested();
 // SIGHUP's reload, if one arrived.
 void reload_configuration_if_asked();
 
-// Sleeps up to ms, waking early when the latch is set (a new plan, SIGTERM,
-// SIGHUP). Outside any step: a cancel request has
+// Sleeps up to ms, waking early when the latch is set (a new plan, a plan
+// worker that ended, SIGTERM, SIGHUP). Outside any step: a cancel request has
 // nothing to cancel here, and is forgotten.
 void nap(int64_t ms);
 

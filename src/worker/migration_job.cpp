@@ -71,7 +71,8 @@ Step copy_next_batch(const migration::PlanLayout& layout) {
 // runs this REPEATABLE READ). Its progress row says "done" once it matched,
 // so that a restart goes on with the next shadow; with the last one the plan
 // is synced. A shadow of millions of rows is one long statement: a shutdown
-// cancels it (lifecycle.hpp).
+// cancels it (lifecycle.hpp), and other plans' ramps go on meanwhile in the
+// supervisor.
 Step verify_next_shadow(const migration::PlanLayout& layout) {
     const int64_t id = layout.plan.id;
     const std::map<int, std::string> phases = catalog::progress_phases(id);
