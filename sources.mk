@@ -18,7 +18,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/key_sampler.cpp \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
-	src/core/lock_wait.cpp
+	src/core/lock_wait.cpp \
+	src/core/plan_work.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
@@ -49,10 +50,12 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/plan_rewrite.cpp \
 	src/switchover/route_marker.cpp \
 	src/switchover/routing.cpp \
+	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
 	src/worker/readiness.cpp \
 	src/worker/switchover_job.cpp \
+	src/worker/plan_workers.cpp \
 	src/worker/worker.cpp \
 	src/api/arguments.cpp \
 	src/api/analyzer_views.cpp \

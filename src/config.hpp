@@ -7,6 +7,9 @@ namespace presplit::config {
 extern char* worker_database;
 // presplit.naptime: milliseconds the worker sleeps between rounds.
 extern int worker_naptime_ms;
+// presplit.max_plan_workers: plan workers (dynamic background workers doing
+// one plan's long steps) running at once.
+extern int max_plan_workers;
 
 // presplit.backfill_batch_size: rows per backfill transaction.
 extern int backfill_batch_size;

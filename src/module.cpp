@@ -21,6 +21,7 @@ namespace presplit {
 // boot values.
 char* config::worker_database = nullptr;
 int config::worker_naptime_ms = 1000;
+int config::max_plan_workers = 2;
 int config::backfill_batch_size = 5000;
 int config::backfill_max_rows_per_second = 0;
 int config::backfill_busy_backends = 0;
@@ -54,6 +55,13 @@ void define_settings() {
                             "Time the pg_presplit worker sleeps between rounds.", nullptr,
                             &config::worker_naptime_ms, config::worker_naptime_ms, 10, 3600 * 1000,
                             PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.max_plan_workers",
+        "Plan workers that may run at once, each doing one split plan's long steps.",
+        "Copying, verifying, cutting over: background workers (max_worker_processes) started "
+        "by the pg_presplit worker, which keeps the ramps' short steps to itself.",
+        &config::max_plan_workers, config::max_plan_workers, 1, pg::kMaxPlanWorkers, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
     DefineCustomIntVariable("presplit.backfill_batch_size",
                             "Rows the backfill copies per transaction.", nullptr,
                             &config::backfill_batch_size, config::backfill_batch_size, 1, 1000000,

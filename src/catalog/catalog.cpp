@@ -159,6 +159,13 @@ std::optional<Plan> load_plan(int64_t id, bool lock) {
                             {std::to_string(id)}));
 }
 
+std::optional<Plan> load_plan_unless_locked(int64_t id) {
+    return first_plan(store(std::string("SELECT ") + kPlanColumns +
+                                " FROM presplit.plan WHERE id = $1::bigint"
+                                " FOR UPDATE SKIP LOCKED",
+                            {std::to_string(id)}));
+}
+
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
                     unsigned int owner) {
@@ -255,6 +262,16 @@ void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
            std::to_string(rows_copied_increment)});
 }
 
+std::map<int, std::string> progress_phases(int64_t plan_id) {
+    std::map<int, std::string> phases;
+    for (const auto& row : store("SELECT ordinal, phase FROM presplit.shadow_progress"
+                                 " WHERE plan_id = $1::bigint",
+                                 {std::to_string(plan_id)})
+                               .rows)
+        phases[std::stoi(*row[0])] = *row[1];
+    return phases;
+}
+
 void request_switch(int64_t id, bool ramp) {
     store("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean"
           " WHERE id = $1::bigint",
@@ -282,19 +299,59 @@ void mark_cut_over(int64_t id) {
           {std::to_string(id)});
 }
 
-std::vector<int64_t> plans_needing_work() {
-    auto result = store("SELECT id FROM presplit.plan"
-                        " WHERE state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
-                        "    OR (state = 'synced' AND switch_requested)"
-                        // A failed plan's capture and shadows are cleaned up.
-                        "    OR (state = 'failed' AND EXISTS (SELECT FROM presplit.shadow s"
-                        "                                      WHERE s.plan_id = plan.id"
-                        "                                        AND s.relation IS NOT NULL))"
-                        " ORDER BY id");
-    std::vector<int64_t> ids;
+namespace {
+
+// What core::work_for needs of each plan. $1: the name of the constraint a
+// cutover gives the detached source (migration::old_bound_constraint_name).
+const char* const kPlanFacts =
+    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused,"
+    "       coalesce((SELECT c.weight FROM presplit.channel c"
+    "                  WHERE c.plan_id = p.id AND c.channel = 'new'), 0),"
+    "       EXISTS (SELECT FROM presplit.shadow s"
+    "                WHERE s.plan_id = p.id AND s.relation IS NOT NULL),"
+    "       EXISTS (SELECT FROM pg_catalog.pg_constraint k"
+    "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
+    "                  AND NOT k.convalidated)"
+    "  FROM presplit.plan p";
+
+std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
+    core::PlanFacts facts;
+    facts.state = *row[1];
+    facts.switch_requested = *row[2] == "t";
+    facts.ramp = *row[3] == "t";
+    facts.paused = *row[4] == "t";
+    facts.new_channel_weight = std::stoi(*row[5]);
+    facts.has_shadows = *row[6] == "t";
+    facts.old_bound_unvalidated = *row[7] == "t";
+    return {std::stoll(*row[0]), facts};
+}
+
+} // namespace
+
+std::vector<std::pair<int64_t, core::PlanFacts>>
+plans_needing_work(const std::string& old_bound_constraint) {
+    auto result =
+        store(std::string(kPlanFacts) +
+                  " WHERE p.state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
+                  "    OR (p.state = 'synced' AND p.switch_requested)"
+                  // A failed plan's capture and shadows are cleaned up.
+                  "    OR (p.state = 'failed' AND EXISTS (SELECT FROM presplit.shadow s"
+                  "                                        WHERE s.plan_id = p.id"
+                  "                                          AND s.relation IS NOT NULL))"
+                  " ORDER BY p.id",
+              {old_bound_constraint});
+    std::vector<std::pair<int64_t, core::PlanFacts>> plans;
     for (const auto& row : result.rows)
-        ids.push_back(std::stoll(*row[0]));
-    return ids;
+        plans.push_back(facts_from_row(row));
+    return plans;
+}
+
+std::optional<core::PlanFacts> plan_facts(int64_t id, const std::string& old_bound_constraint) {
+    auto result = store(std::string(kPlanFacts) + " WHERE p.id = $2::bigint",
+                        {old_bound_constraint, std::to_string(id)});
+    if (result.rows.empty())
+        return std::nullopt;
+    return facts_from_row(result.rows[0]).second;
 }
 
 void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,

@@ -6,11 +6,14 @@
 // statements below and the store's own triggers.
 #pragma once
 
+#include "core/plan_work.hpp"
 #include "pg/spi.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace presplit::catalog {
@@ -70,6 +73,9 @@ std::optional<Plan> find_active_plan_for_parent(unsigned int parent);
 // Reads a plan; with lock, holds its row lock (FOR UPDATE) until the end of
 // the transaction, which serializes everything that changes a plan.
 std::optional<Plan> load_plan(int64_t id, bool lock);
+// Locks and reads a plan unless another transaction holds its row lock (a
+// plan worker's step, a user's call): then nullopt, as for no such plan.
+std::optional<Plan> load_plan_unless_locked(int64_t id);
 
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
@@ -83,6 +89,8 @@ void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t>
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                   uint64_t rows_copied_increment);
+// Each shadow's phase (presplit.shadow_progress), by ordinal.
+std::map<int, std::string> progress_phases(int64_t plan_id);
 
 // The switchover's fields of a plan (see pg_presplit--*.sql).
 void request_switch(int64_t id, bool ramp);
@@ -91,8 +99,14 @@ void set_paused(int64_t id, bool paused);
 void set_new_channel_weight(int64_t id, int weight);
 void mark_cut_over(int64_t id);
 
-// Plan ids the worker has work for, oldest first.
-std::vector<int64_t> plans_needing_work();
+// The plans the worker may have work for, oldest first, with what decides
+// which process does it (core/plan_work.hpp). old_bound_constraint: the name
+// of the constraint a cutover gives the detached source
+// (migration::old_bound_constraint_name).
+std::vector<std::pair<int64_t, core::PlanFacts>>
+plans_needing_work(const std::string& old_bound_constraint);
+// The same of one plan, whatever its state; nullopt if there is none.
+std::optional<core::PlanFacts> plan_facts(int64_t id, const std::string& old_bound_constraint);
 
 // Appends to presplit.event.
 void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,

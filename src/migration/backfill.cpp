@@ -152,38 +152,31 @@ void mark_backfilling(catalog::Plan& plan) {
     plan.state = "backfilling";
 }
 
-void analyze_shadows(const PlanLayout& layout) {
-    std::string names;
-    for (size_t i = 0; i < layout.shadows.size(); ++i)
-        names += (i ? ", " : "") + layout.shadows[i].name;
+void analyze_shadow(const PlanLayout& layout, const ShadowLayout& shadow) {
     pg::RunAsTableOwner as_owner(layout.table_owner);
     pg::SpiSession spi;
-    spi.execute("ANALYZE " + names);
+    spi.execute("ANALYZE " + shadow.name);
 }
 
-std::vector<ShadowCheck> verify_shadows(const PlanLayout& layout) {
+ShadowCheck verify_shadow(const PlanLayout& layout, const ShadowLayout& shadow) {
     pg::RunAsTableOwner as_owner(layout.table_owner);
     pg::SpiSession spi;
-    std::vector<ShadowCheck> checks;
     auto summary = [](const std::string& from) {
         return "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM " + from;
     };
-    for (const auto& shadow : layout.shadows) {
-        ShadowCheck check;
-        check.ordinal = shadow.row.ordinal;
-        pg::Row source =
-            spi.execute(summary("ONLY " + layout.source + " AS t WHERE " +
-                                range_condition(layout.key, layout.key_type, shadow.row.lower_value,
-                                                shadow.row.upper_value, "t.")))
-                .rows.at(0);
-        pg::Row copy = spi.execute(summary(shadow.name + " AS t")).rows.at(0);
-        check.source_rows = std::stoll(*source[0]);
-        check.source_checksum = *source[1];
-        check.shadow_rows = std::stoll(*copy[0]);
-        check.shadow_checksum = *copy[1];
-        checks.push_back(check);
-    }
-    return checks;
+    ShadowCheck check;
+    check.ordinal = shadow.row.ordinal;
+    pg::Row source =
+        spi.execute(summary("ONLY " + layout.source + " AS t WHERE " +
+                            range_condition(layout.key, layout.key_type, shadow.row.lower_value,
+                                            shadow.row.upper_value, "t.")))
+            .rows.at(0);
+    pg::Row copy = spi.execute(summary(shadow.name + " AS t")).rows.at(0);
+    check.source_rows = std::stoll(*source[0]);
+    check.source_checksum = *source[1];
+    check.shadow_rows = std::stoll(*copy[0]);
+    check.shadow_checksum = *copy[1];
+    return check;
 }
 
 } // namespace presplit::migration

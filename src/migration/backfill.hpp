@@ -25,7 +25,7 @@
 //     put them in the shadows. Rows whose key moves within the source are
 //     moved by capture (delete + insert), and the batch copies them, if not
 //     yet copied, where they are now.
-// The verification (verify_shadows) checks the outcome independently.
+// The verification (verify_shadow) checks the outcome independently.
 #pragma once
 
 #include "core/throttle.hpp"
@@ -59,7 +59,7 @@ BatchResult run_batch(const PlanLayout& layout, int batch_size,
 // preparing → backfilling, on the first step (plan is locked).
 void mark_backfilling(catalog::Plan& plan);
 
-void analyze_shadows(const PlanLayout& layout);
+void analyze_shadow(const PlanLayout& layout, const ShadowLayout& shadow);
 
 struct ShadowCheck {
     int ordinal = 0;
@@ -73,8 +73,10 @@ struct ShadowCheck {
 };
 
 // Row count and an order-independent checksum (sum of 64-bit hashes of each
-// row's text) of each shadow and of its slice of the source, all read under
-// the calling transaction's snapshot (run it REPEATABLE READ).
-std::vector<ShadowCheck> verify_shadows(const PlanLayout& layout);
+// row's text) of a shadow and of its slice of the source, both read under the
+// calling transaction's snapshot (run it REPEATABLE READ). Capture keeps each
+// shadow equal to its slice in every snapshot, so the shadows can be checked
+// one at a time, each in a transaction of its own.
+ShadowCheck verify_shadow(const PlanLayout& layout, const ShadowLayout& shadow);
 
 } // namespace presplit::migration

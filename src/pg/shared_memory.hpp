@@ -25,8 +25,24 @@ struct WorkerHeartbeat {
     bool extension_present; // CREATE EXTENSION done in presplit.database
 };
 
+// Plan workers (worker/plan_workers.hpp): a slot per running one. The
+// supervisor reserves a slot before it asks the postmaster to start the
+// worker, which claims it (if the reservation is still its own) and frees it
+// when it exits.
+constexpr int kMaxPlanWorkers = 64; // the upper limit of presplit.max_plan_workers
+
+struct PlanWorkerSlot {
+    bool in_use;
+    int64_t plan_id;
+    uint64_t generation; // of the reservation, handed to the worker it is for
+    int pid;             // 0 until the worker has claimed the slot
+};
+
 struct SharedState {
     WorkerHeartbeat worker; // guarded by shared_lock()
+    // Guarded by shared_lock().
+    PlanWorkerSlot plan_workers[kMaxPlanWorkers];
+    uint64_t plan_worker_reservations; // generations handed out
 };
 static_assert(std::is_standard_layout_v<SharedState>);
 

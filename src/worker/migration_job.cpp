@@ -12,6 +12,7 @@
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -22,9 +23,11 @@ constexpr int kMaxConsecutiveErrors = 5;
 std::map<int64_t, int> consecutive_errors;
 constexpr int kConflictBatches = 8;
 std::map<int64_t, int> skip_conflicts_for;
-// Plans this process has copied for: the first step of one that already has
-// a position is a resumption (after a restart or crash), worth a log line.
+// Plans this process has copied for (verified for): the first step of one
+// that already has a position (a verified shadow) is a resumption (after a
+// restart or crash), worth a log line.
 std::set<int64_t> seen;
+std::set<int64_t> verifying;
 
 core::ThrottleSettings throttle_settings() {
     core::ThrottleSettings settings;
@@ -63,27 +66,45 @@ Step copy_next_batch(const migration::PlanLayout& layout) {
             core::pause_after_batch_ms(settings, batch.rows_read, pg::elapsed_ms(start))};
 }
 
-// ANALYZE, then compare every shadow with its slice of the source under the
-// transaction's one snapshot (the caller runs this REPEATABLE READ).
-void finish_backfill(const migration::PlanLayout& layout) {
-    migration::analyze_shadows(layout);
-    std::string mismatches;
-    for (const auto& check : migration::verify_shadows(layout)) {
-        if (check.matches())
-            continue;
-        mismatches += (mismatches.empty() ? "" : "; ") + std::string("shadow ") +
-                      std::to_string(check.ordinal) + ": source has " +
-                      std::to_string(check.source_rows) + " rows (checksum " +
-                      check.source_checksum + "), shadow has " + std::to_string(check.shadow_rows) +
-                      " rows (checksum " + check.shadow_checksum + ")";
+// The verification, one shadow per step: ANALYZE it, then compare it with
+// its slice of the source under the transaction's one snapshot (the caller
+// runs this REPEATABLE READ). Its progress row says "done" once it matched,
+// so that a restart goes on with the next shadow; with the last one the plan
+// is synced. A shadow of millions of rows is one long statement: a shutdown
+// cancels it (lifecycle.hpp), and other plans' ramps go on meanwhile in the
+// supervisor.
+Step verify_next_shadow(const migration::PlanLayout& layout) {
+    const int64_t id = layout.plan.id;
+    const std::map<int, std::string> phases = catalog::progress_phases(id);
+    auto verified = [&](const migration::ShadowLayout& shadow) {
+        auto phase = phases.find(shadow.row.ordinal);
+        return phase != phases.end() && phase->second == "done";
+    };
+    auto next = std::find_if_not(layout.shadows.begin(), layout.shadows.end(), verified);
+    if (next != layout.shadows.end()) {
+        if (verifying.insert(id).second && next != layout.shadows.begin())
+            pg::call([&] {
+                ereport(LOG, (errmsg("pg_presplit: resuming the verification of split plan %lld "
+                                     "at shadow %d: the shadows before it are verified",
+                                     static_cast<long long>(id), next->row.ordinal)));
+            });
+        migration::analyze_shadow(layout, *next);
+        const migration::ShadowCheck check = migration::verify_shadow(layout, *next);
+        if (!check.matches()) {
+            catalog::set_plan_state(id, "failed",
+                                    "verification failed: shadow " + std::to_string(check.ordinal) +
+                                        ": source has " + std::to_string(check.source_rows) +
+                                        " rows (checksum " + check.source_checksum +
+                                        "), shadow has " + std::to_string(check.shadow_rows) +
+                                        " rows (checksum " + check.shadow_checksum + ")");
+            return {};
+        }
+        catalog::set_progress(id, next->row.ordinal, "done", 0);
+        if (++next != layout.shadows.end())
+            return {StepOutcome::progress, 0};
     }
-    if (!mismatches.empty()) {
-        catalog::set_plan_state(layout.plan.id, "failed", "verification failed: " + mismatches);
-        return;
-    }
-    for (const auto& shadow : layout.shadows)
-        catalog::set_progress(layout.plan.id, shadow.row.ordinal, "done", 0);
-    catalog::set_plan_state(layout.plan.id, "synced");
+    catalog::set_plan_state(id, "synced");
+    return {StepOutcome::progress, 0};
 }
 
 // A failed plan leaves the source as it was: its capture (inert once the
@@ -102,6 +123,8 @@ Step clean_up_failed_plan(int64_t id) {
         });
     if (step.ok)
         return step.value;
+    if (step.interrupted)
+        return {};
     record_worker_error(id, step.error, /*may_fail_plan=*/false);
     return {StepOutcome::error, config::worker_naptime_ms};
 }
@@ -122,7 +145,7 @@ Step run_migration_step(int64_t id) {
     const bool verify = peek.value->backfill_done;
 
     auto step = in_transaction(
-        verify ? "pg_presplit: verifying shadows" : "pg_presplit: copying a batch",
+        verify ? "pg_presplit: verifying a shadow" : "pg_presplit: copying a batch",
         verify ? Isolation::repeatable_read : Isolation::read_committed, [&]() -> Step {
             auto plan = catalog::load_plan(id, /*lock=*/true);
             if (!plan || !(plan->state == "preparing" || plan->state == "backfilling"))
@@ -143,8 +166,7 @@ Step run_migration_step(int64_t id) {
                     });
                 return copy_next_batch(layout);
             }
-            finish_backfill(layout);
-            return {StepOutcome::progress, 0};
+            return verify_next_shadow(layout);
         });
     if (step.ok) {
         consecutive_errors.erase(id);
@@ -154,6 +176,8 @@ Step run_migration_step(int64_t id) {
     // with a writer: the next attempt takes a new snapshot and gets past it.
     if (step.retryable())
         return {StepOutcome::progress, 0};
+    if (step.interrupted) // shutting down: the plan did nothing wrong
+        return {};
 
     record_worker_error(id, step.error, /*may_fail_plan=*/true);
     return {StepOutcome::error, config::worker_naptime_ms};

@@ -114,8 +114,8 @@ Step ramp(const catalog::Plan& plan) {
                            decision.reason + " (" + describe(old_channel, new_channel) + ")");
         return {};
     case core::RampAction::cut_over:
-        switchover::cut_over(migration::load_layout(plan));
-        return {StepOutcome::progress, 0};
+        // A plan worker's (run_cutover_step): its lock may wait.
+        return {};
     }
     return {};
 }
@@ -125,7 +125,10 @@ Step ramp(const catalog::Plan& plan) {
 Step run_switchover_step(int64_t id) {
     auto step =
         in_transaction("pg_presplit: switching over", Isolation::read_committed, [&]() -> Step {
-            auto plan = catalog::load_plan(id, /*lock=*/true);
+            // Never waits for the plan's row lock: whoever holds it (a plan
+            // worker's step, a user's call) may hold it long, and the other
+            // plans' ramps must not wait. The next round looks again.
+            auto plan = catalog::load_plan_unless_locked(id);
             if (!plan)
                 return {};
             if (plan->state == "synced" && plan->switch_requested) {
@@ -134,14 +137,40 @@ Step run_switchover_step(int64_t id) {
             }
             if (plan->state == "switching" && plan->switch_requested && plan->ramp)
                 return ramp(*plan);
-            if (plan->state == "cut_over")
-                switchover::validate_old_bound(migration::load_layout(*plan));
             return {};
         });
     if (step.ok)
         return step.value;
     if (step.retryable())
         return {StepOutcome::progress, 0};
+    if (step.interrupted)
+        return {};
+    record_worker_error(id, step.error, /*may_fail_plan=*/false);
+    return {StepOutcome::error, config::worker_naptime_ms};
+}
+
+Step run_cutover_step(int64_t id) {
+    auto step = in_transaction(
+        "pg_presplit: cutting over or validating", Isolation::read_committed, [&]() -> Step {
+            auto plan = catalog::load_plan(id, /*lock=*/true);
+            if (!plan)
+                return {};
+            if (plan->state == "switching" && plan->switch_requested && plan->ramp &&
+                !plan->paused && plan->new_channel_weight.value_or(0) >= 100) {
+                switchover::cut_over(migration::load_layout(*plan));
+                return {StepOutcome::progress, 0};
+            }
+            if (plan->state == "cut_over" &&
+                switchover::validate_old_bound(migration::load_layout(*plan)))
+                return {StepOutcome::progress, 0};
+            return {};
+        });
+    if (step.ok)
+        return step.value;
+    if (step.retryable())
+        return {StepOutcome::progress, 0};
+    if (step.interrupted)
+        return {};
     record_worker_error(id, step.error, /*may_fail_plan=*/false);
     return {StepOutcome::error, config::worker_naptime_ms};
 }

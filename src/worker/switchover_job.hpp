@@ -1,13 +1,21 @@
 // The worker's part of a split plan from synced on: start the switchover a
 // split_partition call asked for, ramp the new channel's weight, cut over at
 // 100, and after the cutover validate the detached source's bound so that a
-// rollback needs no scan. One short transaction per step.
+// rollback needs no scan. One transaction per step.
 #pragma once
 
 #include "worker/migration_job.hpp"
 
 namespace presplit::worker {
 
+// The supervisor's short steps (core::PlanWork::supervisor): start switching,
+// or judge the ramp's step (hold, raise, abort). Skips a plan whose row lock
+// another transaction holds.
 Step run_switchover_step(int64_t id);
+
+// A plan worker's: the cutover the ramp has reached 100 for (its lock may
+// wait up to presplit.cutover_max_wait), or after it the validation of the
+// old partition's bound (a scan of all its rows).
+Step run_cutover_step(int64_t id);
 
 } // namespace presplit::worker

@@ -51,7 +51,6 @@ std::string abort_transaction(const std::exception& error, int* sqlstate) {
             message += ". " + own_error->detail();
     } else
         *sqlstate = ERRCODE_INTERNAL_ERROR;
-    const int level = is_retryable_sqlstate(*sqlstate) ? DEBUG1 : WARNING;
     pg::call([] {
         HOLD_INTERRUPTS();
         AbortCurrentTransaction();
@@ -59,6 +58,17 @@ std::string abort_transaction(const std::exception& error, int* sqlstate) {
         RESUME_INTERRUPTS();
         pgstat_report_activity(STATE_IDLE, nullptr);
     });
+    if (shutdown_requested()) {
+        // Most likely the cancel SIGTERM sent (lifecycle.hpp): not a failure.
+        pg::call([&] {
+            ereport(LOG, (errmsg("pg_presplit worker: shutting down: the current step was rolled "
+                                 "back (%s)",
+                                 message.c_str()),
+                          errdetail("The next start goes on from the last step that committed.")));
+        });
+        return message;
+    }
+    const int level = is_retryable_sqlstate(*sqlstate) ? DEBUG1 : WARNING;
     pg::call([&] { ereport(level, (errmsg("pg_presplit worker: %s", message.c_str()))); });
     return message;
 }

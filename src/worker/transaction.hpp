@@ -1,10 +1,12 @@
-// Transactions of the background worker. Each unit of work runs in its own
+// Transactions of the background workers. Each unit of work runs in its own
 // transaction; an error rolls it back, is logged, and the worker goes on
 // (errors in the worker's own loop, outside these, end the process and the
-// postmaster restarts it).
+// postmaster restarts it). SIGTERM cancels the statement that runs
+// (lifecycle.hpp); once it has come, no new transaction starts.
 #pragma once
 
 #include "pg/guard.hpp"
+#include "worker/lifecycle.hpp"
 
 #include <string>
 #include <type_traits>
@@ -21,6 +23,9 @@ struct TransactionResult {
     int sqlstate = 0;  // its SQLSTATE (ERRCODE_*), when !ok
     // A serialization failure or deadlock: nothing is wrong, try again.
     bool retryable() const;
+    // Cut short or not started because the worker is shutting down: not an
+    // error of the plan's.
+    bool interrupted = false;
 };
 
 bool is_retryable_sqlstate(int sqlstate);
@@ -40,6 +45,13 @@ template <typename F>
 auto in_transaction(const char* activity, Isolation isolation, F&& work)
     -> TransactionResult<std::invoke_result_t<F&>> {
     TransactionResult<std::invoke_result_t<F&>> result;
+    ShutdownCancelsStatements cancellable;
+    if (shutdown_requested()) {
+        result.interrupted = true;
+        result.error = "the worker is shutting down";
+        result.sqlstate = ERRCODE_ADMIN_SHUTDOWN;
+        return result;
+    }
     begin_transaction(activity, isolation);
     try {
         result.value = work();
@@ -47,6 +59,7 @@ auto in_transaction(const char* activity, Isolation isolation, F&& work)
         result.ok = true;
     } catch (const std::exception& error) {
         result.error = abort_transaction(error, &result.sqlstate);
+        result.interrupted = shutdown_requested();
     }
     return result;
 }

@@ -1,13 +1,19 @@
-// Lifecycle: the postmaster starts the worker once recovery has finished and
+// The supervisor: one background worker per cluster, serving
+// presplit.database. The postmaster starts it once recovery has finished and
 // restarts it kRestartSeconds after it exits with an error (an ERROR in the
 // worker is promoted to FATAL). SIGTERM (server shutdown, or
-// pg_terminate_backend) ends it with exit code 0, which the postmaster takes
-// as "done": it comes back at the next server start. SIGHUP reloads the
-// configuration at the next wake-up.
+// pg_terminate_backend) ends it with exit code 0 (lifecycle.hpp: a step that
+// runs is cancelled), which the postmaster takes as "done": it comes back at
+// the next server start. SIGHUP reloads the configuration at the next
+// wake-up.
 //
-// Each round checks that the extension exists in presplit.database, publishes
-// a heartbeat, and advances the plans that have work: backfill
-// (migration_job) and switchover (switchover_job).
+// Each round (every presplit.naptime, or at once when woken: a new plan, a
+// plan worker that ended) checks that the extension exists in
+// presplit.database, publishes a heartbeat, starts plan workers for the plans
+// with long work (plan_workers.hpp) and does the short steps of the others
+// itself: starting a switchover, the ramp's hold, raise or abort
+// (core/plan_work.hpp). Nothing it does waits for a copy, a verification or
+// a lock, so every ramp is judged at every round.
 #include "worker/worker.hpp"
 
 #include "config.hpp"
@@ -15,7 +21,11 @@
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
+#include "core/plan_work.hpp"
+#include "migration/layout.hpp"
+#include "worker/lifecycle.hpp"
 #include "worker/migration_job.hpp"
+#include "worker/plan_workers.hpp"
 #include "worker/readiness.hpp"
 #include "worker/switchover_job.hpp"
 #include "worker/transaction.hpp"
@@ -38,8 +48,11 @@ extern "C" {
 PGDLLEXPORT void presplit_worker_main(Datum main_arg);
 }
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
+#include <utility>
 
 namespace presplit::worker {
 namespace {
@@ -84,23 +97,20 @@ void publish_exit(int, Datum) {
     });
 }
 
-void reload_configuration_if_asked() {
-    if (ConfigReloadPending) {
-        ConfigReloadPending = false;
-        pg::call([] { ProcessConfigFile(PGC_SIGHUP); });
-    }
-}
-
 // Plans the worker leaves alone until they are whole again, with what each
 // lacked when last looked at (logged when it changes).
 std::map<int64_t, std::string> waiting;
 
-// The plans with work that the worker may advance now (worker/readiness.hpp);
-// the others wait, with a line in the server log.
-std::vector<int64_t> plans_ready_for_work() {
-    std::vector<int64_t> ready;
+// The plans with work that the worker may advance now (worker/readiness.hpp),
+// oldest first, with who does it; the others wait, with a line in the server
+// log.
+std::vector<std::pair<int64_t, core::PlanWork>> plans_ready_for_work() {
+    std::vector<std::pair<int64_t, core::PlanWork>> ready;
     std::map<int64_t, std::string> still_waiting;
-    for (int64_t id : catalog::plans_needing_work()) {
+    for (const auto& [id, facts] :
+         catalog::plans_needing_work(migration::old_bound_constraint_name())) {
+        // Even a plan with nothing to do now: a DBA learns that its capture
+        // is gone before it has work again.
         std::optional<std::string> missing = missing_for_work(id);
         if (!missing) {
             if (waiting.count(id))
@@ -108,7 +118,9 @@ std::vector<int64_t> plans_ready_for_work() {
                     ereport(LOG, (errmsg("pg_presplit: split plan %lld is whole again: going on",
                                          static_cast<long long>(id))));
                 });
-            ready.push_back(id);
+            const core::PlanWork work = core::work_for(facts, config::backfill_paused);
+            if (work != core::PlanWork::none)
+                ready.emplace_back(id, work);
             continue;
         }
         auto before = waiting.find(id);
@@ -125,56 +137,84 @@ std::vector<int64_t> plans_ready_for_work() {
     return ready;
 }
 
-// One round: publish a heartbeat, then advance every plan that has work,
-// one step each in turn, until none has or a shutdown is requested. Throttle
-// pauses are taken between steps.
-void run_round() {
+// Plans that wait for a free plan worker slot (logged once each).
+std::set<int64_t> waiting_for_a_plan_worker;
+
+// Starts plan workers for the plans that need one, oldest first, within
+// presplit.max_plan_workers.
+void start_plan_workers(const std::vector<int64_t>& need) {
+    const core::PlanWorkerAssignment assignment =
+        core::assign_plan_workers(need, plans_with_plan_worker(), config::max_plan_workers);
+    for (int64_t id : assignment.start)
+        if (!start_plan_worker(id))
+            break; // no background worker slot: nor for the next ones
+    std::set<int64_t> now_waiting(assignment.waiting.begin(), assignment.waiting.end());
+    for (int64_t id : now_waiting)
+        if (!waiting_for_a_plan_worker.count(id))
+            pg::call([&] {
+                ereport(LOG, (errmsg("pg_presplit: split plan %lld waits for a plan worker: "
+                                     "all %d that presplit.max_plan_workers allows are busy",
+                                     static_cast<long long>(id), config::max_plan_workers)));
+            });
+    waiting_for_a_plan_worker = std::move(now_waiting);
+}
+
+struct WorkFound {
+    bool extension_present = false;
+    std::vector<std::pair<int64_t, core::PlanWork>> plans;
+};
+
+// One round; returns how long to nap before the next one.
+int64_t run_round() {
     auto found = in_transaction("pg_presplit: looking for work", Isolation::read_committed, [] {
-        bool present = pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
-        return present ? std::make_pair(true, plans_ready_for_work())
-                       : std::make_pair(false, std::vector<int64_t>{});
+        WorkFound work;
+        work.extension_present =
+            pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
+        if (work.extension_present)
+            work.plans = plans_ready_for_work();
+        return work;
     });
-    publish_heartbeat(found.ok && found.value.first);
+    publish_heartbeat(found.ok && found.value.extension_present);
     if (!found.ok)
-        return;
-    std::vector<int64_t> plans = found.value.second;
-    while (!plans.empty() && !ShutdownRequestPending) {
-        int64_t pause_ms = INT64_MAX;
-        std::vector<int64_t> still_working;
-        for (int64_t id : plans) {
-            Step step = run_migration_step(id);
-            if (step.outcome == StepOutcome::idle && step.pause_ms == 0)
-                step = run_switchover_step(id);
-            if (step.outcome == StepOutcome::progress || step.pause_ms > 0)
-                still_working.push_back(id);
-            if (step.outcome != StepOutcome::idle || step.pause_ms > 0)
-                pause_ms = std::min(pause_ms, step.pause_ms);
-        }
-        plans = std::move(still_working);
-        publish_heartbeat(true);
-        reload_configuration_if_asked();
-        if (!plans.empty() && pause_ms > 0 && pause_ms != INT64_MAX)
-            pg::sleep_on_latch(pause_ms);
+        return config::worker_naptime_ms;
+
+    std::vector<int64_t> need;
+    for (const auto& [id, work] : found.value.plans)
+        if (work == core::PlanWork::plan_worker)
+            need.push_back(id);
+    if (!shutdown_requested())
+        start_plan_workers(need);
+
+    int64_t pause_ms = config::worker_naptime_ms;
+    for (const auto& [id, work] : found.value.plans) {
+        if (work != core::PlanWork::supervisor || shutdown_requested())
+            continue;
+        const Step step = run_switchover_step(id);
+        if (step.outcome == StepOutcome::progress)
+            pause_ms = 0; // e.g. a new weight: look again at once
+        else if (step.pause_ms > 0)
+            pause_ms = std::min(pause_ms, step.pause_ms);
     }
+    return pause_ms;
 }
 
 void run_worker() {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    install_signal_handlers();
     BackgroundWorkerUnblockSignals();
     // Published before connecting, so that a worker that cannot connect (no
     // such database) shows as starting again and again, never beating.
     before_shmem_exit(publish_exit, 0);
     publish_start();
     BackgroundWorkerInitializeConnection(config::worker_database, nullptr, 0);
+    forget_unclaimed_plan_workers();
     ereport(LOG,
             (errmsg("pg_presplit worker started for database \"%s\"", config::worker_database)));
 
-    while (!ShutdownRequestPending) {
+    while (!shutdown_requested()) {
         reload_configuration_if_asked();
-        run_round();
-        if (!ShutdownRequestPending)
-            pg::sleep_on_latch(config::worker_naptime_ms);
+        const int64_t pause_ms = run_round();
+        if (!shutdown_requested() && pause_ms > 0)
+            nap(pause_ms);
     }
     ereport(LOG, (errmsg("pg_presplit worker shutting down")));
     proc_exit(0);

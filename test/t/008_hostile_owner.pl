@@ -309,11 +309,12 @@ for my $what ('CREATE TABLE table', 'CREATE TRIGGER trigger', 'ALTER TABLE table
 {
 	ok((grep { /presplit-audit: \Q$what\E / } @audit), "$what on the owner's objects, as the owner");
 }
-# The automatic cutovers: in the worker, whose session user is the superuser.
+# The automatic cutovers: in the worker (a plan worker does them), whose
+# session user is the superuser.
 my $superuser = $node->safe_psql('postgres', 'SELECT rolname FROM pg_roles WHERE oid = 10');
 for my $what ("ALTER TABLE table $table", 'CREATE TRIGGER trigger', 'DROP TRIGGER trigger')
 {
-	ok((grep { /pg_presplit worker .*presplit-audit: \Q$what\E .*as \Q$owner\E \(session \Q$superuser\E\)/ } @audit),
+	ok((grep { /pg_presplit (?:plan )?worker .*presplit-audit: \Q$what\E .*as \Q$owner\E \(session \Q$superuser\E\)/ } @audit),
 		"the worker's $what ran as the owner");
 }
 is($node->safe_psql('postgres', $privileges_sql), $privileges_before,

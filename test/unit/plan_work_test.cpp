@@ -1,0 +1,88 @@
+#include "core/plan_work.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace presplit::core;
+
+namespace {
+
+PlanFacts facts(const std::string& state) {
+    PlanFacts plan;
+    plan.state = state;
+    return plan;
+}
+
+} // namespace
+
+TEST(PlanWork, CopyingAndVerifyingGoToAPlanWorker) {
+    EXPECT_EQ(work_for(facts("preparing"), false), PlanWork::plan_worker);
+    EXPECT_EQ(work_for(facts("backfilling"), false), PlanWork::plan_worker);
+}
+
+TEST(PlanWork, PausedBackfillsWaitButFailedPlansAreStillCleanedUp) {
+    EXPECT_EQ(work_for(facts("backfilling"), true), PlanWork::none);
+    PlanFacts failed = facts("failed");
+    failed.has_shadows = true;
+    EXPECT_EQ(work_for(failed, true), PlanWork::plan_worker);
+    failed.has_shadows = false;
+    EXPECT_EQ(work_for(failed, false), PlanWork::none);
+}
+
+TEST(PlanWork, StartingASwitchoverIsTheSupervisorsOnlyWhenAsked) {
+    PlanFacts synced = facts("synced");
+    EXPECT_EQ(work_for(synced, false), PlanWork::none);
+    synced.switch_requested = true;
+    EXPECT_EQ(work_for(synced, false), PlanWork::supervisor);
+}
+
+TEST(PlanWork, TheRampIsTheSupervisorsAndItsCutoverAPlanWorkers) {
+    PlanFacts switching = facts("switching");
+    switching.switch_requested = true;
+    switching.new_channel_weight = 0;
+    EXPECT_EQ(work_for(switching, false), PlanWork::supervisor);
+    switching.new_channel_weight = 90;
+    EXPECT_EQ(work_for(switching, true), PlanWork::supervisor); // backfill_paused is not about it
+    switching.new_channel_weight = 100;
+    EXPECT_EQ(work_for(switching, false), PlanWork::plan_worker);
+    switching.paused = true;
+    EXPECT_EQ(work_for(switching, false), PlanWork::none);
+    switching.paused = false;
+    switching.ramp = false;
+    EXPECT_EQ(work_for(switching, false), PlanWork::none);
+    switching.ramp = true;
+    switching.switch_requested = false;
+    EXPECT_EQ(work_for(switching, false), PlanWork::none);
+}
+
+TEST(PlanWork, AfterTheCutoverOnlyTheValidationScan) {
+    PlanFacts cut_over = facts("cut_over");
+    EXPECT_EQ(work_for(cut_over, false), PlanWork::none);
+    cut_over.old_bound_unvalidated = true;
+    EXPECT_EQ(work_for(cut_over, false), PlanWork::plan_worker);
+}
+
+TEST(PlanWork, FinishedPlansHaveNoWork) {
+    for (const char* state : {"planned", "finalized", "rolled_back", "cancelled"})
+        EXPECT_EQ(work_for(facts(state), false), PlanWork::none) << state;
+}
+
+TEST(PlanWorkers, OldestPlansGetTheFreeSlots) {
+    PlanWorkerAssignment a = assign_plan_workers({3, 5, 8, 9}, {}, 2);
+    EXPECT_EQ(a.start, (std::vector<int64_t>{3, 5}));
+    EXPECT_EQ(a.waiting, (std::vector<int64_t>{8, 9}));
+}
+
+TEST(PlanWorkers, RunningWorkersHoldTheirSlotsEvenWhenFinishing) {
+    // Plan 3 has one; plan 1's is finishing (it no longer needs one).
+    PlanWorkerAssignment a = assign_plan_workers({3, 5, 8}, {1, 3}, 3);
+    EXPECT_EQ(a.start, (std::vector<int64_t>{5}));
+    EXPECT_EQ(a.waiting, (std::vector<int64_t>{8}));
+}
+
+TEST(PlanWorkers, NeverMoreThanTheLimit) {
+    PlanWorkerAssignment a = assign_plan_workers({4, 5}, {1, 2, 3}, 2); // the limit was lowered
+    EXPECT_TRUE(a.start.empty());
+    EXPECT_EQ(a.waiting, (std::vector<int64_t>{4, 5}));
+    a = assign_plan_workers({4, 4}, {}, 2); // a plan gets one worker
+    EXPECT_EQ(a.start, (std::vector<int64_t>{4}));
+}
