@@ -17,6 +17,7 @@ extern "C" {
 #include <boost/container/flat_map.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <vector>
 
@@ -167,61 +168,130 @@ void apply(PartitionEntry& entry, const PartitionUsage& usage, int64_t now, uint
 }
 
 // Saved at a clean shutdown, loaded at the next start (as pg_stat_statements
-// does): a header and the used entries, raw.
-constexpr uint32_t kSaveMagic = 0x50535031; // "PSP1"
+// does): a header, then the used entries, raw. Raw entries are only
+// meaningful to the build that wrote them, so the header says which: the
+// file's format (bump kSaveFormat whenever the layout of SaveHeader or
+// PartitionEntry changes) and PostgreSQL's major version (Oid, TimestampTz,
+// alignment). A file that does not match is ignored, with a LOG line.
+constexpr uint32_t kSaveMagic = 0x53505350;    // "PSPS"
+constexpr uint32_t kFormat1Magic = 0x50535031; // format 1: magic, entry size, count
+constexpr uint32_t kSaveFormat = 2;
+constexpr uint32_t kPgMajor = PG_MAJORVERSION_NUM;
 
 struct SaveHeader {
     uint32_t magic;
-    uint32_t entry_size;
-    int32_t count;
+    uint32_t format;
+    uint32_t pg_major;
+    uint32_t entry_size; // sizeof(PartitionEntry): a check of the format
+    int32_t count;       // entries that follow
 };
+static_assert(sizeof(SaveHeader) == 20, "test/t/006_analyzer.pl reads five 4-byte fields");
+
+// On any failure: a LOG line with the reason (errno is the failed call's).
+void log_write_failure(const char* what) {
+    ereport(LOG, (errcode_for_file_access(),
+                  errmsg("pg_presplit: could not save the analyzer's statistics: could not %s "
+                         "\"%s\": %m",
+                         what, kSaveFileTemporary)));
+}
 
 void save_to_file(int code, Datum) {
-    if (code != 0 || header == nullptr) // not after a crash
-        return;
-    FILE* file = AllocateFile(kSaveFileTemporary, PG_BINARY_W);
-    if (file == nullptr)
-        return;
-    SaveHeader saved{kSaveMagic, static_cast<uint32_t>(sizeof(PartitionEntry)), 0};
-    for (int i = 0; i < header->used; i++)
-        saved.count += entries[i].relid != InvalidOid;
-    bool ok = fwrite(&saved, sizeof saved, 1, file) == 1;
-    for (int i = 0; ok && i < header->used; i++)
-        if (entries[i].relid != InvalidOid)
-            ok = fwrite(&entries[i], sizeof(PartitionEntry), 1, file) == 1;
-    if (FreeFile(file) != 0)
-        ok = false;
-    if (ok)
-        (void)durable_rename(kSaveFileTemporary, kSaveFile, LOG);
-    else
-        unlink(kSaveFileTemporary);
+    pg::entry([&] {
+        if (code != 0 || header == nullptr) // not after a crash
+            return;
+        FILE* file = AllocateFile(kSaveFileTemporary, PG_BINARY_W);
+        if (file == nullptr) {
+            log_write_failure("create");
+            return;
+        }
+        SaveHeader saved{kSaveMagic, kSaveFormat, kPgMajor,
+                         static_cast<uint32_t>(sizeof(PartitionEntry)), 0};
+        for (int i = 0; i < header->used; i++)
+            saved.count += entries[i].relid != InvalidOid;
+        bool ok = fwrite(&saved, sizeof saved, 1, file) == 1;
+        for (int i = 0; ok && i < header->used; i++)
+            if (entries[i].relid != InvalidOid)
+                ok = fwrite(&entries[i], sizeof(PartitionEntry), 1, file) == 1;
+        if (!ok) {
+            log_write_failure("write");
+            FreeFile(file);
+            unlink(kSaveFileTemporary);
+            return;
+        }
+        if (FreeFile(file) != 0) {
+            log_write_failure("close");
+            unlink(kSaveFileTemporary);
+            return;
+        }
+        // durable_rename says at LOG why it failed, if it does.
+        if (durable_rename(kSaveFileTemporary, kSaveFile, LOG) == 0)
+            ereport(LOG, (errmsg_plural("pg_presplit: saved statistics of %d partition",
+                                        "pg_presplit: saved statistics of %d partitions",
+                                        saved.count, saved.count)));
+        else
+            unlink(kSaveFileTemporary);
+    });
 }
 
 // In the postmaster at startup, before any backend: no locks needed.
 void load_from_file() {
     FILE* file = AllocateFile(kSaveFile, PG_BINARY_R);
-    if (file == nullptr)
+    if (file == nullptr) {
+        if (errno != ENOENT)
+            ereport(LOG, (errcode_for_file_access(),
+                          errmsg("pg_presplit: could not read \"%s\": %m", kSaveFile)));
         return;
+    }
+    // The magic number first: a file of format 1 has a shorter header.
     SaveHeader saved{};
-    if (fread(&saved, sizeof saved, 1, file) == 1 && saved.magic == kSaveMagic &&
-        saved.entry_size == sizeof(PartitionEntry)) {
-        int loaded = 0;
+    if (fread(&saved.magic, sizeof saved.magic, 1, file) != 1 ||
+        (saved.magic == kSaveMagic && fread(reinterpret_cast<char*>(&saved) + sizeof saved.magic,
+                                            sizeof saved - sizeof saved.magic, 1, file) != 1)) {
+        ereport(LOG, (errmsg("pg_presplit: ignoring \"%s\": shorter than its header", kSaveFile)));
+    } else if (saved.magic == kFormat1Magic) {
+        ereport(LOG, (errmsg("pg_presplit: ignoring \"%s\": written in format 1 (by an earlier "
+                             "pg_presplit); this server reads format %u for PostgreSQL %u",
+                             kSaveFile, kSaveFormat, kPgMajor)));
+    } else if (saved.magic != kSaveMagic) {
+        ereport(LOG, (errmsg("pg_presplit: ignoring \"%s\": not a pg_presplit statistics file",
+                             kSaveFile)));
+    } else if (saved.format != kSaveFormat || saved.pg_major != kPgMajor ||
+               saved.entry_size != sizeof(PartitionEntry) || saved.count < 0) {
+        ereport(LOG, (errmsg("pg_presplit: ignoring \"%s\": written in format %u for PostgreSQL "
+                             "%u (entries of %u bytes); this server reads format %u for "
+                             "PostgreSQL %u (entries of %u bytes)",
+                             kSaveFile, saved.format, saved.pg_major, saved.entry_size, kSaveFormat,
+                             kPgMajor, static_cast<unsigned>(sizeof(PartitionEntry)))));
+    } else {
+        int loaded = 0, skipped = 0;
+        bool truncated = false;
         for (int i = 0; i < saved.count && loaded < header->capacity; i++) {
             PartitionEntry& entry = entries[loaded];
             if (fread(&entry, sizeof(PartitionEntry), 1, file) != 1) {
                 memset(&entry, 0, sizeof(PartitionEntry));
+                truncated = true;
                 break;
             }
             if (entry.relid == InvalidOid || find(entry.dbid, entry.relid) >= 0 ||
                 !enter(entry.dbid, entry.relid, loaded)) {
                 memset(&entry, 0, sizeof(PartitionEntry));
+                skipped++;
                 continue;
             }
             header->used = ++loaded;
         }
-        ereport(LOG, (errmsg("pg_presplit: loaded statistics of %d partitions", loaded)));
-    } else {
-        ereport(LOG, (errmsg("pg_presplit: ignoring \"%s\" (other format)", kSaveFile)));
+        if (truncated)
+            ereport(LOG, (errmsg("pg_presplit: \"%s\" is truncated: loaded the first %d of its "
+                                 "%d partitions",
+                                 kSaveFile, loaded, saved.count)));
+        else if (loaded + skipped < saved.count)
+            ereport(LOG, (errmsg("pg_presplit: loaded statistics of %d partitions, of %d in "
+                                 "\"%s\": presplit.analyzer_max_partitions is %d",
+                                 loaded, saved.count, kSaveFile, header->capacity)));
+        else
+            ereport(LOG, (errmsg_plural("pg_presplit: loaded statistics of %d partition",
+                                        "pg_presplit: loaded statistics of %d partitions", loaded,
+                                        loaded)));
     }
     FreeFile(file);
     unlink(kSaveFile);
