@@ -32,6 +32,16 @@ start_cluster() { # extra postgresql.conf lines as arguments
     trap stop_cluster EXIT
 }
 
+# Stops the cluster and starts it with the PostgreSQL in the bin directory $1,
+# and so with the pg_presplit build installed there (BASELINE_BIN: a second
+# relocatable copy with another build, measured side by side in one run).
+# Not pg_ctl restart: it would start the postgres binary the cluster last ran
+# with (postmaster.opts).
+start_with_bin() { # bin directory
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null
+    as_pg_user "$1/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+}
+
 stop_cluster() {
     as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -m immediate stop >/dev/null 2>&1 || true
     if [ -n "${BENCH_KEEP:-}" ]; then
