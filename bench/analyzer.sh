@@ -33,14 +33,14 @@ restart_with() { # bin directory, preload list, analyzer_sample_every
     start_with_bin "$1"
 }
 
-tps() { # builtin script
-    as_pg_user "$PG_BIN/pgbench" -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
-        -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null | awk '/^tps = /{print $3}'
+tps() { # builtin script: "TPS CPU-microseconds-per-transaction"
+    pgbench_tps_cpu -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
+        -h "$PGHOST" -p "$PGPORT" -U postgres postgres
 }
 
 # Each run after a restart and a checkpoint; the order of the modes rotates
 # from round to round so that none always follows the same one.
-declare -A results
+declare -A results cpus
 modes=(default every off)
 [ -n "$BASELINE_BIN" ] && modes+=(base-default base-every)
 count=${#modes[@]}
@@ -56,9 +56,10 @@ for round in $(seq "$ROUNDS"); do
             base-every) restart_with "$BASELINE_BIN" pg_presplit 1 ;;
             esac
             sql "CHECKPOINT"
-            value=$(tps "$workload")
+            read -r value cpu <<<"$(tps "$workload")"
             results[$mode/$workload]+="$value "
-            echo "round $round $workload analyzer $mode: $value TPS"
+            cpus[$mode/$workload]+="$cpu "
+            echo "round $round $workload analyzer $mode: $value TPS, $cpu us CPU per transaction"
         done
     done
 done
@@ -67,24 +68,31 @@ tps select-only >/dev/null # populate
 status=$(sql "SELECT used || ' partitions, ' || bytes_per_partition || ' bytes each (capacity ' || capacity || ')' FROM presplit.analyzer_status")
 recorded=$(sql "SELECT sum(reads + writes) FROM presplit.partition_stats WHERE parent = 'pgbench_accounts'::regclass")
 
-# Medians: on a shared 2-core machine single runs vary by 20% or more.
+# Medians: on a shared 2-core machine single runs vary by 20% or more (the
+# server's CPU per transaction much less: it does not count waiting).
 mean_of() { tr ' ' '\n' <<<"$1" | grep . | median; }
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); scale $SCALE, 8 range partitions, $CLIENTS clients, ${SECONDS_PER_RUN}s x $ROUNDS rounds"
 for workload in select-only tpcb-like; do
     off=$(mean_of "${results[off/$workload]}")
+    off_cpu=$(mean_of "${cpus[off/$workload]}")
     for mode in "${modes[@]}"; do
         [ "$mode" = off ] && continue
         on=$(mean_of "${results[$mode/$workload]}")
-        printf '%-12s analyzer on (%-12s) / not preloaded: %s  (%s vs %s TPS; target >= 0.97)\n' \
+        on_cpu=$(mean_of "${cpus[$mode/$workload]}")
+        printf '%-12s analyzer on (%-12s) / not preloaded: %s  (%s vs %s TPS; target >= 0.97);' \
             "$workload" "$mode" "$(ratio "$on" "$off")" "$on" "$off"
+        printf ' CPU per transaction %s (%s vs %s us)\n' "$(ratio "$on_cpu" "$off_cpu")" "$on_cpu" "$off_cpu"
     done
     if [ -n "$BASELINE_BIN" ]; then
         for mode in default every; do
             now=$(mean_of "${results[$mode/$workload]}")
             base=$(mean_of "${results[base-$mode/$workload]}")
-            printf '%-12s this build / baseline (%-7s): %s  (%s vs %s TPS)\n' \
-                "$workload" "$mode" "$(ratio "$now" "$base")" "$now" "$base"
+            now_cpu=$(mean_of "${cpus[$mode/$workload]}")
+            base_cpu=$(mean_of "${cpus[base-$mode/$workload]}")
+            printf '%-12s this build / baseline (%-7s): TPS %s (%s vs %s), CPU per transaction %s (%s vs %s us)\n' \
+                "$workload" "$mode" "$(ratio "$now" "$base")" "$now" "$base" \
+                "$(ratio "$now_cpu" "$base_cpu")" "$now_cpu" "$base_cpu"
         done
     fi
 done

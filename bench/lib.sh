@@ -77,6 +77,31 @@ pgbench_tps() { # script seconds clients
         -T "$2" -f "$1" postgres 2>/dev/null | awk '/^tps = /{print $3}'
 }
 
+# CPU time in ms of the server processes that have exited: the postmaster's
+# cutime + cstime (the children it has reaped). Taken around a pgbench run,
+# the difference is the CPU its backends used (plus that of any autovacuum
+# worker that ended meanwhile), however long they waited for a core: on a
+# shared machine steadier than TPS.
+reaped_cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($16 + $17) * 1000 / hz }' \
+        "/proc/$(head -1 "$BENCH_DIR/data/postmaster.pid")/stat"
+}
+
+# Runs pgbench (its arguments) and prints "TPS CPU-microseconds-per-transaction"
+# (the server's, see reaped_cpu_ms).
+pgbench_tps_cpu() {
+    local before after out
+    sleep 0.3 # backends of earlier commands (psql) are gone and reaped
+    before=$(reaped_cpu_ms)
+    out=$(as_pg_user "$PG_BIN/pgbench" "$@" 2>/dev/null)
+    sleep 0.3 # the postmaster reaps the backends
+    after=$(reaped_cpu_ms)
+    awk -v ms=$((after - before)) -F': ' '
+        /^number of transactions actually processed/ { split($2, n, "/"); count = n[1] }
+        /^tps = / { split($0, t, " "); tps = t[3] }
+        END { if (count > 0) printf "%s %.1f\n", tps, ms * 1000 / count }' <<<"$out"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'; }
 mean() { awk '{s+=$1; n++} END{printf "%.1f", s / n}'; }
 median() { sort -g | awk '{v[NR]=$1} END{printf "%.1f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }

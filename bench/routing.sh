@@ -45,12 +45,11 @@ tps() { # way, extra PGOPTIONS
     if [ "$protocol" = generic ]; then
         protocol=prepared options="$options -c plan_cache_mode=force_generic_plan"
     fi
-    as_pg_user env PGOPTIONS="$options" "$PG_BIN/pgbench" -n -M "$protocol" -c 1 -j 1 -T "$SECONDS_PER_RUN" \
-        -f "$BENCH_DIR/read.sql" -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null |
-        awk '/^tps = /{print $3}'
+    PGOPTIONS="$options" pgbench_tps_cpu -n -M "$protocol" -c 1 -j 1 -T "$SECONDS_PER_RUN" \
+        -f "$BENCH_DIR/read.sql" -h "$PGHOST" -p "$PGPORT" -U postgres postgres
 }
 
-declare -A results
+declare -A results cpus
 modes=(direct old new)
 builds=(current)
 [ -n "$BASELINE_BIN" ] && builds+=(baseline)
@@ -69,9 +68,10 @@ for round in $(seq "$ROUNDS"); do
                 old) options="" && sql "SELECT presplit.set_weight($PLAN, 0)" >/dev/null ;;
                 new) options="" && sql "SELECT presplit.set_weight($PLAN, 100)" >/dev/null ;;
                 esac
-                value=$(tps "$protocol" "$options")
+                read -r value cpu <<<"$(tps "$protocol" "$options")"
                 results[$build/$mode/$protocol]+="$value "
-                echo "round $round $build $protocol $mode: $value TPS"
+                cpus[$build/$mode/$protocol]+="$cpu "
+                echo "round $round $build $protocol $mode: $value TPS, $cpu us CPU per read"
             done
         done
     done
@@ -88,18 +88,22 @@ for build in "${builds[@]}"; do
         old=$(median_of "${results[$build/old/$protocol]}")
         new=$(median_of "${results[$build/new/$protocol]}")
         echo "  $protocol: direct $direct, old channel $old, new channel $new TPS;" \
-            "latency new/direct $(ratio "$direct" "$new") (target <= 1.1), old/direct $(ratio "$direct" "$old")"
+            "latency new/direct $(ratio "$direct" "$new") (target <= 1.1), old/direct $(ratio "$direct" "$old");" \
+            "server CPU per read: direct $(median_of "${cpus[$build/direct/$protocol]}")," \
+            "old $(median_of "${cpus[$build/old/$protocol]}"), new $(median_of "${cpus[$build/new/$protocol]}") us"
     done
 done
 if [ -n "$BASELINE_BIN" ]; then
-    echo "this build / baseline, TPS:"
+    echo "this build / baseline, TPS | server CPU per read:"
     for protocol in simple prepared generic; do
         line="  $protocol:"
         for mode in "${modes[@]}"; do
             line+=" $mode $(ratio "$(median_of "${results[current/$mode/$protocol]}")" \
                 "$(median_of "${results[baseline/$mode/$protocol]}")")"
+            line+=" | $(ratio "$(median_of "${cpus[current/$mode/$protocol]}")" \
+                "$(median_of "${cpus[baseline/$mode/$protocol]}")"),"
         done
-        echo "$line"
+        echo "${line%,}"
     done
 fi
 echo "  channel statistics: $served reads counted"
