@@ -7,12 +7,17 @@
 #   select-only TPS ratio (target >= 0.97), TPC-B-like TPS ratio (target >= 0.97),
 #   and the analyzer's shared memory per managed partition.
 # Usage: bench/analyzer.sh (as root or a user who can run initdb; needs
-# pg_presplit installed). About 6 minutes. Prints medians over the rounds.
+# pg_presplit installed). About 8 minutes. Prints medians over the rounds.
+# BASELINE_BIN=<bin directory of another PostgreSQL 15 copy with another
+# pg_presplit build> adds that build's two modes (base-default, base-every)
+# to the same rotation, so that two builds are compared in one run (about 13
+# minutes).
 source "$(dirname "$0")/lib.sh"
 SCALE=${SCALE:-10}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
 ROUNDS=${ROUNDS:-5}
 CLIENTS=${CLIENTS:-4}
+BASELINE_BIN=${BASELINE_BIN:-}
 
 start_cluster "shared_preload_libraries = 'pg_presplit'"
 sql "CREATE EXTENSION pg_presplit"
@@ -21,53 +26,74 @@ as_pg_user "$PG_BIN/pgbench" -i -q -s "$SCALE" --partitions=8 --partition-method
 sql "SELECT presplit.manage('pgbench_accounts')" >/dev/null
 sql "VACUUM ANALYZE"
 
-restart_with() { # preload list, analyzer_sample_every
-    sed -i "s/^shared_preload_libraries = .*/shared_preload_libraries = '$1'/" "$BENCH_DIR/data/postgresql.conf"
+restart_with() { # bin directory, preload list, analyzer_sample_every
+    sed -i "s/^shared_preload_libraries = .*/shared_preload_libraries = '$2'/" "$BENCH_DIR/data/postgresql.conf"
     sed -i '/^presplit.analyzer_sample_every/d' "$BENCH_DIR/data/postgresql.conf"
-    [ -n "${2:-}" ] && echo "presplit.analyzer_sample_every = $2" >>"$BENCH_DIR/data/postgresql.conf"
-    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w -m fast restart >/dev/null
+    [ -n "${3:-}" ] && echo "presplit.analyzer_sample_every = $3" >>"$BENCH_DIR/data/postgresql.conf"
+    start_with_bin "$1"
 }
 
-tps() { # builtin script
-    as_pg_user "$PG_BIN/pgbench" -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
-        -h "$PGHOST" -p "$PGPORT" -U postgres postgres 2>/dev/null | awk '/^tps = /{print $3}'
+tps() { # builtin script: "TPS CPU-microseconds-per-transaction"
+    pgbench_tps_cpu -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
+        -h "$PGHOST" -p "$PGPORT" -U postgres postgres
 }
 
 # Each run after a restart and a checkpoint; the order of the modes rotates
 # from round to round so that none always follows the same one.
-declare -A results
+declare -A results cpus
 modes=(default every off)
+[ -n "$BASELINE_BIN" ] && modes+=(base-default base-every)
+count=${#modes[@]}
 for round in $(seq "$ROUNDS"); do
     for workload in select-only tpcb-like; do
-        for i in 0 1 2; do
-            mode=${modes[$(((i + round) % 3))]}
+        for i in $(seq 0 $((count - 1))); do
+            mode=${modes[$(((i + round) % count))]}
             case $mode in
-            default) restart_with pg_presplit ;; # one statement in 10 recorded
-            every) restart_with pg_presplit 1 ;; # every statement recorded
-            off) restart_with '' ;;              # not preloaded
+            default) restart_with "$PG_BIN" pg_presplit ;; # one statement in 10 recorded
+            every) restart_with "$PG_BIN" pg_presplit 1 ;; # every statement recorded
+            off) restart_with "$PG_BIN" '' ;;              # not preloaded
+            base-default) restart_with "$BASELINE_BIN" pg_presplit ;;
+            base-every) restart_with "$BASELINE_BIN" pg_presplit 1 ;;
             esac
             sql "CHECKPOINT"
-            value=$(tps "$workload")
+            read -r value cpu <<<"$(tps "$workload")"
             results[$mode/$workload]+="$value "
-            echo "round $round $workload analyzer $mode: $value TPS"
+            cpus[$mode/$workload]+="$cpu "
+            echo "round $round $workload analyzer $mode: $value TPS, $cpu us CPU per transaction"
         done
     done
 done
-restart_with pg_presplit
+restart_with "$PG_BIN" pg_presplit
 tps select-only >/dev/null # populate
 status=$(sql "SELECT used || ' partitions, ' || bytes_per_partition || ' bytes each (capacity ' || capacity || ')' FROM presplit.analyzer_status")
 recorded=$(sql "SELECT sum(reads + writes) FROM presplit.partition_stats WHERE parent = 'pgbench_accounts'::regclass")
 
-# Medians: on a shared 2-core machine single runs vary by 20% or more.
+# Medians: on a shared 2-core machine single runs vary by 20% or more (the
+# server's CPU per transaction much less: it does not count waiting).
 mean_of() { tr ' ' '\n' <<<"$1" | grep . | median; }
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); scale $SCALE, 8 range partitions, $CLIENTS clients, ${SECONDS_PER_RUN}s x $ROUNDS rounds"
 for workload in select-only tpcb-like; do
     off=$(mean_of "${results[off/$workload]}")
-    for mode in default every; do
+    off_cpu=$(mean_of "${cpus[off/$workload]}")
+    for mode in "${modes[@]}"; do
+        [ "$mode" = off ] && continue
         on=$(mean_of "${results[$mode/$workload]}")
-        printf '%-12s analyzer on (%-7s) / not preloaded: %s  (%s vs %s TPS; target >= 0.97)\n' \
+        on_cpu=$(mean_of "${cpus[$mode/$workload]}")
+        printf '%-12s analyzer on (%-12s) / not preloaded: %s  (%s vs %s TPS; target >= 0.97);' \
             "$workload" "$mode" "$(ratio "$on" "$off")" "$on" "$off"
+        printf ' CPU per transaction %s (%s vs %s us)\n' "$(ratio "$on_cpu" "$off_cpu")" "$on_cpu" "$off_cpu"
     done
+    if [ -n "$BASELINE_BIN" ]; then
+        for mode in default every; do
+            now=$(mean_of "${results[$mode/$workload]}")
+            base=$(mean_of "${results[base-$mode/$workload]}")
+            now_cpu=$(mean_of "${cpus[$mode/$workload]}")
+            base_cpu=$(mean_of "${cpus[base-$mode/$workload]}")
+            printf '%-12s this build / baseline (%-7s): TPS %s (%s vs %s), CPU per transaction %s (%s vs %s us)\n' \
+                "$workload" "$mode" "$(ratio "$now" "$base")" "$now" "$base" \
+                "$(ratio "$now_cpu" "$base_cpu")" "$now_cpu" "$base_cpu"
+        done
+    fi
 done
 echo "analyzer memory: $status; statements recorded in the last run: $recorded"

@@ -32,6 +32,16 @@ start_cluster() { # extra postgresql.conf lines as arguments
     trap stop_cluster EXIT
 }
 
+# Stops the cluster and starts it with the PostgreSQL in the bin directory $1,
+# and so with the pg_presplit build installed there (BASELINE_BIN: a second
+# relocatable copy with another build, measured side by side in one run).
+# Not pg_ctl restart: it would start the postgres binary the cluster last ran
+# with (postmaster.opts).
+start_with_bin() { # bin directory
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null
+    as_pg_user "$1/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null
+}
+
 stop_cluster() {
     as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -m immediate stop >/dev/null 2>&1 || true
     if [ -n "${BENCH_KEEP:-}" ]; then
@@ -65,6 +75,31 @@ set_config() { # name value: ALTER SYSTEM + reload
 pgbench_tps() { # script seconds clients
     as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c "$3" -j 2 \
         -T "$2" -f "$1" postgres 2>/dev/null | awk '/^tps = /{print $3}'
+}
+
+# CPU time in ms of the server processes that have exited: the postmaster's
+# cutime + cstime (the children it has reaped). Taken around a pgbench run,
+# the difference is the CPU its backends used (plus that of any autovacuum
+# worker that ended meanwhile), however long they waited for a core: on a
+# shared machine steadier than TPS.
+reaped_cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($16 + $17) * 1000 / hz }' \
+        "/proc/$(head -1 "$BENCH_DIR/data/postmaster.pid")/stat"
+}
+
+# Runs pgbench (its arguments) and prints "TPS CPU-microseconds-per-transaction"
+# (the server's, see reaped_cpu_ms).
+pgbench_tps_cpu() {
+    local before after out
+    sleep 0.3 # backends of earlier commands (psql) are gone and reaped
+    before=$(reaped_cpu_ms)
+    out=$(as_pg_user "$PG_BIN/pgbench" "$@" 2>/dev/null)
+    sleep 0.3 # the postmaster reaps the backends
+    after=$(reaped_cpu_ms)
+    awk -v ms=$((after - before)) -F': ' '
+        /^number of transactions actually processed/ { split($2, n, "/"); count = n[1] }
+        /^tps = / { split($0, t, " "); tps = t[3] }
+        END { if (count > 0) printf "%s %.1f\n", tps, ms * 1000 / count }' <<<"$out"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'; }

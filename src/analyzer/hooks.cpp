@@ -27,6 +27,8 @@ extern "C" {
 #include "utils/rel.h"
 }
 
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -56,6 +58,11 @@ struct WriteBaseline {
     Oid relid;
     int64 before;
 };
+
+// Per recorded statement: what it did to each managed leaf it touched. Most
+// statements touch a few: kept on the stack, no allocation (a statement over
+// more leaves spills to the heap).
+using PartitionUsages = boost::container::small_vector<PartitionUsage, 8>;
 
 // An execution being recorded, from the end of ExecutorStart to ExecutorEnd.
 // Executors nest (functions, triggers), so a stack. An execution that never
@@ -130,7 +137,7 @@ bool should_consider(int eflags) {
 
 // --- collecting what a statement did ---------------------------------------
 
-PartitionUsage& usage_of(std::vector<PartitionUsage>& usages, const ManagedLeaf& leaf) {
+PartitionUsage& usage_of(PartitionUsages& usages, const ManagedLeaf& leaf) {
     for (auto& usage : usages)
         if (usage.relid == leaf.relid)
             return usage;
@@ -187,8 +194,8 @@ bool span_from_scan_keys(const ManagedLeaf& leaf, Relation index, ScanKey keys, 
 // its index keys, or elsewhere (a bitmap heap scan: its bitmap index scans).
 enum class SpanSource { bounds, index_keys, none };
 
-void note_scan(std::vector<PartitionUsage>& usages, PlanState* state, EState* estate,
-               SpanSource source, Relation index, ScanKey keys, int key_count, bool counts_rows) {
+void note_scan(PartitionUsages& usages, PlanState* state, EState* estate, SpanSource source,
+               Relation index, ScanKey keys, int key_count, bool counts_rows) {
     Index scanrelid = reinterpret_cast<Scan*>(state->plan)->scanrelid;
     if (scanrelid == 0)
         return;
@@ -223,9 +230,9 @@ void note_scan(std::vector<PartitionUsage>& usages, PlanState* state, EState* es
     }
 }
 
-void walk(PlanState* state, EState* estate, std::vector<PartitionUsage>& usages);
+void walk(PlanState* state, EState* estate, PartitionUsages& usages);
 
-void walk_list(List* states, EState* estate, std::vector<PartitionUsage>& usages) {
+void walk_list(List* states, EState* estate, PartitionUsages& usages) {
     ListCell* cell;
     foreach (cell, states) {
         auto* item = static_cast<Node*>(lfirst(cell));
@@ -236,13 +243,12 @@ void walk_list(List* states, EState* estate, std::vector<PartitionUsage>& usages
     }
 }
 
-void walk_array(PlanState** states, int count, EState* estate,
-                std::vector<PartitionUsage>& usages) {
+void walk_array(PlanState** states, int count, EState* estate, PartitionUsages& usages) {
     for (int i = 0; i < count; i++)
         walk(states[i], estate, usages);
 }
 
-void walk(PlanState* state, EState* estate, std::vector<PartitionUsage>& usages) {
+void walk(PlanState* state, EState* estate, PartitionUsages& usages) {
     if (state == nullptr)
         return;
     switch (nodeTag(state)) {
@@ -309,7 +315,7 @@ void walk(PlanState* state, EState* estate, std::vector<PartitionUsage>& usages)
     walk(innerPlanState(state), estate, usages);
 }
 
-void record_usages(std::vector<PartitionUsage>& usages, uint64_t scale, double seconds) {
+void record_usages(PartitionUsages& usages, uint64_t scale, double seconds) {
     if (usages.empty())
         return;
     const int64_t now = now_seconds();
@@ -329,7 +335,7 @@ void record_usages(std::vector<PartitionUsage>& usages, uint64_t scale, double s
 
 // Writes since the baseline, per leaf; the scans of a written leaf are part
 // of the write (an UPDATE reads what it changes), not separate reads.
-void add_writes(std::vector<PartitionUsage>& usages, const std::vector<WriteBaseline>& baseline) {
+void add_writes(PartitionUsages& usages, const std::vector<WriteBaseline>& baseline) {
     for (const auto& base : baseline) {
         int64 delta = writes_so_far(base.relid) - base.before;
         if (delta <= 0)
@@ -437,7 +443,7 @@ void end_executor(QueryDesc* query) {
                 continue;
             TrackedStatement statement = std::move(tracked[i]);
             tracked.erase(tracked.begin() + static_cast<long>(i));
-            std::vector<PartitionUsage> usages;
+            PartitionUsages usages;
             const double seconds = executor_seconds(query);
             walk(query->planstate, query->estate, usages);
             add_writes(usages, statement.writes);
@@ -494,7 +500,7 @@ void process_utility(PlannedStmt* statement, const char* query_string, bool read
         instr_time elapsed;
         INSTR_TIME_SET_CURRENT(elapsed);
         INSTR_TIME_SUBTRACT(elapsed, start);
-        std::vector<PartitionUsage> usages;
+        PartitionUsages usages;
         add_writes(usages, baseline);
         record_usages(usages, scale, INSTR_TIME_GET_DOUBLE(elapsed));
     });

@@ -21,16 +21,20 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
-#include <unordered_map>
-#include <unordered_set>
+#include <boost/container/flat_map.hpp>
+#include <boost/container/flat_set.hpp>
+
 #include <vector>
 
 namespace presplit::analyzer {
 namespace {
 
-std::unordered_map<Oid, ManagedLeaf> leaves;
-std::vector<const ManagedLeaf*> leaf_list; // the same leaves, for iteration
-std::unordered_set<Oid> parents;
+// Sorted vectors: looked up for every relation of every statement (once
+// something is managed), rebuilt rarely. A binary search over contiguous
+// memory, no node per entry, and iteration in OID order for
+// for_each_leaf_of.
+boost::container::flat_map<Oid, ManagedLeaf> leaves;
+boost::container::flat_set<Oid> parents;
 catalog::TableWatch watch("managed_table");
 
 struct ManagedRow {
@@ -92,8 +96,8 @@ void read_bounds(ManagedLeaf& leaf) {
 
 void rebuild() {
     leaves.clear();
-    leaf_list.clear();
     parents.clear();
+    std::vector<std::pair<Oid, ManagedLeaf>> found;
     for (const ManagedRow& row : read_managed_rows()) {
         bool exists =
             pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(row.parent)); });
@@ -112,11 +116,12 @@ void rebuild() {
             leaf.key_type = row.key_type;
             leaf.key_attnum = pg::call([&] { return get_attnum(relid, row.key_column.c_str()); });
             pg::call([&] { read_bounds(leaf); });
-            leaves.emplace(relid, leaf);
+            found.emplace_back(relid, leaf);
         }
     }
-    for (const auto& [relid, leaf] : leaves)
-        leaf_list.push_back(&leaf);
+    // One sort rather than an insertion into the middle per leaf (a leaf
+    // belongs to one managed table: its OID is found once).
+    leaves.insert(found.begin(), found.end());
 }
 
 // presplit.managed_table changed (manage, unmanage, the extension created
@@ -163,7 +168,7 @@ void managed_tables_changed() {
 }
 
 const ManagedLeaf* detail::leaf_at(size_t i) {
-    return i < leaf_list.size() ? leaf_list[i] : nullptr;
+    return i < leaves.size() ? &leaves.nth(i)->second : nullptr;
 }
 
 void install_managed_set_callbacks() {

@@ -3,10 +3,14 @@
 // (core::LoadHistory) and a sample of the keys it is accessed at
 // (core::KeySampler). The number of entries is fixed at server start
 // (presplit.analyzer_max_partitions); when all are taken, the least recently
-// used one is evicted and presplit.analyzer_status counts it.
+// used one is evicted and presplit.analyzer_status counts it. Entries are
+// handed out in order and never freed, so nothing is evicted while fewer
+// partitions than that have been recorded.
 //
-// Locking: one LWLock guards the directory (which entry holds which
-// partition), 16 striped LWLocks guard entry contents. Readers copy entries
+// The directory (which entry holds which partition) is a PostgreSQL shared
+// hash table keyed by database and relation. Locking: one LWLock guards the
+// directory -- shared to look a partition up, exclusive only to claim an
+// entry -- and 16 striped LWLocks guard entry contents. Readers copy entries
 // out under the stripe lock, so views never see a half-written entry.
 #pragma once
 

@@ -16,16 +16,25 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
+#include <boost/container/flat_map.hpp>
+#include <boost/container/flat_set.hpp>
+
 #include <algorithm>
 #include <tuple>
 
 namespace presplit::catalog {
 namespace {
 
-std::vector<Route> routes;
+std::vector<Route> routes; // in plan id order
 // Plan states and channel weights are written with routes_changed(), which
 // invalidates presplit.plan.
 TableWatch watch("plan");
+
+// Lookups by relation, for every relation of every planned statement while a
+// plan is switching (and for every relcache invalidation): sorted vectors,
+// rebuilt with the routes.
+boost::container::flat_map<Oid, const Route*> by_relation; // parents and sources
+boost::container::flat_set<Oid> new_channel_relations;     // shadows
 uint64_t version = 0;
 
 void read_routes(std::vector<Route>& out) {
@@ -110,6 +119,30 @@ void read_routes(std::vector<Route>& out) {
                                  return route.shadows.empty() || route.key_column.empty();
                              }),
               out.end());
+    std::sort(out.begin(), out.end(),
+              [](const Route& a, const Route& b) { return a.plan_id < b.plan_id; });
+}
+
+// The lookups by relation of the routes now in place. A source belongs to
+// one switching plan at most; a parent may have several (any one will do:
+// callers ask whether the parent is routed at all).
+void index_routes() {
+    by_relation.clear();
+    new_channel_relations.clear();
+    try {
+        for (const Route& route : routes) {
+            by_relation.emplace(route.parent, &route);
+            for (const RouteShadow& shadow : route.shadows)
+                new_channel_relations.insert(shadow.relid);
+        }
+        for (const Route& route : routes)
+            by_relation.insert_or_assign(route.source, &route);
+    } catch (...) {
+        routes.clear(); // nothing routed rather than half indexed; read again next time
+        by_relation.clear();
+        new_channel_relations.clear();
+        throw;
+    }
 }
 
 void on_relcache_invalidation(Datum, Oid relid) {
@@ -130,6 +163,12 @@ void refresh_routes() {
         throw;
     }
     routes = std::move(fresh);
+    try {
+        index_routes();
+    } catch (...) {
+        watch.mark_stale(); // index_routes left nothing routed: read again
+        throw;
+    }
     ++version;
 }
 
@@ -142,25 +181,19 @@ bool any_routes() {
 }
 
 const Route* find_route(int64_t plan_id) {
-    for (const auto& route : routes)
-        if (route.plan_id == plan_id)
-            return &route;
-    return nullptr;
+    auto found =
+        std::lower_bound(routes.begin(), routes.end(), plan_id,
+                         [](const Route& route, int64_t id) { return route.plan_id < id; });
+    return found != routes.end() && found->plan_id == plan_id ? &*found : nullptr;
 }
 
 const Route* find_route_for_relation(Oid relid) {
-    for (const auto& route : routes)
-        if (route.parent == relid || route.source == relid)
-            return &route;
-    return nullptr;
+    auto found = by_relation.find(relid);
+    return found == by_relation.end() ? nullptr : found->second;
 }
 
 bool is_new_channel_relation(Oid relid) {
-    for (const auto& route : routes)
-        for (const auto& shadow : route.shadows)
-            if (shadow.relid == relid)
-                return true;
-    return false;
+    return new_channel_relations.count(relid) > 0;
 }
 
 void routes_changed() {

@@ -1,11 +1,13 @@
 # The analyzer's statistics survive a clean restart (not a backend crash),
 # and several concurrent clients give counts consistent with the statements
-# they ran.
+# they ran. The file they are saved in (pg_stat/pg_presplit.stat) names its
+# format and PostgreSQL's major version, is ignored with a LOG line when
+# either does not match, and a failed write is logged.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Test::More tests => 7;
+use Test::More tests => 16;
 
 my $node = PostgreSQL::Test::Cluster->new('analyzer');
 $node->init;
@@ -71,5 +73,81 @@ $backend->quit;
 ok( $node->poll_query_until('postgres',
 		q{SELECT count(*) = 0 FROM presplit.partition_stats WHERE parent = 'hits'::regclass}),
 	'after a backend crash the statistics start afresh');
+
+# --- the statistics file -------------------------------------------------------
+my $file = $node->data_dir . '/pg_stat/pg_presplit.stat';
+my $pg_major = $node->safe_psql('postgres', q{SELECT current_setting('server_version_num')::int / 10000});
+my $recorded_query = q{SELECT count(*) FROM presplit.partition_stats WHERE parent = 'hits'::regclass};
+my $record_both = q{SELECT n FROM hits WHERE id = 1; SELECT n FROM hits WHERE id = 1500};
+
+# The header: magic, format, PostgreSQL major version, entry size, count.
+sub read_header {
+	open my $in, '<:raw', $file or die "$file: $!";
+	read($in, my $bytes, 20) == 20 or die "$file: short";
+	close $in;
+	return unpack('L< L< L< L< l<', $bytes);
+}
+
+sub rewrite_header {
+	my ($offset, $value) = @_;
+	open my $io, '+<:raw', $file or die "$file: $!";
+	seek($io, $offset, 0);
+	print $io pack('L<', $value);
+	close $io;
+}
+
+# Stops the node, lets $change alter the saved file, starts it again; returns
+# what the server logged while starting.
+sub restart_with_changed_file {
+	my ($change) = @_;
+	$node->stop;
+	$change->();
+	my $offset = -s $node->logfile;
+	$node->start;
+	return slurp_file($node->logfile, $offset);
+}
+
+$node->safe_psql('postgres', $record_both);
+my $log = restart_with_changed_file(sub {
+	my ($magic, $format, $major, $entry_size, $count) = read_header();
+	is("$format $major $count", "2 $pg_major 2",
+		'the file says its format (2), PostgreSQL major version and number of partitions');
+	rewrite_header(8, $pg_major - 1);
+});
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 2 for PostgreSQL @{[$pg_major - 1]} .*this server reads format 2 for PostgreSQL $pg_major/,
+	'a file of another PostgreSQL major version is ignored, with a LOG line');
+is($node->safe_psql('postgres', $recorded_query), '0', 'and nothing of it is loaded');
+
+$node->safe_psql('postgres', $record_both);
+$log = restart_with_changed_file(sub { rewrite_header(4, 3) });
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 3 for PostgreSQL $pg_major/,
+	'a file of another format is ignored, with a LOG line');
+is($node->safe_psql('postgres', $recorded_query), '0', 'and nothing of it is loaded either');
+
+# A file as pg_presplit wrote it before it had a format number (magic "PSP1",
+# entry size, count).
+$node->safe_psql('postgres', $record_both);
+$log = restart_with_changed_file(sub {
+	my ($magic, $format, $major, $entry_size, $count) = read_header();
+	open my $out, '>:raw', $file or die "$file: $!";
+	print $out pack('L< L< l<', 0x50535031, $entry_size, 0);
+	close $out;
+});
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 1/,
+	'a file of format 1 is ignored, with a LOG line');
+
+# A write that fails is logged (here: a directory where the temporary file
+# goes), and nothing is loaded at the next start.
+$node->safe_psql('postgres', $record_both);
+mkdir "$file.tmp" or die "$file.tmp: $!";
+my $offset = -s $node->logfile;
+$node->stop;
+like(slurp_file($node->logfile, $offset),
+	qr/pg_presplit: could not save the analyzer's statistics: could not create "pg_stat\/pg_presplit.stat.tmp": Is a directory/,
+	'a failed write is logged');
+ok(!-e $file, 'and leaves no statistics file');
+rmdir "$file.tmp" or die "$file.tmp: $!";
+$node->start;
+is($node->safe_psql('postgres', $recorded_query), '0', 'the next start begins afresh');
 
 $node->stop;
