@@ -121,12 +121,7 @@ Step clean_up_failed_plan(int64_t id) {
             catalog::log_event(id, layout.source, "cleaned_up", "capture and shadows dropped");
             return {};
         });
-    if (step.ok)
-        return step.value;
-    if (step.interrupted)
-        return {};
-    record_worker_error(id, step.error, /*may_fail_plan=*/false);
-    return {StepOutcome::error, config::worker_naptime_ms};
+    return step_outcome(id, step, /*may_fail_plan=*/false);
 }
 
 } // namespace
@@ -168,18 +163,22 @@ Step run_migration_step(int64_t id) {
             }
             return verify_next_shadow(layout);
         });
-    if (step.ok) {
+    if (step.ok)
         consecutive_errors.erase(id);
-        return step.value;
-    }
     // A row the batch waited for moved to another partition, or a deadlock
-    // with a writer: the next attempt takes a new snapshot and gets past it.
+    // with a writer (retryable): the next attempt takes a new snapshot and
+    // gets past it.
+    return step_outcome(id, step, /*may_fail_plan=*/true);
+}
+
+Step step_outcome(int64_t id, const TransactionResult<Step>& step, bool may_fail_plan) {
+    if (step.ok)
+        return step.value;
     if (step.retryable())
         return {StepOutcome::progress, 0};
     if (step.interrupted) // shutting down: the plan did nothing wrong
         return {};
-
-    record_worker_error(id, step.error, /*may_fail_plan=*/true);
+    record_worker_error(id, step.error, may_fail_plan);
     return {StepOutcome::error, config::worker_naptime_ms};
 }
 

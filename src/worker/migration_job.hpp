@@ -2,6 +2,8 @@
 // backfilling → synced (or failed), one short transaction per step.
 #pragma once
 
+#include "worker/transaction.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -26,5 +28,10 @@ Step run_migration_step(int64_t id);
 // Logs a failed step of plan `id` in presplit.events; with may_fail_plan, the
 // kMaxConsecutiveErrors-th error in a row of a backfill fails the plan.
 void record_worker_error(int64_t id, const std::string& error, bool may_fail_plan);
+
+// What a step's transaction came to, for the round: its value; at once again
+// after a serialization failure or deadlock; nothing while shutting down;
+// otherwise the error recorded (record_worker_error) and a naptime's pause.
+Step step_outcome(int64_t id, const TransactionResult<Step>& step, bool may_fail_plan);
 
 } // namespace presplit::worker

@@ -139,14 +139,7 @@ Step run_switchover_step(int64_t id) {
                 return ramp(*plan);
             return {};
         });
-    if (step.ok)
-        return step.value;
-    if (step.retryable())
-        return {StepOutcome::progress, 0};
-    if (step.interrupted)
-        return {};
-    record_worker_error(id, step.error, /*may_fail_plan=*/false);
-    return {StepOutcome::error, config::worker_naptime_ms};
+    return step_outcome(id, step, /*may_fail_plan=*/false);
 }
 
 Step run_cutover_step(int64_t id) {
@@ -165,14 +158,7 @@ Step run_cutover_step(int64_t id) {
                 return {StepOutcome::progress, 0};
             return {};
         });
-    if (step.ok)
-        return step.value;
-    if (step.retryable())
-        return {StepOutcome::progress, 0};
-    if (step.interrupted)
-        return {};
-    record_worker_error(id, step.error, /*may_fail_plan=*/false);
-    return {StepOutcome::error, config::worker_naptime_ms};
+    return step_outcome(id, step, /*may_fail_plan=*/false);
 }
 
 } // namespace presplit::worker
