@@ -23,6 +23,7 @@ PRESPLIT_CORE_SOURCES = \
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
+	src/hooks.cpp \
 	src/pg/guard.cpp \
 	src/pg/clock.cpp \
 	src/pg/backend_random.cpp \
@@ -36,7 +37,7 @@ PRESPLIT_PG_SOURCES = \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/stats_store.cpp \
-	src/analyzer/hooks.cpp \
+	src/analyzer/recorder.cpp \
 	src/migration/layout.cpp \
 	src/migration/split_request.cpp \
 	src/migration/shadows.cpp \

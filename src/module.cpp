@@ -1,9 +1,9 @@
-// _PG_init: settings, shared memory, hooks and the background worker.
+// _PG_init: settings, hooks (shared memory included) and the background worker.
 // pg_presplit works only when preloaded: its hooks must see every backend and
 // its shared memory and worker exist only if requested at server start.
-#include "analyzer/hooks.hpp"
 #include "config.hpp"
 #include "pg/guard.hpp"
+#include "hooks.hpp"
 #include "pg/shared_memory.hpp"
 #include "worker/worker.hpp"
 
@@ -181,8 +181,7 @@ void initialize() {
                  errhint("Add pg_presplit to shared_preload_libraries in postgresql.conf and "
                          "restart the server, then run CREATE EXTENSION pg_presplit.")));
     define_settings();
-    pg::install_shared_memory_hooks();
-    analyzer::install_hooks();
+    install_hooks();
     worker::register_worker();
 }
 

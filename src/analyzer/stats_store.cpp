@@ -299,15 +299,10 @@ void load_from_file() {
 
 } // namespace
 
-Size shared_memory_size() {
-    return add_size(segment_size(), hash_estimate_size(directory_size(), sizeof(DirectoryEntry)));
-}
-
-int lock_count() {
-    return 1 + kStripes;
-}
-const char* lock_tranche_name() {
-    return kTrancheName;
+void request_shared_memory() {
+    RequestAddinShmemSpace(
+        add_size(segment_size(), hash_estimate_size(directory_size(), sizeof(DirectoryEntry))));
+    RequestNamedLWLockTranche(kTrancheName, 1 + kStripes);
 }
 
 void attach_shared_memory() {

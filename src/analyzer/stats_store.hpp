@@ -50,10 +50,9 @@ struct PartitionUsage {
     uint64_t span_weight = 0;
 };
 
-// Called from the shared-memory hooks (pg/shared_memory.cpp).
-Size shared_memory_size();
-int lock_count();
-const char* lock_tranche_name();
+// Called from the shared-memory hooks (src/hooks.cpp): the request, then the
+// attach with AddinShmemInitLock held.
+void request_shared_memory();
 void attach_shared_memory(); // creates or attaches; loads the saved file once
 
 void record(const PartitionUsage& usage, int64_t now_seconds, uint64_t random);

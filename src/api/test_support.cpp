@@ -2,7 +2,7 @@
 // and the lifetime of per-execution state (sql/15_analyzer_lifetime.sql).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
-#include "analyzer/hooks.hpp"
+#include "analyzer/recorder.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {

@@ -1,4 +1,4 @@
-// pg_presplit's shared memory: one fixed-size struct, created at startup.
+// The workers' shared memory: one fixed-size struct, created at startup.
 // Standard layout, no pointers (every process maps it at its own address);
 // the LWLock that guards it is looked up per process.
 #pragma once
@@ -46,8 +46,10 @@ struct SharedState {
 };
 static_assert(std::is_standard_layout_v<SharedState>);
 
-// Called from _PG_init: chains shmem_request_hook and shmem_startup_hook.
-void install_shared_memory_hooks();
+// Called from the shared-memory hooks (src/hooks.cpp): the request, then the
+// attach with AddinShmemInitLock held.
+void request_shared_state();
+void attach_shared_state();
 
 // Both valid once shared memory is attached (after shmem_startup_hook).
 SharedState* shared_state();

@@ -68,8 +68,8 @@ ChannelTotals read_channel(const SharedChannel& shared) {
 
 } // namespace
 
-size_t channel_stats_shared_size() {
-    return MAXALIGN(sizeof(SharedChannelStats));
+void request_channel_stats() {
+    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedChannelStats)));
 }
 
 void attach_channel_stats() {

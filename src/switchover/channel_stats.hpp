@@ -25,9 +25,9 @@ struct ChannelTotals {
 
 using PlanChannels = std::array<ChannelTotals, 2>; // indexed by Channel
 
-// Shared memory: size requested in shmem_request_hook; attached in
-// shmem_startup_hook with AddinShmemInitLock held.
-size_t channel_stats_shared_size();
+// Shared memory (from src/hooks.cpp): requested in shmem_request_hook;
+// attached in shmem_startup_hook with AddinShmemInitLock held.
+void request_channel_stats();
 void attach_channel_stats();
 
 // Makes sure the plan has a slot (taking the oldest plan's when all are

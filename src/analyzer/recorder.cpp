@@ -1,13 +1,11 @@
-#include "analyzer/hooks.hpp"
+#include "analyzer/recorder.hpp"
 
 #include "analyzer/key_axis.hpp"
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
-#include "catalog/routes.hpp"
 #include "config.hpp"
 #include "pg/backend_random.hpp"
 #include "pg/guard.hpp"
-#include "switchover/routing.hpp"
 
 extern "C" {
 #include "access/nbtree.h"
@@ -20,10 +18,8 @@ extern "C" {
 #include "executor/instrument.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
-#include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "pgstat.h"
-#include "tcop/utility.h"
 #include "utils/rel.h"
 }
 
@@ -37,11 +33,6 @@ extern "C" {
 namespace presplit::analyzer {
 namespace {
 
-planner_hook_type previous_planner = nullptr;
-ExecutorStart_hook_type previous_executor_start = nullptr;
-ExecutorEnd_hook_type previous_executor_end = nullptr;
-ProcessUtility_hook_type previous_process_utility = nullptr;
-
 // Rows inserted, updated and deleted in relid by this transaction so far.
 int64 writes_so_far(Oid relid) {
     PgStat_TableStatus* status = find_tabstat_entry(relid);
@@ -53,11 +44,6 @@ int64 writes_so_far(Oid relid) {
         total += level->tuples_inserted + level->tuples_updated + level->tuples_deleted;
     return total;
 }
-
-struct WriteBaseline {
-    Oid relid;
-    int64 before;
-};
 
 // Per recorded statement: what it did to each managed leaf it touched. Most
 // statements touch a few: kept on the stack, no allocation (a statement over
@@ -351,179 +337,95 @@ void add_writes(PartitionUsages& usages, const std::vector<WriteBaseline>& basel
     }
 }
 
-// --- the hooks ---------------------------------------------------------------
-
-PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_options,
-                        ParamListInfo bound_params) {
-    return pg::entry([&] {
-        PlannedStmt* planned = pg::call([&] {
-            return previous_planner
-                       ? previous_planner(parse, query_string, cursor_options, bound_params)
-                       : standard_planner(parse, query_string, cursor_options, bound_params);
-        });
-        switchover::prepare_routing(planned, cursor_options);
-        return planned;
-    });
-}
-
-void start_executor(QueryDesc* query, int eflags) {
-    pg::entry([&] {
-        uint64_t scale = 0;
-        if (should_consider(eflags)) {
-            refresh_managed_set();
-            if (watching_anything() &&
-                pg::call([&] { return touches_managed(query->plannedstmt->rtable); }))
-                scale = sample_scale();
-        }
-        const switchover::ChannelChoice choice = switchover::choose_channel(query, eflags);
-        if (scale > 0)
-            query->instrument_options |= INSTRUMENT_ROWS;
-        try {
-            pg::call([&] {
-                if (previous_executor_start)
-                    previous_executor_start(query, eflags);
-                else
-                    standard_ExecutorStart(query, eflags);
-            });
-        } catch (...) {
-            if (choice.routed)
-                query->plannedstmt = choice.original;
-            throw;
-        }
-        if (scale == 0 && !choice.routed)
-            return;
-        if (scale > 0 || choice.counted)
-            pg::call([&] {
-                if (query->totaltime == nullptr) {
-                    MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
-                    query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
-                    MemoryContextSwitchTo(old);
-                }
-            });
-        if (choice.routed)
-            switchover::routed_execution_started(query, choice);
-        if (scale == 0)
-            return;
-        TrackedStatement statement{query, query->estate->es_query_cxt, scale, {}};
-        if (query->operation != CMD_SELECT) {
-            ListCell* cell;
-            foreach (cell, query->plannedstmt->resultRelations) {
-                Oid relid =
-                    pg::call([&] { return exec_rt_fetch(lfirst_int(cell), query->estate)->relid; });
-                add_leaves_of(relid, statement.writes);
-            }
-        }
-        pg::call([&] {
-            auto* callback = static_cast<MemoryContextCallback*>(
-                MemoryContextAlloc(statement.memory, sizeof(MemoryContextCallback)));
-            callback->func = tracked_memory_gone;
-            callback->arg = statement.memory;
-            MemoryContextRegisterResetCallback(statement.memory, callback);
-        });
-        tracked.push_back(std::move(statement));
-    });
-}
-
-// Executor time so far (totaltime, if the hooks or another extension asked
-// for it).
-double executor_seconds(QueryDesc* query) {
-    return pg::call([&] {
-        if (query->totaltime == nullptr)
-            return 0.0;
-        InstrEndLoop(query->totaltime);
-        return query->totaltime->total;
-    });
-}
-
-void end_executor(QueryDesc* query) {
-    pg::entry([&] {
-        for (size_t i = tracked.size(); i-- > 0;) {
-            if (tracked[i].query != query || query->estate == nullptr ||
-                tracked[i].memory != query->estate->es_query_cxt)
-                continue;
-            TrackedStatement statement = std::move(tracked[i]);
-            tracked.erase(tracked.begin() + static_cast<long>(i));
-            PartitionUsages usages;
-            const double seconds = executor_seconds(query);
-            walk(query->planstate, query->estate, usages);
-            add_writes(usages, statement.writes);
-            record_usages(usages, statement.scale, seconds);
-            break;
-        }
-        // (Only routed executions are timed here: nothing for the others.)
-        const bool routed = query->estate != nullptr && switchover::is_routed_execution(query);
-        if (routed)
-            switchover::routed_execution_ended(query, executor_seconds(query));
-        pg::call([&] {
-            if (previous_executor_end)
-                previous_executor_end(query);
-            else
-                standard_ExecutorEnd(query);
-        });
-        if (routed)
-            switchover::routed_execution_finished(query);
-    });
-}
-
-// COPY FROM into a managed table: rows per partition from the pgstat counters.
-void process_utility(PlannedStmt* statement, const char* query_string, bool read_only_tree,
-                     ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
-                     DestReceiver* dest, QueryCompletion* completion) {
-    pg::entry([&] {
-        std::vector<WriteBaseline> baseline;
-        uint64_t scale = 0;
-        Node* parsed = statement->utilityStmt;
-        if (config::analyzer_enabled && !IsBackgroundWorker && IsA(parsed, CopyStmt) &&
-            reinterpret_cast<CopyStmt*>(parsed)->is_from &&
-            reinterpret_cast<CopyStmt*>(parsed)->relation != nullptr && IsTransactionState()) {
-            refresh_managed_set();
-            Oid relid = pg::call([&] {
-                return RangeVarGetRelid(reinterpret_cast<CopyStmt*>(parsed)->relation, NoLock,
-                                        true);
-            });
-            if (watching_anything() && (find_leaf(relid) || is_managed_parent(relid)) &&
-                (scale = sample_scale()) > 0)
-                add_leaves_of(relid, baseline);
-        }
-        instr_time start;
-        INSTR_TIME_SET_CURRENT(start);
-        pg::call([&] {
-            if (previous_process_utility)
-                previous_process_utility(statement, query_string, read_only_tree, context, params,
-                                         env, dest, completion);
-            else
-                standard_ProcessUtility(statement, query_string, read_only_tree, context, params,
-                                        env, dest, completion);
-        });
-        if (baseline.empty())
-            return;
-        instr_time elapsed;
-        INSTR_TIME_SET_CURRENT(elapsed);
-        INSTR_TIME_SUBTRACT(elapsed, start);
-        PartitionUsages usages;
-        add_writes(usages, baseline);
-        record_usages(usages, scale, INSTR_TIME_GET_DOUBLE(elapsed));
-    });
-}
-
 } // namespace
+
+// --- what the module's hooks call (src/hooks.cpp) -----------------------------
+
+uint64_t statement_starting(QueryDesc* query, int eflags) {
+    if (!should_consider(eflags))
+        return 0;
+    refresh_managed_set();
+    if (!watching_anything() ||
+        !pg::call([&] { return touches_managed(query->plannedstmt->rtable); }))
+        return 0;
+    const uint64_t scale = sample_scale();
+    if (scale > 0)
+        query->instrument_options |= INSTRUMENT_ROWS;
+    return scale;
+}
+
+void statement_started(QueryDesc* query, uint64_t scale) {
+    if (scale == 0)
+        return;
+    TrackedStatement statement{query, query->estate->es_query_cxt, scale, {}};
+    if (query->operation != CMD_SELECT) {
+        ListCell* cell;
+        foreach (cell, query->plannedstmt->resultRelations) {
+            Oid relid =
+                pg::call([&] { return exec_rt_fetch(lfirst_int(cell), query->estate)->relid; });
+            add_leaves_of(relid, statement.writes);
+        }
+    }
+    pg::call([&] {
+        auto* callback = static_cast<MemoryContextCallback*>(
+            MemoryContextAlloc(statement.memory, sizeof(MemoryContextCallback)));
+        callback->func = tracked_memory_gone;
+        callback->arg = statement.memory;
+        MemoryContextRegisterResetCallback(statement.memory, callback);
+    });
+    tracked.push_back(std::move(statement));
+}
+
+void statement_ending(QueryDesc* query, double executor_seconds) {
+    for (size_t i = tracked.size(); i-- > 0;) {
+        if (tracked[i].query != query || query->estate == nullptr ||
+            tracked[i].memory != query->estate->es_query_cxt)
+            continue;
+        TrackedStatement statement = std::move(tracked[i]);
+        tracked.erase(tracked.begin() + static_cast<long>(i));
+        PartitionUsages usages;
+        walk(query->planstate, query->estate, usages);
+        add_writes(usages, statement.writes);
+        record_usages(usages, statement.scale, executor_seconds);
+        return;
+    }
+}
+
+bool is_tracked(const QueryDesc* query) {
+    for (const auto& statement : tracked)
+        if (statement.query == query)
+            return true;
+    return false;
+}
+
+UtilityRecording utility_starting(PlannedStmt* statement) {
+    UtilityRecording recording;
+    Node* parsed = statement->utilityStmt;
+    if (!config::analyzer_enabled || IsBackgroundWorker || !IsA(parsed, CopyStmt) ||
+        !reinterpret_cast<CopyStmt*>(parsed)->is_from ||
+        reinterpret_cast<CopyStmt*>(parsed)->relation == nullptr || !IsTransactionState())
+        return recording;
+    refresh_managed_set();
+    if (!watching_anything())
+        return recording;
+    Oid relid = pg::call([&] {
+        return RangeVarGetRelid(reinterpret_cast<CopyStmt*>(parsed)->relation, NoLock, true);
+    });
+    if ((find_leaf(relid) || is_managed_parent(relid)) && (recording.scale = sample_scale()) > 0)
+        add_leaves_of(relid, recording.baseline);
+    return recording;
+}
+
+void utility_finished(const UtilityRecording& recording, double seconds) {
+    if (recording.baseline.empty())
+        return;
+    PartitionUsages usages;
+    add_writes(usages, recording.baseline);
+    record_usages(usages, recording.scale, seconds);
+}
 
 size_t tracked_executions() {
     return tracked.size();
-}
-
-void install_hooks() {
-    previous_planner = planner_hook;
-    planner_hook = plan_query;
-    previous_executor_start = ExecutorStart_hook;
-    ExecutorStart_hook = start_executor;
-    previous_executor_end = ExecutorEnd_hook;
-    ExecutorEnd_hook = end_executor;
-    previous_process_utility = ProcessUtility_hook;
-    ProcessUtility_hook = process_utility;
-    install_managed_set_callbacks();
-    catalog::install_routes_callbacks();
-    switchover::install_routing_callbacks();
 }
 
 } // namespace presplit::analyzer

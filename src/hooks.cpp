@@ -1,0 +1,169 @@
+#include "hooks.hpp"
+
+#include "analyzer/managed_set.hpp"
+#include "analyzer/recorder.hpp"
+#include "analyzer/stats_store.hpp"
+#include "catalog/routes.hpp"
+#include "pg/guard.hpp"
+#include "pg/shared_memory.hpp"
+#include "switchover/channel_stats.hpp"
+#include "switchover/routing.hpp"
+
+extern "C" {
+#include "executor/executor.h"
+#include "executor/instrument.h"
+#include "miscadmin.h"
+#include "optimizer/planner.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "tcop/utility.h"
+}
+
+namespace presplit {
+namespace {
+
+shmem_request_hook_type previous_shmem_request = nullptr;
+shmem_startup_hook_type previous_shmem_startup = nullptr;
+planner_hook_type previous_planner = nullptr;
+ExecutorStart_hook_type previous_executor_start = nullptr;
+ExecutorEnd_hook_type previous_executor_end = nullptr;
+ProcessUtility_hook_type previous_process_utility = nullptr;
+
+void request_shared_memory() {
+    if (previous_shmem_request)
+        previous_shmem_request();
+    pg::request_shared_state();
+    analyzer::request_shared_memory();
+    switchover::request_channel_stats();
+}
+
+void attach_shared_memory() {
+    if (previous_shmem_startup)
+        previous_shmem_startup();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    pg::attach_shared_state();
+    analyzer::attach_shared_memory();
+    switchover::attach_channel_stats();
+    LWLockRelease(AddinShmemInitLock);
+}
+
+PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_options,
+                        ParamListInfo bound_params) {
+    return pg::entry([&] {
+        PlannedStmt* planned = pg::call([&] {
+            return previous_planner
+                       ? previous_planner(parse, query_string, cursor_options, bound_params)
+                       : standard_planner(parse, query_string, cursor_options, bound_params);
+        });
+        switchover::prepare_routing(planned, cursor_options);
+        return planned;
+    });
+}
+
+void start_executor(QueryDesc* query, int eflags) {
+    pg::entry([&] {
+        const uint64_t scale = analyzer::statement_starting(query, eflags);
+        const switchover::ChannelChoice choice = switchover::choose_channel(query, eflags);
+        try {
+            pg::call([&] {
+                if (previous_executor_start)
+                    previous_executor_start(query, eflags);
+                else
+                    standard_ExecutorStart(query, eflags);
+            });
+        } catch (...) {
+            if (choice.routed)
+                query->plannedstmt = choice.original;
+            throw;
+        }
+        if (scale == 0 && !choice.routed)
+            return;
+        // Both the analyzer and the channel statistics want executor time.
+        if (scale > 0 || choice.counted)
+            pg::call([&] {
+                if (query->totaltime == nullptr) {
+                    MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
+                    query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
+                    MemoryContextSwitchTo(old);
+                }
+            });
+        if (choice.routed)
+            switchover::routed_execution_started(query, choice);
+        analyzer::statement_started(query, scale);
+    });
+}
+
+// Executor time so far (totaltime, if the hooks or another extension asked
+// for it).
+double executor_seconds(QueryDesc* query) {
+    return pg::call([&] {
+        if (query->totaltime == nullptr)
+            return 0.0;
+        InstrEndLoop(query->totaltime);
+        return query->totaltime->total;
+    });
+}
+
+void end_executor(QueryDesc* query) {
+    pg::entry([&] {
+        if (analyzer::is_tracked(query))
+            analyzer::statement_ending(query, executor_seconds(query));
+        const bool routed = query->estate != nullptr && switchover::is_routed_execution(query);
+        if (routed)
+            switchover::routed_execution_ended(query, executor_seconds(query));
+        pg::call([&] {
+            if (previous_executor_end)
+                previous_executor_end(query);
+            else
+                standard_ExecutorEnd(query);
+        });
+        if (routed)
+            switchover::routed_execution_finished(query);
+    });
+}
+
+void process_utility(PlannedStmt* statement, const char* query_string, bool read_only_tree,
+                     ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
+                     DestReceiver* dest, QueryCompletion* completion) {
+    pg::entry([&] {
+        const analyzer::UtilityRecording recording = analyzer::utility_starting(statement);
+        instr_time start;
+        INSTR_TIME_SET_CURRENT(start);
+        pg::call([&] {
+            if (previous_process_utility)
+                previous_process_utility(statement, query_string, read_only_tree, context, params,
+                                         env, dest, completion);
+            else
+                standard_ProcessUtility(statement, query_string, read_only_tree, context, params,
+                                        env, dest, completion);
+        });
+        if (recording.baseline.empty())
+            return;
+        instr_time elapsed;
+        INSTR_TIME_SET_CURRENT(elapsed);
+        INSTR_TIME_SUBTRACT(elapsed, start);
+        analyzer::utility_finished(recording, INSTR_TIME_GET_DOUBLE(elapsed));
+    });
+}
+
+} // namespace
+
+void install_hooks() {
+    previous_shmem_request = shmem_request_hook;
+    shmem_request_hook = [] { pg::entry([] { pg::call(request_shared_memory); }); };
+    previous_shmem_startup = shmem_startup_hook;
+    shmem_startup_hook = [] { pg::entry([] { pg::call(attach_shared_memory); }); };
+    previous_planner = planner_hook;
+    planner_hook = plan_query;
+    previous_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = start_executor;
+    previous_executor_end = ExecutorEnd_hook;
+    ExecutorEnd_hook = end_executor;
+    previous_process_utility = ProcessUtility_hook;
+    ProcessUtility_hook = process_utility;
+    analyzer::install_managed_set_callbacks();
+    catalog::install_routes_callbacks();
+    switchover::install_routing_callbacks();
+}
+
+} // namespace presplit
