@@ -144,6 +144,16 @@ SELECT (SELECT array_agg(m[1] ORDER BY m[1])
  WHERE c.conrelid = 'presplit.plan'::regclass AND c.conname = 'plan_state_check';
 DROP FUNCTION test_plan_states();
 
+-- A state the catalog should never hold (its CHECK dropped, here in a
+-- transaction that is rolled back) is an internal error naming it.
+BEGIN;
+ALTER TABLE presplit.plan DROP CONSTRAINT plan_state_check;
+INSERT INTO presplit.plan (id, parent, source, split_points, origin, owner, state)
+    OVERRIDING SYSTEM VALUE
+    VALUES (1006, 'events', 'events_a', '{500}', 'manual', current_user::regrole, 'bogus');
+SELECT presplit.cancel(1006);
+ROLLBACK;
+
 SELECT presplit.unmanage('events');
 SELECT count(*) AS plans, (SELECT count(*) FROM presplit.shadow) AS shadows,
        (SELECT count(*) FROM presplit.shadow_progress) AS progress,
