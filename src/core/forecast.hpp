@@ -50,12 +50,15 @@ struct ForecastOptions {
     size_t horizon_hours = 48; // capped at kMaxHorizonHours
     double interval = 0.95;    // nominal coverage of [lower, upper], in (0, 1)
     // Seasonal amplitude proportional to the level (peaks and troughs scale
-    // together: load); false for additive series (sizes). Values are clamped
-    // at 0 from below either way (loads and sizes are never negative).
+    // together: load); false for additive series (sizes), which are then
+    // also modelled by their hourly increments (see Forecast::on_increments).
+    // Values are clamped at 0 from below either way (loads and sizes are
+    // never negative).
     bool multiplicative = true;
-    // Use this model instead of choosing by backtest (baselines, tests). It
-    // still needs its history (a week for kSeasonalNaiveWeek, two days for the
-    // seasonal ones); without it the choice falls back as usual.
+    // Use this model instead of choosing by backtest (baselines, tests),
+    // provided the backtest could evaluate it (model_mase not NaN: a week and
+    // three days of history for kSeasonalNaiveWeek, two days for the others);
+    // otherwise the choice is made as usual.
     std::optional<ForecastModel> force_model;
 };
 
@@ -71,6 +74,10 @@ struct Forecast {
     // hours[0] is the hour after the last complete one; horizon_hours entries
     // (none when the history is empty).
     std::vector<ForecastPoint> hours;
+    // Additive series only: the model forecast the hourly increments, added
+    // to the last value (a size: the sum of its inserts), as the backtest
+    // preferred. model_mase holds the better of the two variants.
+    bool on_increments;
 };
 
 // history: hourly values, oldest first; the last element is the last COMPLETE
