@@ -4,10 +4,10 @@
 # the instructions of one call of a 504-hour load under callgrind, which do not
 # depend on what else the machine runs. No server needed. docs/prediction.md
 # keeps the numbers.
-#   bash bench/forecast.sh [build directory, default build-bench]
+#   bash bench/forecast.sh [build directory, default build/bench (ignored by git)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build-bench}
+build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target forecast_bench -j2 >/dev/null
 "$build/forecast_bench"

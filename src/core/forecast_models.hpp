@@ -192,7 +192,7 @@ private:
 // Parameters from small grids, by the backtest error (horizons 1..24 h, in
 // model space weighted by the level: ~ the error in values) at <= 48 origins
 // in [first_origin, n): a coordinate search (one parameter at a time over its
-// grid, at most three rounds), so at most 45 filter runs. The weekly season
+// grid, at most three rounds), so at most 34 filter runs. The weekly season
 // is tried only when weekly is true.
 HoltWintersParameters fit_holt_winters(const Series& s, size_t first_origin, bool weekly);
 

@@ -244,6 +244,8 @@ TEST(Forecast, IntervalCoversAtItsNominalRate) {
                 }
             }
         double coverage = static_cast<double>(inside) / points;
+        std::printf("nominal %.2f: coverage %.3f, above %.3f\n", nominal, coverage,
+                    static_cast<double>(above) / points);
         EXPECT_GE(coverage, nominal - 0.04) << nominal;
         EXPECT_LE(coverage, nominal + 0.06) << nominal; // a little wide, rather than narrow
         // The manager acts on the upper bound: it is the one that must hold.
@@ -411,6 +413,7 @@ struct Scores {
     double mape = 0, oracle_mape = 0;
     double coverage = 0, above = 0, width = 0;
     int chosen[kForecastModelCount] = {};
+    int on_increments = 0;
 };
 
 // make(seed, &clean) returns kHistory + 48 + 20 hours; forecasts from 4
@@ -456,6 +459,7 @@ Scores score(Make make, const ForecastOptions& options, size_t seeds, bool cumul
                 points++;
             }
             sc.chosen[static_cast<size_t>(f.model)]++;
+            sc.on_increments += f.on_increments;
             runs++;
         }
     }
@@ -478,6 +482,8 @@ void print_row(const char* name, const Scores& sc) {
     for (size_t m = 0; m < kForecastModelCount; m++)
         if (sc.chosen[m])
             std::printf(" %s %d", model_name(static_cast<ForecastModel>(m)), sc.chosen[m]);
+    if (sc.on_increments)
+        std::printf(" (%d on increments)", sc.on_increments);
     std::printf("\n");
 }
 
