@@ -434,7 +434,9 @@ Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions&
         double zp = s.to_model(p);
         f.hours[i].predicted = p;
         f.hours[i].lower = std::clamp(s.from_model(zp + unit * bands[i].lower), 0.0, p);
-        f.hours[i].upper = std::max(p, s.from_model(zp + unit * bands[i].upper));
+        // exp() of a huge log residual (values spanning 300 decades) overflows.
+        f.hours[i].upper = std::min(std::max(p, s.from_model(zp + unit * bands[i].upper)),
+                                    std::numeric_limits<double>::max());
     }
     return f;
 }
