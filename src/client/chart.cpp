@@ -239,9 +239,7 @@ std::vector<std::string> render_time_chart(const TimeChart& chart, const Style& 
     lines.push_back(labels);
 
     if (!chart.offpeak.empty()) {
-        std::string row = pad_left("off-peak", label_width + 2);
-        if (display_width(row) > label_width + 2)
-            row = std::string(label_width + 2, ' ');
+        std::string row(label_width + 2, ' ');
         for (int c = 0; c < columns; ++c) {
             bool inside = false;
             for (const TimeWindow& w : chart.offpeak)
@@ -253,11 +251,12 @@ std::vector<std::string> render_time_chart(const TimeChart& chart, const Style& 
         lines.push_back(row);
     }
 
-    std::string legend = "  ";
+    // The legend, wrapped to the width.
+    std::vector<std::string> items;
     auto item = [&](const char* unicode_glyph, char ascii_glyph, const char* sgr,
                     const std::string& text) {
-        legend +=
-            paint(style, sgr, u ? unicode_glyph : std::string(1, ascii_glyph)) + " " + text + "   ";
+        items.push_back(paint(style, sgr, u ? unicode_glyph : std::string(1, ascii_glyph)) + " " +
+                        text);
     };
     if (!chart.actual.empty())
         item("█", '#', "32", "actual");
@@ -273,8 +272,15 @@ std::vector<std::string> render_time_chart(const TimeChart& chart, const Style& 
                  (chart.crossing_label.empty() ? "" : " (" + chart.crossing_label + ")"));
     if (!chart.offpeak.empty())
         item("▀", '=', "36", "off-peak");
-    while (!legend.empty() && legend.back() == ' ')
-        legend.pop_back();
+    std::string legend = " ";
+    for (const std::string& text : items) {
+        if (legend.size() > 1 &&
+            display_width(legend) + 3 + display_width(text) > static_cast<size_t>(width)) {
+            lines.push_back(legend);
+            legend = " ";
+        }
+        legend += "  " + text;
+    }
     lines.push_back(legend);
     return lines;
 }
