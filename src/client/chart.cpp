@@ -54,7 +54,7 @@ double nice_ceiling(double value) {
     if (!(value > 0) || !std::isfinite(value))
         return 1;
     const double power = std::pow(10.0, std::floor(std::log10(value)));
-    for (double step : {1.0, 2.0, 2.5, 5.0, 10.0})
+    for (double step : {1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
         if (step * power >= value * (1 - 1e-12))
             return step * power;
     return 10 * power;
@@ -64,7 +64,13 @@ int axis_ticks(double top) {
     if (!(top > 0) || !std::isfinite(top))
         return 4;
     const double leading = top / std::pow(10.0, std::floor(std::log10(top)));
-    return std::fabs(leading - 2) < 1e-9 ? 4 : 5;
+    for (double three : {1.5, 3.0, 6.0})
+        if (std::fabs(leading - three) < 1e-9)
+            return 3;
+    for (double four : {2.0, 4.0, 8.0})
+        if (std::fabs(leading - four) < 1e-9)
+            return 4;
+    return 5;
 }
 
 std::string axis_label(double value, const std::string& unit) {
@@ -146,7 +152,11 @@ std::vector<std::string> render_time_chart(const TimeChart& chart, const Style& 
     auto eighths = [&](double v) {
         return std::clamp(static_cast<int>(std::lround(v / top * rows * 8)), 0, rows * 8);
     };
-    auto row_of = [&](double v) { return std::clamp(rows - 1 - eighths(v) / 8, 0, rows - 1); };
+    // The row holding a value; one on a boundary belongs to the row below
+    // it, whose label (the row's top) it is.
+    auto row_of = [&](double v) {
+        return std::clamp(rows - 1 - std::max(eighths(v) - 1, 0) / 8, 0, rows - 1);
+    };
 
     std::vector<std::vector<Cell>> grid(rows, std::vector<Cell>(columns));
     const bool u = style.unicode;

@@ -69,10 +69,11 @@ struct BarChart {
     double max_value() const;
 };
 
-// The smallest "round" number (1, 2, 2.5 or 5 times a power of ten) >= value.
+// The smallest "round" number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power
+// of ten) >= value.
 double nice_ceiling(double value);
 // How many equal steps divide an axis from 0 to `top` (a nice_ceiling) into
-// round numbers: 5 for 1, 2.5, 5 and 10 times a power of ten, 4 for 2.
+// round numbers: 3 for 1.5, 3 and 6, 4 for 2, 4 and 8, otherwise 5.
 int axis_ticks(double top);
 // A value on a chart's axis, in its unit: "1.5k" statements/s, "4.3 MB".
 std::string axis_label(double value, const std::string& unit);

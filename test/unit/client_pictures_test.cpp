@@ -78,10 +78,14 @@ TEST(ClientHeat, TerminalStripsPlainAndColoured) {
 }
 
 TEST(ClientChart, NiceNumbersAndLabels) {
-    EXPECT_DOUBLE_EQ(nice_ceiling(0.7), 1);
-    EXPECT_DOUBLE_EQ(nice_ceiling(1.2), 2);
+    EXPECT_DOUBLE_EQ(nice_ceiling(0.7), 0.8);
+    EXPECT_DOUBLE_EQ(nice_ceiling(1.2), 1.5);
     EXPECT_DOUBLE_EQ(nice_ceiling(2.2), 2.5);
-    EXPECT_DOUBLE_EQ(nice_ceiling(380), 500);
+    EXPECT_DOUBLE_EQ(nice_ceiling(380), 400);
+    EXPECT_DOUBLE_EQ(nice_ceiling(351), 400);
+    EXPECT_DOUBLE_EQ(nice_ceiling(801), 1000);
+    EXPECT_EQ(axis_ticks(300), 3);
+    EXPECT_EQ(axis_ticks(8000), 4);
     EXPECT_DOUBLE_EQ(nice_ceiling(0), 1);
     EXPECT_EQ(axis_ticks(500), 5);
     EXPECT_EQ(axis_ticks(2000), 4);
@@ -109,7 +113,9 @@ TEST(ClientChart, ForecastInTheTerminal) {
     for (int r = 1; r <= 10; ++r)
         if (lines[r].find("--------") != std::string::npos)
             threshold_row = r;
-    EXPECT_EQ(threshold_row, 4); // 300 of 500: the row of 300 to 350, the 7th from the bottom
+    // 300 of 500 in 10 rows: the row of 250 to 300 (a value on a boundary
+    // belongs to the row below it), the 6th from the bottom.
+    EXPECT_EQ(threshold_row, 5);
     // Off-peak from +2 h to +6 h: a mark under a twelfth of the 48 h axis.
     const size_t marks = std::count(lines[13].begin(), lines[13].end(), '=');
     EXPECT_GE(marks, 5u);
