@@ -294,13 +294,21 @@ int follow(const Options& options, const Output& output, pq::Connection& conn,
     for (int64_t id : ids) {
         followers.emplace_back(id);
         int64_t last = 0;
-        if (!from_first_event)
-            last =
-                conn.exec(
-                        "SELECT coalesce(max(id), 0) AS id FROM presplit.events WHERE plan_id = $1",
-                        {std::to_string(id)})
-                    .integer(0, "id")
-                    .value_or(0);
+        if (!from_first_event) {
+            // Only what happens from now on; but a plan whose ramp aborted
+            // (and was not resumed since) has ended for watch already.
+            auto before = conn.exec(R"(
+SELECT coalesce(max(e.id), 0) AS id,
+       (SELECT a.kind || ':' || coalesce(a.detail, '') FROM presplit.events a
+         WHERE a.plan_id = $1 AND a.kind IN ('ramp_aborted', 'resumed')
+         ORDER BY a.id DESC LIMIT 1) AS last_ramp_event
+  FROM presplit.events e WHERE e.plan_id = $1)",
+                                    {std::to_string(id)});
+            last = before.integer(0, "id").value_or(0);
+            const std::string ramp_event = before.text(0, "last_ramp_event");
+            if (ramp_event.rfind("ramp_aborted:", 0) == 0)
+                followers.back().note_aborted(ramp_event.substr(13));
+        }
         last_events.push_back(last);
     }
     LiveDisplay display;

@@ -84,6 +84,8 @@ class PlanFollower {
 public:
     explicit PlanFollower(int64_t plan_id) : plan_id_(plan_id) {}
 
+    // A ramp abort from before the follow began, not undone by a resume.
+    void note_aborted(const std::string& detail) { aborted_ = detail; }
     // Takes a look; returns the lines to print for what changed (events,
     // a shadow's phase), each ending without a newline.
     std::vector<std::string> observe(const PlanSnapshot& snapshot, const Style& style);
