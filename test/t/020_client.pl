@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use JSON::PP;
-use Test::More tests => 63;
+use Test::More tests => 67;
 
 my $bindir = `pg_config --bindir`;
 chomp $bindir;
@@ -116,6 +116,47 @@ $node->safe_psql('postgres', 'CREATE DATABASE plain');
 ok($status == 4 && $err =~ /pg_presplit is not installed in database "plain"/ && $err =~ /HINT:  .*CREATE EXTENSION/,
 	'a database without the extension: exit 4, with a hint');
 
+# --- passwords, as psql asks for them ----------------------------------------
+$node->safe_psql('postgres', "CREATE ROLE bob LOGIN PASSWORD 'secret'");
+my $hba = slurp_file($node->data_dir . '/pg_hba.conf');
+open(my $hba_fh, '>', $node->data_dir . '/pg_hba.conf') or die;
+print $hba_fh "local all bob scram-sha-256\n$hba";
+close $hba_fh;
+$node->reload;
+{
+	local $ENV{PGUSER} = 'bob';
+	($status, $out, $err) = client('-w', 'status');
+	ok($status == 3 && $err =~ /no password supplied/, '-w and a server that wants a password: exit 3')
+	  or diag($err);
+	local $ENV{PGPASSWORD} = 'secret';
+	($status, $out, $err) = client('status');
+	ok($status == 0 && $out =~ /^Managed tables in database postgres\n  none/m,
+		'PGPASSWORD: connected; bob owns no managed table, so status shows none') or diag($out . $err);
+}
+{
+	# On a terminal the client asks, as psql does.
+	my $session = "presplit_password_$$";
+	my $cmd = "PGHOST=" . $node->host . " PGPORT=" . $node->port . " PGDATABASE=postgres PGUSER=bob"
+	  . " $client status; echo EXIT=\$?; sleep 30";
+	system('tmux', 'new-session', '-d', '-s', $session, '-x', '100', '-y', '30', $cmd) == 0 or die 'tmux';
+	my $screen = '';
+	for (1 .. 300) {
+		$screen = `tmux capture-pane -p -t $session`;
+		last if $screen =~ /Password for user bob: /;
+		select(undef, undef, undef, 0.1);
+	}
+	system('tmux', 'send-keys', '-t', $session, 'secret', 'Enter');
+	for (1 .. 300) {
+		$screen = `tmux capture-pane -p -t $session`;
+		last if $screen =~ /EXIT=\d+/;
+		select(undef, undef, undef, 0.1);
+	}
+	system('tmux', 'kill-session', '-t', $session);
+	ok($screen =~ /^Password for user bob:\s*$/m && $screen =~ /Managed tables in database postgres/
+		  && $screen =~ /EXIT=0/ && $screen !~ /secret/,
+		'a password prompt on the terminal, without echo') or diag($screen);
+}
+
 # --- status, heat, forecast -----------------------------------------------
 ($status, $out, $err) = client('status');
 ok($status == 0 && $out =~ /^  accounts \(partitioned by id bigint\)$/m
@@ -175,6 +216,10 @@ ok($status == 4 && $err =~ /there is no split plan 424242/, 'watch of an unknown
 	($status, $out, $err) = client('heat', 'accounts');
 	ok($status == 4 && $err =~ /42501/, 'heat by another role: exit 4, 42501') or diag($err);
 }
+
+($status, $out, $err) = client('split', 'accounts_1', '--at', '30000', '--server', 'local,node2');
+ok($status == 4 && $err =~ /cannot split onto other servers|node2/, '--server on a pg_presplit without multi-server splits: exit 4')
+  or diag($err);
 
 # --- a split under writes, followed to the end (not a terminal) -------------
 open(my $fh, '>', "$dir/transfer.sql") or die;
