@@ -142,7 +142,7 @@ $node->reload;
 	my $screen = '';
 	for (1 .. 300) {
 		$screen = `tmux capture-pane -p -t $session`;
-		last if $screen =~ /Password for user bob: /;
+		last if $screen =~ /Password for user bob:/;
 		select(undef, undef, undef, 0.1);
 	}
 	system('tmux', 'send-keys', '-t', $session, 'secret', 'Enter');
