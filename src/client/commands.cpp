@@ -351,7 +351,8 @@ SELECT coalesce(max(e.id), 0) AS id,
                 }
             }
             interrupted_with = action;
-            for (PlanFollower& f : followers) {
+            for (size_t i = 0; i < followers.size(); ++i) {
+                PlanFollower& f = followers[i];
                 if (f.outcome())
                     continue;
                 const std::string id = std::to_string(f.plan_id());
@@ -370,8 +371,7 @@ SELECT coalesce(max(e.id), 0) AS id,
                                               " follows it again");
                 }
                 // The state it was left in.
-                PlanSnapshot snapshot =
-                    load_snapshot(conn, f.plan_id(), last_events[&f - &followers[0]]);
+                PlanSnapshot snapshot = load_snapshot(conn, f.plan_id(), last_events[i]);
                 auto lines = f.observe(snapshot, output.style);
                 if (!options.json) {
                     if (live)
@@ -446,9 +446,8 @@ int run_split(const Options& options, const Output& output, pq::Connection& conn
     }
     call += ") AS plan";
     const int64_t plan = conn.exec_cancellable(call, params).integer(0, "plan").value_or(0);
-    if (pq::interrupted()) { // Ctrl-C came after the server had made the plan
-        // Handled by follow(): it asks (or does --on-interrupt).
-    }
+    // Ctrl-C from here on is follow()'s: it asks (or does --on-interrupt) after
+    // its first look at the plan.
     Json document = Json::object().set("command", "split").set("plan", plan);
     return follow(options, output, conn, {plan}, /*from_first_event=*/true, document);
 }
