@@ -1,5 +1,6 @@
 # PGXS build of pg_presplit. The sources are listed once, in sources.mk.
 #   make && make install      build and install into the server found by pg_config
+#                             (the extension, and the pg_presplit client beside psql)
 #   make test                 every test suite (installs what it needs; see README)
 #   make demo                 the demo on a throwaway cluster
 EXTENSION = pg_presplit
@@ -37,6 +38,38 @@ override with_llvm = no
 override autodepend = yes
 include $(PGXS)
 endif
+
+# The client, a program on libpq: PGXS builds one PROGRAM or modules, not
+# both, so it has its own rules here; `make` builds it and `make install`
+# puts it into $(bindir), beside psql.
+PRESPLIT_CLIENT = src/client/pg_presplit
+PRESPLIT_CLIENT_OBJS = $(patsubst %.cpp,%.o,$(PRESPLIT_CLIENT_CORE_SOURCES) $(PRESPLIT_CLIENT_SOURCES))
+PRESPLIT_CLIENT_CXXFLAGS = -std=c++17 -O2 -g $(filter-out $(if $(filter ON,$(PRESPLIT_WERROR)),,-Werror),$(PRESPLIT_WARNINGS)) \
+	-Isrc -I$(shell $(PG_CONFIG) --includedir) -DPRESPLIT_VERSION='"$(EXTVERSION)"' -MMD -MP
+PRESPLIT_CLIENT_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq
+EXTRA_CLEAN += $(PRESPLIT_CLIENT) $(PRESPLIT_CLIENT_OBJS) $(PRESPLIT_CLIENT_OBJS:.o=.d)
+
+ifneq ($(wildcard $(PGXS)),)
+all: $(PRESPLIT_CLIENT)
+install: install-client
+uninstall: uninstall-client
+endif
+
+# More specific than PGXS's %.o: %.cpp, so make uses it for the client.
+src/client/%.o: src/client/%.cpp
+	$(CXX) $(PRESPLIT_CLIENT_CXXFLAGS) -c -o $@ $<
+
+$(PRESPLIT_CLIENT): $(PRESPLIT_CLIENT_OBJS) src/core/text_array.o
+	$(CXX) -o $@ $^ $(PRESPLIT_CLIENT_LIBS)
+
+-include $(PRESPLIT_CLIENT_OBJS:.o=.d)
+
+.PHONY: install-client uninstall-client
+install-client: $(PRESPLIT_CLIENT)
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) $(PRESPLIT_CLIENT) '$(DESTDIR)$(bindir)/pg_presplit'
+uninstall-client:
+	rm -f '$(DESTDIR)$(bindir)/pg_presplit'
 
 .PHONY: test demo format
 test:

@@ -68,3 +68,22 @@ PRESPLIT_PG_SOURCES = \
 	src/api/switching.cpp \
 	src/api/status.cpp \
 	src/api/test_support.cpp
+
+# The pg_presplit client: a program on libpq (src/client/, installed beside
+# psql). CLIENT_CORE: pure C++ without libpq (argument parsing, formatting,
+# the terminal charts, SVG, JSON), linked into the unit tests as well;
+# CLIENT: main and the libpq side. Both link src/core/text_array.cpp.
+PRESPLIT_CLIENT_CORE_SOURCES = \
+	src/client/options.cpp \
+	src/client/json.cpp \
+	src/client/text.cpp \
+	src/client/heat.cpp \
+	src/client/chart.cpp \
+	src/client/svg.cpp \
+	src/client/follow.cpp \
+	src/client/status_report.cpp
+
+PRESPLIT_CLIENT_SOURCES = \
+	src/client/pq.cpp \
+	src/client/commands.cpp \
+	src/client/main.cpp
