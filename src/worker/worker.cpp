@@ -21,8 +21,10 @@
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
+#include "catalog/remote_moves.hpp"
 #include "core/plan_work.hpp"
 #include "migration/layout.hpp"
+#include "remote/move.hpp"
 #include "worker/lifecycle.hpp"
 #include "worker/migration_job.hpp"
 #include "worker/plan_workers.hpp"
@@ -162,7 +164,35 @@ void start_plan_workers(const std::vector<int64_t>& need) {
 struct WorkFound {
     bool extension_present = false;
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
+    std::vector<int64_t> moves; // presplit.remote_move rows with work
 };
+
+// One step of each move to another server (remote/move.hpp), each in its own
+// transaction. A step that fails (the other server down, the catch-up too
+// slow, a lock not granted) is retried at a later round, with an event.
+// Returns whether one of them made progress.
+bool run_remote_moves(const std::vector<int64_t>& moves) {
+    bool progress = false;
+    for (int64_t id : moves) {
+        if (shutdown_requested())
+            break;
+        auto step = in_transaction("pg_presplit: moving a partition", Isolation::read_committed,
+                                   [&] { return remote::advance_move(id); });
+        progress |= step.ok && step.value;
+        if (!step.ok && !step.interrupted)
+            (void)in_transaction("pg_presplit: recording a move's error",
+                                 Isolation::read_committed, [&] {
+                                     auto move = catalog::load_move(id, /*lock=*/false);
+                                     catalog::log_event(std::nullopt,
+                                                        move ? move->source_name : "",
+                                                        "remote_move_retry",
+                                                        catalog::move_label(id) + ": " +
+                                                            step.error);
+                                     return true;
+                                 });
+    }
+    return progress;
+}
 
 // One round; returns how long to nap before the next one.
 int64_t run_round() {
@@ -170,8 +200,10 @@ int64_t run_round() {
         WorkFound work;
         work.extension_present =
             pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
-        if (work.extension_present)
+        if (work.extension_present) {
             work.plans = plans_ready_for_work();
+            work.moves = catalog::moves_needing_work();
+        }
         return work;
     });
     publish_heartbeat(found.ok && found.value.extension_present);
@@ -195,6 +227,10 @@ int64_t run_round() {
         else if (step.pause_ms > 0)
             pause_ms = std::min(pause_ms, step.pause_ms);
     }
+    if (run_remote_moves(found.value.moves))
+        pause_ms = 0;
+    else if (!found.value.moves.empty())
+        pause_ms = std::min<int64_t>(pause_ms, 200); // a copy to watch
     return pause_ms;
 }
 
