@@ -99,18 +99,30 @@ Source describe_source(unsigned int oid, unsigned int parent) {
     Source source;
     source.oid = oid;
     source.parent = parent;
-    catalog::Plan stub;
-    stub.parent = parent;
-    stub.source = oid;
-    const migration::PlanLayout layout = migration::load_layout(stub);
-    source.owner = layout.table_owner;
-    source.schema = layout.source_schema;
-    source.relname = layout.source_relname;
-    source.name = layout.source;
-    for (const auto& column : layout.identity)
-        source.identity.push_back(column.name);
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
+    const pg::Row names = spi.execute("SELECT n.nspname, c.relname, c.relowner"
+                                      "  FROM pg_catalog.pg_class c"
+                                      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                      " WHERE c.oid = $1::oid",
+                                      {std::to_string(oid)})
+                              .rows.at(0);
+    source.schema = *names[0];
+    source.relname = *names[1];
+    source.owner = static_cast<unsigned int>(std::stoul(*names[2]));
+    source.name = pg::quote_ident(source.schema) + "." + pg::quote_ident(source.relname);
+    // The primary key: the remote table's, and the replica identity that
+    // publishing updates and deletes needs.
+    for (const auto& row :
+         spi.execute("SELECT pg_catalog.quote_ident(a.attname)"
+                     "  FROM pg_catalog.pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n),"
+                     "       pg_catalog.pg_attribute a"
+                     " WHERE i.indrelid = $1::oid AND i.indisprimary"
+                     "   AND a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                     " ORDER BY k.n",
+                     {std::to_string(oid)})
+             .rows)
+        source.identity.push_back(*row[0]);
     source.bound = *spi.scalar("SELECT pg_catalog.pg_get_expr(relpartbound, oid)"
                                "  FROM pg_catalog.pg_class WHERE oid = $1::oid",
                                {std::to_string(oid)});
@@ -160,19 +172,19 @@ void require_local_prerequisites(const Source& source) {
                         "partitioned table to another server",
                         "PostgreSQL cannot attach a foreign table to such a table.",
                         "Define the primary key on each partition instead of the parent.");
-    // Publishing UPDATE and DELETE needs a replica identity, or the writers'
-    // statements fail.
-    if (*spi.scalar("SELECT c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS ("
-                    "         SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
-                    "            AND i.indisreplident)) OR (c.relreplident = 'd' AND EXISTS ("
-                    "         SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
-                    "            AND i.indisprimary))"
-                    "  FROM pg_catalog.pg_class c WHERE c.oid = $1::oid",
-                    {std::to_string(source.oid)}) != "t")
+    if (*spi.scalar("SELECT partstrat FROM pg_catalog.pg_partitioned_table"
+                    " WHERE partrelid = $1::oid",
+                    {std::to_string(source.parent)}) != "r")
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "partition " + source.name + " is not a RANGE partition", "",
+                        "move_partition moves partitions of RANGE-partitioned tables.");
+    // Publishing UPDATE and DELETE needs a replica identity (the primary
+    // key), or the writers' statements fail; the remote table gets it too.
+    if (source.identity.empty())
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        "partition " + source.name + " has no replica identity",
+                        "partition " + source.name + " has no primary key",
                         "Logical replication needs one to publish updates and deletes.",
-                        "Give it a primary key, or ALTER TABLE ... REPLICA IDENTITY USING INDEX.");
+                        "Add a primary key to the partition.");
 }
 
 // The foreign server: it exists, uses postgres_fdw, the owner may use it and
@@ -433,7 +445,7 @@ catalog::RemoteMove owned_move(int64_t id) {
 } // namespace
 
 int64_t move_partition(unsigned int source_oid, const std::string& server_name) {
-    const migration::SplitRequest request = migration::validate_source(source_oid);
+    const migration::SplitRequest request = migration::validate_source(source_oid, /*managed_only=*/false);
     if (catalog::find_active_plan_for_source(source_oid))
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "partition has an active split plan", "",
@@ -509,8 +521,8 @@ bool advance_move(int64_t id) {
                                    "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
                                    " WHERE s.subname = $1",
                                    {replication_name(id)});
-        if (sync != Value("r"))
-            return false; // the initial copy runs
+        if (sync != Value("r") || config::backfill_paused)
+            return false; // the initial copy runs, or presplit.backfill_paused holds us
         if (!verify(remote, *move))
             return true;
         catalog::set_move_state(*move, "synced");
