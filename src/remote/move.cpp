@@ -309,9 +309,17 @@ void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
 // up to now (the caller holds a lock that stops writes to the source).
 // ERROR 55P03 after presplit.remote_catchup_timeout.
 void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
+    // Flushed now rather than by the WAL writer's next round, so that the
+    // walsender sends it at once (an asynchronous commit's record too).
+    const std::string lsn = pg::call([] {
+        const XLogRecPtr insert = GetXLogInsertRecPtr();
+        XLogFlush(insert);
+        char text[32];
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32), static_cast<uint32>(insert));
+        return pstrdup(text);
+    });
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
-    const std::string lsn = *spi.scalar("SELECT pg_catalog.pg_current_wal_lsn()::text");
     const instr_time started = pg::now();
     for (;;) {
         Value done = spi.scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn"
@@ -401,6 +409,7 @@ void cut_over(const catalog::RemoteMove& move) {
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
     const instr_time locked = pg::now();
     wait_for_remote_catch_up(move);
+    const double catch_up_ms = pg::elapsed_ms(locked);
     const std::string parent = pg::qualified_relation_name(move.parent);
     const std::string foreign_relname = foreign_table_relname(move);
     const std::string foreign_table =
@@ -424,9 +433,10 @@ void cut_over(const catalog::RemoteMove& move) {
     }
     catalog::set_move_cut_over(move.id, foreign_oid);
     catalog::set_move_state(move, "cut_over");
-    char held[64];
-    snprintf(held, sizeof held, "%.1f ms to lock, %.1f ms held", pg::elapsed_ms(started) -
-             pg::elapsed_ms(locked), pg::elapsed_ms(locked));
+    char held[128];
+    snprintf(held, sizeof held,
+             "%.1f ms to lock, held %.1f ms (%.1f ms of it waiting for the server to catch up)",
+             pg::elapsed_ms(started) - pg::elapsed_ms(locked), pg::elapsed_ms(locked), catch_up_ms);
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
                            " tries, " + held);
@@ -499,7 +509,13 @@ bool advance_move(int64_t id) {
         if (!remote_subscription_exists(remote, id))
             remote.execute("CREATE SUBSCRIPTION " + replication_name(id) + " CONNECTION " +
                            pg::quote_literal(publisher_conninfo()) + " PUBLICATION " +
-                           replication_name(id));
+                           replication_name(id) +
+                           // Flushed at each commit: the slot's confirmed
+                           // position (what the cutover waits for) then
+                           // follows the apply at once, not the remote WAL
+                           // writer's rounds, and nothing it confirmed can be
+                           // lost in a crash of the remote.
+                           " WITH (synchronous_commit = 'on')");
         move = catalog::load_move(id, /*lock=*/true);
         if (move->state != "preparing") { // rolled back meanwhile
             drop_replication(remote, *move);
