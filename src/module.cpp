@@ -183,9 +183,8 @@ void define_settings() {
                             "How long a move's verification or cutover waits for the other "
                             "server to apply every change made before its lock.",
                             "Past it the step is given up and retried at a later round.",
-                            &config::remote_catchup_timeout_ms,
-                            config::remote_catchup_timeout_ms, 0, 3600 * 1000, PGC_SIGHUP,
-                            GUC_UNIT_MS, nullptr, nullptr, nullptr);
+                            &config::remote_catchup_timeout_ms, config::remote_catchup_timeout_ms,
+                            0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("presplit");
 }
 

@@ -50,9 +50,9 @@ std::string move_label(int64_t id) {
 }
 
 std::optional<RemoteMove> load_move(int64_t id, bool lock) {
-    auto result = store(std::string(kColumns) + " WHERE id = $1::bigint" +
-                            (lock ? " FOR UPDATE" : ""),
-                        {std::to_string(id)});
+    auto result =
+        store(std::string(kColumns) + " WHERE id = $1::bigint" + (lock ? " FOR UPDATE" : ""),
+              {std::to_string(id)});
     if (result.rows.empty())
         return std::nullopt;
     return from_row(result.rows[0]);
@@ -69,14 +69,14 @@ std::optional<RemoteMove> find_active_move_for_source(unsigned int source) {
 }
 
 int64_t insert_move(const RemoteMove& move) {
-    auto result = store("INSERT INTO presplit.remote_move (parent, source, source_name, server,"
-                        "  remote_schema, remote_table, owner)"
-                        " VALUES ($1::oid::regclass, $2::oid::regclass, $3, $4, $5, $6,"
-                        "         $7::oid::regrole)"
-                        " RETURNING id",
-                        {std::to_string(move.parent), std::to_string(*move.source),
-                         move.source_name, move.server, move.remote_schema, move.remote_table,
-                         std::to_string(move.owner)});
+    auto result =
+        store("INSERT INTO presplit.remote_move (parent, source, source_name, server,"
+              "  remote_schema, remote_table, owner)"
+              " VALUES ($1::oid::regclass, $2::oid::regclass, $3, $4, $5, $6,"
+              "         $7::oid::regrole)"
+              " RETURNING id",
+              {std::to_string(move.parent), std::to_string(*move.source), move.source_name,
+               move.server, move.remote_schema, move.remote_table, std::to_string(move.owner)});
     const int64_t id = std::stoll(*result.rows.at(0).at(0));
     log_event(std::nullopt, move.source_name, "remote_move",
               move_label(id) + ": to server " + move.server + ", state preparing");

@@ -109,7 +109,8 @@ SplitRequest validate_source(Oid source, bool managed_only) {
         is_partition ? pg::call([&] { return get_partition_parent(source, false); }) : InvalidOid;
     auto managed = is_partition ? catalog::find_managed_table(parent) : std::nullopt;
     if (!is_partition && !managed_only)
-        throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE, "table \"" + name_of(source) + "\" is not a partition");
+        throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
+                        "table \"" + name_of(source) + "\" is not a partition");
     if (!managed && managed_only)
         throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
                         "table \"" + name_of(source) +

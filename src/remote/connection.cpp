@@ -131,9 +131,9 @@ std::vector<pg::Row> Connection::execute(const std::string& sql,
     while (PQisBusy(conn_)) {
         const int socket = PQsocket(conn_);
         const int events = pg::call([&] {
-            int rc = WaitLatchOrSocket(MyLatch,
-                                       WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-                                       socket, -1L, PG_WAIT_EXTENSION);
+            int rc =
+                WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+                                  socket, -1L, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
             CHECK_FOR_INTERRUPTS();
             return rc;
@@ -167,8 +167,8 @@ std::vector<pg::Row> Connection::execute(const std::string& sql,
             if (state && std::strlen(state) == 5)
                 sqlstate = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
             failure.emplace(sqlstate,
-                            "server \"" + server_name_ + "\": " +
-                                (primary ? primary : PQerrorMessage(conn_)),
+                            "server \"" + server_name_ +
+                                "\": " + (primary ? primary : PQerrorMessage(conn_)),
                             detail ? detail : "");
         }
     }

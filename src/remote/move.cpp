@@ -113,15 +113,15 @@ Source describe_source(unsigned int oid, unsigned int parent) {
     source.name = pg::quote_ident(source.schema) + "." + pg::quote_ident(source.relname);
     // The primary key: the remote table's, and the replica identity that
     // publishing updates and deletes needs.
-    for (const auto& row :
-         spi.execute("SELECT pg_catalog.quote_ident(a.attname)"
-                     "  FROM pg_catalog.pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n),"
-                     "       pg_catalog.pg_attribute a"
-                     " WHERE i.indrelid = $1::oid AND i.indisprimary"
-                     "   AND a.attrelid = i.indrelid AND a.attnum = k.attnum"
-                     " ORDER BY k.n",
-                     {std::to_string(oid)})
-             .rows)
+    for (const auto& row : spi.execute("SELECT pg_catalog.quote_ident(a.attname)"
+                                       "  FROM pg_catalog.pg_index i, unnest(i.indkey::int2[]) "
+                                       "WITH ORDINALITY k(attnum, n),"
+                                       "       pg_catalog.pg_attribute a"
+                                       " WHERE i.indrelid = $1::oid AND i.indisprimary"
+                                       "   AND a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                                       " ORDER BY k.n",
+                                       {std::to_string(oid)})
+                               .rows)
         source.identity.push_back(*row[0]);
     source.bound = *spi.scalar("SELECT pg_catalog.pg_get_expr(relpartbound, oid)"
                                "  FROM pg_catalog.pg_class WHERE oid = $1::oid",
@@ -141,9 +141,9 @@ Source describe_source(unsigned int oid, unsigned int parent) {
                                             (*row[2] == "t" ? " NOT NULL" : ""));
     }
     // The CHECK equal to the bound: PostgreSQL's own partition constraint.
-    source.check =
-        spi.scalar("SELECT pg_catalog.pg_get_partition_constraintdef($1::oid)", {std::to_string(oid)})
-            .value_or("true");
+    source.check = spi.scalar("SELECT pg_catalog.pg_get_partition_constraintdef($1::oid)",
+                              {std::to_string(oid)})
+                       .value_or("true");
     return source;
 }
 
@@ -201,8 +201,7 @@ unsigned int require_server(const std::string& name, unsigned int owner) {
         if (!server)
             return f;
         f.oid = server->serverid;
-        f.postgres_fdw =
-            strcmp(GetForeignDataWrapper(server->fdwid)->fdwname, "postgres_fdw") == 0;
+        f.postgres_fdw = strcmp(GetForeignDataWrapper(server->fdwid)->fdwname, "postgres_fdw") == 0;
         f.usage = pg_foreign_server_aclcheck(server->serverid, owner, ACL_USAGE) == ACLCHECK_OK;
         return f;
     });
@@ -211,8 +210,8 @@ unsigned int require_server(const std::string& name, unsigned int owner) {
                         "Create it with CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw.");
     if (!found.postgres_fdw)
         throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
-                        "server \"" + name + "\" does not use postgres_fdw",
-                        "", "Partitions move only to servers of the postgres_fdw wrapper.");
+                        "server \"" + name + "\" does not use postgres_fdw", "",
+                        "Partitions move only to servers of the postgres_fdw wrapper.");
     if (!found.usage)
         throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
                         "the table's owner has no USAGE privilege on server \"" + name + "\"", "",
@@ -279,23 +278,50 @@ void sleep_ms(long ms) {
 // slot is left (the remote could not reach us), and the publication.
 void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
     const std::string name = replication_name(move.id);
-    if (remote_subscription_exists(remote, move.id))
-        remote.execute("DROP SUBSCRIPTION " + name);
+    // The slots this server may hold for the subscription: its own and its
+    // table synchronisation's (pg_<subscription oid>_sync_...).
+    auto literal = [](const std::string& text) { // for LIKE: '_' is a wildcard
+        std::string escaped;
+        for (char c : text)
+            escaped += (c == '_' ? std::string("\\_") : std::string(1, c));
+        return escaped;
+    };
+    std::vector<std::string> slots{literal(name)};
+    if (Value subscription = remote.scalar("SELECT oid::text FROM pg_catalog.pg_subscription"
+                                           " WHERE subname = $1",
+                                           {name})) {
+        slots.push_back(literal("pg_" + *subscription + "_sync_") + "%");
+        try {
+            // Drops its slots here too, over its own connection.
+            remote.execute("DROP SUBSCRIPTION " + name);
+        } catch (const pg::Error&) {
+            // It could not reach this server: detach it from its slot and
+            // drop that here.
+            remote.execute("ALTER SUBSCRIPTION " + name + " DISABLE");
+            remote.execute("ALTER SUBSCRIPTION " + name + " SET (slot_name = NONE)");
+            remote.execute("DROP SUBSCRIPTION " + name);
+        }
+    }
     {
         pg::RunAsExtension as_extension;
         pg::SpiSession spi;
-        // A walsender may take a moment to exit after its subscriber went.
-        for (int i = 0; i < 500; ++i) {
-            Value active = spi.scalar("SELECT active FROM pg_catalog.pg_replication_slots"
-                                      " WHERE slot_name = $1",
-                                      {name});
-            if (!active)
-                break;
-            if (*active == "f") {
-                spi.execute("SELECT pg_catalog.pg_drop_replication_slot($1)", {name});
-                break;
+        for (const std::string& pattern : slots) {
+            // A walsender may take a moment to exit after its subscriber went.
+            for (int i = 0; i < 500; ++i) {
+                Value active = spi.scalar("SELECT bool_or(active)::text FROM"
+                                          " pg_catalog.pg_replication_slots"
+                                          " WHERE slot_name LIKE $1",
+                                          {pattern});
+                if (!active)
+                    break;
+                if (*active == "false") {
+                    spi.execute("SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
+                                "  FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE $1",
+                                {pattern});
+                    break;
+                }
+                sleep_ms(20);
             }
-            sleep_ms(20);
         }
     }
     if (move.source) {
@@ -315,7 +341,8 @@ void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
         const XLogRecPtr insert = GetXLogInsertRecPtr();
         XLogFlush(insert);
         char text[32];
-        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32), static_cast<uint32>(insert));
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
+                 static_cast<uint32>(insert));
         return pstrdup(text);
     });
     pg::RunAsExtension as_extension;
@@ -327,8 +354,7 @@ void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
                                 {replication_name(move.id), lsn});
         if (!done)
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            "the replication slot of " + catalog::move_label(move.id) +
-                                " is gone");
+                            "the replication slot of " + catalog::move_label(move.id) + " is gone");
         if (*done == "t")
             return;
         if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms)
@@ -350,12 +376,14 @@ const char* kSummary = "SELECT count(*), coalesce(sum(pg_catalog.hashtextextende
 // Verification under one cut: the source locked SHARE (writers wait), the
 // remote caught up to the lock, then count and checksum on both sides.
 bool verify(Connection& remote, const catalog::RemoteMove& move) {
+    // By OID: the partition may have been renamed since the move began.
+    const std::string source = pg::qualified_relation_name(*move.source);
     {
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
         spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)",
-                    {std::to_string(config::cutover_lock_timeout_ms * 20) + "ms"});
-        spi.execute("LOCK TABLE ONLY " + move.source_name + " IN SHARE MODE");
+                    {std::to_string(config::cutover_lock_timeout_ms) + "ms"});
+        spi.execute("LOCK TABLE ONLY " + source + " IN SHARE MODE");
     }
     wait_for_remote_catch_up(move);
     pg::Row local;
@@ -364,7 +392,7 @@ bool verify(Connection& remote, const catalog::RemoteMove& move) {
         pg::CanonicalTextFormat canonical;
         pg::SpiSession spi;
         spi.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)");
-        local = spi.execute(kSummary + move.source_name + " AS t").rows.at(0);
+        local = spi.execute(kSummary + source + " AS t").rows.at(0);
     }
     remote.execute("SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', false),"
                    " pg_catalog.set_config('IntervalStyle', 'postgres', false),"
@@ -425,11 +453,11 @@ void cut_over(const catalog::RemoteMove& move) {
                     ", table_name " + pg::quote_literal(move.remote_table) + ")");
         spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + foreign_table + " " +
                     source.bound);
-        foreign_oid = static_cast<unsigned int>(std::stoul(
-            *spi.scalar("SELECT c.oid FROM pg_catalog.pg_class c"
-                        "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                        " WHERE n.nspname = $1 AND c.relname = $2",
-                        {source.schema, foreign_relname})));
+        foreign_oid = static_cast<unsigned int>(
+            std::stoul(*spi.scalar("SELECT c.oid FROM pg_catalog.pg_class c"
+                                   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                   " WHERE n.nspname = $1 AND c.relname = $2",
+                                   {source.schema, foreign_relname})));
     }
     catalog::set_move_cut_over(move.id, foreign_oid);
     catalog::set_move_state(move, "cut_over");
@@ -455,7 +483,8 @@ catalog::RemoteMove owned_move(int64_t id) {
 } // namespace
 
 int64_t move_partition(unsigned int source_oid, const std::string& server_name) {
-    const migration::SplitRequest request = migration::validate_source(source_oid, /*managed_only=*/false);
+    const migration::SplitRequest request =
+        migration::validate_source(source_oid, /*managed_only=*/false);
     if (catalog::find_active_plan_for_source(source_oid))
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "partition has an active split plan", "",
@@ -506,6 +535,11 @@ bool advance_move(int64_t id) {
     if (move->state == "preparing") {
         // Before this transaction writes anything: creating the slot waits
         // for every transaction with an xid (docs/multi_server.md).
+        // Creating the slot waits for every transaction here that has an
+        // xid: bounded, so that a long transaction here delays the move (a
+        // retry at the next round), not the worker.
+        remote.execute("SELECT pg_catalog.set_config('statement_timeout', $1, false)",
+                       {std::to_string(config::remote_catchup_timeout_ms) + "ms"});
         if (!remote_subscription_exists(remote, id))
             remote.execute("CREATE SUBSCRIPTION " + replication_name(id) + " CONNECTION " +
                            pg::quote_literal(publisher_conninfo()) + " PUBLICATION " +
@@ -545,6 +579,8 @@ bool advance_move(int64_t id) {
         return true;
     }
     if (move->state == "synced") {
+        if (config::backfill_paused)
+            return false;
         cut_over(*move);
         return true;
     }
@@ -587,7 +623,7 @@ void finalize_move(int64_t id, bool drop_old) {
     if (drop_old && move.source) {
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
-        spi.execute("DROP TABLE " + move.source_name);
+        spi.execute("DROP TABLE " + pg::qualified_relation_name(*move.source));
     }
     if (drop_old)
         catalog::set_move_source_dropped(id);

@@ -180,16 +180,14 @@ bool run_remote_moves(const std::vector<int64_t>& moves) {
                                    [&] { return remote::advance_move(id); });
         progress |= step.ok && step.value;
         if (!step.ok && !step.interrupted)
-            (void)in_transaction("pg_presplit: recording a move's error",
-                                 Isolation::read_committed, [&] {
-                                     auto move = catalog::load_move(id, /*lock=*/false);
-                                     catalog::log_event(std::nullopt,
-                                                        move ? move->source_name : "",
-                                                        "remote_move_retry",
-                                                        catalog::move_label(id) + ": " +
-                                                            step.error);
-                                     return true;
-                                 });
+            (void)in_transaction(
+                "pg_presplit: recording a move's error", Isolation::read_committed, [&] {
+                    auto move = catalog::load_move(id, /*lock=*/false);
+                    catalog::log_event(std::nullopt, move ? move->source_name : "",
+                                       "remote_move_retry",
+                                       catalog::move_label(id) + ": " + step.error);
+                    return true;
+                });
     }
     return progress;
 }

@@ -8,7 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
-use Test::More tests => 24;
+use Test::More tests => 25;
 
 my $node1 = PostgreSQL::Test::Cluster->new('source');
 $node1->init(allows_streaming => 'logical');
@@ -117,6 +117,20 @@ $node1->poll_query_until('postgres',
   or die 'the subscription was not created';
 $node2->poll_query_until('postgres', 'SELECT count(*) = 10000 FROM public.accounts_1')
   or die 'the initial copy did not end';
+# The other server down: the move waits and retries, with an event; it does
+# not fail.
+$node2->stop;
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = off');
+$node1->reload;
+$node1->poll_query_until('postgres', qq{
+SELECT count(*) > 0 FROM presplit.events
+ WHERE kind = 'remote_move_retry' AND detail LIKE 'move $move: could not connect to server "node2"%'})
+  or die 'no retry event';
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
+	'backfilling', 'the other server down: the move waits (retry events), it does not fail');
+$node2->start;
 $node1->safe_psql('postgres', "SELECT presplit.rollback_move($move)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
 	'rolled_back', 'rollback_move before the cutover');
