@@ -429,7 +429,8 @@ void cut_over(const catalog::RemoteMove& move) {
     migration::PlanLayout layout;
     layout.plan.parent = move.parent;
     layout.plan.source = *move.source;
-    layout.plan.state = "synced";
+    // plan.state left at its default: lock_order takes the source before
+    // the shadows (there are none), as for any plan not yet cut over.
     layout.source = source.name;
     layout.table_owner = source.owner;
     const instr_time started = pg::now();
