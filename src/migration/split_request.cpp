@@ -148,9 +148,11 @@ SplitRequest validate_source(Oid source, bool managed_only) {
     PartitionBoundSpec* spec = bound_spec(source);
     if (spec->is_default)
         throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                        "cannot split the default partition \"" + name_of(source) + "\"",
+                        std::string(managed_only ? "cannot split" : "cannot move") +
+                            " the default partition \"" + name_of(source) + "\"",
                         "The default partition has no range to divide.",
-                        "Create a partition for the range first, then split that.");
+                        std::string("Create a partition for the range first, then ") +
+                            (managed_only ? "split" : "move") + " that.");
     if (!managed)
         return request; // no key values: the caller uses the bound as it is
     if (Const* lower = bound_value(spec->lowerdatums))
