@@ -8,13 +8,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
-use Test::More tests => 25;
+use PresplitTest;
+use Test::More tests => 26;
 
-my $node1 = PostgreSQL::Test::Cluster->new('source');
-$node1->init(allows_streaming => 'logical');
-$node1->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node1 = presplit_node('source', qq{
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
 presplit.naptime = 100
 });
 $node1->start;
@@ -88,10 +88,7 @@ is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname L
 nothing_left('after the refused moves');
 
 # wal_level: a server without logical decoding refuses.
-my $plain = PostgreSQL::Test::Cluster->new('plain');
-$plain->init;
-$plain->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'pg_presplit'\npresplit.database = 'postgres'");
+my $plain = presplit_node('plain', "wal_level = replica\n");
 $plain->start;
 $plain->safe_psql('postgres', q{
 CREATE EXTENSION pg_presplit; CREATE EXTENSION postgres_fdw;
@@ -152,15 +149,24 @@ UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
 close $fh;
 my ($out, $err) = ('', '');
 my $load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '15', '--max-tries=50',
+	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '40', '--max-tries=50',
 	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
-sleep 1;
+# Held before its verification until the initial copy is over, so that the
+# verification and the cutover come while pgbench writes.
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
 $move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_0', 'node2')});
+$node2->poll_query_until('postgres', q{
+SELECT srsubstate = 'r' FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid})
+  or die 'the initial copy did not end';
+$node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused');
+$node1->reload;
 $node1->poll_query_until('postgres',
 	"SELECT state = 'cut_over' AND NOT replicating FROM presplit.remote_move WHERE id = $move")
   or die 'the move did not cut over: '
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+ok($load->pumpable, 'the move cut over while pgbench was writing');
 $load->finish;
 my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
 my ($failed) = $out =~ /number of failed transactions: (\d+)/;
