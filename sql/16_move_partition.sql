@@ -12,6 +12,9 @@ SELECT presplit.move_partition('trips_0', NULL);
 SELECT presplit.move_partition('trips', 'node2');
 SELECT presplit.move_partition('trips_1', 'node2');
 SELECT presplit.move_partition('trips_default', 'node2');
+BEGIN;
+SELECT presplit.move_partition('trips_0', 'node2');
+ROLLBACK;
 -- This server has wal_level = replica: checked before the server.
 SELECT presplit.move_partition('trips_0', 'node2');
 SELECT presplit.rollback_move(NULL);

@@ -7,6 +7,7 @@
 #include "worker/worker.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(presplit_move_partition);
@@ -17,12 +18,25 @@ PG_FUNCTION_INFO_V1(presplit_finalize_move);
 namespace presplit {
 namespace {
 
+// What these functions do on the other server (create or drop a table, a
+// subscription) no rollback here would undo: like CREATE SUBSCRIPTION, they
+// stand alone.
+void require_autocommit(const char* function) {
+    if (pg::call([] { return IsTransactionBlock(); }))
+        throw pg::Error(ERRCODE_ACTIVE_SQL_TRANSACTION,
+                        std::string(function) + " cannot run inside a transaction block",
+                        "What it does on the other server would not be undone by a rollback "
+                        "here.",
+                        "Call it on its own (autocommit).");
+}
+
 Datum move_partition(FunctionCallInfo fcinfo) {
     const Oid source = api::required_oid(fcinfo, 0, "partition");
     if (PG_ARGISNULL(1))
         throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "server must not be NULL");
     const std::string server = NameStr(*PG_GETARG_NAME(1));
     catalog::require_extension();
+    require_autocommit("move_partition");
     const int64_t id = remote::move_partition(source, server);
     worker::wake_worker();
     return Int64GetDatum(id);
@@ -31,6 +45,7 @@ Datum move_partition(FunctionCallInfo fcinfo) {
 Datum rollback_move(FunctionCallInfo fcinfo) {
     const int64_t id = api::required_int64(fcinfo, 0, "move");
     catalog::require_extension();
+    require_autocommit("rollback_move");
     remote::roll_back_move(id);
     PG_RETURN_VOID();
 }
@@ -40,6 +55,7 @@ Datum finalize_move(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(1))
         throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "drop_old must not be NULL");
     catalog::require_extension();
+    require_autocommit("finalize_move");
     remote::finalize_move(id, PG_GETARG_BOOL(1));
     PG_RETURN_VOID();
 }
