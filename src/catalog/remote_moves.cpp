@@ -117,6 +117,11 @@ void set_move_source_dropped(int64_t id) {
 }
 
 std::vector<int64_t> moves_needing_work() {
+    // The extension may be at a version without moves (0.1.0, before
+    // ALTER EXTENSION ... UPDATE): then there are none.
+    if (store("SELECT pg_catalog.to_regclass('presplit.remote_move') IS NULL").rows.at(0).at(0) ==
+        Value("t"))
+        return {};
     auto result = store("SELECT id FROM presplit.remote_move"
                         " WHERE state IN ('preparing', 'backfilling', 'synced')"
                         "    OR (state = 'cut_over' AND replicating)"

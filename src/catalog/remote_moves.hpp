@@ -38,7 +38,8 @@ void set_move_cut_over(int64_t id, unsigned int foreign_table);
 void set_move_replicating(int64_t id, bool replicating);
 void set_move_source_dropped(int64_t id);
 // Moves the worker has work for: before the cutover, or cut over with
-// replication still to drop; oldest first.
+// replication still to drop; oldest first. None while the extension is at a
+// version without presplit.remote_move.
 std::vector<int64_t> moves_needing_work();
 
 } // namespace presplit::catalog
