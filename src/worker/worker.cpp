@@ -164,16 +164,20 @@ void start_plan_workers(const std::vector<int64_t>& need) {
 struct WorkFound {
     bool extension_present = false;
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
-    std::vector<int64_t> moves; // presplit.remote_move rows with work
 };
 
 // One step of each move to another server (remote/move.hpp), each in its own
 // transaction. A step that fails (the other server down, the catch-up too
 // slow, a lock not granted) is retried at a later round, with an event.
-// Returns whether one of them made progress.
-bool run_remote_moves(const std::vector<int64_t>& moves) {
+// Looked for in a transaction of their own, so that nothing about moves can
+// keep the split plans from their round. Returns whether one of them made
+// progress, and in `any` whether there were moves to look at.
+bool run_remote_moves(bool& any) {
+    auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed,
+                                [] { return catalog::moves_needing_work(); });
+    any = found.ok && !found.value.empty();
     bool progress = false;
-    for (int64_t id : moves) {
+    for (int64_t id : found.value) {
         if (shutdown_requested())
             break;
         auto step = in_transaction("pg_presplit: moving a partition", Isolation::read_committed,
@@ -198,10 +202,8 @@ int64_t run_round() {
         WorkFound work;
         work.extension_present =
             pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
-        if (work.extension_present) {
+        if (work.extension_present)
             work.plans = plans_ready_for_work();
-            work.moves = catalog::moves_needing_work();
-        }
         return work;
     });
     publish_heartbeat(found.ok && found.value.extension_present);
@@ -225,10 +227,13 @@ int64_t run_round() {
         else if (step.pause_ms > 0)
             pause_ms = std::min(pause_ms, step.pause_ms);
     }
-    if (run_remote_moves(found.value.moves))
-        pause_ms = 0;
-    else if (!found.value.moves.empty())
-        pause_ms = std::min<int64_t>(pause_ms, 200); // a copy to watch
+    bool any_moves = false;
+    if (found.value.extension_present && !shutdown_requested()) {
+        if (run_remote_moves(any_moves))
+            pause_ms = 0;
+        else if (any_moves)
+            pause_ms = std::min<int64_t>(pause_ms, 200); // a copy to watch
+    }
     return pause_ms;
 }
 
