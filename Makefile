@@ -17,7 +17,7 @@ OBJS = $(patsubst %.cpp,%.o,$(PRESPLIT_CORE_SOURCES) $(PRESPLIT_PG_SOURCES))
 
 # -isystem: PostgreSQL's headers are not C++-clean (-Wregister,
 # -Wunused-parameter); warnings are for our code.
-PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem $(shell $(PG_CONFIG) --includedir)
 # The warning policy is in sources.mk, shared with CMake.
 PRESPLIT_WERROR ?= ON
 ifeq ($(PRESPLIT_WERROR),ON)
@@ -25,7 +25,9 @@ PG_CXXFLAGS = -std=c++17 $(PRESPLIT_WARNINGS)
 else
 PG_CXXFLAGS = -std=c++17 $(filter-out -Werror,$(PRESPLIT_WARNINGS))
 endif
+# libpq: the connection to another server (src/remote/), as postgres_fdw links it.
 SHLIB_LINK = -lstdc++
+SHLIB_LINK_INTERNAL = $(libpq)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 

@@ -189,3 +189,65 @@ LANGUAGE C;
 CREATE EVENT TRIGGER presplit_before_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION presplit._before_drop_extension();
+
+------------------------------------------------------------------------------
+-- Moves of a partition to another server (docs/multi_server.md)
+------------------------------------------------------------------------------
+
+-- One row per move. The states are those of a split plan (the same
+-- transitions, checked in C++ by core::can_transition). Connection options
+-- are never stored here: the server's name leads to its foreign server and
+-- user mapping.
+CREATE TABLE presplit.remote_move (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent        regclass    NOT NULL,
+    -- NULL once finalize dropped it.
+    source        regclass,
+    source_name   text        NOT NULL, -- qualified, for events after the drop
+    server        name        NOT NULL, -- a postgres_fdw foreign server
+    remote_schema name        NOT NULL,
+    remote_table  name        NOT NULL,
+    owner         regrole     NOT NULL,
+    state         text        NOT NULL DEFAULT 'preparing'
+                  CHECK (state IN ('preparing', 'backfilling', 'synced', 'cut_over',
+                                   'finalized', 'rolled_back', 'failed')),
+    -- The postgres_fdw foreign table attached in place of the source.
+    foreign_table regclass,
+    -- false once the subscription, its slot and the publication are gone.
+    replicating   boolean     NOT NULL DEFAULT true,
+    reason        text,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX remote_move_one_active ON presplit.remote_move (source)
+    WHERE state IN ('preparing', 'backfilling', 'synced', 'cut_over');
+SELECT pg_catalog.pg_extension_config_dump('presplit.remote_move', '');
+SELECT pg_catalog.pg_extension_config_dump('presplit.remote_move_id_seq', '');
+REVOKE ALL ON presplit.remote_move FROM PUBLIC;
+
+CREATE VIEW presplit.remote_moves WITH (security_barrier) AS
+SELECT m.id, m.parent, m.source, m.source_name, m.server, m.remote_schema, m.remote_table,
+       m.owner, m.state, m.foreign_table, m.replicating, m.reason, m.created_at, m.updated_at
+  FROM presplit.remote_move m
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = m.parent
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
+COMMENT ON VIEW presplit.remote_moves IS 'Moves of partitions to other servers, one row each';
+GRANT SELECT ON presplit.remote_moves TO PUBLIC;
+
+CREATE FUNCTION presplit.move_partition(partition regclass, server name) RETURNS bigint
+AS 'MODULE_PATHNAME', 'presplit_move_partition'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.move_partition(regclass, name) IS
+    'Move a partition to a postgres_fdw server: remote table, logical replication, cutover';
+
+CREATE FUNCTION presplit.rollback_move(move bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_rollback_move'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.rollback_move(bigint) IS
+    'Undo a move before its cutover: replication and the remote table dropped';
+
+CREATE FUNCTION presplit.finalize_move(move bigint, drop_old boolean DEFAULT true) RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_finalize_move'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.finalize_move(bigint, boolean) IS
+    'End a cut-over move: replication dropped, the old partition dropped (or kept)';

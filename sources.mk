@@ -36,6 +36,7 @@ PRESPLIT_PG_SOURCES = \
 	src/catalog/direct_scan.cpp \
 	src/catalog/routes.cpp \
 	src/catalog/table_watch.cpp \
+	src/catalog/remote_moves.cpp \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/stats_store.cpp \
@@ -53,6 +54,8 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/plan_rewrite.cpp \
 	src/switchover/route_marker.cpp \
 	src/switchover/routing.cpp \
+	src/remote/connection.cpp \
+	src/remote/move.cpp \
 	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
@@ -67,6 +70,7 @@ PRESPLIT_PG_SOURCES = \
 	src/api/plans.cpp \
 	src/api/switching.cpp \
 	src/api/status.cpp \
+	src/api/moves.cpp \
 	src/api/test_support.cpp
 
 # The pg_presplit client: a program on libpq (src/client/, installed beside

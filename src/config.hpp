@@ -58,5 +58,11 @@ extern int cutover_max_tries;
 extern int cutover_max_wait_ms;
 // presplit.rollback_window: seconds after cutover during which rollback works.
 extern int rollback_window_seconds;
+// presplit.publisher_conninfo: how a subscription on another server connects
+// back to this one (no password; the database name is added).
+extern char* publisher_conninfo;
+// presplit.remote_catchup_timeout: milliseconds a move's verification or
+// cutover waits for the other server to apply every change before its lock.
+extern int remote_catchup_timeout_ms;
 
 } // namespace presplit::config

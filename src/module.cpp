@@ -43,6 +43,8 @@ int config::cutover_lock_timeout_ms = 50;
 int config::cutover_max_tries = 40;
 int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
+char* config::publisher_conninfo = nullptr;
+int config::remote_catchup_timeout_ms = 10000;
 
 namespace {
 
@@ -170,6 +172,19 @@ void define_settings() {
                             "Reverse capture keeps the old partition current until then.",
                             &config::rollback_window_seconds, config::rollback_window_seconds, 0,
                             365 * 24 * 3600, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "presplit.publisher_conninfo",
+        "How another server's subscription connects back to this one (move_partition).",
+        "libpq options such as host, port and user (a role with REPLICATION); no password: "
+        "the other server authenticates with its own passfile or certificate. The database "
+        "name is added.",
+        &config::publisher_conninfo, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.remote_catchup_timeout",
+                            "How long a move's verification or cutover waits for the other "
+                            "server to apply every change made before its lock.",
+                            "Past it the step is given up and retried at a later round.",
+                            &config::remote_catchup_timeout_ms, config::remote_catchup_timeout_ms,
+                            0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("presplit");
 }
 

@@ -90,7 +90,7 @@ std::string output_text(Oid type, Datum value) {
 
 } // namespace
 
-SplitRequest validate_source(Oid source) {
+SplitRequest validate_source(Oid source, bool managed_only) {
     SplitRequest request;
     request.source = source;
     // Ownership first, before any lock a non-owner could make others wait on.
@@ -108,7 +108,10 @@ SplitRequest validate_source(Oid source) {
     Oid parent =
         is_partition ? pg::call([&] { return get_partition_parent(source, false); }) : InvalidOid;
     auto managed = is_partition ? catalog::find_managed_table(parent) : std::nullopt;
-    if (!managed)
+    if (!is_partition && !managed_only)
+        throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
+                        "table \"" + name_of(source) + "\" is not a partition");
+    if (!managed && managed_only)
         throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
                         "table \"" + name_of(source) +
                             "\" is not a partition of a table managed by pg_presplit",
@@ -131,8 +134,10 @@ SplitRequest validate_source(Oid source) {
             "own both.",
             "Give the partition the parent's owner with ALTER TABLE ... OWNER TO.");
     request.parent = parent;
-    request.key_column = managed->key_column;
-    request.key_type = managed->key_type;
+    if (managed) {
+        request.key_column = managed->key_column;
+        request.key_type = managed->key_type;
+    }
 
     // Same order as ATTACH/DETACH: parent, then partition.
     pg::call([&] {
@@ -143,9 +148,13 @@ SplitRequest validate_source(Oid source) {
     PartitionBoundSpec* spec = bound_spec(source);
     if (spec->is_default)
         throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                        "cannot split the default partition \"" + name_of(source) + "\"",
+                        std::string(managed_only ? "cannot split" : "cannot move") +
+                            " the default partition \"" + name_of(source) + "\"",
                         "The default partition has no range to divide.",
-                        "Create a partition for the range first, then split that.");
+                        std::string("Create a partition for the range first, then ") +
+                            (managed_only ? "split" : "move") + " that.");
+    if (!managed)
+        return request; // no key values: the caller uses the bound as it is
     if (Const* lower = bound_value(spec->lowerdatums))
         request.lower = output_text(request.key_type, lower->constvalue);
     if (Const* upper = bound_value(spec->upperdatums))

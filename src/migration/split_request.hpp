@@ -27,7 +27,10 @@ struct SplitRequest {
 // Checks the source (a leaf RANGE partition of a managed table, not the
 // default partition, owned by the caller) and locks it and its parent for
 // the rest of the transaction. Throws with a clear message otherwise.
-SplitRequest validate_source(Oid source);
+// Without managed_only (move_partition), a partition of any table will do;
+// then the key and the bounds are left empty, and the check for an active
+// split plan is the caller's.
+SplitRequest validate_source(Oid source, bool managed_only = true);
 
 // Coerces argument `arg` ("any": an array of any type coercible to the key,
 // or an untyped literal such as '{500000}') and checks the points against

@@ -21,8 +21,10 @@
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 #include "catalog/catalog.hpp"
+#include "catalog/remote_moves.hpp"
 #include "core/plan_work.hpp"
 #include "migration/layout.hpp"
+#include "remote/move.hpp"
 #include "worker/lifecycle.hpp"
 #include "worker/migration_job.hpp"
 #include "worker/plan_workers.hpp"
@@ -164,6 +166,36 @@ struct WorkFound {
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
 };
 
+// One step of each move to another server (remote/move.hpp), each in its own
+// transaction. A step that fails (the other server down, the catch-up too
+// slow, a lock not granted) is retried at a later round, with an event.
+// Looked for in a transaction of their own, so that nothing about moves can
+// keep the split plans from their round. Returns whether one of them made
+// progress, and in `any` whether there were moves to look at.
+bool run_remote_moves(bool& any) {
+    auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed,
+                                [] { return catalog::moves_needing_work(); });
+    any = found.ok && !found.value.empty();
+    bool progress = false;
+    for (int64_t id : found.value) {
+        if (shutdown_requested())
+            break;
+        auto step = in_transaction("pg_presplit: moving a partition", Isolation::read_committed,
+                                   [&] { return remote::advance_move(id); });
+        progress |= step.ok && step.value;
+        if (!step.ok && !step.interrupted)
+            (void)in_transaction(
+                "pg_presplit: recording a move's error", Isolation::read_committed, [&] {
+                    auto move = catalog::load_move(id, /*lock=*/false);
+                    catalog::log_event(std::nullopt, move ? move->source_name : "",
+                                       "remote_move_retry",
+                                       catalog::move_label(id) + ": " + step.error);
+                    return true;
+                });
+    }
+    return progress;
+}
+
 // One round; returns how long to nap before the next one.
 int64_t run_round() {
     auto found = in_transaction("pg_presplit: looking for work", Isolation::read_committed, [] {
@@ -194,6 +226,13 @@ int64_t run_round() {
             pause_ms = 0; // e.g. a new weight: look again at once
         else if (step.pause_ms > 0)
             pause_ms = std::min(pause_ms, step.pause_ms);
+    }
+    bool any_moves = false;
+    if (found.value.extension_present && !shutdown_requested()) {
+        if (run_remote_moves(any_moves))
+            pause_ms = 0;
+        else if (any_moves)
+            pause_ms = std::min<int64_t>(pause_ms, 200); // a copy to watch
     }
     return pause_ms;
 }

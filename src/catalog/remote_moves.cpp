@@ -1,0 +1,135 @@
+#include "catalog/remote_moves.hpp"
+
+#include "catalog/catalog.hpp"
+#include "core/plan_state.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+namespace presplit::catalog {
+namespace {
+
+using pg::Value;
+
+pg::QueryResult store(const std::string& sql, const std::vector<Value>& params = {}) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return spi.execute(sql, params);
+}
+
+constexpr const char* kColumns =
+    "SELECT id, parent::oid, source::oid, source_name, server, remote_schema, remote_table,"
+    "       owner::oid, state, foreign_table::oid, replicating"
+    "  FROM presplit.remote_move";
+
+unsigned int oid_of(const Value& value) {
+    return static_cast<unsigned int>(std::stoul(*value));
+}
+
+RemoteMove from_row(const pg::Row& row) {
+    RemoteMove move;
+    move.id = std::stoll(*row[0]);
+    move.parent = oid_of(row[1]);
+    if (row[2])
+        move.source = oid_of(row[2]);
+    move.source_name = *row[3];
+    move.server = *row[4];
+    move.remote_schema = *row[5];
+    move.remote_table = *row[6];
+    move.owner = oid_of(row[7]);
+    move.state = *row[8];
+    if (row[9])
+        move.foreign_table = oid_of(row[9]);
+    move.replicating = *row[10] == "t";
+    return move;
+}
+
+} // namespace
+
+std::string move_label(int64_t id) {
+    return "move " + std::to_string(id);
+}
+
+std::optional<RemoteMove> load_move(int64_t id, bool lock) {
+    auto result =
+        store(std::string(kColumns) + " WHERE id = $1::bigint" + (lock ? " FOR UPDATE" : ""),
+              {std::to_string(id)});
+    if (result.rows.empty())
+        return std::nullopt;
+    return from_row(result.rows[0]);
+}
+
+std::optional<RemoteMove> find_active_move_for_source(unsigned int source) {
+    auto result = store(std::string(kColumns) +
+                            " WHERE source = $1::oid::regclass"
+                            "   AND state IN ('preparing', 'backfilling', 'synced', 'cut_over')",
+                        {std::to_string(source)});
+    if (result.rows.empty())
+        return std::nullopt;
+    return from_row(result.rows[0]);
+}
+
+int64_t insert_move(const RemoteMove& move) {
+    auto result =
+        store("INSERT INTO presplit.remote_move (parent, source, source_name, server,"
+              "  remote_schema, remote_table, owner)"
+              " VALUES ($1::oid::regclass, $2::oid::regclass, $3, $4, $5, $6,"
+              "         $7::oid::regrole)"
+              " RETURNING id",
+              {std::to_string(move.parent), std::to_string(*move.source), move.source_name,
+               move.server, move.remote_schema, move.remote_table, std::to_string(move.owner)});
+    const int64_t id = std::stoll(*result.rows.at(0).at(0));
+    log_event(std::nullopt, move.source_name, "remote_move",
+              move_label(id) + ": to server " + move.server + ", state preparing");
+    return id;
+}
+
+void set_move_state(const RemoteMove& move, const std::string& state,
+                    const std::optional<std::string>& reason) {
+    const auto from = core::parse_plan_state(move.state);
+    const auto to = core::parse_plan_state(state);
+    if (!from || !to || !core::can_transition(*from, *to))
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        move_label(move.id) + " cannot go from " + move.state + " to " + state);
+    store("UPDATE presplit.remote_move SET state = $2, reason = $3, updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(move.id), state, reason});
+    log_event(std::nullopt, move.source_name, "remote_move",
+              move_label(move.id) + ": " + move.state + " -> " + state +
+                  (reason ? ": " + *reason : std::string()));
+}
+
+void set_move_cut_over(int64_t id, unsigned int foreign_table) {
+    store("UPDATE presplit.remote_move SET foreign_table = $2::oid::regclass, updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), std::to_string(foreign_table)});
+}
+
+void set_move_replicating(int64_t id, bool replicating) {
+    store("UPDATE presplit.remote_move SET replicating = $2::boolean, updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), replicating ? "true" : "false"});
+}
+
+void set_move_source_dropped(int64_t id) {
+    store("UPDATE presplit.remote_move SET source = NULL, updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id)});
+}
+
+std::vector<int64_t> moves_needing_work() {
+    // The extension may be at a version without moves (0.1.0, before
+    // ALTER EXTENSION ... UPDATE): then there are none.
+    if (store("SELECT pg_catalog.to_regclass('presplit.remote_move') IS NULL").rows.at(0).at(0) ==
+        Value("t"))
+        return {};
+    auto result = store("SELECT id FROM presplit.remote_move"
+                        " WHERE state IN ('preparing', 'backfilling', 'synced')"
+                        "    OR (state = 'cut_over' AND replicating)"
+                        " ORDER BY id");
+    std::vector<int64_t> ids;
+    for (const auto& row : result.rows)
+        ids.push_back(std::stoll(*row[0]));
+    return ids;
+}
+
+} // namespace presplit::catalog

@@ -1,0 +1,45 @@
+// presplit.remote_move: moves of a partition to another server
+// (docs/multi_server.md). Fixed statements run as the extension, as for the
+// rest of the metadata store (catalog.hpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace presplit::catalog {
+
+struct RemoteMove {
+    int64_t id = 0;
+    unsigned int parent = 0;
+    std::optional<unsigned int> source;
+    std::string source_name; // qualified and quoted
+    std::string server;
+    std::string remote_schema;
+    std::string remote_table;
+    unsigned int owner = 0;
+    std::string state;
+    std::optional<unsigned int> foreign_table;
+    bool replicating = true;
+};
+
+// "move <id>", for messages.
+std::string move_label(int64_t id);
+
+std::optional<RemoteMove> load_move(int64_t id, bool lock);
+std::optional<RemoteMove> find_active_move_for_source(unsigned int source);
+int64_t insert_move(const RemoteMove& move);
+// Checks the transition against the plan state machine (core::can_transition)
+// and appends an event (kind remote_move, detail "from -> to[: reason]").
+void set_move_state(const RemoteMove& move, const std::string& state,
+                    const std::optional<std::string>& reason = std::nullopt);
+void set_move_cut_over(int64_t id, unsigned int foreign_table);
+void set_move_replicating(int64_t id, bool replicating);
+void set_move_source_dropped(int64_t id);
+// Moves the worker has work for: before the cutover, or cut over with
+// replication still to drop; oldest first. None while the extension is at a
+// version without presplit.remote_move.
+std::vector<int64_t> moves_needing_work();
+
+} // namespace presplit::catalog

@@ -1,0 +1,187 @@
+#include "remote/connection.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+#include "libpq-fe.h"
+}
+
+#include <cstring>
+#include <memory>
+#include <set>
+
+namespace presplit::remote {
+namespace {
+
+// The options libpq knows, less the ones postgres_fdw never takes from a
+// server or mapping (debug options, replication) or sets itself.
+std::set<std::string> libpq_options() {
+    std::set<std::string> names;
+    PQconninfoOption* defaults = PQconndefaults();
+    if (!defaults)
+        throw std::bad_alloc();
+    for (PQconninfoOption* option = defaults; option->keyword; ++option)
+        if (!std::strchr(option->dispchar, 'D') && std::strcmp(option->keyword, "replication") &&
+            std::strcmp(option->keyword, "fallback_application_name") &&
+            std::strcmp(option->keyword, "client_encoding"))
+            names.insert(option->keyword);
+    PQconninfoFree(defaults);
+    return names;
+}
+
+struct Options {
+    std::vector<std::string> keywords;
+    std::vector<std::string> values;
+    bool has_password = false;
+};
+
+void add_options(List* options, const std::set<std::string>& known, Options& out) {
+    ListCell* cell;
+    foreach (cell, options) {
+        DefElem* element = static_cast<DefElem*>(lfirst(cell));
+        if (!known.count(element->defname))
+            continue; // postgres_fdw's own options (use_remote_estimate, ...)
+        out.keywords.emplace_back(element->defname);
+        out.values.emplace_back(defGetString(element));
+        if (out.keywords.back() == "password" && !out.values.back().empty())
+            out.has_password = true;
+    }
+}
+
+struct ResultDeleter {
+    void operator()(PGresult* result) const { PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+} // namespace
+
+Connection::Connection(unsigned int server_oid, unsigned int role) {
+    Options options;
+    bool role_is_superuser = false;
+    // Only PostgreSQL values (pointers, bools) cross pg::call; the strings
+    // are copied out.
+    const std::set<std::string> known = libpq_options();
+    pg::call([&] {
+        ForeignServer* server = GetForeignServer(server_oid);
+        UserMapping* mapping = GetUserMapping(role, server_oid);
+        server_name_ = server->servername;
+        add_options(server->options, known, options);
+        add_options(mapping->options, known, options);
+        role_is_superuser = superuser_arg(role);
+    });
+    // postgres_fdw's rule (check_conn_params): a role that is not a
+    // superuser may not connect as the local server's OS user.
+    if (!role_is_superuser && !options.has_password)
+        throw pg::Error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+                        "password is required to connect to server \"" + server_name_ + "\"",
+                        "Non-superusers must give a password in the user mapping.",
+                        "Add a password option to the user mapping of the table's owner.");
+    options.keywords.emplace_back("fallback_application_name");
+    options.values.emplace_back("pg_presplit");
+    options.keywords.emplace_back("client_encoding");
+    options.values.emplace_back(pg::call([] { return GetDatabaseEncodingName(); }));
+    std::vector<const char*> keywords, values;
+    for (size_t i = 0; i < options.keywords.size(); ++i) {
+        keywords.push_back(options.keywords[i].c_str());
+        values.push_back(options.values[i].c_str());
+    }
+    keywords.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = PQconnectdbParams(keywords.data(), values.data(), 0);
+    if (!conn_)
+        throw std::bad_alloc();
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        std::string message = PQerrorMessage(conn_);
+        while (!message.empty() && message.back() == '\n')
+            message.pop_back();
+        throw pg::Error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                        "could not connect to server \"" + server_name_ + "\"", message,
+                        "Check that the server is up and the options of the foreign server and "
+                        "of the user mapping.");
+    }
+    if (!role_is_superuser && !PQconnectionUsedPassword(conn_))
+        throw pg::Error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+                        "password is required to connect to server \"" + server_name_ + "\"",
+                        "The server did not ask for the password of the user mapping.");
+}
+
+Connection::~Connection() {
+    if (conn_)
+        PQfinish(conn_);
+}
+
+std::vector<pg::Row> Connection::execute(const std::string& sql,
+                                         const std::vector<pg::Value>& params) {
+    std::vector<const char*> values;
+    for (const pg::Value& value : params)
+        values.push_back(value ? value->c_str() : nullptr);
+    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                           values.data(), nullptr, nullptr, 0))
+        throw pg::Error(ERRCODE_CONNECTION_FAILURE,
+                        "lost the connection to server \"" + server_name_ + "\"",
+                        PQerrorMessage(conn_));
+    // Wait on the latch, so that a cancel or a shutdown interrupts us.
+    while (PQisBusy(conn_)) {
+        const int socket = PQsocket(conn_);
+        const int events = pg::call([&] {
+            int rc =
+                WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+                                  socket, -1L, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+            return rc;
+        });
+        if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
+            throw pg::Error(ERRCODE_CONNECTION_FAILURE,
+                            "lost the connection to server \"" + server_name_ + "\"",
+                            PQerrorMessage(conn_));
+    }
+    std::vector<pg::Row> rows;
+    std::optional<pg::Error> failure;
+    for (;;) {
+        Result result(PQgetResult(conn_));
+        if (!result)
+            break;
+        const ExecStatusType status = PQresultStatus(result.get());
+        if (status == PGRES_TUPLES_OK) {
+            for (int r = 0; r < PQntuples(result.get()); ++r) {
+                pg::Row row;
+                for (int c = 0; c < PQnfields(result.get()); ++c)
+                    row.push_back(PQgetisnull(result.get(), r, c)
+                                      ? pg::Value()
+                                      : pg::Value(PQgetvalue(result.get(), r, c)));
+                rows.push_back(std::move(row));
+            }
+        } else if (status != PGRES_COMMAND_OK && !failure) {
+            const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+            const char* primary = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY);
+            const char* detail = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_DETAIL);
+            int sqlstate = ERRCODE_CONNECTION_FAILURE;
+            if (state && std::strlen(state) == 5)
+                sqlstate = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+            failure.emplace(sqlstate,
+                            "server \"" + server_name_ +
+                                "\": " + (primary ? primary : PQerrorMessage(conn_)),
+                            detail ? detail : "");
+        }
+    }
+    if (failure)
+        throw *failure;
+    return rows;
+}
+
+pg::Value Connection::scalar(const std::string& sql, const std::vector<pg::Value>& params) {
+    std::vector<pg::Row> rows = execute(sql, params);
+    if (rows.empty() || rows[0].empty())
+        return std::nullopt;
+    return rows[0][0];
+}
+
+} // namespace presplit::remote

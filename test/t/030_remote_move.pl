@@ -1,0 +1,203 @@
+# move_partition: a partition moved to another server (postgres_fdw, logical
+# replication) while pgbench moves money between accounts; the invariant
+# (row count, total balance) checked on the source and on the other server;
+# bad inputs refused with nothing changed on either side; a rollback before
+# the cutover; no replication slot left behind.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use IPC::Run;
+use PresplitTest;
+use Test::More tests => 26;
+
+my $node1 = presplit_node('source', qq{
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
+presplit.naptime = 100
+});
+$node1->start;
+my $node2 = PostgreSQL::Test::Cluster->new('remote');
+$node2->init;
+$node2->start;
+my $user = $node1->safe_psql('postgres', 'SELECT current_user');
+$node1->append_conf('postgresql.conf',
+	"presplit.publisher_conninfo = 'host=" . $node1->host . " port=" . $node1->port . " user=$user'");
+$node1->reload;
+
+my $rows = 20000;
+my $total = $rows * 1000;
+my ($host2, $port2) = ($node2->host, $node2->port);
+# No unique index on the parent: PostgreSQL refuses foreign partitions then.
+$node1->safe_psql('postgres', qq{
+CREATE EXTENSION pg_presplit;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
+    OPTIONS (host '$host2', port '$port2', dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER node2;
+CREATE SERVER unmapped FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres');
+CREATE SERVER down FOREIGN DATA WRAPPER postgres_fdw
+    OPTIONS (host '$host2', port '1', dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER down;
+CREATE FOREIGN DATA WRAPPER dummy;
+CREATE SERVER not_pg FOREIGN DATA WRAPPER dummy;
+CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
+CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
+INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
+CREATE TABLE keyed (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE keyed_0 PARTITION OF keyed FOR VALUES FROM (0) TO (10);
+});
+
+sub nothing_left {
+	my ($name) = @_;
+	is($node1->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
+		'0 0', "$name: no publication, no replication slot here");
+	is($node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'),
+		'0', "$name: no subscription on the other server");
+}
+
+# 1. Bad input: a clear error and SQLSTATE, nothing changed on either side.
+sub refused {
+	my ($sql, $state, $pattern, $name) = @_;
+	my ($ret, $out, $err) = $node1->psql('postgres', "\\set VERBOSITY verbose\n$sql");
+	like($err, qr/ERROR:  $state: .*$pattern/s, $name);
+}
+refused(q{SELECT presplit.move_partition('accounts_0', 'nowhere')}, '42704',
+	'server "nowhere" does not exist', 'unknown server');
+refused(q{SELECT presplit.move_partition('accounts_0', 'not_pg')}, '42809',
+	'does not use postgres_fdw', 'server of another wrapper');
+refused(q{SELECT presplit.move_partition('accounts_0', 'unmapped')}, '42704',
+	'no user mapping', 'no user mapping for the owner');
+refused(q{SELECT presplit.move_partition('accounts_0', 'down')}, '08001',
+	'could not connect to server "down"', 'remote unreachable');
+refused(q{SELECT presplit.move_partition('keyed_0', 'node2')}, '0A000',
+	'unique index on the partitioned table', 'unique index on the parent');
+refused(q{SELECT presplit.move_partition('accounts', 'node2')}, '42809',
+	'is not a partition', 'not a partition');
+$node2->safe_psql('postgres', 'CREATE TABLE public.accounts_1 (id int)');
+refused(q{SELECT presplit.move_partition('accounts_1', 'node2')}, '42P07',
+	'already exists on server "node2"', 'remote table exists');
+$node2->safe_psql('postgres', 'DROP TABLE public.accounts_1');
+is($node1->safe_psql('postgres', 'SELECT count(*) FROM presplit.remote_move'), '0',
+	'refused moves recorded nothing');
+is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts%'}),
+	'0', 'refused moves created nothing on the other server');
+nothing_left('after the refused moves');
+
+# wal_level: a server without logical decoding refuses.
+my $plain = presplit_node('plain', "wal_level = replica\n");
+$plain->start;
+$plain->safe_psql('postgres', q{
+CREATE EXTENSION pg_presplit; CREATE EXTENSION postgres_fdw;
+CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER s;
+CREATE TABLE t (id int NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE t_0 PARTITION OF t (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10);
+});
+{
+	my ($ret, $out, $err) =
+	  $plain->psql('postgres', "\\set VERBOSITY verbose\nSELECT presplit.move_partition('t_0', 's')");
+	like($err, qr/ERROR:  55000: wal_level must be logical/, 'wal_level not logical');
+}
+$plain->stop;
+
+# 2. A rollback while the subscription copies (presplit.backfill_paused holds
+# the move before its verification): nothing left on either side.
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
+my $move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_1', 'node2')});
+$node1->poll_query_until('postgres',
+	"SELECT state = 'backfilling' FROM presplit.remote_move WHERE id = $move")
+  or die 'the subscription was not created';
+$node2->poll_query_until('postgres', 'SELECT count(*) = 10000 FROM public.accounts_1')
+  or die 'the initial copy did not end';
+# The other server down: the move waits and retries, with an event; it does
+# not fail.
+$node2->stop;
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = off');
+$node1->reload;
+$node1->poll_query_until('postgres', qq{
+SELECT count(*) > 0 FROM presplit.events
+ WHERE kind = 'remote_move_retry' AND detail LIKE 'move $move: could not connect to server "node2"%'})
+  or die 'no retry event';
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
+	'backfilling', 'the other server down: the move waits (retry events), it does not fail');
+$node2->start;
+$node1->safe_psql('postgres', "SELECT presplit.rollback_move($move)");
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
+	'rolled_back', 'rollback_move before the cutover');
+is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts%'}),
+	'0', 'the rollback dropped the remote table');
+nothing_left('after the rollback');
+$node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused');
+$node1->reload;
+
+# 3. The move of the hot partition under pgbench transfers.
+my $dir = PostgreSQL::Test::Utils::tempdir;
+open(my $fh, '>', "$dir/transfer.sql") or die;
+print $fh q{
+\set a random(0, 9999)
+\set b random(0, 19999)
+UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
+ WHERE id IN (:a, :b) AND :a <> :b;
+};
+close $fh;
+my ($out, $err) = ('', '');
+my $load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '40', '--max-tries=50',
+	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+# Held before its verification until the initial copy is over, so that the
+# verification and the cutover come while pgbench writes.
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
+$move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_0', 'node2')});
+$node2->poll_query_until('postgres', q{
+SELECT srsubstate = 'r' FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid})
+  or die 'the initial copy did not end';
+$node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused');
+$node1->reload;
+$node1->poll_query_until('postgres',
+	"SELECT state = 'cut_over' AND NOT replicating FROM presplit.remote_move WHERE id = $move")
+  or die 'the move did not cut over: '
+  . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+ok($load->pumpable, 'the move cut over while pgbench was writing');
+$load->finish;
+my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
+my ($failed) = $out =~ /number of failed transactions: (\d+)/;
+ok($load->result == 0 && $done && !$failed,
+	'pgbench ran ' . ($done // 0) . ' transactions through the move, ' . ($failed // 0) . ' failed')
+  or diag("$out\n$err");
+is($node1->safe_psql('postgres', q{
+SELECT c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'accounts'::regclass AND c.relname LIKE 'accounts_0_move_%'}),
+	"f FOR VALUES FROM ('0') TO ('10000')", 'a foreign table took the partition\'s place');
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant through the foreign partition');
+# The invariant across the two servers, each read directly: the moved rows on
+# the other server, the rest here.
+my ($n2, $s2) = split / /, $node2->safe_psql('postgres',
+	'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_0');
+my ($n1, $s1) = split / /, $node1->safe_psql('postgres',
+	'SELECT count(*) || \' \' || sum(balance) FROM accounts_1');
+is(($n1 + $n2) . ' ' . ($s1 + $s2), "$rows $total",
+	"invariant over both servers ($n2 rows on the other one)");
+like($node1->safe_psql('postgres', qq{
+SELECT string_agg(kind, ' ' ORDER BY id) FROM presplit.events
+ WHERE kind LIKE 'remote%' AND kind <> 'remote_move_retry' AND detail LIKE 'move $move:%'}),
+	qr/^remote_move remote_move remote_move_verified remote_move remote_move remote_cutover$/,
+	'events: preparing, backfilling, verified, synced, cut over');
+diag($node1->safe_psql('postgres', qq{
+SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.events
+ WHERE kind LIKE 'remote%' AND detail LIKE 'move $move:%'}));
+$node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
+is($node1->safe_psql('postgres', q{
+SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.remote_move WHERE id = } . $move),
+	'finalized true', 'finalize_move dropped the old partition');
+nothing_left('after the move');
