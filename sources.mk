@@ -11,6 +11,7 @@ PRESPLIT_WARNINGS = -Wall -Wextra -Werror
 # PG:   the thin layer that talks to PostgreSQL.
 PRESPLIT_CORE_SOURCES = \
 	src/core/plan_state.cpp \
+	src/core/offpeak.cpp \
 	src/core/split_points.cpp \
 	src/core/text_array.cpp \
 	src/core/throttle.cpp \
