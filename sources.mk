@@ -12,6 +12,7 @@ PRESPLIT_WARNINGS = -Wall -Wextra -Werror
 PRESPLIT_CORE_SOURCES = \
 	src/core/plan_state.cpp \
 	src/core/offpeak.cpp \
+	src/core/split_decision.cpp \
 	src/core/split_points.cpp \
 	src/core/text_array.cpp \
 	src/core/throttle.cpp \
