@@ -13,6 +13,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/plan_state.cpp \
 	src/core/offpeak.cpp \
 	src/core/split_decision.cpp \
+	src/core/copy_schedule.cpp \
 	src/core/split_points.cpp \
 	src/core/text_array.cpp \
 	src/core/throttle.cpp \
