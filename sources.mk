@@ -24,7 +24,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
 	src/core/plan_work.cpp \
-	src/core/forecast.cpp
+	src/core/forecast.cpp \
+	src/core/forecast_models.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
