@@ -426,8 +426,7 @@ double mase_of(const std::vector<double>& actual, size_t origin,
 }
 
 void print_event(const World& w, const Strategy& s, size_t i, const Decision& d) {
-    static const char* all = getenv("SIM_ALL_EVENTS");
-    if (!w.print_events || (!d.emit && !(all && !strcmp(all, w.sc.partitions[i].name))))
+    if (!w.print_events || !d.emit)
         return;
     std::printf("  [%s %s day %.2f] %s %s: %s\n", w.sc.name, s.name, day_of(d.event.at),
                 w.sc.partitions[i].name, to_string(d.action), d.event.reason.c_str());
@@ -451,7 +450,7 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
         else
             s.windows = predict_offpeak_windows(server.hours, hour_start, now,
                                                 now + 4 * kDaySeconds, OffpeakOptions{});
-        if (w.print_events && getenv("SIM_WINDOWS") && s.model == std::nullopt) {
+        if (w.print_events && now % kDaySeconds == 0) {
             std::printf("  [%s %s day %.2f] windows:", w.sc.name, s.name, day_of(now));
             for (const TimeWindow& tw : s.windows)
                 std::printf(" %.2f-%.2f", day_of(tw.starts), day_of(tw.ends));
@@ -728,10 +727,6 @@ void run(World& w, std::vector<Strategy>& strategies) {
                 s.out.bytes += bytes;
                 if (w.quiet(t))
                     s.out.bytes_offpeak += bytes;
-                else if (getenv("SIM_NOTQUIET") && !s.reactive)
-                    std::printf("  [%s %s day %.3f] %s copies outside the quiet hours%s\n",
-                                w.sc.name, s.name, day_of(t), w.sc.partitions[i].name,
-                                ps.reactive_copy ? " (after the crossing)" : "");
                 if (window_at(s.windows, t) != kNoWindow && !ps.reactive_copy)
                     s.out.bytes_in_windows += bytes;
                 if (ps.remaining <= 0) {
@@ -800,14 +795,6 @@ void run(World& w, std::vector<Strategy>& strategies) {
         if (!std::isnan(m))
             strategies[k.strategy].out.mase.push_back(m);
         double a = actual[k.origin];
-        if (getenv("SIM_DEBUG") && k.strategy == 1) {
-            int64_t t0 = kStart + static_cast<int64_t>(k.origin) * kHour;
-            double e = 0;
-            for (int m = 0; m < 60; m++)
-                e += expected_rate(w.sc.partitions[k.partition], t0 + m * 60 + 30) / 60;
-            std::printf("p%zu origin %zu actual %.1f expected %.1f snaive %.1f prev-day %.1f\n",
-                        k.partition, k.origin, a, e, k.fc[0].predicted, actual[k.origin - 24]);
-        }
         if (a > 0)
             strategies[k.strategy].out.ape1.push_back(std::fabs(a - k.fc[0].predicted) / a);
     }
