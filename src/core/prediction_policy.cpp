@@ -271,7 +271,17 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
                      (schedule.verdict == CopyVerdict::fits &&
                       schedule.latest_start - now <= o.start_slack_seconds);
     }
-    if (!c.found || !(within_horizon || c.already_over || start_near)) {
+    bool due = c.found && (within_horizon || c.already_over || start_near);
+    // Confirmation: a predicted crossing must hold for confirm_seconds (two
+    // hourly forecasts in a row) before anything is said or done; a measured
+    // one acts at once.
+    if (!due)
+        t->crossing_since = 0;
+    else if (t->crossing_since == 0)
+        t->crossing_since = now;
+    if (due && !c.already_over && now - t->crossing_since < o.confirm_seconds)
+        return Decision{};
+    if (!due) {
         if (t->advised_action != 0) {
             // Say once that the crossing is no longer predicted.
             Decision d = make(in.mode == PredictMode::advise ? Action::advise : Action::none, in);
@@ -338,6 +348,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     t->last_crossing_seen_at = now;
     t->last_crossing_at = c.at;
     t->drift_since = 0;
+    t->crossing_since = 0;
     t->plans_created++;
     remember_said(t, Action::create_plan, crossing_hour);
     return d;

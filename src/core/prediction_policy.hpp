@@ -3,6 +3,7 @@
 //   off     nothing;
 //   advise  events only: a crossing predicted (or no longer), the split point,
 //           or why no split helps;
+// (a predicted crossing counts once it held for an hour: two forecasts)
 //   prepare creates a plan with origin 'predicted' when a crossing is
 //           predicted within the horizon (or earlier, when its copy needs
 //           more window time than the horizon holds: the latest start that
@@ -62,6 +63,9 @@ struct PolicyOptions {
     // Create a plan this long before the latest copy start that still makes
     // it, even beyond the horizon (long copies, short windows).
     int64_t start_slack_seconds = 3600;
+    // A predicted crossing must hold this long (two hourly forecasts in a
+    // row) before a plan or an advice: one forecast's interval can be wild.
+    int64_t confirm_seconds = 3600;
     int64_t switch_lead_seconds = 3600; // split mode: switch at the latest this early
     size_t max_predicted_plans = 4;     // active predicted plans, server-wide
     double max_shadow_bytes = 0;        // bytes of their sources, server-wide; 0: no cap
@@ -110,6 +114,7 @@ struct PartitionTrack {
     int64_t strict_until;          // before this, only on the point forecast's crossing
     int64_t last_crossing_at;      // the plan's last predicted crossing (its copy deadline)
     int64_t drift_since;           // first round of the current drift beyond tolerance, 0: none
+    int64_t crossing_since;        // first round of the current predicted crossing, 0: none
     int64_t advised_crossing_hour; // advise/refuse: what was last said, to say it once
     int32_t advised_action;        // Action of the last advise/refuse event, 0: none
     uint32_t plans_created;

@@ -31,9 +31,15 @@ Assessment crossing_in(int64_t now, int64_t lead, double key = 500) {
     return a;
 }
 
+PolicyOptions unconfirmed() {
+    PolicyOptions o;
+    o.confirm_seconds = 0; // most tests look at one round; Policy.ConfirmsACrossing at two
+    return o;
+}
+
 struct World {
     PartitionTrack track{};
-    PolicyOptions options;
+    PolicyOptions options = unconfirmed();
     std::vector<TimeWindow> windows = nights();
     std::optional<PlanState> plan;
     double remaining = 3600 * 100.0; // one hour of copy at 100 bytes/s
@@ -97,6 +103,28 @@ TEST(Policy, AdviseSaysItOnceAndWhenItChanges) {
     EXPECT_NE(d.event.reason.find("no crossing"), std::string::npos) << d.event.reason;
     d = w.round(now + 4 * H, crossing_in(now + 4 * H, -1), PredictMode::advise);
     EXPECT_FALSE(d.emit);
+}
+
+TEST(Policy, ConfirmsAPredictedCrossingOverTwoForecasts) {
+    World w;
+    w.options.confirm_seconds = 3600;
+    int64_t t = kMidnight + 12 * H;
+    // One forecast's crossing, gone at the next: nothing done, nothing said.
+    EXPECT_EQ(w.round(t, crossing_in(t, 10 * H)).action, Action::none);
+    EXPECT_EQ(w.round(t + 600, crossing_in(t + 600, 10 * H)).action, Action::none);
+    EXPECT_EQ(w.round(t + H, crossing_in(t + H, -1)).action, Action::none);
+    EXPECT_FALSE(w.track.has_plan);
+    // Held for an hour: a plan.
+    t += 2 * H;
+    EXPECT_EQ(w.round(t, crossing_in(t, 10 * H)).action, Action::none);
+    EXPECT_EQ(w.round(t + H - 600, crossing_in(t + H - 600, 10 * H)).action, Action::none);
+    EXPECT_EQ(w.round(t + H, crossing_in(t + H, 9 * H)).action, Action::create_plan);
+    // A measured crossing acts at once.
+    World v;
+    v.options.confirm_seconds = 3600;
+    Assessment over = crossing_in(t, 0);
+    over.crossing.already_over = true;
+    EXPECT_EQ(v.round(t, over).action, Action::create_plan);
 }
 
 TEST(Policy, NothingBeyondTheHorizon) {
