@@ -678,8 +678,13 @@ void run(World& w, std::vector<Strategy>& strategies) {
                         ps.split_kind = now_choice.kind;
                         ps.split_key = now_choice.key;
                     }
+                    bool splittable = w.truth[i].metric == SplitMetric::size || now_choice.ok();
                     if (s.reactive) {
-                        // Held 10 s, then copy at once.
+                        // Held 10 s, then copy at once (if the sampler finds a key).
+                        if (!splittable) {
+                            ps.done = true;
+                            continue;
+                        }
                         ps.plan = PlanState::backfilling;
                         ps.remaining = w.size[i];
                         ps.reactive_copy = ps.copying = true;
