@@ -6,8 +6,12 @@
 // (CockroachDB-like: the threshold held 10 s, then copy at once). Prints the
 // measures of section 6 as a markdown table. No PostgreSQL.
 //
-//   presplit_simulate [--seeds N] [--scenario NAME] [--events] [--window HH:MM-HH:MM]
+//   presplit_simulate [--seeds N] [--scenario NAME] [--events] [--window HH:MM-HH:MM,...]
+//                     [--headroom F] [--interval F] [--horizon HOURS]
+//                     [--early-start|--latest-start]
 //
+// --events prints every decision's event, each day's off-peak windows and
+// each crossing; the other switches override the policy's defaults.
 // docs/prediction.md explains the scenarios, the measures and the results.
 #include "core/copy_schedule.hpp"
 #include "core/forecast.hpp"
@@ -310,7 +314,7 @@ struct Outcome {
 struct Knobs {
     double headroom = PolicyOptions{}.headroom;
     double interval = 0.95;
-    bool start_early = true;
+    bool start_early = CopyOptions{}.start_early;
     int64_t horizon_hours = 24;
 };
 Knobs knobs;
@@ -895,6 +899,8 @@ int main(int argc, char** argv) {
             knobs.interval = std::atof(argv[++a]);
         } else if (!std::strcmp(argv[a], "--horizon") && a + 1 < argc) {
             knobs.horizon_hours = std::atoi(argv[++a]);
+        } else if (!std::strcmp(argv[a], "--early-start")) {
+            knobs.start_early = true;
         } else if (!std::strcmp(argv[a], "--latest-start")) {
             knobs.start_early = false;
         } else if (!std::strcmp(argv[a], "--events")) {
@@ -910,7 +916,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: %s [--seeds N] [--scenario NAME] [--events] [--window "
                          "HH:MM-HH:MM,...] [--headroom F] [--interval F] [--horizon HOURS] "
-                         "[--latest-start]\n",
+                         "[--early-start|--latest-start]\n",
                          argv[0]);
             return 2;
         }

@@ -2,16 +2,17 @@
 // the copy finishes before the predicted crossing with a margin.
 //
 // copy time = bytes remaining / measured copy rate x safety factor, to be
-// found in window time before (crossing - margin). The latest start that
-// still makes it is always computed (the policy creates a plan at the latest
-// then); the copy starts either there (the shadows then need capture, a
-// trigger on every write of the source, for the shortest time) or, with
-// start_early, at the first window time from now (more slack when the
-// crossing comes earlier than forecast, which it does: docs/prediction.md
-// measured both). A copy may span several windows (it is resumable). When
-// the window time before the deadline is too short the schedule says so
-// ("cannot make it"): it then starts at the next window and reports when it
-// would finish; whether to copy outside the windows is the caller's policy.
+// found in window time before (crossing - margin). The copy starts at the
+// LATEST start that still makes it: the shadows then need capture (a trigger
+// on every write of the source) for the shortest time; or, with start_early,
+// at the first window time from now (more slack should the crossing come
+// sooner than forecast; the simulator measured no difference in synced plans
+// once the crossing is judged on the upper bound with headroom, and more
+// capture time: docs/prediction.md). A copy may span several windows (it is
+// resumable). When the window time before the deadline is too short the
+// schedule says so ("cannot make it"): it then starts at the next window and
+// reports when it would finish; whether to copy outside the windows is the
+// caller's policy.
 // Pure: time and windows are passed in. docs/prediction.md has the reasoning.
 #pragma once
 
@@ -38,7 +39,7 @@ struct CopyOptions {
     // The start is rounded down to a multiple of this (the caller's round
     // interval), so that the round that starts the copy still sees it fit.
     int64_t start_granularity_seconds = 60;
-    bool start_early = true; // at the first window time, not the latest that fits
+    bool start_early = false; // at the first window time, not the latest that fits
 };
 
 struct CopySchedule {
