@@ -41,6 +41,7 @@ PRESPLIT_PG_SOURCES = \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/stats_store.cpp \
 	src/analyzer/recorder.cpp \
+	src/analyzer/maintenance.cpp \
 	src/migration/layout.cpp \
 	src/migration/split_request.cpp \
 	src/migration/shadows.cpp \
