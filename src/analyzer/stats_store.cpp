@@ -508,10 +508,10 @@ void load_from_file() {
 } // namespace
 
 void request_shared_memory() {
-    // The saved file's entries go into the in-place part of the area (the
-    // postmaster loads them there), with some room to spare, also for a
-    // reload after a crash.
-    const int saved = saved_entry_count();
+    // The saved file's entries (as many as the cap lets it load) go into
+    // the in-place part of the area (the postmaster loads them there), with
+    // some room to spare, also for a reload after a crash.
+    const int saved = std::min(saved_entry_count(), std::max(config::analyzer_max_partitions, 0));
     requested_area_size = area_size_for(saved + saved / 8 + kSpareEntriesInPlace);
     RequestAddinShmemSpace(add_size(control_size(), requested_area_size));
     RequestNamedLWLockTranche(kTrancheName, 2);

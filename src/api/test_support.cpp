@@ -1,7 +1,7 @@
 // Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql),
 // the lifetime of per-execution state (sql/15_analyzer_lifetime.sql), the
 // plan states C++ knows (sql/04_catalog.sql) and a size sample at a given
-// time (test/t/014_size_history.pl).
+// time (sql/16_size_history.sql, test/t/014_size_history.pl).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
 #include "analyzer/maintenance.hpp"
