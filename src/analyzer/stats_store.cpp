@@ -122,13 +122,14 @@ dshash_parameters directory_parameters() {
 }
 
 // Maps the area and the directory into this process at its first use of the
-// store, for the life of the process.
+// store, for the life of the process. The area is pinned: like PostgreSQL
+// 15's statistics, a process does not give its reference back as it exits
+// (that would take the area's lock in the exit path).
 void attach() {
     if (directory != nullptr)
         return;
     MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
     dsa_area* attached = dsa_attach_in_place(area_place(), nullptr);
-    on_shmem_exit(dsa_on_shmem_exit_release_in_place, PointerGetDatum(area_place()));
     dsa_pin_mapping(attached);
     dshash_parameters parameters = directory_parameters();
     dshash_table* table = dshash_attach(attached, &parameters, control->directory, nullptr);
