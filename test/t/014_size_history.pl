@@ -7,13 +7,10 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 8;
 
-my $node = PostgreSQL::Test::Cluster->new('sizes');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('sizes', qq{
 restart_after_crash = on
 });
 $node->start;
