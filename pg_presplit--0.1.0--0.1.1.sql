@@ -251,3 +251,27 @@ AS 'MODULE_PATHNAME', 'presplit_finalize_move'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.finalize_move(bigint, boolean) IS
     'End a cut-over move: replication dropped, the old partition dropped (or kept)';
+
+-- The analyzer keeps every managed partition's statistics in dynamic shared
+-- memory: its status says how many entries are allocated; and the size
+-- history the worker samples.
+DROP VIEW presplit.analyzer_status;
+DROP FUNCTION presplit._analyzer_status();
+CREATE FUNCTION presplit._analyzer_status(
+    OUT capacity int, OUT used int, OUT allocated int, OUT evictions bigint,
+    OUT bytes_per_partition bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'presplit_analyzer_status'
+LANGUAGE C VOLATILE STRICT;
+CREATE VIEW presplit.analyzer_status AS SELECT * FROM presplit._analyzer_status();
+COMMENT ON VIEW presplit.analyzer_status IS
+    'Analyzer memory: most partitions it keeps, partitions it keeps, entries allocated (in use '
+    'or free for reuse), partitions evicted, and bytes per entry';
+GRANT SELECT ON presplit.analyzer_status TO PUBLIC;
+
+CREATE FUNCTION presplit.size_history(partition regclass)
+RETURNS TABLE (at timestamptz, rows bigint, bytes bigint)
+AS 'MODULE_PATHNAME', 'presplit_size_history'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.size_history(regclass) IS
+    'Rows and bytes of a managed partition over the last 21 days, as the worker sampled them';

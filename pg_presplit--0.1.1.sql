@@ -691,6 +691,13 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.key_heat(regclass, int) IS
     'Sampled accesses over the key space of each partition, in equal-width buckets';
 
+CREATE FUNCTION presplit.size_history(partition regclass)
+RETURNS TABLE (at timestamptz, rows bigint, bytes bigint)
+AS 'MODULE_PATHNAME', 'presplit_size_history'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.size_history(regclass) IS
+    'Rows and bytes of a managed partition over the last 21 days, as the worker sampled them';
+
 CREATE FUNCTION presplit.reset_stats(parent regclass DEFAULT NULL) RETURNS void
 AS 'MODULE_PATHNAME', 'presplit_reset_stats'
 LANGUAGE C VOLATILE;
@@ -698,14 +705,16 @@ COMMENT ON FUNCTION presplit.reset_stats(regclass) IS
     'Forget the analyzer''s statistics of a table (its owner), or of all tables (superuser)';
 
 CREATE FUNCTION presplit._analyzer_status(
-    OUT capacity int, OUT used int, OUT evictions bigint, OUT bytes_per_partition bigint)
+    OUT capacity int, OUT used int, OUT allocated int, OUT evictions bigint,
+    OUT bytes_per_partition bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'presplit_analyzer_status'
 LANGUAGE C VOLATILE STRICT;
 
 CREATE VIEW presplit.analyzer_status AS SELECT * FROM presplit._analyzer_status();
 COMMENT ON VIEW presplit.analyzer_status IS
-    'Analyzer memory: partitions it can track, tracks, has evicted, and bytes per partition';
+    'Analyzer memory: most partitions it keeps, partitions it keeps, entries allocated (in use '
+    'or free for reuse), partitions evicted, and bytes per entry';
 
 ------------------------------------------------------------------------------
 -- Privileges: users read the views, each about their own tables (see the

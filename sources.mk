@@ -20,6 +20,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/throttle.cpp \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
+	src/core/size_history.cpp \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
@@ -45,6 +46,7 @@ PRESPLIT_PG_SOURCES = \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/stats_store.cpp \
 	src/analyzer/recorder.cpp \
+	src/analyzer/maintenance.cpp \
 	src/migration/layout.cpp \
 	src/migration/split_request.cpp \
 	src/migration/shadows.cpp \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The analyzer's directory at a large capacity: presplit.analyzer_max_partitions
-# = 100 000 (CAPACITY), 3 000 partitions in use (10 managed tables of 300, as
-# test/t/013_analyzer_capacity.pl), every statement recorded. Times, from
+# The analyzer's directory with many partitions: presplit.analyzer_max_partitions
+# = 100 000 (CAPACITY: a cap; before issue 12 a reservation), 3 000
+# partitions in use (10 managed tables of 300), every statement recorded. Times, from
 # psql's \timing, of one SELECT count(*) over each table (all its partitions
 # scanned, so 300 partitions recorded per statement), summed over the 10:
 #   claim    right after a start with no statistics: every partition claims

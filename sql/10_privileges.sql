@@ -104,8 +104,11 @@ SELECT c.call, e.code,
         (18, 'key_heat', $$SELECT * FROM presplit.key_heat('alice_items')$$),
         (19, 'reset_stats', $$SELECT presplit.reset_stats('alice_items')$$),
         (20, 'reset_stats (every table)', $$SELECT presplit.reset_stats()$$),
-        (21, 'the catalog table plan', $$SELECT * FROM presplit.plan$$),
-        (22, 'the catalog table event', $$SELECT * FROM presplit.event$$)
+        (21, 'size_history', $$SELECT * FROM presplit.size_history('alice_items_0')$$),
+        (22, 'size_history (Bob''s partition)',
+            $$SELECT * FROM presplit.size_history('alice_items_2')$$),
+        (23, 'the catalog table plan', $$SELECT * FROM presplit.plan$$),
+        (24, 'the catalog table event', $$SELECT * FROM presplit.event$$)
        ) AS c(n, call, statement)
   LEFT JOIN LATERAL error_of(c.statement) e ON true
  ORDER BY c.n;

@@ -22,8 +22,15 @@ extern int backfill_busy_backends;
 extern bool analyzer_enabled;
 // presplit.analyzer_sample_every: record one statement in N (counts scaled by N).
 extern int analyzer_sample_every;
-// presplit.analyzer_max_partitions: entries in shared memory (restart).
+// presplit.analyzer_max_partitions: a cap on the partitions the analyzer
+// keeps statistics for (beyond it, the least recently used are evicted).
 extern int analyzer_max_partitions;
+// presplit.analyzer_save_interval: seconds between the worker's saves of the
+// statistics file (0: only at shutdown).
+extern int analyzer_save_interval_seconds;
+// presplit.size_sample_interval: seconds between the worker's samples of
+// each managed partition's size (0: none).
+extern int size_sample_interval_seconds;
 // presplit.analyzer_key_half_life: seconds after which key samples count half.
 extern int analyzer_key_half_life_seconds;
 // presplit.backfill_paused: the worker copies nothing while on.

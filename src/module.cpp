@@ -29,7 +29,9 @@ int config::backfill_backoff_ms = 1000;
 bool config::backfill_paused = false;
 bool config::analyzer_enabled = true;
 int config::analyzer_sample_every = 10;
-int config::analyzer_max_partitions = 256;
+int config::analyzer_max_partitions = 100000;
+int config::analyzer_save_interval_seconds = 3600;
+int config::size_sample_interval_seconds = 3600;
 int config::analyzer_key_half_life_seconds = 600;
 int config::ramp_step_percent = 10;
 int config::ramp_interval_ms = 10000;
@@ -95,11 +97,27 @@ void define_settings() {
                             "scaled accordingly).",
                             nullptr, &config::analyzer_sample_every, config::analyzer_sample_every,
                             1, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("presplit.analyzer_max_partitions",
-                            "Partitions the analyzer keeps statistics for (shared memory).",
-                            nullptr, &config::analyzer_max_partitions,
-                            config::analyzer_max_partitions, 0, 100000, PGC_POSTMASTER, 0, nullptr,
-                            nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.analyzer_max_partitions",
+        "Most partitions the analyzer keeps statistics for; beyond, it evicts the least recently "
+        "used.",
+        "A cap, not a reservation: shared memory is taken as partitions are recorded.",
+        &config::analyzer_max_partitions, config::analyzer_max_partitions, 0, 10000000, PGC_SIGHUP,
+        0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.analyzer_save_interval",
+                            "Time between the pg_presplit worker's saves of the analyzer's "
+                            "statistics (0: only at shutdown).",
+                            "After a crash the server starts from the last save.",
+                            &config::analyzer_save_interval_seconds,
+                            config::analyzer_save_interval_seconds, 0, 7 * 24 * 3600, PGC_SIGHUP,
+                            GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.size_sample_interval",
+                            "Time between the pg_presplit worker's samples of each managed "
+                            "partition's rows and bytes (0: none).",
+                            "Aligned to UTC; the history keeps one sample per hour.",
+                            &config::size_sample_interval_seconds,
+                            config::size_sample_interval_seconds, 0, 3600, PGC_SIGHUP, GUC_UNIT_S,
+                            nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "presplit.analyzer_key_half_life", "Age at which the analyzer's key samples count half.",
         nullptr, &config::analyzer_key_half_life_seconds, config::analyzer_key_half_life_seconds, 0,

@@ -36,6 +36,7 @@ namespace {
 boost::container::flat_map<Oid, ManagedLeaf> leaves;
 boost::container::flat_set<Oid> parents;
 catalog::TableWatch watch("managed_table");
+uint64_t rebuilds = 0;
 
 struct ManagedRow {
     Oid parent;
@@ -95,6 +96,7 @@ void read_bounds(ManagedLeaf& leaf) {
 }
 
 void rebuild() {
+    rebuilds++;
     leaves.clear();
     parents.clear();
     std::vector<std::pair<Oid, ManagedLeaf>> found;
@@ -161,6 +163,10 @@ const ManagedLeaf* find_leaf(Oid relid) {
 
 bool is_managed_parent(Oid relid) {
     return parents.count(relid) > 0;
+}
+
+uint64_t managed_set_generation() {
+    return rebuilds;
 }
 
 void managed_tables_changed() {

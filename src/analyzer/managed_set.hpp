@@ -12,6 +12,8 @@ extern "C" {
 #include "access/attnum.h"
 }
 
+#include <cstdint>
+
 namespace presplit::analyzer {
 
 struct ManagedLeaf {
@@ -35,6 +37,14 @@ bool is_managed_parent(Oid relid);
 template <typename F>
 void for_each_leaf_of(Oid parent, F&& f);
 
+// Calls f(leaf) for every watched leaf (a ManagedLeaf).
+template <typename F>
+void for_each_leaf(F&& f);
+
+// Counts the rebuilds of this backend's set: the worker sweeps the
+// analyzer's entries when it changes.
+uint64_t managed_set_generation();
+
 // For manage/unmanage: every backend rebuilds its set once this transaction
 // commits (this one from its next command on).
 void managed_tables_changed();
@@ -47,14 +57,21 @@ const ManagedLeaf* leaf_at(size_t i); // nullptr past the end
 }
 
 template <typename F>
-void for_each_leaf_of(Oid parent, F&& f) {
+void for_each_leaf(F&& f) {
     for (size_t i = 0;; ++i) {
         const ManagedLeaf* leaf = detail::leaf_at(i);
         if (leaf == nullptr)
             return;
-        if (leaf->parent == parent)
-            f(leaf->relid);
+        f(*leaf);
     }
+}
+
+template <typename F>
+void for_each_leaf_of(Oid parent, F&& f) {
+    for_each_leaf([&](const ManagedLeaf& leaf) {
+        if (leaf.parent == parent)
+            f(leaf.relid);
+    });
 }
 
 } // namespace presplit::analyzer

@@ -1,6 +1,7 @@
 // The query pattern analyzer's SQL face: the functions behind the views
 // presplit.partition_stats, presplit.split_suggestions and
-// presplit.analyzer_status, and presplit.key_heat / presplit.reset_stats.
+// presplit.analyzer_status, and presplit.key_heat / presplit.size_history /
+// presplit.reset_stats.
 #include "analyzer/key_axis.hpp"
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
@@ -16,11 +17,14 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(presplit_partition_stats);
 PG_FUNCTION_INFO_V1(presplit_split_suggestions);
 PG_FUNCTION_INFO_V1(presplit_key_heat);
+PG_FUNCTION_INFO_V1(presplit_size_history);
 PG_FUNCTION_INFO_V1(presplit_reset_stats);
 PG_FUNCTION_INFO_V1(presplit_analyzer_status);
 }
@@ -154,6 +158,52 @@ Datum key_heat(FunctionCallInfo fcinfo) {
     return static_cast<Datum>(0);
 }
 
+// The partition's size samples, oldest first: one per hour of the last 21
+// days that has one. For whoever has the privileges of the managed table's
+// owner, as its statistics in partition_stats (a partition may have
+// another owner than its table); the partition's owner is checked first
+// (42501 before anything is said about it), as key_heat does.
+Datum size_history(FunctionCallInfo fcinfo) {
+    Oid partition = api::required_oid(fcinfo, 0, "partition");
+    pg::call([&] {
+        if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition)))
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                            errmsg("relation with OID %u does not exist", partition)));
+        if (!pg_class_ownercheck(partition, GetUserId()))
+            aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(partition)),
+                           get_rel_name(partition));
+    });
+    analyzer::refresh_managed_set();
+    const analyzer::ManagedLeaf* leaf = analyzer::find_leaf(partition);
+    if (leaf == nullptr)
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
+                        "\"" + api::relation_name(partition) +
+                            "\" is not a partition of a table managed by pg_presplit");
+    const Oid parent = leaf->parent;
+    if (!api::has_owner_privileges(parent))
+        pg::call([&] { aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(parent)); });
+    Rows rows(fcinfo);
+    std::vector<analyzer::PartitionEntry> entry(1);
+    if (!analyzer::copy_entry(MyDatabaseId, partition, entry[0]))
+        return static_cast<Datum>(0); // not sampled yet
+    std::vector<core::SizeSample> samples(core::SizeHistory::kHours);
+    samples.resize(
+        entry[0].sizes.hour_series(analyzer::now_seconds(), samples.data(), samples.size()));
+    for (const core::SizeSample& sample : samples) {
+        if (sample.at_seconds == 0)
+            continue;
+        Datum values[3];
+        bool nulls[3] = {};
+        values[0] =
+            TimestampTzGetDatum(pg::call([&] { return time_t_to_timestamptz(sample.at_seconds); }));
+        values[1] = Int64GetDatum(sample.rows);
+        nulls[1] = sample.rows < 0;
+        values[2] = Int64GetDatum(sample.bytes);
+        rows.add(values, nulls);
+    }
+    return static_cast<Datum>(0);
+}
+
 Datum reset_stats(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0)) {
         if (!pg::call([] { return superuser(); }))
@@ -182,12 +232,13 @@ Datum analyzer_status(FunctionCallInfo fcinfo) {
     if (pg::call([&] { return get_call_result_type(fcinfo, nullptr, &desc); }) !=
         TYPEFUNC_COMPOSITE)
         throw pg::Error(ERRCODE_INTERNAL_ERROR, "presplit._analyzer_status must return a record");
-    Datum values[4];
-    bool nulls[4] = {};
+    Datum values[5];
+    bool nulls[5] = {};
     values[0] = Int32GetDatum(status.capacity);
     values[1] = Int32GetDatum(status.used);
-    values[2] = Int64GetDatum(static_cast<int64>(status.evictions));
-    values[3] = Int64GetDatum(static_cast<int64>(status.bytes_per_partition));
+    values[2] = Int32GetDatum(status.allocated);
+    values[3] = Int64GetDatum(static_cast<int64>(status.evictions));
+    values[4] = Int64GetDatum(static_cast<int64>(status.bytes_per_partition));
     return pg::call(
         [&] { return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)); });
 }
@@ -203,6 +254,9 @@ Datum presplit_split_suggestions(PG_FUNCTION_ARGS) {
 }
 Datum presplit_key_heat(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::key_heat(fcinfo); });
+}
+Datum presplit_size_history(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::size_history(fcinfo); });
 }
 Datum presplit_reset_stats(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::reset_stats(fcinfo); });

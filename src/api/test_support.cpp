@@ -1,8 +1,10 @@
 // Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql),
-// the lifetime of per-execution state (sql/15_analyzer_lifetime.sql) and the
-// plan states C++ knows (sql/04_catalog.sql).
+// the lifetime of per-execution state (sql/15_analyzer_lifetime.sql), the
+// plan states C++ knows (sql/04_catalog.sql) and a size sample at a given
+// time (sql/16_size_history.sql, test/t/014_size_history.pl).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
+#include "analyzer/maintenance.hpp"
 #include "analyzer/recorder.hpp"
 #include "api/result_rows.hpp"
 #include "core/plan_state.hpp"
@@ -13,6 +15,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(presplit_test_throw_cpp);
 PG_FUNCTION_INFO_V1(presplit_test_throw_error);
@@ -22,6 +25,7 @@ PG_FUNCTION_INFO_V1(presplit_test_spi_error_in_guard);
 PG_FUNCTION_INFO_V1(presplit_test_destructor_count);
 PG_FUNCTION_INFO_V1(presplit_test_analyzer_tracked);
 PG_FUNCTION_INFO_V1(presplit_test_plan_states);
+PG_FUNCTION_INFO_V1(presplit_test_sample_sizes);
 }
 
 #include <stdexcept>
@@ -121,5 +125,22 @@ Datum presplit_test_plan_states(PG_FUNCTION_ARGS) {
             rows.add(values, nulls);
         }
         return Datum(0);
+    });
+}
+
+// Samples the size of every managed partition of this database now, as the
+// worker does every hour, but recorded as taken at the given time, so that a
+// test can build a history of several hours. Superuser only: it writes the
+// analyzer's statistics of every table.
+Datum presplit_test_sample_sizes(PG_FUNCTION_ARGS) {
+    return pg::entry([&]() -> Datum {
+        if (!pg::call([] { return superuser(); }))
+            throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                            "presplit_test_sample_sizes is for superusers");
+        if (PG_ARGISNULL(0))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "at must not be NULL");
+        const TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+        const int64_t seconds = pg::call([&] { return timestamptz_to_time_t(at); });
+        PG_RETURN_INT32(analyzer::sample_sizes(seconds));
     });
 }

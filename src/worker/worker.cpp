@@ -13,9 +13,14 @@
 // with long work (plan_workers.hpp) and does the short steps of the others
 // itself: starting a switchover, the ramp's hold, raise or abort
 // (core/plan_work.hpp). Nothing it does waits for a copy, a verification or
-// a lock, so every ramp is judged at every round.
+// a lock, so every ramp is judged at every round. It also looks after the
+// analyzer's statistics (analyzer/maintenance.hpp): frees the entries of
+// partitions no longer managed, samples partition sizes, saves the
+// statistics file periodically and when it stops at a shutdown.
 #include "worker/worker.hpp"
 
+#include "analyzer/maintenance.hpp"
+#include "analyzer/stats_store.hpp"
 #include "config.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
@@ -237,6 +242,16 @@ int64_t run_round() {
     return pause_ms;
 }
 
+// The analyzer's share of a round (analyzer/maintenance.hpp).
+void maintain_analyzer() {
+    const int64_t now = analyzer::now_seconds();
+    in_transaction("pg_presplit: analyzer maintenance", Isolation::read_committed, [&] {
+        analyzer::maintain(now);
+        return true;
+    });
+    analyzer::save_if_due(now);
+}
+
 void run_worker() {
     install_signal_handlers();
     BackgroundWorkerUnblockSignals();
@@ -252,9 +267,11 @@ void run_worker() {
     while (!shutdown_requested()) {
         reload_configuration_if_asked();
         const int64_t pause_ms = run_round();
+        maintain_analyzer();
         if (!shutdown_requested() && pause_ms > 0)
             nap(pause_ms);
     }
+    analyzer::save_at_shutdown();
     ereport(LOG, (errmsg("pg_presplit worker shutting down")));
     proc_exit(0);
 }

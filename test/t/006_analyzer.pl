@@ -1,14 +1,16 @@
-# The analyzer's statistics survive a clean restart (not a backend crash),
-# and several concurrent clients give counts consistent with the statements
-# they ran. The file they are saved in (pg_stat/pg_presplit.stat) names its
-# format and PostgreSQL's major version, is ignored with a LOG line when
-# either does not match, and a failed write is logged.
+# The analyzer's statistics survive a clean restart, and a crash back to the
+# last save (the pg_presplit worker saves them every
+# presplit.analyzer_save_interval and when it stops); several concurrent
+# clients give counts consistent with the statements they ran. The file they
+# are saved in (pg_stat/pg_presplit.stat) names its format and PostgreSQL's
+# major version, is ignored with a LOG line when either does not match, and
+# a failed write is logged.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
-use Test::More tests => 16;
+use Test::More tests => 18;
 
 my $node = presplit_node('analyzer', qq{
 max_connections = 30
@@ -61,20 +63,44 @@ like(slurp_file($node->logfile), qr/pg_presplit: loaded statistics of \d+ partit
 	'loaded from the file saved at shutdown');
 is($node->safe_psql('postgres', $suggestion_query), 't|t', 'and the key samples too');
 
-# A backend crash reinitializes shared memory without saving: the
-# statistics start afresh.
-my $backend = $node->background_psql('postgres');
-my $backend_pid = $backend->query_safe('SELECT pg_backend_pid()');
-kill 'KILL', $backend_pid;
-$backend->quit;
-ok( $node->poll_query_until('postgres',
-		q{SELECT count(*) = 0 FROM presplit.partition_stats WHERE parent = 'hits'::regclass}),
-	'after a backend crash the statistics start afresh');
+# A crash reinitializes shared memory without saving: the server starts
+# again from the last save, here the one made at the clean shutdown above
+# (kept after it was loaded).
+my $file = $node->data_dir . '/pg_stat/pg_presplit.stat';
+sub crash {
+	my $backend = $node->background_psql('postgres');
+	my $backend_pid = $backend->query_safe('SELECT pg_backend_pid()');
+	kill 'KILL', $backend_pid;
+	$backend->quit;
+}
+$node->safe_psql('postgres', 'SELECT n FROM hits WHERE id = 1');    # after the save: lost
+crash();
+ok($node->poll_query_until('postgres', $stats_query, $stats),
+	'after a crash the statistics are those of the last save');
+
+# A periodic save: what was recorded before it survives a crash.
+$node->safe_psql('postgres', 'SELECT n FROM hits WHERE id = 1');
+my $saved_inode = (stat $file)[1];
+$node->safe_psql('postgres', q{ALTER SYSTEM SET presplit.analyzer_save_interval = '1s'});
+$node->reload;
+my $waited = 0;
+while ((stat $file)[1] == $saved_inode && $waited++ < 10 * $PostgreSQL::Test::Utils::timeout_default) {
+	select(undef, undef, undef, 0.1);
+}
+isnt((stat $file)[1], $saved_inode, 'the worker saves the statistics every presplit.analyzer_save_interval');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.analyzer_save_interval');
+$node->reload;
+(my $one_more = $stats) =~ s/^hits_0: 1000 reads/hits_0: 1001 reads/;
+crash();
+ok($node->poll_query_until('postgres', $stats_query, $one_more),
+	'so a crash keeps what was recorded before the save');
 
 # --- the statistics file -------------------------------------------------------
-my $file = $node->data_dir . '/pg_stat/pg_presplit.stat';
 my $pg_major = $node->safe_psql('postgres', q{SELECT current_setting('server_version_num')::int / 10000});
-my $recorded_query = q{SELECT count(*) FROM presplit.partition_stats WHERE parent = 'hits'::regclass};
+# (The worker gives every managed partition an entry for its size history:
+# what was loaded shows as statements.)
+my $recorded_query =
+  q{SELECT coalesce(sum(reads + writes), 0) FROM presplit.partition_stats WHERE parent = 'hits'::regclass};
 my $record_both = q{SELECT n FROM hits WHERE id = 1; SELECT n FROM hits WHERE id = 1500};
 
 # The header: magic, format, PostgreSQL major version, entry size, count.
@@ -107,17 +133,17 @@ sub restart_with_changed_file {
 $node->safe_psql('postgres', $record_both);
 my $log = restart_with_changed_file(sub {
 	my ($magic, $format, $major, $entry_size, $count) = read_header();
-	is("$format $major $count", "2 $pg_major 2",
-		'the file says its format (2), PostgreSQL major version and number of partitions');
+	is("$format $major $count", "3 $pg_major 2",
+		'the file says its format (3), PostgreSQL major version and number of partitions');
 	rewrite_header(8, $pg_major - 1);
 });
-like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 2 for PostgreSQL @{[$pg_major - 1]} .*this server reads format 2 for PostgreSQL $pg_major/,
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 3 for PostgreSQL @{[$pg_major - 1]} .*this server reads format 3 for PostgreSQL $pg_major/,
 	'a file of another PostgreSQL major version is ignored, with a LOG line');
 is($node->safe_psql('postgres', $recorded_query), '0', 'and nothing of it is loaded');
 
 $node->safe_psql('postgres', $record_both);
-$log = restart_with_changed_file(sub { rewrite_header(4, 3) });
-like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 3 for PostgreSQL $pg_major/,
+$log = restart_with_changed_file(sub { rewrite_header(4, 4) });
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 4 for PostgreSQL $pg_major/,
 	'a file of another format is ignored, with a LOG line');
 is($node->safe_psql('postgres', $recorded_query), '0', 'and nothing of it is loaded either');
 
@@ -134,7 +160,8 @@ like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in form
 	'a file of format 1 is ignored, with a LOG line');
 
 # A write that fails is logged (here: a directory where the temporary file
-# goes), and nothing is loaded at the next start.
+# goes) and leaves the file as it was: the format 1 file above, which the
+# next start ignores again.
 $node->safe_psql('postgres', $record_both);
 mkdir "$file.tmp" or die "$file.tmp: $!";
 my $offset = -s $node->logfile;
@@ -142,7 +169,10 @@ $node->stop;
 like(slurp_file($node->logfile, $offset),
 	qr/pg_presplit: could not save the analyzer's statistics: could not create "pg_stat\/pg_presplit.stat.tmp": Is a directory/,
 	'a failed write is logged');
-ok(!-e $file, 'and leaves no statistics file');
+open my $in, '<:raw', $file or die "$file: $!";
+read($in, my $magic, 4) == 4 or die "$file: short";
+close $in;
+is(unpack('L<', $magic), 0x50535031, 'and leaves the previous file');
 rmdir "$file.tmp" or die "$file.tmp: $!";
 $node->start;
 is($node->safe_psql('postgres', $recorded_query), '0', 'the next start begins afresh');

@@ -1,0 +1,141 @@
+#include "analyzer/maintenance.hpp"
+
+#include "analyzer/managed_set.hpp"
+#include "analyzer/stats_store.hpp"
+#include "config.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/elog.h"
+#include "utils/fmgrprotos.h"
+#include "utils/syscache.h"
+}
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace presplit::analyzer {
+namespace {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+
+// The worker's own state (one worker per server).
+uint64_t swept_generation = 0;
+bool sweep_again = true;             // at the start, and after a sweep that left entries too young
+int64_t last_sample_period = kNever; // now / interval of the last size sample
+int64_t last_save_seconds = kNever;
+
+bool database_exists(Oid dbid) {
+    return pg::call([&] { return SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbid)); });
+}
+
+// Frees the entries nobody will record into again. Only entries created
+// before `since` (the time before the managed set was brought up to date):
+// a partition committed after that is not in the set yet, but its entry is
+// newer. Returns whether it left entries that may be unwanted but were too
+// young to tell.
+bool sweep(int64_t since) {
+    std::map<Oid, bool> databases;
+    int freed = 0;
+    bool too_young = false;
+    for (const EntryKey& key : entry_keys()) {
+        bool wanted;
+        if (key.dbid == MyDatabaseId) {
+            const ManagedLeaf* leaf = find_leaf(key.relid);
+            wanted = leaf != nullptr && leaf->parent == key.parent;
+        } else {
+            auto known = databases.find(key.dbid);
+            if (known == databases.end())
+                known = databases.emplace(key.dbid, database_exists(key.dbid)).first;
+            wanted = known->second;
+        }
+        if (wanted)
+            continue;
+        if (key.created_seconds >= since)
+            too_young = true;
+        else if (forget(key))
+            freed++;
+    }
+    if (freed > 0)
+        pg::call([&] {
+            ereport(DEBUG1, (errmsg_plural("pg_presplit: freed the analyzer's entry of %d "
+                                           "partition no longer managed",
+                                           "pg_presplit: freed the analyzer's entries of %d "
+                                           "partitions no longer managed",
+                                           freed, freed)));
+        });
+    return too_young;
+}
+
+// The size of one partition, if its lock is free and it still exists.
+struct PartitionSize {
+    bool taken;
+    int64_t rows;
+    int64_t bytes;
+};
+PartitionSize size_of(Oid relid) {
+    return pg::call([&] {
+        PartitionSize size{false, -1, 0};
+        if (!ConditionalLockRelationOid(relid, AccessShareLock))
+            return size;
+        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (HeapTupleIsValid(tuple)) {
+            const float4 reltuples = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->reltuples;
+            ReleaseSysCache(tuple);
+            size.taken = true;
+            size.rows = reltuples < 0 ? -1 : static_cast<int64_t>(std::llround(reltuples));
+            size.bytes =
+                DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(relid)));
+        }
+        UnlockRelationOid(relid, AccessShareLock);
+        return size;
+    });
+}
+
+} // namespace
+
+int sample_sizes(int64_t now) {
+    refresh_managed_set();
+    int recorded = 0;
+    for_each_leaf([&](const ManagedLeaf& leaf) {
+        const PartitionSize size = size_of(leaf.relid);
+        if (size.taken && record_size(leaf.relid, leaf.parent, now, size.rows, size.bytes))
+            recorded++;
+    });
+    return recorded;
+}
+
+void maintain(int64_t now) {
+    refresh_managed_set();
+    const int64_t interval = config::size_sample_interval_seconds;
+    const bool sample_due = interval > 0 && now / interval != last_sample_period;
+    if (sweep_again || managed_set_generation() != swept_generation || sample_due) {
+        sweep_again = sweep(now);
+        swept_generation = managed_set_generation();
+    }
+    if (sample_due) {
+        sample_sizes(now);
+        last_sample_period = now / interval;
+    }
+}
+
+void save_if_due(int64_t now) {
+    if (last_save_seconds == kNever)
+        last_save_seconds = now; // the file was loaded or saved at the start
+    const int64_t interval = config::analyzer_save_interval_seconds;
+    if (interval <= 0 || now - last_save_seconds < interval)
+        return;
+    save(DEBUG1);
+    last_save_seconds = now;
+}
+
+void save_at_shutdown() {
+    save(LOG);
+}
+
+} // namespace presplit::analyzer
