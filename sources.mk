@@ -19,7 +19,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
-	src/core/plan_work.cpp
+	src/core/plan_work.cpp \
+	src/core/forecast.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
