@@ -178,3 +178,18 @@ LANGUAGE C;
 CREATE EVENT TRIGGER presplit_before_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION presplit._before_drop_extension();
+
+------------------------------------------------------------------------------
+-- The predictive shard manager (docs/prediction.md)
+------------------------------------------------------------------------------
+
+-- The last `hours` complete hours of a partition's history (actual) and the
+-- forecast of the next `hours` (predicted, with its interval), one row per
+-- hour and metric, `at` the start of the hour on the analyzer's clock.
+CREATE FUNCTION presplit.forecast(partition regclass, hours int DEFAULT 48)
+RETURNS TABLE (at timestamptz, metric text, actual double precision,
+               predicted double precision, lower double precision, upper double precision)
+AS 'MODULE_PATHNAME', 'presplit_forecast'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.forecast(regclass, int) IS
+    'History and forecast of a managed partition''s load, hour by hour, with a 95 % interval';

@@ -66,4 +66,6 @@ PRESPLIT_PG_SOURCES = \
 	src/api/plans.cpp \
 	src/api/switching.cpp \
 	src/api/status.cpp \
-	src/api/test_support.cpp
+	src/api/test_support.cpp \
+	src/api/forecasts.cpp \
+	src/predictor/series.cpp

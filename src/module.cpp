@@ -43,8 +43,57 @@ int config::cutover_lock_timeout_ms = 50;
 int config::cutover_max_tries = 40;
 int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
+int config::predict_mode = static_cast<int>(config::PredictMode::advise);
+double config::split_load_threshold = 0;
+int config::split_size_threshold_mb = 0;
+int config::prediction_horizon_seconds = 48 * 3600;
+char* config::maintenance_window = nullptr;
+double config::clock_rate = 1;
 
 namespace {
+
+const config_enum_entry kPredictModes[] = {
+    {"off", static_cast<int>(config::PredictMode::off), false},
+    {"advise", static_cast<int>(config::PredictMode::advise), false},
+    {"prepare", static_cast<int>(config::PredictMode::prepare), false},
+    {"split", static_cast<int>(config::PredictMode::split), false},
+    {nullptr, 0, false},
+};
+
+void define_prediction_settings() {
+    DefineCustomEnumVariable(
+        "presplit.predict", "What the predictive shard manager does with its forecasts.",
+        "off: nothing; advise: forecasts and events only; prepare: also copies predicted "
+        "splits ahead, in off-peak windows, and stops at synced; split: also switches over.",
+        &config::predict_mode, config::predict_mode, kPredictModes, PGC_SIGHUP, 0, nullptr, nullptr,
+        nullptr);
+    DefineCustomRealVariable(
+        "presplit.split_load_threshold",
+        "Statements per second on one partition above which it needs a split (0: none).",
+        "Per table: presplit.set_split_thresholds.", &config::split_load_threshold,
+        config::split_load_threshold, 0, 1e12, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.split_size_threshold",
+                            "Size of one partition above which it needs a split (0: none).",
+                            "Per table: presplit.set_split_thresholds.",
+                            &config::split_size_threshold_mb, config::split_size_threshold_mb, 0,
+                            INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.prediction_horizon",
+                            "How far ahead the forecasts look for a threshold crossing.", nullptr,
+                            &config::prediction_horizon_seconds, config::prediction_horizon_seconds,
+                            3600, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "presplit.maintenance_window",
+        "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",
+        "In the server's time zone. Empty: the quiet hours predicted from the load.",
+        &config::maintenance_window, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable(
+        "presplit.clock_rate",
+        "Speed of the analyzer's and predictor's clock relative to the wall clock.",
+        "For tests and demos: at 1440 a day lasts a minute. Ramps, lock timeouts and the "
+        "rollback window stay on the wall clock.",
+        &config::clock_rate, config::clock_rate, 1, 1e6, PGC_POSTMASTER, 0, nullptr, nullptr,
+        nullptr);
+}
 
 void define_settings() {
     DefineCustomStringVariable(
@@ -170,6 +219,7 @@ void define_settings() {
                             "Reverse capture keeps the old partition current until then.",
                             &config::rollback_window_seconds, config::rollback_window_seconds, 0,
                             365 * 24 * 3600, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    define_prediction_settings();
     MarkGUCPrefixReserved("presplit");
 }
 
