@@ -144,7 +144,7 @@ run_tap() {
         output="$WORK/tap_$name.log"
         (cd "$TREE" && as_test_user env PATH="$PG_BIN:$PATH" TESTDIR="$TREE" \
             PG_REGRESS="$PGXS_TEST/regress/pg_regress" \
-            prove -v -I "$PGXS_TEST/perl" "$script") >"$output" 2>&1
+            prove -v -I "$PGXS_TEST/perl" -I test/perl "$script") >"$output" 2>&1
         status=$?
         echo "$script"
         grep -E '^(ok|not ok) [0-9]|^1\.\.[0-9]|^# Looks like|^Result' "$output"

@@ -6,13 +6,10 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 11;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('crash', qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 1000
 presplit.backfill_max_rows_per_second = 20000

@@ -5,13 +5,10 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 5;
 
-my $node = PostgreSQL::Test::Cluster->new('security');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('security', qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 100
 log_min_messages = log

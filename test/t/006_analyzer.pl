@@ -7,13 +7,10 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 16;
 
-my $node = PostgreSQL::Test::Cluster->new('analyzer');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('analyzer', qq{
 max_connections = 30
 restart_after_crash = on
 presplit.analyzer_sample_every = 1

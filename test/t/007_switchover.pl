@@ -6,14 +6,11 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use IPC::Run;
 use Test::More tests => 18;
 
-my $node = PostgreSQL::Test::Cluster->new('switchover');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('switchover', qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 5000
 presplit.ramp_interval = '300ms'
@@ -34,21 +31,8 @@ SELECT presplit.manage('accounts');
 });
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $fh, '>', "$dir/transfer.sql") or die;
-print $fh q{
-\set hot random(1, 100)
-\if :hot <= 80
-\set a random(0, 99999)
-\else
-\set a random(100000, 199999)
-\endif
-\set b random(0, 199999)
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-SELECT balance FROM accounts WHERE id = :b;
-};
-close $fh;
-open($fh, '>', "$dir/audit.sql") or die;
+write_transfer_script($dir);
+open(my $fh, '>', "$dir/audit.sql") or die;
 print $fh qq{
 SELECT count(*) AS n, sum(balance) AS s FROM accounts \\gset
 \\if :n != $rows

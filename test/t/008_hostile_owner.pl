@@ -17,14 +17,11 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use IPC::Run;
 use Test::More tests => 29;
 
-my $node = PostgreSQL::Test::Cluster->new('hostile');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('hostile', qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 100
 presplit.ramp_interval = '200ms'

@@ -13,6 +13,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 36;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -21,11 +22,7 @@ my $rows = 5 * $rows_per_partition;
 
 sub new_node {
 	my ($name, $extra) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+	my $node = presplit_node($name, qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 2000
 presplit.ramp_step = 25

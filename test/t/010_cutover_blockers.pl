@@ -15,15 +15,12 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use IPC::Run;
 use Time::HiRes qw(time sleep);
 use Test::More tests => 19;
 
-my $node = PostgreSQL::Test::Cluster->new('cutover_blockers');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('cutover_blockers', qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 10000
 autovacuum_naptime = 1s
@@ -51,20 +48,7 @@ my $plan2 = $node->safe_psql('postgres',
 $node->safe_psql('postgres', "SELECT presplit.wait($_, 'switching', '2 min')") for ($plan1, $plan2);
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $fh, '>', "$dir/transfer.sql") or die;
-print $fh q{
-\set hot random(1, 100)
-\if :hot <= 80
-\set a random(0, 99999)
-\else
-\set a random(100000, 199999)
-\endif
-\set b random(0, 199999)
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-SELECT balance FROM accounts WHERE id = :b;
-};
-close $fh;
+write_transfer_script($dir);
 
 # pgbench for `seconds` in the background, logging every transaction's latency.
 my $load_no = 0;

@@ -13,13 +13,10 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 10;
 
-my $node = PostgreSQL::Test::Cluster->new('prepared');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('prepared', qq{
 presplit.naptime = 100
 presplit.analyzer_sample_every = 1
 max_prepared_transactions = 5

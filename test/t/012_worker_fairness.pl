@@ -11,6 +11,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use IPC::Run;
 use Time::HiRes qw(time usleep);
 use Test::More tests => 18;
@@ -18,11 +19,7 @@ use Test::More tests => 18;
 my $naptime_ms = 500;
 # This machine is shared and noisy: what a round may take beyond its naptime.
 my $slack_s = 2.0;
-my $node = PostgreSQL::Test::Cluster->new('fairness');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('fairness', qq{
 presplit.naptime = $naptime_ms
 presplit.backfill_batch_size = 20000
 # The ramp never steps on by itself here (the test sets the weight), but it

@@ -13,6 +13,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use PresplitTest;
 use Test::More tests => 19;
 
 my $tables = 10;
@@ -20,11 +21,7 @@ my $per_table = 300;
 my $partitions = $tables * $per_table;
 my $entry_size = 32088;    # sizeof(PartitionEntry)
 
-my $node = PostgreSQL::Test::Cluster->new('capacity');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_presplit'
-presplit.database = 'postgres'
+my $node = presplit_node('capacity', qq{
 presplit.analyzer_max_partitions = 100000
 presplit.analyzer_sample_every = 1
 max_locks_per_transaction = 512
