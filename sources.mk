@@ -11,6 +11,10 @@ PRESPLIT_WARNINGS = -Wall -Wextra -Werror
 # PG:   the thin layer that talks to PostgreSQL.
 PRESPLIT_CORE_SOURCES = \
 	src/core/plan_state.cpp \
+	src/core/offpeak.cpp \
+	src/core/split_decision.cpp \
+	src/core/copy_schedule.cpp \
+	src/core/prediction_policy.cpp \
 	src/core/split_points.cpp \
 	src/core/text_array.cpp \
 	src/core/throttle.cpp \
@@ -20,7 +24,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
 	src/core/plan_work.cpp \
-	src/core/forecast.cpp
+	src/core/forecast.cpp \
+	src/core/forecast_models.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

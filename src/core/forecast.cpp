@@ -1,11 +1,17 @@
 #include "core/forecast.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+
+#include "core/forecast_models.hpp"
 
 #include "core/cpp_only.hpp"
 
 namespace presplit::core {
+
+using namespace forecast_detail;
 
 const char* model_name(ForecastModel model) {
     switch (model) {
@@ -23,23 +29,312 @@ const char* model_name(ForecastModel model) {
     return "unknown";
 }
 
-// Stub (interface first): the last value, flat, with no interval.
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr size_t kMaseHorizon = kDayHours;         // MASE over horizons 1..24 h (M4)
+constexpr size_t kBacktestHorizon = 2 * kDayHours; // residual quantiles up to here
+// Every model is compared from the same backtest origins on, as late as
+// leaves this many: after two weeks (Holt-Winters' weekly season has
+// started), else after one (the week-ago model can start), else after a day.
+constexpr size_t kMinBacktestHours = 3 * kDayHours;
+// Fewer residuals at one horizon than this: pool the neighbouring horizons.
+constexpr size_t kMinQuantileSamples = 100;
+constexpr size_t kPoolCapacity = 4 * kMaxHistoryHours;
+
+// Everything a call needs, allocated once: its size is fixed by the caps.
+struct Workspace {
+    Series series;
+    // residual[h - 1][k]: the chosen model's error at horizon h, from its
+    // k-th backtest origin, in model space (log ratio when multiplicative).
+    std::array<std::array<double, kMaxHistoryHours>, kBacktestHorizon> residual;
+    std::array<size_t, kBacktestHorizon> residual_count;
+    std::array<double, kPoolCapacity> pool;
+    std::array<double, kMaxHorizonHours> predicted;
+};
+
+// Cleans the newest kMaxHistoryHours of history into s.y: leading NaN (hours
+// before the history started) skipped, later NaN / infinities are gaps filled
+// linearly between their neighbours (or with the last value at the end),
+// negatives clamped to 0.
+void load_series(const double* history, size_t n, Series& s) {
+    size_t begin = n > kMaxHistoryHours ? n - kMaxHistoryHours : 0;
+    while (begin < n && !std::isfinite(history[begin]))
+        begin++;
+    s.n = n - begin;
+    size_t last_known = 0; // index into s.y of the last finite value
+    for (size_t i = 0; i < s.n; i++) {
+        double v = history[begin + i];
+        if (!std::isfinite(v)) {
+            s.y[i] = kNaN;
+            continue;
+        }
+        s.y[i] = std::max(0.0, v);
+        for (size_t g = last_known + 1; g < i; g++) {
+            double share =
+                static_cast<double>(g - last_known) / static_cast<double>(i - last_known);
+            s.y[g] = s.y[last_known] + share * (s.y[i] - s.y[last_known]);
+        }
+        last_known = i;
+    }
+    for (size_t g = last_known + 1; g < s.n; g++)
+        s.y[g] = s.y[last_known];
+}
+
+void prepare_model_space(Series& s) {
+    double mean = 0;
+    for (size_t t = 0; t < s.n; t++)
+        mean += s.y[t];
+    mean /= static_cast<double>(s.n);
+    // 1 % of the mean: negligible at a 10x trough, keeps log(0) finite.
+    s.offset = std::max(0.01 * mean, 1e-9);
+    for (size_t t = 0; t < s.n; t++)
+        s.z[t] = s.to_model(s.y[t]);
+    for (size_t e = kDayHours; e <= s.n; e++)
+        s.day_maximum[e] = *std::max_element(s.y.begin() + (e - kDayHours), s.y.begin() + e);
+}
+
+// The standard normal quantile (Acklam's rational approximation, relative
+// error < 1.2e-9), for p in (0, 1).
+double normal_quantile(double p) {
+    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                   -2.759285104469687e+02, 1.383577518672690e+02,
+                                   -3.066479806614716e+01, 2.506628277459239e+00};
+    static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                   -1.556989798598866e+02, 6.680131188771972e+01,
+                                   -1.328068155288572e+01};
+    static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                   -2.400758277161838e+00, -2.549732539343734e+00,
+                                   4.374664141464968e+00,  2.938163982698783e+00};
+    static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                   2.445134137142996e+00, 3.754408661907416e+00};
+    if (p < 0.02425) {
+        double q = std::sqrt(-2 * std::log(p));
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    }
+    if (p > 1 - 0.02425)
+        return -normal_quantile(1 - p);
+    double q = p - 0.5, r = q * q;
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+// Student's t quantile from the normal one (Cornish-Fisher; within 1 % for
+// 3 degrees of freedom and more, 11 % low for 1).
+double t_quantile(double p, double dof) {
+    double z = normal_quantile(p), z2 = z * z;
+    double g1 = (z2 + 1) * z / 4;
+    double g2 = ((5 * z2 + 16) * z2 + 3) * z / 96;
+    double g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384;
+    double g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160;
+    return z + g1 / dof + g2 / (dof * dof) + g3 / (dof * dof * dof) + g4 / (dof * dof * dof * dof);
+}
+
+// Under two days: a line through all the hours there are, with the
+// regression's prediction interval (residuals of a partial daily cycle are not
+// white noise: wide, not calibrated). Under 3 hours: flat, from 0 to twice the
+// largest value seen.
+void forecast_short(const Series& s, size_t horizon, double coverage, Forecast& f) {
+    LinearTrend trend(s, kShortHistoryHours);
+    trend.advance(s.n);
+    double points[kMaxHorizonHours];
+    trend.predict(horizon, points);
+    double largest = *std::max_element(s.y.begin(), s.y.begin() + s.n);
+    double sd = trend.residual_sd();
+    double t = trend.points() >= 3
+                   ? t_quantile((1 + coverage) / 2, static_cast<double>(trend.points() - 2))
+                   : 0;
+    f.hours.resize(horizon);
+    for (size_t i = 0; i < horizon; i++) {
+        ForecastPoint& point = f.hours[i];
+        if (trend.points() < 3) {
+            point = {s.y[s.n - 1], 0, 2 * largest};
+            continue;
+        }
+        double half = t * sd * trend.standard_error_factor(i);
+        point.predicted = points[i];
+        point.lower = std::max(0.0, points[i] - half);
+        point.upper = std::max(points[i], points[i] + half);
+    }
+}
+
+struct Band {
+    double lower, upper; // residual quantiles, model space
+};
+
+// The k-th smallest (1-based) of values[0, n).
+double order_statistic(double* values, size_t n, size_t k) {
+    std::nth_element(values, values + (k - 1), values + n);
+    return values[k - 1];
+}
+
+// Residual quantiles per horizon (bands[i] for horizon i + 1) from the
+// backtest: empirical, with the conformal rank ceil((N + 1) p) so that few
+// residuals give a wider band, neighbouring horizons pooled while one has too
+// few; then never narrowing with the horizon, and containing 0. Beyond the
+// horizons the backtest reached, widened with sqrt(h).
+void residual_bands(Workspace& ws, size_t horizon, double coverage, Band* bands) {
+    size_t reached = 0;
+    while (reached < kBacktestHorizon && ws.residual_count[reached] > 0)
+        reached++;
+    double tail = (1 - coverage) / 2;
+    Band previous{0, 0};
+    for (size_t i = 0; i < std::min(horizon, reached); i++) {
+        size_t pooled = 0;
+        for (size_t w = 0;; w++) {
+            pooled = 0;
+            size_t first = i >= w ? i - w : 0, last = std::min(reached - 1, i + w);
+            for (size_t h = first; h <= last; h++) {
+                size_t take = std::min(ws.residual_count[h], kPoolCapacity - pooled);
+                std::copy_n(ws.residual[h].begin(), take, ws.pool.begin() + pooled);
+                pooled += take;
+            }
+            if (pooled >= kMinQuantileSamples || (first == 0 && last == reached - 1) ||
+                pooled == kPoolCapacity)
+                break;
+        }
+        double rank = std::ceil((static_cast<double>(pooled) + 1) * (1 - tail));
+        size_t upper_rank = std::min(pooled, static_cast<size_t>(std::max(1.0, rank)));
+        size_t lower_rank = pooled + 1 - upper_rank;
+        Band band{order_statistic(ws.pool.data(), pooled, lower_rank),
+                  order_statistic(ws.pool.data(), pooled, upper_rank)};
+        band.lower = std::min(band.lower, previous.lower);
+        band.upper = std::max(band.upper, previous.upper);
+        bands[i] = previous = band;
+    }
+    for (size_t i = reached; i < horizon; i++) {
+        double widen =
+            reached > 0 ? std::sqrt(static_cast<double>(i + 1) / static_cast<double>(reached)) : 1;
+        bands[i] = {previous.lower * widen, previous.upper * widen};
+    }
+}
+
+// Mean absolute error (values) over horizons 1..24 from the origins
+// [first, n), first >= model.warmup().
+double backtest_error(Model& model, const Series& s, size_t first) {
+    double predicted[kMaseHorizon];
+    double sum = 0;
+    size_t count = 0;
+    for (size_t t = first; t < s.n; t++) {
+        model.advance(t);
+        size_t h = std::min(kMaseHorizon, s.n - t);
+        model.predict(h, predicted);
+        for (size_t i = 0; i < h; i++)
+            sum += std::fabs(s.y[t + i] - predicted[i]);
+        count += h;
+    }
+    return sum / static_cast<double>(count);
+}
+
+void collect_residuals(Model& model, Workspace& ws, size_t first) {
+    const Series& s = ws.series;
+    ws.residual_count.fill(0);
+    double predicted[kBacktestHorizon];
+    for (size_t t = first; t < s.n; t++) {
+        model.advance(t);
+        size_t h = std::min(kBacktestHorizon, s.n - t);
+        model.predict_model(s, h, predicted);
+        for (size_t i = 0; i < h; i++)
+            ws.residual[i][ws.residual_count[i]++] = s.z[t + i] - predicted[i];
+    }
+}
+
+// The in-sample seasonal-naive (24 h) mean absolute error: MASE's scale.
+double seasonal_naive_scale(const Series& s) {
+    double sum = 0;
+    for (size_t t = kDayHours; t < s.n; t++)
+        sum += std::fabs(s.y[t] - s.y[t - kDayHours]);
+    return sum / static_cast<double>(s.n - kDayHours);
+}
+
+} // namespace
+
 Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions& options) {
     Forecast f{};
     f.model = ForecastModel::kTrendOnly;
-    f.mase = std::numeric_limits<double>::quiet_NaN();
-    f.model_mase.fill(std::numeric_limits<double>::quiet_NaN());
-    size_t first = 0;
-    while (first < n && std::isnan(history[first]))
-        first++;
-    f.history_hours = n - first;
-    f.short_history = f.history_hours < kShortHistoryHours;
-    if (f.history_hours == 0)
+    f.mase = kNaN;
+    f.model_mase.fill(kNaN);
+    size_t horizon = std::min(options.horizon_hours, kMaxHorizonHours);
+    double coverage = options.interval > 0.01 && options.interval < 0.999 ? options.interval
+                      : options.interval >= 0.999                         ? 0.999
+                                                                          : 0.95;
+
+    auto ws = std::make_unique<Workspace>();
+    Series& s = ws->series;
+    s.multiplicative = options.multiplicative;
+    load_series(history, n, s);
+    f.history_hours = s.n;
+    f.short_history = s.n < kShortHistoryHours;
+    if (s.n == 0 || horizon == 0)
         return f;
-    double last = history[n - 1];
-    size_t horizon =
-        options.horizon_hours < kMaxHorizonHours ? options.horizon_hours : kMaxHorizonHours;
-    f.hours.assign(horizon, ForecastPoint{last, last, last});
+    if (f.short_history) {
+        forecast_short(s, horizon, coverage, f);
+        return f;
+    }
+    prepare_model_space(s);
+
+    size_t first = s.n >= 2 * kWeekHours + kMinBacktestHours ? 2 * kWeekHours
+                   : s.n >= kWeekHours + kMinBacktestHours   ? kWeekHours
+                                                             : kDayHours;
+    bool with_week = first >= kWeekHours;
+
+    LinearTrend trend(s, kTrendWindowHours);
+    SeasonalNaive day(s, kDayHours), week(s, kWeekHours);
+    HoltWinters holt_winters(s, fit_holt_winters(s, first, first >= 2 * kWeekHours));
+    DailyPeakTrend peak_trend(s);
+    // In order of preference on a tie (the simpler first).
+    struct Candidate {
+        ForecastModel id;
+        Model* model;
+    } candidates[] = {
+        {ForecastModel::kSeasonalNaiveDay, &day},     {ForecastModel::kSeasonalNaiveWeek, &week},
+        {ForecastModel::kTrendOnly, &trend},          {ForecastModel::kDailyPeakTrend, &peak_trend},
+        {ForecastModel::kHoltWinters, &holt_winters},
+    };
+
+    double scale = seasonal_naive_scale(s);
+    double mean = 0;
+    for (size_t t = 0; t < s.n; t++)
+        mean += s.y[t];
+    double tie = 1e-9 * (mean / static_cast<double>(s.n) + 1e-300);
+    Candidate* chosen = nullptr;
+    Candidate* forced = nullptr;
+    double chosen_error = std::numeric_limits<double>::infinity();
+    for (Candidate& c : candidates) {
+        if (c.id == ForecastModel::kSeasonalNaiveWeek && !with_week)
+            continue;
+        double error = backtest_error(*c.model, s, first);
+        f.model_mase[static_cast<size_t>(c.id)] = scale > 0 ? error / scale : kNaN;
+        if (options.force_model == c.id)
+            forced = &c;
+        if (error < chosen_error - tie) {
+            chosen = &c;
+            chosen_error = error;
+        }
+    }
+    if (forced)
+        chosen = forced;
+    f.model = chosen->id;
+    f.mase = f.model_mase[static_cast<size_t>(chosen->id)];
+
+    // The chosen model again: its residuals per horizon, then the forecast
+    // from the end of the history.
+    Model& model = *chosen->model;
+    model.restart();
+    collect_residuals(model, *ws, first);
+    Band bands[kMaxHorizonHours];
+    residual_bands(*ws, horizon, coverage, bands);
+    model.advance(s.n);
+    model.predict(horizon, ws->predicted.data());
+    f.hours.resize(horizon);
+    for (size_t i = 0; i < horizon; i++) {
+        double p = ws->predicted[i];
+        double zp = s.to_model(p);
+        f.hours[i].predicted = p;
+        f.hours[i].lower = std::clamp(s.from_model(zp + bands[i].lower), 0.0, p);
+        f.hours[i].upper = std::max(p, s.from_model(zp + bands[i].upper));
+    }
     return f;
 }
 

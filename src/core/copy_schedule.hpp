@@ -1,0 +1,61 @@
+// When to copy a predicted plan's rows: inside off-peak windows only, so that
+// the copy finishes before the predicted crossing with a margin.
+//
+// copy time = bytes remaining / measured copy rate x safety factor. The copy
+// starts in the LATEST window time that still finishes by (crossing - margin):
+// the shadows then need capture (a trigger on every write of the source) for
+// the shortest time. A copy may span several windows (it is resumable). When
+// the window time before the deadline is too short the schedule says so
+// ("cannot make it"): it then starts at the next window and reports when it
+// would finish; whether to copy outside the windows is the caller's policy.
+// Pure: time and windows are passed in. docs/prediction.md has the reasoning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/offpeak.hpp"
+
+namespace presplit::core {
+
+enum class CopyVerdict {
+    done,      // nothing left to copy
+    fits,      // finishes inside windows before the deadline
+    late,      // the windows before the deadline are too short: finish is after it
+    no_window, // not enough window time in the windows given at all
+    no_rate,   // no copy rate measured (or assumed) yet
+};
+const char* to_string(CopyVerdict verdict);
+
+struct CopyOptions {
+    double safety_factor = 1.5;    // plan for this many times the measured copy time
+    int64_t margin_seconds = 3600; // finish this long before the crossing
+};
+
+struct CopySchedule {
+    CopyVerdict verdict = CopyVerdict::no_rate;
+    int64_t copy_seconds = 0;      // window time needed (safety factor included)
+    int64_t available_seconds = 0; // window time between now and the deadline
+    int64_t deadline = 0;          // crossing - margin
+    int64_t start = 0;             // when to start copying (inside a window)
+    int64_t finish = 0;            // when the planned copy time is used up (0: never)
+    std::string reason;            // the numbers, in words
+
+    bool can_make_it() const {
+        return verdict == CopyVerdict::fits || verdict == CopyVerdict::done;
+    }
+};
+
+// windows: sorted, disjoint (offpeak.hpp). bytes_per_second: the measured
+// copy rate of the migration engine (bytes of the source per second of copy).
+CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t now,
+                       int64_t crossing, const std::vector<TimeWindow>& windows,
+                       const CopyOptions& options);
+
+// The time by which `seconds` of window time from `from` on are used up
+// (0 if the windows end first).
+int64_t finish_after_window_time(const std::vector<TimeWindow>& windows, int64_t from,
+                                 int64_t seconds);
+
+} // namespace presplit::core

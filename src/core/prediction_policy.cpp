@@ -1,0 +1,310 @@
+#include "core/prediction_policy.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/cpp_only.hpp"
+
+namespace presplit::core {
+
+namespace {
+
+std::string hours_text(int64_t seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f h", static_cast<double>(seconds) / 3600.0);
+    return buf;
+}
+
+std::string crossing_text(const Assessment& a, int64_t now) {
+    char buf[256];
+    const Crossing& c = a.crossing;
+    if (c.already_over)
+        std::snprintf(buf, sizeof buf, "%s %.4g is at or above its threshold %.4g now",
+                      to_string(a.metric), a.current, a.threshold);
+    else if (c.found)
+        std::snprintf(buf, sizeof buf,
+                      "%s %.4g now; the forecast's upper bound %.4g reaches the threshold %.4g "
+                      "in %s",
+                      to_string(a.metric), a.current, c.upper, a.threshold,
+                      hours_text(c.at - now).c_str());
+    else
+        std::snprintf(buf, sizeof buf, "%s %.4g now; no crossing of %.4g forecast",
+                      to_string(a.metric), a.current, a.threshold);
+    return buf;
+}
+
+Decision make(Action action, const RoundInput& in) {
+    Decision d;
+    d.action = action;
+    d.emit = action != Action::none;
+    PredictionEvent& e = d.event;
+    const Assessment& a = in.assessment;
+    e.at = in.now;
+    e.action = action;
+    e.metric = a.metric;
+    e.current = a.current;
+    e.threshold = a.threshold;
+    e.predicted_crossing = a.crossing.found ? a.crossing.at : 0;
+    e.upper_at_crossing = a.crossing.upper;
+    e.split_kind = a.split.kind;
+    e.split_key = a.split.key;
+    e.drift = in.drift;
+    return d;
+}
+
+void attach_schedule(Decision* d, const CopySchedule& s) {
+    d->schedule = s;
+    d->event.copy_verdict = s.verdict;
+    d->event.copy_start = s.start;
+    d->event.copy_finish = s.finish;
+}
+
+// Said once: the same advice or refusal is not repeated every round, only
+// when the action changes or the predicted crossing moved by 3 hours or more.
+bool already_said(const PartitionTrack& t, Action action, int64_t crossing_hour) {
+    return t.advised_action == static_cast<int32_t>(action) &&
+           std::llabs(t.advised_crossing_hour - crossing_hour) < 3;
+}
+
+void remember_said(PartitionTrack* t, Action action, int64_t crossing_hour) {
+    t->advised_action = static_cast<int32_t>(action);
+    t->advised_crossing_hour = crossing_hour;
+}
+
+} // namespace
+
+const char* to_string(PredictMode mode) {
+    switch (mode) {
+    case PredictMode::off:
+        return "off";
+    case PredictMode::advise:
+        return "advise";
+    case PredictMode::prepare:
+        return "prepare";
+    case PredictMode::split:
+        return "split";
+    }
+    return "off";
+}
+
+std::optional<PredictMode> parse_predict_mode(std::string_view name) {
+    for (PredictMode m :
+         {PredictMode::off, PredictMode::advise, PredictMode::prepare, PredictMode::split})
+        if (name == to_string(m))
+            return m;
+    return std::nullopt;
+}
+
+const char* to_string(Action action) {
+    switch (action) {
+    case Action::none:
+        return "none";
+    case Action::advise:
+        return "advise";
+    case Action::refuse:
+        return "refuse";
+    case Action::create_plan:
+        return "create_plan";
+    case Action::copy:
+        return "copy";
+    case Action::hold_copy:
+        return "hold_copy";
+    case Action::cancel_plan:
+        return "cancel_plan";
+    case Action::start_switchover:
+        return "start_switchover";
+    }
+    return "none";
+}
+
+Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptions& o) {
+    if (in.mode == PredictMode::off)
+        return Decision{};
+    const int64_t now = in.now;
+    const Assessment& a = in.assessment;
+    const Crossing& c = a.crossing;
+    const int64_t lead = c.found ? c.at - now : 0;
+    const bool within_horizon = c.found && lead <= o.horizon_seconds;
+    const bool within_twice = c.found && lead <= 2 * o.horizon_seconds;
+    const int64_t crossing_hour = c.found ? c.at / 3600 : -1;
+    static const std::vector<TimeWindow> kNoWindows;
+    const std::vector<TimeWindow>& windows = in.windows ? *in.windows : kNoWindows;
+
+    // A fresh track (a restart) counts the day without a crossing from now.
+    if (within_twice || t->last_crossing_seen_at == 0)
+        t->last_crossing_seen_at = now;
+
+    // Follow the catalog: a plan that ended (finalized, cancelled by the DBA,
+    // failed) is no longer ours; an active one found after a restart is.
+    bool plan_active = in.plan_state.has_value() && is_active(*in.plan_state);
+    if (t->has_plan && !plan_active) {
+        t->has_plan = t->copy_started = t->copy_running = false;
+    } else if (!t->has_plan && plan_active) {
+        t->has_plan = true;
+        t->plan_key = in.plan_key;
+        t->plan_created_at = now;
+    }
+
+    if (t->has_plan) {
+        PlanState state = *in.plan_state;
+        if (state == PlanState::switching || state == PlanState::cut_over)
+            return Decision{}; // the switchover owns it now
+        Decision d = make(Action::none, in);
+        d.event.split_key = t->plan_key;
+        d.event.split_kind = t->plan_kind;
+
+        // Being wrong, 1: the planned key no longer divides the load (or rows)
+        // as it should. Cancel; the next round re-plans at the new key.
+        if (in.drift > o.drift_tolerance) {
+            d = make(Action::cancel_plan, in);
+            d.event.split_key = t->plan_key;
+            char buf[160];
+            std::snprintf(buf, sizeof buf,
+                          "split point drifted: the planned key %.6g is off its target share by "
+                          "%.0f%% (tolerance %.0f%%); re-planning",
+                          t->plan_key, 100 * in.drift, 100 * o.drift_tolerance);
+            d.event.reason = buf;
+            t->has_plan = t->copy_started = t->copy_running = false;
+            t->plans_cancelled++;
+            t->replans++;
+            return d;
+        }
+        // Being wrong, 2: no crossing within twice the horizon for a day.
+        if (!c.already_over && now - t->last_crossing_seen_at >= o.cancel_after_seconds) {
+            d = make(Action::cancel_plan, in);
+            d.event.split_key = t->plan_key;
+            d.event.reason = "no crossing predicted within " + hours_text(2 * o.horizon_seconds) +
+                             " for " + hours_text(now - t->last_crossing_seen_at) + " (" +
+                             crossing_text(a, now) + "); no new predicted plan for " +
+                             hours_text(o.cooldown_seconds);
+            t->has_plan = t->copy_started = t->copy_running = false;
+            t->plans_cancelled++;
+            t->cooldown_until = now + o.cooldown_seconds;
+            return d;
+        }
+
+        if (state == PlanState::synced) {
+            if (in.mode != PredictMode::split)
+                return d; // prepare: stays synced until split_partition(source)
+            std::string why;
+            if (c.already_over) {
+                why = "the partition reached its threshold: " + crossing_text(a, now);
+            } else if (c.found && lead <= o.switch_lead_seconds) {
+                why = "switching just before the predicted crossing: " + crossing_text(a, now);
+            } else if (within_horizon) {
+                size_t w = window_at(windows, now);
+                if (w != kNoWindow) {
+                    // The last window that starts before the crossing (less
+                    // the lead) is this one: switch now, off-peak.
+                    bool later = w + 1 < windows.size() &&
+                                 windows[w + 1].starts < c.at - o.switch_lead_seconds;
+                    if (!later)
+                        why = "switching in the last off-peak window before the predicted "
+                              "crossing: " +
+                              crossing_text(a, now);
+                }
+            }
+            if (why.empty())
+                return d;
+            d = make(Action::start_switchover, in);
+            d.event.split_key = t->plan_key;
+            d.event.reason = why;
+            return d;
+        }
+
+        // planned, preparing, backfilling: copy only inside windows, from the
+        // scheduled start (or at once when the schedule cannot make it).
+        int64_t crossing = c.found ? c.at : now + 2 * o.horizon_seconds;
+        CopySchedule s =
+            plan_copy(in.bytes_remaining, in.copy_bytes_per_second, now, crossing, windows, o.copy);
+        size_t w = window_at(windows, now);
+        bool due = t->copy_started || s.verdict != CopyVerdict::fits || now >= s.start;
+        bool copy = in.mode != PredictMode::advise && w != kNoWindow && due &&
+                    s.verdict != CopyVerdict::done;
+        d = make(copy ? Action::copy : Action::hold_copy, in);
+        d.event.split_key = t->plan_key;
+        attach_schedule(&d, s);
+        d.emit = copy != t->copy_running;
+        if (copy)
+            d.event.reason = "copying inside the off-peak window until " +
+                             hours_text(windows[w].ends - now) + " from now; " + s.reason;
+        else if (w == kNoWindow)
+            d.event.reason = "outside the off-peak windows: the copy waits (capture keeps the "
+                             "shadows current); " +
+                             s.reason;
+        else
+            d.event.reason =
+                "the copy is scheduled to start in " + hours_text(s.start - now) + "; " + s.reason;
+        if (copy)
+            t->copy_started = true;
+        t->copy_running = copy;
+        return d;
+    }
+
+    // No plan.
+    if (!c.found || !(within_horizon || c.already_over)) {
+        if (t->advised_action != 0) {
+            // Say once that the crossing is no longer predicted.
+            Decision d = make(in.mode == PredictMode::advise ? Action::advise : Action::none, in);
+            d.emit = true;
+            d.event.reason = "no crossing within the horizon any more: " + crossing_text(a, now);
+            remember_said(t, Action::none, -1);
+            return d;
+        }
+        return Decision{};
+    }
+    if (!a.split.ok()) {
+        Decision d = make(Action::refuse, in);
+        d.event.reason = crossing_text(a, now) + "; but no split: " + a.split.reason;
+        d.emit = !already_said(*t, Action::refuse, crossing_hour);
+        remember_said(t, Action::refuse, crossing_hour);
+        return d;
+    }
+    if (in.mode == PredictMode::advise) {
+        Decision d = make(Action::advise, in);
+        d.event.reason = crossing_text(a, now) + "; split at " + a.split.reason;
+        d.emit = !already_said(*t, Action::advise, crossing_hour);
+        remember_said(t, Action::advise, crossing_hour);
+        return d;
+    }
+    std::string cap;
+    char buf[200];
+    if (now < t->cooldown_until && !c.already_over) {
+        cap = "a predicted plan for this partition was cancelled: no new one for " +
+              hours_text(t->cooldown_until - now);
+    } else if (in.predicted_plans >= o.max_predicted_plans) {
+        std::snprintf(buf, sizeof buf, "%zu predicted plans are active (the cap)",
+                      in.predicted_plans);
+        cap = buf;
+    } else if (o.max_shadow_bytes > 0 && in.shadow_bytes + in.source_bytes > o.max_shadow_bytes) {
+        std::snprintf(buf, sizeof buf,
+                      "the shadows of the predicted plans would hold %.0f bytes, above the cap "
+                      "of %.0f",
+                      in.shadow_bytes + in.source_bytes, o.max_shadow_bytes);
+        cap = buf;
+    }
+    if (!cap.empty()) {
+        Decision d = make(Action::refuse, in);
+        d.event.reason = crossing_text(a, now) + "; no plan: " + cap;
+        d.emit = !already_said(*t, Action::refuse, crossing_hour);
+        remember_said(t, Action::refuse, crossing_hour);
+        return d;
+    }
+    Decision d = make(Action::create_plan, in);
+    CopySchedule s = plan_copy(in.source_bytes, in.copy_bytes_per_second, now,
+                               c.already_over ? now : c.at, windows, o.copy);
+    attach_schedule(&d, s);
+    d.event.reason = crossing_text(a, now) + "; split at " + a.split.reason + "; " + s.reason;
+    t->has_plan = true;
+    t->copy_started = t->copy_running = false;
+    t->plan_kind = a.split.kind;
+    t->plan_key = a.split.key;
+    t->plan_created_at = now;
+    t->last_crossing_seen_at = now;
+    t->plans_created++;
+    remember_said(t, Action::create_plan, crossing_hour);
+    return d;
+}
+
+} // namespace presplit::core

@@ -1,0 +1,133 @@
+// What the predictive shard manager does for one partition in one round,
+// by mode (presplit.predict):
+//   off     nothing;
+//   advise  events only: a crossing predicted (or no longer), the split point,
+//           or why no split helps;
+//   prepare creates a plan with origin 'predicted' when a crossing is
+//           predicted within the horizon, lets its copy run only inside
+//           off-peak windows, from the time the copy schedule says, and leaves
+//           the plan synced (split_partition(source) then reuses it);
+//   split   as prepare, and starts the switchover when the partition really
+//           reaches its threshold, or at the start of the last off-peak window
+//           before the predicted crossing, or at the latest switch_lead before
+//           the crossing.
+// Being wrong: re-assessed every round; before cutover a plan is cancelled
+// when its split point drifted beyond a tolerance (and re-planned at once), or
+// when no crossing was predicted within twice the horizon for a whole day
+// (then no new predicted plan for that partition for a cooldown: no flapping);
+// the number of predicted plans and the bytes of their shadows are capped.
+// Every action comes with an event carrying its numbers.
+//
+// PartitionTrack is the manager's memory of one partition: fixed size, no
+// pointers (shared memory or a backend-local array). Losing it (a restart) is
+// safe: the plan's state lives in the catalog, and a fresh track only delays
+// a cancellation by a day.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "core/copy_schedule.hpp"
+#include "core/offpeak.hpp"
+#include "core/plan_state.hpp"
+#include "core/split_decision.hpp"
+
+namespace presplit::core {
+
+enum class PredictMode { off, advise, prepare, split };
+const char* to_string(PredictMode mode);
+std::optional<PredictMode> parse_predict_mode(std::string_view name);
+
+struct PolicyOptions {
+    int64_t horizon_seconds = 24 * 3600;      // presplit.prediction_horizon
+    int64_t cancel_after_seconds = 24 * 3600; // no crossing within 2 x horizon this long: cancel
+    int64_t cooldown_seconds = 24 * 3600;     // after such a cancel, no new predicted plan
+    double drift_tolerance = 0.15;            // |share left of the planned key - target|
+    int64_t switch_lead_seconds = 3600;       // split mode: switch at the latest this early
+    size_t max_predicted_plans = 4;           // active predicted plans, server-wide
+    double max_shadow_bytes = 0;              // bytes of their sources, server-wide; 0: no cap
+    CopyOptions copy;
+};
+
+enum class Action {
+    none,
+    advise,           // an event only
+    refuse,           // a crossing is predicted but no split helps (or a cap): event only
+    create_plan,      // create a plan (origin 'predicted') at split.key
+    copy,             // let the plan's copy run now
+    hold_copy,        // keep the copy paused (outside a window, or not yet time)
+    cancel_plan,      // cancel the predicted plan (before cutover)
+    start_switchover, // split mode: start the ramp
+};
+const char* to_string(Action action);
+
+// One event: what was decided and the numbers it was decided on.
+struct PredictionEvent {
+    int64_t at = 0;
+    Action action = Action::none;
+    SplitMetric metric = SplitMetric::load;
+    double current = 0;
+    double threshold = 0;
+    int64_t predicted_crossing = 0; // 0: none within the forecast
+    double upper_at_crossing = 0;
+    SplitKind split_kind = SplitKind::none;
+    double split_key = 0;
+    double drift = 0;
+    CopyVerdict copy_verdict = CopyVerdict::no_rate;
+    int64_t copy_start = 0;
+    int64_t copy_finish = 0;
+    std::string reason;
+};
+
+struct PartitionTrack {
+    bool has_plan;     // a predicted plan of ours is active
+    bool copy_started; // its copy has run at least once
+    bool copy_running; // the last round said copy
+    SplitKind plan_kind;
+    double plan_key;
+    int64_t plan_created_at;
+    int64_t last_crossing_seen_at; // last round predicting a crossing within 2 x horizon
+    int64_t cooldown_until;        // no new predicted plan before (unless over the threshold)
+    int64_t advised_crossing_hour; // advise/refuse: what was last said, to say it once
+    double advised_key;
+    int32_t advised_action; // Action of the last advise/refuse event, 0: none
+    uint32_t plans_created;
+    uint32_t plans_cancelled;
+    uint32_t replans; // cancellations for drift (a re-plan follows)
+};
+static_assert(std::is_trivial_v<PartitionTrack> && std::is_standard_layout_v<PartitionTrack>,
+              "zero bytes must be an empty PartitionTrack");
+
+struct RoundInput {
+    int64_t now = 0;
+    PredictMode mode = PredictMode::advise;
+    Assessment assessment;               // assess_partition()
+    std::optional<PlanState> plan_state; // our predicted plan's state; nullopt: none
+    double plan_key = 0;                 // its split point (from the catalog)
+    double source_bytes = 0;             // the partition's size now
+    double bytes_remaining = 0;          // of the plan's copy
+    double copy_bytes_per_second = 0;    // measured (or assumed) copy rate
+    double drift = 0;                    // |share left of the planned key - target| now
+    const std::vector<TimeWindow>* windows = nullptr; // off-peak, sorted, from now on
+    size_t predicted_plans = 0; // active predicted plans server-wide, this one excluded
+    double shadow_bytes = 0;    // their sources' bytes, this one excluded
+};
+
+struct Decision {
+    Action action = Action::none;
+    bool emit = false; // whether `event` is new (an event is not repeated every round)
+    PredictionEvent event;
+    CopySchedule schedule;
+};
+
+// Decides this round and updates the track. Partitions compete for the caps:
+// call it in order of predicted crossing (earliest first), counting the plans
+// created so far into predicted_plans / shadow_bytes.
+Decision decide_round(PartitionTrack* track, const RoundInput& in, const PolicyOptions& options);
+
+} // namespace presplit::core

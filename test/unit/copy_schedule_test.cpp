@@ -1,0 +1,99 @@
+#include "core/copy_schedule.hpp"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+using namespace presplit::core;
+
+namespace {
+
+constexpr int64_t H = 3600;
+constexpr int64_t kMidnight = 20000 * kDaySeconds;
+
+// 01:00-05:00 every night for `days` days from kMidnight.
+std::vector<TimeWindow> nights(int days) {
+    auto p = parse_maintenance_window("01:00-05:00");
+    return expand_daily_windows(p.windows, kMidnight, kMidnight + days * kDaySeconds, 0);
+}
+
+CopyOptions exact() {
+    CopyOptions o;
+    o.safety_factor = 1;
+    o.margin_seconds = 0;
+    return o;
+}
+
+} // namespace
+
+TEST(CopySchedule, LatestStartThatFinishesBeforeTheCrossing) {
+    auto w = nights(3);
+    // 2 h of copy, crossing at 14:00 on day 1: tonight 03:00-05:00 on day 1.
+    CopySchedule s = plan_copy(2 * H * 1000.0, 1000, kMidnight + 12 * H,
+                               kMidnight + kDaySeconds + 14 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::fits) << s.reason;
+    EXPECT_TRUE(s.can_make_it());
+    EXPECT_EQ(s.copy_seconds, 2 * H);
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + 3 * H);
+    EXPECT_EQ(s.finish, kMidnight + kDaySeconds + 5 * H);
+    EXPECT_EQ(s.available_seconds, 4 * H);
+}
+
+TEST(CopySchedule, SpansSeveralNightsAndHonoursTheMargin) {
+    auto w = nights(4);
+    // 6 h of copy with safety 1.5 = 9 h; crossing at 04:00 on day 3 with a
+    // 1 h margin: deadline 03:00 day 3 (2 h that night), 4 h on days 2 and
+    // 1 -> 10 h available, start 1 h into day 1's window.
+    CopyOptions o;
+    o.safety_factor = 1.5;
+    o.margin_seconds = H;
+    CopySchedule s =
+        plan_copy(6 * H * 10.0, 10, kMidnight, kMidnight + 3 * kDaySeconds + 4 * H, w, o);
+    ASSERT_EQ(s.verdict, CopyVerdict::fits) << s.reason;
+    EXPECT_EQ(s.copy_seconds, 9 * H);
+    EXPECT_EQ(s.deadline, kMidnight + 3 * kDaySeconds + 3 * H);
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + 2 * H);
+    EXPECT_EQ(s.finish, kMidnight + 3 * kDaySeconds + 3 * H);
+}
+
+TEST(CopySchedule, CannotMakeItSaysSoAndStartsAtTheNextWindow) {
+    auto w = nights(3);
+    // 6 h of copy; only tonight's 4 h lie before the crossing at noon day 1.
+    CopySchedule s =
+        plan_copy(6 * H * 1.0, 1, kMidnight + 12 * H, kMidnight + kDaySeconds + 12 * H, w, exact());
+    EXPECT_EQ(s.verdict, CopyVerdict::late);
+    EXPECT_FALSE(s.can_make_it());
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+    EXPECT_EQ(s.finish, kMidnight + 2 * kDaySeconds + 3 * H);
+    EXPECT_NE(s.reason.find("cannot make it"), std::string::npos) << s.reason;
+    EXPECT_NE(s.reason.find("late"), std::string::npos) << s.reason;
+
+    // Inside a window now: start now.
+    s = plan_copy(6 * H * 1.0, 1, kMidnight + 2 * H, kMidnight + 4 * H, w, exact());
+    EXPECT_EQ(s.verdict, CopyVerdict::late);
+    EXPECT_EQ(s.start, kMidnight + 2 * H);
+
+    // More than all the windows known: no_window.
+    s = plan_copy(100 * H * 1.0, 1, kMidnight, kMidnight + 2 * kDaySeconds, w, exact());
+    EXPECT_EQ(s.verdict, CopyVerdict::no_window);
+    EXPECT_EQ(s.finish, 0);
+}
+
+TEST(CopySchedule, DoneNoRateAndCrossingInThePast) {
+    auto w = nights(2);
+    EXPECT_EQ(plan_copy(0, 10, kMidnight, kMidnight + H, w, exact()).verdict, CopyVerdict::done);
+    CopySchedule s = plan_copy(10, 0, kMidnight, kMidnight + kDaySeconds, w, exact());
+    EXPECT_EQ(s.verdict, CopyVerdict::no_rate);
+    EXPECT_NE(s.reason.find("no copy rate"), std::string::npos);
+    s = plan_copy(10, 1, kMidnight + 12 * H, kMidnight, w, exact());
+    EXPECT_EQ(s.verdict, CopyVerdict::late);
+    EXPECT_EQ(s.available_seconds, 0);
+}
+
+TEST(CopySchedule, FinishAfterWindowTime) {
+    auto w = nights(2);
+    EXPECT_EQ(finish_after_window_time(w, kMidnight, H), kMidnight + 2 * H);
+    EXPECT_EQ(finish_after_window_time(w, kMidnight + 4 * H, 2 * H),
+              kMidnight + kDaySeconds + 2 * H);
+    EXPECT_EQ(finish_after_window_time(w, kMidnight, 9 * H), 0);
+}

@@ -1,0 +1,306 @@
+#include "core/prediction_policy.hpp"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+using namespace presplit::core;
+
+namespace {
+
+constexpr int64_t H = 3600;
+constexpr int64_t kMidnight = 20000 * kDaySeconds;
+
+std::vector<TimeWindow> nights() {
+    auto p = parse_maintenance_window("01:00-05:00");
+    return expand_daily_windows(p.windows, kMidnight, kMidnight + 10 * kDaySeconds, 0);
+}
+
+// A load partition whose crossing is `lead` seconds after now (none if < 0).
+Assessment crossing_in(int64_t now, int64_t lead, double key = 500) {
+    Assessment a;
+    a.metric = SplitMetric::load;
+    a.current = 80;
+    a.threshold = 100;
+    if (lead >= 0) {
+        a.crossing.found = true;
+        a.crossing.at = now + lead;
+        a.crossing.upper = 101;
+    }
+    a.split = SplitChoice{SplitKind::load_balance, key, 0.5, 0.5, "key sampler"};
+    return a;
+}
+
+struct World {
+    PartitionTrack track{};
+    PolicyOptions options;
+    std::vector<TimeWindow> windows = nights();
+    std::optional<PlanState> plan;
+    double remaining = 3600 * 100.0; // one hour of copy at 100 bytes/s
+
+    Decision round(int64_t now, const Assessment& a, PredictMode mode = PredictMode::prepare,
+                   double drift = 0) {
+        RoundInput in;
+        in.now = now;
+        in.mode = mode;
+        in.assessment = a;
+        in.plan_state = plan;
+        in.plan_key = track.plan_key;
+        in.source_bytes = 3600 * 100.0;
+        in.bytes_remaining = remaining;
+        in.copy_bytes_per_second = 100;
+        in.drift = drift;
+        in.windows = &windows;
+        Decision d = decide_round(&track, in, options);
+        if (d.action == Action::create_plan)
+            plan = PlanState::planned;
+        if (d.action == Action::cancel_plan)
+            plan = PlanState::cancelled;
+        if (d.action == Action::start_switchover)
+            plan = PlanState::switching;
+        return d;
+    }
+};
+
+} // namespace
+
+TEST(PredictMode, Names) {
+    for (auto m : {PredictMode::off, PredictMode::advise, PredictMode::prepare, PredictMode::split})
+        EXPECT_EQ(parse_predict_mode(to_string(m)), m);
+    EXPECT_FALSE(parse_predict_mode("on").has_value());
+    EXPECT_FALSE(parse_predict_mode("").has_value());
+}
+
+TEST(Policy, OffDoesNothing) {
+    World w;
+    Decision d = w.round(kMidnight, crossing_in(kMidnight, 5 * H), PredictMode::off);
+    EXPECT_EQ(d.action, Action::none);
+    EXPECT_FALSE(d.emit);
+    EXPECT_FALSE(w.track.has_plan);
+}
+
+TEST(Policy, AdviseSaysItOnceAndWhenItChanges) {
+    World w;
+    int64_t now = kMidnight + 12 * H;
+    Decision d = w.round(now, crossing_in(now, 10 * H), PredictMode::advise);
+    EXPECT_EQ(d.action, Action::advise);
+    EXPECT_TRUE(d.emit);
+    EXPECT_EQ(d.event.predicted_crossing, now + 10 * H);
+    EXPECT_NE(d.event.reason.find("reaches the threshold"), std::string::npos) << d.event.reason;
+    EXPECT_FALSE(w.track.has_plan);
+    d = w.round(now + H, crossing_in(now + H, 9 * H), PredictMode::advise); // same crossing
+    EXPECT_FALSE(d.emit);
+    d = w.round(now + 2 * H, crossing_in(now + 2 * H, 20 * H), PredictMode::advise); // moved
+    EXPECT_TRUE(d.emit);
+    d = w.round(now + 3 * H, crossing_in(now + 3 * H, -1), PredictMode::advise); // gone
+    EXPECT_TRUE(d.emit);
+    EXPECT_NE(d.event.reason.find("no crossing"), std::string::npos) << d.event.reason;
+    d = w.round(now + 4 * H, crossing_in(now + 4 * H, -1), PredictMode::advise);
+    EXPECT_FALSE(d.emit);
+}
+
+TEST(Policy, NothingBeyondTheHorizon) {
+    World w;
+    Decision d = w.round(kMidnight, crossing_in(kMidnight, 30 * H));
+    EXPECT_EQ(d.action, Action::none);
+    EXPECT_FALSE(w.track.has_plan);
+}
+
+TEST(Policy, RefusesWhenNoSplitHelpsAndSaysWhy) {
+    World w;
+    Assessment a = crossing_in(kMidnight, 5 * H);
+    a.split = SplitChoice{};
+    a.split.reason = "one key (42) carries 70% of the sampled accesses: no split balances it";
+    Decision d = w.round(kMidnight, a);
+    EXPECT_EQ(d.action, Action::refuse);
+    EXPECT_TRUE(d.emit);
+    EXPECT_NE(d.event.reason.find("one key (42)"), std::string::npos);
+    EXPECT_FALSE(w.track.has_plan);
+    EXPECT_FALSE(w.round(kMidnight + H, a).emit); // said once
+}
+
+TEST(Policy, PrepareCreatesCopiesInWindowsOnlyAndStaysSynced) {
+    World w;
+    int64_t now = kMidnight + 12 * H; // crossing at 10:00 tomorrow
+    Decision d = w.round(now, crossing_in(now, 22 * H));
+    ASSERT_EQ(d.action, Action::create_plan) << d.event.reason;
+    EXPECT_TRUE(w.track.has_plan);
+    EXPECT_EQ(d.schedule.verdict, CopyVerdict::fits);
+    // 1 h of copy x 1.5, deadline 09:00 tomorrow: starts 03:30 tomorrow.
+    EXPECT_EQ(d.event.copy_start, kMidnight + kDaySeconds + 3 * H + 30 * 60);
+    int64_t crossing = now + 22 * H;
+    int copy_rounds = 0, emitted = 0;
+    for (int64_t t = now + 600; t < crossing; t += 600) {
+        d = w.round(t, crossing_in(t, crossing - t));
+        if (d.emit)
+            emitted++;
+        if (d.action == Action::copy) {
+            copy_rounds++;
+            EXPECT_NE(window_at(w.windows, t), kNoWindow) << "copy outside a window";
+            EXPECT_GE(t, kMidnight + kDaySeconds + 3 * H + 30 * 60);
+            w.remaining -= 600 * 100.0;
+            if (w.remaining <= 0)
+                w.plan = PlanState::synced;
+        } else if (w.plan != PlanState::synced) {
+            EXPECT_EQ(d.action, Action::hold_copy);
+        } else {
+            EXPECT_EQ(d.action, Action::none); // prepare: stays synced
+        }
+    }
+    EXPECT_EQ(copy_rounds, 6);
+    EXPECT_EQ(w.plan, PlanState::synced);
+    EXPECT_LE(emitted, 3); // copy on, copy off: not one event per round
+}
+
+TEST(Policy, SplitModeSwitchesInTheLastWindowBeforeTheCrossing) {
+    World w;
+    w.plan = PlanState::synced;
+    w.track.has_plan = true;
+    int64_t crossing = kMidnight + kDaySeconds + 14 * H;
+    // Tonight 02:00 is in the last window before the crossing.
+    int64_t t = kMidnight + 20 * H;
+    EXPECT_EQ(w.round(t, crossing_in(t, crossing - t), PredictMode::split).action, Action::none);
+    t = kMidnight + kDaySeconds + 2 * H;
+    Decision d = w.round(t, crossing_in(t, crossing - t), PredictMode::split);
+    EXPECT_EQ(d.action, Action::start_switchover);
+    EXPECT_NE(d.event.reason.find("last off-peak window"), std::string::npos) << d.event.reason;
+
+    // A window tonight, but another before the crossing: wait for that one.
+    World v;
+    v.plan = PlanState::synced;
+    v.track.has_plan = true;
+    v.options.horizon_seconds = 48 * H;
+    crossing = kMidnight + 2 * kDaySeconds + 14 * H;
+    t = kMidnight + 2 * H;
+    EXPECT_EQ(v.round(t, crossing_in(t, crossing - t), PredictMode::split).action, Action::none);
+
+    // Reaching the threshold switches at once; so does the lead before the crossing.
+    World u;
+    u.plan = PlanState::synced;
+    u.track.has_plan = true;
+    Assessment over = crossing_in(kMidnight + 15 * H, 0);
+    over.crossing.already_over = true;
+    EXPECT_EQ(u.round(kMidnight + 15 * H, over, PredictMode::split).action,
+              Action::start_switchover);
+    World s;
+    s.plan = PlanState::synced;
+    s.track.has_plan = true;
+    t = kMidnight + 15 * H;
+    EXPECT_EQ(s.round(t, crossing_in(t, 50 * 60), PredictMode::split).action,
+              Action::start_switchover);
+    // prepare never switches.
+    World p;
+    p.plan = PlanState::synced;
+    p.track.has_plan = true;
+    EXPECT_EQ(p.round(kMidnight + 15 * H, over, PredictMode::prepare).action, Action::none);
+}
+
+TEST(Policy, CancelsAfterADayWithoutACrossingThenCoolsDown) {
+    World w;
+    int64_t t = kMidnight + 12 * H;
+    ASSERT_EQ(w.round(t, crossing_in(t, 20 * H)).action, Action::create_plan);
+    // Crossings beyond the horizon but within twice it keep the plan.
+    for (int k = 1; k <= 30; k++) {
+        t += H;
+        EXPECT_NE(w.round(t, crossing_in(t, 40 * H)).action, Action::cancel_plan);
+    }
+    // No crossing at all: cancelled once a whole day has passed, not before.
+    int64_t last_seen = t;
+    Decision d;
+    do {
+        t += H;
+        d = w.round(t, crossing_in(t, -1));
+    } while (d.action != Action::cancel_plan && t < last_seen + 3 * kDaySeconds);
+    EXPECT_EQ(d.action, Action::cancel_plan);
+    EXPECT_EQ(t - last_seen, kDaySeconds);
+    EXPECT_NE(d.event.reason.find("no crossing predicted"), std::string::npos) << d.event.reason;
+    EXPECT_FALSE(w.track.has_plan);
+    // The crossing comes back at once: no flap, a refusal during the cooldown.
+    t += H;
+    d = w.round(t, crossing_in(t, 10 * H));
+    EXPECT_EQ(d.action, Action::refuse);
+    EXPECT_NE(d.event.reason.find("cancelled"), std::string::npos) << d.event.reason;
+    t += kDaySeconds;
+    EXPECT_EQ(w.round(t, crossing_in(t, 10 * H)).action, Action::create_plan);
+    EXPECT_EQ(w.track.plans_created, 2u);
+    EXPECT_EQ(w.track.plans_cancelled, 1u);
+    // Over the threshold, the cooldown does not hold a plan back.
+    World v;
+    v.track.cooldown_until = t + kDaySeconds;
+    Assessment over = crossing_in(t, 0);
+    over.crossing.already_over = true;
+    EXPECT_EQ(v.round(t, over).action, Action::create_plan);
+}
+
+TEST(Policy, DriftCancelsAndReplansAtOnce) {
+    World w;
+    int64_t t = kMidnight + 12 * H;
+    ASSERT_EQ(w.round(t, crossing_in(t, 20 * H, 500)).action, Action::create_plan);
+    EXPECT_EQ(w.track.plan_key, 500);
+    t += H;
+    EXPECT_NE(w.round(t, crossing_in(t, 19 * H, 520), PredictMode::prepare, 0.10).action,
+              Action::cancel_plan); // within tolerance
+    t += H;
+    Decision d = w.round(t, crossing_in(t, 18 * H, 700), PredictMode::prepare, 0.3);
+    EXPECT_EQ(d.action, Action::cancel_plan);
+    EXPECT_NE(d.event.reason.find("drifted"), std::string::npos) << d.event.reason;
+    EXPECT_EQ(d.event.split_key, 500);
+    t += H;
+    d = w.round(t, crossing_in(t, 17 * H, 700));
+    EXPECT_EQ(d.action, Action::create_plan); // no cooldown for a re-plan
+    EXPECT_EQ(w.track.plan_key, 700);
+    EXPECT_EQ(w.track.replans, 1u);
+}
+
+TEST(Policy, CapsOnPlansAndShadowBytes) {
+    World w;
+    w.options.max_predicted_plans = 2;
+    RoundInput in;
+    in.now = kMidnight;
+    in.mode = PredictMode::prepare;
+    in.assessment = crossing_in(kMidnight, 5 * H);
+    in.windows = &w.windows;
+    in.source_bytes = 1000;
+    in.copy_bytes_per_second = 10;
+    in.predicted_plans = 2;
+    Decision d = decide_round(&w.track, in, w.options);
+    EXPECT_EQ(d.action, Action::refuse);
+    EXPECT_NE(d.event.reason.find("cap"), std::string::npos) << d.event.reason;
+    in.predicted_plans = 1;
+    w.options.max_shadow_bytes = 1500;
+    in.shadow_bytes = 600;
+    PartitionTrack fresh{};
+    d = decide_round(&fresh, in, w.options);
+    EXPECT_EQ(d.action, Action::refuse);
+    EXPECT_NE(d.event.reason.find("above the cap"), std::string::npos) << d.event.reason;
+    in.shadow_bytes = 400;
+    EXPECT_EQ(decide_round(&fresh, in, w.options).action, Action::create_plan);
+}
+
+TEST(Policy, FollowsTheCatalog) {
+    World w;
+    int64_t t = kMidnight + 12 * H;
+    ASSERT_EQ(w.round(t, crossing_in(t, 20 * H)).action, Action::create_plan);
+    w.plan = PlanState::cancelled; // the DBA cancelled it
+    w.round(t + H, crossing_in(t + H, -1));
+    EXPECT_FALSE(w.track.has_plan);
+    // After a restart: an active predicted plan is adopted with its key.
+    World r;
+    r.plan = PlanState::backfilling;
+    r.track.plan_key = 0;
+    RoundInput in;
+    in.now = t;
+    in.mode = PredictMode::prepare;
+    in.assessment = crossing_in(t, 20 * H);
+    in.plan_state = PlanState::backfilling;
+    in.plan_key = 321;
+    in.windows = &r.windows;
+    in.bytes_remaining = 10;
+    in.copy_bytes_per_second = 1;
+    Decision d = decide_round(&r.track, in, r.options);
+    EXPECT_TRUE(r.track.has_plan);
+    EXPECT_EQ(r.track.plan_key, 321);
+    EXPECT_EQ(d.action, Action::hold_copy); // noon: outside the window
+    in.plan_state = PlanState::switching;
+    EXPECT_EQ(decide_round(&r.track, in, r.options).action, Action::none);
+}
