@@ -3,6 +3,18 @@
 -- install of pg_presplit--0.1.1.sql (test/t/009_dump_restore.pl compares).
 \echo Use "ALTER EXTENSION pg_presplit UPDATE TO '0.1.1'" to load this file. \quit
 
+-- The one list of the ended plan states in SQL (see pg_presplit--0.1.1.sql),
+-- for the constraints, the index and the triggers that had their own copies.
+CREATE FUNCTION presplit._is_terminal_plan_state(state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+ALTER TABLE presplit.plan DROP CONSTRAINT plan_finished_iff_terminal,
+    ADD CONSTRAINT plan_finished_iff_terminal
+        CHECK (presplit._is_terminal_plan_state(state) = (finished_at IS NOT NULL));
+DROP INDEX presplit.plan_one_active_per_source;
+CREATE UNIQUE INDEX plan_one_active_per_source ON presplit.plan (source)
+    WHERE NOT presplit._is_terminal_plan_state(state);
+
 -- An INSERT into presplit.plan is not a state change: pg_restore copies plans
 -- in the state they had (0.1.0 refused every state but planned), and with
 -- their events (0.1.0 logged plan_created again, with new event ids).
@@ -15,8 +27,7 @@ BEGIN
             RAISE EXCEPTION 'split plan % cannot go from state % to state %', OLD.id, OLD.state, NEW.state
                 USING ERRCODE = 'check_violation';
         END IF;
-        NEW.finished_at := CASE WHEN NEW.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
-                                THEN now() END;
+        NEW.finished_at := CASE WHEN presplit._is_terminal_plan_state(NEW.state) THEN now() END;
         INSERT INTO presplit.event (plan_id, relation, kind, from_state, to_state, detail)
             VALUES (NEW.id, NEW.source::text, 'state_change', OLD.state, NEW.state, NEW.reason);
     END IF;
@@ -136,7 +147,7 @@ $$;
 -- dangling OID would name another relation after a restore.
 ALTER TABLE presplit.plan ALTER COLUMN source DROP NOT NULL;
 ALTER TABLE presplit.plan ADD CONSTRAINT plan_active_has_source
-    CHECK (source IS NOT NULL OR state IN ('finalized', 'rolled_back', 'cancelled', 'failed'));
+    CHECK (source IS NOT NULL OR presplit._is_terminal_plan_state(state));
 
 CREATE OR REPLACE FUNCTION presplit._forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -155,21 +166,21 @@ BEGIN
     UPDATE presplit.plan p SET source = NULL
       FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objid = p.source::oid
-       AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+       AND presplit._is_terminal_plan_state(p.state);
     UPDATE presplit.shadow s SET relation = NULL
       FROM pg_event_trigger_dropped_objects() d, presplit.plan p
      WHERE d.classid = 'pg_class'::regclass AND d.objid = s.relation::oid
-       AND p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+       AND p.id = s.plan_id AND presplit._is_terminal_plan_state(p.state);
 END;
 $$;
 
 -- Sources dropped before this upgrade: 0.1.0's finalize left their OIDs.
 UPDATE presplit.plan SET source = NULL
- WHERE state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
+ WHERE presplit._is_terminal_plan_state(state)
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = source::oid);
 UPDATE presplit.shadow s SET relation = NULL
   FROM presplit.plan p
- WHERE p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
+ WHERE p.id = s.plan_id AND presplit._is_terminal_plan_state(p.state)
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation::oid);
 
 CREATE FUNCTION presplit._before_drop_extension() RETURNS event_trigger

@@ -36,13 +36,21 @@
 
 ------------------------------------------------------------------------------
 -- Functions used by the constraints below (the state machine lives in C++,
--- src/core/plan_state.cpp, and is enforced here through this function).
+-- src/core/plan_state.cpp, and is enforced here through these functions).
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION presplit._is_valid_plan_transition(from_state text, to_state text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'presplit_is_valid_plan_transition'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Whether a plan in this state has ended: nothing follows. The one list of
+-- the ended states in SQL (core::is_terminal is the C++ one; the regression
+-- test sql/04_catalog.sql checks that they agree). A SQL-standard body: bound
+-- when it is created (no search_path at run time), and inlined.
+CREATE FUNCTION presplit._is_terminal_plan_state(state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
 
 ------------------------------------------------------------------------------
 -- Managed tables
@@ -98,15 +106,15 @@ CREATE TABLE presplit.plan (
     finished_at  timestamptz,
     CONSTRAINT plan_failure_has_reason CHECK (state <> 'failed' OR reason IS NOT NULL),
     CONSTRAINT plan_active_has_source
-        CHECK (source IS NOT NULL OR state IN ('finalized', 'rolled_back', 'cancelled', 'failed')),
+        CHECK (source IS NOT NULL OR presplit._is_terminal_plan_state(state)),
     CONSTRAINT plan_finished_iff_terminal
-        CHECK ((state IN ('finalized', 'rolled_back', 'cancelled', 'failed')) = (finished_at IS NOT NULL))
+        CHECK (presplit._is_terminal_plan_state(state) = (finished_at IS NOT NULL))
 );
 
 -- At most one active (non-terminal) plan per source partition. (A source
 -- detached by a cutover stays the plan's source until it is finalized.)
 CREATE UNIQUE INDEX plan_one_active_per_source ON presplit.plan (source)
-    WHERE state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+    WHERE NOT presplit._is_terminal_plan_state(state);
 CREATE INDEX plan_parent ON presplit.plan (parent);
 
 ------------------------------------------------------------------------------
@@ -290,8 +298,7 @@ BEGIN
             RAISE EXCEPTION 'split plan % cannot go from state % to state %', OLD.id, OLD.state, NEW.state
                 USING ERRCODE = 'check_violation';
         END IF;
-        NEW.finished_at := CASE WHEN NEW.state IN ('finalized', 'rolled_back', 'cancelled', 'failed')
-                                THEN now() END;
+        NEW.finished_at := CASE WHEN presplit._is_terminal_plan_state(NEW.state) THEN now() END;
         INSERT INTO presplit.event (plan_id, relation, kind, from_state, to_state, detail)
             VALUES (NEW.id, NEW.source::text, 'state_change', OLD.state, NEW.state, NEW.reason);
     END IF;
@@ -351,11 +358,11 @@ BEGIN
     UPDATE presplit.plan p SET source = NULL
       FROM pg_event_trigger_dropped_objects() d
      WHERE d.classid = 'pg_class'::regclass AND d.objid = p.source::oid
-       AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+       AND presplit._is_terminal_plan_state(p.state);
     UPDATE presplit.shadow s SET relation = NULL
       FROM pg_event_trigger_dropped_objects() d, presplit.plan p
      WHERE d.classid = 'pg_class'::regclass AND d.objid = s.relation::oid
-       AND p.id = s.plan_id AND p.state IN ('finalized', 'rolled_back', 'cancelled', 'failed');
+       AND p.id = s.plan_id AND presplit._is_terminal_plan_state(p.state);
 END;
 $$;
 CREATE EVENT TRIGGER presplit_forget_dropped_tables ON sql_drop

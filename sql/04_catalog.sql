@@ -121,6 +121,39 @@ SELECT presplit._is_valid_plan_transition('planned', 'preparing') AS forward,
        presplit._is_valid_plan_transition('finalized', 'rolled_back') AS after_the_end;
 SELECT presplit._is_valid_plan_transition('planned', 'done');
 
+-- C++ and SQL know the same states, and the same ones as ended: the states
+-- of src/core/plan_state.cpp (through a test-only function) are the ones the
+-- state CHECK of presplit.plan admits, and presplit._is_terminal_plan_state
+-- (the SQL list of ended states, behind the other CHECKs, the index and the
+-- triggers) says of each what core::is_terminal says, and names no other.
+CREATE FUNCTION test_plan_states(OUT state text, OUT terminal boolean) RETURNS SETOF record
+    AS 'pg_presplit', 'presplit_test_plan_states' LANGUAGE C;
+SELECT count(*) AS states, count(*) FILTER (WHERE terminal) AS ended,
+       count(*) FILTER (WHERE terminal IS DISTINCT FROM presplit._is_terminal_plan_state(state))
+           AS disagreements
+  FROM test_plan_states();
+SELECT (SELECT array_agg(m[1] ORDER BY m[1])
+          FROM regexp_matches(pg_get_constraintdef(c.oid), '''(\w+)''', 'g') m)
+       = (SELECT array_agg(state ORDER BY state) FROM test_plan_states()) AS same_states,
+       (SELECT array_agg(m[1] ORDER BY m[1])
+          FROM regexp_matches(pg_get_functiondef('presplit._is_terminal_plan_state'::regproc),
+                              '''(\w+)''', 'g') m)
+       = (SELECT array_agg(state ORDER BY state) FROM test_plan_states() WHERE terminal)
+           AS same_ended_states
+  FROM pg_constraint c
+ WHERE c.conrelid = 'presplit.plan'::regclass AND c.conname = 'plan_state_check';
+DROP FUNCTION test_plan_states();
+
+-- A state the catalog should never hold (its CHECK dropped, here in a
+-- transaction that is rolled back) is an internal error naming it.
+BEGIN;
+ALTER TABLE presplit.plan DROP CONSTRAINT plan_state_check;
+INSERT INTO presplit.plan (id, parent, source, split_points, origin, owner, state)
+    OVERRIDING SYSTEM VALUE
+    VALUES (1006, 'events', 'events_a', '{500}', 'manual', current_user::regrole, 'bogus');
+SELECT presplit.cancel(1006);
+ROLLBACK;
+
 SELECT presplit.unmanage('events');
 SELECT count(*) AS plans, (SELECT count(*) FROM presplit.shadow) AS shadows,
        (SELECT count(*) FROM presplit.shadow_progress) AS progress,

@@ -11,7 +11,9 @@
 // routes and managed tables it has cached once the drop commits: after it,
 // nothing keeps a shadow in sync, so no read may be routed to one.
 #include "analyzer/managed_set.hpp"
+#include "catalog/catalog.hpp"
 #include "catalog/routes.hpp"
+#include "core/plan_state.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
@@ -60,15 +62,16 @@ std::string plans_in_progress() {
         "  FROM presplit.plan p"
         "  LEFT JOIN pg_catalog.pg_class c ON c.oid = p.source"
         "  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE p.state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed')"
-        " ORDER BY p.id");
+        " WHERE p.state <> ALL ($1::text[])"
+        " ORDER BY p.id",
+        {catalog::terminal_plan_states_parameter()});
     std::string lines;
     for (const auto& row : result.rows) {
         const std::string source = row[2].value_or("?");
         const std::string shadows = row[3].value_or("none");
         lines += (lines.empty() ? "" : "\n") + std::string("Split plan ") + *row[0] + " is " +
                  *row[1] + ": " +
-                 (*row[1] == "cut_over"
+                 (core::parse_plan_state(*row[1]) == core::PlanState::cut_over
                       ? shadows + " replaced " + source + ", which reverse capture keeps current."
                       : "capture keeps shadows " + shadows + " equal to " + source + ".");
     }

@@ -76,8 +76,8 @@ Datum unmanage(FunctionCallInfo fcinfo) {
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "table \"" + api::relation_name(relid) + "\" has an active split plan",
                         "Split plan " + std::to_string(plan->id) + " of partition \"" +
-                            api::relation_name(plan->source) + "\" is in state " + plan->state +
-                            ".",
+                            api::relation_name(plan->source) + "\" is in state " +
+                            core::to_string(plan->state) + ".",
                         "Wait until the plan has finished, or cancel it with presplit.cancel(" +
                             std::to_string(plan->id) + "), then retry.");
     catalog::delete_managed_table(relid);

@@ -131,7 +131,7 @@ int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request,
     migration::create_shadows(request, id);
     migration::PlanLayout layout = migration::load_layout(*catalog::load_plan(id, true));
     migration::install_capture(layout);
-    catalog::set_plan_state(id, "preparing");
+    catalog::set_plan_state(id, core::PlanState::preparing);
     worker::wake_worker();
     return id;
 }
@@ -182,7 +182,7 @@ Datum split_partition(FunctionCallInfo fcinfo) {
                             points += (points.empty() ? "" : ",") + point;
                         return points;
                     }() +
-                    "} and is in state " + plan.state + ".",
+                    "} and is in state " + core::to_string(plan.state) + ".",
                 "Pass split_points => NULL to go on with it, or cancel it first: "
                 "SELECT presplit.cancel(" +
                     std::to_string(plan.id) + ");");
@@ -208,22 +208,23 @@ Datum cancel(FunctionCallInfo fcinfo) {
     int64_t id = api::required_int64(fcinfo, 0, "plan");
     catalog::require_extension();
     catalog::Plan plan = owned_plan(id);
-    auto state = core::parse_plan_state(plan.state);
-    if (core::is_terminal(*state))
+    if (core::is_terminal(plan.state))
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        plan_label(id) + " is already " + plan.state);
-    if (!core::can_transition(*state, core::PlanState::cancelled) ||
-        *core::main_path_position(*state) > *core::main_path_position(core::PlanState::synced))
+                        plan_label(id) + " is already " + core::to_string(plan.state));
+    if (!core::can_transition(plan.state, core::PlanState::cancelled) ||
+        *core::main_path_position(plan.state) > *core::main_path_position(core::PlanState::synced))
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        "cannot cancel " + plan_label(id) + " in state " + plan.state,
+                        "cannot cancel " + plan_label(id) + " in state " +
+                            core::to_string(plan.state),
                         "Only a plan that has not started switching can be cancelled.",
                         "Use presplit.rollback(" + std::to_string(id) + ") instead.");
     // The source and the shadows, as the rollback before cutover locks them
     // (autovacuum cancelled, long holders waited for without queueing).
     switchover::drop_new_channel(migration::load_layout(plan), "cancellation");
-    catalog::set_plan_state(id, "cancelled", "cancelled by " + std::string(pg::call([] {
-                                                 return GetUserNameFromId(GetUserId(), false);
-                                             })));
+    catalog::set_plan_state(id, core::PlanState::cancelled,
+                            "cancelled by " + std::string(pg::call([] {
+                                return GetUserNameFromId(GetUserId(), false);
+                            })));
     PG_RETURN_VOID();
 }
 
@@ -245,8 +246,7 @@ Datum wait(FunctionCallInfo fcinfo) {
     if (!target)
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                         "unknown split plan state \"" + target_name + "\"",
-                        "Valid states: planned, preparing, backfilling, synced, switching, "
-                        "cut_over, finalized, rolled_back, cancelled, failed.");
+                        "Valid states: " + core::all_plan_state_names() + ".");
     Interval* timeout = pg::call([&] { return PG_GETARG_INTERVAL_P(2); });
     int64 timeout_us = pg::call([&] {
         return timeout->time +
@@ -266,12 +266,12 @@ Datum wait(FunctionCallInfo fcinfo) {
         // Read, not locked (the worker must go on moving the plan), and
         // checked on every read: a non-owner learns nothing of the plan.
         catalog::Plan plan = api::usable_plan(id);
-        core::PlanState current = *core::parse_plan_state(plan.state);
-        if (reached(current, *target))
-            return pg::call([&] { return CStringGetTextDatum(plan.state.c_str()); });
-        if (core::is_terminal(current))
+        const std::string current = core::to_string(plan.state);
+        if (reached(plan.state, *target))
+            return pg::call([&] { return CStringGetTextDatum(current.c_str()); });
+        if (core::is_terminal(plan.state))
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            plan_label(id) + " ended in state " + plan.state + " instead of " +
+                            plan_label(id) + " ended in state " + current + " instead of " +
                                 target_name,
                             plan.reason ? "Reason: " + *plan.reason : "");
         TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
@@ -279,7 +279,7 @@ Datum wait(FunctionCallInfo fcinfo) {
             throw pg::Error(ERRCODE_QUERY_CANCELED,
                             "timed out waiting for " + plan_label(id) + " to reach state " +
                                 target_name,
-                            "It is in state " + plan.state + ".");
+                            "It is in state " + current + ".");
         pg::sleep_on_latch(std::min<int64_t>(100, (deadline - now) / 1000 + 1));
     }
 }
@@ -293,9 +293,10 @@ Datum backfill_batch(FunctionCallInfo fcinfo) {
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive");
     catalog::require_extension();
     catalog::Plan plan = owned_plan(id);
-    if (plan.state != "preparing" && plan.state != "backfilling")
+    if (!core::in_backfill(plan.state))
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        plan_label(id) + " is not backfilling (state " + plan.state + ")");
+                        plan_label(id) + " is not backfilling (state " +
+                            core::to_string(plan.state) + ")");
     migration::mark_backfilling(plan);
     if (plan.backfill_done)
         PG_RETURN_INT64(0);

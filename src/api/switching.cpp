@@ -35,22 +35,24 @@ namespace {
 
 using api::owned_plan;
 using catalog::plan_label;
+using State = core::PlanState;
 
 std::string caller_name() {
     return pg::call([] { return GetUserNameFromId(GetUserId(), false); });
 }
 
 // ERROR 55000 unless the plan is in one of `states`.
-void require_state(const catalog::Plan& plan, std::initializer_list<const char*> states,
+void require_state(const catalog::Plan& plan, std::initializer_list<State> states,
                    const std::string& operation, const std::string& hint = {}) {
     std::string allowed;
-    for (const char* state : states) {
+    for (State state : states) {
         if (plan.state == state)
             return;
-        allowed += (allowed.empty() ? "" : " or ") + std::string(state);
+        allowed += (allowed.empty() ? "" : " or ") + core::to_string(state);
     }
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    "cannot " + operation + " " + plan_label(plan.id) + " in state " + plan.state,
+                    "cannot " + operation + " " + plan_label(plan.id) + " in state " +
+                        core::to_string(plan.state),
                     "This needs a plan in state " + allowed + ".", hint);
 }
 
@@ -70,11 +72,12 @@ Datum set_weight(FunctionCallInfo fcinfo) {
                         "new_channel_weight must be between 0 and 100, not " +
                             std::to_string(weight));
     catalog::Plan plan = plan_argument(fcinfo);
-    require_state(plan, {"synced", "switching"}, "set the weight of",
-                  plan.state == "cut_over" ? "It has cut over: the new channel has it all."
-                                           : "Wait for it to be synced: presplit.wait(" +
-                                                 std::to_string(plan.id) + ", 'synced').");
-    if (plan.state == "synced")
+    require_state(plan, {State::synced, State::switching}, "set the weight of",
+                  plan.state == State::cut_over
+                      ? "It has cut over: the new channel has it all."
+                      : "Wait for it to be synced: presplit.wait(" + std::to_string(plan.id) +
+                            ", '" + core::to_string(State::synced) + "').");
+    if (plan.state == State::synced)
         switchover::begin_switching(plan);
     const int before = plan.new_channel_weight.value_or(0);
     catalog::set_new_channel_weight(plan.id, weight);
@@ -88,8 +91,10 @@ Datum set_weight(FunctionCallInfo fcinfo) {
 Datum set_paused(FunctionCallInfo fcinfo, bool paused) {
     catalog::Plan plan = plan_argument(fcinfo);
     // Before switching too: the ramp then waits at 0 once the plan gets there.
-    require_state(plan, {"planned", "preparing", "backfilling", "synced", "switching"},
-                  paused ? "pause" : "resume");
+    require_state(
+        plan,
+        {State::planned, State::preparing, State::backfilling, State::synced, State::switching},
+        paused ? "pause" : "resume");
     catalog::set_paused(plan.id, paused);
     catalog::log_event(plan.id, pg::qualified_relation_name(plan.source),
                        paused ? "paused" : "resumed", "by " + caller_name());
@@ -99,7 +104,7 @@ Datum set_paused(FunctionCallInfo fcinfo, bool paused) {
 
 Datum cutover(FunctionCallInfo fcinfo) {
     catalog::Plan plan = plan_argument(fcinfo);
-    require_state(plan, {"synced", "switching"}, "cut over");
+    require_state(plan, {State::synced, State::switching}, "cut over");
     switchover::cut_over(migration::load_layout(plan));
     worker::wake_worker(); // it validates the old partition's bound for a rollback
     PG_RETURN_VOID();
@@ -107,12 +112,11 @@ Datum cutover(FunctionCallInfo fcinfo) {
 
 Datum rollback(FunctionCallInfo fcinfo) {
     catalog::Plan plan = plan_argument(fcinfo);
-    auto state = *core::parse_plan_state(plan.state);
-    if (core::is_terminal(state))
+    if (core::is_terminal(plan.state))
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "cannot roll back " + plan_label(plan.id) + ": it is already " +
-                            plan.state);
-    if (state == core::PlanState::cut_over &&
+                            core::to_string(plan.state));
+    if (plan.state == State::cut_over &&
         plan.seconds_since_cut_over.value_or(0) > config::rollback_window_seconds)
         throw pg::Error(
             ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -130,8 +134,8 @@ Datum finalize(FunctionCallInfo fcinfo) {
         throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "drop_old must not be NULL");
     const bool drop_old = PG_GETARG_BOOL(1);
     catalog::Plan plan = plan_argument(fcinfo);
-    require_state(plan, {"cut_over"}, "finalize",
-                  plan.state == "synced" || plan.state == "switching"
+    require_state(plan, {State::cut_over}, "finalize",
+                  plan.state == State::synced || plan.state == State::switching
                       ? "Cut it over first: presplit.cutover(" + std::to_string(plan.id) + ")."
                       : "");
     switchover::finalize(migration::load_layout(plan), drop_old);

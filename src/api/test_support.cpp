@@ -1,8 +1,11 @@
-// Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql)
-// and the lifetime of per-execution state (sql/15_analyzer_lifetime.sql).
+// Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql),
+// the lifetime of per-execution state (sql/15_analyzer_lifetime.sql) and the
+// plan states C++ knows (sql/04_catalog.sql).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
 #include "analyzer/recorder.hpp"
+#include "api/result_rows.hpp"
+#include "core/plan_state.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -18,6 +21,7 @@ PG_FUNCTION_INFO_V1(presplit_test_pg_error_in_guard);
 PG_FUNCTION_INFO_V1(presplit_test_spi_error_in_guard);
 PG_FUNCTION_INFO_V1(presplit_test_destructor_count);
 PG_FUNCTION_INFO_V1(presplit_test_analyzer_tracked);
+PG_FUNCTION_INFO_V1(presplit_test_plan_states);
 }
 
 #include <stdexcept>
@@ -102,5 +106,20 @@ Datum presplit_test_analyzer_tracked(PG_FUNCTION_ARGS) {
             throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
                             "presplit_test_analyzer_tracked is for superusers");
         PG_RETURN_INT64(static_cast<int64>(analyzer::tracked_executions()));
+    });
+}
+
+// Every plan state of core/plan_state.hpp, with whether it has ended
+// (core::is_terminal): what the SQL side must agree with.
+Datum presplit_test_plan_states(PG_FUNCTION_ARGS) {
+    return pg::entry([&]() -> Datum {
+        api::ResultRows rows(fcinfo);
+        for (core::PlanState state : core::all_plan_states()) {
+            Datum values[2] = {api::text_datum(core::to_string(state)),
+                               BoolGetDatum(core::is_terminal(state))};
+            bool nulls[2] = {};
+            rows.add(values, nulls);
+        }
+        return Datum(0);
     });
 }

@@ -58,6 +58,19 @@ const char* const kPlanColumns =
     "  WHERE c.plan_id = id AND c.channel = 'new')) * 1000, "
     "extract(epoch FROM clock_timestamp() - cut_over_at)";
 
+// presplit.plan.state, parsed where it is read. Its CHECK admits only the
+// names core knows (sql/04_catalog.sql holds them together): another is a
+// defect, reported as such rather than taken for some state.
+core::PlanState stored_plan_state(const Value& name) {
+    std::optional<core::PlanState> state = name ? core::parse_plan_state(*name) : std::nullopt;
+    if (!state)
+        throw pg::Error(ERRCODE_INTERNAL_ERROR,
+                        "pg_presplit: presplit.plan holds an unknown split plan state \"" +
+                            name.value_or("NULL") + "\"",
+                        "The states it knows: " + core::all_plan_state_names() + ".");
+    return *state;
+}
+
 Plan plan_from_row(const pg::Row& row) {
     Plan plan;
     plan.id = std::stoll(*row[0]);
@@ -65,7 +78,7 @@ Plan plan_from_row(const pg::Row& row) {
     if (row[2]) // (NULL once a finished plan's partition is gone)
         plan.source = static_cast<unsigned int>(std::stoul(*row[2]));
     plan.split_points = strings_of(row[3]);
-    plan.state = *row[4];
+    plan.state = stored_plan_state(row[4]);
     plan.reason = row[5];
     if (row[6])
         plan.backfill_position = strings_of(row[6]);
@@ -88,12 +101,25 @@ std::optional<Plan> first_plan(const pg::QueryResult& result) {
     return plan_from_row(result.rows[0]);
 }
 
-const char* const kActive = "state NOT IN ('finalized', 'rolled_back', 'cancelled', 'failed')";
-
 } // namespace
 
 std::string plan_label(int64_t id) {
     return "split plan " + std::to_string(id);
+}
+
+std::string plan_states_parameter(const std::vector<core::PlanState>& states) {
+    std::vector<std::string> names;
+    for (core::PlanState state : states)
+        names.push_back(core::to_string(state));
+    return array_literal(names);
+}
+
+std::string terminal_plan_states_parameter() {
+    std::vector<core::PlanState> terminal;
+    for (core::PlanState state : core::all_plan_states())
+        if (core::is_terminal(state))
+            terminal.push_back(state);
+    return plan_states_parameter(terminal);
 }
 
 void require_extension() {
@@ -137,9 +163,10 @@ namespace {
 
 std::optional<Plan> find_active_plan(const char* column, unsigned int relid) {
     return first_plan(store(std::string("SELECT ") + kPlanColumns + " FROM presplit.plan WHERE " +
-                                column + " = $1::oid::regclass AND " + kActive +
+                                column +
+                                " = $1::oid::regclass AND state <> ALL ($2::text[])"
                                 " ORDER BY id LIMIT 1",
-                            {oid_text(relid)}));
+                            {oid_text(relid), terminal_plan_states_parameter()}));
 }
 
 } // namespace
@@ -176,21 +203,21 @@ int64_t insert_plan(unsigned int parent, unsigned int source,
     Value id = store_scalar(
         "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
         " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
-        "         $5::oid::regrole, 'planned') RETURNING id",
-        {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner)});
+        "         $5::oid::regrole, $6) RETURNING id",
+        {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner),
+         core::to_string(core::PlanState::planned)});
     store("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
-          " SELECT $1::bigint, $2, 'plan_created', 'planned'"
+          " SELECT $1::bigint, $2, 'plan_created', $3"
           "  WHERE NOT EXISTS (SELECT FROM presplit.event"
           "                     WHERE plan_id = $1::bigint AND kind = 'plan_created')",
-          {*id, pg::qualified_relation_name(source)});
+          {*id, pg::qualified_relation_name(source), core::to_string(core::PlanState::planned)});
     return std::stoll(*id);
 }
 
-void set_plan_state(int64_t id, const std::string& state,
-                    const std::optional<std::string>& reason) {
+void set_plan_state(int64_t id, core::PlanState state, const std::optional<std::string>& reason) {
     auto result = store("UPDATE presplit.plan SET state = $2, reason = coalesce($3, reason)"
                         " WHERE id = $1::bigint RETURNING parent::oid, source::oid",
-                        {std::to_string(id), state, reason});
+                        {std::to_string(id), core::to_string(state), reason});
     // Reads are routed while a plan is switching: backends reload their
     // routes, and plans cached on the table or on the source are made again.
     routes_changed();
@@ -316,7 +343,7 @@ const char* const kPlanFacts =
 
 std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
     core::PlanFacts facts;
-    facts.state = *row[1];
+    facts.state = stored_plan_state(row[1]);
     facts.switch_requested = *row[2] == "t";
     facts.ramp = *row[3] == "t";
     facts.paused = *row[4] == "t";
@@ -330,16 +357,19 @@ std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
 
 std::vector<std::pair<int64_t, core::PlanFacts>>
 plans_needing_work(const std::string& old_bound_constraint) {
-    auto result =
-        store(std::string(kPlanFacts) +
-                  " WHERE p.state IN ('preparing', 'backfilling', 'switching', 'cut_over')"
-                  "    OR (p.state = 'synced' AND p.switch_requested)"
-                  // A failed plan's capture and shadows are cleaned up.
-                  "    OR (p.state = 'failed' AND EXISTS (SELECT FROM presplit.shadow s"
-                  "                                        WHERE s.plan_id = p.id"
-                  "                                          AND s.relation IS NOT NULL))"
-                  " ORDER BY p.id",
-              {old_bound_constraint});
+    using State = core::PlanState;
+    auto result = store(std::string(kPlanFacts) +
+                            " WHERE p.state = ANY ($2::text[])"
+                            "    OR (p.state = $3 AND p.switch_requested)"
+                            // A failed plan's capture and shadows are cleaned up.
+                            "    OR (p.state = $4 AND EXISTS (SELECT FROM presplit.shadow s"
+                            "                                  WHERE s.plan_id = p.id"
+                            "                                    AND s.relation IS NOT NULL))"
+                            " ORDER BY p.id",
+                        {old_bound_constraint,
+                         plan_states_parameter({State::preparing, State::backfilling,
+                                                State::switching, State::cut_over}),
+                         core::to_string(State::synced), core::to_string(State::failed)});
     std::vector<std::pair<int64_t, core::PlanFacts>> plans;
     for (const auto& row : result.rows)
         plans.push_back(facts_from_row(row));

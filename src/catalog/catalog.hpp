@@ -6,6 +6,7 @@
 // statements below and the store's own triggers.
 #pragma once
 
+#include "core/plan_state.hpp"
 #include "core/plan_work.hpp"
 #include "pg/spi.hpp"
 
@@ -41,12 +42,19 @@ void delete_managed_table(unsigned int parent);
 // "split plan <id>", for messages.
 std::string plan_label(int64_t id);
 
+// A text[] literal of plan states, for a statement that filters plans by
+// state with a parameter (`state = ANY ($n::text[])`): the names come from
+// core::to_string, never from SQL text.
+std::string plan_states_parameter(const std::vector<core::PlanState>& states);
+// The ended plans' states (core::is_terminal), for `state <> ALL ($n::text[])`.
+std::string terminal_plan_states_parameter();
+
 struct Plan {
     int64_t id = 0;
     unsigned int parent = 0;
     unsigned int source = 0;
     std::vector<std::string> split_points;
-    std::string state;
+    core::PlanState state = core::PlanState::planned;
     std::optional<std::string> reason;
     std::optional<std::vector<std::string>> backfill_position;
     bool backfill_done = false;
@@ -80,7 +88,7 @@ std::optional<Plan> load_plan_unless_locked(int64_t id);
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
                     unsigned int owner);
-void set_plan_state(int64_t id, const std::string& state,
+void set_plan_state(int64_t id, core::PlanState state,
                     const std::optional<std::string>& reason = std::nullopt);
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done);
 

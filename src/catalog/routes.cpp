@@ -2,6 +2,7 @@
 
 #include "catalog/direct_scan.hpp"
 #include "catalog/table_watch.hpp"
+#include "core/plan_state.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -44,7 +45,8 @@ void read_routes(std::vector<Route>& out) {
     const AttrNumber id = plans.column("id"), parent = plans.column("parent"),
                      source = plans.column("source"), state = plans.column("state");
     while (plans.next()) {
-        if (plans.string_at(state).value_or("") != "switching")
+        if (core::parse_plan_state(plans.string_at(state).value_or("")) !=
+            core::PlanState::switching)
             continue;
         Route route;
         route.plan_id = DatumGetInt64(*plans.get(id));

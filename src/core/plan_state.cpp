@@ -21,15 +21,22 @@ const std::array<PlanState, 10>& all_plan_states() {
     return states;
 }
 
-std::string_view to_string(PlanState state) {
-    return kNames[static_cast<size_t>(state)];
+std::string to_string(PlanState state) {
+    return std::string(kNames[static_cast<size_t>(state)]);
 }
 
 std::optional<PlanState> parse_plan_state(std::string_view name) {
     for (PlanState state : all_plan_states())
-        if (to_string(state) == name)
+        if (kNames[static_cast<size_t>(state)] == name)
             return state;
     return std::nullopt;
+}
+
+std::string all_plan_state_names() {
+    std::string names;
+    for (std::string_view name : kNames)
+        names += (names.empty() ? "" : ", ") + std::string(name);
+    return names;
 }
 
 bool is_terminal(PlanState state) {

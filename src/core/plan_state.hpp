@@ -7,6 +7,7 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace presplit::core {
@@ -25,13 +26,25 @@ enum class PlanState {
 };
 
 const std::array<PlanState, 10>& all_plan_states();
-std::string_view to_string(PlanState state);
+// The names (presplit.plan.state, the SQL functions' arguments): the only
+// place they are spelled in C++.
+std::string to_string(PlanState state);
 std::optional<PlanState> parse_plan_state(std::string_view name);
+// "planned, preparing, ..., failed", for messages.
+std::string all_plan_state_names();
 
-// finalized, rolled_back, cancelled, failed: nothing follows.
+// finalized, rolled_back, cancelled, failed: nothing follows. The one list of
+// ended plans in C++; presplit._is_terminal_plan_state is the SQL one
+// (sql/04_catalog.sql checks that they agree).
 bool is_terminal(PlanState state);
 inline bool is_active(PlanState state) {
     return !is_terminal(state);
+}
+
+// preparing or backfilling: the worker copies the rows, then verifies the
+// shadows (then synced).
+inline bool in_backfill(PlanState state) {
+    return state == PlanState::preparing || state == PlanState::backfilling;
 }
 
 bool can_transition(PlanState from, PlanState to);

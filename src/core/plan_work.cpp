@@ -7,16 +7,16 @@
 namespace presplit::core {
 
 PlanWork work_for(const PlanFacts& facts, bool backfill_paused) {
-    const std::string& state = facts.state;
-    if (state == "preparing" || state == "backfilling")
+    const PlanState state = facts.state;
+    if (in_backfill(state))
         return backfill_paused ? PlanWork::none : PlanWork::plan_worker;
     // A failed plan's capture and shadows are dropped under an exclusive
     // lock that may have to wait (even while backfills are paused).
-    if (state == "failed")
+    if (state == PlanState::failed)
         return facts.has_shadows ? PlanWork::plan_worker : PlanWork::none;
-    if (state == "synced")
+    if (state == PlanState::synced)
         return facts.switch_requested ? PlanWork::supervisor : PlanWork::none;
-    if (state == "switching") {
+    if (state == PlanState::switching) {
         // Without ramp the weights are the user's: set_weight, cutover.
         if (!facts.switch_requested || !facts.ramp || facts.paused)
             return PlanWork::none;
@@ -24,7 +24,7 @@ PlanWork work_for(const PlanFacts& facts, bool backfill_paused) {
         return facts.new_channel_weight >= 100 ? PlanWork::plan_worker : PlanWork::supervisor;
     }
     // Validating the bound scans the whole old partition.
-    if (state == "cut_over")
+    if (state == PlanState::cut_over)
         return facts.old_bound_unvalidated ? PlanWork::plan_worker : PlanWork::none;
     return PlanWork::none;
 }

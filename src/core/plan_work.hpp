@@ -10,15 +10,16 @@
 // the catalog says.
 #pragma once
 
+#include "core/plan_state.hpp"
+
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace presplit::core {
 
 // What the catalog says about a plan, as far as the choice of worker goes.
 struct PlanFacts {
-    std::string state;
+    PlanState state = PlanState::planned;
     bool switch_requested = false;
     bool ramp = true;
     bool paused = false;

@@ -146,10 +146,10 @@ BatchResult run_batch(const PlanLayout& layout, int batch_size, BatchMode mode) 
 }
 
 void mark_backfilling(catalog::Plan& plan) {
-    if (plan.state != "preparing")
+    if (plan.state != core::PlanState::preparing)
         return;
-    catalog::set_plan_state(plan.id, "backfilling");
-    plan.state = "backfilling";
+    catalog::set_plan_state(plan.id, core::PlanState::backfilling);
+    plan.state = core::PlanState::backfilling;
 }
 
 void analyze_shadow(const PlanLayout& layout, const ShadowLayout& shadow) {

@@ -1,6 +1,7 @@
 #include "migration/capture.hpp"
 
 #include "catalog/catalog.hpp"
+#include "core/plan_state.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
@@ -222,12 +223,11 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
     capture.reverse = reverse;
     capture.fired_on = fired_on;
     capture.relations = {fired_on, plan->source, plan->parent};
-    const std::string& state = plan->state;
+    const core::PlanState state = plan->state;
     // An ended plan's triggers are left to its clean-up (a failed plan's, by
     // the worker; a restored dump's, by the DBA): they do nothing and must
     // not stop writes. (Its tables may be gone: no layout is needed.)
-    if (state == "failed" || state == "cancelled" || state == "rolled_back" ||
-        state == "finalized") {
+    if (core::is_terminal(state)) {
         capture.inert = true;
         return result;
     }
@@ -245,13 +245,11 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
                         "presplit._capture fired on a table that " + catalog::plan_label(plan_id) +
                             " does not " + (reverse ? "split into" : "split"),
                         "", "Only pg_presplit creates triggers that call presplit._capture.");
-    const bool capturing =
-        reverse ? state == "cut_over"
-                : (state == "planned" || state == "preparing" || state == "backfilling" ||
-                   state == "synced" || state == "switching");
+    // An active plan captures forward until its cutover, in reverse after it.
+    const bool capturing = reverse == (state == core::PlanState::cut_over);
     if (!capturing)
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        catalog::plan_label(plan_id) + " is " + state + ": its " +
+                        catalog::plan_label(plan_id) + " is " + core::to_string(state) + ": its " +
                             (reverse ? "reverse capture" : "capture") + " should not exist",
                         "", "Drop the trigger that calls presplit._capture.");
 

@@ -155,10 +155,11 @@ SplitRequest validate_source(Oid source) {
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "partition \"" + name_of(source) + "\" already has an active split plan",
                         "Split plan " + std::to_string(active->id) + " is in state " +
-                            active->state + ".",
-                        "Wait for it with presplit.wait(" + std::to_string(active->id) +
-                            ", 'synced'), or cancel it with presplit.cancel(" +
-                            std::to_string(active->id) + ").");
+                            core::to_string(active->state) + ".",
+                        "Wait for it with presplit.wait(" + std::to_string(active->id) + ", '" +
+                            core::to_string(core::PlanState::synced) +
+                            "'), or cancel it with presplit.cancel(" + std::to_string(active->id) +
+                            ").");
     return request;
 }
 

@@ -43,12 +43,12 @@ std::vector<LockTarget> lock_order(const migration::PlanLayout& layout, bool wit
     std::vector<LockTarget> tables;
     if (with_parent)
         tables.push_back({layout.plan.parent, pg::qualified_relation_name(layout.plan.parent)});
-    if (layout.plan.state != "cut_over")
+    if (layout.plan.state != core::PlanState::cut_over)
         tables.push_back({layout.plan.source, layout.source});
     for (const auto& shadow : layout.shadows)
         if (!shadow.name.empty() && shadow.row.relation)
             tables.push_back({*shadow.row.relation, shadow.name});
-    if (layout.plan.state == "cut_over")
+    if (layout.plan.state == core::PlanState::cut_over)
         tables.push_back({layout.plan.source, layout.source});
     return tables;
 }
@@ -229,7 +229,7 @@ SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, co
 
 void begin_switching(const catalog::Plan& plan) {
     catalog::set_new_channel_weight(plan.id, 0);
-    catalog::set_plan_state(plan.id, "switching");
+    catalog::set_plan_state(plan.id, core::PlanState::switching);
 }
 
 SwapReport cut_over(const migration::PlanLayout& layout) {
@@ -255,7 +255,7 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
         migration::install_reverse_capture(layout);
         catalog::set_new_channel_weight(layout.plan.id, 100);
         catalog::mark_cut_over(layout.plan.id);
-        catalog::set_plan_state(layout.plan.id, "cut_over");
+        catalog::set_plan_state(layout.plan.id, core::PlanState::cut_over);
     });
 }
 
@@ -286,10 +286,10 @@ void drop_new_channel(const migration::PlanLayout& layout, const std::string& wh
 }
 
 void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
-    if (layout.plan.state != "cut_over") {
+    if (layout.plan.state != core::PlanState::cut_over) {
         // Before cutover the source never stopped being the partition.
         drop_new_channel(layout, "rollback");
-        catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
+        catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
         return;
     }
     require_shadows(layout);
@@ -309,7 +309,7 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
         }
         migration::drop_shadows(layout);
         catalog::set_new_channel_weight(layout.plan.id, 0);
-        catalog::set_plan_state(layout.plan.id, "rolled_back", reason);
+        catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
     });
 }
 
@@ -323,7 +323,7 @@ void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // logged under its name, and the drop makes the finished plan forget it
     // (presplit._forget_dropped_tables), so that no dangling OID is left for
     // a dump to carry into another cluster.
-    catalog::set_plan_state(layout.plan.id, "finalized");
+    catalog::set_plan_state(layout.plan.id, core::PlanState::finalized);
     pg::RunAsTableOwner as_owner(layout.table_owner);
     pg::SpiSession spi;
     if (drop_old)

@@ -91,7 +91,7 @@ Step verify_next_shadow(const migration::PlanLayout& layout) {
         migration::analyze_shadow(layout, *next);
         const migration::ShadowCheck check = migration::verify_shadow(layout, *next);
         if (!check.matches()) {
-            catalog::set_plan_state(id, "failed",
+            catalog::set_plan_state(id, core::PlanState::failed,
                                     "verification failed: shadow " + std::to_string(check.ordinal) +
                                         ": source has " + std::to_string(check.source_rows) +
                                         " rows (checksum " + check.source_checksum +
@@ -103,7 +103,7 @@ Step verify_next_shadow(const migration::PlanLayout& layout) {
         if (++next != layout.shadows.end())
             return {StepOutcome::progress, 0};
     }
-    catalog::set_plan_state(id, "synced");
+    catalog::set_plan_state(id, core::PlanState::synced);
     return {StepOutcome::progress, 0};
 }
 
@@ -114,7 +114,7 @@ Step clean_up_failed_plan(int64_t id) {
     auto step = in_transaction(
         "pg_presplit: cleaning up a failed plan", Isolation::read_committed, [&]() -> Step {
             auto plan = catalog::load_plan(id, /*lock=*/true);
-            if (!plan || plan->state != "failed")
+            if (!plan || plan->state != core::PlanState::failed)
                 return {};
             const migration::PlanLayout layout = migration::load_layout(*plan);
             switchover::drop_new_channel(layout, "clean-up");
@@ -130,12 +130,11 @@ Step run_migration_step(int64_t id) {
     // The plan's row lock serializes this step with cancel and other changes.
     auto peek = in_transaction("pg_presplit: reading plan", Isolation::read_committed,
                                [&] { return catalog::load_plan(id, /*lock=*/false); });
-    if (peek.ok && peek.value && peek.value->state == "failed")
+    if (peek.ok && peek.value && peek.value->state == core::PlanState::failed)
         return clean_up_failed_plan(id);
     if (config::backfill_paused)
         return {};
-    if (!peek.ok || !peek.value ||
-        !(peek.value->state == "preparing" || peek.value->state == "backfilling"))
+    if (!peek.ok || !peek.value || !core::in_backfill(peek.value->state))
         return {};
     const bool verify = peek.value->backfill_done;
 
@@ -143,7 +142,7 @@ Step run_migration_step(int64_t id) {
         verify ? "pg_presplit: verifying a shadow" : "pg_presplit: copying a batch",
         verify ? Isolation::repeatable_read : Isolation::read_committed, [&]() -> Step {
             auto plan = catalog::load_plan(id, /*lock=*/true);
-            if (!plan || !(plan->state == "preparing" || plan->state == "backfilling"))
+            if (!plan || !core::in_backfill(plan->state))
                 return {};
             migration::mark_backfilling(*plan);
             migration::PlanLayout layout = migration::load_layout(*plan);
@@ -189,9 +188,8 @@ void record_worker_error(int64_t id, const std::string& error, bool may_fail_pla
         if (!plan)
             return 0;
         catalog::log_event(id, pg::qualified_relation_name(plan->source), "worker_error", error);
-        if (may_fail_plan && errors >= kMaxConsecutiveErrors &&
-            (plan->state == "preparing" || plan->state == "backfilling")) {
-            catalog::set_plan_state(id, "failed",
+        if (may_fail_plan && errors >= kMaxConsecutiveErrors && core::in_backfill(plan->state)) {
+            catalog::set_plan_state(id, core::PlanState::failed,
                                     "the worker failed " + std::to_string(errors) +
                                         " times in a row; last error: " + error);
             consecutive_errors.erase(id);

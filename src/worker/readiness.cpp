@@ -1,5 +1,6 @@
 #include "worker/readiness.hpp"
 
+#include "core/plan_state.hpp"
 #include "migration/layout.hpp"
 #include "pg/spi.hpp"
 
@@ -24,19 +25,19 @@ std::optional<std::string> missing_for_work(int64_t plan_id) {
         "  WHEN (SELECT count(*) FROM presplit.shadow_progress g WHERE g.plan_id = p.id)"
         "       <> (SELECT count(*) FROM s)"
         "   THEN 'presplit.shadow_progress lacks some of its shadows'"
-        "  WHEN p.state IN ('switching', 'cut_over')"
+        "  WHEN p.state IN ($6, $7)" // switching, cut_over
         "       AND (SELECT count(*) FROM presplit.channel c WHERE c.plan_id = p.id) <> 2"
         "   THEN 'presplit.channel lacks its channels'"
         "  WHEN EXISTS (SELECT FROM s WHERE NOT EXISTS ("
         "                 SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = s.relation::oid"
         "                    AND i.indisunique AND i.indisvalid))"
         "   THEN 'a shadow has no unique index'"
-        "  WHEN p.state <> 'cut_over'"
+        "  WHEN p.state <> $7" // cut_over
         "       AND (SELECT count(*) FROM pg_catalog.pg_trigger t"
         "             WHERE t.tgrelid = p.source::oid AND t.tgname IN ($2, $3)"
         "               AND t.tgenabled IN ('O', 'A')) <> 2"
         "   THEN 'its capture triggers are missing or disabled'"
-        "  WHEN p.state = 'cut_over'"
+        "  WHEN p.state = $7" // cut_over
         "       AND (SELECT count(*) FROM pg_catalog.pg_trigger t JOIN s ON t.tgrelid = s.relation"
         "             WHERE t.tgname IN ($4, $5) AND t.tgenabled IN ('O', 'A'))"
         "           <> 2 * (SELECT count(*) FROM s)"
@@ -47,7 +48,8 @@ std::optional<std::string> missing_for_work(int64_t plan_id) {
         {std::to_string(plan_id), migration::capture_trigger_name(plan_id),
          migration::capture_truncate_trigger_name(plan_id),
          migration::reverse_capture_trigger_name(plan_id),
-         migration::reverse_capture_truncate_trigger_name(plan_id)});
+         migration::reverse_capture_truncate_trigger_name(plan_id),
+         core::to_string(core::PlanState::switching), core::to_string(core::PlanState::cut_over)});
     return missing;
 }
 

@@ -131,11 +131,11 @@ Step run_switchover_step(int64_t id) {
             auto plan = catalog::load_plan_unless_locked(id);
             if (!plan)
                 return {};
-            if (plan->state == "synced" && plan->switch_requested) {
+            if (plan->state == core::PlanState::synced && plan->switch_requested) {
                 switchover::begin_switching(*plan);
                 return {StepOutcome::progress, 0};
             }
-            if (plan->state == "switching" && plan->switch_requested && plan->ramp)
+            if (plan->state == core::PlanState::switching && plan->switch_requested && plan->ramp)
                 return ramp(*plan);
             return {};
         });
@@ -148,12 +148,12 @@ Step run_cutover_step(int64_t id) {
             auto plan = catalog::load_plan(id, /*lock=*/true);
             if (!plan)
                 return {};
-            if (plan->state == "switching" && plan->switch_requested && plan->ramp &&
+            if (plan->state == core::PlanState::switching && plan->switch_requested && plan->ramp &&
                 !plan->paused && plan->new_channel_weight.value_or(0) >= 100) {
                 switchover::cut_over(migration::load_layout(*plan));
                 return {StepOutcome::progress, 0};
             }
-            if (plan->state == "cut_over" &&
+            if (plan->state == core::PlanState::cut_over &&
                 switchover::validate_old_bound(migration::load_layout(*plan)))
                 return {StepOutcome::progress, 0};
             return {};

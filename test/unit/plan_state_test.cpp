@@ -62,3 +62,15 @@ TEST(PlanState, MainPathPositions) {
     EXPECT_FALSE(main_path_position(PlanState::cancelled));
     EXPECT_FALSE(main_path_position(PlanState::rolled_back));
 }
+
+TEST(PlanState, NamesAsTheCatalogSpellsThem) {
+    EXPECT_EQ(to_string(PlanState::cut_over), "cut_over");
+    EXPECT_EQ(all_plan_state_names(), "planned, preparing, backfilling, synced, switching, "
+                                      "cut_over, finalized, rolled_back, cancelled, failed");
+}
+
+TEST(PlanState, BackfillIsPreparingAndBackfilling) {
+    const std::set<std::string> backfill = {"preparing", "backfilling"};
+    for (PlanState state : all_plan_states())
+        EXPECT_EQ(in_backfill(state), backfill.count(to_string(state)) > 0) << to_string(state);
+}

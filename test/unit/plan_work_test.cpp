@@ -6,7 +6,7 @@ using namespace presplit::core;
 
 namespace {
 
-PlanFacts facts(const std::string& state) {
+PlanFacts facts(PlanState state) {
     PlanFacts plan;
     plan.state = state;
     return plan;
@@ -15,13 +15,13 @@ PlanFacts facts(const std::string& state) {
 } // namespace
 
 TEST(PlanWork, CopyingAndVerifyingGoToAPlanWorker) {
-    EXPECT_EQ(work_for(facts("preparing"), false), PlanWork::plan_worker);
-    EXPECT_EQ(work_for(facts("backfilling"), false), PlanWork::plan_worker);
+    EXPECT_EQ(work_for(facts(PlanState::preparing), false), PlanWork::plan_worker);
+    EXPECT_EQ(work_for(facts(PlanState::backfilling), false), PlanWork::plan_worker);
 }
 
 TEST(PlanWork, PausedBackfillsWaitButFailedPlansAreStillCleanedUp) {
-    EXPECT_EQ(work_for(facts("backfilling"), true), PlanWork::none);
-    PlanFacts failed = facts("failed");
+    EXPECT_EQ(work_for(facts(PlanState::backfilling), true), PlanWork::none);
+    PlanFacts failed = facts(PlanState::failed);
     failed.has_shadows = true;
     EXPECT_EQ(work_for(failed, true), PlanWork::plan_worker);
     failed.has_shadows = false;
@@ -29,14 +29,14 @@ TEST(PlanWork, PausedBackfillsWaitButFailedPlansAreStillCleanedUp) {
 }
 
 TEST(PlanWork, StartingASwitchoverIsTheSupervisorsOnlyWhenAsked) {
-    PlanFacts synced = facts("synced");
+    PlanFacts synced = facts(PlanState::synced);
     EXPECT_EQ(work_for(synced, false), PlanWork::none);
     synced.switch_requested = true;
     EXPECT_EQ(work_for(synced, false), PlanWork::supervisor);
 }
 
 TEST(PlanWork, TheRampIsTheSupervisorsAndItsCutoverAPlanWorkers) {
-    PlanFacts switching = facts("switching");
+    PlanFacts switching = facts(PlanState::switching);
     switching.switch_requested = true;
     switching.new_channel_weight = 0;
     EXPECT_EQ(work_for(switching, false), PlanWork::supervisor);
@@ -55,15 +55,16 @@ TEST(PlanWork, TheRampIsTheSupervisorsAndItsCutoverAPlanWorkers) {
 }
 
 TEST(PlanWork, AfterTheCutoverOnlyTheValidationScan) {
-    PlanFacts cut_over = facts("cut_over");
+    PlanFacts cut_over = facts(PlanState::cut_over);
     EXPECT_EQ(work_for(cut_over, false), PlanWork::none);
     cut_over.old_bound_unvalidated = true;
     EXPECT_EQ(work_for(cut_over, false), PlanWork::plan_worker);
 }
 
 TEST(PlanWork, FinishedPlansHaveNoWork) {
-    for (const char* state : {"planned", "finalized", "rolled_back", "cancelled"})
-        EXPECT_EQ(work_for(facts(state), false), PlanWork::none) << state;
+    for (PlanState state :
+         {PlanState::planned, PlanState::finalized, PlanState::rolled_back, PlanState::cancelled})
+        EXPECT_EQ(work_for(facts(state), false), PlanWork::none) << to_string(state);
 }
 
 TEST(PlanWorkers, OldestPlansGetTheFreeSlots) {
