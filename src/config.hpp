@@ -62,8 +62,7 @@ extern int rollback_window_seconds;
 // The predictive shard manager (docs/prediction.md).
 // presplit.predict: off, advise (views and events), prepare (copies ahead,
 // stops at synced), split (and switches over).
-enum class PredictMode { off, advise, prepare, split };
-extern int predict_mode; // a PredictMode
+extern int predict_mode; // a core::PredictMode (core/prediction_policy.hpp)
 // presplit.split_load_threshold: statements per second on one partition
 // (0: no load threshold); overridable per table.
 extern double split_load_threshold;

@@ -2,6 +2,7 @@
 // pg_presplit works only when preloaded: its hooks must see every backend and
 // its shared memory and worker exist only if requested at server start.
 #include "config.hpp"
+#include "core/prediction_policy.hpp"
 #include "pg/guard.hpp"
 #include "hooks.hpp"
 #include "pg/shared_memory.hpp"
@@ -43,7 +44,7 @@ int config::cutover_lock_timeout_ms = 50;
 int config::cutover_max_tries = 40;
 int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
-int config::predict_mode = static_cast<int>(config::PredictMode::advise);
+int config::predict_mode = static_cast<int>(core::PredictMode::advise);
 double config::split_load_threshold = 0;
 int config::split_size_threshold_mb = 0;
 int config::prediction_horizon_seconds = 48 * 3600;
@@ -53,10 +54,10 @@ double config::clock_rate = 1;
 namespace {
 
 const config_enum_entry kPredictModes[] = {
-    {"off", static_cast<int>(config::PredictMode::off), false},
-    {"advise", static_cast<int>(config::PredictMode::advise), false},
-    {"prepare", static_cast<int>(config::PredictMode::prepare), false},
-    {"split", static_cast<int>(config::PredictMode::split), false},
+    {"off", static_cast<int>(core::PredictMode::off), false},
+    {"advise", static_cast<int>(core::PredictMode::advise), false},
+    {"prepare", static_cast<int>(core::PredictMode::prepare), false},
+    {"split", static_cast<int>(core::PredictMode::split), false},
     {nullptr, 0, false},
 };
 

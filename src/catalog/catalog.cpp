@@ -19,6 +19,13 @@ std::string oid_text(unsigned int oid) {
     return std::to_string(oid);
 }
 
+// A double as SQL reads it back exactly.
+std::string float_text(double value) {
+    char buffer[32];
+    snprintf(buffer, sizeof buffer, "%.17g", value);
+    return buffer;
+}
+
 std::vector<std::string> strings_of(const Value& array_literal) {
     std::vector<std::string> out;
     if (!array_literal)
@@ -56,7 +63,7 @@ const char* const kPlanColumns =
     "(SELECT weight FROM presplit.channel c WHERE c.plan_id = id AND c.channel = 'new'), "
     "extract(epoch FROM clock_timestamp() - (SELECT updated_at FROM presplit.channel c"
     "  WHERE c.plan_id = id AND c.channel = 'new')) * 1000, "
-    "extract(epoch FROM clock_timestamp() - cut_over_at)";
+    "extract(epoch FROM clock_timestamp() - cut_over_at), copy_held";
 
 // presplit.plan.state, parsed where it is read. Its CHECK admits only the
 // names core knows (sql/04_catalog.sql holds them together): another is a
@@ -92,6 +99,7 @@ Plan plan_from_row(const pg::Row& row) {
         plan.ms_at_current_weight = static_cast<int64_t>(std::stod(*row[12]));
     if (row[13])
         plan.seconds_since_cut_over = std::stod(*row[13]);
+    plan.copy_held = *row[14] == "t";
     return plan;
 }
 
@@ -131,7 +139,8 @@ void require_extension() {
 }
 
 std::optional<ManagedTable> find_managed_table(unsigned int parent) {
-    auto result = store("SELECT key_column, key_type::oid, identity_columns"
+    auto result = store("SELECT key_column, key_type::oid, identity_columns,"
+                        "       split_load_threshold, split_size_threshold"
                         "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
                         {oid_text(parent)});
     if (result.rows.empty())
@@ -141,6 +150,10 @@ std::optional<ManagedTable> find_managed_table(unsigned int parent) {
     table.key_column = *result.rows[0][0];
     table.key_type = static_cast<unsigned int>(std::stoul(*result.rows[0][1]));
     table.identity_columns = strings_of(result.rows[0][2]);
+    if (result.rows[0][3])
+        table.split_load_threshold = std::stod(*result.rows[0][3]);
+    if (result.rows[0][4])
+        table.split_size_threshold = std::stoll(*result.rows[0][4]);
     return table;
 }
 
@@ -152,6 +165,15 @@ void insert_managed_table(unsigned int parent, const std::string& key_column, un
           "         $5::oid::regrole)",
           {oid_text(parent), key_column, oid_text(key_type), identity_columns_array,
            oid_text(managed_by)});
+}
+
+void set_split_thresholds(unsigned int parent, std::optional<double> load,
+                          std::optional<int64_t> size_bytes) {
+    store("UPDATE presplit.managed_table"
+          "   SET split_load_threshold = $2::float8, split_size_threshold = $3::bigint"
+          " WHERE parent = $1::oid::regclass",
+          {oid_text(parent), load ? Value(float_text(*load)) : Value(),
+           size_bytes ? Value(std::to_string(*size_bytes)) : Value()});
 }
 
 void delete_managed_table(unsigned int parent) {
@@ -179,6 +201,17 @@ std::optional<Plan> find_active_plan_for_parent(unsigned int parent) {
     return find_active_plan("parent", parent);
 }
 
+std::vector<Plan> active_plans_of_origin(const std::string& origin) {
+    auto result = store(std::string("SELECT ") + kPlanColumns +
+                            " FROM presplit.plan WHERE origin = $1"
+                            "   AND state <> ALL ($2::text[]) ORDER BY id",
+                        {origin, terminal_plan_states_parameter()});
+    std::vector<Plan> plans;
+    for (const auto& row : result.rows)
+        plans.push_back(plan_from_row(row));
+    return plans;
+}
+
 std::optional<Plan> load_plan(int64_t id, bool lock) {
     return first_plan(store(std::string("SELECT ") + kPlanColumns +
                                 " FROM presplit.plan WHERE id = $1::bigint" +
@@ -195,17 +228,17 @@ std::optional<Plan> load_plan_unless_locked(int64_t id) {
 
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
-                    unsigned int owner) {
+                    unsigned int owner, bool copy_held) {
     // Every plan starts planned. The table's trigger checks transitions, not
     // inserts (a restore inserts plans in any state): plan_created is logged
     // here. (Unless an older trigger that logs it too is still installed:
     // 0.1.0 until ALTER EXTENSION pg_presplit UPDATE.)
     Value id = store_scalar(
-        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
+        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state, copy_held)"
         " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
-        "         $5::oid::regrole, $6) RETURNING id",
+        "         $5::oid::regrole, $6, $7::boolean) RETURNING id",
         {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner),
-         core::to_string(core::PlanState::planned)});
+         core::to_string(core::PlanState::planned), copy_held ? "true" : "false"});
     store("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
           " SELECT $1::bigint, $2, 'plan_created', $3"
           "  WHERE NOT EXISTS (SELECT FROM presplit.event"
@@ -300,9 +333,16 @@ std::map<int, std::string> progress_phases(int64_t plan_id) {
 }
 
 void request_switch(int64_t id, bool ramp) {
-    store("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean"
+    store("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean,"
+          "       copy_held = false"
           " WHERE id = $1::bigint",
           {std::to_string(id), ramp ? "true" : "false"});
+}
+
+void set_copy_held(int64_t id, bool held) {
+    store("UPDATE presplit.plan SET copy_held = $2::boolean"
+          " WHERE id = $1::bigint AND copy_held IS DISTINCT FROM $2::boolean",
+          {std::to_string(id), held ? "true" : "false"});
 }
 
 void set_paused(int64_t id, bool paused) {
@@ -331,7 +371,7 @@ namespace {
 // What core::work_for needs of each plan. $1: the name of the constraint a
 // cutover gives the detached source (migration::old_bound_constraint_name).
 const char* const kPlanFacts =
-    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused,"
+    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused, p.copy_held,"
     "       coalesce((SELECT c.weight FROM presplit.channel c"
     "                  WHERE c.plan_id = p.id AND c.channel = 'new'), 0),"
     "       EXISTS (SELECT FROM presplit.shadow s"
@@ -347,9 +387,10 @@ std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
     facts.switch_requested = *row[2] == "t";
     facts.ramp = *row[3] == "t";
     facts.paused = *row[4] == "t";
-    facts.new_channel_weight = std::stoi(*row[5]);
-    facts.has_shadows = *row[6] == "t";
-    facts.old_bound_unvalidated = *row[7] == "t";
+    facts.copy_held = *row[5] == "t";
+    facts.new_channel_weight = std::stoi(*row[6]);
+    facts.has_shadows = *row[7] == "t";
+    facts.old_bound_unvalidated = *row[8] == "t";
     return {std::stoll(*row[0]), facts};
 }
 
