@@ -73,4 +73,5 @@ PRESPLIT_PG_SOURCES = \
 	src/api/status.cpp \
 	src/api/test_support.cpp \
 	src/api/forecasts.cpp \
-	src/predictor/series.cpp
+	src/predictor/series.cpp \
+	src/predictor/manager.cpp

@@ -29,9 +29,6 @@ namespace {
 
 using api::text_datum;
 
-// The forecasts' prediction intervals cover this share of outcomes.
-constexpr double kIntervalCoverage = 0.95;
-
 // A managed leaf partition the caller owns (42501, 42704 otherwise).
 Oid owned_managed_partition(FunctionCallInfo fcinfo, int argument) {
     const Oid partition = api::required_oid(fcinfo, argument, "partition");
@@ -93,10 +90,8 @@ Datum forecast(FunctionCallInfo fcinfo) {
     for (size_t i = load.size() - shown; i < load.size(); ++i)
         add_row(rows, series->last_hour_start - static_cast<int64_t>(load.size() - 1 - i) * hour,
                 "load", load[i], nullptr);
-    core::ForecastOptions options;
-    options.horizon_hours = static_cast<size_t>(hours);
-    options.interval = kIntervalCoverage;
-    options.multiplicative = true;
+    const core::ForecastOptions options =
+        predictor::load_forecast_options(static_cast<size_t>(hours));
     const core::Forecast f = core::forecast_hourly(load.data(), load.size(), options);
     for (size_t h = 0; h < f.hours.size(); ++h)
         add_row(rows, series->last_hour_start + static_cast<int64_t>(h + 1) * hour, "load",

@@ -4,6 +4,9 @@
 #include "core/text_array.hpp"
 #include "pg/guard.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 extern "C" {
 #include "commands/extension.h"
 #include "utils/inval.h"
@@ -430,6 +433,38 @@ void log_event(std::optional<int64_t> plan_id, const std::string& relation, cons
     store("INSERT INTO presplit.event (plan_id, relation, kind, detail)"
           " VALUES ($1::bigint, $2, $3, $4)",
           {plan_id ? Value(std::to_string(*plan_id)) : Value(), relation, kind, detail});
+}
+
+namespace {
+
+Value optional_float(const std::optional<double>& value) {
+    return value && !std::isnan(*value) ? Value(float_text(*value)) : Value();
+}
+
+} // namespace
+
+void replace_predictions(const std::vector<PredictionRow>& rows, int64_t updated_at) {
+    store("DELETE FROM presplit.prediction");
+    for (const PredictionRow& row : rows)
+        store("INSERT INTO presplit.prediction (partition, parent, metric, current, threshold,"
+              "     predicted_crossing, split_point, model, mase, reason, updated_at)"
+              " VALUES ($1::oid::regclass, $2::oid::regclass, $3, $4::float8, $5::float8,"
+              "         to_timestamp($6::float8), $7, $8, $9::float8, $10,"
+              "         to_timestamp($11::float8))",
+              {oid_text(row.partition), oid_text(row.parent), row.metric,
+               optional_float(row.current), optional_float(row.threshold),
+               row.predicted_crossing ? Value(std::to_string(*row.predicted_crossing)) : Value(),
+               row.split_point, row.model, optional_float(row.mase), row.reason,
+               std::to_string(updated_at)});
+}
+
+void replace_offpeak_windows(const std::vector<OffpeakWindowRow>& rows) {
+    store("DELETE FROM presplit.offpeak_window");
+    for (const OffpeakWindowRow& row : rows)
+        store("INSERT INTO presplit.offpeak_window (starts, ends, predicted_load)"
+              " VALUES (to_timestamp($1::float8), to_timestamp($2::float8), $3::float8)",
+              {std::to_string(row.starts), std::to_string(row.ends),
+               optional_float(row.predicted_load)});
 }
 
 } // namespace presplit::catalog

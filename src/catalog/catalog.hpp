@@ -129,6 +129,26 @@ plans_needing_work(const std::string& old_bound_constraint);
 // The same of one plan, whatever its state; nullopt if there is none.
 std::optional<core::PlanFacts> plan_facts(int64_t id, const std::string& old_bound_constraint);
 
+// --- the predictive manager's conclusions (derived data) --------------------
+
+struct PredictionRow {
+    unsigned int partition = 0;
+    unsigned int parent = 0;
+    std::string metric; // "load", "size"
+    std::optional<double> current, threshold;
+    std::optional<int64_t> predicted_crossing; // model-clock Unix seconds
+    std::optional<std::string> split_point, model;
+    std::optional<double> mase;
+    std::string reason;
+};
+struct OffpeakWindowRow {
+    int64_t starts = 0, ends = 0; // model-clock Unix seconds
+    std::optional<double> predicted_load;
+};
+// Replaces presplit.prediction and presplit.offpeak_window with this round's.
+void replace_predictions(const std::vector<PredictionRow>& rows, int64_t updated_at);
+void replace_offpeak_windows(const std::vector<OffpeakWindowRow>& rows);
+
 // Appends to presplit.event.
 void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,
                const std::optional<std::string>& detail = std::nullopt);

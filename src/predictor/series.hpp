@@ -7,6 +7,9 @@ extern "C" {
 #include "postgres.h"
 }
 
+#include "analyzer/stats_store.hpp"
+#include "core/forecast.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -20,8 +23,15 @@ struct PartitionSeries {
     std::vector<double> load;    // statements per second; NaN before the history starts
 };
 
+// The series of one analyzer entry.
+PartitionSeries series_of_entry(const analyzer::PartitionEntry& entry, int64_t now_seconds);
+
 // The series of one partition of this database, if the analyzer has an entry
 // for it.
 std::optional<PartitionSeries> series_of(Oid relid, int64_t now_seconds);
+
+// How loads are forecast, for presplit.forecast and the manager alike: a 95 %
+// interval, multiplicative (peaks and troughs scale together).
+core::ForecastOptions load_forecast_options(size_t horizon_hours);
 
 } // namespace presplit::predictor
