@@ -133,8 +133,8 @@ Datum set_split_thresholds(FunctionCallInfo fcinfo) {
         throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
                         "table \"" + api::relation_name(relid) +
                             "\" is not managed by pg_presplit",
-                        "", "Register it first: SELECT presplit.manage('" +
-                                api::relation_name(relid) + "');");
+                        "", "Thresholds are set on a managed (parent) table; register one with "
+                            "presplit.manage(parent).");
     catalog::set_split_thresholds(relid, load, size);
     return static_cast<Datum>(0);
 }

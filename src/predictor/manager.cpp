@@ -44,7 +44,7 @@ constexpr const char* kPredicted = "predicted";
 // The copy rate assumed for the schedule, in bytes of the source per second
 // of wall time (the engine's rate is not measured yet; docs/prediction.md).
 // On the model clock a wall second lasts clock_rate seconds.
-constexpr double kAssumedCopyBytesPerWallSecond = 16.0 * 1024 * 1024;
+constexpr double kAssumedCopyBytesPerWallSecond = 2.0 * 1024 * 1024;
 
 std::map<Oid, core::PartitionTrack> tracks; // by partition; this process only
 int64_t last_round_hour = -1;
