@@ -80,11 +80,25 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
             if (a >= b)
                 continue;
             if (b - a >= need) {
-                s.start = b - need;
+                s.latest_start = b - need;
+                int64_t g = options.start_granularity_seconds;
+                if (g > 1) {
+                    int64_t r = s.latest_start % g;
+                    s.latest_start -= r < 0 ? r + g : r;
+                    if (s.latest_start < now)
+                        s.latest_start = now;
+                }
                 break;
             }
             need -= b - a;
         }
+        s.start = s.latest_start;
+        if (options.start_early)
+            for (const TimeWindow& w : windows)
+                if (w.ends > now) {
+                    s.start = std::max(w.starts, now);
+                    break;
+                }
         s.finish = finish_after_window_time(windows, s.start, s.copy_seconds);
         s.verdict = CopyVerdict::fits;
         std::snprintf(buf, sizeof buf,

@@ -1,10 +1,14 @@
 // When to copy a predicted plan's rows: inside off-peak windows only, so that
 // the copy finishes before the predicted crossing with a margin.
 //
-// copy time = bytes remaining / measured copy rate x safety factor. The copy
-// starts in the LATEST window time that still finishes by (crossing - margin):
-// the shadows then need capture (a trigger on every write of the source) for
-// the shortest time. A copy may span several windows (it is resumable). When
+// copy time = bytes remaining / measured copy rate x safety factor, to be
+// found in window time before (crossing - margin). The latest start that
+// still makes it is always computed (the policy creates a plan at the latest
+// then); the copy starts either there (the shadows then need capture, a
+// trigger on every write of the source, for the shortest time) or, with
+// start_early, at the first window time from now (more slack when the
+// crossing comes earlier than forecast, which it does: docs/prediction.md
+// measured both). A copy may span several windows (it is resumable). When
 // the window time before the deadline is too short the schedule says so
 // ("cannot make it"): it then starts at the next window and reports when it
 // would finish; whether to copy outside the windows is the caller's policy.
@@ -31,6 +35,10 @@ const char* to_string(CopyVerdict verdict);
 struct CopyOptions {
     double safety_factor = 1.5;    // plan for this many times the measured copy time
     int64_t margin_seconds = 3600; // finish this long before the crossing
+    // The start is rounded down to a multiple of this (the caller's round
+    // interval), so that the round that starts the copy still sees it fit.
+    int64_t start_granularity_seconds = 60;
+    bool start_early = true; // at the first window time, not the latest that fits
 };
 
 struct CopySchedule {
@@ -39,6 +47,7 @@ struct CopySchedule {
     int64_t available_seconds = 0; // window time between now and the deadline
     int64_t deadline = 0;          // crossing - margin
     int64_t start = 0;             // when to start copying (inside a window)
+    int64_t latest_start = 0;      // the latest start that still fits (0: none)
     int64_t finish = 0;            // when the planned copy time is used up (0: never)
     std::string reason;            // the numbers, in words
 

@@ -45,6 +45,7 @@ constexpr size_t kPoolCapacity = 4 * kMaxHistoryHours;
 // Everything a call needs, allocated once: its size is fixed by the caps.
 struct Workspace {
     Series series;
+    Series increments; // of series, additive only: y[k + 1] - y[k]
     // residual[h - 1][k]: the chosen model's error at horizon h, from its
     // k-th backtest origin, in model space (log ratio when multiplicative).
     std::array<std::array<double, kMaxHistoryHours>, kBacktestHorizon> residual;
@@ -52,6 +53,9 @@ struct Workspace {
     std::array<double, kPoolCapacity> pool;
     std::array<double, kMaxHorizonHours> predicted;
 };
+// Fixed: a call needs this much on the heap (and a few kB of stack), whatever
+// its input. docs/prediction.md quotes it.
+static_assert(sizeof(Workspace) < 256 * 1024);
 
 // Cleans the newest kMaxHistoryHours of history into s.y: leading NaN (hours
 // before the history started) skipped, later NaN / infinities are gaps filled
@@ -92,6 +96,8 @@ void prepare_model_space(Series& s) {
         s.z[t] = s.to_model(s.y[t]);
     for (size_t e = kDayHours; e <= s.n; e++)
         s.day_maximum[e] = *std::max_element(s.y.begin() + (e - kDayHours), s.y.begin() + e);
+    if (s.n >= 2 * kWeekHours)
+        start_week(s);
 }
 
 // The standard normal quantile (Acklam's rational approximation, relative
@@ -169,11 +175,34 @@ double order_statistic(double* values, size_t n, size_t k) {
     return values[k - 1];
 }
 
+// How many independent residuals the count residuals of one horizon are
+// worth: successive origins share most of their future (a size's errors
+// are a random walk: strongly correlated), so by their lag-1
+// autocorrelation rho, N (1 - rho) / (1 + rho) (AR(1)).
+double effective_samples(const double* residual, size_t count) {
+    if (count < 3)
+        return static_cast<double>(count);
+    double mean = 0;
+    for (size_t k = 0; k < count; k++)
+        mean += residual[k];
+    mean /= static_cast<double>(count);
+    double variance = 0, covariance = 0;
+    for (size_t k = 0; k < count; k++) {
+        variance += (residual[k] - mean) * (residual[k] - mean);
+        if (k + 1 < count)
+            covariance += (residual[k] - mean) * (residual[k + 1] - mean);
+    }
+    double rho = variance > 0 ? std::clamp(covariance / variance, 0.0, 0.98) : 0;
+    return static_cast<double>(count) * (1 - rho) / (1 + rho);
+}
+
 // Residual quantiles per horizon (bands[i] for horizon i + 1) from the
 // backtest: empirical, with the conformal rank ceil((N + 1) p) so that few
 // residuals give a wider band, neighbouring horizons pooled while one has too
-// few; then never narrowing with the horizon, and containing 0. Beyond the
-// horizons the backtest reached, widened with sqrt(h).
+// few; widened as a normal prediction interval from N_eff samples would be
+// (t quantile with N_eff - 1 degrees of freedom, times sqrt(1 + 1 / N_eff),
+// over the normal quantile); then never narrowing with the horizon, and
+// containing 0. Beyond the horizons the backtest reached, widened with sqrt(h).
 void residual_bands(Workspace& ws, size_t horizon, double coverage, Band* bands) {
     size_t reached = 0;
     while (reached < kBacktestHorizon && ws.residual_count[reached] > 0)
@@ -199,6 +228,11 @@ void residual_bands(Workspace& ws, size_t horizon, double coverage, Band* bands)
         size_t lower_rank = pooled + 1 - upper_rank;
         Band band{order_statistic(ws.pool.data(), pooled, lower_rank),
                   order_statistic(ws.pool.data(), pooled, upper_rank)};
+        double n_eff = effective_samples(ws.residual[i].data(), ws.residual_count[i]);
+        double widen = t_quantile(1 - tail, std::max(2.0, n_eff - 1)) *
+                       std::sqrt(1 + 1 / std::max(1.0, n_eff)) / normal_quantile(1 - tail);
+        band.lower *= std::max(1.0, widen);
+        band.upper *= std::max(1.0, widen);
         band.lower = std::min(band.lower, previous.lower);
         band.upper = std::max(band.upper, previous.upper);
         bands[i] = previous = band;
@@ -227,6 +261,28 @@ double backtest_error(Model& model, const Series& s, size_t first) {
     return sum / static_cast<double>(count);
 }
 
+// The scale of an additive series' errors at origin t: the mean absolute
+// hourly change over the day before (for a size, its insert rate), at least
+// a tenth of that over the whole history. A growing size makes growing
+// errors: its residuals are kept in this unit. 1 when multiplicative (log
+// residuals are relative already).
+double error_scale(const Series& s, size_t t) {
+    if (s.multiplicative)
+        return 1;
+    double whole = 0;
+    for (size_t k = 1; k < s.n; k++)
+        whole += std::fabs(s.y[k] - s.y[k - 1]);
+    whole /= static_cast<double>(s.n - 1);
+    double day = 0;
+    size_t from = t > kDayHours ? t - kDayHours : 1;
+    for (size_t k = from; k < t; k++)
+        day += std::fabs(s.y[k] - s.y[k - 1]);
+    day /= static_cast<double>(t - from);
+    return std::max({day, whole / 10, 1e-300});
+}
+
+// The model's backtest residuals from the origins [first, n), by horizon,
+// in model space, in units of error_scale().
 void collect_residuals(Model& model, Workspace& ws, size_t first) {
     const Series& s = ws.series;
     ws.residual_count.fill(0);
@@ -235,8 +291,9 @@ void collect_residuals(Model& model, Workspace& ws, size_t first) {
         model.advance(t);
         size_t h = std::min(kBacktestHorizon, s.n - t);
         model.predict_model(s, h, predicted);
+        double scale = error_scale(s, t);
         for (size_t i = 0; i < h; i++)
-            ws.residual[i][ws.residual_count[i]++] = s.z[t + i] - predicted[i];
+            ws.residual[i][ws.residual_count[i]++] = (s.z[t + i] - predicted[i]) / scale;
     }
 }
 
@@ -260,9 +317,12 @@ Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions&
                       : options.interval >= 0.999                         ? 0.999
                                                                           : 0.95;
 
-    auto ws = std::make_unique<Workspace>();
+    // Default-initialized (not zeroed: a quarter megabyte): everything is
+    // written before it is read.
+    std::unique_ptr<Workspace> ws(new Workspace);
     Series& s = ws->series;
     s.multiplicative = options.multiplicative;
+    s.non_negative = true;
     load_series(history, n, s);
     f.history_hours = s.n;
     f.short_history = s.n < kShortHistoryHours;
@@ -273,24 +333,56 @@ Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions&
         return f;
     }
     prepare_model_space(s);
+    // Additive series (sizes) are also modelled by their increments.
+    bool with_increments = !s.multiplicative;
+    Series& increments = ws->increments;
+    if (with_increments) {
+        increments.multiplicative = false;
+        increments.non_negative = false;
+        increments.n = s.n - 1;
+        for (size_t t = 0; t + 1 < s.n; t++)
+            increments.y[t] = s.y[t + 1] - s.y[t];
+        prepare_model_space(increments);
+    }
 
     size_t first = s.n >= 2 * kWeekHours + kMinBacktestHours ? 2 * kWeekHours
                    : s.n >= kWeekHours + kMinBacktestHours   ? kWeekHours
                                                              : kDayHours;
     bool with_week = first >= kWeekHours;
+    bool weekly_season = first >= 2 * kWeekHours;
+    if (with_increments)
+        first++; // an increment needs the hour before
 
     LinearTrend trend(s, kTrendWindowHours);
     SeasonalNaive day(s, kDayHours), week(s, kWeekHours);
-    HoltWinters holt_winters(s, fit_holt_winters(s, first, first >= 2 * kWeekHours));
+    HoltWinters holt_winters(s, fit_holt_winters(s, first, weekly_season));
     DailyPeakTrend peak_trend(s);
+    // The same models of the increments (fitted only when used).
+    LinearTrend increments_trend(increments, kTrendWindowHours);
+    SeasonalNaive increments_day(increments, kDayHours), increments_week(increments, kWeekHours);
+    HoltWinters increments_holt_winters(
+        increments, with_increments ? fit_holt_winters(increments, first - 1, weekly_season)
+                                    : HoltWintersParameters{});
+    DailyPeakTrend increments_peak_trend(increments);
+    Integrated integrated_trend(s, increments_trend), integrated_day(s, increments_day),
+        integrated_week(s, increments_week), integrated_holt_winters(s, increments_holt_winters),
+        integrated_peak_trend(s, increments_peak_trend);
     // In order of preference on a tie (the simpler first).
     struct Candidate {
         ForecastModel id;
         Model* model;
+        bool on_increments;
     } candidates[] = {
-        {ForecastModel::kSeasonalNaiveDay, &day},     {ForecastModel::kSeasonalNaiveWeek, &week},
-        {ForecastModel::kTrendOnly, &trend},          {ForecastModel::kDailyPeakTrend, &peak_trend},
-        {ForecastModel::kHoltWinters, &holt_winters},
+        {ForecastModel::kSeasonalNaiveDay, &day, false},
+        {ForecastModel::kSeasonalNaiveWeek, &week, false},
+        {ForecastModel::kTrendOnly, &trend, false},
+        {ForecastModel::kDailyPeakTrend, &peak_trend, false},
+        {ForecastModel::kHoltWinters, &holt_winters, false},
+        {ForecastModel::kSeasonalNaiveDay, &integrated_day, true},
+        {ForecastModel::kSeasonalNaiveWeek, &integrated_week, true},
+        {ForecastModel::kTrendOnly, &integrated_trend, true},
+        {ForecastModel::kDailyPeakTrend, &integrated_peak_trend, true},
+        {ForecastModel::kHoltWinters, &integrated_holt_winters, true},
     };
 
     double scale = seasonal_naive_scale(s);
@@ -300,14 +392,20 @@ Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions&
     double tie = 1e-9 * (mean / static_cast<double>(s.n) + 1e-300);
     Candidate* chosen = nullptr;
     Candidate* forced = nullptr;
+    double forced_error = 0;
     double chosen_error = std::numeric_limits<double>::infinity();
     for (Candidate& c : candidates) {
-        if (c.id == ForecastModel::kSeasonalNaiveWeek && !with_week)
+        if ((c.id == ForecastModel::kSeasonalNaiveWeek && !with_week) ||
+            (c.on_increments && !with_increments))
             continue;
         double error = backtest_error(*c.model, s, first);
-        f.model_mase[static_cast<size_t>(c.id)] = scale > 0 ? error / scale : kNaN;
-        if (options.force_model == c.id)
+        double& mase = f.model_mase[static_cast<size_t>(c.id)];
+        if (scale > 0 && !(mase <= error / scale)) // the better of the two variants
+            mase = error / scale;
+        if (options.force_model == c.id && !(forced && forced_error <= error)) {
             forced = &c;
+            forced_error = error;
+        }
         if (error < chosen_error - tie) {
             chosen = &c;
             chosen_error = error;
@@ -316,24 +414,29 @@ Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions&
     if (forced)
         chosen = forced;
     f.model = chosen->id;
-    f.mase = f.model_mase[static_cast<size_t>(chosen->id)];
+    f.on_increments = chosen->on_increments;
+    f.mase = scale > 0 ? (forced ? forced_error : chosen_error) / scale : kNaN;
 
-    // The chosen model again: its residuals per horizon, then the forecast
-    // from the end of the history.
+    // The chosen model again: its residuals per horizon (from every origin
+    // where it has settled: more than it was compared on, when it can), then
+    // the forecast from the end of the history.
     Model& model = *chosen->model;
     model.restart();
-    collect_residuals(model, *ws, first);
+    collect_residuals(model, *ws, std::min(s.n - 1, model.settled()));
     Band bands[kMaxHorizonHours];
     residual_bands(*ws, horizon, coverage, bands);
     model.advance(s.n);
     model.predict(horizon, ws->predicted.data());
+    double unit = error_scale(s, s.n);
     f.hours.resize(horizon);
     for (size_t i = 0; i < horizon; i++) {
         double p = ws->predicted[i];
         double zp = s.to_model(p);
         f.hours[i].predicted = p;
-        f.hours[i].lower = std::clamp(s.from_model(zp + bands[i].lower), 0.0, p);
-        f.hours[i].upper = std::max(p, s.from_model(zp + bands[i].upper));
+        f.hours[i].lower = std::clamp(s.from_model(zp + unit * bands[i].lower), 0.0, p);
+        // exp() of a huge log residual (values spanning 300 decades) overflows.
+        f.hours[i].upper = std::min(std::max(p, s.from_model(zp + unit * bands[i].upper)),
+                                    std::numeric_limits<double>::max());
     }
     return f;
 }

@@ -5,14 +5,15 @@
 // Several models are fitted to the history and the one with the best rolling
 // backtest (MASE over horizons 1..24 h, against the in-sample seasonal-naive
 // scale as in M4) is kept; its interval comes from the same backtest's
-// residuals, per horizon. Under kShortHistoryHours of history there is no
-// daily cycle to learn: a linear trend of the recent hours only, flagged
-// short_history. docs/prediction.md ("Forecast models") has the reasoning and
+// residuals, per horizon. Additive series (sizes) are also modelled by their
+// hourly increments, added to the last value. Under kShortHistoryHours of
+// history there is no daily cycle to learn: a linear trend of the recent
+// hours only, flagged short_history. docs/prediction.md ("Forecast models") has the reasoning and
 // the measured errors and costs.
 //
 // Bounded: the history is capped at kMaxHistoryHours (the newest hours are
-// kept), the horizon at kMaxHorizonHours, the smoothing-parameter search is a
-// fixed grid; the working memory of a call does not grow with anything else.
+// kept), the horizon at kMaxHorizonHours, the smoothing-parameter search is
+// over fixed grids; the working memory of a call does not grow with anything else.
 // Pure: no clock, no state between calls (re-forecast every round).
 #pragma once
 
@@ -27,8 +28,8 @@ enum class ForecastModel {
     kTrendOnly,         // linear trend of the recent hours (also the short-history fallback)
     kSeasonalNaiveDay,  // the same hour a day ago
     kSeasonalNaiveWeek, // the same hour a week ago
-    kHoltWinters,       // level + trend + daily season (on log values when multiplicative)
-    kDailyPeakTrend,    // linear trend of the daily maxima, shaped by the daily profile
+    kHoltWinters,    // level + trend + daily (and weekly) season, on log values if multiplicative
+    kDailyPeakTrend, // linear trend of the daily maxima, shaped by the daily profile
 };
 constexpr size_t kForecastModelCount = 5;
 
@@ -50,12 +51,16 @@ struct ForecastOptions {
     size_t horizon_hours = 48; // capped at kMaxHorizonHours
     double interval = 0.95;    // nominal coverage of [lower, upper], in (0, 1)
     // Seasonal amplitude proportional to the level (peaks and troughs scale
-    // together: load); false for additive series (sizes). Values are clamped
-    // at 0 from below either way (loads and sizes are never negative).
+    // together: load); false for additive series (sizes), which are then
+    // also modelled by their hourly increments (see Forecast::on_increments).
+    // Values are clamped at 0 from below either way (loads and sizes are
+    // never negative).
     bool multiplicative = true;
-    // Use this model instead of choosing by backtest (baselines, tests). It
-    // still needs its history (a week for kSeasonalNaiveWeek, two days for the
-    // seasonal ones); without it the choice falls back as usual.
+    // Use this model instead of choosing by backtest (baselines, tests),
+    // provided the backtest could evaluate it (model_mase not NaN: a week and
+    // three days of history for kSeasonalNaiveWeek, two days for the others);
+    // otherwise the choice is made as usual. Additive series: the better of
+    // its two variants (values, increments).
     std::optional<ForecastModel> force_model;
 };
 
@@ -71,6 +76,10 @@ struct Forecast {
     // hours[0] is the hour after the last complete one; horizon_hours entries
     // (none when the history is empty).
     std::vector<ForecastPoint> hours;
+    // Additive series only: the model forecast the hourly increments, added
+    // to the last value (a size: the sum of its inserts), as the backtest
+    // preferred. model_mase holds the better of the two variants.
+    bool on_increments;
 };
 
 // history: hourly values, oldest first; the last element is the last COMPLETE

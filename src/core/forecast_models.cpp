@@ -46,7 +46,7 @@ double LinearTrend::residual_sd() const {
 void LinearTrend::predict(size_t count, double* out) const {
     for (size_t i = 0; i < count; i++) {
         double x = static_cast<double>(points_ + i);
-        out[i] = std::max(0.0, mean_y_ + slope_ * (x - mean_x_));
+        out[i] = s_.clamp(mean_y_ + slope_ * (x - mean_x_));
     }
 }
 
@@ -94,7 +94,7 @@ void DailyPeakTrend::predict(size_t count, double* out) const {
         double peak = peak_now_ + peak_slope_ * static_cast<double>(1 + i / kDayHours);
         double shaped = s_.multiplicative ? std::max(0.0, peak) * shape_[i % kDayHours]
                                           : peak + shape_[i % kDayHours];
-        out[i] = std::max(0.0, shaped);
+        out[i] = s_.clamp(shaped);
     }
 }
 
@@ -110,42 +110,58 @@ void HoltWinters::advance(size_t t) {
         week_.fill(0);
         t_ = kDayHours;
     }
+    bool weekly = p_.omega > 0;
+    if (weekly && t_ < 2 * kWeekHours && t >= 2 * kWeekHours) {
+        // The whole state from the first two weeks (start_week()): no need
+        // to filter them first.
+        level_ = s_.weekly_start.level;
+        trend_ = s_.weekly_start.trend;
+        day_ = s_.weekly_start.day;
+        week_ = s_.weekly_start.week;
+        t_ = 2 * kWeekHours;
+    }
+    if (t_ >= t)
+        return;
+    // Each season's smoothing is at least the running mean's: hour t_ of the
+    // day has been seen t_ / 24 times before, of the week t_ / 168 times.
+    auto smoothing = [](double floor, size_t seen) {
+        return std::max(floor, 1.0 / static_cast<double>(seen + 1));
+    };
+    size_t hour = t_ % kDayHours, week_hour = t_ % kWeekHours;
+    double gamma = smoothing(p_.gamma, t_ / kDayHours);
+    double omega = weekly && t_ >= 2 * kWeekHours ? smoothing(p_.omega, t_ / kWeekHours) : 0;
     for (; t_ < t; t_++) {
-        if (t_ == 2 * kWeekHours && p_.omega > 0)
-            start_week();
         double z = s_.z[t_];
-        double& day = day_[t_ % kDayHours];
-        double& week = week_[t_ % kWeekHours];
+        double& day = day_[hour];
+        double& week = week_[week_hour];
         double previous_level = level_;
         level_ = p_.alpha * (z - day - week) + (1 - p_.alpha) * (level_ + p_.phi * trend_);
         trend_ = p_.beta * (level_ - previous_level) + (1 - p_.beta) * p_.phi * trend_;
         double previous_day = day;
-        // This hour of the day has been seen t_ / 24 times before.
-        double gamma = std::max(p_.gamma, 1.0 / static_cast<double>(t_ / kDayHours + 1));
         day = gamma * (z - level_ - week) + (1 - gamma) * day;
-        if (p_.omega > 0 && t_ >= 2 * kWeekHours) {
-            // This hour of the week has been seen t_ / 168 times before.
-            double omega = std::max(p_.omega, 1.0 / static_cast<double>(t_ / kWeekHours + 1));
-            week = omega * (z - level_ - previous_day) + (1 - omega) * week;
+        week = omega * (z - level_ - previous_day) + (1 - omega) * week;
+        if (++hour == kDayHours) {
+            hour = 0;
+            gamma = smoothing(p_.gamma, (t_ + 1) / kDayHours);
+        }
+        if (++week_hour == kWeekHours) {
+            week_hour = 0;
+            if (weekly && t_ + 1 >= 2 * kWeekHours)
+                omega = smoothing(p_.omega, (t_ + 1) / kWeekHours);
         }
     }
 }
 
-// After two weeks, with a weekly season: level, trend and both seasons
-// afresh from those weeks (a classical decomposition, as Taylor initializes).
-// The difference between the weeks is the trend (the weekly pattern cancels
-// out); the detrended mean is the level, the mean by hour of the day the
-// daily season, the rest by hour of the week the weekly one. The filter had
-// taken the weekends for declines of the level or the trend.
-void HoltWinters::start_week() {
+void start_week(Series& s) {
     constexpr size_t kSpan = 2 * kWeekHours;
+    Series::WeeklyStart& start = s.weekly_start;
     double trend = 0;
     for (size_t i = 0; i < kWeekHours; i++)
-        trend += s_.z[i + kWeekHours] - s_.z[i];
+        trend += s.z[i + kWeekHours] - s.z[i];
     trend /= static_cast<double>(kWeekHours * kWeekHours);
     // z detrended to the level of the last hour of the two weeks.
     auto detrended = [&](size_t i) {
-        return s_.z[i] + trend * (static_cast<double>(kSpan - 1) - static_cast<double>(i));
+        return s.z[i] + trend * (static_cast<double>(kSpan - 1) - static_cast<double>(i));
     };
     double mean = 0;
     for (size_t i = 0; i < kSpan; i++)
@@ -155,35 +171,51 @@ void HoltWinters::start_week() {
         double day = 0;
         for (size_t i = j; i < kSpan; i += kDayHours)
             day += detrended(i);
-        day_[j] = day / (kSpan / kDayHours) - mean;
+        start.day[j] = day / (kSpan / kDayHours) - mean;
     }
     for (size_t i = 0; i < kWeekHours; i++)
-        week_[i] = (detrended(i) + detrended(i + kWeekHours)) / 2 - mean - day_[i % kDayHours];
-    level_ = mean;
-    trend_ = trend;
+        start.week[i] =
+            (detrended(i) + detrended(i + kWeekHours)) / 2 - mean - start.day[i % kDayHours];
+    start.level = mean;
+    start.trend = trend;
 }
 
 void HoltWinters::predict_raw_model(size_t count, double* out) const {
     double damping = 1, trend_sum = 0;
+    size_t hour = t_ % kDayHours, week_hour = t_ % kWeekHours;
     for (size_t i = 0; i < count; i++) {
         damping *= p_.phi;
         trend_sum += damping;
-        out[i] =
-            level_ + trend_sum * trend_ + day_[(t_ + i) % kDayHours] + week_[(t_ + i) % kWeekHours];
+        out[i] = level_ + trend_sum * trend_ + day_[hour] + week_[week_hour];
+        if (++hour == kDayHours)
+            hour = 0;
+        if (++week_hour == kWeekHours)
+            week_hour = 0;
     }
 }
 
 void HoltWinters::predict(size_t count, double* out) const {
     predict_raw_model(count, out);
     for (size_t i = 0; i < count; i++)
-        out[i] = std::max(0.0, s_.from_model(out[i]));
+        out[i] = s_.clamp(s_.from_model(out[i]));
 }
 
 void HoltWinters::predict_model(const Series& s, size_t count, double* out) const {
     predict_raw_model(count, out);
+    if (!s.non_negative)
+        return;
     double floor = s.to_model(0); // predict() clamps at 0
     for (size_t i = 0; i < count; i++)
         out[i] = std::max(floor, out[i]);
+}
+
+void Integrated::predict(size_t count, double* out) const {
+    increments_.predict(count, out);
+    double value = values_.y[t_ - 1];
+    for (size_t i = 0; i < count; i++) {
+        value += out[i];
+        out[i] = values_.clamp(value);
+    }
 }
 
 namespace {

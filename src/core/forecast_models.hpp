@@ -24,13 +24,22 @@ constexpr size_t kPeakDays = 7;                     // daily maxima in the peak 
 struct Series {
     size_t n;
     bool multiplicative;
-    double offset; // log(y + offset): zeros stay finite; small against the mean
+    bool non_negative; // values (loads, sizes); false for their increments
+    double offset;     // log(y + offset): zeros stay finite; small against the mean
     std::array<double, kMaxHistoryHours> y;
     std::array<double, kMaxHistoryHours> z;               // to_model(y)
     std::array<double, kMaxHistoryHours + 1> day_maximum; // [e]: max of y[e - 24, e), e >= 24
+    // Holt-Winters' state after two weeks when it has a weekly season (the
+    // same for all its parameters): see WeeklyStart. Valid when n >= 336.
+    struct WeeklyStart {
+        double level, trend;
+        std::array<double, kDayHours> day;
+        std::array<double, kWeekHours> week;
+    } weekly_start;
 
     double to_model(double v) const { return multiplicative ? std::log(v + offset) : v; }
     double from_model(double v) const { return multiplicative ? std::exp(v) - offset : v; }
+    double clamp(double v) const { return non_negative && v < 0 ? 0 : v; }
 };
 
 class Model {
@@ -38,11 +47,16 @@ public:
     virtual ~Model() = default;
     // The first origin it can forecast from.
     virtual size_t warmup() const = 0;
+    // The first origin from which its errors are like those it will make at
+    // the end of the history (its state has settled): the interval's
+    // residuals are collected from there.
+    virtual size_t settled() const { return warmup(); }
     // Sees y[0, t); t never decreases (until restart()), warmup() <= t <= n.
     virtual void advance(size_t t) = 0;
     // Forgets what advance() saw, to backtest again.
     virtual void restart() {}
-    // out[i] = forecast of y[t + i], i < count <= kMaxHorizonHours; >= 0.
+    // out[i] = forecast of y[t + i], i < count <= kMaxHorizonHours;
+    // Series::clamp()ed.
     virtual void predict(size_t count, double* out) const = 0;
     // The same in model space (Series::to_model of it).
     virtual void predict_model(const Series& s, size_t count, double* out) const {
@@ -72,6 +86,7 @@ class LinearTrend final : public Model {
 public:
     LinearTrend(const Series& s, size_t window) : s_(s), window_(window) {}
     size_t warmup() const override { return 1; }
+    size_t settled() const override { return window_; }
     void advance(size_t t) override;
     void predict(size_t count, double* out) const override;
     // Of the last fit: points, residual standard deviation (NaN under 3
@@ -96,6 +111,7 @@ class DailyPeakTrend final : public Model {
 public:
     explicit DailyPeakTrend(const Series& s) : s_(s) {}
     size_t warmup() const override { return kDayHours; }
+    size_t settled() const override { return 3 * kDayHours; }
     void advance(size_t t) override;
     void predict(size_t count, double* out) const override;
 
@@ -124,6 +140,7 @@ class HoltWinters final : public Model {
 public:
     HoltWinters(const Series& s, const HoltWintersParameters& p) : s_(s), p_(p) {}
     size_t warmup() const override { return kDayHours; }
+    size_t settled() const override { return p_.omega > 0 ? 2 * kWeekHours : 3 * kDayHours; }
     void advance(size_t t) override;
     void restart() override { t_ = 0; }
     void predict(size_t count, double* out) const override;
@@ -138,14 +155,44 @@ private:
     double level_ = 0, trend_ = 0;
     std::array<double, kDayHours> day_{};   // by absolute hour mod 24
     std::array<double, kWeekHours> week_{}; // by absolute hour mod 168
+};
 
-    void start_week();
+// Series::weekly_start of s (n >= 336): after two weeks, with a weekly
+// season, level, trend and both seasons afresh from those weeks (a classical
+// decomposition, as Taylor initializes). The difference between the weeks is
+// the trend (the weekly pattern cancels out); the detrended mean is the
+// level, the mean by hour of the day the daily season, the rest by hour of
+// the week the weekly one. The filter had taken the weekends for declines
+// of the level or the trend.
+void start_week(Series& s);
+
+// A model of the hourly increments forecasting the values: the last value
+// plus the forecast increments. A size is a sum of inserts: its errors are a
+// random walk, which this anchors at the last known size.
+class Integrated final : public Model {
+public:
+    // increments models y[k + 1] - y[k] of values.
+    Integrated(const Series& values, Model& increments)
+        : values_(values), increments_(increments) {}
+    size_t warmup() const override { return increments_.warmup() + 1; }
+    size_t settled() const override { return increments_.settled() + 1; }
+    void advance(size_t t) override {
+        t_ = t;
+        increments_.advance(t - 1);
+    }
+    void restart() override { increments_.restart(); }
+    void predict(size_t count, double* out) const override;
+
+private:
+    const Series& values_;
+    Model& increments_;
+    size_t t_ = 0;
 };
 
 // Parameters from small grids, by the backtest error (horizons 1..24 h, in
 // model space weighted by the level: ~ the error in values) at <= 48 origins
 // in [first_origin, n): a coordinate search (one parameter at a time over its
-// grid, at most three rounds), so at most 45 filter runs. The weekly season
+// grid, at most three rounds), so at most 34 filter runs. The weekly season
 // is tried only when weekly is true.
 HoltWintersParameters fit_holt_winters(const Series& s, size_t first_origin, bool weekly);
 

@@ -155,17 +155,26 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         d.event.split_kind = t->plan_kind;
 
         // Being wrong, 1: the planned key no longer divides the load (or rows)
-        // as it should. Cancel; the next round re-plans at the new key.
+        // as it should, for an hour (not one noisy sample). Cancel; the next
+        // round re-plans at the new key.
         if (in.drift > o.drift_tolerance) {
+            if (t->drift_since == 0)
+                t->drift_since = now;
+        } else {
+            t->drift_since = 0;
+        }
+        if (t->drift_since != 0 && now - t->drift_since >= o.drift_persist_seconds) {
             d = make(Action::cancel_plan, in);
             d.event.split_key = t->plan_key;
             char buf[160];
             std::snprintf(buf, sizeof buf,
                           "split point drifted: the planned key %.6g is off its target share by "
-                          "%.0f%% (tolerance %.0f%%); re-planning",
-                          t->plan_key, 100 * in.drift, 100 * o.drift_tolerance);
+                          "%.0f%% (tolerance %.0f%%) for %.0f min; re-planning",
+                          t->plan_key, 100 * in.drift, 100 * o.drift_tolerance,
+                          static_cast<double>(now - t->drift_since) / 60);
             d.event.reason = buf;
             t->has_plan = t->copy_started = t->copy_running = false;
+            t->drift_since = 0;
             t->plans_cancelled++;
             t->replans++;
             return d;
@@ -177,10 +186,13 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
             d.event.reason = "no crossing predicted within " + hours_text(2 * o.horizon_seconds) +
                              " for " + hours_text(now - t->last_crossing_seen_at) + " (" +
                              crossing_text(a, now) + "); no new predicted plan for " +
-                             hours_text(o.cooldown_seconds);
+                             hours_text(o.cooldown_seconds) + ", then for " +
+                             hours_text(o.strict_seconds) + " only on the point forecast";
             t->has_plan = t->copy_started = t->copy_running = false;
+            t->drift_since = 0;
             t->plans_cancelled++;
             t->cooldown_until = now + o.cooldown_seconds;
+            t->strict_until = now + o.strict_seconds;
             return d;
         }
 
@@ -215,7 +227,13 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
 
         // planned, preparing, backfilling: copy only inside windows, from the
         // scheduled start (or at once when the schedule cannot make it).
-        int64_t crossing = c.found ? c.at : now + 2 * o.horizon_seconds;
+        // Without a crossing in this round's forecast, the last one predicted
+        // stays the deadline (the plan lives on until the cancellation rule).
+        if (c.found)
+            t->last_crossing_at = c.at;
+        int64_t crossing = c.found                     ? c.at
+                           : t->last_crossing_at > now ? t->last_crossing_at
+                                                       : now + 2 * o.horizon_seconds;
         CopySchedule s =
             plan_copy(in.bytes_remaining, in.copy_bytes_per_second, now, crossing, windows, o.copy);
         size_t w = window_at(windows, now);
@@ -242,8 +260,18 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         return d;
     }
 
-    // No plan.
-    if (!c.found || !(within_horizon || c.already_over)) {
+    // No plan. Act when the crossing is within the horizon, or when the copy
+    // must start soon to make it (a long copy, short windows).
+    CopySchedule schedule;
+    bool start_near = false;
+    if (c.found && !c.already_over) {
+        schedule = plan_copy(in.source_bytes, in.copy_bytes_per_second, now, c.at, windows, o.copy);
+        start_near = schedule.verdict == CopyVerdict::late ||
+                     schedule.verdict == CopyVerdict::no_window ||
+                     (schedule.verdict == CopyVerdict::fits &&
+                      schedule.latest_start - now <= o.start_slack_seconds);
+    }
+    if (!c.found || !(within_horizon || c.already_over || start_near)) {
         if (t->advised_action != 0) {
             // Say once that the crossing is no longer predicted.
             Decision d = make(in.mode == PredictMode::advise ? Action::advise : Action::none, in);
@@ -273,6 +301,11 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     if (now < t->cooldown_until && !c.already_over) {
         cap = "a predicted plan for this partition was cancelled: no new one for " +
               hours_text(t->cooldown_until - now);
+    } else if (now < t->strict_until && !c.already_over &&
+               !(c.point_found && c.point_at - now <= o.horizon_seconds)) {
+        cap = "a predicted plan for this partition was cancelled: for " +
+              hours_text(t->strict_until - now) +
+              " more a new one needs the point forecast to cross within the horizon";
     } else if (in.predicted_plans >= o.max_predicted_plans) {
         std::snprintf(buf, sizeof buf, "%zu predicted plans are active (the cap)",
                       in.predicted_plans);
@@ -292,16 +325,19 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         return d;
     }
     Decision d = make(Action::create_plan, in);
-    CopySchedule s = plan_copy(in.source_bytes, in.copy_bytes_per_second, now,
-                               c.already_over ? now : c.at, windows, o.copy);
-    attach_schedule(&d, s);
-    d.event.reason = crossing_text(a, now) + "; split at " + a.split.reason + "; " + s.reason;
+    if (c.already_over)
+        schedule = plan_copy(in.source_bytes, in.copy_bytes_per_second, now, now, windows, o.copy);
+    attach_schedule(&d, schedule);
+    d.event.reason =
+        crossing_text(a, now) + "; split at " + a.split.reason + "; " + schedule.reason;
     t->has_plan = true;
     t->copy_started = t->copy_running = false;
     t->plan_kind = a.split.kind;
     t->plan_key = a.split.key;
     t->plan_created_at = now;
     t->last_crossing_seen_at = now;
+    t->last_crossing_at = c.at;
+    t->drift_since = 0;
     t->plans_created++;
     remember_said(t, Action::create_plan, crossing_hour);
     return d;

@@ -44,13 +44,17 @@ const char* to_string(SplitKind kind) {
 }
 
 Crossing predict_crossing(const std::vector<ForecastPoint>& hours, int64_t first_hour_start,
-                          int64_t now, double current, double threshold) {
+                          int64_t now, double current, double threshold, double headroom) {
     Crossing crossing;
     if (!(threshold > 0))
         return crossing;
-    if (current >= threshold) {
-        crossing.found = crossing.already_over = true;
-        crossing.at = now;
+    if (!(headroom > 0 && headroom <= 1))
+        headroom = 1;
+    const double level = threshold * headroom;
+    if (current >= level) {
+        crossing.found = crossing.point_found = true;
+        crossing.already_over = current >= threshold;
+        crossing.at = crossing.point_at = now;
         crossing.predicted = crossing.upper = current;
         return crossing;
     }
@@ -58,13 +62,17 @@ Crossing predict_crossing(const std::vector<ForecastPoint>& hours, int64_t first
         int64_t starts = first_hour_start + static_cast<int64_t>(h) * 3600;
         if (starts + 3600 <= now)
             continue;
-        if (hours[h].upper >= threshold) {
+        if (!crossing.found && hours[h].upper >= level) {
             crossing.found = true;
             crossing.at = std::max(starts, now);
             crossing.hour = h;
             crossing.predicted = hours[h].predicted;
             crossing.upper = hours[h].upper;
-            return crossing;
+        }
+        if (hours[h].predicted >= level) {
+            crossing.point_found = true;
+            crossing.point_at = std::max(starts, now);
+            break;
         }
     }
     return crossing;
@@ -218,7 +226,8 @@ SplitChoice choose_append_split(const KeySampler& inserts, double min_key, doubl
 }
 
 Assessment assess_partition(const MetricInput& load, const MetricInput& size,
-                            const SplitChoice& append, int64_t first_hour_start, int64_t now) {
+                            const SplitChoice& append, int64_t first_hour_start, int64_t now,
+                            double headroom) {
     Assessment result;
     bool have = false;
     for (SplitMetric metric : {SplitMetric::load, SplitMetric::size}) {
@@ -227,7 +236,7 @@ Assessment assess_partition(const MetricInput& load, const MetricInput& size,
             continue;
         static const std::vector<ForecastPoint> kNone;
         Crossing c = predict_crossing(in.forecast ? *in.forecast : kNone, first_hour_start, now,
-                                      in.current, in.threshold);
+                                      in.current, in.threshold, headroom);
         bool earlier = c.found && (!have || !result.crossing.found || c.at < result.crossing.at);
         if (!have || earlier) {
             result.metric = metric;

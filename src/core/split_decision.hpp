@@ -38,12 +38,21 @@ struct Crossing {
     size_t hour = 0;           // index into the forecast
     double predicted = 0;      // the forecast at that hour (point and upper bound)
     double upper = 0;
+    // The same for the point forecast (stronger evidence: the hysteresis
+    // after a cancellation asks for it).
+    bool point_found = false;
+    int64_t point_at = 0;
 };
 
-// threshold <= 0 (off) or NaN gives found == false. hours[i] covers
-// [first_hour_start + 3600 i, + 3600); hours that end before now are skipped.
+// The level acted on is headroom x threshold (headroom in (0, 1]: act before
+// the threshold itself, as the threshold is on short-term rates and the
+// forecast on hourly means); already_over compares the measured value with
+// the threshold itself, and a measured value at or above the level gives a
+// crossing now. threshold <= 0 (off) or NaN gives found == false. hours[i]
+// covers [first_hour_start + 3600 i, + 3600); hours that ended before now are
+// skipped.
 Crossing predict_crossing(const std::vector<ForecastPoint>& hours, int64_t first_hour_start,
-                          int64_t now, double current, double threshold);
+                          int64_t now, double current, double threshold, double headroom = 1.0);
 
 enum class SplitKind {
     none,          // refused, see the reason
@@ -126,6 +135,7 @@ struct Assessment {
 };
 
 Assessment assess_partition(const MetricInput& load, const MetricInput& size,
-                            const SplitChoice& append, int64_t first_hour_start, int64_t now);
+                            const SplitChoice& append, int64_t first_hour_start, int64_t now,
+                            double headroom);
 
 } // namespace presplit::core

@@ -21,6 +21,7 @@ CopyOptions exact() {
     CopyOptions o;
     o.safety_factor = 1;
     o.margin_seconds = 0;
+    o.start_early = false;
     return o;
 }
 
@@ -37,6 +38,33 @@ TEST(CopySchedule, LatestStartThatFinishesBeforeTheCrossing) {
     EXPECT_EQ(s.start, kMidnight + kDaySeconds + 3 * H);
     EXPECT_EQ(s.finish, kMidnight + kDaySeconds + 5 * H);
     EXPECT_EQ(s.available_seconds, 4 * H);
+    EXPECT_EQ(s.latest_start, s.start);
+
+    // start_early: the first window time from now; the latest start is kept.
+    CopyOptions early = exact();
+    early.start_early = true;
+    s = plan_copy(2 * H * 1000.0, 1000, kMidnight + 12 * H, kMidnight + 2 * kDaySeconds + 14 * H, w,
+                  early);
+    ASSERT_EQ(s.verdict, CopyVerdict::fits);
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+    EXPECT_EQ(s.finish, kMidnight + kDaySeconds + 3 * H);
+    EXPECT_EQ(s.latest_start, kMidnight + 2 * kDaySeconds + 3 * H);
+    // Inside a window: now.
+    s = plan_copy(H * 1000.0, 1000, kMidnight + kDaySeconds + 2 * H, kMidnight + 2 * kDaySeconds, w,
+                  early);
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + 2 * H);
+}
+
+TEST(CopySchedule, LatestStartIsRoundedDownToTheRoundInterval) {
+    auto w = nights(2);
+    CopyOptions o = exact();
+    o.start_granularity_seconds = 600;
+    // 1000 s of copy before 05:00: 04:43:20, rounded down to 04:40.
+    CopySchedule s = plan_copy(1000, 1, kMidnight, kMidnight + 5 * H, w, o);
+    ASSERT_EQ(s.verdict, CopyVerdict::fits);
+    EXPECT_EQ(s.start, kMidnight + 4 * H + 40 * 60);
+    // A round at 04:40 still sees it fit.
+    EXPECT_EQ(plan_copy(1000, 1, s.start, kMidnight + 5 * H, w, o).verdict, CopyVerdict::fits);
 }
 
 TEST(CopySchedule, SpansSeveralNightsAndHonoursTheMargin) {
@@ -47,6 +75,7 @@ TEST(CopySchedule, SpansSeveralNightsAndHonoursTheMargin) {
     CopyOptions o;
     o.safety_factor = 1.5;
     o.margin_seconds = H;
+    o.start_early = false;
     CopySchedule s =
         plan_copy(6 * H * 10.0, 10, kMidnight, kMidnight + 3 * kDaySeconds + 4 * H, w, o);
     ASSERT_EQ(s.verdict, CopyVerdict::fits) << s.reason;

@@ -119,15 +119,19 @@ TEST(Policy, RefusesWhenNoSplitHelpsAndSaysWhy) {
     EXPECT_FALSE(w.round(kMidnight + H, a).emit); // said once
 }
 
-TEST(Policy, PrepareCreatesCopiesInWindowsOnlyAndStaysSynced) {
+// Creates at noon for a crossing at 10:00 tomorrow, copies 1 h of data (1.5 h
+// planned); returns the rounds that copied, all inside windows, from `start`.
+void prepare_until_synced(bool start_early, int64_t start) {
     World w;
-    int64_t now = kMidnight + 12 * H; // crossing at 10:00 tomorrow
+    w.options.copy.start_early = start_early;
+    int64_t now = kMidnight + 12 * H;
     Decision d = w.round(now, crossing_in(now, 22 * H));
     ASSERT_EQ(d.action, Action::create_plan) << d.event.reason;
     EXPECT_TRUE(w.track.has_plan);
     EXPECT_EQ(d.schedule.verdict, CopyVerdict::fits);
-    // 1 h of copy x 1.5, deadline 09:00 tomorrow: starts 03:30 tomorrow.
-    EXPECT_EQ(d.event.copy_start, kMidnight + kDaySeconds + 3 * H + 30 * 60);
+    EXPECT_EQ(d.event.copy_start, start);
+    // Deadline 09:00 tomorrow, 1.5 h of window time: the latest start is 03:30.
+    EXPECT_EQ(d.schedule.latest_start, kMidnight + kDaySeconds + 3 * H + 30 * 60);
     int64_t crossing = now + 22 * H;
     int copy_rounds = 0, emitted = 0;
     for (int64_t t = now + 600; t < crossing; t += 600) {
@@ -137,7 +141,7 @@ TEST(Policy, PrepareCreatesCopiesInWindowsOnlyAndStaysSynced) {
         if (d.action == Action::copy) {
             copy_rounds++;
             EXPECT_NE(window_at(w.windows, t), kNoWindow) << "copy outside a window";
-            EXPECT_GE(t, kMidnight + kDaySeconds + 3 * H + 30 * 60);
+            EXPECT_GE(t, start);
             w.remaining -= 600 * 100.0;
             if (w.remaining <= 0)
                 w.plan = PlanState::synced;
@@ -150,6 +154,37 @@ TEST(Policy, PrepareCreatesCopiesInWindowsOnlyAndStaysSynced) {
     EXPECT_EQ(copy_rounds, 6);
     EXPECT_EQ(w.plan, PlanState::synced);
     EXPECT_LE(emitted, 3); // copy on, copy off: not one event per round
+}
+
+TEST(Policy, PrepareCreatesCopiesInWindowsOnlyAndStaysSynced) {
+    prepare_until_synced(true, kMidnight + kDaySeconds + H);                // the night's start
+    prepare_until_synced(false, kMidnight + kDaySeconds + 3 * H + 30 * 60); // the latest start
+}
+
+TEST(Policy, LongCopyIsPlannedBeyondTheHorizon) {
+    World w;
+    w.remaining = 10 * 3600 * 100.0; // 10 h of copy, 15 h planned: four nights of 4 h
+    int64_t now = kMidnight + 12 * H;
+    int64_t crossing = kMidnight + 4 * kDaySeconds + 12 * H; // 96 h ahead
+    RoundInput in;
+    in.mode = PredictMode::prepare;
+    in.source_bytes = w.remaining;
+    in.copy_bytes_per_second = 100;
+    in.windows = &w.windows;
+    // 84 h ahead of the crossing, the latest start (01:00 tomorrow) is 13 h away.
+    in.now = now;
+    in.assessment = crossing_in(now, crossing - now);
+    Decision d = decide_round(&w.track, in, w.options);
+    EXPECT_EQ(d.action, Action::none);
+    // 15 h of window time before 11:00 on day 4: the nights of days 2-4 give
+    // 12 h, so the copy must start by 02:00 on day 1. At 01:10 that is within
+    // the hour: plan.
+    in.now = kMidnight + kDaySeconds + 70 * 60;
+    in.assessment = crossing_in(in.now, crossing - in.now);
+    d = decide_round(&w.track, in, w.options);
+    EXPECT_EQ(d.action, Action::create_plan) << d.event.reason;
+    EXPECT_EQ(d.schedule.verdict, CopyVerdict::fits);
+    EXPECT_EQ(d.schedule.latest_start, kMidnight + kDaySeconds + 2 * H);
 }
 
 TEST(Policy, SplitModeSwitchesInTheLastWindowBeforeTheCrossing) {
@@ -220,8 +255,16 @@ TEST(Policy, CancelsAfterADayWithoutACrossingThenCoolsDown) {
     d = w.round(t, crossing_in(t, 10 * H));
     EXPECT_EQ(d.action, Action::refuse);
     EXPECT_NE(d.event.reason.find("cancelled"), std::string::npos) << d.event.reason;
+    // After the cooldown, for a week, the upper bound alone is not enough...
     t += kDaySeconds;
-    EXPECT_EQ(w.round(t, crossing_in(t, 10 * H)).action, Action::create_plan);
+    d = w.round(t, crossing_in(t, 10 * H));
+    EXPECT_EQ(d.action, Action::refuse);
+    EXPECT_NE(d.event.reason.find("point forecast"), std::string::npos) << d.event.reason;
+    // ... the point forecast crossing within the horizon is.
+    Assessment point = crossing_in(t, 10 * H);
+    point.crossing.point_found = true;
+    point.crossing.point_at = t + 12 * H;
+    EXPECT_EQ(w.round(t, point).action, Action::create_plan);
     EXPECT_EQ(w.track.plans_created, 2u);
     EXPECT_EQ(w.track.plans_cancelled, 1u);
     // Over the threshold, the cooldown does not hold a plan back.
@@ -240,13 +283,26 @@ TEST(Policy, DriftCancelsAndReplansAtOnce) {
     t += H;
     EXPECT_NE(w.round(t, crossing_in(t, 19 * H, 520), PredictMode::prepare, 0.10).action,
               Action::cancel_plan); // within tolerance
-    t += H;
-    Decision d = w.round(t, crossing_in(t, 18 * H, 700), PredictMode::prepare, 0.3);
+    // Beyond it for less than an hour, then back: one noisy sample is no drift.
+    t += 600;
+    EXPECT_NE(w.round(t, crossing_in(t, 18 * H, 700), PredictMode::prepare, 0.3).action,
+              Action::cancel_plan);
+    t += 600;
+    EXPECT_NE(w.round(t, crossing_in(t, 18 * H, 700), PredictMode::prepare, 0.05).action,
+              Action::cancel_plan);
+    // Beyond it for an hour: cancelled.
+    Decision d;
+    int64_t first = t + 600;
+    for (t = first; t <= first + H; t += 600) {
+        d = w.round(t, crossing_in(t, 17 * H, 700), PredictMode::prepare, 0.3);
+        if (t < first + H) {
+            EXPECT_NE(d.action, Action::cancel_plan);
+        }
+    }
     EXPECT_EQ(d.action, Action::cancel_plan);
     EXPECT_NE(d.event.reason.find("drifted"), std::string::npos) << d.event.reason;
     EXPECT_EQ(d.event.split_key, 500);
-    t += H;
-    d = w.round(t, crossing_in(t, 17 * H, 700));
+    d = w.round(t, crossing_in(t, 16 * H, 700));
     EXPECT_EQ(d.action, Action::create_plan); // no cooldown for a re-plan
     EXPECT_EQ(w.track.plan_key, 700);
     EXPECT_EQ(w.track.replans, 1u);

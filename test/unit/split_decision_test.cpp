@@ -35,6 +35,24 @@ TEST(Crossing, OnTheUpperBound) {
     EXPECT_DOUBLE_EQ(c.predicted, 90);
 }
 
+TEST(Crossing, HeadroomAndThePointForecast) {
+    auto f = ramp(50, 5, 48, 10); // predicted 50 + 5 h, upper 60 + 5 h
+    Crossing c = predict_crossing(f, kT0, kT0, 50, 100, 0.9);
+    ASSERT_TRUE(c.found);
+    EXPECT_EQ(c.hour, 6u); // upper 90
+    EXPECT_TRUE(c.point_found);
+    EXPECT_EQ(c.point_at, kT0 + 8 * H); // predicted 90
+    // Measured over the level but under the threshold: a crossing now, not over.
+    c = predict_crossing(f, kT0, kT0 + 60, 95, 100, 0.9);
+    EXPECT_TRUE(c.found && c.point_found);
+    EXPECT_FALSE(c.already_over);
+    EXPECT_EQ(c.at, kT0 + 60);
+    // Upper bound only: no point crossing.
+    c = predict_crossing(ramp(50, 0, 48, 60), kT0, kT0, 50, 100);
+    EXPECT_TRUE(c.found);
+    EXPECT_FALSE(c.point_found);
+}
+
 TEST(Crossing, OffNoneAlreadyOverAndPastHours) {
     auto f = ramp(50, 0, 48, 10);
     EXPECT_FALSE(predict_crossing(f, kT0, kT0, 50, 0).found); // threshold 0 = off
@@ -181,20 +199,21 @@ TEST(Assess, EarliestCrossingAndAppendWins) {
     auto size = ramp(1e9, 1e8, 48, 0); // reaches 2e9 at hour 10, 1.5e9 at hour 5
     MetricInput l{&load, 50, 100, SplitChoice{SplitKind::load_balance, 500, 0.5, 0.5, "l"}};
     MetricInput z{&size, 1e9, 1.5e9, SplitChoice{SplitKind::size_quantile, 400, 0.5, 0.5, "s"}};
-    Assessment a = assess_partition(l, z, SplitChoice{}, kT0, kT0);
+    Assessment a = assess_partition(l, z, SplitChoice{}, kT0, kT0, 1.0);
     EXPECT_EQ(a.metric, SplitMetric::size);
     EXPECT_EQ(a.crossing.hour, 5u);
     EXPECT_EQ(a.split.key, 400);
     EXPECT_EQ(a.threshold, 1.5e9);
 
     z.threshold = 0; // size off
-    a = assess_partition(l, z, SplitChoice{SplitKind::append_edge, 1001, 0, 1, "edge"}, kT0, kT0);
+    a = assess_partition(l, z, SplitChoice{SplitKind::append_edge, 1001, 0, 1, "edge"}, kT0, kT0,
+                         1.0);
     EXPECT_EQ(a.metric, SplitMetric::load);
     EXPECT_EQ(a.crossing.hour, 10u);
     EXPECT_EQ(a.split.kind, SplitKind::append_edge);
 
     l.threshold = 1000; // no crossing: still reports the metric and its split
-    a = assess_partition(l, z, SplitChoice{}, kT0, kT0);
+    a = assess_partition(l, z, SplitChoice{}, kT0, kT0, 1.0);
     EXPECT_FALSE(a.crossing.found);
     EXPECT_EQ(a.metric, SplitMetric::load);
 }
