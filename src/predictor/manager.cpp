@@ -195,6 +195,8 @@ std::vector<ManagerAction> run_manager_round() {
     const int64_t horizon = config::prediction_horizon_seconds;
     const size_t horizon_hours =
         std::min<size_t>(core::kMaxHorizonHours, static_cast<size_t>(horizon / kHour) + 1);
+    core::PolicyOptions options;
+    options.horizon_seconds = horizon;
     analyzer::refresh_managed_set();
 
     std::map<Oid, catalog::Plan> predicted_plans; // by source
@@ -268,7 +270,7 @@ std::vector<ManagerAction> run_manager_round() {
         size_in.threshold = size_threshold;
         size_in.split.reason = "size splits need the key distribution, not read yet";
         c.assessment = core::assess_partition(load_in, size_in, core::SplitChoice{},
-                                              first_hour_start, now);
+                                              first_hour_start, now, options.headroom);
 
         // The view's rows: one per metric.
         const core::Crossing load_crossing =
@@ -339,8 +341,6 @@ std::vector<ManagerAction> run_manager_round() {
         return x.found && x.at < y.at;
     });
 
-    core::PolicyOptions options;
-    options.horizon_seconds = horizon;
     const double copy_rate = kAssumedCopyBytesPerWallSecond / std::max(1.0, config::clock_rate);
     size_t plans_counted = predicted_plans.size();
     double shadow_bytes = 0;
