@@ -11,6 +11,14 @@ CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM (1000) TO (2000);
 INSERT INTO orders SELECT g FROM generate_series(0, 1999) g;
 SELECT presplit.manage('orders');
 
+-- presplit.maintenance_window is checked where it is set.
+\set VERBOSITY sqlstate
+ALTER SYSTEM SET presplit.maintenance_window = '25:00-26:00';
+\set VERBOSITY default
+ALTER SYSTEM SET presplit.maintenance_window = '1am-5am';
+ALTER SYSTEM SET presplit.maintenance_window = '01:00-05:00, 22:00-02:00';
+ALTER SYSTEM RESET presplit.maintenance_window;
+
 -- The views' columns, readable by everyone.
 SELECT * FROM presplit.forecasts WHERE false;
 SELECT * FROM presplit.offpeak_windows WHERE false;

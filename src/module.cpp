@@ -2,6 +2,7 @@
 // pg_presplit works only when preloaded: its hooks must see every backend and
 // its shared memory and worker exist only if requested at server start.
 #include "config.hpp"
+#include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
 #include "pg/guard.hpp"
 #include "hooks.hpp"
@@ -61,6 +62,19 @@ const config_enum_entry kPredictModes[] = {
     {nullptr, 0, false},
 };
 
+// presplit.maintenance_window must parse (core::parse_maintenance_window):
+// a bad value is refused where it is set (22023), never met by the worker.
+bool check_maintenance_window(char** value, void**, GucSource) {
+    const core::MaintenanceWindowParse parsed =
+        core::parse_maintenance_window(*value != nullptr ? *value : "");
+    if (parsed.ok)
+        return true;
+    GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+    GUC_check_errdetail("%s", parsed.error.c_str());
+    GUC_check_errhint("%s", parsed.hint.c_str());
+    return false;
+}
+
 void define_prediction_settings() {
     DefineCustomEnumVariable(
         "presplit.predict", "What the predictive shard manager does with its forecasts.",
@@ -86,7 +100,8 @@ void define_prediction_settings() {
         "presplit.maintenance_window",
         "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",
         "In the server's time zone. Empty: the quiet hours predicted from the load.",
-        &config::maintenance_window, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        &config::maintenance_window, "", PGC_SIGHUP, 0, check_maintenance_window, nullptr,
+        nullptr);
     DefineCustomRealVariable(
         "presplit.clock_rate",
         "Speed of the analyzer's and predictor's clock relative to the wall clock.",

@@ -48,7 +48,6 @@ constexpr double kAssumedCopyBytesPerWallSecond = 2.0 * 1024 * 1024;
 
 std::map<Oid, core::PartitionTrack> tracks; // by partition; this process only
 int64_t last_round_hour = -1;
-bool warned_bad_window = false;
 
 core::PredictMode mode() {
     return static_cast<core::PredictMode>(config::predict_mode);
@@ -144,21 +143,10 @@ std::vector<core::TimeWindow> offpeak_windows(const std::vector<std::vector<doub
                                               int64_t first_hour_start, int64_t now,
                                               int64_t until) {
     const std::string setting = config::maintenance_window ? config::maintenance_window : "";
+    // (The setting's check hook refuses a value that does not parse.)
     const core::MaintenanceWindowParse fixed = core::parse_maintenance_window(setting);
     if (fixed.ok && !fixed.windows.empty())
         return core::expand_daily_windows(fixed.windows, now, until, utc_offset_seconds(now));
-    if (!fixed.ok && !warned_bad_window) {
-        warned_bad_window = true;
-        pg::call([&] {
-            ereport(WARNING, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                              errmsg("pg_presplit: presplit.maintenance_window: %s",
-                                     fixed.error.c_str()),
-                              errhint("%s Until it is fixed the windows are predicted.",
-                                      fixed.hint.c_str())));
-        });
-    }
-    if (fixed.ok)
-        warned_bad_window = false;
     // The whole server's load: the partitions' series summed hour by hour,
     // aligned on their last hour (an hour no partition has is unknown).
     size_t hours = 0;
