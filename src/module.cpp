@@ -100,8 +100,7 @@ void define_prediction_settings() {
         "presplit.maintenance_window",
         "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",
         "In the server's time zone. Empty: the quiet hours predicted from the load.",
-        &config::maintenance_window, "", PGC_SIGHUP, 0, check_maintenance_window, nullptr,
-        nullptr);
+        &config::maintenance_window, "", PGC_SIGHUP, 0, check_maintenance_window, nullptr, nullptr);
     DefineCustomRealVariable(
         "presplit.clock_rate",
         "Speed of the analyzer's and predictor's clock relative to the wall clock.",

@@ -117,13 +117,13 @@ Datum set_split_thresholds(FunctionCallInfo fcinfo) {
     }
     std::optional<int64_t> size;
     if (!PG_ARGISNULL(2)) {
-        size = pg::call([&] {
-            return DatumGetInt64(DirectFunctionCall1(pg_size_bytes, PG_GETARG_DATUM(2)));
-        });
+        size = pg::call(
+            [&] { return DatumGetInt64(DirectFunctionCall1(pg_size_bytes, PG_GETARG_DATUM(2))); });
         if (*size < 0)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "size_threshold must not be negative",
-                            "", "Give a size such as '10GB' (0: no size threshold for this table; "
-                                "NULL: presplit.split_size_threshold).");
+                            "",
+                            "Give a size such as '10GB' (0: no size threshold for this table; "
+                            "NULL: presplit.split_size_threshold).");
     }
     Relation rel =
         pg::call([&] { return pg::open_existing_relation(relid, ShareUpdateExclusiveLock); });
@@ -131,10 +131,10 @@ Datum set_split_thresholds(FunctionCallInfo fcinfo) {
     pg::call([&] { relation_close(rel, NoLock); });
     if (!catalog::find_managed_table(relid))
         throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
-                        "table \"" + api::relation_name(relid) +
-                            "\" is not managed by pg_presplit",
-                        "", "Thresholds are set on a managed (parent) table; register one with "
-                            "presplit.manage(parent).");
+                        "table \"" + api::relation_name(relid) + "\" is not managed by pg_presplit",
+                        "",
+                        "Thresholds are set on a managed (parent) table; register one with "
+                        "presplit.manage(parent).");
     catalog::set_split_thresholds(relid, load, size);
     return static_cast<Datum>(0);
 }

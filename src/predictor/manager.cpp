@@ -217,8 +217,9 @@ std::vector<ManagerAction> run_manager_round() {
             continue;
         const double load_threshold =
             table->second->split_load_threshold.value_or(config::split_load_threshold);
-        const double size_threshold = static_cast<double>(table->second->split_size_threshold.value_or(
-            static_cast<int64_t>(config::split_size_threshold_mb) * 1024 * 1024));
+        const double size_threshold =
+            static_cast<double>(table->second->split_size_threshold.value_or(
+                static_cast<int64_t>(config::split_size_threshold_mb) * 1024 * 1024));
 
         Candidate c;
         c.relid = entry.relid;
@@ -227,9 +228,8 @@ std::vector<ManagerAction> run_manager_round() {
         c.sampler = entry.sampler;
         c.source_bytes = total_bytes(entry.relid);
 
-        const core::Forecast f =
-            core::forecast_hourly(series.load.data(), series.load.size(),
-                                  load_forecast_options(horizon_hours));
+        const core::Forecast f = core::forecast_hourly(series.load.data(), series.load.size(),
+                                                       load_forecast_options(horizon_hours));
         double current = series.load.empty() ? 0 : series.load.back();
         if (std::isnan(current))
             current = 0;
@@ -293,9 +293,8 @@ std::vector<ManagerAction> run_manager_round() {
             size_row.threshold = size_threshold;
             if (c.source_bytes >= size_threshold)
                 size_row.predicted_crossing = now;
-            size_row.reason =
-                "sizes are not forecast yet: a crossing shows once reached; " +
-                size_in.split.reason;
+            size_row.reason = "sizes are not forecast yet: a crossing shows once reached; " +
+                              size_in.split.reason;
             rows.push_back(size_row);
         }
 
@@ -313,9 +312,9 @@ std::vector<ManagerAction> run_manager_round() {
     catalog::replace_predictions(rows, now);
     std::vector<catalog::OffpeakWindowRow> window_rows;
     for (const core::TimeWindow& w : windows)
-        window_rows.push_back({w.starts, w.ends,
-                               std::isnan(w.predicted_load) ? std::nullopt
-                                                            : std::optional(w.predicted_load)});
+        window_rows.push_back(
+            {w.starts, w.ends,
+             std::isnan(w.predicted_load) ? std::nullopt : std::optional(w.predicted_load)});
     catalog::replace_offpeak_windows(window_rows);
 
     if (predict == core::PredictMode::off)
@@ -442,8 +441,8 @@ void apply_action(const ManagerAction& action) {
             core::main_path_position(plan->state).value_or(0) >
                 core::main_path_position(core::PlanState::synced).value_or(0))
             return; // switching began meanwhile: the switchover owns it
-        switchover::cancel(*plan, "cancelled by the predictive manager: " +
-                                      action.event.value_or(""));
+        switchover::cancel(*plan,
+                           "cancelled by the predictive manager: " + action.event.value_or(""));
         break;
     case ManagerAction::Kind::start_switchover:
         catalog::request_switch(*plan_id, /*ramp=*/true);

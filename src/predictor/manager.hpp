@@ -31,9 +31,9 @@ struct ManagerAction {
     enum class Kind { event, create_plan, hold_copy, release_copy, cancel_plan, start_switchover };
     Kind kind = Kind::event;
     Oid partition = InvalidOid;
-    std::optional<int64_t> plan_id; // the predicted plan acted on (not for create_plan)
-    std::string split_point;        // create_plan: the key, in the key type's text form
-    bool copy_held = true;          // create_plan: outside an off-peak window
+    std::optional<int64_t> plan_id;   // the predicted plan acted on (not for create_plan)
+    std::string split_point;          // create_plan: the key, in the key type's text form
+    bool copy_held = true;            // create_plan: outside an off-peak window
     std::optional<std::string> event; // presplit.event detail (kind 'prediction')
 };
 
