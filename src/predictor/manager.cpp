@@ -424,6 +424,10 @@ void apply_action(const ManagerAction& action) {
         if (!plan || core::is_terminal(plan->state))
             return;
     }
+    const bool needs_plan = action.kind != ManagerAction::Kind::event &&
+                            action.kind != ManagerAction::Kind::create_plan;
+    if (needs_plan && !plan)
+        return; // (decide_round acts on a plan only when the catalog has one)
     switch (action.kind) {
     case ManagerAction::Kind::event:
         break;
