@@ -8,12 +8,25 @@
 #include <cstdio>
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "utils/lsyscache.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
 }
 
 namespace presplit::catalog {
+
+bool has_prediction_catalog() {
+    return pg::call([] {
+        const Oid schema = get_namespace_oid("presplit", true);
+        if (!OidIsValid(schema))
+            return false;
+        const Oid plan = get_relname_relid("plan", schema);
+        return OidIsValid(plan) && get_attnum(plan, "copy_held") != InvalidAttrNumber;
+    });
+}
+
 namespace {
 
 using pg::Value;
@@ -60,13 +73,20 @@ Value store_scalar(const std::string& sql, const std::vector<Value>& params = {}
     return spi.scalar(sql, params);
 }
 
-const char* const kPlanColumns =
+const char* const kPlanColumnsBase =
     "id, parent::oid, source::oid, split_points, state, reason, backfill_position, "
     "backfill_done, switch_requested, ramp, paused, "
     "(SELECT weight FROM presplit.channel c WHERE c.plan_id = id AND c.channel = 'new'), "
     "extract(epoch FROM clock_timestamp() - (SELECT updated_at FROM presplit.channel c"
     "  WHERE c.plan_id = id AND c.channel = 'new')) * 1000, "
-    "extract(epoch FROM clock_timestamp() - cut_over_at), copy_held";
+    "extract(epoch FROM clock_timestamp() - cut_over_at)";
+
+// The plan columns after kPlanColumnsBase: copy_held, or false on a 0.1.0
+// catalog (a fixed choice of two texts).
+std::string plan_columns() {
+    return std::string(kPlanColumnsBase) +
+           (has_prediction_catalog() ? ", copy_held" : ", false AS copy_held");
+}
 
 // presplit.plan.state, parsed where it is read. Its CHECK admits only the
 // names core knows (sql/04_catalog.sql holds them together): another is a
@@ -142,9 +162,12 @@ void require_extension() {
 }
 
 std::optional<ManagedTable> find_managed_table(unsigned int parent) {
-    auto result = store("SELECT key_column, key_type::oid, identity_columns,"
-                        "       split_load_threshold, split_size_threshold"
-                        "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
+    auto result = store(has_prediction_catalog()
+                            ? "SELECT key_column, key_type::oid, identity_columns,"
+                              "       split_load_threshold, split_size_threshold"
+                              "  FROM presplit.managed_table WHERE parent = $1::oid::regclass"
+                            : "SELECT key_column, key_type::oid, identity_columns, NULL, NULL"
+                              "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
                         {oid_text(parent)});
     if (result.rows.empty())
         return std::nullopt;
@@ -187,7 +210,7 @@ void delete_managed_table(unsigned int parent) {
 namespace {
 
 std::optional<Plan> find_active_plan(const char* column, unsigned int relid) {
-    return first_plan(store(std::string("SELECT ") + kPlanColumns + " FROM presplit.plan WHERE " +
+    return first_plan(store(std::string("SELECT ") + plan_columns() + " FROM presplit.plan WHERE " +
                                 column +
                                 " = $1::oid::regclass AND state <> ALL ($2::text[])"
                                 " ORDER BY id LIMIT 1",
@@ -205,7 +228,7 @@ std::optional<Plan> find_active_plan_for_parent(unsigned int parent) {
 }
 
 std::vector<Plan> active_plans_of_origin(const std::string& origin) {
-    auto result = store(std::string("SELECT ") + kPlanColumns +
+    auto result = store(std::string("SELECT ") + plan_columns() +
                             " FROM presplit.plan WHERE origin = $1"
                             "   AND state <> ALL ($2::text[]) ORDER BY id",
                         {origin, terminal_plan_states_parameter()});
@@ -216,14 +239,14 @@ std::vector<Plan> active_plans_of_origin(const std::string& origin) {
 }
 
 std::optional<Plan> load_plan(int64_t id, bool lock) {
-    return first_plan(store(std::string("SELECT ") + kPlanColumns +
+    return first_plan(store(std::string("SELECT ") + plan_columns() +
                                 " FROM presplit.plan WHERE id = $1::bigint" +
                                 (lock ? " FOR UPDATE" : ""),
                             {std::to_string(id)}));
 }
 
 std::optional<Plan> load_plan_unless_locked(int64_t id) {
-    return first_plan(store(std::string("SELECT ") + kPlanColumns +
+    return first_plan(store(std::string("SELECT ") + plan_columns() +
                                 " FROM presplit.plan WHERE id = $1::bigint"
                                 " FOR UPDATE SKIP LOCKED",
                             {std::to_string(id)}));
@@ -236,10 +259,19 @@ int64_t insert_plan(unsigned int parent, unsigned int source,
     // inserts (a restore inserts plans in any state): plan_created is logged
     // here. (Unless an older trigger that logs it too is still installed:
     // 0.1.0 until ALTER EXTENSION pg_presplit UPDATE.)
+    if (copy_held && !has_prediction_catalog())
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "the pg_presplit catalog predates predicted plans", "",
+                        "Run ALTER EXTENSION pg_presplit UPDATE.");
     Value id = store_scalar(
-        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state, copy_held)"
-        " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
-        "         $5::oid::regrole, $6, $7::boolean) RETURNING id",
+        has_prediction_catalog()
+            ? "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state,"
+              "     copy_held)"
+              " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
+              "         $5::oid::regrole, $6, $7::boolean) RETURNING id"
+            : "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
+              " SELECT $1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
+              "        $5::oid::regrole, $6 WHERE NOT $7::boolean RETURNING id",
         {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner),
          core::to_string(core::PlanState::planned), copy_held ? "true" : "false"});
     store("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
@@ -336,13 +368,18 @@ std::map<int, std::string> progress_phases(int64_t plan_id) {
 }
 
 void request_switch(int64_t id, bool ramp) {
-    store("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean,"
-          "       copy_held = false"
-          " WHERE id = $1::bigint",
+    store(has_prediction_catalog() ? "UPDATE presplit.plan SET switch_requested = true,"
+                                     "       ramp = $2::boolean, copy_held = false"
+                                     " WHERE id = $1::bigint"
+                                   : "UPDATE presplit.plan SET switch_requested = true,"
+                                     "       ramp = $2::boolean"
+                                     " WHERE id = $1::bigint",
           {std::to_string(id), ramp ? "true" : "false"});
 }
 
 void set_copy_held(int64_t id, bool held) {
+    if (!has_prediction_catalog())
+        return; // (nothing is held on a 0.1.0 catalog)
     store("UPDATE presplit.plan SET copy_held = $2::boolean"
           " WHERE id = $1::bigint AND copy_held IS DISTINCT FROM $2::boolean",
           {std::to_string(id), held ? "true" : "false"});
@@ -374,7 +411,7 @@ namespace {
 // What core::work_for needs of each plan. $1: the name of the constraint a
 // cutover gives the detached source (migration::old_bound_constraint_name).
 const char* const kPlanFacts =
-    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused, p.copy_held,"
+    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused, %s,"
     "       coalesce((SELECT c.weight FROM presplit.channel c"
     "                  WHERE c.plan_id = p.id AND c.channel = 'new'), 0),"
     "       EXISTS (SELECT FROM presplit.shadow s"
@@ -383,6 +420,13 @@ const char* const kPlanFacts =
     "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
     "                  AND NOT k.convalidated)"
     "  FROM presplit.plan p";
+
+// kPlanFacts with copy_held, or false on a 0.1.0 catalog.
+std::string plan_facts_query() {
+    std::string query = kPlanFacts;
+    query.replace(query.find("%s"), 2, has_prediction_catalog() ? "p.copy_held" : "false");
+    return query;
+}
 
 std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
     core::PlanFacts facts;
@@ -402,7 +446,7 @@ std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
 std::vector<std::pair<int64_t, core::PlanFacts>>
 plans_needing_work(const std::string& old_bound_constraint) {
     using State = core::PlanState;
-    auto result = store(std::string(kPlanFacts) +
+    auto result = store(plan_facts_query() +
                             " WHERE p.state = ANY ($2::text[])"
                             "    OR (p.state = $3 AND p.switch_requested)"
                             // A failed plan's capture and shadows are cleaned up.
@@ -421,7 +465,7 @@ plans_needing_work(const std::string& old_bound_constraint) {
 }
 
 std::optional<core::PlanFacts> plan_facts(int64_t id, const std::string& old_bound_constraint) {
-    auto result = store(std::string(kPlanFacts) + " WHERE p.id = $2::bigint",
+    auto result = store(plan_facts_query() + " WHERE p.id = $2::bigint",
                         {old_bound_constraint, std::to_string(id)});
     if (result.rows.empty())
         return std::nullopt;

@@ -22,6 +22,12 @@ namespace presplit::catalog {
 // ERROR (55000) unless CREATE EXTENSION pg_presplit ran in this database.
 void require_extension();
 
+// Whether the catalog has 0.1.1's predictive-manager columns and tables: a
+// 0.1.0 catalog runs with this library until ALTER EXTENSION pg_presplit
+// UPDATE (plans then read copy_held as false, tables have no thresholds, and
+// the manager does not run).
+bool has_prediction_catalog();
+
 // --- managed tables ---------------------------------------------------------
 
 struct ManagedTable {

@@ -185,6 +185,8 @@ std::vector<ManagerAction> run_manager_round() {
         std::min<size_t>(core::kMaxHorizonHours, static_cast<size_t>(horizon / kHour) + 1);
     core::PolicyOptions options;
     options.horizon_seconds = horizon;
+    if (!catalog::has_prediction_catalog())
+        return {}; // a 0.1.0 catalog, until ALTER EXTENSION pg_presplit UPDATE
     analyzer::refresh_managed_set();
 
     std::map<Oid, catalog::Plan> predicted_plans; // by source
