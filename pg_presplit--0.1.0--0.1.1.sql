@@ -275,3 +275,79 @@ AS 'MODULE_PATHNAME', 'presplit_size_history'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.size_history(regclass) IS
     'Rows and bytes of a managed partition over the last 21 days, as the worker sampled them';
+-- The predictive shard manager (docs/prediction.md)
+------------------------------------------------------------------------------
+
+-- The last `hours` complete hours of a partition's history (actual) and the
+-- forecast of the next `hours` (predicted, with its interval), one row per
+-- hour and metric, `at` the start of the hour on the analyzer's clock.
+CREATE FUNCTION presplit.forecast(partition regclass, hours int DEFAULT 48)
+RETURNS TABLE (at timestamptz, metric text, actual double precision,
+               predicted double precision, lower double precision, upper double precision)
+AS 'MODULE_PATHNAME', 'presplit_forecast'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.forecast(regclass, int) IS
+    'History and forecast of a managed partition''s load, hour by hour, with a 95 % interval';
+
+ALTER TABLE presplit.managed_table
+    ADD COLUMN split_load_threshold double precision CHECK (split_load_threshold >= 0),
+    ADD COLUMN split_size_threshold bigint CHECK (split_size_threshold >= 0);
+ALTER TABLE presplit.plan ADD COLUMN copy_held boolean NOT NULL DEFAULT false;
+
+-- Per-table thresholds (presplit.set_split_thresholds): NULL is the
+-- setting's value (presplit.split_load_threshold / split_size_threshold).
+CREATE FUNCTION presplit.set_split_thresholds(parent regclass,
+                                              load_threshold double precision DEFAULT NULL,
+                                              size_threshold text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_set_split_thresholds'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.set_split_thresholds(regclass, double precision, text) IS
+    'A table''s own split thresholds (statements/s, size such as ''10GB''); NULL: the settings';
+
+-- What the worker's manager concluded in its last round, per managed
+-- partition and metric, and the off-peak windows it predicted (or expanded
+-- from presplit.maintenance_window). Derived data, rewritten every round
+-- from the analyzer's statistics: not dumped (pg_extension_config_dump), a
+-- restored cluster computes them again. Times on the analyzer's clock.
+CREATE TABLE presplit.prediction (
+    partition          regclass         NOT NULL,
+    parent             regclass         NOT NULL,
+    metric             text             NOT NULL CHECK (metric IN ('load', 'size')),
+    current            double precision,
+    threshold          double precision,
+    -- The start of the first forecast hour whose upper bound reaches the
+    -- threshold (now if it already has); NULL: none within the horizon.
+    predicted_crossing timestamptz,
+    split_point        text,
+    model              text,
+    mase               double precision,
+    reason             text,
+    updated_at         timestamptz      NOT NULL,
+    PRIMARY KEY (partition, metric)
+);
+
+CREATE TABLE presplit.offpeak_window (
+    starts         timestamptz      NOT NULL,
+    ends           timestamptz      NOT NULL,
+    -- Mean predicted statements/s of the server; NULL for fixed windows.
+    predicted_load double precision
+);
+
+CREATE VIEW presplit.forecasts WITH (security_barrier) AS
+SELECT p.partition, p.metric, p.current, p.threshold, p.predicted_crossing, p.split_point,
+       p.model, p.mase, p.reason
+  FROM presplit.prediction p
+  JOIN pg_catalog.pg_class c ON c.oid = p.partition
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
+COMMENT ON VIEW presplit.forecasts IS
+    'Per managed partition and metric: the predicted threshold crossing and where to split';
+
+CREATE VIEW presplit.offpeak_windows AS
+SELECT starts, ends, predicted_load FROM presplit.offpeak_window;
+COMMENT ON VIEW presplit.offpeak_windows IS
+    'The windows in which predicted plans copy: the quiet hours ahead, or the maintenance window';
+
+REVOKE ALL ON presplit.prediction, presplit.offpeak_window FROM PUBLIC;
+GRANT SELECT ON presplit.forecasts, presplit.offpeak_windows TO PUBLIC;

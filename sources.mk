@@ -77,7 +77,10 @@ PRESPLIT_PG_SOURCES = \
 	src/api/switching.cpp \
 	src/api/status.cpp \
 	src/api/moves.cpp \
-	src/api/test_support.cpp
+	src/api/test_support.cpp \
+	src/api/forecasts.cpp \
+	src/predictor/series.cpp \
+	src/predictor/manager.cpp
 
 # The pg_presplit client: a program on libpq (src/client/, installed beside
 # psql). CLIENT_CORE: pure C++ without libpq (argument parsing, formatting,

@@ -72,4 +72,23 @@ extern char* publisher_conninfo;
 // cutover waits for the other server to apply every change before its lock.
 extern int remote_catchup_timeout_ms;
 
+// The predictive shard manager (docs/prediction.md).
+// presplit.predict: off, advise (views and events), prepare (copies ahead,
+// stops at synced), split (and switches over).
+extern int predict_mode; // a core::PredictMode (core/prediction_policy.hpp)
+// presplit.split_load_threshold: statements per second on one partition
+// (0: no load threshold); overridable per table.
+extern double split_load_threshold;
+// presplit.split_size_threshold: megabytes (0: no size threshold);
+// overridable per table.
+extern int split_size_threshold_mb;
+// presplit.prediction_horizon: seconds ahead the forecasts look for a crossing.
+extern int prediction_horizon_seconds;
+// presplit.maintenance_window: fixed off-peak windows ('01:00-05:00', several
+// separated by commas, server time zone); empty: predicted from the load.
+extern char* maintenance_window;
+// presplit.clock_rate: the analyzer's and predictor's clock runs this many
+// times faster than the wall clock since the server started (tests, demos).
+extern double clock_rate;
+
 } // namespace presplit::config

@@ -2,6 +2,8 @@
 // pg_presplit works only when preloaded: its hooks must see every backend and
 // its shared memory and worker exist only if requested at server start.
 #include "config.hpp"
+#include "core/offpeak.hpp"
+#include "core/prediction_policy.hpp"
 #include "pg/guard.hpp"
 #include "hooks.hpp"
 #include "pg/shared_memory.hpp"
@@ -47,8 +49,70 @@ int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
 char* config::publisher_conninfo = nullptr;
 int config::remote_catchup_timeout_ms = 10000;
+int config::predict_mode = static_cast<int>(core::PredictMode::advise);
+double config::split_load_threshold = 0;
+int config::split_size_threshold_mb = 0;
+int config::prediction_horizon_seconds = 48 * 3600;
+char* config::maintenance_window = nullptr;
+double config::clock_rate = 1;
 
 namespace {
+
+const config_enum_entry kPredictModes[] = {
+    {"off", static_cast<int>(core::PredictMode::off), false},
+    {"advise", static_cast<int>(core::PredictMode::advise), false},
+    {"prepare", static_cast<int>(core::PredictMode::prepare), false},
+    {"split", static_cast<int>(core::PredictMode::split), false},
+    {nullptr, 0, false},
+};
+
+// presplit.maintenance_window must parse (core::parse_maintenance_window):
+// a bad value is refused where it is set (22023), never met by the worker.
+bool check_maintenance_window(char** value, void**, GucSource) {
+    const core::MaintenanceWindowParse parsed =
+        core::parse_maintenance_window(*value != nullptr ? *value : "");
+    if (parsed.ok)
+        return true;
+    GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+    GUC_check_errdetail("%s", parsed.error.c_str());
+    GUC_check_errhint("%s", parsed.hint.c_str());
+    return false;
+}
+
+void define_prediction_settings() {
+    DefineCustomEnumVariable(
+        "presplit.predict", "What the predictive shard manager does with its forecasts.",
+        "off: nothing; advise: forecasts and events only; prepare: also copies predicted "
+        "splits ahead, in off-peak windows, and stops at synced; split: also switches over.",
+        &config::predict_mode, config::predict_mode, kPredictModes, PGC_SIGHUP, 0, nullptr, nullptr,
+        nullptr);
+    DefineCustomRealVariable(
+        "presplit.split_load_threshold",
+        "Statements per second on one partition above which it needs a split (0: none).",
+        "Per table: presplit.set_split_thresholds.", &config::split_load_threshold,
+        config::split_load_threshold, 0, 1e12, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.split_size_threshold",
+                            "Size of one partition above which it needs a split (0: none).",
+                            "Per table: presplit.set_split_thresholds.",
+                            &config::split_size_threshold_mb, config::split_size_threshold_mb, 0,
+                            INT_MAX, PGC_SIGHUP, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("presplit.prediction_horizon",
+                            "How far ahead the forecasts look for a threshold crossing.", nullptr,
+                            &config::prediction_horizon_seconds, config::prediction_horizon_seconds,
+                            3600, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "presplit.maintenance_window",
+        "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",
+        "In the server's time zone. Empty: the quiet hours predicted from the load.",
+        &config::maintenance_window, "", PGC_SIGHUP, 0, check_maintenance_window, nullptr, nullptr);
+    DefineCustomRealVariable(
+        "presplit.clock_rate",
+        "Speed of the analyzer's and predictor's clock relative to the wall clock.",
+        "For tests and demos: at 1440 a day lasts a minute. Ramps, lock timeouts and the "
+        "rollback window stay on the wall clock.",
+        &config::clock_rate, config::clock_rate, 1, 1e6, PGC_POSTMASTER, 0, nullptr, nullptr,
+        nullptr);
+}
 
 void define_settings() {
     DefineCustomStringVariable(
@@ -203,6 +267,7 @@ void define_settings() {
                             "Past it the step is given up and retried at a later round.",
                             &config::remote_catchup_timeout_ms, config::remote_catchup_timeout_ms,
                             0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    define_prediction_settings();
     MarkGUCPrefixReserved("presplit");
 }
 

@@ -1,6 +1,7 @@
 #include "analyzer/stats_store.hpp"
 
 #include "config.hpp"
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -753,10 +754,7 @@ StoreStatus status() {
 }
 
 int64_t now_seconds() {
-    TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
-    // TimestampTz counts microseconds from 2000-01-01.
-    return now / USECS_PER_SEC +
-           (static_cast<int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
+    return pg::model_now_seconds();
 }
 
 } // namespace presplit::analyzer

@@ -1,4 +1,5 @@
-// presplit.manage(regclass) and presplit.unmanage(regclass).
+// presplit.manage(regclass), presplit.unmanage(regclass) and
+// presplit.set_split_thresholds(regclass, float8, text).
 // Every check runs before anything is written, the caller's ownership before
 // any lock; the parent stays locked (SHARE UPDATE EXCLUSIVE: no concurrent
 // DDL, manage or unmanage) until the end of the transaction.
@@ -9,14 +10,19 @@
 #include "pg/guard.hpp"
 #include "pg/relation.hpp"
 
+#include <cmath>
+#include <optional>
+
 extern "C" {
 #include "access/relation.h"
 #include "catalog/objectaddress.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(presplit_manage);
+PG_FUNCTION_INFO_V1(presplit_set_split_thresholds);
 PG_FUNCTION_INFO_V1(presplit_unmanage);
 }
 
@@ -89,6 +95,56 @@ Datum unmanage(FunctionCallInfo fcinfo) {
 
 } // namespace
 } // namespace presplit
+
+namespace presplit {
+namespace {
+
+// A managed table's own thresholds for the predictive manager; NULL leaves
+// (or puts back) the setting's value. The size is read as pg_size_bytes
+// reads it ('10GB', '500 MB', bytes).
+Datum set_split_thresholds(FunctionCallInfo fcinfo) {
+    Oid relid = api::required_oid(fcinfo, 0, "parent");
+    catalog::require_extension();
+    require_owner_before_locking(relid);
+    std::optional<double> load;
+    if (!PG_ARGISNULL(1)) {
+        load = PG_GETARG_FLOAT8(1);
+        if (!(*load >= 0) || std::isinf(*load))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "load_threshold must be a finite number >= 0", "",
+                            "It is statements per second on one partition (0: no load "
+                            "threshold for this table; NULL: presplit.split_load_threshold).");
+    }
+    std::optional<int64_t> size;
+    if (!PG_ARGISNULL(2)) {
+        size = pg::call(
+            [&] { return DatumGetInt64(DirectFunctionCall1(pg_size_bytes, PG_GETARG_DATUM(2))); });
+        if (*size < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "size_threshold must not be negative",
+                            "",
+                            "Give a size such as '10GB' (0: no size threshold for this table; "
+                            "NULL: presplit.split_size_threshold).");
+    }
+    Relation rel =
+        pg::call([&] { return pg::open_existing_relation(relid, ShareUpdateExclusiveLock); });
+    pg::call([&] { pg::require_owner(rel); });
+    pg::call([&] { relation_close(rel, NoLock); });
+    if (!catalog::find_managed_table(relid))
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
+                        "table \"" + api::relation_name(relid) + "\" is not managed by pg_presplit",
+                        "",
+                        "Thresholds are set on a managed (parent) table; register one with "
+                        "presplit.manage(parent).");
+    catalog::set_split_thresholds(relid, load, size);
+    return static_cast<Datum>(0);
+}
+
+} // namespace
+} // namespace presplit
+
+Datum presplit_set_split_thresholds(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::set_split_thresholds(fcinfo); });
+}
 
 Datum presplit_manage(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::manage(fcinfo); });

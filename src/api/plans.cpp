@@ -126,12 +126,7 @@ int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request,
     migration::resolve_split_points(request, fcinfo, split_points_arg);
 
     Oid caller = pg::call([] { return GetUserId(); });
-    int64_t id = catalog::insert_plan(request.parent, request.source, request.split_points,
-                                      "manual", caller);
-    migration::create_shadows(request, id);
-    migration::PlanLayout layout = migration::load_layout(*catalog::load_plan(id, true));
-    migration::install_capture(layout);
-    catalog::set_plan_state(id, core::PlanState::preparing);
+    int64_t id = migration::start_plan(request, "manual", caller, /*copy_held=*/false);
     worker::wake_worker();
     return id;
 }
@@ -218,13 +213,9 @@ Datum cancel(FunctionCallInfo fcinfo) {
                             core::to_string(plan.state),
                         "Only a plan that has not started switching can be cancelled.",
                         "Use presplit.rollback(" + std::to_string(id) + ") instead.");
-    // The source and the shadows, as the rollback before cutover locks them
-    // (autovacuum cancelled, long holders waited for without queueing).
-    switchover::drop_new_channel(migration::load_layout(plan), "cancellation");
-    catalog::set_plan_state(id, core::PlanState::cancelled,
-                            "cancelled by " + std::string(pg::call([] {
-                                return GetUserNameFromId(GetUserId(), false);
-                            })));
+    switchover::cancel(plan, "cancelled by " + std::string(pg::call([] {
+                                 return GetUserNameFromId(GetUserId(), false);
+                             })));
     PG_RETURN_VOID();
 }
 

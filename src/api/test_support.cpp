@@ -1,13 +1,15 @@
 // Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql),
 // the lifetime of per-execution state (sql/15_analyzer_lifetime.sql), the
-// plan states C++ knows (sql/04_catalog.sql) and a size sample at a given
-// time (sql/16_size_history.sql, test/t/014_size_history.pl).
+// plan states C++ knows (sql/04_catalog.sql), a size sample at a given
+// time (sql/16_size_history.sql, test/t/014_size_history.pl) and a predicted
+// plan made as the predictive manager makes it (sql/17_prediction.sql).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
 #include "analyzer/maintenance.hpp"
 #include "analyzer/recorder.hpp"
 #include "api/result_rows.hpp"
 #include "core/plan_state.hpp"
+#include "predictor/manager.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -26,6 +28,7 @@ PG_FUNCTION_INFO_V1(presplit_test_destructor_count);
 PG_FUNCTION_INFO_V1(presplit_test_analyzer_tracked);
 PG_FUNCTION_INFO_V1(presplit_test_plan_states);
 PG_FUNCTION_INFO_V1(presplit_test_sample_sizes);
+PG_FUNCTION_INFO_V1(presplit_test_create_predicted_plan);
 }
 
 #include <stdexcept>
@@ -142,5 +145,19 @@ Datum presplit_test_sample_sizes(PG_FUNCTION_ARGS) {
         const TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
         const int64_t seconds = pg::call([&] { return timestamptz_to_time_t(at); });
         PG_RETURN_INT32(analyzer::sample_sizes(seconds));
+    });
+}
+
+// A predicted plan of `source` at `split_point` (held or not), created as the
+// manager's round creates one: as the table's owner.
+Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
+    return pg::entry([&]() -> Datum {
+        if (!pg::call([] { return superuser(); }))
+            throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                            "presplit_test_create_predicted_plan is for superusers");
+        const Oid source = PG_GETARG_OID(0);
+        const std::string point = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
+        const bool held = PG_GETARG_BOOL(2);
+        PG_RETURN_INT64(predictor::create_predicted_plan(source, point, held));
     });
 }

@@ -4,19 +4,42 @@
 #include "core/text_array.hpp"
 #include "pg/guard.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 extern "C" {
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "utils/lsyscache.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
 }
 
 namespace presplit::catalog {
+
+bool has_prediction_catalog() {
+    return pg::call([] {
+        const Oid schema = get_namespace_oid("presplit", true);
+        if (!OidIsValid(schema))
+            return false;
+        const Oid plan = get_relname_relid("plan", schema);
+        return OidIsValid(plan) && get_attnum(plan, "copy_held") != InvalidAttrNumber;
+    });
+}
+
 namespace {
 
 using pg::Value;
 
 std::string oid_text(unsigned int oid) {
     return std::to_string(oid);
+}
+
+// A double as SQL reads it back exactly.
+std::string float_text(double value) {
+    char buffer[32];
+    snprintf(buffer, sizeof buffer, "%.17g", value);
+    return buffer;
 }
 
 std::vector<std::string> strings_of(const Value& array_literal) {
@@ -50,13 +73,20 @@ Value store_scalar(const std::string& sql, const std::vector<Value>& params = {}
     return spi.scalar(sql, params);
 }
 
-const char* const kPlanColumns =
+const char* const kPlanColumnsBase =
     "id, parent::oid, source::oid, split_points, state, reason, backfill_position, "
     "backfill_done, switch_requested, ramp, paused, "
     "(SELECT weight FROM presplit.channel c WHERE c.plan_id = id AND c.channel = 'new'), "
     "extract(epoch FROM clock_timestamp() - (SELECT updated_at FROM presplit.channel c"
     "  WHERE c.plan_id = id AND c.channel = 'new')) * 1000, "
     "extract(epoch FROM clock_timestamp() - cut_over_at)";
+
+// The plan columns after kPlanColumnsBase: copy_held, or false on a 0.1.0
+// catalog (a fixed choice of two texts).
+std::string plan_columns() {
+    return std::string(kPlanColumnsBase) +
+           (has_prediction_catalog() ? ", copy_held" : ", false AS copy_held");
+}
 
 // presplit.plan.state, parsed where it is read. Its CHECK admits only the
 // names core knows (sql/04_catalog.sql holds them together): another is a
@@ -92,6 +122,7 @@ Plan plan_from_row(const pg::Row& row) {
         plan.ms_at_current_weight = static_cast<int64_t>(std::stod(*row[12]));
     if (row[13])
         plan.seconds_since_cut_over = std::stod(*row[13]);
+    plan.copy_held = *row[14] == "t";
     return plan;
 }
 
@@ -131,8 +162,12 @@ void require_extension() {
 }
 
 std::optional<ManagedTable> find_managed_table(unsigned int parent) {
-    auto result = store("SELECT key_column, key_type::oid, identity_columns"
-                        "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
+    auto result = store(has_prediction_catalog()
+                            ? "SELECT key_column, key_type::oid, identity_columns,"
+                              "       split_load_threshold, split_size_threshold"
+                              "  FROM presplit.managed_table WHERE parent = $1::oid::regclass"
+                            : "SELECT key_column, key_type::oid, identity_columns, NULL, NULL"
+                              "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
                         {oid_text(parent)});
     if (result.rows.empty())
         return std::nullopt;
@@ -141,6 +176,10 @@ std::optional<ManagedTable> find_managed_table(unsigned int parent) {
     table.key_column = *result.rows[0][0];
     table.key_type = static_cast<unsigned int>(std::stoul(*result.rows[0][1]));
     table.identity_columns = strings_of(result.rows[0][2]);
+    if (result.rows[0][3])
+        table.split_load_threshold = std::stod(*result.rows[0][3]);
+    if (result.rows[0][4])
+        table.split_size_threshold = std::stoll(*result.rows[0][4]);
     return table;
 }
 
@@ -154,6 +193,15 @@ void insert_managed_table(unsigned int parent, const std::string& key_column, un
            oid_text(managed_by)});
 }
 
+void set_split_thresholds(unsigned int parent, std::optional<double> load,
+                          std::optional<int64_t> size_bytes) {
+    store("UPDATE presplit.managed_table"
+          "   SET split_load_threshold = $2::float8, split_size_threshold = $3::bigint"
+          " WHERE parent = $1::oid::regclass",
+          {oid_text(parent), load ? Value(float_text(*load)) : Value(),
+           size_bytes ? Value(std::to_string(*size_bytes)) : Value()});
+}
+
 void delete_managed_table(unsigned int parent) {
     store("DELETE FROM presplit.managed_table WHERE parent = $1::oid::regclass",
           {oid_text(parent)});
@@ -162,7 +210,7 @@ void delete_managed_table(unsigned int parent) {
 namespace {
 
 std::optional<Plan> find_active_plan(const char* column, unsigned int relid) {
-    return first_plan(store(std::string("SELECT ") + kPlanColumns + " FROM presplit.plan WHERE " +
+    return first_plan(store(std::string("SELECT ") + plan_columns() + " FROM presplit.plan WHERE " +
                                 column +
                                 " = $1::oid::regclass AND state <> ALL ($2::text[])"
                                 " ORDER BY id LIMIT 1",
@@ -179,15 +227,26 @@ std::optional<Plan> find_active_plan_for_parent(unsigned int parent) {
     return find_active_plan("parent", parent);
 }
 
+std::vector<Plan> active_plans_of_origin(const std::string& origin) {
+    auto result = store(std::string("SELECT ") + plan_columns() +
+                            " FROM presplit.plan WHERE origin = $1"
+                            "   AND state <> ALL ($2::text[]) ORDER BY id",
+                        {origin, terminal_plan_states_parameter()});
+    std::vector<Plan> plans;
+    for (const auto& row : result.rows)
+        plans.push_back(plan_from_row(row));
+    return plans;
+}
+
 std::optional<Plan> load_plan(int64_t id, bool lock) {
-    return first_plan(store(std::string("SELECT ") + kPlanColumns +
+    return first_plan(store(std::string("SELECT ") + plan_columns() +
                                 " FROM presplit.plan WHERE id = $1::bigint" +
                                 (lock ? " FOR UPDATE" : ""),
                             {std::to_string(id)}));
 }
 
 std::optional<Plan> load_plan_unless_locked(int64_t id) {
-    return first_plan(store(std::string("SELECT ") + kPlanColumns +
+    return first_plan(store(std::string("SELECT ") + plan_columns() +
                                 " FROM presplit.plan WHERE id = $1::bigint"
                                 " FOR UPDATE SKIP LOCKED",
                             {std::to_string(id)}));
@@ -195,17 +254,26 @@ std::optional<Plan> load_plan_unless_locked(int64_t id) {
 
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
-                    unsigned int owner) {
+                    unsigned int owner, bool copy_held) {
     // Every plan starts planned. The table's trigger checks transitions, not
     // inserts (a restore inserts plans in any state): plan_created is logged
     // here. (Unless an older trigger that logs it too is still installed:
     // 0.1.0 until ALTER EXTENSION pg_presplit UPDATE.)
+    if (copy_held && !has_prediction_catalog())
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "the pg_presplit catalog predates predicted plans", "",
+                        "Run ALTER EXTENSION pg_presplit UPDATE.");
     Value id = store_scalar(
-        "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
-        " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
-        "         $5::oid::regrole, $6) RETURNING id",
+        has_prediction_catalog()
+            ? "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state,"
+              "     copy_held)"
+              " VALUES ($1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
+              "         $5::oid::regrole, $6, $7::boolean) RETURNING id"
+            : "INSERT INTO presplit.plan (parent, source, split_points, origin, owner, state)"
+              " SELECT $1::oid::regclass, $2::oid::regclass, $3::text[], $4,"
+              "        $5::oid::regrole, $6 WHERE NOT $7::boolean RETURNING id",
         {oid_text(parent), oid_text(source), array_literal(split_points), origin, oid_text(owner),
-         core::to_string(core::PlanState::planned)});
+         core::to_string(core::PlanState::planned), copy_held ? "true" : "false"});
     store("INSERT INTO presplit.event (plan_id, relation, kind, to_state)"
           " SELECT $1::bigint, $2, 'plan_created', $3"
           "  WHERE NOT EXISTS (SELECT FROM presplit.event"
@@ -300,9 +368,21 @@ std::map<int, std::string> progress_phases(int64_t plan_id) {
 }
 
 void request_switch(int64_t id, bool ramp) {
-    store("UPDATE presplit.plan SET switch_requested = true, ramp = $2::boolean"
-          " WHERE id = $1::bigint",
+    store(has_prediction_catalog() ? "UPDATE presplit.plan SET switch_requested = true,"
+                                     "       ramp = $2::boolean, copy_held = false"
+                                     " WHERE id = $1::bigint"
+                                   : "UPDATE presplit.plan SET switch_requested = true,"
+                                     "       ramp = $2::boolean"
+                                     " WHERE id = $1::bigint",
           {std::to_string(id), ramp ? "true" : "false"});
+}
+
+void set_copy_held(int64_t id, bool held) {
+    if (!has_prediction_catalog())
+        return; // (nothing is held on a 0.1.0 catalog)
+    store("UPDATE presplit.plan SET copy_held = $2::boolean"
+          " WHERE id = $1::bigint AND copy_held IS DISTINCT FROM $2::boolean",
+          {std::to_string(id), held ? "true" : "false"});
 }
 
 void set_paused(int64_t id, bool paused) {
@@ -331,7 +411,7 @@ namespace {
 // What core::work_for needs of each plan. $1: the name of the constraint a
 // cutover gives the detached source (migration::old_bound_constraint_name).
 const char* const kPlanFacts =
-    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused,"
+    "SELECT p.id, p.state, p.switch_requested, p.ramp, p.paused, %s,"
     "       coalesce((SELECT c.weight FROM presplit.channel c"
     "                  WHERE c.plan_id = p.id AND c.channel = 'new'), 0),"
     "       EXISTS (SELECT FROM presplit.shadow s"
@@ -341,15 +421,23 @@ const char* const kPlanFacts =
     "                  AND NOT k.convalidated)"
     "  FROM presplit.plan p";
 
+// kPlanFacts with copy_held, or false on a 0.1.0 catalog.
+std::string plan_facts_query() {
+    std::string query = kPlanFacts;
+    query.replace(query.find("%s"), 2, has_prediction_catalog() ? "p.copy_held" : "false");
+    return query;
+}
+
 std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
     core::PlanFacts facts;
     facts.state = stored_plan_state(row[1]);
     facts.switch_requested = *row[2] == "t";
     facts.ramp = *row[3] == "t";
     facts.paused = *row[4] == "t";
-    facts.new_channel_weight = std::stoi(*row[5]);
-    facts.has_shadows = *row[6] == "t";
-    facts.old_bound_unvalidated = *row[7] == "t";
+    facts.copy_held = *row[5] == "t";
+    facts.new_channel_weight = std::stoi(*row[6]);
+    facts.has_shadows = *row[7] == "t";
+    facts.old_bound_unvalidated = *row[8] == "t";
     return {std::stoll(*row[0]), facts};
 }
 
@@ -358,7 +446,7 @@ std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
 std::vector<std::pair<int64_t, core::PlanFacts>>
 plans_needing_work(const std::string& old_bound_constraint) {
     using State = core::PlanState;
-    auto result = store(std::string(kPlanFacts) +
+    auto result = store(plan_facts_query() +
                             " WHERE p.state = ANY ($2::text[])"
                             "    OR (p.state = $3 AND p.switch_requested)"
                             // A failed plan's capture and shadows are cleaned up.
@@ -377,7 +465,7 @@ plans_needing_work(const std::string& old_bound_constraint) {
 }
 
 std::optional<core::PlanFacts> plan_facts(int64_t id, const std::string& old_bound_constraint) {
-    auto result = store(std::string(kPlanFacts) + " WHERE p.id = $2::bigint",
+    auto result = store(plan_facts_query() + " WHERE p.id = $2::bigint",
                         {old_bound_constraint, std::to_string(id)});
     if (result.rows.empty())
         return std::nullopt;
@@ -389,6 +477,38 @@ void log_event(std::optional<int64_t> plan_id, const std::string& relation, cons
     store("INSERT INTO presplit.event (plan_id, relation, kind, detail)"
           " VALUES ($1::bigint, $2, $3, $4)",
           {plan_id ? Value(std::to_string(*plan_id)) : Value(), relation, kind, detail});
+}
+
+namespace {
+
+Value optional_float(const std::optional<double>& value) {
+    return value && !std::isnan(*value) ? Value(float_text(*value)) : Value();
+}
+
+} // namespace
+
+void replace_predictions(const std::vector<PredictionRow>& rows, int64_t updated_at) {
+    store("DELETE FROM presplit.prediction");
+    for (const PredictionRow& row : rows)
+        store("INSERT INTO presplit.prediction (partition, parent, metric, current, threshold,"
+              "     predicted_crossing, split_point, model, mase, reason, updated_at)"
+              " VALUES ($1::oid::regclass, $2::oid::regclass, $3, $4::float8, $5::float8,"
+              "         to_timestamp($6::float8), $7, $8, $9::float8, $10,"
+              "         to_timestamp($11::float8))",
+              {oid_text(row.partition), oid_text(row.parent), row.metric,
+               optional_float(row.current), optional_float(row.threshold),
+               row.predicted_crossing ? Value(std::to_string(*row.predicted_crossing)) : Value(),
+               row.split_point, row.model, optional_float(row.mase), row.reason,
+               std::to_string(updated_at)});
+}
+
+void replace_offpeak_windows(const std::vector<OffpeakWindowRow>& rows) {
+    store("DELETE FROM presplit.offpeak_window");
+    for (const OffpeakWindowRow& row : rows)
+        store("INSERT INTO presplit.offpeak_window (starts, ends, predicted_load)"
+              " VALUES (to_timestamp($1::float8), to_timestamp($2::float8), $3::float8)",
+              {std::to_string(row.starts), std::to_string(row.ends),
+               optional_float(row.predicted_load)});
 }
 
 } // namespace presplit::catalog

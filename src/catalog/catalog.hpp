@@ -22,6 +22,12 @@ namespace presplit::catalog {
 // ERROR (55000) unless CREATE EXTENSION pg_presplit ran in this database.
 void require_extension();
 
+// Whether the catalog has 0.1.1's predictive-manager columns and tables: a
+// 0.1.0 catalog runs with this library until ALTER EXTENSION pg_presplit
+// UPDATE (plans then read copy_held as false, tables have no thresholds, and
+// the manager does not run).
+bool has_prediction_catalog();
+
 // --- managed tables ---------------------------------------------------------
 
 struct ManagedTable {
@@ -29,6 +35,9 @@ struct ManagedTable {
     std::string key_column;
     unsigned int key_type = 0;
     std::vector<std::string> identity_columns;
+    // presplit.set_split_thresholds; nullopt: the setting's value.
+    std::optional<double> split_load_threshold;
+    std::optional<int64_t> split_size_threshold; // bytes
 };
 
 std::optional<ManagedTable> find_managed_table(unsigned int parent);
@@ -61,6 +70,7 @@ struct Plan {
     bool switch_requested = false;
     bool ramp = true;
     bool paused = false;
+    bool copy_held = false; // the predictive manager holds its copy (outside off-peak windows)
     std::optional<int> new_channel_weight;       // once switching has begun
     std::optional<int64_t> ms_at_current_weight; // since the new weight was set
     std::optional<double> seconds_since_cut_over;
@@ -87,7 +97,9 @@ std::optional<Plan> load_plan_unless_locked(int64_t id);
 
 int64_t insert_plan(unsigned int parent, unsigned int source,
                     const std::vector<std::string>& split_points, const std::string& origin,
-                    unsigned int owner);
+                    unsigned int owner, bool copy_held = false);
+// The active plans of one origin ('predicted'), oldest first.
+std::vector<Plan> active_plans_of_origin(const std::string& origin);
 void set_plan_state(int64_t id, core::PlanState state,
                     const std::optional<std::string>& reason = std::nullopt);
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done);
@@ -100,8 +112,15 @@ void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
 // Each shadow's phase (presplit.shadow_progress), by ordinal.
 std::map<int, std::string> progress_phases(int64_t plan_id);
 
-// The switchover's fields of a plan (see pg_presplit--*.sql).
+// Sets a table's threshold overrides (nullopt: the setting's value).
+void set_split_thresholds(unsigned int parent, std::optional<double> load,
+                          std::optional<int64_t> size_bytes);
+
+// The switchover's fields of a plan (see pg_presplit--*.sql). A switch
+// requested also releases a held copy: the split is wanted now.
 void request_switch(int64_t id, bool ramp);
+// The predictive manager holds (or lets run) a predicted plan's copy.
+void set_copy_held(int64_t id, bool held);
 void set_paused(int64_t id, bool paused);
 // Sets the channels to old = 100 - weight, new = weight (creating them).
 void set_new_channel_weight(int64_t id, int weight);
@@ -115,6 +134,26 @@ std::vector<std::pair<int64_t, core::PlanFacts>>
 plans_needing_work(const std::string& old_bound_constraint);
 // The same of one plan, whatever its state; nullopt if there is none.
 std::optional<core::PlanFacts> plan_facts(int64_t id, const std::string& old_bound_constraint);
+
+// --- the predictive manager's conclusions (derived data) --------------------
+
+struct PredictionRow {
+    unsigned int partition = 0;
+    unsigned int parent = 0;
+    std::string metric; // "load", "size"
+    std::optional<double> current, threshold;
+    std::optional<int64_t> predicted_crossing; // model-clock Unix seconds
+    std::optional<std::string> split_point, model;
+    std::optional<double> mase;
+    std::string reason;
+};
+struct OffpeakWindowRow {
+    int64_t starts = 0, ends = 0; // model-clock Unix seconds
+    std::optional<double> predicted_load;
+};
+// Replaces presplit.prediction and presplit.offpeak_window with this round's.
+void replace_predictions(const std::vector<PredictionRow>& rows, int64_t updated_at);
+void replace_offpeak_windows(const std::vector<OffpeakWindowRow>& rows);
 
 // Appends to presplit.event.
 void log_event(std::optional<int64_t> plan_id, const std::string& relation, const std::string& kind,

@@ -1,6 +1,8 @@
 #include "core/load_history.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/cpp_only.hpp"
 
@@ -159,6 +161,29 @@ size_t LoadHistory::minute_series(int64_t now_seconds, LoadCounters* out, size_t
 
 size_t LoadHistory::hour_series(int64_t now_seconds, LoadCounters* out, size_t n) const {
     return ConstRing{hours_, kHourBuckets, kHourSeconds, newest_hour_}.series(now_seconds, out, n);
+}
+
+std::vector<double> LoadHistory::hourly_statement_rates(int64_t now_seconds) const {
+    std::vector<LoadCounters> buckets(kHourBuckets + 1);
+    const size_t n = hour_series(now_seconds, buckets.data(), buckets.size());
+    std::vector<double> rates;
+    if (n < 2 || !started_)
+        return rates;
+    rates.reserve(n - 1);
+    const int64_t current_hour = floor_div(now_seconds, kHourSeconds);
+    for (size_t i = 0; i + 1 < n; ++i) {
+        const int64_t hour = current_hour - static_cast<int64_t>(n - 1 - i);
+        const int64_t hour_end = (hour + 1) * kHourSeconds;
+        if (hour_end <= started_seconds_) {
+            rates.push_back(std::numeric_limits<double>::quiet_NaN());
+            continue;
+        }
+        const int64_t covered = std::min<int64_t>(
+            kHourSeconds, hour_end - std::max(hour * kHourSeconds, started_seconds_));
+        rates.push_back(static_cast<double>(buckets[i].reads + buckets[i].writes) /
+                        static_cast<double>(covered));
+    }
+    return rates;
 }
 
 void LoadHistory::reset() {

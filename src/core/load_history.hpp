@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 namespace presplit::core {
 
@@ -96,6 +97,13 @@ public:
     size_t minute_series(int64_t now_seconds, LoadCounters* out, size_t n) const;
     size_t hour_series(int64_t now_seconds, LoadCounters* out, size_t n) const;
 
+    // Statements per second (reads and writes) of each complete hour before
+    // now, oldest first: the hour ring less the hour holding now (still
+    // partial), 503 hours. Hours that ended before the first add are
+    // NaN -- no data, not no load -- and the hour of the first add counts
+    // from that add. The forecasts' input (core/forecast.hpp).
+    std::vector<double> hourly_statement_rates(int64_t now_seconds) const;
+
     void reset();
 
 private:
@@ -119,4 +127,3 @@ static_assert(sizeof(LoadCounters) == 40);
 static_assert(sizeof(LoadHistory) == 27432, "update the comment above and docs/analyzer.md");
 
 } // namespace presplit::core
-

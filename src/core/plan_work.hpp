@@ -23,6 +23,9 @@ struct PlanFacts {
     bool switch_requested = false;
     bool ramp = true;
     bool paused = false;
+    // A predicted plan outside its off-peak window: its copy waits (capture
+    // keeps the shadows current meanwhile), as under presplit.backfill_paused.
+    bool copy_held = false;
     int new_channel_weight = 0; // 0 until switching
     // failed: some of its shadows (and so its capture) are still there.
     bool has_shadows = false;
@@ -36,7 +39,8 @@ enum class PlanWork {
     plan_worker, // long work, for a plan worker
 };
 
-// backfill_paused: presplit.backfill_paused (nothing is copied or verified).
+// backfill_paused: presplit.backfill_paused (nothing is copied or verified);
+// facts.copy_held holds one plan's copy and verification the same way.
 PlanWork work_for(const PlanFacts& facts, bool backfill_paused);
 
 struct PlanWorkerAssignment {

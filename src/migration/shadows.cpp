@@ -142,4 +142,14 @@ void remove_capture_and_shadows(const PlanLayout& layout) {
     drop_shadows(layout);
 }
 
+int64_t start_plan(const SplitRequest& request, const std::string& origin, Oid owner,
+                   bool copy_held) {
+    int64_t id = catalog::insert_plan(request.parent, request.source, request.split_points, origin,
+                                      owner, copy_held);
+    create_shadows(request, id);
+    install_capture(load_layout(*catalog::load_plan(id, true)));
+    catalog::set_plan_state(id, core::PlanState::preparing);
+    return id;
+}
+
 } // namespace presplit::migration

@@ -21,6 +21,12 @@ namespace presplit::migration {
 // Creates and records the shadows of a new plan; returns their layout.
 void create_shadows(const SplitRequest& request, int64_t plan_id);
 
+// Records a plan of a validated request (origin 'manual' or 'predicted',
+// created by `owner`), creates its shadows and starts capture: the plan is
+// preparing, for the worker to copy (unless copy_held). Returns its id.
+int64_t start_plan(const SplitRequest& request, const std::string& origin, Oid owner,
+                   bool copy_held);
+
 void drop_shadows(const PlanLayout& layout);
 
 // Drops capture and the shadows; the source is left exactly as before.

@@ -1,9 +1,12 @@
 #include "pg/clock.hpp"
 
+#include "config.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
 #include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "utils/timestamp.h"
 #include "storage/latch.h"
 #include "utils/wait_event.h"
 }
@@ -29,6 +32,27 @@ double elapsed_ms(instr_time since) {
     instr_time time = now();
     INSTR_TIME_SUBTRACT(time, since);
     return INSTR_TIME_GET_MILLISEC(time);
+}
+
+namespace {
+
+// TimestampTz counts microseconds from 2000-01-01.
+constexpr int64_t kPostgresEpochSeconds =
+    static_cast<int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+} // namespace
+
+int64_t model_now_seconds() {
+    const TimestampTz now = call([] { return GetCurrentTimestamp(); });
+    TimestampTz model = now;
+    if (config::clock_rate > 1 && PgStartTime > 0 && now > PgStartTime)
+        model = PgStartTime + static_cast<TimestampTz>(static_cast<double>(now - PgStartTime) *
+                                                       config::clock_rate);
+    return model / USECS_PER_SEC + kPostgresEpochSeconds;
+}
+
+TimestampTz model_timestamp(int64_t seconds) {
+    return (seconds - kPostgresEpochSeconds) * USECS_PER_SEC;
 }
 
 } // namespace presplit::pg

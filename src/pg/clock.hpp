@@ -3,6 +3,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "datatype/timestamp.h"
 #include "portability/instr_time.h"
 }
 
@@ -17,5 +18,14 @@ void sleep_on_latch(int64_t ms);
 
 instr_time now();
 double elapsed_ms(instr_time since);
+
+// The analyzer's and the predictor's clock, in seconds since 1970-01-01 UTC:
+// the wall clock, or with presplit.clock_rate = r > 1 a simulated one that
+// runs r times faster from the server's start (so that a test or a demo
+// lives through days in minutes). Ramps, lock timeouts and the rollback
+// window stay on the wall clock.
+int64_t model_now_seconds();
+// A model-clock time as a timestamptz (what the views show).
+TimestampTz model_timestamp(int64_t seconds);
 
 } // namespace presplit::pg

@@ -333,4 +333,11 @@ void finalize(const migration::PlanLayout& layout, bool drop_old) {
                     migration::old_bound_constraint_name());
 }
 
+void cancel(const catalog::Plan& plan, const std::string& reason) {
+    // The source and the shadows, as the rollback before cutover locks them
+    // (autovacuum cancelled, long holders waited for without queueing).
+    drop_new_channel(migration::load_layout(plan), "cancellation");
+    catalog::set_plan_state(plan.id, core::PlanState::cancelled, reason);
+}
+
 } // namespace presplit::switchover

@@ -72,6 +72,11 @@ SwapReport cut_over(const migration::PlanLayout& layout);
 // plan end this way.
 void drop_new_channel(const migration::PlanLayout& layout, const std::string& what);
 
+// Cancels a plan that has not started switching (the caller checked that it
+// may): drops its new channel and ends it cancelled with `reason`.
+// presplit.cancel and the predictive manager end plans this way.
+void cancel(const catalog::Plan& plan, const std::string& reason);
+
 // Restores the original layout, with no data lost: before cutover by
 // dropping capture and the shadows; after it (state cut_over, within
 // presplit.rollback_window) by the same swap backwards. The plan ends

@@ -136,13 +136,17 @@ Step run_migration_step(int64_t id) {
         return {};
     if (!peek.ok || !peek.value || !core::in_backfill(peek.value->state))
         return {};
+    // Held by the predictive manager outside its off-peak windows (capture
+    // keeps the shadows current meanwhile): checked again under the lock.
+    if (peek.value->copy_held)
+        return {};
     const bool verify = peek.value->backfill_done;
 
     auto step = in_transaction(
         verify ? "pg_presplit: verifying a shadow" : "pg_presplit: copying a batch",
         verify ? Isolation::repeatable_read : Isolation::read_committed, [&]() -> Step {
             auto plan = catalog::load_plan(id, /*lock=*/true);
-            if (!plan || !core::in_backfill(plan->state))
+            if (!plan || !core::in_backfill(plan->state) || plan->copy_held)
                 return {};
             migration::mark_backfilling(*plan);
             migration::PlanLayout layout = migration::load_layout(*plan);

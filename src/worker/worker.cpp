@@ -30,6 +30,7 @@
 #include "core/plan_work.hpp"
 #include "migration/layout.hpp"
 #include "remote/move.hpp"
+#include "predictor/manager.hpp"
 #include "worker/lifecycle.hpp"
 #include "worker/migration_job.hpp"
 #include "worker/plan_workers.hpp"
@@ -166,6 +167,25 @@ void start_plan_workers(const std::vector<int64_t>& need) {
     waiting_for_a_plan_worker = std::move(now_waiting);
 }
 
+// The predictive shard manager's round (predictor/manager.hpp), when due:
+// its assessment in one transaction, then each decision in its own.
+void run_manager_if_due() {
+    if (shutdown_requested() || !predictor::manager_round_due())
+        return;
+    auto round = in_transaction("pg_presplit: predicting splits", Isolation::read_committed,
+                                [] { return predictor::run_manager_round(); });
+    if (!round.ok)
+        return;
+    for (const predictor::ManagerAction& action : round.value) {
+        if (shutdown_requested())
+            return;
+        in_transaction("pg_presplit: acting on a prediction", Isolation::read_committed, [&] {
+            predictor::apply_action(action);
+            return true;
+        });
+    }
+}
+
 struct WorkFound {
     bool extension_present = false;
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
@@ -214,6 +234,8 @@ int64_t run_round() {
     publish_heartbeat(found.ok && found.value.extension_present);
     if (!found.ok)
         return config::worker_naptime_ms;
+    if (found.value.extension_present)
+        run_manager_if_due();
 
     std::vector<int64_t> need;
     for (const auto& [id, work] : found.value.plans)

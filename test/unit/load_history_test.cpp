@@ -1,5 +1,6 @@
 #include "core/load_history.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -290,4 +291,27 @@ TEST(LoadHistory, TimesBeforeTheZeroedNewestBucketAddIntoIt) {
     EXPECT_EQ(h->last_seconds(59, 60), reads(3));
     EXPECT_EQ(h->last_seconds(60, 60), reads(0));
     EXPECT_EQ(h->last_seconds(60, 120), reads(3));
+}
+
+TEST(LoadHistory, HourlyStatementRatesAreCompleteHoursWithNaNBeforeTheStart) {
+    auto h = fresh();
+    EXPECT_TRUE(h->hourly_statement_rates(kT0).empty()); // nothing added
+    // First add half-way through the hour kT0; then 3 full hours of 7200
+    // statements (2/s); now is in the hour after.
+    h->add(kT0 + 1800, LoadCounters{1800, 0, 0, 0, 0});
+    for (int64_t hour = 1; hour <= 3; ++hour)
+        h->add(kT0 + hour * kHour + 10, LoadCounters{3600, 3600, 0, 0, 0});
+    const int64_t now = kT0 + 4 * kHour + 5;
+    std::vector<double> rates = h->hourly_statement_rates(now);
+    ASSERT_EQ(rates.size(), LoadHistory::kHourBuckets - 1); // the newest is partial
+    for (size_t i = 0; i + 4 < rates.size(); ++i)
+        EXPECT_TRUE(std::isnan(rates[i])) << i; // before the first add
+    const size_t n = rates.size();
+    EXPECT_DOUBLE_EQ(rates[n - 4], 1.0); // 1800 statements in the 1800 s since the start
+    EXPECT_DOUBLE_EQ(rates[n - 3], 2.0);
+    EXPECT_DOUBLE_EQ(rates[n - 2], 2.0);
+    EXPECT_DOUBLE_EQ(rates[n - 1], 2.0);
+    // An idle hour is a zero, not NaN.
+    const std::vector<double> later = h->hourly_statement_rates(now + kHour);
+    EXPECT_DOUBLE_EQ(later.back(), 0.0);
 }

@@ -28,6 +28,26 @@ TEST(PlanWork, PausedBackfillsWaitButFailedPlansAreStillCleanedUp) {
     EXPECT_EQ(work_for(failed, false), PlanWork::none);
 }
 
+TEST(PlanWork, AHeldCopyWaitsLikeAPausedBackfillButOnlyThatPlan) {
+    PlanFacts held = facts(PlanState::backfilling);
+    held.copy_held = true;
+    EXPECT_EQ(work_for(held, false), PlanWork::none);
+    EXPECT_EQ(work_for(facts(PlanState::backfilling), false), PlanWork::plan_worker);
+    PlanFacts preparing = facts(PlanState::preparing);
+    preparing.copy_held = true;
+    EXPECT_EQ(work_for(preparing, false), PlanWork::none);
+    // Held or not, a synced plan asked to switch goes on, and a failed one is
+    // cleaned up.
+    PlanFacts synced = facts(PlanState::synced);
+    synced.copy_held = true;
+    synced.switch_requested = true;
+    EXPECT_EQ(work_for(synced, false), PlanWork::supervisor);
+    PlanFacts failed = facts(PlanState::failed);
+    failed.copy_held = true;
+    failed.has_shadows = true;
+    EXPECT_EQ(work_for(failed, false), PlanWork::plan_worker);
+}
+
 TEST(PlanWork, StartingASwitchoverIsTheSupervisorsOnlyWhenAsked) {
     PlanFacts synced = facts(PlanState::synced);
     EXPECT_EQ(work_for(synced, false), PlanWork::none);

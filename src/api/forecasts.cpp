@@ -1,0 +1,107 @@
+// The predictive shard manager's SQL face: presplit.forecast(partition,
+// hours), the history and the forecast of one partition, ready to plot.
+#include "analyzer/managed_set.hpp"
+#include "analyzer/stats_store.hpp"
+#include "api/arguments.hpp"
+#include "api/result_rows.hpp"
+#include "config.hpp"
+#include "core/forecast.hpp"
+#include "pg/clock.hpp"
+#include "pg/guard.hpp"
+#include "predictor/series.hpp"
+
+extern "C" {
+#include "catalog/objectaddress.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(presplit_forecast);
+}
+
+#include <cmath>
+
+namespace presplit {
+namespace {
+
+using api::text_datum;
+
+// A managed leaf partition the caller owns (42501, 42704 otherwise).
+Oid owned_managed_partition(FunctionCallInfo fcinfo, int argument) {
+    const Oid partition = api::required_oid(fcinfo, argument, "partition");
+    pg::call([&] {
+        if (!pg_class_ownercheck(partition, GetUserId()))
+            aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(partition)),
+                           get_rel_name(partition));
+    });
+    analyzer::refresh_managed_set();
+    if (analyzer::find_leaf(partition) == nullptr)
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
+                        "\"" + api::relation_name(partition) +
+                            "\" is not a partition of a table managed by pg_presplit",
+                        "",
+                        "Forecasts are made for the leaf partitions of managed tables: "
+                        "presplit.manage(parent).");
+    return partition;
+}
+
+void add_row(api::ResultRows& rows, int64_t at_seconds, const char* metric,
+             std::optional<double> actual, const core::ForecastPoint* forecast) {
+    Datum values[6];
+    bool nulls[6] = {};
+    values[0] = TimestampTzGetDatum(pg::model_timestamp(at_seconds));
+    values[1] = text_datum(metric);
+    if (actual && !std::isnan(*actual))
+        values[2] = Float8GetDatum(*actual);
+    else
+        nulls[2] = true;
+    if (forecast != nullptr) {
+        values[3] = Float8GetDatum(forecast->predicted);
+        values[4] = Float8GetDatum(forecast->lower);
+        values[5] = Float8GetDatum(forecast->upper);
+    } else {
+        nulls[3] = nulls[4] = nulls[5] = true;
+    }
+    rows.add(values, nulls);
+}
+
+// The last `hours` complete hours (actual) and the next `hours` (forecast)
+// of each metric, one row per hour, `at` the start of the hour.
+Datum forecast(FunctionCallInfo fcinfo) {
+    const Oid partition = owned_managed_partition(fcinfo, 0);
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "hours must not be NULL");
+    const int32 hours = PG_GETARG_INT32(1);
+    if (hours < 1 || static_cast<size_t>(hours) > core::kMaxHorizonHours)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "hours must be between 1 and " + std::to_string(core::kMaxHorizonHours), "",
+                        "It is how many hours of history and of forecast to show.");
+    api::ResultRows rows(fcinfo);
+    const int64_t now = pg::model_now_seconds();
+    const std::optional<predictor::PartitionSeries> series = predictor::series_of(partition, now);
+    if (!series || series->load.empty())
+        return static_cast<Datum>(0); // no history yet
+    const int64_t hour = core::LoadHistory::kHourSeconds;
+    const std::vector<double>& load = series->load;
+    const size_t shown = std::min(load.size(), static_cast<size_t>(hours));
+    for (size_t i = load.size() - shown; i < load.size(); ++i)
+        add_row(rows, series->last_hour_start - static_cast<int64_t>(load.size() - 1 - i) * hour,
+                "load", load[i], nullptr);
+    const core::ForecastOptions options =
+        predictor::load_forecast_options(static_cast<size_t>(hours));
+    const core::Forecast f = core::forecast_hourly(load.data(), load.size(), options);
+    for (size_t h = 0; h < f.hours.size(); ++h)
+        add_row(rows, series->last_hour_start + static_cast<int64_t>(h + 1) * hour, "load",
+                std::nullopt, &f.hours[h]);
+    return static_cast<Datum>(0);
+}
+
+} // namespace
+} // namespace presplit
+
+Datum presplit_forecast(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::forecast(fcinfo); });
+}

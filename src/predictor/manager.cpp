@@ -1,0 +1,461 @@
+#include "predictor/manager.hpp"
+
+#include "analyzer/key_axis.hpp"
+#include "analyzer/managed_set.hpp"
+#include "analyzer/stats_store.hpp"
+#include "catalog/catalog.hpp"
+#include "config.hpp"
+#include "core/forecast.hpp"
+#include "core/offpeak.hpp"
+#include "core/prediction_policy.hpp"
+#include "core/split_decision.hpp"
+#include "migration/shadows.hpp"
+#include "migration/split_request.hpp"
+#include "pg/clock.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "predictor/series.hpp"
+#include "switchover/switchover.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+}
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+namespace presplit::predictor {
+namespace {
+
+constexpr int64_t kHour = core::LoadHistory::kHourSeconds;
+constexpr const char* kPredicted = "predicted";
+
+// The copy rate assumed for the schedule, in bytes of the source per second
+// of wall time (the engine's rate is not measured yet; docs/prediction.md).
+// On the model clock a wall second lasts clock_rate seconds.
+constexpr double kAssumedCopyBytesPerWallSecond = 2.0 * 1024 * 1024;
+
+std::map<Oid, core::PartitionTrack> tracks; // by partition; this process only
+int64_t last_round_hour = -1;
+
+core::PredictMode mode() {
+    return static_cast<core::PredictMode>(config::predict_mode);
+}
+
+Oid relation_owner(Oid relid) {
+    return pg::call([&] {
+        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+        if (!HeapTupleIsValid(tuple))
+            elog(ERROR, "cache lookup failed for relation %u", relid);
+        Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+        ReleaseSysCache(tuple);
+        return owner;
+    });
+}
+
+double total_bytes(Oid relid) {
+    return pg::call([&] {
+        return static_cast<double>(
+            DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(relid))));
+    });
+}
+
+// The server time zone's offset from UTC now (local = UTC + offset).
+int32_t utc_offset_seconds(int64_t now) {
+    return pg::call([&] {
+        struct pg_tm tm;
+        fsec_t fsec;
+        int tz = 0;
+        if (timestamp2tm(pg::model_timestamp(now), &tz, &tm, &fsec, nullptr, nullptr) != 0)
+            return 0;
+        return -tz; // timestamp2tm: seconds west of UTC
+    });
+}
+
+std::string time_text(int64_t seconds) {
+    return pg::call([&] { return timestamptz_to_str(pg::model_timestamp(seconds)); });
+}
+
+std::string number_text(double value) {
+    char buffer[48];
+    std::snprintf(buffer, sizeof buffer, "%.6g", value);
+    return buffer;
+}
+
+// The axis position of a key in its text form (a plan's split point).
+std::optional<double> key_position(const std::string& text, Oid type) {
+    Datum value = pg::call([&] {
+        Oid input, ioparam;
+        getTypeInputInfo(type, &input, &ioparam);
+        return OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
+    });
+    return analyzer::key_to_axis(value, type);
+}
+
+struct Candidate {
+    Oid relid = InvalidOid;
+    Oid parent = InvalidOid;
+    analyzer::ManagedLeaf leaf{};
+    core::KeySampler sampler;
+    core::Assessment assessment;
+    std::string split_text; // of assessment.split, when ok
+    double source_bytes = 0;
+    std::optional<catalog::Plan> plan; // our active predicted plan
+    bool other_plan = false;           // an active plan that is not ours
+};
+
+// The words of one decision's event: the action and its numbers.
+std::string event_text(const core::Decision& d, const std::string& key_text) {
+    const core::PredictionEvent& e = d.event;
+    const bool load = e.metric == core::SplitMetric::load;
+    const char* unit = load ? " statements/s" : " bytes";
+    std::string text = std::string(core::to_string(e.action)) + ": " + core::to_string(e.metric) +
+                       " " + number_text(e.current) + unit + " now, threshold " +
+                       number_text(e.threshold) + unit;
+    if (e.predicted_crossing != 0)
+        text += "; predicted crossing " + time_text(e.predicted_crossing) + " (upper bound " +
+                number_text(e.upper_at_crossing) + ")";
+    if (!key_text.empty())
+        text += "; split point " + key_text + " (" + core::to_string(e.split_kind) + ")";
+    if (e.copy_start != 0 || e.copy_finish != 0)
+        text += "; copy " + std::string(core::to_string(e.copy_verdict)) +
+                (e.copy_start != 0 ? ", from " + time_text(e.copy_start) : "") +
+                (e.copy_finish != 0 ? " until " + time_text(e.copy_finish) : "");
+    if (e.drift != 0)
+        text += "; drift " + number_text(e.drift);
+    if (!e.reason.empty())
+        text += "; " + e.reason;
+    return text;
+}
+
+std::vector<core::TimeWindow> offpeak_windows(const std::vector<std::vector<double>>& loads,
+                                              int64_t first_hour_start, int64_t now,
+                                              int64_t until) {
+    const std::string setting = config::maintenance_window ? config::maintenance_window : "";
+    // (The setting's check hook refuses a value that does not parse.)
+    const core::MaintenanceWindowParse fixed = core::parse_maintenance_window(setting);
+    if (fixed.ok && !fixed.windows.empty())
+        return core::expand_daily_windows(fixed.windows, now, until, utc_offset_seconds(now));
+    // The whole server's load: the partitions' series summed hour by hour,
+    // aligned on their last hour (an hour no partition has is unknown).
+    size_t hours = 0;
+    for (const auto& load : loads)
+        hours = std::max(hours, load.size());
+    std::vector<double> total(hours, std::nan(""));
+    for (const auto& load : loads)
+        for (size_t i = 0; i < load.size(); ++i) {
+            double& sum = total[hours - load.size() + i];
+            if (!std::isnan(load[i]))
+                sum = std::isnan(sum) ? load[i] : sum + load[i];
+        }
+    const core::Forecast server =
+        core::forecast_hourly(total.data(), total.size(), load_forecast_options(48));
+    return core::predict_offpeak_windows(server.hours, first_hour_start, now, until,
+                                         core::OffpeakOptions{});
+}
+
+} // namespace
+
+bool manager_round_due() {
+    if (mode() == core::PredictMode::off)
+        return false;
+    const int64_t hour = pg::model_now_seconds() / kHour;
+    if (hour == last_round_hour)
+        return false;
+    last_round_hour = hour;
+    return true;
+}
+
+std::vector<ManagerAction> run_manager_round() {
+    const core::PredictMode predict = mode();
+    const int64_t now = pg::model_now_seconds();
+    const int64_t horizon = config::prediction_horizon_seconds;
+    const size_t horizon_hours =
+        std::min<size_t>(core::kMaxHorizonHours, static_cast<size_t>(horizon / kHour) + 1);
+    core::PolicyOptions options;
+    options.horizon_seconds = horizon;
+    if (!catalog::has_prediction_catalog())
+        return {}; // a 0.1.0 catalog, until ALTER EXTENSION pg_presplit UPDATE
+    analyzer::refresh_managed_set();
+
+    std::map<Oid, catalog::Plan> predicted_plans; // by source
+    for (catalog::Plan& plan : catalog::active_plans_of_origin(kPredicted))
+        predicted_plans.emplace(plan.source, std::move(plan));
+    std::map<Oid, std::optional<catalog::ManagedTable>> tables;
+
+    std::vector<analyzer::PartitionEntry> entries;
+    analyzer::for_each_entry(MyDatabaseId,
+                             [&](const analyzer::PartitionEntry& e) { entries.push_back(e); });
+
+    std::vector<Candidate> candidates;
+    std::vector<catalog::PredictionRow> rows;
+    std::vector<std::vector<double>> loads;
+    int64_t first_hour_start = (now / kHour) * kHour;
+    for (const analyzer::PartitionEntry& entry : entries) {
+        const analyzer::ManagedLeaf* found = analyzer::find_leaf(entry.relid);
+        if (found == nullptr)
+            continue; // no longer a managed leaf
+        // A copy: the set may be rebuilt by the statements below.
+        const analyzer::ManagedLeaf leaf_copy = *found;
+        const analyzer::ManagedLeaf* leaf = &leaf_copy;
+        const PartitionSeries series = series_of_entry(entry, now);
+        loads.push_back(series.load);
+        first_hour_start = series.last_hour_start + kHour;
+        auto table = tables.find(leaf->parent);
+        if (table == tables.end())
+            table = tables.emplace(leaf->parent, catalog::find_managed_table(leaf->parent)).first;
+        if (!table->second)
+            continue;
+        const double load_threshold =
+            table->second->split_load_threshold.value_or(config::split_load_threshold);
+        const double size_threshold =
+            static_cast<double>(table->second->split_size_threshold.value_or(
+                static_cast<int64_t>(config::split_size_threshold_mb) * 1024 * 1024));
+
+        Candidate c;
+        c.relid = entry.relid;
+        c.parent = leaf->parent;
+        c.leaf = *leaf;
+        c.sampler = entry.sampler;
+        c.source_bytes = total_bytes(entry.relid);
+
+        const core::Forecast f = core::forecast_hourly(series.load.data(), series.load.size(),
+                                                       load_forecast_options(horizon_hours));
+        double current = series.load.empty() ? 0 : series.load.back();
+        if (std::isnan(current))
+            current = 0;
+        core::SplitChoice split = core::choose_load_split(c.sampler, core::LoadSplitOptions{});
+        if (split.ok() && !analyzer::key_type_supported(leaf->key_type)) {
+            split = core::SplitChoice{};
+            split.reason = "the key's type is not sampled";
+        }
+        if (split.ok() && ((leaf->has_lower && !(split.key > leaf->lower)) ||
+                           (leaf->has_upper && !(split.key < leaf->upper)))) {
+            const std::string why = "the sampled split point " + number_text(split.key) +
+                                    " lies on or outside the partition's bounds";
+            split = core::SplitChoice{};
+            split.reason = why;
+        }
+        if (split.ok())
+            c.split_text = analyzer::axis_to_key_text(split.key, leaf->key_type);
+
+        core::MetricInput load_in;
+        load_in.forecast = &f.hours;
+        load_in.current = current;
+        load_in.threshold = load_threshold;
+        load_in.split = split;
+        core::MetricInput size_in; // sizes are not forecast yet: a crossing only once reached
+        size_in.current = c.source_bytes;
+        size_in.threshold = size_threshold;
+        size_in.split.reason = "size splits need the key distribution, not read yet";
+        c.assessment = core::assess_partition(load_in, size_in, core::SplitChoice{},
+                                              first_hour_start, now, options.headroom);
+
+        // The view's rows: one per metric.
+        const core::Crossing load_crossing =
+            core::predict_crossing(f.hours, first_hour_start, now, current, load_threshold);
+        catalog::PredictionRow row;
+        row.partition = c.relid;
+        row.parent = c.parent;
+        row.metric = "load";
+        row.current = current;
+        row.threshold = load_threshold;
+        if (load_crossing.found && load_crossing.at - now <= horizon)
+            row.predicted_crossing = load_crossing.at;
+        if (split.ok())
+            row.split_point = c.split_text;
+        row.model = core::model_name(f.model);
+        row.mase = f.mase;
+        if (!(load_threshold > 0))
+            row.reason = "no load threshold";
+        else if (!row.predicted_crossing)
+            row.reason = "no crossing within the horizon";
+        else
+            row.reason = split.ok() ? "split at " + split.reason : "no split: " + split.reason;
+        if (f.short_history)
+            row.reason += " (under two days of history: trend only)";
+        rows.push_back(row);
+        if (size_threshold > 0) {
+            catalog::PredictionRow size_row;
+            size_row.partition = c.relid;
+            size_row.parent = c.parent;
+            size_row.metric = "size";
+            size_row.current = c.source_bytes;
+            size_row.threshold = size_threshold;
+            if (c.source_bytes >= size_threshold)
+                size_row.predicted_crossing = now;
+            size_row.reason = "sizes are not forecast yet: a crossing shows once reached; " +
+                              size_in.split.reason;
+            rows.push_back(size_row);
+        }
+
+        auto plan = predicted_plans.find(c.relid);
+        if (plan != predicted_plans.end())
+            c.plan = plan->second;
+        else
+            c.other_plan = catalog::find_active_plan_for_source(c.relid).has_value();
+        candidates.push_back(std::move(c));
+    }
+
+    const int64_t until = now + 2 * horizon + core::kDaySeconds;
+    const std::vector<core::TimeWindow> windows =
+        offpeak_windows(loads, first_hour_start, now, until);
+    catalog::replace_predictions(rows, now);
+    std::vector<catalog::OffpeakWindowRow> window_rows;
+    for (const core::TimeWindow& w : windows)
+        window_rows.push_back(
+            {w.starts, w.ends,
+             std::isnan(w.predicted_load) ? std::nullopt : std::optional(w.predicted_load)});
+    catalog::replace_offpeak_windows(window_rows);
+
+    if (predict == core::PredictMode::off)
+        return {};
+    // Earliest crossing first: they compete for the caps.
+    std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+        const core::Crossing& x = a.assessment.crossing;
+        const core::Crossing& y = b.assessment.crossing;
+        if (x.found != y.found)
+            return x.found;
+        return x.found && x.at < y.at;
+    });
+
+    const double copy_rate = kAssumedCopyBytesPerWallSecond / std::max(1.0, config::clock_rate);
+    size_t plans_counted = predicted_plans.size();
+    double shadow_bytes = 0;
+    for (const Candidate& c : candidates)
+        if (c.plan)
+            shadow_bytes += c.source_bytes;
+
+    std::vector<ManagerAction> actions;
+    for (Candidate& c : candidates) {
+        if (c.other_plan)
+            continue; // a DBA's plan: the partition is theirs
+        core::RoundInput in;
+        in.now = now;
+        in.mode = predict;
+        in.assessment = c.assessment;
+        in.source_bytes = c.source_bytes;
+        in.copy_bytes_per_second = copy_rate;
+        in.windows = &windows;
+        in.predicted_plans = plans_counted - (c.plan ? 1 : 0);
+        in.shadow_bytes = shadow_bytes - (c.plan ? c.source_bytes : 0);
+        std::string key_text = c.split_text;
+        if (c.plan) {
+            in.plan_state = c.plan->state;
+            key_text = c.plan->split_points.front();
+            if (auto key = key_position(key_text, c.leaf.key_type)) {
+                in.plan_key = *key;
+                const double share = core::share_below_points(
+                    c.sampler, *key, c.leaf.has_lower ? c.leaf.lower : -1e300,
+                    c.leaf.has_upper ? c.leaf.upper : 1e300);
+                in.drift = std::isnan(share) ? 0 : std::fabs(share - 0.5);
+            }
+            in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;
+        }
+        core::PartitionTrack& track = tracks[c.relid]; // zeroed when new
+        const core::Decision d = core::decide_round(&track, in, options);
+
+        ManagerAction action;
+        action.partition = c.relid;
+        if (c.plan)
+            action.plan_id = c.plan->id;
+        if (d.emit || d.action == core::Action::create_plan ||
+            d.action == core::Action::cancel_plan || d.action == core::Action::start_switchover)
+            action.event = event_text(d, key_text);
+        switch (d.action) {
+        case core::Action::none:
+        case core::Action::advise:
+        case core::Action::refuse:
+            if (!action.event)
+                continue;
+            action.kind = ManagerAction::Kind::event;
+            break;
+        case core::Action::create_plan:
+            action.kind = ManagerAction::Kind::create_plan;
+            action.split_point = c.split_text;
+            action.copy_held = core::window_at(windows, now) == core::kNoWindow;
+            ++plans_counted;
+            shadow_bytes += c.source_bytes;
+            break;
+        case core::Action::copy:
+            action.kind = ManagerAction::Kind::release_copy;
+            break;
+        case core::Action::hold_copy:
+            action.kind = ManagerAction::Kind::hold_copy;
+            break;
+        case core::Action::cancel_plan:
+            action.kind = ManagerAction::Kind::cancel_plan;
+            break;
+        case core::Action::start_switchover:
+            action.kind = ManagerAction::Kind::start_switchover;
+            break;
+        }
+        actions.push_back(std::move(action));
+    }
+    return actions;
+}
+
+int64_t create_predicted_plan(Oid source, const std::string& split_point, bool copy_held) {
+    // As the owner: validate_source checks the owner's rights, the shadows
+    // and capture are the owner's (docs/security.md).
+    const Oid owner = relation_owner(source);
+    pg::RunAsTableOwner as_owner(owner);
+    migration::SplitRequest request = migration::validate_source(source);
+    request.split_points = {split_point};
+    return migration::start_plan(request, kPredicted, owner, copy_held);
+}
+
+void apply_action(const ManagerAction& action) {
+    const std::string relation = pg::qualified_relation_name(action.partition);
+    std::optional<int64_t> plan_id = action.plan_id;
+    std::optional<catalog::Plan> plan;
+    if (plan_id) {
+        // Locked, and still ours and active: the DBA may have acted since.
+        plan = catalog::load_plan(*plan_id, /*lock=*/true);
+        if (!plan || core::is_terminal(plan->state))
+            return;
+    }
+    const bool needs_plan = action.kind != ManagerAction::Kind::event &&
+                            action.kind != ManagerAction::Kind::create_plan;
+    if (needs_plan && !plan)
+        return; // (decide_round acts on a plan only when the catalog has one)
+    switch (action.kind) {
+    case ManagerAction::Kind::event:
+        break;
+    case ManagerAction::Kind::create_plan:
+        plan_id = create_predicted_plan(action.partition, action.split_point, action.copy_held);
+        break;
+    case ManagerAction::Kind::hold_copy:
+        catalog::set_copy_held(*plan_id, true);
+        break;
+    case ManagerAction::Kind::release_copy:
+        catalog::set_copy_held(*plan_id, false);
+        break;
+    case ManagerAction::Kind::cancel_plan:
+        if (!core::can_transition(plan->state, core::PlanState::cancelled) ||
+            core::main_path_position(plan->state).value_or(0) >
+                core::main_path_position(core::PlanState::synced).value_or(0))
+            return; // switching began meanwhile: the switchover owns it
+        switchover::cancel(*plan,
+                           "cancelled by the predictive manager: " + action.event.value_or(""));
+        break;
+    case ManagerAction::Kind::start_switchover:
+        catalog::request_switch(*plan_id, /*ramp=*/true);
+        break;
+    }
+    if (action.event)
+        catalog::log_event(plan_id, relation, "prediction", action.event);
+}
+
+} // namespace presplit::predictor
