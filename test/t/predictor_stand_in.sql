@@ -2,10 +2,23 @@
 -- presplit.forecasts, presplit.offpeak_windows) with a known forecast for
 -- accounts_0: a daily cycle of load with a rising trend that crosses its
 -- threshold of 250 statements/s 30 hours from now, and an off-peak window
--- from 01:00 to 05:00 tomorrow. Created only where the real objects are
--- missing, so the client's tests can draw what the predictor will give.
+-- from 01:00 to 05:00 tomorrow. The real objects (whose data would take days
+-- of load to grow) are taken out of the extension and replaced, so that the
+-- client's tests draw a forecast they know.
 DO $$
 BEGIN
+    IF to_regprocedure('presplit.forecast(regclass, integer)') IS NOT NULL THEN
+        ALTER EXTENSION pg_presplit DROP FUNCTION presplit.forecast(regclass, integer);
+        DROP FUNCTION presplit.forecast(regclass, integer);
+    END IF;
+    IF to_regclass('presplit.forecasts') IS NOT NULL THEN
+        ALTER EXTENSION pg_presplit DROP VIEW presplit.forecasts;
+        DROP VIEW presplit.forecasts;
+    END IF;
+    IF to_regclass('presplit.offpeak_windows') IS NOT NULL THEN
+        ALTER EXTENSION pg_presplit DROP VIEW presplit.offpeak_windows;
+        DROP VIEW presplit.offpeak_windows;
+    END IF;
     IF to_regprocedure('presplit.forecast(regclass, integer)') IS NULL THEN
         CREATE FUNCTION presplit.forecast(partition regclass, hours int DEFAULT 48)
         RETURNS TABLE (at timestamptz, metric text, actual float8, predicted float8,
