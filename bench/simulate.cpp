@@ -711,6 +711,8 @@ void run(World& w, std::vector<Strategy>& strategies) {
                         ps.done = true;
                         ps.copying = false;
                         s.out.lead_h.push_back(static_cast<double>(t - ps.synced_at) / kHour);
+                    } else if (!ps.plan && !splittable) {
+                        ps.done = true; // no split helps: nothing to copy
                     } else {
                         // Not ready: from now on a reactive split (the DBA's
                         // split_partition) copies at once.

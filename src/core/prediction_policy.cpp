@@ -22,6 +22,15 @@ std::string crossing_text(const Assessment& a, int64_t now) {
     if (c.already_over)
         std::snprintf(buf, sizeof buf, "%s %.4g is at or above its threshold %.4g now",
                       to_string(a.metric), a.current, a.threshold);
+    else if (c.measured)
+        std::snprintf(buf, sizeof buf, "%s %.4g now: at or above %.2f x its threshold %.4g",
+                      to_string(a.metric), a.current, c.level / a.threshold, a.threshold);
+    else if (c.found && c.level > 0 && c.level < a.threshold)
+        std::snprintf(buf, sizeof buf,
+                      "%s %.4g now; the forecast's upper bound %.4g reaches %.4g (%.2f x the "
+                      "threshold %.4g) in %s",
+                      to_string(a.metric), a.current, c.upper, c.level, c.level / a.threshold,
+                      a.threshold, hours_text(c.at - now).c_str());
     else if (c.found)
         std::snprintf(buf, sizeof buf,
                       "%s %.4g now; the forecast's upper bound %.4g reaches the threshold %.4g "

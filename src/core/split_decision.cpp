@@ -51,8 +51,9 @@ Crossing predict_crossing(const std::vector<ForecastPoint>& hours, int64_t first
     if (!(headroom > 0 && headroom <= 1))
         headroom = 1;
     const double level = threshold * headroom;
+    crossing.level = level;
     if (current >= level) {
-        crossing.found = crossing.point_found = true;
+        crossing.found = crossing.point_found = crossing.measured = true;
         crossing.already_over = current >= threshold;
         crossing.at = crossing.point_at = now;
         crossing.predicted = crossing.upper = current;

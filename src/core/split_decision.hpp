@@ -34,10 +34,12 @@ const char* to_string(SplitMetric metric); // "load", "size"
 struct Crossing {
     bool found = false;        // within the forecast (or already over)
     bool already_over = false; // the measured value is at or above the threshold now
+    bool measured = false;     // found from the measured value (>= level), not the forecast
     int64_t at = 0;            // start of the first hour whose upper bound reaches it; now if over
     size_t hour = 0;           // index into the forecast
     double predicted = 0;      // the forecast at that hour (point and upper bound)
     double upper = 0;
+    double level = 0; // headroom x threshold: what the upper bound was compared with
     // The same for the point forecast (stronger evidence: the hysteresis
     // after a cancellation asks for it).
     bool point_found = false;

@@ -26,6 +26,7 @@ Assessment crossing_in(int64_t now, int64_t lead, double key = 500) {
         a.crossing.found = true;
         a.crossing.at = now + lead;
         a.crossing.upper = 101;
+        a.crossing.level = 100;
     }
     a.split = SplitChoice{SplitKind::load_balance, key, 0.5, 0.5, "key sampler"};
     return a;

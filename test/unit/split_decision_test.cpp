@@ -46,6 +46,8 @@ TEST(Crossing, HeadroomAndThePointForecast) {
     c = predict_crossing(f, kT0, kT0 + 60, 95, 100, 0.9);
     EXPECT_TRUE(c.found && c.point_found);
     EXPECT_FALSE(c.already_over);
+    EXPECT_TRUE(c.measured);
+    EXPECT_DOUBLE_EQ(c.level, 90);
     EXPECT_EQ(c.at, kT0 + 60);
     // Upper bound only: no point crossing.
     c = predict_crossing(ramp(50, 0, 48, 60), kT0, kT0, 50, 100);
