@@ -183,6 +183,16 @@ ok($status == 0 && $doc && $doc->{table} eq 'accounts' && @{ $doc->{partitions}[
 ($status, $out, $err) = client('heat', 'accounts', '--color', 'always', '--buckets', '4');
 ok($status == 0 && $out =~ /\x1b\[48;2;\d+;\d+;\d+m /, 'heat --color always: background-coloured cells');
 
+# A pg_presplit without the predictor (as before 0.1.1's predictor): its
+# objects taken out of the extension and dropped; TAP 021 draws forecasts.
+$node->safe_psql('postgres', q{
+ALTER EXTENSION pg_presplit DROP FUNCTION presplit.forecast(regclass, integer);
+DROP FUNCTION presplit.forecast(regclass, integer);
+ALTER EXTENSION pg_presplit DROP VIEW presplit.forecasts;
+DROP VIEW presplit.forecasts;
+ALTER EXTENSION pg_presplit DROP VIEW presplit.offpeak_windows;
+DROP VIEW presplit.offpeak_windows;
+});
 ($status, $out, $err) = client('forecast', 'accounts', '--svg', "$dir/history.svg");
 ok($status == 0 && $out =~ /^accounts_0\s+last minute/m && $out =~ /forecasts need a pg_presplit with the predictor/,
 	'forecast without the predictor: the history the analyzer keeps') or diag($out . $err);
