@@ -8,15 +8,11 @@
 
 namespace presplit::core {
 
-namespace {
-
 std::string hours_text(int64_t seconds) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f h", static_cast<double>(seconds) / 3600.0);
     return buf;
 }
-
-} // namespace
 
 const char* to_string(CopyVerdict verdict) {
     switch (verdict) {

@@ -63,6 +63,9 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
                        int64_t crossing, const std::vector<TimeWindow>& windows,
                        const CopyOptions& options);
 
+// A duration in hours for the decisions' reasons, e.g. "2.5 h".
+std::string hours_text(int64_t seconds);
+
 // The time by which `seconds` of window time from `from` on are used up
 // (0 if the windows end first).
 int64_t finish_after_window_time(const std::vector<TimeWindow>& windows, int64_t from,

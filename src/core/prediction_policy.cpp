@@ -10,12 +10,6 @@ namespace presplit::core {
 
 namespace {
 
-std::string hours_text(int64_t seconds) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f h", static_cast<double>(seconds) / 3600.0);
-    return buf;
-}
-
 std::string crossing_text(const Assessment& a, int64_t now) {
     char buf[256];
     const Crossing& c = a.crossing;
