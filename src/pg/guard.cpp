@@ -51,6 +51,9 @@ static void copy_text(char* dst, size_t size, const char* src) noexcept {
 }
 
 void capture_current_exception(PendingError& pending) noexcept {
+    pending.pg_error = nullptr;
+    pending.sqlstate = 0;
+    pending.message[0] = pending.detail[0] = pending.hint[0] = '\0';
     try {
         throw;
     } catch (const PgError& e) {
