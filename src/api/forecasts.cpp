@@ -3,6 +3,7 @@
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
 #include "api/arguments.hpp"
+#include "api/plan_access.hpp"
 #include "api/result_rows.hpp"
 #include "config.hpp"
 #include "core/forecast.hpp"
@@ -29,7 +30,8 @@ namespace {
 
 using api::text_datum;
 
-// A managed leaf partition the caller owns (42501, 42704 otherwise).
+// A managed leaf partition the caller owns, of a table whose owner the caller
+// has the privileges of (42501, 42704 otherwise).
 Oid owned_managed_partition(FunctionCallInfo fcinfo, int argument) {
     const Oid partition = api::required_oid(fcinfo, argument, "partition");
     pg::call([&] {
@@ -45,6 +47,11 @@ Oid owned_managed_partition(FunctionCallInfo fcinfo, int argument) {
                         "",
                         "Forecasts are made for the leaf partitions of managed tables: "
                         "presplit.manage(parent).");
+    // The statistics belong to the managed table's owner too (as for
+    // presplit.size_history and the views).
+    const Oid parent = analyzer::find_leaf(partition)->parent;
+    if (!api::has_owner_privileges(parent))
+        pg::call([&] { aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(parent)); });
     return partition;
 }
 
