@@ -16,6 +16,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/throttle.cpp \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
+	src/core/stream_sample.cpp \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
