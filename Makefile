@@ -24,7 +24,7 @@ PG_CXXFLAGS = -std=c++17 $(PRESPLIT_WARNINGS)
 else
 PG_CXXFLAGS = -std=c++17 $(filter-out -Werror,$(PRESPLIT_WARNINGS))
 endif
-SHLIB_LINK = -lstdc++
+SHLIB_LINK = -lstdc++ $(ICU_LIBS)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 

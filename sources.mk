@@ -17,6 +17,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
 	src/core/stream_sample.cpp \
+	src/core/key_bytes.cpp \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
@@ -37,6 +38,8 @@ PRESPLIT_PG_SOURCES = \
 	src/catalog/table_watch.cpp \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
+	src/analyzer/leaf_access.cpp \
+	src/analyzer/inserted_keys.cpp \
 	src/analyzer/stats_store.cpp \
 	src/analyzer/recorder.cpp \
 	src/migration/layout.cpp \

@@ -1,6 +1,6 @@
 # The Debian packages pg_presplit's build, tests, demo and benchmarks need,
 # and the one function that installs the missing ones (as root). Sourced.
-PACKAGES=(make g++ cmake postgresql-server-dev-15 libboost-dev libgtest-dev libipc-run-perl libpq-dev)
+PACKAGES=(make g++ cmake postgresql-server-dev-15 libicu-dev libboost-dev libgtest-dev libipc-run-perl libpq-dev)
 
 install_missing_packages() {
     local missing=()

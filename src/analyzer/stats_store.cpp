@@ -163,8 +163,7 @@ void apply(PartitionEntry& entry, const PartitionUsage& usage, int64_t now, uint
         entry.sampler.decay(std::pow(0.5, halvings));
         entry.last_decay_seconds = now;
     }
-    if (usage.has_span && usage.span_weight > 0)
-        entry.sampler.record(usage.lo, usage.hi, usage.span_weight, random);
+    entry.sampler.record_all(usage.accesses, usage.access_count, random);
 }
 
 // Saved at a clean shutdown, loaded at the next start (as pg_stat_statements

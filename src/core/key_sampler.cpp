@@ -1,6 +1,7 @@
 #include "core/key_sampler.hpp"
 #include "core/random.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -50,14 +51,14 @@ void KeySampler::record(double lo, double hi, uint64_t weight, uint64_t random) 
     KeyAccess access{};
     access.lo = lo;
     access.hi = hi;
-    access.weight = weight;
+    access.weight = static_cast<double>(weight);
     record(access, random);
 }
 
 void KeySampler::record(const KeyAccess& access, uint64_t random) {
     double lo = access.lo, hi = access.hi;
     const KeyEnd* ends = access.has_ends ? access.ends : nullptr;
-    if (std::isnan(lo) || std::isnan(hi) || access.weight == 0)
+    if (std::isnan(lo) || std::isnan(hi) || !(access.weight > 0) || std::isinf(access.weight))
         return;
     if (lo > hi)
         std::swap(lo, hi);
@@ -94,7 +95,7 @@ void KeySampler::record(const KeyAccess& access, uint64_t random) {
             points_[slot] = pick(lo, hi, rng.unit());
     }
 
-    double w = static_cast<double>(access.weight);
+    const double w = access.weight;
     for (size_t i = 0; i < candidate_count_; i++) {
         SplitCandidate& c = candidates_[i];
         if (hi < c.key)
@@ -128,7 +129,7 @@ void KeySampler::decay(double factor) {
     seen_ *= factor;
 }
 
-SplitSuggestion KeySampler::suggest(uint64_t min_samples) const {
+SplitSuggestion KeySampler::suggest(uint64_t min_samples, bool images_only) const {
     SplitSuggestion best{};
     double best_score = 0, best_observed = 0, most_observed = 0;
     size_t n = candidate_count();
@@ -138,7 +139,8 @@ SplitSuggestion KeySampler::suggest(uint64_t min_samples) const {
             most_observed = c.observed;
         double total = c.left + c.right + c.contained;
         // A split with nothing on one side moves no load.
-        if (c.observed < static_cast<double>(min_samples) || !(c.left > 0) || !(c.right > 0))
+        if (c.observed < static_cast<double>(min_samples) || !(c.left > 0) || !(c.right > 0) ||
+            (images_only && (c.image.size == 0 || c.image.size > KeyImage::kBytes)))
             continue;
         double score =
             (std::fabs(c.left - c.right) + c.contained) / total + 1.0 / std::sqrt(c.observed);
@@ -157,6 +159,44 @@ SplitSuggestion KeySampler::suggest(uint64_t min_samples) const {
         best_observed = c.observed;
     }
     best.samples = static_cast<uint64_t>(best.valid ? best_observed : most_observed);
+    if (best.valid)
+        return best;
+    SplitSuggestion from_points = suggest_from_points(min_samples, images_only);
+    return from_points.valid ? from_points : best;
+}
+
+SplitSuggestion KeySampler::suggest_from_points(uint64_t min_samples, bool images_only) const {
+    SplitSuggestion best{};
+    const size_t points = point_count();
+    // The points stand for the accesses seen: after decay, for fewer.
+    const double evidence = std::min(static_cast<double>(points), seen_);
+    if (!(evidence > 0) || evidence < static_cast<double>(min_samples))
+        return best;
+    double sorted[kPoints];
+    std::copy(points_, points_ + points, sorted);
+    std::sort(sorted, sorted + points);
+    double best_gap = 0;
+    for (size_t i = 0; i < candidate_count(); i++) {
+        const SplitCandidate& c = candidates_[i];
+        if (images_only && (c.image.size == 0 || c.image.size > KeyImage::kBytes))
+            continue;
+        const auto below =
+            static_cast<size_t>(std::lower_bound(sorted, sorted + points, c.key) - sorted);
+        const size_t above = points - below; // a split at key puts key on the right
+        if (below == 0 || above == 0)
+            continue;
+        const double gap = std::fabs(static_cast<double>(below) - static_cast<double>(above));
+        if (best.valid && (gap > best_gap || (gap == best_gap && c.key >= best.key)))
+            continue;
+        best.valid = true;
+        best.key = c.key;
+        best.left_share = static_cast<double>(below) / static_cast<double>(points);
+        best.right_share = static_cast<double>(above) / static_cast<double>(points);
+        best.contained_share = 0;
+        best.image = c.image;
+        best.samples = static_cast<uint64_t>(evidence);
+        best_gap = gap;
+    }
     return best;
 }
 

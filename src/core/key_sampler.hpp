@@ -76,7 +76,7 @@ struct KeyEnd {
 struct KeyAccess {
     double lo;
     double hi;
-    uint64_t weight;
+    double weight; // rows (or statements) it stands for; > 0
     bool has_ends; // candidates are taken at ends[0] (lo) or ends[1] (hi)
     KeyEnd ends[2];
 };
@@ -133,8 +133,17 @@ public:
     // correction above. Ties go to more samples, then the lower key.
     // valid == false if there is none. Whether the balance is good enough to
     // act on (CockroachDB: |l - r| / (l + r) < 0.25 and contained < 50%) is
-    // the caller's decision, from the shares.
-    SplitSuggestion suggest(uint64_t min_samples) const;
+    // the caller's decision, from the shares. With images_only, candidates
+    // without an image are passed over (where positions are not keys).
+    //
+    // When no candidate qualifies -- keys that only grow (appends): each
+    // candidate has counted only the accesses after it entered, all above
+    // it -- the access points decide instead: the candidate that splits
+    // them most evenly (shares of points below and at or above it; contained
+    // 0, as points are not spans), if the points stand for at least
+    // min_samples accesses (as many as there are, or as the decayed count of
+    // accesses seen if lower). A single hot key still gives none.
+    SplitSuggestion suggest(uint64_t min_samples, bool images_only = false) const;
 
     // Sampled access points in [lo, hi), counted into `buckets` equal-width
     // buckets (counts[0..buckets) is overwritten). Returns the number counted,
@@ -154,6 +163,8 @@ public:
     double accesses() const { return seen_; } // decayed count of recorded accesses
 
 private:
+    SplitSuggestion suggest_from_points(uint64_t min_samples, bool images_only) const;
+
     // Same access for every member (standard layout), no default member
     // initializers (trivial: memset is the constructor). `KeySampler s{}`.
     SplitCandidate candidates_[kCandidates];

@@ -466,6 +466,28 @@ TEST(KeySampler, EndsThatCannotBePlacedAreIgnored) {
     }
 }
 
+// images_only: a candidate without an image is never the suggestion, even
+// when it balances best.
+TEST(KeySampler, ImagesOnlyPassesOverCandidatesWithoutOne) {
+    KeySampler s{};
+    SplitMix64 rng{8};
+    s.record_point(500, 1, rng.next()); // candidate 0: no image, the balanced split
+    s.record(point_with_image(900, "nine hundred", 1), rng.next());
+    for (int i = 0; i < 20; i++) { // 62 accesses in all: no candidate is replaced
+        s.record_point(100, 3, rng.next());
+        s.record_point(700, 2, rng.next());
+        s.record_point(950, 1, rng.next());
+    }
+    SplitSuggestion any = s.suggest(20);
+    ASSERT_TRUE(any.valid);
+    EXPECT_EQ(any.key, 500);
+    EXPECT_EQ(any.image.size, 0u);
+    SplitSuggestion real = s.suggest(20, true);
+    ASSERT_TRUE(real.valid);
+    EXPECT_EQ(real.key, 900);
+    EXPECT_EQ(text_of(real.image), "nine hundred");
+}
+
 // record_all: the same as one record per access with the random values it
 // draws from its seed, so a statement's accesses go in at once.
 TEST(KeySampler, RecordAllRecordsEachAccess) {
@@ -503,4 +525,41 @@ TEST(KeySampler, HeatBetweenGivenEdges) {
     EXPECT_EQ(s.heat_between(even, 5, between), s.heat(0, 100, 4, width));
     for (int b = 0; b < 4; b++)
         EXPECT_EQ(between[b], width[b]);
+}
+
+// Appends: keys that only grow. Every candidate counts only the accesses
+// after it entered, all of them above it, so none has load on both sides;
+// the access points (a uniform sample of the accesses) place the split at
+// their middle instead. 10 000 appends: the points, and so the split, are
+// spread uniformly over [0, 10 000); the candidate nearest the middle of 256
+// points is within a few hundred keys of 5 000, and splits the points about
+// evenly.
+TEST(KeySampler, AppendsSplitInTheMiddleOfThePoints) {
+    KeySampler s{};
+    SplitMix64 rng{77};
+    for (int key = 0; key < 10000; key++)
+        s.record_point(key, 1, rng.next());
+    for (size_t i = 0; i < s.candidate_count(); i++)
+        EXPECT_EQ(s.candidate(i).left, 0.0); // nothing after a candidate lies below it
+    SplitSuggestion suggestion = s.suggest(100);
+    ASSERT_TRUE(suggestion.valid);
+    EXPECT_NEAR(suggestion.key, 5000, 1000);
+    EXPECT_NEAR(suggestion.left_share, 0.5, 0.05);
+    EXPECT_NEAR(suggestion.right_share, 0.5, 0.05);
+    EXPECT_EQ(suggestion.contained_share, 0.0);
+    EXPECT_EQ(suggestion.samples, KeySampler::kPoints);
+    // Not on fewer points than min_samples.
+    KeySampler few{};
+    for (int key = 0; key < 50; key++)
+        few.record_point(key, 1, rng.next());
+    EXPECT_FALSE(few.suggest(51).valid);
+    EXPECT_TRUE(few.suggest(50).valid);
+    // Where positions are not keys, the split is a candidate with an image.
+    KeySampler text{};
+    for (int key = 0; key < 1000; key++)
+        text.record(point_with_image(key, key % 2 ? "odd" : "even", 1), rng.next());
+    SplitSuggestion real = text.suggest(100, true);
+    ASSERT_TRUE(real.valid);
+    EXPECT_EQ(text_of(real.image), static_cast<int>(real.key) % 2 ? "odd" : "even");
+    EXPECT_NEAR(real.left_share, 0.5, 0.1);
 }
