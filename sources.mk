@@ -39,6 +39,7 @@ PRESPLIT_PG_SOURCES = \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
 	src/analyzer/leaf_access.cpp \
+	src/analyzer/write_counts.cpp \
 	src/analyzer/inserted_keys.cpp \
 	src/analyzer/stats_store.cpp \
 	src/analyzer/recorder.cpp \

@@ -5,9 +5,15 @@
 # default sampling, one statement in 10, and every statement) vs pg_presplit
 # not preloaded, alternating restarts in one run:
 #   select-only TPS ratio (target >= 0.97), TPC-B-like TPS ratio (target >= 0.97),
+#   insert: one row per transaction appended to pgbench_accounts (keys above
+#   every existing one, so into its last partition: a time series' right
+#   edge), insert-batch: 100 such rows per INSERT ... SELECT (the per-row
+#   key sampling), both with target >= 0.97,
 #   and the analyzer's shared memory per managed partition.
 # Usage: bench/analyzer.sh (as root or a user who can run initdb; needs
-# pg_presplit installed). About 8 minutes. Prints medians over the rounds.
+# pg_presplit installed). About 16 minutes. Prints medians over the rounds.
+# WORKLOADS (default: all four) picks some of select-only, tpcb-like,
+# insert, insert-batch.
 # BASELINE_BIN=<bin directory of another PostgreSQL 15 copy with another
 # pg_presplit build> adds that build's two modes (base-default, base-every)
 # to the same rotation, so that two builds are compared in one run (about 13
@@ -18,6 +24,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
 ROUNDS=${ROUNDS:-5}
 CLIENTS=${CLIENTS:-4}
 BASELINE_BIN=${BASELINE_BIN:-}
+WORKLOADS=${WORKLOADS:-select-only tpcb-like insert insert-batch}
 
 start_cluster "shared_preload_libraries = 'pg_presplit'"
 sql "CREATE EXTENSION pg_presplit"
@@ -25,6 +32,17 @@ as_pg_user "$PG_BIN/pgbench" -i -q -s "$SCALE" --partitions=8 --partition-method
     -h "$PGHOST" -p "$PGPORT" -U postgres postgres >/dev/null 2>&1
 sql "SELECT presplit.manage('pgbench_accounts')" >/dev/null
 sql "VACUUM ANALYZE"
+# The insert workloads append accounts above every existing key.
+sql "CREATE SEQUENCE bench_append START $((SCALE * 100000 + 1))"
+cat >"$BENCH_DIR/insert.sql" <<'SQL'
+INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+  VALUES (nextval('bench_append'), 1, 0, '');
+SQL
+cat >"$BENCH_DIR/insert-batch.sql" <<'SQL'
+INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+  SELECT nextval('bench_append'), 1, 0, '' FROM generate_series(1, 100);
+SQL
+chmod 644 "$BENCH_DIR"/*.sql
 
 restart_with() { # bin directory, preload list, analyzer_sample_every
     sed -i "s/^shared_preload_libraries = .*/shared_preload_libraries = '$2'/" "$BENCH_DIR/data/postgresql.conf"
@@ -33,8 +51,10 @@ restart_with() { # bin directory, preload list, analyzer_sample_every
     start_with_bin "$1"
 }
 
-tps() { # builtin script: "TPS CPU-microseconds-per-transaction"
-    pgbench_tps_cpu -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
+tps() { # workload: "TPS CPU-microseconds-per-transaction"
+    local script=(-b "$1")
+    [ -f "$BENCH_DIR/$1.sql" ] && script=(-f "$BENCH_DIR/$1.sql")
+    pgbench_tps_cpu -n -M prepared "${script[@]}" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
         -h "$PGHOST" -p "$PGPORT" -U postgres postgres
 }
 
@@ -45,7 +65,7 @@ modes=(default every off)
 [ -n "$BASELINE_BIN" ] && modes+=(base-default base-every)
 count=${#modes[@]}
 for round in $(seq "$ROUNDS"); do
-    for workload in select-only tpcb-like; do
+    for workload in $WORKLOADS; do
         for i in $(seq 0 $((count - 1))); do
             mode=${modes[$(((i + round) % count))]}
             case $mode in
@@ -73,7 +93,7 @@ recorded=$(sql "SELECT sum(reads + writes) FROM presplit.partition_stats WHERE p
 mean_of() { tr ' ' '\n' <<<"$1" | grep . | median; }
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); scale $SCALE, 8 range partitions, $CLIENTS clients, ${SECONDS_PER_RUN}s x $ROUNDS rounds"
-for workload in select-only tpcb-like; do
+for workload in $WORKLOADS; do
     off=$(mean_of "${results[off/$workload]}")
     off_cpu=$(mean_of "${cpus[off/$workload]}")
     for mode in "${modes[@]}"; do

@@ -10,11 +10,14 @@ extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "executor/execPartition.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "storage/bufmgr.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
@@ -29,21 +32,39 @@ namespace {
 
 // --- INSERT ------------------------------------------------------------------
 
+constexpr int kNoOffset = -2; // no previous row (partition_range_datum_bsearch gives >= -1)
+
 // The rows one plan node produces for an INSERT, being sampled. Plain data
 // in the executor's memory (es_query_cxt): the per-row function below reads
 // and writes it without owning anything.
 struct RowSampler {
     PlanState* node;
     ExecProcNodeMtd original; // the node's own ExecProcNodeReal
-    ModifyTableState* table;
-    MemoryContext memory; // es_query_cxt: the kept keys live there
-    AttrNumber column;    // the key's position in the node's output
+    MemoryContext memory;     // es_query_cxt: everything below lives there
+    AttrNumber column;        // the key's position in the node's output
     Oid key_type;
     int16 typlen;
     bool typbyval;
+    Oid target; // a leaf named by the INSERT (routing: InvalidOid)
+    // Routing through a parent: PostgreSQL's partition key and descriptor
+    // of it (the executor's, pinned for the query), the bound offset of the
+    // previous row, which partitions rows reached, and their baselines.
+    PartitionKey partition_key;
+    PartitionDesc partitions;
+    int last_offset;
+    // Integer-like keys (integers, date, timestamps: their order is their
+    // integer value's) compare the previous row's range natively.
+    bool native;
+    bool has_low, has_high;
+    int64 low, high;
+    bool* reached; // per partition index
+    WriteBaseline* baselines;
+    int baseline_count, baseline_room;
+    // The kept keys.
+    bool samples_keys;
     core::StreamSample sample;
     Datum keys[kKeysPerSample];
-    bool nulls[kKeysPerSample]; // true also for slots not filled yet
+    Oid leaves[kKeysPerSample]; // InvalidOid: not kept (or a NULL key)
 };
 
 // The samplers of this backend's running executions (nested ones too).
@@ -58,35 +79,151 @@ RowSampler* sampler_of(PlanState* node) {
     return nullptr;
 }
 
-// Keeps the key of the row in slot `kept` of the sample. PostgreSQL code
-// (slot_getattr, datumCopy); this frame owns nothing, so an error may pass
-// through it as through C.
-void keep_key(RowSampler* sampler, TupleTableSlot* slot, int32_t kept) {
-    bool isnull;
-    Datum value = slot_getattr(slot, sampler->column, &isnull);
-    if (!sampler->nulls[kept] && !sampler->typbyval)
-        pfree(DatumGetPointer(sampler->keys[kept]));
-    sampler->nulls[kept] = true;
-    if (isnull)
-        return;
-    MemoryContext old = MemoryContextSwitchTo(sampler->memory);
-    sampler->keys[kept] = datumCopy(value, sampler->typbyval, sampler->typlen);
-    MemoryContextSwitchTo(old);
-    sampler->nulls[kept] = false;
+// The per-row path below is PostgreSQL code whose frames own nothing: it is
+// not a pg::entry (it runs for every row, throws no C++ exception, and an
+// ERROR from the node below passes through it as through C).
+
+// An integer-like key as the integer whose order is the key's.
+int64 native_value(Oid type, Datum value) {
+    switch (type) {
+    case INT2OID:
+        return DatumGetInt16(value);
+    case INT4OID:
+        return DatumGetInt32(value);
+    case DATEOID:
+        return DatumGetDateADT(value);
+    default: // int8, timestamp, timestamptz
+        return DatumGetInt64(value);
+    }
 }
 
-// The wrapped node's function, called by the executor for every row. Not a
-// pg::entry: it runs per row, throws no C++ exception, and its frame owns
-// nothing (an ERROR from the node below passes through it as through C).
+bool is_native(Oid type) {
+    return type == INT2OID || type == INT4OID || type == INT8OID || type == DATEOID ||
+           type == TIMESTAMPOID || type == TIMESTAMPTZOID;
+}
+
+// The native range of bound offsets offset and offset + 1 (a MINVALUE or
+// MAXVALUE bound leaves that side open or the range empty).
+void set_native_range(RowSampler* sampler, int offset) {
+    PartitionBoundInfo bounds = sampler->partitions->boundinfo;
+    sampler->has_low = sampler->has_high = false;
+    if (offset >= 0) {
+        switch (bounds->kind[offset][0]) {
+        case PARTITION_RANGE_DATUM_VALUE:
+            sampler->has_low = true;
+            sampler->low = native_value(sampler->key_type, bounds->datums[offset][0]);
+            break;
+        case PARTITION_RANGE_DATUM_MAXVALUE: // empty: never matches
+            sampler->has_low = sampler->has_high = true;
+            sampler->low = 1;
+            sampler->high = 0;
+            return;
+        default:
+            break;
+        }
+    }
+    if (offset + 1 < bounds->ndatums) {
+        switch (bounds->kind[offset + 1][0]) {
+        case PARTITION_RANGE_DATUM_VALUE:
+            sampler->has_high = true;
+            sampler->high = native_value(sampler->key_type, bounds->datums[offset + 1][0]);
+            break;
+        case PARTITION_RANGE_DATUM_MINVALUE: // empty
+            sampler->has_low = sampler->has_high = true;
+            sampler->low = 1;
+            sampler->high = 0;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+// Whether key lies in the range between bound offsets offset and offset + 1
+// (as partition_range_datum_bsearch found it).
+bool within_offset(const RowSampler* sampler, int offset, Datum key) {
+    if (sampler->native) {
+        const int64 value = native_value(sampler->key_type, key);
+        return (!sampler->has_low || value >= sampler->low) &&
+               (!sampler->has_high || value < sampler->high);
+    }
+    PartitionBoundInfo bounds = sampler->partitions->boundinfo;
+    PartitionKey partition_key = sampler->partition_key;
+    if (offset >= 0 &&
+        partition_rbound_datum_cmp(partition_key->partsupfunc, partition_key->partcollation,
+                                   bounds->datums[offset], bounds->kind[offset], &key, 1) > 0)
+        return false;
+    return offset + 1 >= bounds->ndatums ||
+           partition_rbound_datum_cmp(partition_key->partsupfunc, partition_key->partcollation,
+                                      bounds->datums[offset + 1], bounds->kind[offset + 1], &key,
+                                      1) > 0;
+}
+
+// The leaf a row goes to, as ExecFindPartition finds it for a range
+// partitioned table (InvalidOid: none, the INSERT fails). The first row to
+// reach a leaf takes its write baseline.
+Oid route_row(RowSampler* sampler, Datum key, bool isnull) {
+    PartitionBoundInfo bounds = sampler->partitions->boundinfo;
+    int index = -1;
+    if (!isnull && bounds->ndatums > 0) {
+        int offset = sampler->last_offset;
+        if (offset == kNoOffset || !within_offset(sampler, offset, key)) {
+            bool equal;
+            offset = partition_range_datum_bsearch(sampler->partition_key->partsupfunc,
+                                                   sampler->partition_key->partcollation, bounds, 1,
+                                                   &key, &equal);
+            sampler->last_offset = offset;
+            if (sampler->native)
+                set_native_range(sampler, offset);
+        }
+        index = bounds->indexes[offset + 1];
+    }
+    if (index < 0)
+        index = bounds->default_index;
+    if (index < 0 || index >= sampler->partitions->nparts)
+        return InvalidOid;
+    const Oid leaf = sampler->partitions->oids[index];
+    if (!sampler->reached[index]) {
+        sampler->reached[index] = true;
+        if (sampler->baseline_count == sampler->baseline_room) {
+            sampler->baseline_room *= 2;
+            sampler->baselines = static_cast<WriteBaseline*>(
+                repalloc(sampler->baselines, sizeof(WriteBaseline) * sampler->baseline_room));
+        }
+        sampler->baselines[sampler->baseline_count++] = {leaf, writes_so_far(leaf)};
+    }
+    return leaf;
+}
+
+// Keeps the key of a row in slot `kept` of the sample.
+void keep_key(RowSampler* sampler, int32_t kept, Datum key, bool isnull, Oid leaf) {
+    if (OidIsValid(sampler->leaves[kept]) && !sampler->typbyval)
+        pfree(DatumGetPointer(sampler->keys[kept]));
+    sampler->leaves[kept] = InvalidOid;
+    if (isnull || !OidIsValid(leaf))
+        return;
+    MemoryContext old = MemoryContextSwitchTo(sampler->memory);
+    sampler->keys[kept] = datumCopy(key, sampler->typbyval, sampler->typlen);
+    MemoryContextSwitchTo(old);
+    sampler->leaves[kept] = leaf;
+}
+
+// The wrapped node's function, called by the executor for every row.
 TupleTableSlot* sample_row(PlanState* node) {
     RowSampler* sampler = sampler_of(node);
     if (sampler == nullptr) // cannot happen: forgotten only with the node's memory
         elog(ERROR, "pg_presplit: a sampled plan node lost its sampler");
     TupleTableSlot* slot = sampler->original(node);
-    if (!TupIsNull(slot)) {
+    if (TupIsNull(slot))
+        return slot;
+    bool isnull;
+    const Datum key = slot_getattr(slot, sampler->column, &isnull);
+    const Oid leaf =
+        sampler->partitions != nullptr ? route_row(sampler, key, isnull) : sampler->target;
+    if (sampler->samples_keys) {
         const int32_t kept = sampler->sample.offer();
         if (kept != core::StreamSample::kSkip)
-            keep_key(sampler, slot, kept);
+            keep_key(sampler, kept, key, isnull, leaf);
     }
     return slot;
 }
@@ -106,72 +243,91 @@ AttrNumber output_column(Plan* plan, AttrNumber attnum) {
     return InvalidAttrNumber;
 }
 
-void wrap(ModifyTableState* table, EState* estate) {
+// PostgreSQL code (inside pg::call): the executor's partition descriptor of
+// a range-partitioned parent whose partitions are all leaves (else null: a
+// row's leaf is then not known here).
+PartitionDesc routable_partitions(Relation parent, EState* estate) {
+    PartitionKey partition_key = RelationGetPartitionKey(parent);
+    if (partition_key == nullptr || partition_key->strategy != PARTITION_STRATEGY_RANGE ||
+        partition_key->partnatts != 1 || estate->es_partition_directory == nullptr)
+        return nullptr;
+    PartitionDesc partitions = PartitionDirectoryLookup(estate->es_partition_directory, parent);
+    if (partitions == nullptr || partitions->boundinfo == nullptr)
+        return nullptr;
+    for (int i = 0; i < partitions->nparts; i++)
+        if (!partitions->is_leaf[i])
+            return nullptr;
+    return partitions;
+}
+
+// Wraps the node under an INSERT into a managed table; returns whether it
+// routes its rows (the target is a managed parent).
+bool wrap(ModifyTableState* table, EState* estate) {
     if (table->operation != CMD_INSERT || table->rootResultRelInfo == nullptr)
-        return;
+        return false;
     PlanState* node = outerPlanState(table);
     if (node == nullptr || sampler_of(node) != nullptr)
-        return;
-    const Oid target = RelationGetRelid(table->rootResultRelInfo->ri_RelationDesc);
+        return false;
+    Relation target = table->rootResultRelInfo->ri_RelationDesc;
+    const Oid relid = RelationGetRelid(target);
     AttrNumber attnum;
     Oid key_type;
-    if (const ManagedLeaf* leaf = find_leaf(target)) {
-        if (leaf->axis.kind == KeyAxis::Kind::unsupported)
-            return;
+    bool samples_keys;
+    const ManagedLeaf* leaf = find_leaf(relid);
+    const ManagedParent* parent = leaf == nullptr ? find_parent(relid) : nullptr;
+    if (leaf != nullptr) {
         attnum = leaf->key_attnum;
         key_type = leaf->key_type;
-    } else if (const ManagedParent* parent = find_parent(target)) {
-        if (parent->key_kind == KeyAxis::Kind::unsupported)
-            return;
+        samples_keys = leaf->axis.kind != KeyAxis::Kind::unsupported;
+    } else if (parent != nullptr) {
         attnum = parent->key_attnum;
         key_type = parent->key_type;
+        samples_keys = parent->key_kind != KeyAxis::Kind::unsupported;
     } else {
-        return;
+        return false;
+    }
+    PartitionDesc partitions = nullptr;
+    if (parent != nullptr) {
+        partitions = pg::call([&] { return routable_partitions(target, estate); });
+        if (partitions == nullptr)
+            return false; // its writes are counted in every leaf, its keys not sampled
+    } else if (!samples_keys) {
+        return false; // a leaf: its writes are counted by the statement anyway
     }
     const AttrNumber column = pg::call([&] { return output_column(node->plan, attnum); });
     if (column == InvalidAttrNumber)
-        return;
-    auto* sampler = pg::call([&] {
-        return static_cast<RowSampler*>(
+        return false;
+    RowSampler* sampler = pg::call([&] {
+        auto* made = static_cast<RowSampler*>(
             MemoryContextAllocZero(estate->es_query_cxt, sizeof(RowSampler)));
+        get_typlenbyval(key_type, &made->typlen, &made->typbyval);
+        if (partitions != nullptr) {
+            made->partition_key = RelationGetPartitionKey(target);
+            made->reached = static_cast<bool*>(MemoryContextAllocZero(
+                estate->es_query_cxt, sizeof(bool) * std::max(partitions->nparts, 1)));
+            made->baseline_room = 4;
+            made->baselines = static_cast<WriteBaseline*>(MemoryContextAlloc(
+                estate->es_query_cxt, sizeof(WriteBaseline) * made->baseline_room));
+        }
+        return made;
     });
     sampler->node = node;
     sampler->original = node->ExecProcNodeReal;
-    sampler->table = table;
     sampler->memory = estate->es_query_cxt;
     sampler->column = column;
     sampler->key_type = key_type;
-    pg::call([&] { get_typlenbyval(key_type, &sampler->typlen, &sampler->typbyval); });
+    sampler->target = leaf != nullptr ? relid : InvalidOid;
+    sampler->partitions = partitions;
+    sampler->last_offset = kNoOffset;
+    sampler->native =
+        partitions != nullptr && parent->key_kind == KeyAxis::Kind::number && is_native(key_type);
+    sampler->samples_keys = samples_keys;
     sampler->sample.start(kKeysPerSample, pg::backend_random());
-    std::fill(std::begin(sampler->nulls), std::end(sampler->nulls), true);
     samplers.push_back(sampler);
     // ExecProcNodeFirst (or the instrumentation wrapper) calls
     // ExecProcNodeReal: wrapping it keeps both in place.
     node->ExecProcNodeReal = sample_row;
-}
-
-// PostgreSQL code (inside pg::call): the partition of `parent` a key goes
-// to, as ExecFindPartition finds it for a range-partitioned table (InvalidOid
-// if none, or if it is partitioned itself).
-Oid route(Relation parent, Datum key) {
-    PartitionKey partition_key = RelationGetPartitionKey(parent);
-    PartitionDesc partitions = RelationGetPartitionDesc(parent, true);
-    if (partition_key == nullptr || partition_key->strategy != PARTITION_STRATEGY_RANGE ||
-        partition_key->partnatts != 1 || partitions == nullptr || partitions->boundinfo == nullptr)
-        return InvalidOid;
-    PartitionBoundInfo bounds = partitions->boundinfo;
-    int index = -1;
-    if (bounds->ndatums > 0) {
-        bool equal;
-        const int offset = partition_range_datum_bsearch(
-            partition_key->partsupfunc, partition_key->partcollation, bounds, 1, &key, &equal);
-        index = bounds->indexes[offset + 1];
-    }
-    if (index < 0)
-        index = bounds->default_index;
-    if (index < 0 || index >= partitions->nparts || !partitions->is_leaf[index])
-        return InvalidOid;
-    return partitions->oids[index];
+    return partitions != nullptr;
 }
 
 void remove_sampler(RowSampler* sampler) {
@@ -265,24 +421,30 @@ void sample_copied(Oid relid, AttrNumber attnum, Oid key_type, int64 rows, Comma
 
 } // namespace
 
-void start_sampling_inserted_rows(QueryDesc* query) {
+RoutedParents start_sampling_inserted_rows(QueryDesc* query) {
+    RoutedParents routed;
     PlannedStmt* statement = query->plannedstmt;
     if (query->operation != CMD_INSERT && !statement->hasModifyingCTE)
-        return;
-    if (query->planstate != nullptr && IsA(query->planstate, ModifyTableState))
-        wrap(reinterpret_cast<ModifyTableState*>(query->planstate), query->estate);
-    if (!statement->hasModifyingCTE)
-        return;
-    // WITH x AS (INSERT ...): the ModifyTable tops a subplan.
-    ListCell* cell;
-    foreach (cell, query->estate->es_subplanstates) {
-        auto* state = static_cast<PlanState*>(lfirst(cell));
-        if (state != nullptr && IsA(state, ModifyTableState))
-            wrap(reinterpret_cast<ModifyTableState*>(state), query->estate);
+        return routed;
+    auto consider = [&](PlanState* state) {
+        if (state == nullptr || !IsA(state, ModifyTableState))
+            return;
+        auto* table = reinterpret_cast<ModifyTableState*>(state);
+        if (wrap(table, query->estate))
+            routed.push_back(RelationGetRelid(table->rootResultRelInfo->ri_RelationDesc));
+    };
+    consider(query->planstate);
+    if (statement->hasModifyingCTE) {
+        // WITH x AS (INSERT ...): the ModifyTable tops a subplan.
+        ListCell* cell;
+        foreach (cell, query->estate->es_subplanstates)
+            consider(static_cast<PlanState*>(lfirst(cell)));
     }
+    return routed;
 }
 
-void collect_inserted_keys(QueryDesc* query, double scale, LeafAccesses& out) {
+void collect_inserted_rows(QueryDesc* query, LeafAccesses& accesses,
+                           std::vector<WriteBaseline>& baselines) {
     if (samplers.empty() || query->estate == nullptr)
         return;
     const MemoryContext memory = query->estate->es_query_cxt;
@@ -293,18 +455,12 @@ void collect_inserted_keys(QueryDesc* query, double scale, LeafAccesses& out) {
     for (RowSampler* sampler : mine) {
         remove_sampler(sampler);
         sampler->node->ExecProcNodeReal = sampler->original;
-        Relation target = sampler->table->rootResultRelInfo->ri_RelationDesc;
-        const ManagedLeaf* direct = find_leaf(RelationGetRelid(target));
-        const double weight = scale * sampler->sample.weight();
-        for (uint32_t i = 0; i < sampler->sample.kept(); i++) {
-            if (sampler->nulls[i])
-                continue;
-            const ManagedLeaf* leaf = direct;
-            if (leaf == nullptr)
-                leaf = find_leaf(pg::call([&] { return route(target, sampler->keys[i]); }));
-            if (leaf != nullptr)
-                add_point(out, *leaf, sampler->keys[i], sampler->key_type, weight);
-        }
+        for (int i = 0; i < sampler->baseline_count; i++)
+            baselines.push_back(sampler->baselines[i]);
+        const double weight = sampler->sample.weight();
+        for (uint32_t i = 0; i < sampler->sample.kept(); i++)
+            if (const ManagedLeaf* leaf = find_leaf(sampler->leaves[i]))
+                add_point(accesses, *leaf, sampler->keys[i], sampler->key_type, weight);
     }
 }
 
@@ -315,7 +471,7 @@ void forget_inserted_rows(MemoryContext memory) {
         samplers.end());
 }
 
-void collect_copied_keys(const ManagedLeaf& leaf, int64 rows, CommandId command, double scale,
+void collect_copied_keys(const ManagedLeaf& leaf, int64 rows, CommandId command,
                          LeafAccesses& out) {
     if (rows <= 0 || leaf.axis.kind == KeyAxis::Kind::unsupported)
         return;
@@ -328,7 +484,7 @@ void collect_copied_keys(const ManagedLeaf& leaf, int64 rows, CommandId command,
         kept += copied.filled[i] ? 1 : 0;
     if (kept == 0)
         return;
-    const double weight = scale * static_cast<double>(rows) / kept;
+    const double weight = static_cast<double>(rows) / kept;
     for (uint32_t i = 0; i < copied.sample.kept(); i++)
         if (copied.filled[i])
             add_point(out, leaf, copied.keys[i], leaf.key_type, weight);

@@ -28,8 +28,9 @@ using LeafAccesses = boost::container::small_vector<LeafAccess, 8>;
 
 // Elements of an `= ANY` array, rows of an INSERT, rows of a COPY: at most
 // this many keys sampled per array, per inserting plan node and per leaf a
-// COPY wrote, each weighing for the ones left out.
-constexpr uint32_t kKeysPerSample = 16;
+// COPY wrote, each weighing for the ones left out. Each is an access the
+// store records under the partition's lock (a pass over 64 candidates).
+constexpr uint32_t kKeysPerSample = 8;
 
 // Whether a position lies in the leaf (its upper bound excluded).
 inline bool inside(const ManagedLeaf& leaf, double position) {

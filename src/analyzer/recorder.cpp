@@ -38,18 +38,6 @@ extern "C" {
 namespace presplit::analyzer {
 namespace {
 
-// Rows inserted, updated and deleted in relid by this transaction so far.
-int64 writes_so_far(Oid relid) {
-    PgStat_TableStatus* status = find_tabstat_entry(relid);
-    if (status == nullptr)
-        return 0;
-    int64 total = status->t_counts.t_tuples_inserted + status->t_counts.t_tuples_updated +
-                  status->t_counts.t_tuples_deleted;
-    for (PgStat_TableXactStatus* level = status->trans; level != nullptr; level = level->upper)
-        total += level->tuples_inserted + level->tuples_updated + level->tuples_deleted;
-    return total;
-}
-
 // Per recorded statement: what it did to each managed leaf it touched. Most
 // statements touch a few: kept on the stack, no allocation (a statement over
 // more leaves spills to the heap).
@@ -402,37 +390,35 @@ void walk(PlanState* state, EState* estate, StatementActivity& activity) {
 // access only for a leaf it has no other access to, once), every count and
 // weight scaled by the statement's sampling weight.
 void record_activity(StatementActivity& activity, uint64_t scale, double seconds) {
-    LeafAccesses& accesses = activity.accesses;
+    const LeafAccesses& accesses = activity.accesses;
     auto keyed = [&](Oid relid) {
         for (const LeafAccess& access : accesses)
             if (access.relid == relid && !access.whole_partition)
                 return true;
         return false;
     };
-    LeafAccesses kept;
+    // The store takes one array of accesses per leaf: these, grouped by leaf
+    // (an insertion sort: a statement has a few).
+    boost::container::small_vector<core::KeyAccess, 8> plain;
+    boost::container::small_vector<Oid, 8> relids;
     for (const LeafAccess& access : accesses) {
         if (access.whole_partition) {
-            bool seen = false;
-            for (const LeafAccess& earlier : kept)
-                seen = seen || earlier.relid == access.relid;
-            if (seen || keyed(access.relid))
+            if (std::find(relids.begin(), relids.end(), access.relid) != relids.end() ||
+                keyed(access.relid))
                 continue;
         }
-        kept.push_back(access);
-        kept.back().access.weight *= static_cast<double>(scale);
+        size_t at = relids.size();
+        while (at > 0 && relids[at - 1] > access.relid)
+            at--;
+        relids.insert(relids.begin() + static_cast<long>(at), access.relid);
+        plain.insert(plain.begin() + static_cast<long>(at), access.access);
+        plain[at].weight *= static_cast<double>(scale);
     }
-    std::stable_sort(kept.begin(), kept.end(),
-                     [](const LeafAccess& a, const LeafAccess& b) { return a.relid < b.relid; });
-    // The store takes plain KeyAccess arrays: one per leaf, in this list.
-    boost::container::small_vector<core::KeyAccess, 8> plain;
-    plain.reserve(kept.size());
-    for (const LeafAccess& access : kept)
-        plain.push_back(access.access);
-    for (size_t first = 0; first < kept.size();) {
+    for (size_t first = 0; first < relids.size();) {
         size_t last = first;
-        while (last < kept.size() && kept[last].relid == kept[first].relid)
+        while (last < relids.size() && relids[last] == relids[first])
             last++;
-        if (const ManagedLeaf* leaf = find_leaf(kept[first].relid)) {
+        if (const ManagedLeaf* leaf = find_leaf(relids[first])) {
             PartitionUsage& usage = usage_of(activity.usages, *leaf);
             usage.accesses = plain.data() + first;
             usage.access_count = last - first;
@@ -473,7 +459,7 @@ void add_writes(StatementActivity& activity, const std::vector<WriteBaseline>& b
         usage.counters.reads = 0;
         usage.counters.rows_read = 0;
         if (copy_command)
-            collect_copied_keys(*leaf, delta, *copy_command, 1, activity.accesses);
+            collect_copied_keys(*leaf, delta, *copy_command, activity.accesses);
     }
 }
 
@@ -497,24 +483,28 @@ uint64_t statement_starting(QueryDesc* query, int eflags) {
 void statement_started(QueryDesc* query, uint64_t scale) {
     if (scale == 0)
         return;
-    TrackedStatement statement{query, query->estate->es_query_cxt, scale, {}};
-    if (query->operation != CMD_SELECT) {
-        ListCell* cell;
-        foreach (cell, query->plannedstmt->resultRelations) {
-            Oid relid =
-                pg::call([&] { return exec_rt_fetch(lfirst_int(cell), query->estate)->relid; });
-            add_leaves_of(relid, statement.writes);
-        }
-    }
+    const MemoryContext memory = query->estate->es_query_cxt;
+    // Forgotten with the executor's memory, whatever happens from here on.
     pg::call([&] {
         auto* callback = static_cast<MemoryContextCallback*>(
-            MemoryContextAlloc(statement.memory, sizeof(MemoryContextCallback)));
+            MemoryContextAlloc(memory, sizeof(MemoryContextCallback)));
         callback->func = tracked_memory_gone;
-        callback->arg = statement.memory;
-        MemoryContextRegisterResetCallback(statement.memory, callback);
+        callback->arg = memory;
+        MemoryContextRegisterResetCallback(memory, callback);
     });
-    tracked.push_back(std::move(statement));
-    start_sampling_inserted_rows(query);
+    tracked.push_back(TrackedStatement{query, memory, scale, {}});
+    // An INSERT through a managed parent finds the leaves its rows reach
+    // (and their baselines) row by row; other writes take the baselines of
+    // every leaf they may write now.
+    const RoutedParents routed = start_sampling_inserted_rows(query);
+    if (query->operation == CMD_SELECT)
+        return;
+    ListCell* cell;
+    foreach (cell, query->plannedstmt->resultRelations) {
+        Oid relid = pg::call([&] { return exec_rt_fetch(lfirst_int(cell), query->estate)->relid; });
+        if (std::find(routed.begin(), routed.end(), relid) == routed.end())
+            add_leaves_of(relid, tracked.back().writes);
+    }
 }
 
 void statement_ending(QueryDesc* query, double executor_seconds) {
@@ -526,8 +516,8 @@ void statement_ending(QueryDesc* query, double executor_seconds) {
         tracked.erase(tracked.begin() + static_cast<long>(i));
         StatementActivity activity;
         walk(query->planstate, query->estate, activity);
+        collect_inserted_rows(query, activity.accesses, statement.writes);
         add_writes(activity, statement.writes);
-        collect_inserted_keys(query, 1, activity.accesses);
         record_activity(activity, statement.scale, executor_seconds);
         return;
     }

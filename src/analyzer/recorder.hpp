@@ -25,6 +25,8 @@ extern "C" {
 #include "nodes/plannodes.h"
 }
 
+#include "analyzer/write_counts.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -46,10 +48,6 @@ void statement_ending(QueryDesc* query, double executor_seconds);
 // COPY FROM into a managed table: rows per partition, from the pgstat
 // counters before and after; keys of the copied rows, read back from the
 // pages they went to (inserted_keys.hpp).
-struct WriteBaseline {
-    Oid relid;
-    int64 before;
-};
 struct UtilityRecording {
     uint64_t scale = 0;
     std::vector<WriteBaseline> baseline;  // empty: not recorded

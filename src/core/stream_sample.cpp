@@ -20,9 +20,11 @@ void StreamSample::start(uint32_t capacity, uint64_t seed) {
     seen_ = 0;
     capacity_ = capacity == 0 ? 1 : capacity;
     rng_ = SplitMix64{seed};
-    w_ = std::exp(std::log(open_unit(rng_)) / capacity_);
-    next_ = capacity_;
-    advance();
+    // The first skip is drawn when the sample is full (most statements
+    // never fill it): until then the next item past it goes to replace().
+    primed_ = false;
+    w_ = 0;
+    next_ = static_cast<uint64_t>(capacity_) + 1;
 }
 
 void StreamSample::advance() {
@@ -34,6 +36,14 @@ void StreamSample::advance() {
 }
 
 int32_t StreamSample::replace() {
+    if (!primed_) {
+        primed_ = true;
+        w_ = std::exp(std::log(open_unit(rng_)) / capacity_);
+        next_ = capacity_;
+        advance();
+        if (seen_ != next_)
+            return kSkip;
+    }
     const auto slot = static_cast<int32_t>(rng_.next() % capacity_);
     w_ *= std::exp(std::log(open_unit(rng_)) / capacity_);
     advance();

@@ -7,7 +7,8 @@
 //
 // offer() is called once per item: a counter and a comparison, plus a few
 // random draws and logarithms only when the item is kept (on average
-// capacity * (1 + ln(seen / capacity)) times in all). The random seed is
+// capacity * (1 + ln(seen / capacity)) times in all; none while the sample
+// is not full). The random seed is
 // passed in, so tests are deterministic. Trivial: it lives in the
 // executor's memory.
 #pragma once
@@ -52,6 +53,7 @@ private:
     uint64_t next_; // the number (from 1) of the next item kept once the sample is full
     double w_;      // Algorithm L's W
     uint32_t capacity_;
+    bool primed_; // w_ and the first skip drawn (once the sample is full)
     SplitMix64 rng_;
 };
 
