@@ -464,7 +464,7 @@ void collect_inserted_rows(QueryDesc* query, LeafAccesses& accesses,
     }
 }
 
-void forget_inserted_rows(MemoryContext memory) {
+void forget_inserted_rows(MemoryContext memory) noexcept {
     samplers.erase(
         std::remove_if(samplers.begin(), samplers.end(),
                        [&](const RowSampler* sampler) { return sampler->memory == memory; }),

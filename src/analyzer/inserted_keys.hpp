@@ -55,7 +55,7 @@ void collect_inserted_rows(QueryDesc* query, LeafAccesses& accesses,
 
 // The executor's memory is going (the statement ended or failed): forget
 // its samplers.
-void forget_inserted_rows(MemoryContext memory);
+void forget_inserted_rows(MemoryContext memory) noexcept;
 
 // After a recorded COPY: keys of the rows `command` (the COPY's command id)
 // inserted into the leaf, `rows` of them, as point accesses.

@@ -9,7 +9,6 @@ extern "C" {
 #include "catalog/pg_collation.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -17,6 +16,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/pg_locale.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 }
@@ -205,22 +205,34 @@ std::string bound_sort_key(const KeyAxis& axis, Datum value) {
     return std::string(copy, key.size);
 }
 
+// Whether an operator class is a btree class marked default (for its input
+// type, or one binary-coercible to it: text_ops for varchar).
+bool is_default_btree_class(Oid opclass) {
+    return pg::call([&] {
+        HeapTuple tuple = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclass));
+        if (!HeapTupleIsValid(tuple))
+            return false;
+        auto* form = reinterpret_cast<Form_pg_opclass>(GETSTRUCT(tuple));
+        const bool result = form->opcmethod == BTREE_AM_OID && form->opcdefault;
+        ReleaseSysCache(tuple);
+        return result;
+    });
+}
+
 } // namespace
 
 KeyAxis key_axis_for(Oid type, Oid opclass, Oid collation) {
     KeyAxis axis;
     axis.type = type;
-    const Oid default_opclass = GetDefaultOpClass(type, BTREE_AM_OID);
-    if (!OidIsValid(opclass))
-        opclass = default_opclass;
     if (!OidIsValid(opclass))
         return axis;
-    axis.opfamily = get_opclass_family(opclass);
-    if (is_number_type(type) && opclass == default_opclass) {
+    axis.opfamily = pg::call([&] { return get_opclass_family(opclass); });
+    const bool default_class = is_default_btree_class(opclass);
+    if (is_number_type(type) && default_class) {
         axis.kind = KeyAxis::Kind::number;
-    } else if (type == UUIDOID && opclass == default_opclass) {
+    } else if (type == UUIDOID && default_class) {
         axis.kind = KeyAxis::Kind::uuid;
-    } else if (is_text_type(type) && opclass == default_opclass && OidIsValid(collation)) {
+    } else if (is_text_type(type) && default_class && OidIsValid(collation)) {
         axis.kind = KeyAxis::Kind::text;
         axis.collation = collation;
         axis.collation_matters = true;

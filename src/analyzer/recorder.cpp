@@ -200,7 +200,12 @@ void add_index_accesses(LeafAccesses& out, const ManagedLeaf& leaf, Relation ind
     constexpr double kInfinity = std::numeric_limits<double>::infinity();
     double lo = leaf.has_lower ? leaf.lower : -kInfinity;
     double hi = leaf.has_upper ? leaf.upper : kInfinity;
-    core::KeyEnd lo_end = leaf.lower_end, hi_end = leaf.upper_end;
+    // Where positions are not keys (text), the span's ends as keys: which
+    // key (or bound) set each end.
+    const bool with_ends = leaf.axis.kind == KeyAxis::Kind::text;
+    const core::KeyEnd* lo_end = &leaf.lower_end;
+    const core::KeyEnd* hi_end = &leaf.upper_end;
+    core::KeyEnd lo_key, hi_key; // copies: a key's PlacedKey goes out of scope
     bool constrained = false;
     const ScanKeyData* array = nullptr;
     for (int i = 0; i < count; i++) {
@@ -231,11 +236,17 @@ void add_index_accesses(LeafAccesses& out, const ManagedLeaf& leaf, Relation ind
                                key.sk_strategy == BTLessEqualStrategyNumber;
         if (raises_lo && value->position > lo) {
             lo = value->position;
-            lo_end = value->end;
+            if (with_ends) {
+                lo_key = value->end;
+                lo_end = &lo_key;
+            }
         }
         if (lowers_hi && value->position < hi) {
             hi = value->position;
-            hi_end = value->end;
+            if (with_ends) {
+                hi_key = value->end;
+                hi_end = &hi_key;
+            }
         }
         constrained = constrained || raises_lo || lowers_hi;
     }
@@ -250,9 +261,11 @@ void add_index_accesses(LeafAccesses& out, const ManagedLeaf& leaf, Relation ind
     span.access.lo = lo;
     span.access.hi = hi;
     span.access.weight = 1;
-    span.access.has_ends = leaf.axis.kind == KeyAxis::Kind::text;
-    span.access.ends[0] = lo_end;
-    span.access.ends[1] = hi_end;
+    if (with_ends) {
+        span.access.has_ends = true;
+        span.access.ends[0] = *lo_end;
+        span.access.ends[1] = *hi_end;
+    }
     out.push_back(span);
 }
 
@@ -398,7 +411,7 @@ void record_activity(StatementActivity& activity, uint64_t scale, double seconds
         return false;
     };
     // The store takes one array of accesses per leaf: these, grouped by leaf
-    // (an insertion sort: a statement has a few).
+    // (an insertion sort: a statement has a few; most, one).
     boost::container::small_vector<core::KeyAccess, 8> plain;
     boost::container::small_vector<Oid, 8> relids;
     for (const LeafAccess& access : accesses) {
