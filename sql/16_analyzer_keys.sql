@@ -116,6 +116,16 @@ SELECT sum(times) FILTER (WHERE name < split_point COLLATE "en-x-icu") AS left_i
 -- The heat map's edges are keys too: the bounds, and sampled keys.
 SELECT partition, bucket, lower_bound, upper_bound, accesses
   FROM presplit.key_heat('customers', 4) ORDER BY partition::text, bucket;
+-- Rows inserted through the parent go to their leaf in the collation's
+-- order: 'customer-b5' to customers_named; 'customer-000555' exists (an
+-- access of customers_numbered, not a write).
+SELECT presplit.reset_stats('customers');
+INSERT INTO customers VALUES ('customer-b5', 5), ('customer-000555', 555) ON CONFLICT DO NOTHING;
+SELECT s.partition, s.writes, s.rows_written, h.accesses
+  FROM presplit.partition_stats s
+  JOIN (SELECT partition, sum(accesses) AS accesses FROM presplit.key_heat('customers')
+         GROUP BY partition) h USING (partition)
+ WHERE s.parent = 'customers'::regclass ORDER BY s.partition::text;
 
 -- varchar under the database's default collation, a range scan, a key
 -- longer than a key image holds (31 bytes: the split comes back cut, still a
