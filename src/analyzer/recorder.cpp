@@ -22,7 +22,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "parser/parsetree.h"
-#include "pgstat.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
