@@ -26,7 +26,8 @@ else
 PG_CXXFLAGS = -std=c++17 $(filter-out -Werror,$(PRESPLIT_WARNINGS))
 endif
 # libpq: the connection to another server (src/remote/), as postgres_fdw links it.
-SHLIB_LINK = -lstdc++
+# ICU: text keys under ICU collations take ICU sort keys.
+SHLIB_LINK = -lstdc++ $(ICU_LIBS)
 SHLIB_LINK_INTERNAL = $(libpq)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

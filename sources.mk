@@ -21,6 +21,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/load_history.cpp \
 	src/core/key_sampler.cpp \
 	src/core/size_history.cpp \
+	src/core/stream_sample.cpp \
+	src/core/key_bytes.cpp \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
@@ -44,6 +46,9 @@ PRESPLIT_PG_SOURCES = \
 	src/catalog/remote_moves.cpp \
 	src/analyzer/key_axis.cpp \
 	src/analyzer/managed_set.cpp \
+	src/analyzer/leaf_access.cpp \
+	src/analyzer/write_counts.cpp \
+	src/analyzer/inserted_keys.cpp \
 	src/analyzer/stats_store.cpp \
 	src/analyzer/recorder.cpp \
 	src/analyzer/maintenance.cpp \

@@ -8,12 +8,17 @@
 #   every    pg_presplit preloaded, every statement recorded
 #   pgss     pg_stat_statements preloaded instead (pg_presplit not)
 #   off      neither preloaded
-# and prints the select-only and TPC-B-like TPS ratios against "off" (target
-# for the analyzer: >= 0.97; at 1000 partitions: no lower than pgss's), the
-# server's CPU per transaction, and the analyzer's memory and evictions.
+# and prints the TPS ratios against "off" of each workload (target for the
+# analyzer: >= 0.97; at 1000 partitions: no lower than pgss's), the server's
+# CPU per transaction, and the analyzer's memory and evictions. Workloads:
+# select-only, tpcb-like, insert (one row per transaction appended above
+# every existing key, so into the last partition: a time series' right edge)
+# and insert-batch (100 such rows per INSERT ... SELECT: the per-row key
+# sampling); WORKLOADS picks some of them.
 # Usage: bench/analyzer.sh (as root or a user who can run initdb; needs
 # pg_presplit installed). About 8 minutes per partition count with the
-# defaults; SECONDS_PER_RUN=3 ROUNDS=1 checks that it works.
+# defaults and all four workloads; SECONDS_PER_RUN=3 ROUNDS=1 checks that it
+# works.
 # BASELINE_BIN=<bin directory of another PostgreSQL 15 copy with another
 # pg_presplit build> adds that build's two modes (base-default, base-every)
 # to the same rotation, so that two builds are compared in one run.
@@ -24,11 +29,22 @@ ROUNDS=${ROUNDS:-5}
 CLIENTS=${CLIENTS:-4}
 PARTITIONS=${PARTITIONS:-8 1000}
 BASELINE_BIN=${BASELINE_BIN:-}
+WORKLOADS=${WORKLOADS:-select-only tpcb-like insert insert-batch}
 
 # More partitions than the default lock table holds in one transaction
 # (pgbench -i, a scan of every partition).
 start_cluster "shared_preload_libraries = 'pg_presplit'" "max_locks_per_transaction = 256"
 sql "CREATE EXTENSION pg_presplit"
+# The insert workloads append accounts above every existing key.
+cat >"$BENCH_DIR/insert.sql" <<'SQL'
+INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+  VALUES (nextval('bench_append'), 1, 0, '');
+SQL
+cat >"$BENCH_DIR/insert-batch.sql" <<'SQL'
+INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
+  SELECT nextval('bench_append'), 1, 0, '' FROM generate_series(1, 100);
+SQL
+chmod 644 "$BENCH_DIR"/*.sql
 
 restart_with() { # bin directory, preload list, analyzer_sample_every
     sed -i "s/^shared_preload_libraries = .*/shared_preload_libraries = '$2'/" "$BENCH_DIR/data/postgresql.conf"
@@ -37,8 +53,10 @@ restart_with() { # bin directory, preload list, analyzer_sample_every
     start_with_bin "$1"
 }
 
-tps() { # builtin script: "TPS CPU-microseconds-per-transaction"
-    pgbench_tps_cpu -n -M prepared -b "$1" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
+tps() { # workload: "TPS CPU-microseconds-per-transaction"
+    local script=(-b "$1")
+    [ -f "$BENCH_DIR/$1.sql" ] && script=(-f "$BENCH_DIR/$1.sql")
+    pgbench_tps_cpu -n -M prepared "${script[@]}" -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" \
         -h "$PGHOST" -p "$PGPORT" -U postgres postgres
 }
 
@@ -55,12 +73,14 @@ for partitions in $PARTITIONS; do
         --partition-method=range -h "$PGHOST" -p "$PGPORT" -U postgres postgres >/dev/null 2>&1
     sql "SELECT presplit.manage('pgbench_accounts')" >/dev/null
     sql "VACUUM ANALYZE"
+    sql "DROP SEQUENCE IF EXISTS bench_append"
+    sql "CREATE SEQUENCE bench_append START $((SCALE * 100000 + 1))"
     sql "SELECT presplit.reset_stats()" >/dev/null
 
     # Each run after a restart and a checkpoint; the order of the modes
     # rotates from round to round so that none always follows the same one.
     for round in $(seq "$ROUNDS"); do
-        for workload in select-only tpcb-like; do
+        for workload in $WORKLOADS; do
             for i in $(seq 0 $((count - 1))); do
                 mode=${modes[$(((i + round) % count))]}
                 case $mode in
@@ -91,7 +111,7 @@ echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); scale $SCALE, $CLIENTS clients, ${SECONDS_PER_RUN}s x $ROUNDS rounds"
 for partitions in $PARTITIONS; do
     echo "--- $partitions range partitions, all managed"
-    for workload in select-only tpcb-like; do
+    for workload in $WORKLOADS; do
         off=$(mean_of "${results[$partitions/off/$workload]}")
         off_cpu=$(mean_of "${cpus[$partitions/off/$workload]}")
         for mode in "${modes[@]}"; do

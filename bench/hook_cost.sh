@@ -16,6 +16,9 @@
 #             (pgbench_branches)
 #   routed    SELECT by key on a switching plan's source, weight 100: the
 #             new channel's tree, planned every time
+#   insert    INSERT of one row into that managed table, with a key above
+#             every existing one (its last partition: a time series' edge)
+#   insert-batch  INSERT ... SELECT of 100 such rows (per-row key sampling)
 # Modes: off (pg_presplit not preloaded), every (every statement recorded:
 # presplit.analyzer_sample_every = 1), default (one in 10, drawn at random,
 # so not exactly repeatable); with BASELINE_BIN, the same for the build
@@ -26,6 +29,7 @@ source "$(dirname "$0")/lib.sh"
 N1=${N1:-200}
 N2=${N2:-1200}
 BASELINE_BIN=${BASELINE_BIN:-}
+KINDS=${KINDS:-select update unmanaged routed insert insert-batch}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 
 start_cluster "shared_preload_libraries = 'pg_presplit'"
@@ -51,6 +55,8 @@ statements() { # kind count
             else if (kind == "update") printf "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = %d;\n", 1 + (i * 7919) % 100000
             else if (kind == "unmanaged") printf "SELECT bbalance FROM pgbench_branches WHERE bid = 1;\n"
             else if (kind == "routed") printf "SELECT balance FROM accounts WHERE id = %d;\n", (i * 7919) % 10000
+            else if (kind == "insert") printf "INSERT INTO pgbench_accounts VALUES (%d, 1, 0, '"'"''"'"');\n", 100001 + i
+            else if (kind == "insert-batch") printf "INSERT INTO pgbench_accounts SELECT %d + g, 1, 0, '"'"''"'"' FROM generate_series(1, 100) g;\n", 100000 + 100 * i
         }
     }'
 }
@@ -80,7 +86,7 @@ builds=(current)
 [ -n "$BASELINE_BIN" ] && builds+=(baseline)
 echo "instructions per statement (callgrind; ($N2 - $N1 statements) difference):"
 printf '%-10s %-9s %10s %10s %10s %12s %12s\n' kind build off every default "every-off" "default-off"
-for kind in select update unmanaged routed; do
+for kind in $KINDS; do
     for build in "${builds[@]}"; do
         bin=$PG_BIN
         [ "$build" = baseline ] && bin=$BASELINE_BIN

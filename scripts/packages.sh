@@ -1,10 +1,10 @@
 # The Debian packages pg_presplit's build, tests, demo and benchmarks need,
 # and the one function that installs the missing ones (as root). Sourced.
-# libpq-dev: the pg_presplit client. The client's tests: libxml2-utils
+# libicu-dev: ICU sort keys of text keys. libpq-dev: the pg_presplit client. The client's tests: libxml2-utils
 # (xmllint checks its SVGs), librsvg2-bin (rsvg-convert renders them),
 # tmux (a terminal for its live display), prometheus-postgres-exporter (the
 # exporter scraped with prometheus/queries.yaml).
-PACKAGES=(make g++ cmake postgresql-server-dev-15 libboost-dev libgtest-dev libipc-run-perl libpq-dev
+PACKAGES=(make g++ cmake postgresql-server-dev-15 libboost-dev libgtest-dev libicu-dev libipc-run-perl libpq-dev
     libxml2-utils librsvg2-bin tmux prometheus-postgres-exporter)
 
 install_missing_packages() {

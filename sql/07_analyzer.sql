@@ -50,7 +50,8 @@ SELECT partition, reads, writes, rows_read, rows_written, total_time_ms > 0 AS t
 SELECT count(*) AS unwatched_rows FROM presplit.partition_stats WHERE parent = 'unwatched'::regclass;
 
 -- Where to split readings_low: between the two hot keys (a split at 900
--- puts the 100s left and the 900s right).
+-- puts the 100s left and the 900s right; the writes above add keys 998 and
+-- 999 of the DELETE's IN list and 998 of the COPY on the right).
 SELECT partition, split_point, left_share, right_share, samples
   FROM presplit.split_suggestions WHERE partition = 'readings_low'::regclass;
 SELECT partition, bucket, lower_bound, upper_bound, accesses

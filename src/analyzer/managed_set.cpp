@@ -13,6 +13,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_partitioned_table.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -22,8 +23,8 @@ extern "C" {
 }
 
 #include <boost/container/flat_map.hpp>
-#include <boost/container/flat_set.hpp>
-
+#include <cmath>
+#include <string>
 #include <vector>
 
 namespace presplit::analyzer {
@@ -34,7 +35,7 @@ namespace {
 // memory, no node per entry, and iteration in OID order for
 // for_each_leaf_of.
 boost::container::flat_map<Oid, ManagedLeaf> leaves;
-boost::container::flat_set<Oid> parents;
+boost::container::flat_map<Oid, ManagedParent> parents;
 catalog::TableWatch watch("managed_table");
 uint64_t rebuilds = 0;
 
@@ -65,12 +66,18 @@ std::vector<ManagedRow> read_managed_rows() {
     return rows;
 }
 
-// The leaf's bound as positions on the key axis (unbounded or unsupported
-// types: no bound).
-void read_bounds(ManagedLeaf& leaf) {
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(leaf.relid));
+// PostgreSQL code (inside pg::call): a leaf's bound values (unbounded
+// sides, and a default partition, have none).
+struct BoundValues {
+    bool has_lower, has_upper;
+    Datum lower, upper;
+};
+
+BoundValues read_bound_values(Oid relid) {
+    BoundValues bounds{};
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tuple))
-        return;
+        return bounds;
     bool isnull;
     Datum datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relpartbound, &isnull);
     if (!isnull) {
@@ -79,20 +86,82 @@ void read_bounds(ManagedLeaf& leaf) {
             auto* lower = castNode(PartitionRangeDatum, linitial(spec->lowerdatums));
             auto* upper = castNode(PartitionRangeDatum, linitial(spec->upperdatums));
             if (lower->kind == PARTITION_RANGE_DATUM_VALUE) {
-                auto position =
-                    key_to_axis(castNode(Const, lower->value)->constvalue, leaf.key_type);
-                leaf.has_lower = position.has_value();
-                leaf.lower = position.value_or(0);
+                bounds.has_lower = true;
+                bounds.lower = castNode(Const, lower->value)->constvalue;
             }
             if (upper->kind == PARTITION_RANGE_DATUM_VALUE) {
-                auto position =
-                    key_to_axis(castNode(Const, upper->value)->constvalue, leaf.key_type);
-                leaf.has_upper = position.has_value();
-                leaf.upper = position.value_or(0);
+                bounds.has_upper = true;
+                bounds.upper = castNode(Const, upper->value)->constvalue;
             }
         }
     }
     ReleaseSysCache(tuple);
+    return bounds;
+}
+
+std::string output_text(Oid type, Datum value) {
+    return pg::call([&] {
+        Oid output;
+        bool varlena;
+        getTypeOutputInfo(type, &output, &varlena);
+        return static_cast<const char*>(OidOutputFunctionCall(output, value));
+    });
+}
+
+// The leaf's axis narrowed to its bounds, and the bounds on it (unbounded
+// sides, or bounds that cannot be placed: none).
+void read_bounds(ManagedLeaf& leaf) {
+    const BoundValues bounds = pg::call([&] { return read_bound_values(leaf.relid); });
+    narrow_axis(leaf.axis, bounds.has_lower ? &bounds.lower : nullptr,
+                bounds.has_upper ? &bounds.upper : nullptr);
+    auto place = [&](bool has, Datum value, bool& has_position, double& position, core::KeyEnd& end,
+                     std::string& text) {
+        if (!has)
+            return;
+        std::optional<PlacedKey> placed = place_key(leaf.axis, value, leaf.key_type);
+        if (!placed || !std::isfinite(placed->position))
+            return;
+        has_position = true;
+        position = placed->position;
+        if (placed->has_end) {
+            end = placed->end;
+            text = output_text(leaf.key_type, value);
+        }
+    };
+    place(bounds.has_lower, bounds.lower, leaf.has_lower, leaf.lower, leaf.lower_end,
+          leaf.lower_text);
+    place(bounds.has_upper, bounds.upper, leaf.has_upper, leaf.upper, leaf.upper_end,
+          leaf.upper_text);
+}
+
+// PostgreSQL code (inside pg::call): the partition key of a managed parent
+// (its column, operator class and collation), from pg_partitioned_table.
+struct PartitionKeyFacts {
+    bool found;
+    AttrNumber attnum;
+    Oid opclass;
+    Oid collation;
+};
+
+PartitionKeyFacts read_partition_key(Oid parent) {
+    PartitionKeyFacts facts{};
+    HeapTuple tuple = SearchSysCache1(PARTRELID, ObjectIdGetDatum(parent));
+    if (!HeapTupleIsValid(tuple))
+        return facts;
+    auto* form = reinterpret_cast<Form_pg_partitioned_table>(GETSTRUCT(tuple));
+    bool isnull_class, isnull_collation;
+    Datum classes =
+        SysCacheGetAttr(PARTRELID, tuple, Anum_pg_partitioned_table_partclass, &isnull_class);
+    Datum collations = SysCacheGetAttr(PARTRELID, tuple, Anum_pg_partitioned_table_partcollation,
+                                       &isnull_collation);
+    if (form->partnatts == 1 && !isnull_class && !isnull_collation) {
+        facts.found = true;
+        facts.attnum = form->partattrs.values[0];
+        facts.opclass = reinterpret_cast<oidvector*>(DatumGetPointer(classes))->values[0];
+        facts.collation = reinterpret_cast<oidvector*>(DatumGetPointer(collations))->values[0];
+    }
+    ReleaseSysCache(tuple);
+    return facts;
 }
 
 void rebuild() {
@@ -105,25 +174,34 @@ void rebuild() {
             pg::call([&] { return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(row.parent)); });
         if (!exists)
             continue;
-        parents.insert(row.parent);
+        const PartitionKeyFacts key = pg::call([&] { return read_partition_key(row.parent); });
+        KeyAxis axis;
+        if (key.found)
+            axis = key_axis_for(row.key_type, key.opclass, key.collation);
+        ManagedParent parent;
+        parent.key_attnum = key.attnum;
+        parent.key_type = row.key_type;
+        parent.key_kind = axis.kind;
+        parents.insert_or_assign(row.parent, parent);
         List* members = pg::call([&] { return find_all_inheritors(row.parent, NoLock, nullptr); });
         ListCell* member;
         foreach (member, members) {
             Oid relid = lfirst_oid(member);
             if (pg::call([&] { return get_rel_relkind(relid); }) != RELKIND_RELATION)
                 continue;
-            ManagedLeaf leaf{};
+            ManagedLeaf leaf;
             leaf.relid = relid;
             leaf.parent = row.parent;
             leaf.key_type = row.key_type;
             leaf.key_attnum = pg::call([&] { return get_attnum(relid, row.key_column.c_str()); });
-            pg::call([&] { read_bounds(leaf); });
-            found.emplace_back(relid, leaf);
+            leaf.axis = axis;
+            read_bounds(leaf);
+            found.emplace_back(relid, std::move(leaf));
         }
     }
     // One sort rather than an insertion into the middle per leaf (a leaf
     // belongs to one managed table: its OID is found once).
-    leaves.insert(found.begin(), found.end());
+    leaves.insert(std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
 }
 
 // presplit.managed_table changed (manage, unmanage, the extension created
@@ -159,6 +237,11 @@ bool watching_anything() {
 const ManagedLeaf* find_leaf(Oid relid) {
     auto found = leaves.find(relid);
     return found == leaves.end() ? nullptr : &found->second;
+}
+
+const ManagedParent* find_parent(Oid relid) {
+    auto found = parents.find(relid);
+    return found == parents.end() ? nullptr : &found->second;
 }
 
 bool is_managed_parent(Oid relid) {

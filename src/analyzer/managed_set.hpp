@@ -7,22 +7,36 @@
 // for pending invalidations (an unlocked flag read when there are none).
 #pragma once
 
+#include "analyzer/key_axis.hpp"
+
 extern "C" {
 #include "postgres.h"
 #include "access/attnum.h"
 }
 
 #include <cstdint>
+#include <string>
 
 namespace presplit::analyzer {
 
 struct ManagedLeaf {
-    Oid relid;
-    Oid parent;
-    AttrNumber key_attnum;
-    Oid key_type;
-    bool has_lower, has_upper; // the partition's bounds on the key axis
-    double lower, upper;
+    Oid relid = InvalidOid;
+    Oid parent = InvalidOid;
+    AttrNumber key_attnum = InvalidAttrNumber;
+    Oid key_type = InvalidOid;
+    KeyAxis axis;                              // narrowed to this leaf's bounds
+    bool has_lower = false, has_upper = false; // the partition's bounds on the key axis
+    double lower = 0, upper = 0;
+    // Where positions are not keys (text): the bounds as access ends, and in
+    // full for key_heat's labels.
+    core::KeyEnd lower_end{}, upper_end{};
+    std::string lower_text, upper_text;
+};
+
+struct ManagedParent {
+    AttrNumber key_attnum = InvalidAttrNumber;
+    Oid key_type = InvalidOid;
+    KeyAxis::Kind key_kind = KeyAxis::Kind::unsupported;
 };
 
 // Brings the set up to date if needed (needs a transaction). Cheap when
@@ -31,6 +45,7 @@ void refresh_managed_set();
 
 bool watching_anything();
 const ManagedLeaf* find_leaf(Oid relid);
+const ManagedParent* find_parent(Oid relid);
 bool is_managed_parent(Oid relid);
 
 // Calls f(relid) for every watched leaf of a managed parent.

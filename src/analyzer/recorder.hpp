@@ -12,9 +12,11 @@
 //                transaction's own pgstat counters, before and after)
 //   time         the statement's executor time, counted for every partition
 //                it touched
-//   key span     for index scans whose first column is the partition key,
-//                the key range of the scan keys; for other scans the
-//                partition's bounds (INSERTed keys are not sampled)
+//   keys         for index scans whose first column is the partition key,
+//                the key range of the scan keys, or the elements of an
+//                `= ANY` array; for other scans the partition's bounds; the
+//                keys of the rows it inserts or copies (sampled:
+//                inserted_keys.hpp)
 #pragma once
 
 extern "C" {
@@ -22,6 +24,8 @@ extern "C" {
 #include "executor/execdesc.h"
 #include "nodes/plannodes.h"
 }
+
+#include "analyzer/write_counts.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -42,14 +46,12 @@ bool is_tracked(const QueryDesc* query);
 void statement_ending(QueryDesc* query, double executor_seconds);
 
 // COPY FROM into a managed table: rows per partition, from the pgstat
-// counters before and after.
-struct WriteBaseline {
-    Oid relid;
-    int64 before;
-};
+// counters before and after; keys of the copied rows, read back from the
+// pages they went to (inserted_keys.hpp).
 struct UtilityRecording {
     uint64_t scale = 0;
-    std::vector<WriteBaseline> baseline; // empty: not recorded
+    std::vector<WriteBaseline> baseline;  // empty: not recorded
+    CommandId command = InvalidCommandId; // the COPY's: its rows carry it
 };
 UtilityRecording utility_starting(PlannedStmt* statement);
 void utility_finished(const UtilityRecording& recording, double seconds);

@@ -346,8 +346,7 @@ void apply(PartitionEntry& entry, const PartitionUsage& usage, int64_t now, uint
         entry.sampler.decay(std::pow(0.5, halvings));
         entry.last_decay_seconds = now;
     }
-    if (usage.has_span && usage.span_weight > 0)
-        entry.sampler.record(usage.lo, usage.hi, usage.span_weight, random);
+    entry.sampler.record_all(usage.accesses, usage.access_count, random);
 }
 
 // --- the saved file ---------------------------------------------------------
@@ -361,7 +360,7 @@ void apply(PartitionEntry& entry, const PartitionUsage& usage, int64_t now, uint
 // line.
 constexpr uint32_t kSaveMagic = 0x53505350;    // "PSPS"
 constexpr uint32_t kFormat1Magic = 0x50535031; // format 1: magic, entry size, count
-constexpr uint32_t kSaveFormat = 3;            // 3: the size history
+constexpr uint32_t kSaveFormat = 4; // 3: the size history; 4: key images with the candidates
 constexpr uint32_t kPgMajor = PG_MAJORVERSION_NUM;
 
 struct SaveHeader {

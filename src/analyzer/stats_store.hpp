@@ -64,10 +64,10 @@ struct PartitionUsage {
     Oid relid = InvalidOid;
     Oid parent = InvalidOid;
     core::LoadCounters counters{};
-    bool has_span = false; // where in the key space, if known
-    double lo = 0;
-    double hi = 0;
-    uint64_t span_weight = 0;
+    // Where in the key space (none if unknown): the statement's accesses to
+    // this partition, owned by the caller of record().
+    const core::KeyAccess* accesses = nullptr;
+    size_t access_count = 0;
 };
 
 // Called from the shared-memory hooks (src/hooks.cpp): the request, then the

@@ -31,7 +31,11 @@ PG_FUNCTION_INFO_V1(presplit_analyzer_status);
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace presplit {
@@ -73,21 +77,36 @@ Datum partition_stats(FunctionCallInfo fcinfo) {
     return static_cast<Datum>(0);
 }
 
+// A suggested split in the key type's text form: the position itself where
+// positions are keys, else the candidate's image (a real key).
+std::optional<std::string> split_point_text(const analyzer::ManagedLeaf& leaf,
+                                            const core::SplitSuggestion& suggestion) {
+    if (!suggestion.valid)
+        return std::nullopt;
+    if (analyzer::positions_are_keys(leaf.axis))
+        return analyzer::position_text(leaf.axis, suggestion.key);
+    if (suggestion.image.size == 0)
+        return std::nullopt;
+    return analyzer::image_text(suggestion.image);
+}
+
 Datum split_suggestions(FunctionCallInfo fcinfo) {
     Rows rows(fcinfo);
     analyzer::refresh_managed_set();
     analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
         const analyzer::ManagedLeaf* leaf = analyzer::find_leaf(entry.relid);
-        if (leaf == nullptr || !analyzer::key_type_supported(leaf->key_type) ||
+        if (leaf == nullptr || leaf->axis.kind == analyzer::KeyAxis::Kind::unsupported ||
             !api::has_owner_privileges(entry.parent))
             return;
-        core::SplitSuggestion suggestion = entry.sampler.suggest(kMinSplitSamples);
+        const core::SplitSuggestion suggestion =
+            entry.sampler.suggest(kMinSplitSamples, !analyzer::positions_are_keys(leaf->axis));
+        const std::optional<std::string> split_point = split_point_text(*leaf, suggestion);
         Datum values[7];
         bool nulls[7] = {};
         values[0] = ObjectIdGetDatum(entry.relid);
         values[1] = ObjectIdGetDatum(entry.parent);
-        if (suggestion.valid) {
-            values[2] = text_datum(analyzer::axis_to_key_text(suggestion.key, leaf->key_type));
+        if (split_point) {
+            values[2] = text_datum(*split_point);
             values[3] = Float8GetDatum(suggestion.left_share);
             values[4] = Float8GetDatum(suggestion.right_share);
             values[5] = Float8GetDatum(suggestion.contained_share);
@@ -98,6 +117,84 @@ Datum split_suggestions(FunctionCallInfo fcinfo) {
         rows.add(values, nulls);
     });
     return static_cast<Datum>(0);
+}
+
+struct HeatBucket {
+    int32 number;
+    std::string lower, upper;
+    uint64_t accesses;
+};
+
+// A partition's sampled accesses in `buckets` equal-width buckets between its
+// bounds (an unbounded side ends at the farthest candidate key). Where
+// positions are not keys (text), a bucket's edges must be keys to be shown:
+// each inner edge moves to the nearest candidate key (a real key), and edges
+// that meet merge, so the buckets are not of equal width and may be fewer.
+std::vector<HeatBucket> heat_buckets(const analyzer::ManagedLeaf& leaf,
+                                     const core::KeySampler& sampler, int32 buckets) {
+    const bool positions_are_keys = analyzer::positions_are_keys(leaf.axis);
+    // Candidates that can label an edge, by position.
+    std::vector<std::pair<double, std::string>> marks;
+    double lo = std::numeric_limits<double>::infinity();
+    double hi = -std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < sampler.candidate_count(); ++i) {
+        const core::SplitCandidate candidate = sampler.candidate(i);
+        if (!positions_are_keys && candidate.image.size == 0)
+            continue;
+        lo = std::min(lo, candidate.key);
+        hi = std::max(hi, candidate.key);
+        if (!positions_are_keys)
+            marks.emplace_back(candidate.key, analyzer::image_text(candidate.image));
+    }
+    std::sort(marks.begin(), marks.end());
+    std::string lo_text = marks.empty() ? "" : marks.front().second;
+    std::string hi_text = marks.empty() ? "" : marks.back().second;
+    if (leaf.has_lower) {
+        lo = leaf.lower;
+        lo_text = leaf.lower_text;
+    }
+    if (leaf.has_upper) {
+        hi = leaf.upper;
+        hi_text = leaf.upper_text;
+    } else if (std::isfinite(hi)) {
+        hi = std::nextafter(hi, std::numeric_limits<double>::infinity());
+    }
+    std::vector<HeatBucket> result;
+    if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
+        return result;
+    const double width = (hi - lo) / buckets;
+    if (positions_are_keys) {
+        std::vector<uint64_t> counts(static_cast<size_t>(buckets));
+        sampler.heat(lo, hi, counts.size(), counts.data());
+        for (int32 b = 0; b < buckets; b++)
+            result.push_back({b + 1, analyzer::position_text(leaf.axis, lo + width * b),
+                              analyzer::position_text(leaf.axis, lo + width * (b + 1)),
+                              counts[static_cast<size_t>(b)]});
+        return result;
+    }
+    std::vector<double> edges{lo};
+    std::vector<std::string> labels{lo_text};
+    for (int32 b = 1; b < buckets; b++) {
+        const double target = lo + width * b;
+        // The candidate nearest the equal-width edge.
+        auto next =
+            std::lower_bound(marks.begin(), marks.end(), std::make_pair(target, std::string()));
+        auto nearest = next;
+        if (next == marks.end() ||
+            (next != marks.begin() && target - std::prev(next)->first < next->first - target))
+            nearest = std::prev(next);
+        if (nearest == marks.end() || !(nearest->first > edges.back()) || !(nearest->first < hi))
+            continue;
+        edges.push_back(nearest->first);
+        labels.push_back(nearest->second);
+    }
+    edges.push_back(hi);
+    labels.push_back(hi_text);
+    std::vector<uint64_t> counts(edges.size() - 1);
+    sampler.heat_between(edges.data(), edges.size(), counts.data());
+    for (size_t b = 0; b + 1 < edges.size(); b++)
+        result.push_back({static_cast<int32>(b + 1), labels[b], labels[b + 1], counts[b]});
+    return result;
 }
 
 Datum key_heat(FunctionCallInfo fcinfo) {
@@ -122,36 +219,16 @@ Datum key_heat(FunctionCallInfo fcinfo) {
     analyzer::for_each_entry(MyDatabaseId, [&](const PartitionEntry& entry) {
         const analyzer::ManagedLeaf* leaf = analyzer::find_leaf(entry.relid);
         if (entry.parent != parent || leaf == nullptr ||
-            !analyzer::key_type_supported(leaf->key_type))
+            leaf->axis.kind == analyzer::KeyAxis::Kind::unsupported)
             return;
-        // The partition's bounds; an unbounded side ends at the farthest
-        // candidate key seen.
-        double lo = std::numeric_limits<double>::infinity();
-        double hi = -std::numeric_limits<double>::infinity();
-        for (size_t i = 0; i < entry.sampler.candidate_count(); ++i) {
-            lo = std::min(lo, entry.sampler.candidate(i).key);
-            hi = std::max(hi, entry.sampler.candidate(i).key);
-        }
-        if (leaf->has_lower)
-            lo = leaf->lower;
-        if (leaf->has_upper)
-            hi = leaf->upper;
-        else if (std::isfinite(hi))
-            hi = std::nextafter(hi, std::numeric_limits<double>::infinity());
-        if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
-            return;
-        std::vector<uint64_t> counts(static_cast<size_t>(buckets));
-        entry.sampler.heat(lo, hi, counts.size(), counts.data());
-        const double width = (hi - lo) / buckets;
-        for (int32 b = 0; b < buckets; b++) {
+        for (const HeatBucket& bucket : heat_buckets(*leaf, entry.sampler, buckets)) {
             Datum values[5];
             bool nulls[5] = {};
             values[0] = ObjectIdGetDatum(entry.relid);
-            values[1] = Int32GetDatum(b + 1);
-            values[2] = text_datum(analyzer::axis_to_key_text(lo + width * b, leaf->key_type));
-            values[3] =
-                text_datum(analyzer::axis_to_key_text(lo + width * (b + 1), leaf->key_type));
-            values[4] = Int64GetDatum(static_cast<int64>(counts[static_cast<size_t>(b)]));
+            values[1] = Int32GetDatum(bucket.number);
+            values[2] = text_datum(bucket.lower);
+            values[3] = text_datum(bucket.upper);
+            values[4] = Int64GetDatum(static_cast<int64>(bucket.accesses));
             rows.add(values, nulls);
         }
     });

@@ -5,6 +5,7 @@
 // plan made as the predictive manager makes it (sql/17_prediction.sql).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
+#include "analyzer/inserted_keys.hpp"
 #include "analyzer/maintenance.hpp"
 #include "analyzer/recorder.hpp"
 #include "api/result_rows.hpp"
@@ -104,15 +105,17 @@ Datum presplit_test_destructor_count(PG_FUNCTION_ARGS) {
     PG_RETURN_INT32(destructors_run);
 }
 
-// How many executions the analyzer of this backend is tracking. Superuser
-// only: it says something about other statements of the session.
+// How much per-execution state the analyzer of this backend holds: the
+// executions it tracks and the plan nodes whose inserted rows it samples.
+// Superuser only: it says something about other statements of the session.
 Datum presplit_test_analyzer_tracked(PG_FUNCTION_ARGS) {
     (void)fcinfo;
     return pg::entry([&]() -> Datum {
         if (!pg::call([] { return superuser(); }))
             throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
                             "presplit_test_analyzer_tracked is for superusers");
-        PG_RETURN_INT64(static_cast<int64>(analyzer::tracked_executions()));
+        PG_RETURN_INT64(
+            static_cast<int64>(analyzer::tracked_executions() + analyzer::sampled_insert_nodes()));
     });
 }
 

@@ -106,7 +106,7 @@ SplitChoice choose_load_split(const KeySampler& sampler, const LoadSplitOptions&
         return refuse(format("one key (%g) carries %.0f%% of the sampled accesses: no split "
                              "balances it",
                              hot.key, 100 * hot.share));
-    SplitSuggestion s = sampler.suggest(options.min_samples);
+    SplitSuggestion s = sampler.suggest(options.min_samples, options.images_only);
     if (!s.valid && s.samples >= options.min_samples)
         return refuse(format("no key divides the load: every candidate key (%.0f accesses "
                              "counted) has the accesses on one side of it or spanning it",
@@ -131,6 +131,7 @@ SplitChoice choose_load_split(const KeySampler& sampler, const LoadSplitOptions&
     choice.key = s.key;
     choice.left_share = s.left_share;
     choice.right_share = s.right_share;
+    choice.image = s.image;
     choice.reason = format("key sampler: %.0f%% / %.0f%% of the load, %.0f%% spanning, %.0f "
                            "accesses counted",
                            100 * s.left_share, 100 * s.right_share, 100 * s.contained_share,

@@ -70,6 +70,7 @@ struct SplitChoice {
     double left_share = 0; // expected share of the load (or rows) left of key
     double right_share = 0;
     std::string reason; // why this key, or why none
+    KeyImage image;     // load_balance: the chosen candidate's key, where positions are not keys
     bool ok() const { return kind != SplitKind::none; }
 };
 
@@ -77,6 +78,7 @@ struct LoadSplitOptions {
     uint64_t min_samples = 100;  // CockroachDB: 100
     double max_imbalance = 0.25; // |left - right| / (left + right), CockroachDB: 0.25
     double max_contained = 0.5;  // share of accesses spanning the key, CockroachDB: 0.5
+    bool images_only = false;    // only candidates with a key image (text keys)
     double hot_key_share = 0.5;  // one key with this share of the sampled accesses: refuse
 };
 

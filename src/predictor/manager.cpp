@@ -93,14 +93,19 @@ std::string number_text(double value) {
     return buffer;
 }
 
-// The axis position of a key in its text form (a plan's split point).
-std::optional<double> key_position(const std::string& text, Oid type) {
-    Datum value = pg::call([&] {
+// The position on a leaf's key axis of a key in its text form (a plan's
+// split point).
+std::optional<double> key_position(const std::string& text, const analyzer::ManagedLeaf& leaf) {
+    return pg::call([&]() -> std::optional<double> {
         Oid input, ioparam;
-        getTypeInputInfo(type, &input, &ioparam);
-        return OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
+        getTypeInputInfo(leaf.key_type, &input, &ioparam);
+        Datum value = OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
+        std::optional<analyzer::PlacedKey> placed =
+            analyzer::place_key(leaf.axis, value, leaf.key_type);
+        if (!placed)
+            return std::nullopt;
+        return placed->position;
     });
-    return analyzer::key_to_axis(value, type);
 }
 
 struct Candidate {
@@ -235,8 +240,10 @@ std::vector<ManagerAction> run_manager_round() {
         double current = series.load.empty() ? 0 : series.load.back();
         if (std::isnan(current))
             current = 0;
-        core::SplitChoice split = core::choose_load_split(c.sampler, core::LoadSplitOptions{});
-        if (split.ok() && !analyzer::key_type_supported(leaf->key_type)) {
+        core::LoadSplitOptions split_options;
+        split_options.images_only = !analyzer::positions_are_keys(leaf->axis);
+        core::SplitChoice split = core::choose_load_split(c.sampler, split_options);
+        if (split.ok() && leaf->axis.kind == analyzer::KeyAxis::Kind::unsupported) {
             split = core::SplitChoice{};
             split.reason = "the key's type is not sampled";
         }
@@ -248,7 +255,9 @@ std::vector<ManagerAction> run_manager_round() {
             split.reason = why;
         }
         if (split.ok())
-            c.split_text = analyzer::axis_to_key_text(split.key, leaf->key_type);
+            c.split_text = split_options.images_only
+                               ? analyzer::image_text(split.image)
+                               : analyzer::position_text(leaf->axis, split.key);
 
         core::MetricInput load_in;
         load_in.forecast = &f.hours;
@@ -354,7 +363,7 @@ std::vector<ManagerAction> run_manager_round() {
         if (c.plan) {
             in.plan_state = c.plan->state;
             key_text = c.plan->split_points.front();
-            if (auto key = key_position(key_text, c.leaf.key_type)) {
+            if (auto key = key_position(key_text, c.leaf)) {
                 in.plan_key = *key;
                 const double share = core::share_below_points(
                     c.sampler, *key, c.leaf.has_lower ? c.leaf.lower : -1e300,

@@ -133,17 +133,17 @@ sub restart_with_changed_file {
 $node->safe_psql('postgres', $record_both);
 my $log = restart_with_changed_file(sub {
 	my ($magic, $format, $major, $entry_size, $count) = read_header();
-	is("$format $major $count", "3 $pg_major 2",
-		'the file says its format (3), PostgreSQL major version and number of partitions');
+	is("$format $major $count", "4 $pg_major 2",
+		'the file says its format (4), PostgreSQL major version and number of partitions');
 	rewrite_header(8, $pg_major - 1);
 });
-like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 3 for PostgreSQL @{[$pg_major - 1]} .*this server reads format 3 for PostgreSQL $pg_major/,
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 4 for PostgreSQL @{[$pg_major - 1]} .*this server reads format 4 for PostgreSQL $pg_major/,
 	'a file of another PostgreSQL major version is ignored, with a LOG line');
 is($node->safe_psql('postgres', $recorded_query), '0', 'and nothing of it is loaded');
 
 $node->safe_psql('postgres', $record_both);
-$log = restart_with_changed_file(sub { rewrite_header(4, 4) });
-like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 4 for PostgreSQL $pg_major/,
+$log = restart_with_changed_file(sub { rewrite_header(4, 3) });
+like($log, qr/pg_presplit: ignoring "pg_stat\/pg_presplit.stat": written in format 3 for PostgreSQL $pg_major/,
 	'a file of another format is ignored, with a LOG line');
 is($node->safe_psql('postgres', $recorded_query), '0', 'and nothing of it is loaded either');
 

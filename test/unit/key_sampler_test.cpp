@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -356,4 +357,209 @@ TEST(KeySampler, SameRandomValuesSameState) {
         b.record(rb.uniform(0, 500), rb.uniform(500, 1000), 2, rb.next());
     }
     EXPECT_EQ(std::memcmp(&a, &b, sizeof(a)), 0);
+}
+
+namespace {
+
+KeyImage image_of(const char* text) {
+    KeyImage image{};
+    image.size = static_cast<uint8_t>(std::strlen(text));
+    std::memcpy(image.bytes, text, image.size);
+    return image;
+}
+
+std::string text_of(const KeyImage& image) {
+    return std::string(image.bytes, image.size);
+}
+
+// A point access at `position` whose key is `text`.
+KeyAccess point_with_image(double position, const char* text, uint64_t weight) {
+    KeyAccess access{};
+    access.lo = access.hi = position;
+    access.weight = weight;
+    access.has_ends = true;
+    access.ends[0] = access.ends[1] = KeyEnd{position, image_of(text)};
+    return access;
+}
+
+} // namespace
+
+// Accesses with ends: a candidate is one of the two ends, with its image,
+// and a suggestion carries the chosen candidate's image.
+TEST(KeySampler, CandidatesOfAccessesWithEndsAreRealKeys) {
+    KeySampler s{};
+    KeyAccess span{};
+    span.lo = 10;
+    span.hi = 20;
+    span.weight = 1;
+    span.has_ends = true;
+    // The image of an end may sit below it (a cut key sorts first).
+    span.ends[0] = KeyEnd{10, image_of("ten")};
+    span.ends[1] = KeyEnd{19.5, image_of("nineteen and a half")};
+    SplitMix64 rng{7};
+    for (int i = 0; i < 64; i++)
+        s.record(span, rng.next());
+    int low = 0, high = 0;
+    for (size_t i = 0; i < s.candidate_count(); i++) {
+        SplitCandidate c = s.candidate(i);
+        if (c.key == 10) {
+            EXPECT_EQ(text_of(c.image), "ten");
+            low++;
+        } else {
+            EXPECT_EQ(c.key, 19.5);
+            EXPECT_EQ(text_of(c.image), "nineteen and a half");
+            high++;
+        }
+    }
+    EXPECT_EQ(low + high, 64);
+    EXPECT_GT(low, 10); // either end, about half each
+    EXPECT_GT(high, 10);
+    // A reversed span keeps each end with its image.
+    KeySampler r{};
+    std::swap(span.lo, span.hi);
+    std::swap(span.ends[0], span.ends[1]);
+    for (int i = 0; i < 16; i++)
+        r.record(span, rng.next());
+    for (size_t i = 0; i < r.candidate_count(); i++) {
+        SplitCandidate c = r.candidate(i);
+        EXPECT_EQ(text_of(c.image), c.key == 10 ? "ten" : "nineteen and a half");
+    }
+    // Heat points are still drawn inside the span.
+    uint64_t counts[2];
+    EXPECT_EQ(r.heat(10, 20.5, 2, counts), 16u);
+
+    // Two hot keys: the split is the upper one, and comes back as its image.
+    KeySampler hot{};
+    for (int i = 0; i < 400; i++) {
+        hot.record(point_with_image(100, "apple", 1), rng.next());
+        hot.record(point_with_image(200, "banana", 1), rng.next());
+    }
+    SplitSuggestion suggestion = hot.suggest(20);
+    ASSERT_TRUE(suggestion.valid);
+    EXPECT_EQ(suggestion.key, 200);
+    EXPECT_EQ(text_of(suggestion.image), "banana");
+    EXPECT_NEAR(suggestion.left_share, 0.5, 0.05);
+}
+
+// Ends that cannot be placed (not finite, an image size out of range) give
+// a candidate drawn inside the span, without an image; accesses without
+// ends have none either.
+TEST(KeySampler, EndsThatCannotBePlacedAreIgnored) {
+    KeySampler s{};
+    KeyAccess access{};
+    access.lo = 1;
+    access.hi = 2;
+    access.weight = 1;
+    access.has_ends = true;
+    access.ends[0] = KeyEnd{std::numeric_limits<double>::infinity(), image_of("x")};
+    access.ends[1] = access.ends[0];
+    s.record(access, 1);
+    access.ends[0] = access.ends[1] = KeyEnd{1.5, image_of("y")};
+    access.ends[0].image.size = access.ends[1].image.size = 200;
+    s.record(access, 2);
+    s.record(1, 2, 1, 3);
+    ASSERT_EQ(s.candidate_count(), 3u);
+    for (size_t i = 0; i < 3; i++) {
+        EXPECT_EQ(s.candidate(i).image.size, 0u);
+        EXPECT_GE(s.candidate(i).key, 1.0);
+        EXPECT_LE(s.candidate(i).key, 2.0);
+    }
+}
+
+// images_only: a candidate without an image is never the suggestion, even
+// when it balances best.
+TEST(KeySampler, ImagesOnlyPassesOverCandidatesWithoutOne) {
+    KeySampler s{};
+    SplitMix64 rng{8};
+    s.record_point(500, 1, rng.next()); // candidate 0: no image, the balanced split
+    s.record(point_with_image(900, "nine hundred", 1), rng.next());
+    for (int i = 0; i < 20; i++) { // 62 accesses in all: no candidate is replaced
+        s.record_point(100, 3, rng.next());
+        s.record_point(700, 2, rng.next());
+        s.record_point(950, 1, rng.next());
+    }
+    SplitSuggestion any = s.suggest(20);
+    ASSERT_TRUE(any.valid);
+    EXPECT_EQ(any.key, 500);
+    EXPECT_EQ(any.image.size, 0u);
+    SplitSuggestion real = s.suggest(20, true);
+    ASSERT_TRUE(real.valid);
+    EXPECT_EQ(real.key, 900);
+    EXPECT_EQ(text_of(real.image), "nine hundred");
+}
+
+// record_all: the same as one record per access with the random values it
+// draws from its seed, so a statement's accesses go in at once.
+TEST(KeySampler, RecordAllRecordsEachAccess) {
+    std::vector<KeyAccess> accesses;
+    for (int i = 0; i < 100; i++)
+        accesses.push_back(point_with_image(i, "k", 2));
+    KeySampler all{}, one_by_one{};
+    all.record_all(accesses.data(), accesses.size(), 99);
+    SplitMix64 rng{99};
+    for (const KeyAccess& access : accesses)
+        one_by_one.record(access, rng.next());
+    EXPECT_EQ(std::memcmp(&all, &one_by_one, sizeof(all)), 0);
+    EXPECT_EQ(all.accesses(), 100.0);
+    all.record_all(nullptr, 0, 1); // nothing
+    EXPECT_EQ(all.accesses(), 100.0);
+}
+
+TEST(KeySampler, HeatBetweenGivenEdges) {
+    KeySampler s{};
+    SplitMix64 rng{5};
+    for (double key : {0.0, 1.0, 5.0, 9.9, 10.0, 10.5, 20.0, 99.0})
+        s.record_point(key, 1, rng.next());
+    const double edges[] = {1.0, 5.0, 10.0, 20.0};
+    uint64_t counts[3] = {9, 9, 9};
+    // [1, 5): 1; [5, 10): 5, 9.9; [10, 20): 10, 10.5; 0, 20 and 99 outside.
+    EXPECT_EQ(s.heat_between(edges, 4, counts), 5u);
+    EXPECT_EQ(counts[0], 1u);
+    EXPECT_EQ(counts[1], 2u);
+    EXPECT_EQ(counts[2], 2u);
+    EXPECT_EQ(s.heat_between(edges, 1, counts), 0u); // no bucket
+    EXPECT_EQ(s.heat_between(nullptr, 4, counts), 0u);
+    // Agrees with equal-width heat on equal-width edges.
+    const double even[] = {0.0, 25.0, 50.0, 75.0, 100.0};
+    uint64_t between[4], width[4];
+    EXPECT_EQ(s.heat_between(even, 5, between), s.heat(0, 100, 4, width));
+    for (int b = 0; b < 4; b++)
+        EXPECT_EQ(between[b], width[b]);
+}
+
+// Appends: keys that only grow. Every candidate counts only the accesses
+// after it entered, all of them above it, so none has load on both sides;
+// the access points (a uniform sample of the accesses) place the split at
+// their middle instead. 10 000 appends: the points, and so the split, are
+// spread uniformly over [0, 10 000); the candidate nearest the middle of 256
+// points is within a few hundred keys of 5 000, and splits the points about
+// evenly.
+TEST(KeySampler, AppendsSplitInTheMiddleOfThePoints) {
+    KeySampler s{};
+    SplitMix64 rng{77};
+    for (int key = 0; key < 10000; key++)
+        s.record_point(key, 1, rng.next());
+    for (size_t i = 0; i < s.candidate_count(); i++)
+        EXPECT_EQ(s.candidate(i).left, 0.0); // nothing after a candidate lies below it
+    SplitSuggestion suggestion = s.suggest(100);
+    ASSERT_TRUE(suggestion.valid);
+    EXPECT_NEAR(suggestion.key, 5000, 1000);
+    EXPECT_NEAR(suggestion.left_share, 0.5, 0.05);
+    EXPECT_NEAR(suggestion.right_share, 0.5, 0.05);
+    EXPECT_EQ(suggestion.contained_share, 0.0);
+    EXPECT_EQ(suggestion.samples, KeySampler::kPoints);
+    // Not on fewer points than min_samples.
+    KeySampler few{};
+    for (int key = 0; key < 50; key++)
+        few.record_point(key, 1, rng.next());
+    EXPECT_FALSE(few.suggest(51).valid);
+    EXPECT_TRUE(few.suggest(50).valid);
+    // Where positions are not keys, the split is a candidate with an image.
+    KeySampler text{};
+    for (int key = 0; key < 1000; key++)
+        text.record(point_with_image(key, key % 2 ? "odd" : "even", 1), rng.next());
+    SplitSuggestion real = text.suggest(100, true);
+    ASSERT_TRUE(real.valid);
+    EXPECT_EQ(text_of(real.image), static_cast<int>(real.key) % 2 ? "odd" : "even");
+    EXPECT_NEAR(real.left_share, 0.5, 0.1);
 }

@@ -28,7 +28,7 @@ Assessment crossing_in(int64_t now, int64_t lead, double key = 500) {
         a.crossing.upper = 101;
         a.crossing.level = 100;
     }
-    a.split = SplitChoice{SplitKind::load_balance, key, 0.5, 0.5, "key sampler"};
+    a.split = SplitChoice{SplitKind::load_balance, key, 0.5, 0.5, "key sampler", {}};
     return a;
 }
 

@@ -199,8 +199,8 @@ TEST(SharesOfPoints, PlannedKeyAgainstTodaysLoad) {
 TEST(Assess, EarliestCrossingAndAppendWins) {
     auto load = ramp(50, 5, 48, 0);    // reaches 100 at hour 10
     auto size = ramp(1e9, 1e8, 48, 0); // reaches 2e9 at hour 10, 1.5e9 at hour 5
-    MetricInput l{&load, 50, 100, SplitChoice{SplitKind::load_balance, 500, 0.5, 0.5, "l"}};
-    MetricInput z{&size, 1e9, 1.5e9, SplitChoice{SplitKind::size_quantile, 400, 0.5, 0.5, "s"}};
+    MetricInput l{&load, 50, 100, SplitChoice{SplitKind::load_balance, 500, 0.5, 0.5, "l", {}}};
+    MetricInput z{&size, 1e9, 1.5e9, SplitChoice{SplitKind::size_quantile, 400, 0.5, 0.5, "s", {}}};
     Assessment a = assess_partition(l, z, SplitChoice{}, kT0, kT0, 1.0);
     EXPECT_EQ(a.metric, SplitMetric::size);
     EXPECT_EQ(a.crossing.hour, 5u);
@@ -208,8 +208,8 @@ TEST(Assess, EarliestCrossingAndAppendWins) {
     EXPECT_EQ(a.threshold, 1.5e9);
 
     z.threshold = 0; // size off
-    a = assess_partition(l, z, SplitChoice{SplitKind::append_edge, 1001, 0, 1, "edge"}, kT0, kT0,
-                         1.0);
+    a = assess_partition(l, z, SplitChoice{SplitKind::append_edge, 1001, 0, 1, "edge", {}}, kT0,
+                         kT0, 1.0);
     EXPECT_EQ(a.metric, SplitMetric::load);
     EXPECT_EQ(a.crossing.hour, 10u);
     EXPECT_EQ(a.split.kind, SplitKind::append_edge);
