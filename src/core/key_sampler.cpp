@@ -180,6 +180,10 @@ SplitSuggestion KeySampler::suggest_from_points(uint64_t min_samples, bool image
         const SplitCandidate& c = candidates_[i];
         if (images_only && (c.image.size == 0 || c.image.size > KeyImage::kBytes))
             continue;
+        // Points stand in for counters that are all on one side (appends),
+        // not for accesses that span the key (scans): a split would cut those.
+        if (c.contained > c.left + c.right)
+            continue;
         const auto below =
             static_cast<size_t>(std::lower_bound(sorted, sorted + points, c.key) - sorted);
         const size_t above = points - below; // a split at key puts key on the right

@@ -142,7 +142,8 @@ public:
     // them most evenly (shares of points below and at or above it; contained
     // 0, as points are not spans), if the points stand for at least
     // min_samples accesses (as many as there are, or as the decayed count of
-    // accesses seen if lower). A single hot key still gives none.
+    // accesses seen if lower). A single hot key still gives none, and so does
+    // a candidate whose accesses mostly span it (scans: a split cuts them).
     SplitSuggestion suggest(uint64_t min_samples, bool images_only = false) const;
 
     // Sampled access points in [lo, hi), counted into `buckets` equal-width
