@@ -85,6 +85,35 @@ void add_leaves_of(Oid relid, std::vector<WriteBaseline>& out) {
     }
 }
 
+// An UPDATE or DELETE through a managed parent lists the parent (its root
+// relation) among its result relations, beside the leaves left after
+// plan-time pruning, which it writes. Only an UPDATE of a partition key (the
+// planner's partColsUpdated, any level) can also write other leaves (rows
+// moved there); otherwise the parent's own baseline -- one per leaf, 1 000
+// pgstat lookups at 1 000 partitions -- is not needed.
+const ModifyTable* modify_table_rooted_at(const PlannedStmt* statement, Index root) {
+    auto rooted = [&](const Plan* plan) {
+        return plan != nullptr && IsA(plan, ModifyTable) &&
+               reinterpret_cast<const ModifyTable*>(plan)->rootRelation == root;
+    };
+    if (rooted(statement->planTree))
+        return reinterpret_cast<const ModifyTable*>(statement->planTree);
+    ListCell* cell;
+    foreach (cell, statement->subplans) // data-modifying WITH
+        if (rooted(static_cast<const Plan*>(lfirst(cell))))
+            return static_cast<const ModifyTable*>(lfirst(cell));
+    return nullptr;
+}
+
+bool writes_only_listed_leaves(const QueryDesc* query, Index rti, Oid relid) {
+    if ((query->operation != CMD_UPDATE && query->operation != CMD_DELETE) ||
+        !is_managed_parent(relid))
+        return false;
+    const ModifyTable* modify = modify_table_rooted_at(query->plannedstmt, rti);
+    return modify != nullptr && (modify->operation == CMD_DELETE ||
+                                 (modify->operation == CMD_UPDATE && !modify->partColsUpdated));
+}
+
 bool touches_managed(List* range_table) {
     ListCell* cell;
     foreach (cell, range_table) {
@@ -513,9 +542,12 @@ void statement_started(QueryDesc* query, uint64_t scale) {
         return;
     ListCell* cell;
     foreach (cell, query->plannedstmt->resultRelations) {
-        Oid relid = pg::call([&] { return exec_rt_fetch(lfirst_int(cell), query->estate)->relid; });
-        if (std::find(routed.begin(), routed.end(), relid) == routed.end())
-            add_leaves_of(relid, tracked.back().writes);
+        const Index rti = lfirst_int(cell);
+        const Oid relid = pg::call([&] { return exec_rt_fetch(rti, query->estate)->relid; });
+        if (std::find(routed.begin(), routed.end(), relid) != routed.end() ||
+            writes_only_listed_leaves(query, rti, relid))
+            continue;
+        add_leaves_of(relid, tracked.back().writes);
     }
 }
 
