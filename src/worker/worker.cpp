@@ -199,7 +199,7 @@ struct WorkFound {
 // progress, and in `any` whether there were moves to look at.
 bool run_remote_moves(bool& any) {
     auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed,
-                                [] { return catalog::moves_needing_work(); });
+                                [] { return catalog::moves_needing_work(remote::reverse_name_prefix()); });
     any = found.ok && !found.value.empty();
     bool progress = false;
     for (int64_t id : found.value) {
