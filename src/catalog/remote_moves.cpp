@@ -140,9 +140,13 @@ std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix) {
     auto result = store("SELECT id FROM presplit.remote_move m"
                         " WHERE state IN ('preparing', 'backfilling', 'synced')"
                         "    OR (state = 'cut_over' AND replicating)"
+                        // pg_stat_subscription: this database's subscriptions,
+                        // with the pid of the apply worker if one runs.
                         "    OR (state = 'cut_over' AND reversing AND NOT EXISTS"
-                        "        (SELECT FROM pg_catalog.pg_subscription s"
+                        "        (SELECT FROM pg_catalog.pg_stat_subscription w"
+                        "           JOIN pg_catalog.pg_subscription s ON s.oid = w.subid"
                         "          WHERE s.subname = $1 || m.id AND s.subenabled"
+                        "            AND w.relid IS NULL AND w.pid IS NOT NULL"
                         "            AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database"
                         "                              WHERE datname = current_database())))"
                         "    OR (state IN ('rolled_back', 'failed') AND reversing)"

@@ -46,7 +46,8 @@ void set_move_reverse(int64_t id, const std::string& lsn);
 void set_move_reversing(int64_t id, bool reversing);
 // Moves the worker has work for: before the cutover; cut over with forward
 // replication still to drop, or with a reverse subscription (named
-// reverse_prefix + id) that is not enabled; rolled back or failed with
+// reverse_prefix + id) that is disabled or has no worker running (its slot
+// may be gone); rolled back or failed with
 // reverse objects left; oldest first. None while the extension is at a
 // version without presplit.remote_move.
 std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix);

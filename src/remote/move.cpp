@@ -20,6 +20,7 @@ extern "C" {
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/wait_event.h"
 #include "libpq-fe.h"
@@ -433,7 +434,7 @@ std::string foreign_table_relname(const catalog::RemoteMove& move) {
 void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     const Source source = describe_source(*move.source, move.parent);
     // The reverse direction, prepared before the lock (remote objects, the
-    // subscription here that starts at the commit).
+    // subscription here, disabled: the worker starts it once this commits).
     const ReverseTarget reverse = reverse_target(move, server_oid(move));
     const std::optional<std::string> no_reverse = reverse_unavailable(remote, reverse);
     if (!no_reverse)
@@ -456,7 +457,7 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
         // Everything from here is there: the other way starts at the
         // server's position now, and nothing applied here from now on (by
         // the reverse subscription) is published here again.
-        reverse_lsn = start_reverse(remote, reverse);
+        reverse_lsn = reverse_start_lsn(remote);
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
         spi.execute("ALTER PUBLICATION " + replication_name(move.id) + " DROP TABLE " +
@@ -499,12 +500,10 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
                            " tries, " + held);
-    catalog::log_event(std::nullopt, move.source_name,
-                       reverse_lsn ? "remote_reverse" : "remote_reverse_unavailable",
-                       catalog::move_label(move.id) + ": " +
-                           (reverse_lsn ? "changes on server \"" + move.server +
-                                              "\" flow back from " + *reverse_lsn
-                                        : *no_reverse + "; rollback_move is refused"));
+    if (no_reverse)
+        catalog::log_event(std::nullopt, move.source_name, "remote_reverse_unavailable",
+                           catalog::move_label(move.id) + ": " + *no_reverse +
+                               "; rollback_move is refused");
 }
 
 // The forward direction broken (docs/multi_server.md, "Faults"): a disabled
@@ -553,9 +552,10 @@ catalog::RemoteMove owned_move(int64_t id) {
 // made there (the writes that go there stopped by the lock on the parent and
 // the foreign table), the foreign table detached and the kept source
 // attached again -- without a scan: its CHECK equal to the bound is
-// validated before the lock. The reverse direction's objects there and the
-// table there are dropped by the worker after the commit, so that no data
-// there goes before this server has it for good.
+// validated before the lock. The reverse direction (its subscription here
+// too: stopping its worker would lengthen the lock, and nothing writes there
+// any more) and the table there are dropped by the worker after the commit,
+// so that no data there goes before this server has it for good.
 void roll_back_cut_over(const catalog::RemoteMove& move) {
     if (!move.reversing || !move.source || !move.foreign_table)
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -584,14 +584,18 @@ void roll_back_cut_over(const catalog::RemoteMove& move) {
         spi.execute("ALTER TABLE " + source + " VALIDATE CONSTRAINT " +
                     migration::old_bound_constraint_name());
     }
+    // The parent, with the cutover's bounded retry (writers through it wait
+    // from then on); then the foreign table, which LOCK TABLE refuses, for
+    // writers that name it.
     migration::PlanLayout layout;
     layout.plan.parent = move.parent;
-    layout.plan.source = *move.foreign_table;
-    layout.source = foreign_table;
+    layout.plan.source = move.parent;
+    layout.source = pg::qualified_relation_name(move.parent);
     layout.table_owner = move.owner;
     const instr_time started = pg::now();
     const switchover::LockReport lock = switchover::lock_exclusively(
-        layout, true, "rollback of " + catalog::move_label(move.id));
+        layout, /*with_parent=*/false, "rollback of " + catalog::move_label(move.id));
+    pg::call([&] { LockRelationOid(*move.foreign_table, AccessExclusiveLock); });
     const instr_time locked = pg::now();
     wait_for_reverse_catch_up(remote, reverse);
     const double catch_up_ms = pg::elapsed_ms(locked);
@@ -605,7 +609,6 @@ void roll_back_cut_over(const catalog::RemoteMove& move) {
                     migration::old_bound_constraint_name());
         spi.execute("DROP FOREIGN TABLE " + foreign_table);
     }
-    drop_reverse_subscription(reverse);
     if (move.replicating) {
         drop_replication(remote, move);
         catalog::set_move_replicating(move.id, false);
@@ -732,30 +735,42 @@ bool advance_move(int64_t id) {
         cut_over(remote, *move);
         return true;
     }
+    const ReverseTarget reverse = reverse_target(*move, server);
+    if (move->state == "cut_over" && move->reversing) {
+        // Its subscription here is disabled (not started yet, or by
+        // someone), or has no worker running: the slot there may be gone.
+        const std::optional<std::string> lost = reverse_lost(remote, reverse);
+        const bool enabled = reverse_subscription_enabled(reverse);
+        if (lost) {
+            drop_reverse_subscription(reverse);
+            drop_reverse_publication(remote, reverse);
+            catalog::set_move_reversing(id, false);
+            catalog::log_event(std::nullopt, move->source_name, "remote_reverse_lost",
+                               catalog::move_label(id) + ": " + *lost +
+                                   "; rollback_move is refused");
+            return true;
+        }
+        if (!enabled) {
+            const bool first = start_reverse(reverse, *move->reverse_lsn);
+            catalog::log_event(
+                std::nullopt, move->source_name,
+                first ? "remote_reverse" : "remote_reverse_repaired",
+                catalog::move_label(id) + ": " +
+                    (first ? "changes on server \"" + move->server + "\" flow back from " +
+                                 *move->reverse_lsn
+                           : "the subscription " + reverse.name + " was disabled: enabled again"));
+            return true;
+        }
+        // Its worker is starting, or the other server is down: the forward
+        // direction's objects may still go.
+    }
     if (move->state == "cut_over" && move->replicating) {
         drop_replication(remote, *move);
         catalog::set_move_replicating(id, false);
         return true;
     }
-    const ReverseTarget reverse = reverse_target(*move, server);
-    if (move->state == "cut_over" && move->reversing) {
-        if (reverse_subscription_enabled(reverse))
-            return false;
-        const std::optional<std::string> lost = repair_reverse(remote, reverse);
-        if (lost) {
-            drop_reverse_subscription(reverse);
-            drop_reverse_publication(remote, reverse);
-            catalog::set_move_reversing(id, false);
-        }
-        catalog::log_event(std::nullopt, move->source_name,
-                           lost ? "remote_reverse_lost" : "remote_reverse_repaired",
-                           catalog::move_label(id) + ": " +
-                               (lost ? *lost + "; rollback_move is refused"
-                                     : "the subscription " + reverse.name +
-                                           " was disabled: enabled again"));
-        return true;
-    }
-    if (move->reversing) { // rolled back after the cutover: what is left there
+    if ((move->state == "rolled_back" || move->state == "failed") && move->reversing) {
+        // Rolled back after the cutover: what is left there.
         drop_reverse_subscription(reverse);
         drop_reverse_publication(remote, reverse);
         remote.execute("DROP TABLE IF EXISTS " + remote_table_name(*move));
@@ -811,8 +826,7 @@ void finalize_move(int64_t id, bool drop_old) {
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
         spi.execute("DROP TABLE " + pg::qualified_relation_name(*move.source));
-    }
-    else if (move.source) {
+    } else if (move.source) {
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
         spi.execute("ALTER TABLE " + pg::qualified_relation_name(*move.source) +

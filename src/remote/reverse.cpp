@@ -82,23 +82,24 @@ void prepare_reverse(Connection& remote, const ReverseTarget& target) {
     pg::RunAsExtension as_extension; // PostgreSQL 15: only superusers subscribe
     pg::SpiSession spi;
     try {
-        // create_slot = false: allowed in a transaction (the cutover's); its
-        // worker starts at the commit.
+        // create_slot = false: allowed in a transaction (the cutover's).
         spi.execute("CREATE SUBSCRIPTION " + target.name + " CONNECTION " +
                     pg::quote_literal(conninfo) + " PUBLICATION " + target.name +
                     " WITH (create_slot = false, slot_name = " + pg::quote_literal(target.name) +
-                    ", copy_data = false, enabled = true, synchronous_commit = 'on')");
+                    ", copy_data = false, enabled = false, synchronous_commit = 'on')");
     } catch (const pg::PgError& error) {
         // Without the statement's text (the error's context): it holds the
         // user mapping's password.
-        throw pg::Error(error.sqlstate(),
-                        "could not create the subscription " + target.name + " of " +
-                            target.label + ": " + error.what());
+        throw pg::Error(error.sqlstate(), "could not create the subscription " + target.name +
+                                              " of " + target.label + ": " + error.what());
     }
 }
 
-std::string start_reverse(Connection& remote, const ReverseTarget& target) {
-    const std::string lsn = *remote.scalar("SELECT pg_catalog.pg_current_wal_lsn()::text");
+std::string reverse_start_lsn(Connection& remote) {
+    return *remote.scalar("SELECT pg_catalog.pg_current_wal_lsn()::text");
+}
+
+bool start_reverse(const ReverseTarget& target, const std::string& lsn) {
     const std::optional<std::string> subscription = local_subscription_oid(target.name);
     if (!subscription)
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -107,9 +108,16 @@ std::string start_reverse(Connection& remote, const ReverseTarget& target) {
     pg::SpiSession spi;
     // The subscription's origin (named by PostgreSQL "pg_<oid>"): its worker
     // asks the server to stream from there.
-    spi.execute("SELECT pg_catalog.pg_replication_origin_advance('pg_' || $1, $2::pg_lsn)",
-                {*subscription, lsn});
-    return lsn;
+    const std::string origin = "pg_" + *subscription;
+    const bool behind =
+        *spi.scalar("SELECT coalesce(pg_catalog.pg_replication_origin_progress($1, false)"
+                    "                < $2::pg_lsn, true)::text",
+                    {origin, lsn}) == "true";
+    if (behind)
+        spi.execute("SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
+                    {origin, lsn});
+    spi.execute("ALTER SUBSCRIPTION " + target.name + " ENABLE");
+    return behind;
 }
 
 void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target) {
@@ -123,8 +131,11 @@ void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target) 
     for (;;) {
         if (!reverse_subscription_enabled(target))
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                                "the subscription " + target.name + " of " + target.label +
-                                    " is disabled or gone");
+                            "the subscription " + target.name + " of " + target.label +
+                                " is disabled or gone",
+                            "",
+                            "Just after the cutover the worker starts it within a round: "
+                            "try again then.");
         Value done = remote.scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn"
                                    "  FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                                    {target.name, lsn});
@@ -136,8 +147,8 @@ void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target) 
             return;
         if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms)
             throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
-                            "this server has not applied the other server's changes up to " +
-                                lsn + " within presplit.remote_catchup_timeout",
+                            "this server has not applied the other server's changes up to " + lsn +
+                                " within presplit.remote_catchup_timeout",
                             "", "Try again later.");
         pg::sleep_on_latch(5);
     }
@@ -185,15 +196,12 @@ bool reverse_subscription_enabled(const ReverseTarget& target) {
                       {target.name}) == Value("true");
 }
 
-std::optional<std::string> repair_reverse(Connection& remote, const ReverseTarget& target) {
+std::optional<std::string> reverse_lost(Connection& remote, const ReverseTarget& target) {
     if (!local_subscription_oid(target.name))
         return "the subscription " + target.name + " here is gone";
     if (!remote.scalar("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                        {target.name}))
         return "the replication slot " + target.name + " on the other server is gone";
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    spi.execute("ALTER SUBSCRIPTION " + target.name + " ENABLE");
     return std::nullopt;
 }
 

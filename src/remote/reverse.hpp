@@ -25,9 +25,9 @@ namespace presplit::remote {
 struct ReverseTarget {
     // The publication and the slot on the server, the subscription here.
     std::string name;
-    unsigned int server = 0; // the foreign server
-    unsigned int owner = 0;  // whose user mapping the subscription connects with
-    std::string remote_table; // on the server: qualified, quoted
+    unsigned int server = 0;      // the foreign server
+    unsigned int owner = 0;       // whose user mapping the subscription connects with
+    std::string remote_table;     // on the server: qualified, quoted
     unsigned int local_table = 0; // the kept table here (same schema and name)
     std::string label;            // for messages, e.g. "move 3"
 };
@@ -39,15 +39,20 @@ std::optional<std::string> reverse_unavailable(Connection& remote, const Reverse
 
 // Before the cutover's lock, in its transaction: the publication and a new
 // slot on the server (a slot left by an earlier try is replaced), then the
-// subscription here (enabled: its worker starts when the cutover commits).
-// Creating the slot waits for the server's transactions that have an xid:
-// bounded by presplit.remote_catchup_timeout.
+// subscription here, disabled. Creating the slot waits for the server's
+// transactions that have an xid: bounded by presplit.remote_catchup_timeout.
 void prepare_reverse(Connection& remote, const ReverseTarget& target);
 
 // Under the cutover's lock, once the server has applied every change from
-// here: the subscription's origin set to the server's current WAL position.
-// Returns that position.
-std::string start_reverse(Connection& remote, const ReverseTarget& target);
+// here: the server's WAL position, where the reverse direction starts.
+std::string reverse_start_lsn(Connection& remote);
+
+// After the cutover committed (its origin then exists for good: an origin
+// advanced in a transaction that aborts would leave its position to the
+// next origin given the same id): the subscription's origin moved up to
+// `lsn` if it is behind, and the subscription enabled. Returns whether the
+// origin moved (the first start).
+bool start_reverse(const ReverseTarget& target, const std::string& lsn);
 
 // Waits until this server has applied every change the server committed so
 // far (the caller has stopped the writes that go there). ERROR 55P03 after
@@ -65,9 +70,8 @@ void drop_reverse_publication(Connection& remote, const ReverseTarget& target);
 
 bool reverse_subscription_enabled(const ReverseTarget& target);
 
-// The subscription here is disabled or gone: enables it again if it exists
-// and the slot on the server does. Returns the reason the direction is lost
-// otherwise.
-std::optional<std::string> repair_reverse(Connection& remote, const ReverseTarget& target);
+// Why the direction is lost -- its subscription here or its slot there
+// gone -- or nothing.
+std::optional<std::string> reverse_lost(Connection& remote, const ReverseTarget& target);
 
 } // namespace presplit::remote

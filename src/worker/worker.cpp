@@ -198,8 +198,9 @@ struct WorkFound {
 // keep the split plans from their round. Returns whether one of them made
 // progress, and in `any` whether there were moves to look at.
 bool run_remote_moves(bool& any) {
-    auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed,
-                                [] { return catalog::moves_needing_work(remote::reverse_name_prefix()); });
+    auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed, [] {
+        return catalog::moves_needing_work(remote::reverse_name_prefix());
+    });
     any = found.ok && !found.value.empty();
     bool progress = false;
     for (int64_t id : found.value) {
