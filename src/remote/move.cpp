@@ -523,6 +523,8 @@ bool repair_forward(Connection& remote, const catalog::RemoteMove& move) {
         catalog::set_move_state(move, "failed",
                                 "the replication slot " + name + " here was dropped");
         drop_replication(remote, move);
+        // What a cutover that did not commit may have left there.
+        drop_reverse_publication(remote, reverse_target(move, server_oid(move)));
         catalog::set_move_replicating(move.id, false);
         remote.execute("DROP TABLE IF EXISTS " + remote_table_name(move));
         return true;
