@@ -215,6 +215,12 @@ CREATE TABLE presplit.remote_move (
     foreign_table regclass,
     -- false once the subscription, its slot and the publication are gone.
     replicating   boolean     NOT NULL DEFAULT true,
+    -- The reverse direction (docs/multi_server.md, "Rollback after the
+    -- cutover"): the other server's WAL position from which its changes flow
+    -- back into the kept source, set at the cutover; reversing is true while
+    -- its publication and slot there, its subscription here, exist.
+    reverse_lsn   pg_lsn,
+    reversing     boolean     NOT NULL DEFAULT false,
     reason        text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now()
@@ -227,7 +233,8 @@ REVOKE ALL ON presplit.remote_move FROM PUBLIC;
 
 CREATE VIEW presplit.remote_moves WITH (security_barrier) AS
 SELECT m.id, m.parent, m.source, m.source_name, m.server, m.remote_schema, m.remote_table,
-       m.owner, m.state, m.foreign_table, m.replicating, m.reason, m.created_at, m.updated_at
+       m.owner, m.state, m.foreign_table, m.replicating, m.reverse_lsn, m.reversing, m.reason,
+       m.created_at, m.updated_at
   FROM presplit.remote_move m
   JOIN pg_catalog.pg_class parent_class ON parent_class.oid = m.parent
  WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
@@ -244,7 +251,7 @@ CREATE FUNCTION presplit.rollback_move(move bigint) RETURNS void
 AS 'MODULE_PATHNAME', 'presplit_rollback_move'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.rollback_move(bigint) IS
-    'Undo a move before its cutover: replication and the remote table dropped';
+    'Undo a move: before its cutover, replication and the remote table dropped; after it, the kept source attached again once it caught up with the other server';
 
 CREATE FUNCTION presplit.finalize_move(move bigint, drop_old boolean DEFAULT true) RETURNS void
 AS 'MODULE_PATHNAME', 'presplit_finalize_move'

@@ -67,6 +67,7 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/routing.cpp \
 	src/remote/connection.cpp \
 	src/remote/move.cpp \
+	src/remote/reverse.cpp \
 	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \

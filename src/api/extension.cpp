@@ -78,6 +78,26 @@ std::string plans_in_progress() {
     return lines;
 }
 
+// One line per move to another server in progress (or rolled back with
+// objects there still to drop): the replication objects it keeps.
+std::string moves_in_progress() {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    if (spi.scalar("SELECT pg_catalog.to_regclass('presplit.remote_move') IS NULL") == "t")
+        return {};
+    auto result = spi.execute(
+        "SELECT id, state, source_name, server FROM presplit.remote_move"
+        " WHERE state IN ('preparing', 'backfilling', 'synced', 'cut_over') OR reversing"
+        " ORDER BY id");
+    std::string lines;
+    for (const auto& row : result.rows)
+        lines += (lines.empty() ? "" : "\n") + std::string("Move ") + *row[0] + " of " + *row[2] +
+                 " to server " + *row[3] + " is " + *row[1] +
+                 ": its publications, subscriptions and replication slots (presplit_move_" +
+                 *row[0] + ", presplit_back_" + *row[0] + ") hold WAL on both servers.";
+    return lines;
+}
+
 Datum before_drop_extension(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
@@ -88,21 +108,28 @@ Datum before_drop_extension(FunctionCallInfo fcinfo) {
         PG_RETURN_VOID();
     const bool cascade = reinterpret_cast<const DropStmt*>(statement)->behavior == DROP_CASCADE;
 
-    const std::string plans = plans_in_progress();
+    const std::string split_plans = plans_in_progress();
+    const std::string moves = moves_in_progress();
+    const std::string plans =
+        split_plans + (!split_plans.empty() && !moves.empty() ? "\n" : "") + moves;
     if (!plans.empty() && !cascade)
         throw pg::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-                        "cannot drop extension pg_presplit while split plans are in progress",
+                        "cannot drop extension pg_presplit while split plans or moves are in "
+                        "progress",
                         plans,
                         "Finish or undo each plan first: presplit.cancel(plan) or "
                         "presplit.rollback(plan) before its cutover, presplit.finalize(plan) or "
-                        "presplit.rollback(plan) after it. DROP EXTENSION pg_presplit CASCADE "
-                        "drops their capture triggers and leaves every table as it is now.");
+                        "presplit.rollback(plan) after it; presplit.rollback_move(move) or "
+                        "presplit.finalize_move(move) for a move. DROP EXTENSION pg_presplit "
+                        "CASCADE drops their capture triggers and leaves every table and "
+                        "replication object as it is now.");
     if (!plans.empty())
         pg::call([&] {
             ereport(WARNING,
-                    (errmsg("dropping pg_presplit with split plans in progress: their capture "
-                            "triggers go with it, shadows stay as plain tables, and detached "
-                            "partitions stop following the new ones"),
+                    (errmsg("dropping pg_presplit with split plans or moves in progress: "
+                            "capture triggers go with it, shadows stay as plain tables, detached "
+                            "partitions stop following the new ones, and the moves' "
+                            "replication objects stay until dropped by hand"),
                      errdetail_internal("%s", plans.c_str())));
         });
     catalog::routes_changed();

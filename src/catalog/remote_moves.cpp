@@ -18,7 +18,7 @@ pg::QueryResult store(const std::string& sql, const std::vector<Value>& params =
 
 constexpr const char* kColumns =
     "SELECT id, parent::oid, source::oid, source_name, server, remote_schema, remote_table,"
-    "       owner::oid, state, foreign_table::oid, replicating"
+    "       owner::oid, state, foreign_table::oid, replicating, reverse_lsn::text, reversing"
     "  FROM presplit.remote_move";
 
 unsigned int oid_of(const Value& value) {
@@ -40,6 +40,8 @@ RemoteMove from_row(const pg::Row& row) {
     if (row[9])
         move.foreign_table = oid_of(row[9]);
     move.replicating = *row[10] == "t";
+    move.reverse_lsn = row[11];
+    move.reversing = *row[12] == "t";
     return move;
 }
 
@@ -116,16 +118,40 @@ void set_move_source_dropped(int64_t id) {
           {std::to_string(id)});
 }
 
-std::vector<int64_t> moves_needing_work() {
+void set_move_reverse(int64_t id, const std::string& lsn) {
+    store("UPDATE presplit.remote_move SET reverse_lsn = $2::pg_lsn, reversing = true,"
+          "       updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), lsn});
+}
+
+void set_move_reversing(int64_t id, bool reversing) {
+    store("UPDATE presplit.remote_move SET reversing = $2::boolean, updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), reversing ? "true" : "false"});
+}
+
+std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix) {
     // The extension may be at a version without moves (0.1.0, before
     // ALTER EXTENSION ... UPDATE): then there are none.
     if (store("SELECT pg_catalog.to_regclass('presplit.remote_move') IS NULL").rows.at(0).at(0) ==
         Value("t"))
         return {};
-    auto result = store("SELECT id FROM presplit.remote_move"
+    auto result = store("SELECT id FROM presplit.remote_move m"
                         " WHERE state IN ('preparing', 'backfilling', 'synced')"
                         "    OR (state = 'cut_over' AND replicating)"
-                        " ORDER BY id");
+                        // pg_stat_subscription: this database's subscriptions,
+                        // with the pid of the apply worker if one runs.
+                        "    OR (state = 'cut_over' AND reversing AND NOT EXISTS"
+                        "        (SELECT FROM pg_catalog.pg_stat_subscription w"
+                        "           JOIN pg_catalog.pg_subscription s ON s.oid = w.subid"
+                        "          WHERE s.subname = $1 || m.id AND s.subenabled"
+                        "            AND w.relid IS NULL AND w.pid IS NOT NULL"
+                        "            AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database"
+                        "                              WHERE datname = current_database())))"
+                        "    OR (state IN ('rolled_back', 'failed') AND reversing)"
+                        " ORDER BY id",
+                        {reverse_prefix});
     std::vector<int64_t> ids;
     for (const auto& row : result.rows)
         ids.push_back(std::stoll(*row[0]));

@@ -22,6 +22,10 @@ struct RemoteMove {
     std::string state;
     std::optional<unsigned int> foreign_table;
     bool replicating = true;
+    // The reverse direction (remote/reverse.hpp): where it starts on the
+    // other server, and whether its objects exist.
+    std::optional<std::string> reverse_lsn;
+    bool reversing = false;
 };
 
 // "move <id>", for messages.
@@ -37,9 +41,15 @@ void set_move_state(const RemoteMove& move, const std::string& state,
 void set_move_cut_over(int64_t id, unsigned int foreign_table);
 void set_move_replicating(int64_t id, bool replicating);
 void set_move_source_dropped(int64_t id);
-// Moves the worker has work for: before the cutover, or cut over with
-// replication still to drop; oldest first. None while the extension is at a
+// The reverse direction set up at the cutover, starting at `lsn` there.
+void set_move_reverse(int64_t id, const std::string& lsn);
+void set_move_reversing(int64_t id, bool reversing);
+// Moves the worker has work for: before the cutover; cut over with forward
+// replication still to drop, or with a reverse subscription (named
+// reverse_prefix + id) that is disabled or has no worker running (its slot
+// may be gone); rolled back or failed with
+// reverse objects left; oldest first. None while the extension is at a
 // version without presplit.remote_move.
-std::vector<int64_t> moves_needing_work();
+std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix);
 
 } // namespace presplit::catalog

@@ -60,18 +60,18 @@ struct ResultDeleter {
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
-} // namespace
-
-Connection::Connection(unsigned int server_oid, unsigned int role) {
+// The libpq options of the server and of the user mapping of `role`, checked
+// as postgres_fdw checks them before it connects.
+Options mapping_options(unsigned int server_oid, unsigned int role, std::string& server_name,
+                        bool& role_is_superuser) {
     Options options;
-    bool role_is_superuser = false;
     // Only PostgreSQL values (pointers, bools) cross pg::call; the strings
     // are copied out.
     const std::set<std::string> known = libpq_options();
     pg::call([&] {
         ForeignServer* server = GetForeignServer(server_oid);
         UserMapping* mapping = GetUserMapping(role, server_oid);
-        server_name_ = server->servername;
+        server_name = server->servername;
         add_options(server->options, known, options);
         add_options(mapping->options, known, options);
         role_is_superuser = superuser_arg(role);
@@ -80,9 +80,37 @@ Connection::Connection(unsigned int server_oid, unsigned int role) {
     // superuser may not connect as the local server's OS user.
     if (!role_is_superuser && !options.has_password)
         throw pg::Error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
-                        "password is required to connect to server \"" + server_name_ + "\"",
+                        "password is required to connect to server \"" + server_name + "\"",
                         "Non-superusers must give a password in the user mapping.",
                         "Add a password option to the user mapping of the table's owner.");
+    return options;
+}
+
+} // namespace
+
+std::string subscription_conninfo(unsigned int server_oid, unsigned int role) {
+    std::string server_name;
+    bool role_is_superuser = false;
+    const Options options = mapping_options(server_oid, role, server_name, role_is_superuser);
+    std::string conninfo;
+    for (size_t i = 0; i < options.keywords.size(); ++i)
+        conninfo += (i ? " " : "") + options.keywords[i] + "=" + conninfo_value(options.values[i]);
+    return conninfo;
+}
+
+std::string conninfo_value(const std::string& value) {
+    std::string quoted = "'";
+    for (char c : value) {
+        if (c == '\'' || c == '\\')
+            quoted += '\\';
+        quoted += c;
+    }
+    return quoted + "'";
+}
+
+Connection::Connection(unsigned int server_oid, unsigned int role) {
+    bool role_is_superuser = false;
+    Options options = mapping_options(server_oid, role, server_name_, role_is_superuser);
     options.keywords.emplace_back("fallback_application_name");
     options.values.emplace_back("pg_presplit");
     options.keywords.emplace_back("client_encoding");

@@ -40,4 +40,14 @@ private:
     std::string server_name_;
 };
 
+// A libpq connection string value, quoted (libpq's rules: single quotes,
+// backslash escapes).
+std::string conninfo_value(const std::string& value);
+
+// The connection string of a subscription here that reads from `server` as
+// the user mapping of `role` says: the options Connection would use (the
+// same checks), the mapping's password included. PostgreSQL keeps it in
+// pg_subscription.subconninfo, which only superusers can read.
+std::string subscription_conninfo(unsigned int server, unsigned int role);
+
 } // namespace presplit::remote

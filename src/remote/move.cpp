@@ -10,6 +10,7 @@
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 #include "remote/connection.hpp"
+#include "remote/reverse.hpp"
 #include "switchover/switchover.hpp"
 
 extern "C" {
@@ -19,6 +20,7 @@ extern "C" {
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/wait_event.h"
 #include "libpq-fe.h"
@@ -34,16 +36,21 @@ std::string replication_name(int64_t id) {
     return "presplit_move_" + std::to_string(id);
 }
 
-// A libpq connection string value, quoted (libpq's rules: single quotes,
-// backslash escapes).
-std::string conninfo_value(const std::string& value) {
-    std::string quoted = "'";
-    for (char c : value) {
-        if (c == '\'' || c == '\\')
-            quoted += '\\';
-        quoted += c;
-    }
-    return quoted + "'";
+// The reverse direction's publication and slot there, subscription here.
+ReverseTarget reverse_target(const catalog::RemoteMove& move, unsigned int server) {
+    ReverseTarget target;
+    target.name = reverse_name_prefix() + std::to_string(move.id);
+    target.server = server;
+    target.owner = move.owner;
+    target.remote_table =
+        pg::quote_ident(move.remote_schema) + "." + pg::quote_ident(move.remote_table);
+    target.local_table = move.source.value_or(0);
+    target.label = catalog::move_label(move.id);
+    return target;
+}
+
+unsigned int server_oid(const catalog::RemoteMove& move) {
+    return pg::call([&] { return GetForeignServerByName(move.server.c_str(), false)->serverid; });
 }
 
 // presplit.publisher_conninfo plus this database: how the subscription
@@ -424,8 +431,14 @@ std::string foreign_table_relname(const catalog::RemoteMove& move) {
 
 // Under ACCESS EXCLUSIVE on the parent and the source, once the remote has
 // applied everything: the source detached, a foreign table attached.
-void cut_over(const catalog::RemoteMove& move) {
+void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     const Source source = describe_source(*move.source, move.parent);
+    // The reverse direction, prepared before the lock (remote objects, the
+    // subscription here, disabled: the worker starts it once this commits).
+    const ReverseTarget reverse = reverse_target(move, server_oid(move));
+    const std::optional<std::string> no_reverse = reverse_unavailable(remote, reverse);
+    if (!no_reverse)
+        prepare_reverse(remote, reverse);
     migration::PlanLayout layout;
     layout.plan.parent = move.parent;
     layout.plan.source = *move.source;
@@ -439,6 +452,17 @@ void cut_over(const catalog::RemoteMove& move) {
     const instr_time locked = pg::now();
     wait_for_remote_catch_up(move);
     const double catch_up_ms = pg::elapsed_ms(locked);
+    std::optional<std::string> reverse_lsn;
+    if (!no_reverse) {
+        // Everything from here is there: the other way starts at the
+        // server's position now, and nothing applied here from now on (by
+        // the reverse subscription) is published here again.
+        reverse_lsn = reverse_start_lsn(remote);
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER PUBLICATION " + replication_name(move.id) + " DROP TABLE " +
+                    source.name);
+    }
     const std::string parent = pg::qualified_relation_name(move.parent);
     const std::string foreign_relname = foreign_table_relname(move);
     const std::string foreign_table =
@@ -448,6 +472,11 @@ void cut_over(const catalog::RemoteMove& move) {
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
         spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + source.name);
+        // NOT VALID (no scan here): a rollback validates it before its lock
+        // and then attaches the source without a scan.
+        spi.execute("ALTER TABLE " + source.name + " ADD CONSTRAINT " +
+                    migration::old_bound_constraint_name() + " CHECK (" + source.check +
+                    ") NOT VALID");
         spi.execute("CREATE FOREIGN TABLE " + foreign_table + " (" +
                     join(source.column_definitions) + ") SERVER " + pg::quote_ident(move.server) +
                     " OPTIONS (schema_name " + pg::quote_literal(move.remote_schema) +
@@ -461,6 +490,8 @@ void cut_over(const catalog::RemoteMove& move) {
                                    {source.schema, foreign_relname})));
     }
     catalog::set_move_cut_over(move.id, foreign_oid);
+    if (reverse_lsn)
+        catalog::set_move_reverse(move.id, *reverse_lsn);
     catalog::set_move_state(move, "cut_over");
     char held[128];
     snprintf(held, sizeof held,
@@ -469,6 +500,44 @@ void cut_over(const catalog::RemoteMove& move) {
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
                            " tries, " + held);
+    if (no_reverse)
+        catalog::log_event(std::nullopt, move.source_name, "remote_reverse_unavailable",
+                           catalog::move_label(move.id) + ": " + *no_reverse +
+                               "; rollback_move is refused");
+}
+
+// The forward direction broken (docs/multi_server.md, "Faults"): a disabled
+// subscription there is enabled again; a slot gone here fails the move.
+// Returns whether the move failed.
+bool repair_forward(Connection& remote, const catalog::RemoteMove& move) {
+    const std::string name = replication_name(move.id);
+    bool slot_here = false;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        slot_here = *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_replication_slots"
+                                " WHERE slot_name = $1)",
+                                {name}) == "t";
+    }
+    if (!slot_here) {
+        catalog::set_move_state(move, "failed",
+                                "the replication slot " + name + " here was dropped");
+        drop_replication(remote, move);
+        // What a cutover that did not commit may have left there.
+        drop_reverse_publication(remote, reverse_target(move, server_oid(move)));
+        catalog::set_move_replicating(move.id, false);
+        remote.execute("DROP TABLE IF EXISTS " + remote_table_name(move));
+        return true;
+    }
+    if (remote.scalar("SELECT subenabled::text FROM pg_catalog.pg_subscription"
+                      " WHERE subname = $1",
+                      {name}) == Value("false")) {
+        remote.execute("ALTER SUBSCRIPTION " + name + " ENABLE");
+        catalog::log_event(std::nullopt, move.source_name, "remote_move_repaired",
+                           catalog::move_label(move.id) + ": the subscription " + name +
+                               " on server \"" + move.server + "\" was disabled: enabled again");
+    }
+    return false;
 }
 
 catalog::RemoteMove owned_move(int64_t id) {
@@ -481,7 +550,86 @@ catalog::RemoteMove owned_move(int64_t id) {
     return *catalog::load_move(id, /*lock=*/true);
 }
 
+// Rollback after the cutover: once this server has applied every change
+// made there (the writes that go there stopped by the lock on the parent and
+// the foreign table), the foreign table detached and the kept source
+// attached again -- without a scan: its CHECK equal to the bound is
+// validated before the lock. The reverse direction (its subscription here
+// too: stopping its worker would lengthen the lock, and nothing writes there
+// any more) and the table there are dropped by the worker after the commit,
+// so that no data there goes before this server has it for good.
+void roll_back_cut_over(const catalog::RemoteMove& move) {
+    if (!move.reversing || !move.source || !move.foreign_table)
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        catalog::move_label(move.id) + " has no reverse direction",
+                        "Changes made on server \"" + move.server +
+                            "\" since the cutover do not flow back here.",
+                        "The events remote_reverse_unavailable or remote_reverse_lost say why. "
+                        "finalize_move ends the move; move_partition cannot move it back yet.");
+    const unsigned int server = server_oid(move);
+    Connection remote(server, move.owner);
+    const ReverseTarget reverse = reverse_target(move, server);
+    const std::string source = pg::qualified_relation_name(*move.source);
+    const std::string foreign_table = pg::qualified_relation_name(*move.foreign_table);
+    std::string bound;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        bound = *spi.scalar("SELECT pg_catalog.pg_get_expr(relpartbound, oid)"
+                            "  FROM pg_catalog.pg_class WHERE oid = $1::oid",
+                            {std::to_string(*move.foreign_table)});
+    }
+    {
+        // The scan, before the lock (it does not block the reverse apply).
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER TABLE " + source + " VALIDATE CONSTRAINT " +
+                    migration::old_bound_constraint_name());
+    }
+    // The parent, with the cutover's bounded retry (writers through it wait
+    // from then on); then the foreign table, which LOCK TABLE refuses, for
+    // writers that name it.
+    migration::PlanLayout layout;
+    layout.plan.parent = move.parent;
+    layout.plan.source = move.parent;
+    layout.source = pg::qualified_relation_name(move.parent);
+    layout.table_owner = move.owner;
+    const instr_time started = pg::now();
+    const switchover::LockReport lock = switchover::lock_exclusively(
+        layout, /*with_parent=*/false, "rollback of " + catalog::move_label(move.id));
+    pg::call([&] { LockRelationOid(*move.foreign_table, AccessExclusiveLock); });
+    const instr_time locked = pg::now();
+    wait_for_reverse_catch_up(remote, reverse);
+    const double catch_up_ms = pg::elapsed_ms(locked);
+    {
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        const std::string parent = pg::qualified_relation_name(move.parent);
+        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + foreign_table);
+        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + source + " " + bound);
+        spi.execute("ALTER TABLE " + source + " DROP CONSTRAINT " +
+                    migration::old_bound_constraint_name());
+        spi.execute("DROP FOREIGN TABLE " + foreign_table);
+    }
+    if (move.replicating) {
+        drop_replication(remote, move);
+        catalog::set_move_replicating(move.id, false);
+    }
+    catalog::set_move_state(move, "rolled_back", "rollback_move after the cutover");
+    char held[128];
+    snprintf(held, sizeof held,
+             "%.1f ms to lock, held %.1f ms (%.1f ms of it waiting for this server to catch up)",
+             pg::elapsed_ms(started) - pg::elapsed_ms(locked), pg::elapsed_ms(locked), catch_up_ms);
+    catalog::log_event(std::nullopt, move.source_name, "remote_rollback",
+                       catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
+                           " tries, " + held);
+}
+
 } // namespace
+
+std::string reverse_name_prefix() {
+    return "presplit_back_";
+}
 
 int64_t move_partition(unsigned int source_oid, const std::string& server_name) {
     const migration::SplitRequest request =
@@ -568,6 +716,8 @@ bool advance_move(int64_t id) {
             remote.execute("DROP TABLE IF EXISTS " + remote_table_name(*move));
             return true;
         }
+        if (repair_forward(remote, *move))
+            return true;
         Value sync = remote.scalar("SELECT r.srsubstate FROM pg_catalog.pg_subscription_rel r"
                                    "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
                                    " WHERE s.subname = $1",
@@ -582,12 +732,51 @@ bool advance_move(int64_t id) {
     if (move->state == "synced") {
         if (config::backfill_paused)
             return false;
-        cut_over(*move);
+        if (repair_forward(remote, *move))
+            return true;
+        cut_over(remote, *move);
         return true;
+    }
+    const ReverseTarget reverse = reverse_target(*move, server);
+    if (move->state == "cut_over" && move->reversing) {
+        // Its subscription here is disabled (not started yet, or by
+        // someone), or has no worker running: the slot there may be gone.
+        const std::optional<std::string> lost = reverse_lost(remote, reverse);
+        const bool enabled = reverse_subscription_enabled(reverse);
+        if (lost) {
+            drop_reverse_subscription(reverse);
+            drop_reverse_publication(remote, reverse);
+            catalog::set_move_reversing(id, false);
+            catalog::log_event(std::nullopt, move->source_name, "remote_reverse_lost",
+                               catalog::move_label(id) + ": " + *lost +
+                                   "; rollback_move is refused");
+            return true;
+        }
+        if (!enabled) {
+            const bool first = start_reverse(reverse, *move->reverse_lsn);
+            catalog::log_event(
+                std::nullopt, move->source_name,
+                first ? "remote_reverse" : "remote_reverse_repaired",
+                catalog::move_label(id) + ": " +
+                    (first ? "changes on server \"" + move->server + "\" flow back from " +
+                                 *move->reverse_lsn
+                           : "the subscription " + reverse.name + " was disabled: enabled again"));
+            return true;
+        }
+        // Its worker is starting, or the other server is down: the forward
+        // direction's objects may still go.
     }
     if (move->state == "cut_over" && move->replicating) {
         drop_replication(remote, *move);
         catalog::set_move_replicating(id, false);
+        return true;
+    }
+    if ((move->state == "rolled_back" || move->state == "failed") && move->reversing) {
+        // Rolled back after the cutover: what is left there.
+        drop_reverse_subscription(reverse);
+        drop_reverse_publication(remote, reverse);
+        remote.execute("DROP TABLE IF EXISTS " + remote_table_name(*move));
+        catalog::set_move_reversing(id, false);
         return true;
     }
     return false;
@@ -595,14 +784,21 @@ bool advance_move(int64_t id) {
 
 void roll_back_move(int64_t id) {
     const catalog::RemoteMove move = owned_move(id);
+    if (move.state == "cut_over") {
+        roll_back_cut_over(move);
+        return;
+    }
     if (move.state != "preparing" && move.state != "backfilling" && move.state != "synced")
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         catalog::move_label(id) + " is " + move.state, "",
-                        "Only a move before its cutover can be rolled back.");
+                        "Only a move before its cutover, or cut over and not finalized, can be "
+                        "rolled back.");
     const unsigned int server =
         pg::call([&] { return GetForeignServerByName(move.server.c_str(), false)->serverid; });
     Connection remote(server, move.owner);
     drop_replication(remote, move);
+    // What a cutover that did not commit may have left there.
+    drop_reverse_publication(remote, reverse_target(move, server));
     catalog::set_move_replicating(id, false);
     remote.execute("DROP TABLE IF EXISTS " + remote_table_name(move));
     catalog::set_move_state(move, "rolled_back", "rollback_move");
@@ -614,17 +810,29 @@ void finalize_move(int64_t id, bool drop_old) {
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         catalog::move_label(id) + " is " + move.state, "",
                         "Only a cut-over move can be finalized.");
-    if (move.replicating) {
-        const unsigned int server =
-            pg::call([&] { return GetForeignServerByName(move.server.c_str(), false)->serverid; });
+    if (move.replicating || move.reversing) {
+        const unsigned int server = server_oid(move);
         Connection remote(server, move.owner);
-        drop_replication(remote, move);
-        catalog::set_move_replicating(id, false);
+        if (move.replicating) {
+            drop_replication(remote, move);
+            catalog::set_move_replicating(id, false);
+        }
+        if (move.reversing) {
+            const ReverseTarget reverse = reverse_target(move, server);
+            drop_reverse_subscription(reverse);
+            drop_reverse_publication(remote, reverse);
+            catalog::set_move_reversing(id, false);
+        }
     }
     if (drop_old && move.source) {
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
         spi.execute("DROP TABLE " + pg::qualified_relation_name(*move.source));
+    } else if (move.source) {
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER TABLE " + pg::qualified_relation_name(*move.source) +
+                    " DROP CONSTRAINT IF EXISTS " + migration::old_bound_constraint_name());
     }
     if (drop_old)
         catalog::set_move_source_dropped(id);

@@ -5,15 +5,21 @@
 //                    verification under one cut (synced), the cutover
 //                    (cut_over), then dropping replication;
 //   roll_back_move   before the cutover: replication and the remote table go;
-//   finalize_move    after it: replication and the old partition go.
+//                    after it: the kept source attached again once the
+//                    reverse direction (remote/reverse.hpp) caught up;
+//   finalize_move    after it: replication (both ways) and the old partition go.
 // Replication objects are all named presplit_move_<id> (publication,
-// subscription, slot), so that a step that failed half-way finds them again.
+// subscription, slot), those of the reverse direction presplit_back_<id>, so
+// that a step that failed half-way finds them again.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 namespace presplit::remote {
+
+// The reverse direction's objects are named this plus the move's id.
+std::string reverse_name_prefix();
 
 // The caller's privileges on the source are checked (migration::validate_source).
 int64_t move_partition(unsigned int source, const std::string& server);

@@ -191,23 +191,45 @@ struct WorkFound {
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
 };
 
+// A move whose step failed is tried again after 0.5 s, doubling with each
+// failure in a row up to 10 s: a server down for an hour gives a few hundred
+// retry events, not one per round.
+struct MoveBackoff {
+    int failures = 0;
+    TimestampTz next_try = 0;
+};
+std::map<int64_t, MoveBackoff> move_backoff;
+
 // One step of each move to another server (remote/move.hpp), each in its own
 // transaction. A step that fails (the other server down, the catch-up too
-// slow, a lock not granted) is retried at a later round, with an event.
+// slow, a lock not granted) is retried at a later round (move_backoff), with
+// an event.
 // Looked for in a transaction of their own, so that nothing about moves can
 // keep the split plans from their round. Returns whether one of them made
 // progress, and in `any` whether there were moves to look at.
 bool run_remote_moves(bool& any) {
-    auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed,
-                                [] { return catalog::moves_needing_work(); });
+    auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed, [] {
+        return catalog::moves_needing_work(remote::reverse_name_prefix());
+    });
     any = found.ok && !found.value.empty();
     bool progress = false;
+    const TimestampTz now = GetCurrentTimestamp();
     for (int64_t id : found.value) {
         if (shutdown_requested())
             break;
+        MoveBackoff& backoff = move_backoff[id];
+        if (now < backoff.next_try)
+            continue;
         auto step = in_transaction("pg_presplit: moving a partition", Isolation::read_committed,
                                    [&] { return remote::advance_move(id); });
         progress |= step.ok && step.value;
+        if (step.ok) {
+            move_backoff.erase(id);
+        } else if (!step.interrupted) {
+            backoff.failures = std::min(backoff.failures + 1, 6);
+            backoff.next_try = GetCurrentTimestamp() +
+                               std::min<int64_t>(500 << (backoff.failures - 1), 10000) * 1000;
+        }
         if (!step.ok && !step.interrupted)
             (void)in_transaction(
                 "pg_presplit: recording a move's error", Isolation::read_committed, [&] {

@@ -349,7 +349,7 @@ is(extension_objects($new, 'updated'), $fresh,
 
 my ($ret, $out, $err) = $old->psql('postgres', "\\set VERBOSITY verbose\nDROP EXTENSION pg_presplit");
 isnt($ret, 0, 'DROP EXTENSION is refused while plans are in progress');
-like($err, qr/ERROR:  2BP01: cannot drop extension pg_presplit while split plans are in progress/,
+like($err, qr/ERROR:  2BP01: cannot drop extension pg_presplit while split plans or moves are in progress/,
 	'with SQLSTATE 2BP01 (dependent objects still exist)');
 like($err, qr/Split plan $p2 is cut_over: public\.a1_${p2}_0, public\.a1_${p2}_1 replaced public\.a1, which reverse capture keeps current\.\n\s*Split plan $p3 is switching: capture keeps shadows public\.a2_${p3}_0, public\.a2_${p3}_1 equal to public\.a2\./,
 	'naming each plan and what its capture does');
@@ -365,7 +365,7 @@ my $reads = join(";\n", ('EXECUTE r(25001)') x 30);
 $reader->query_safe($reads);
 ($ret, $out, $err) = $old->psql('postgres', 'DROP EXTENSION pg_presplit CASCADE');
 is($ret, 0, 'DROP EXTENSION ... CASCADE drops it');
-like($err, qr/WARNING:  dropping pg_presplit with split plans in progress: their capture triggers go with it.*\nDETAIL:  Split plan $p2 is cut_over/s,
+like($err, qr/WARNING:  dropping pg_presplit with split plans or moves in progress: capture triggers go with it.*\nDETAIL:  Split plan $p2 is cut_over/s,
 	'with a warning naming the plans in progress');
 $old->safe_psql('postgres', 'UPDATE accounts SET balance = -1 WHERE id = 25001');
 my @read = split /\n/, $reader->query_safe($reads);

@@ -9,7 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 26;
+use Test::More tests => 27;
 
 my $node1 = presplit_node('source', qq{
 wal_level = logical
@@ -191,11 +191,15 @@ is(($n1 + $n2) . ' ' . ($s1 + $s2), "$rows $total",
 like($node1->safe_psql('postgres', qq{
 SELECT string_agg(kind, ' ' ORDER BY id) FROM presplit.events
  WHERE kind LIKE 'remote%' AND kind <> 'remote_move_retry' AND detail LIKE 'move $move:%'}),
-	qr/^remote_move remote_move remote_move_verified remote_move remote_move remote_cutover$/,
-	'events: preparing, backfilling, verified, synced, cut over');
+	qr/^remote_move remote_move remote_move_verified remote_move remote_move remote_cutover remote_reverse_unavailable$/,
+	'events: preparing, backfilling, verified, synced, cut over, no reverse direction');
 diag($node1->safe_psql('postgres', qq{
 SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.events
  WHERE kind LIKE 'remote%' AND detail LIKE 'move $move:%'}));
+# The other server's wal_level is replica: no reverse direction, so no
+# rollback after the cutover (test/t/032_remote_faults.pl has one).
+refused("SELECT presplit.rollback_move($move)", '55000', "move $move has no reverse direction",
+	'rollback after the cutover refused without a reverse direction');
 $node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
 is($node1->safe_psql('postgres', q{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.remote_move WHERE id = } . $move),

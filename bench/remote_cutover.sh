@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Client stall of a move's cutover to another server (issue 14), ours against
+# the naive way, side by side in one run, on two throwaway servers A (with
+# pg_presplit) and B on this machine:
+#   ours:  presplit.move_partition('ours_0', 'b') with presplit.backfill_paused
+#          on until PostgreSQL's initial sync is over (no load); then, under
+#          load, backfill_paused off: the verification (the partition locked
+#          SHARE for one scan of both sides) and the cutover (ACCESS EXCLUSIVE,
+#          wait for B to confirm, detach, attach a foreign table); then, under
+#          the same load, rollback_move after the cutover (the reverse
+#          direction catches up, the foreign table is swapped for the kept
+#          partition). ROUNDS times (default 1).
+#   naive: one transaction on a copy of the same table, under the same load:
+#          LOCK the table IN EXCLUSIVE MODE (writes wait, reads go on;
+#          without it the updates made during the copy would be lost; the
+#          partition alone would deadlock the DETACH with the writers, who
+#          hold the parent),
+#          `pg_dump -t | psql` to B, DETACH, CREATE FOREIGN TABLE, ATTACH
+#          (no scan), COMMIT.
+# Load: pgbench, CLIENTS clients, half reads and half updates by primary key,
+# 80% of the keys in the moved partition, every transaction logged. For each
+# step, the worst and the p99 latency of the transactions that end in its
+# window: ours' cutover from the start of the worker's cutover transaction
+# (presplit.events) to 2 s after it -- so not the verification's SHARE lock,
+# shown on its own --, the rollback and the naive move from their call to
+# 2 s after it. Target: ours' cutover worst <= 50 ms.
+# Usage: bench/remote_cutover.sh (as root or a user who can run initdb;
+# pg_presplit installed in PG_BIN). ROWS (default 1000000) in the moved
+# partition. About 3 minutes.
+source "$(dirname "$0")/lib.sh"
+ROWS=${ROWS:-1000000}
+CLIENTS=${CLIENTS:-4}
+ROUNDS=${ROUNDS:-1}
+WARMUP=${WARMUP:-3}
+OTHER_ROWS=200000
+UPPER=100000000
+PORT_B=$((BENCH_PORT + 1))
+B=(-h "$BENCH_DIR" -p "$PORT_B" -U postgres -d postgres -X -q -At -v ON_ERROR_STOP=1)
+
+start_cluster "shared_preload_libraries = 'pg_presplit'" "wal_level = logical" \
+    "max_wal_senders = 10" "max_replication_slots = 10" "presplit.remote_catchup_timeout = 10000" \
+    "presplit.publisher_conninfo = 'host=$BENCH_DIR port=$BENCH_PORT user=postgres'"
+stop_both() {
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -m immediate stop >/dev/null 2>&1 || true
+    stop_cluster
+}
+trap stop_both EXIT
+as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/b" -A trust -U postgres >/dev/null
+cat >>"$BENCH_DIR/b/postgresql.conf" <<CONF
+port = $PORT_B
+unix_socket_directories = '$BENCH_DIR'
+listen_addresses = ''
+shared_buffers = 512MB
+max_wal_size = 8GB
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
+CONF
+as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -l "$BENCH_DIR/b.log" -w start >/dev/null
+b_sql() { psql "${B[@]}" -c "$1"; }
+
+sql "CREATE EXTENSION pg_presplit"
+sql "CREATE EXTENSION postgres_fdw"
+sql "CREATE SERVER b FOREIGN DATA WRAPPER postgres_fdw
+       OPTIONS (host '$BENCH_DIR', port '$PORT_B', dbname 'postgres')"
+sql "CREATE USER MAPPING FOR postgres SERVER b OPTIONS (user 'postgres')"
+echo "server: $(sql "SHOW server_version"); pg_presplit from $(sql "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'")"
+
+make_table() { # name: the moved partition name_0 (ROWS), the other name_1
+    # The primary key on each partition: PostgreSQL attaches no foreign
+    # table to a table with a unique index of its own.
+    sql "CREATE TABLE $1 (id bigint NOT NULL, k int NOT NULL, v int NOT NULL, pad text)
+         PARTITION BY RANGE (id)"
+    sql "CREATE TABLE $1_0 PARTITION OF $1 (PRIMARY KEY (id)) FOR VALUES FROM (0) TO ($UPPER)"
+    sql "CREATE TABLE $1_1 PARTITION OF $1 (PRIMARY KEY (id)) FOR VALUES FROM ($UPPER) TO ($((2 * UPPER)))"
+    sql "INSERT INTO $1 SELECT g, (g::bigint * 7919) % 100000, 0, repeat('x', 60)
+           FROM generate_series(1, $ROWS) g"
+    sql "INSERT INTO $1 SELECT $UPPER + g, g % 1000, 0, repeat('x', 60)
+           FROM generate_series(1, $OTHER_ROWS) g"
+    sql "VACUUM ANALYZE $1"
+    local hot="\\set r random(1, 100)
+\\if :r <= 80
+\\set id random(1, $ROWS)
+\\else
+\\set id random($((UPPER + 1)), $((UPPER + OTHER_ROWS)))
+\\endif"
+    printf '%s\nSELECT v FROM %s WHERE id = :id;\n' "$hot" "$1" >"$BENCH_DIR/$1_read.sql"
+    printf '%s\nUPDATE %s SET v = v + 1 WHERE id = :id;\n' "$hot" "$1" >"$BENCH_DIR/$1_update.sql"
+    chmod 644 "$BENCH_DIR/$1_read.sql" "$BENCH_DIR/$1_update.sql"
+}
+
+# The load on a table, in pgbench runs of 10 s until load_stop; every
+# transaction logged in $BENCH_DIR/run_<name>.
+load_start() { # table run_name
+    LOAD_DIR=$BENCH_DIR/run_$2
+    rm -rf "$LOAD_DIR" && mkdir -p "$LOAD_DIR" && chmod 777 "$LOAD_DIR"
+    (cd "$LOAD_DIR" && chunk=0 && while [ ! -f stop ]; do
+        chunk=$((chunk + 1))
+        as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c "$CLIENTS" -j 2 \
+            -T 10 -l --log-prefix="chunk$chunk" \
+            -f "$BENCH_DIR/$1_update.sql@1" -f "$BENCH_DIR/$1_read.sql@1" postgres \
+            >>pgbench.out 2>&1 || echo "pgbench exited with $?" >>pgbench.out
+    done) &
+    LOAD_PID=$!
+    sleep "$WARMUP"
+}
+load_stop() {
+    touch "$LOAD_DIR/stop"
+    wait "$LOAD_PID"
+}
+# "worst_ms p99_ms transactions" of the transactions that end in [from, to]
+# (epoch seconds). Log lines: client transaction latency_us script epoch_s
+# epoch_us (the end of the transaction).
+window() { # from to
+    cat "$LOAD_DIR"/chunk* | awk -v a="$1" -v b="$2" '
+        $3 !~ /^[0-9]+$/ { next }
+        { t = $5 + $6 / 1e6 } t >= a && t <= b { print $3 / 1000 }' | sort -g |
+        awk '{ v[++n] = $1 } END { if (!n) { print "- - 0"; exit } i = int(0.99 * n); if (i < 0.99 * n) i++
+                printf "%.1f %.1f %d\n", v[n], v[i], n }'
+}
+# Updates pgbench completed (script 0), to hold against sum(v).
+load_updates() { cat "$LOAD_DIR"/chunk* | awk '$3 ~ /^[0-9]+$/ && $4 == 0 { n++ } END { print n + 0 }'; }
+check_updates() { # table updates
+    local total
+    total=$(sql "SELECT sum(v) FROM $1")
+    if [ "$total" = "$2" ]; then echo "sum(v) = $total = updates completed: none lost"
+    else echo "UPDATES LOST OR EXTRA: sum(v) = $total, updates completed = $2"; fi
+}
+load_errors() {
+    awk '/error|abort|exited/ { n++ } /^number of failed transactions:/ { n += $5 } END { print n + 0 }' \
+        "$LOAD_DIR/pgbench.out"
+}
+now() { date +%s.%N; }
+event_epoch() { # kind move: when the worker's transaction that logged it began
+    sql "SELECT extract(epoch FROM at) FROM presplit.events
+          WHERE kind = '$1' AND detail LIKE 'move $2:%' ORDER BY id DESC LIMIT 1"
+}
+event_detail() { sql "SELECT detail FROM presplit.events WHERE kind = '$1' AND detail LIKE 'move $2:%' ORDER BY id DESC LIMIT 1"; }
+
+start=$(date +%s)
+make_table ours
+make_table naive
+echo "loaded two copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
+
+cut_worsts=() cut_p99s=() rb_worsts=() updates=0
+for round in $(seq "$ROUNDS"); do
+    set_config presplit.backfill_paused on
+    start=$(date +%s)
+    move=$(sql "SELECT presplit.move_partition('ours_0', 'b')")
+    until [ "$(b_sql "SELECT bool_and(srsubstate = 'r') FROM pg_subscription_rel")" = t ]; do sleep 0.2; done
+    copy=$(($(date +%s) - start))
+    sql "CHECKPOINT"
+    load_start ours "ours_$round"
+    baseline=$(window "$(echo "$(now) - $WARMUP + 0.5" | bc)" "$(now)")
+    t0=$(now)
+    set_config presplit.backfill_paused off
+    until [ "$(sql "SELECT reversing FROM presplit.remote_moves WHERE id = $move AND state = 'cut_over'")" = t ] &&
+        [ -n "$(event_epoch remote_reverse "$move")" ]; do sleep 0.1; done
+    sleep 2
+    t_cut=$(event_epoch remote_cutover "$move")
+    read -r v_worst v_p99 v_n <<<"$(window "$t0" "$t_cut")"
+    read -r c_worst c_p99 c_n <<<"$(window "$t_cut" "$(echo "$t_cut + 2" | bc)")"
+    t1=$(now)
+    sql "SELECT presplit.rollback_move($move)"
+    t2=$(now)
+    sleep 2
+    read -r r_worst r_p99 r_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
+    load_stop
+    echo "ours round $round: move $move, initial sync ${copy} s (no load); before: worst/p99 ${baseline% *} ms"
+    echo "   verification (SHARE lock, one scan): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions"
+    echo "   cutover: worst ${c_worst} ms, p99 ${c_p99} ms over ${c_n} transactions; $(event_detail remote_cutover "$move" | sed 's/^move [0-9]*: //')"
+    echo "   rollback after the cutover: call $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${r_worst} ms, p99 ${r_p99} ms over ${r_n}; $(event_detail remote_rollback "$move" | sed 's/^move [0-9]*: //')"
+    updates=$((updates + $(load_updates)))
+    echo "   pgbench errors: $(load_errors); after the rollback: $(check_updates ours "$updates")"
+    cut_worsts+=("$c_worst") cut_p99s+=("$c_p99") rb_worsts+=("$r_worst")
+    until [ "$(sql "SELECT NOT reversing FROM presplit.remote_moves WHERE id = $move")" = t ]; do sleep 0.2; done
+done
+
+# The naive way, under the same load.
+sql "CHECKPOINT"
+load_start naive naive
+naive_sql="BEGIN;
+LOCK TABLE naive IN EXCLUSIVE MODE;
+\\! $PG_BIN/pg_dump -h $BENCH_DIR -p $BENCH_PORT -U postgres -t naive_0 postgres 2>/dev/null | $PG_BIN/psql -h $BENCH_DIR -p $PORT_B -U postgres -d postgres -X -q >/dev/null 2>&1
+CREATE FOREIGN TABLE naive_0_b (id bigint NOT NULL, k int NOT NULL, v int NOT NULL, pad text)
+    SERVER b OPTIONS (table_name 'naive_0');
+ALTER TABLE naive DETACH PARTITION naive_0;
+ALTER TABLE naive ATTACH PARTITION naive_0_b FOR VALUES FROM (0) TO ($UPPER);
+COMMIT;"
+t1=$(now)
+echo "$naive_sql" | psql -X -q -v ON_ERROR_STOP=1 >/dev/null
+t2=$(now)
+sleep 2
+read -r n_worst n_p99 n_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
+load_stop
+echo "naive: the move $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${n_worst} ms, p99 ${n_p99} ms over ${n_n} transactions; pgbench errors: $(load_errors);" \
+    "rows there: $(b_sql "SELECT count(*) FROM naive_0"); $(check_updates naive "$(load_updates)")"
+
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); two servers on it; $CLIENTS clients, half reads and half updates by key, 80% on the moved partition of $ROWS rows"
+printf '%-34s | %-10s | %-8s\n' 'client stall (ms)' worst p99
+printf '%-34s | %-10s | %-8s\n' "ours: cutover (max of $ROUNDS)" "$(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cut_p99s[@]}" | sort -g | tail -1)"
+printf '%-34s | %-10s | %-8s\n' "ours: rollback after it (max)" "$(printf '%s\n' "${rb_worsts[@]}" | sort -g | tail -1)" "-"
+printf '%-34s | %-10s | %-8s\n' "naive: pg_dump | psql under a lock" "$n_worst" "$n_p99"
+echo "(target: ours' cutover worst <= 50 ms; windows: from the start of the step to 2 s after it)"
