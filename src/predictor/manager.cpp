@@ -121,12 +121,20 @@ std::string event_text(const core::Decision& d, const std::string& key_text,
     const core::PredictionEvent& e = d.event;
     const bool load = e.metric == core::SplitMetric::load;
     const char* unit = load ? " statements/s" : " bytes";
+    // Sizes in whole bytes (5128192, not 5.12819e+06).
+    auto value_text = [load](double value) {
+        if (load)
+            return number_text(value);
+        char buffer[48];
+        std::snprintf(buffer, sizeof buffer, "%.0f", value);
+        return std::string(buffer);
+    };
     std::string text = std::string(core::to_string(e.action)) + ": " + core::to_string(e.metric) +
-                       " " + number_text(e.current) + unit + " now, threshold " +
-                       number_text(e.threshold) + unit;
+                       " " + value_text(e.current) + unit + " now, threshold " +
+                       value_text(e.threshold) + unit;
     if (e.predicted_crossing != 0)
         text += "; predicted crossing " + time_text(e.predicted_crossing) + " (upper bound " +
-                number_text(e.upper_at_crossing) + ")";
+                value_text(e.upper_at_crossing) + ")";
     if (!key_text.empty())
         text += "; split point " + key_text + " (" + core::to_string(e.split_kind) + ")";
     const bool scheduled = e.copy_start != 0 || e.copy_finish != 0;
@@ -452,7 +460,12 @@ std::vector<ManagerAction> run_manager_round() {
         case core::Action::create_plan:
             action.kind = ManagerAction::Kind::create_plan;
             action.split_point = c.split_text;
-            action.copy_held = core::window_at(windows, now) == core::kNoWindow;
+            // Held outside the windows, and inside one until the scheduled
+            // start (the latest that still makes it), as decide_round then
+            // decides for the plan's copy.
+            action.copy_held = core::window_at(windows, now) == core::kNoWindow ||
+                               (d.schedule.verdict == core::CopyVerdict::fits &&
+                                now < d.schedule.start);
             ++plans_counted;
             shadow_bytes += c.source_bytes;
             break;
