@@ -463,9 +463,9 @@ std::vector<ManagerAction> run_manager_round() {
             // Held outside the windows, and inside one until the scheduled
             // start (the latest that still makes it), as decide_round then
             // decides for the plan's copy.
-            action.copy_held = core::window_at(windows, now) == core::kNoWindow ||
-                               (d.schedule.verdict == core::CopyVerdict::fits &&
-                                now < d.schedule.start);
+            action.copy_held =
+                core::window_at(windows, now) == core::kNoWindow ||
+                (d.schedule.verdict == core::CopyVerdict::fits && now < d.schedule.start);
             ++plans_counted;
             shadow_bytes += c.source_bytes;
             break;
