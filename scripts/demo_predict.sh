@@ -103,7 +103,7 @@ HOUR_SECONDS=$(awk -v r=$RATE 'BEGIN {print 3600 / r}')
     (as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c 1 -j 1 -R "$all" \
         -T 5 -f all.sql postgres 2>/dev/null | awk -v s="$stamp" '/^tps = /{print s "|all|" $3}' >>load.log) &
     next=$(awk -v n="$next" -v d="$HOUR_SECONDS" 'BEGIN {printf "%.3f", n + d}')
-    sleep "$(awk -v n="$next" -v now="$(date +%s.%N)" 'BEGIN {w = n - now; printf "%.3f", w > 0 ? w : 0}')"
+    sleep "$(awk -v n="$next" -v now="$(date +%s.%N)" 'BEGIN {w = n - now; printf "%.3f", (w > 0 ? w : 0)}')"
 done; wait) &
 DRIVER=$!
 trap 'touch "$WORKDIR/stop"; wait $DRIVER 2>/dev/null; stop_cluster' EXIT
