@@ -3,7 +3,7 @@
 #                             (the extension, and the pg_presplit client beside psql)
 #   make test                 every test suite (installs what it needs; see README)
 #   make demo                 the demo on a throwaway cluster
-#   make demo-predict         the predictive manager over simulated days (about 5 minutes)
+#   make demo-predict         the predictive manager over simulated days (about 4 minutes)
 EXTENSION = pg_presplit
 MODULE_big = pg_presplit
 EXTVERSION = 0.1.1

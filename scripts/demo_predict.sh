@@ -2,13 +2,13 @@
 # The prediction demo (make demo-predict): the predictive shard manager over
 # simulated days on a throwaway cluster, then cleans up. As root on a fresh
 # Debian 12 machine it installs what is missing, builds and installs
-# pg_presplit, and runs the server as the user postgres. About 4-5 minutes.
+# pg_presplit, and runs the server as the user postgres. About 4 minutes.
 #
-# presplit.clock_rate = 1440: a simulated day lasts a minute of wall time.
+# presplit.clock_rate = 1800: a simulated day lasts 48 s of wall time.
 # A table of orders in 4 range partitions; pgbench reads follow a daily
 # cycle (quiet at 04:00, busy at 16:00, simulated time) on every partition,
 # and the reads of orders_0's hot range grow day by day until its daily peak
-# crosses the load threshold (0.1 statements per simulated second, i.e. 144
+# crosses the load threshold (0.08 statements per simulated second, i.e. 144
 # per wall second). The manager advises for the first two days (under two
 # days of history a forecast is a trend line, not a reason to act), then
 # runs in mode 'split': it forecasts the crossing, predicts the off-peak
@@ -25,8 +25,8 @@ echo "== building and installing pg_presplit"
 make -C "$REPO" -s -j2 PG_CONFIG="$PG_BIN/pg_config" >/dev/null &&
     make -C "$REPO" -s install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
 
-RATE=1440       # a simulated day per wall minute
-THRESHOLD=0.1   # statements per simulated second on one partition
+RATE=1800       # a simulated day per 48 s of wall time
+THRESHOLD=0.08  # statements per simulated second on one partition (144 per wall second)
 WALL_THRESHOLD=$(awk -v t=$THRESHOLD -v r=$RATE 'BEGIN{printf "%.0f", t * r}')
 ADVISE_DAYS=2.25 # advise only, then split (over two days of history: the daily models compete)
 
@@ -72,8 +72,8 @@ SELECT v FROM orders WHERE id = :k;
 EOF
 chmod 644 "$WORKDIR"/*.sql
 
-# The load driver: every simulated hour (2.5 s of wall time) it starts, per
-# script, a pgbench run of 5 s at half the rate of that hour, without
+# The load driver: every simulated hour (2 s of wall time) it starts, per
+# script, a pgbench run of two simulated hours at half the rate of that hour, without
 # waiting for the runs before: two runs overlap at every moment, so the load
 # follows the hours smoothly and no hour goes without. The rate of hour h:
 # shape(h) = 0.2 + 0.8 (1 - cos(2 pi (h - 4) / 24)) / 2 (trough 04:00, peak
@@ -89,6 +89,7 @@ START_HOUR=$(sql "SELECT extract(hour FROM pg_postmaster_start_time())
 PEAK_DAY=$(awk -v h0="$START_HOUR" -v a="$ADVISE_DAYS" 'BEGIN {
     d = ((16 - h0 + 24) % 24) / 24; while (d < a + 0.6) d += 1; printf "%.3f", d }')
 HOUR_SECONDS=$(awk -v r=$RATE 'BEGIN {print 3600 / r}')
+RUN_SECONDS=$(awk -v r=$RATE 'BEGIN {printf "%d", 2 * 3600 / r + 0.5}')
 (cd "$WORKDIR" && run=0 && next=$(date +%s.%N) && while [ ! -f stop ]; do
     run=$((run + 1))
     IFS='|' read -r stamp h days <<<"$(sql "SELECT to_char($MODEL_NOW, 'YYYY-MM-DD HH24:00'),
@@ -99,9 +100,9 @@ HOUR_SECONDS=$(awk -v r=$RATE 'BEGIN {print 3600 / r}')
         a = 1.10 - 0.22 * (p - d); if (a < 0.2) a = 0.2
         printf "%d %d", t * a * s / 2 + 1, 20 * s / 2 + 1 }')"
     (as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c 2 -j 1 -R "$hot" \
-        -T 5 -f hot.sql postgres 2>/dev/null | awk -v s="$stamp" '/^tps = /{print s "|hot|" $3}' >>load.log) &
+        -T "$RUN_SECONDS" -f hot.sql postgres 2>/dev/null | awk -v s="$stamp" '/^tps = /{print s "|hot|" $3}' >>load.log) &
     (as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c 1 -j 1 -R "$all" \
-        -T 5 -f all.sql postgres 2>/dev/null | awk -v s="$stamp" '/^tps = /{print s "|all|" $3}' >>load.log) &
+        -T "$RUN_SECONDS" -f all.sql postgres 2>/dev/null | awk -v s="$stamp" '/^tps = /{print s "|all|" $3}' >>load.log) &
     next=$(awk -v n="$next" -v d="$HOUR_SECONDS" 'BEGIN {printf "%.3f", n + d}')
     sleep "$(awk -v n="$next" -v now="$(date +%s.%N)" 'BEGIN {w = n - now; printf "%.3f", (w > 0 ? w : 0)}')"
 done; wait) &
