@@ -3,6 +3,7 @@
 #                             (the extension, and the pg_presplit client beside psql)
 #   make test                 every test suite (installs what it needs; see README)
 #   make demo                 the demo on a throwaway cluster
+#   make demo-predict         the predictive manager over simulated days (about 4 minutes)
 EXTENSION = pg_presplit
 MODULE_big = pg_presplit
 EXTVERSION = 0.1.1
@@ -74,10 +75,12 @@ install-client: $(PRESPLIT_CLIENT)
 uninstall-client:
 	rm -f '$(DESTDIR)$(bindir)/pg_presplit'
 
-.PHONY: test demo format
+.PHONY: test demo demo-predict format
 test:
 	bash scripts/test.sh
 demo:
 	bash scripts/demo.sh
+demo-predict:
+	bash scripts/demo_predict.sh
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

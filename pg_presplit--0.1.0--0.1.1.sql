@@ -294,12 +294,32 @@ RETURNS TABLE (at timestamptz, metric text, actual double precision,
 AS 'MODULE_PATHNAME', 'presplit_forecast'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.forecast(regclass, int) IS
-    'History and forecast of a managed partition''s load, hour by hour, with a 95 % interval';
+    'History and forecast of a managed partition''s load and size, hour by hour, with a 95 % interval';
 
 ALTER TABLE presplit.managed_table
     ADD COLUMN split_load_threshold double precision CHECK (split_load_threshold >= 0),
     ADD COLUMN split_size_threshold bigint CHECK (split_size_threshold >= 0);
-ALTER TABLE presplit.plan ADD COLUMN copy_held boolean NOT NULL DEFAULT false;
+ALTER TABLE presplit.plan ADD COLUMN copy_held boolean NOT NULL DEFAULT false,
+    -- What the backfill copied (the source's bytes, estimated from its rows)
+    -- and the wall seconds its batches took, throttle pauses included: the
+    -- copy rate the predictive manager schedules with (plans.copy_bytes_per_second).
+    ADD COLUMN copy_bytes bigint NOT NULL DEFAULT 0 CHECK (copy_bytes >= 0),
+    ADD COLUMN copy_seconds double precision NOT NULL DEFAULT 0 CHECK (copy_seconds >= 0);
+
+-- The plans view shows whether a predicted plan's copy waits for an
+-- off-peak window, and its measured copy rate.
+CREATE OR REPLACE VIEW presplit.plans WITH (security_barrier) AS
+SELECT p.id, p.parent, p.source, p.split_points, p.origin, p.owner, p.state,
+       p.switch_requested, p.ramp, p.paused,
+       (SELECT c.weight FROM presplit.channel c
+         WHERE c.plan_id = p.id AND c.channel = 'new') AS new_channel_weight,
+       p.created_at, p.updated_at, p.cut_over_at, p.finished_at, p.reason,
+       p.copy_held,
+       CASE WHEN p.copy_seconds > 0 THEN round((p.copy_bytes / p.copy_seconds)::numeric)
+       END AS copy_bytes_per_second
+  FROM presplit.plan p
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 
 -- Per-table thresholds (presplit.set_split_thresholds): NULL is the
 -- setting's value (presplit.split_load_threshold / split_size_threshold).

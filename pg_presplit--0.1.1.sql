@@ -112,6 +112,11 @@ CREATE TABLE presplit.plan (
     -- copy (capture keeps the shadows current meanwhile). A switch request
     -- releases it.
     copy_held    boolean     NOT NULL DEFAULT false,
+    -- What the backfill copied (the source's bytes, estimated from its rows)
+    -- and the wall seconds its batches took, throttle pauses included: the
+    -- copy rate the predictive manager schedules with (plans.copy_bytes_per_second).
+    copy_bytes   bigint           NOT NULL DEFAULT 0 CHECK (copy_bytes >= 0),
+    copy_seconds double precision NOT NULL DEFAULT 0 CHECK (copy_seconds >= 0),
     CONSTRAINT plan_failure_has_reason CHECK (state <> 'failed' OR reason IS NOT NULL),
     CONSTRAINT plan_active_has_source
         CHECK (source IS NOT NULL OR presplit._is_terminal_plan_state(state)),
@@ -536,7 +541,10 @@ SELECT p.id, p.parent, p.source, p.split_points, p.origin, p.owner, p.state,
        p.switch_requested, p.ramp, p.paused,
        (SELECT c.weight FROM presplit.channel c
          WHERE c.plan_id = p.id AND c.channel = 'new') AS new_channel_weight,
-       p.created_at, p.updated_at, p.cut_over_at, p.finished_at, p.reason
+       p.created_at, p.updated_at, p.cut_over_at, p.finished_at, p.reason,
+       p.copy_held,
+       CASE WHEN p.copy_seconds > 0 THEN round((p.copy_bytes / p.copy_seconds)::numeric)
+       END AS copy_bytes_per_second
   FROM presplit.plan p
   JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
  WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
@@ -737,7 +745,7 @@ RETURNS TABLE (at timestamptz, metric text, actual double precision,
 AS 'MODULE_PATHNAME', 'presplit_forecast'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.forecast(regclass, int) IS
-    'History and forecast of a managed partition''s load, hour by hour, with a 95 % interval';
+    'History and forecast of a managed partition''s load and size, hour by hour, with a 95 % interval';
 
 -- Per-table thresholds (presplit.set_split_thresholds): NULL is the
 -- setting's value (presplit.split_load_threshold / split_size_threshold).

@@ -55,6 +55,8 @@ SELECT split_load_threshold, split_size_threshold FROM presplit.managed_table
 -- creates one, its copy held. The worker leaves it at preparing.
 SELECT presplit_test_create_predicted_plan('pred_orders_0', '500', true) AS plan \gset
 SELECT origin, state, copy_held, split_points FROM presplit.plan WHERE id = :plan;
+-- The plans view says the copy waits; no copy rate measured yet.
+SELECT copy_held, copy_bytes_per_second FROM presplit.plans WHERE id = :plan;
 SELECT pg_get_userbyid(owner::oid) = current_user AS owner_is_table_owner
   FROM presplit.plan WHERE id = :plan;
 -- "Nothing happened" is proved by waiting for the worker, not for time: two
@@ -83,6 +85,7 @@ SELECT state, copy_held FROM presplit.plan WHERE id = :plan;
 -- reuses it: the switch is requested, the copy released.
 SELECT presplit.split_partition('pred_orders_0', '{500}', ramp => false) = :plan AS reused;
 SELECT switch_requested, copy_held, ramp FROM presplit.plan WHERE id = :plan;
+SELECT copy_held FROM presplit.plans WHERE id = :plan;
 SELECT presplit.split_partition('pred_orders_0', ramp => false) = :plan AS reused_again;
 -- Other split points are still an error.
 \set VERBOSITY terse

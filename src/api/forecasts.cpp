@@ -23,6 +23,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(presplit_forecast);
 }
 
+#include <algorithm>
 #include <cmath>
 
 namespace presplit {
@@ -76,7 +77,8 @@ void add_row(api::ResultRows& rows, int64_t at_seconds, const char* metric,
 }
 
 // The last `hours` complete hours (actual) and the next `hours` (forecast)
-// of each metric, one row per hour, `at` the start of the hour.
+// of each metric (load; size once sampled), one row per hour, `at` the start
+// of the hour.
 Datum forecast(FunctionCallInfo fcinfo) {
     const Oid partition = owned_managed_partition(fcinfo, 0);
     if (PG_ARGISNULL(1))
@@ -91,18 +93,25 @@ Datum forecast(FunctionCallInfo fcinfo) {
     const std::optional<predictor::PartitionSeries> series = predictor::series_of(partition, now);
     if (!series || series->load.empty())
         return static_cast<Datum>(0); // no history yet
+    // Load (statements/s), then size (bytes) once the worker sampled one.
     const int64_t hour = core::LoadHistory::kHourSeconds;
-    const std::vector<double>& load = series->load;
-    const size_t shown = std::min(load.size(), static_cast<size_t>(hours));
-    for (size_t i = load.size() - shown; i < load.size(); ++i)
-        add_row(rows, series->last_hour_start - static_cast<int64_t>(load.size() - 1 - i) * hour,
-                "load", load[i], nullptr);
-    const core::ForecastOptions options =
-        predictor::load_forecast_options(static_cast<size_t>(hours));
-    const core::Forecast f = core::forecast_hourly(load.data(), load.size(), options);
-    for (size_t h = 0; h < f.hours.size(); ++h)
-        add_row(rows, series->last_hour_start + static_cast<int64_t>(h + 1) * hour, "load",
-                std::nullopt, &f.hours[h]);
+    auto add_metric = [&](const char* metric, const std::vector<double>& values,
+                          const core::ForecastOptions& options) {
+        const size_t shown = std::min(values.size(), static_cast<size_t>(hours));
+        for (size_t i = values.size() - shown; i < values.size(); ++i)
+            add_row(rows,
+                    series->last_hour_start - static_cast<int64_t>(values.size() - 1 - i) * hour,
+                    metric, values[i], nullptr);
+        const core::Forecast f = core::forecast_hourly(values.data(), values.size(), options);
+        for (size_t h = 0; h < f.hours.size(); ++h)
+            add_row(rows, series->last_hour_start + static_cast<int64_t>(h + 1) * hour, metric,
+                    std::nullopt, &f.hours[h]);
+    };
+    add_metric("load", series->load, predictor::load_forecast_options(static_cast<size_t>(hours)));
+    if (std::any_of(series->size.begin(), series->size.end(),
+                    [](double v) { return !std::isnan(v); }))
+        add_metric("size", series->size,
+                   predictor::size_forecast_options(static_cast<size_t>(hours)));
     return static_cast<Datum>(0);
 }
 

@@ -385,6 +385,29 @@ void set_copy_held(int64_t id, bool held) {
           {std::to_string(id), held ? "true" : "false"});
 }
 
+void add_copy_measure(int64_t id, double bytes, double seconds) {
+    if (!has_prediction_catalog() || !(bytes >= 0) || !(seconds >= 0))
+        return;
+    store("UPDATE presplit.plan SET copy_bytes = copy_bytes + $2::bigint,"
+          "       copy_seconds = copy_seconds + $3::float8"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), std::to_string(static_cast<int64_t>(std::llround(bytes))),
+           float_text(seconds)});
+}
+
+std::vector<core::CopyMeasure> recent_copy_measures(size_t limit) {
+    std::vector<core::CopyMeasure> measures;
+    if (!has_prediction_catalog())
+        return measures;
+    for (const auto& row : store("SELECT copy_bytes, copy_seconds FROM presplit.plan"
+                                 " WHERE backfill_done AND copy_seconds > 0 AND copy_bytes > 0"
+                                 " ORDER BY id DESC LIMIT $1::int",
+                                 {std::to_string(limit)})
+                               .rows)
+        measures.push_back({std::stod(*row[0]), std::stod(*row[1])});
+    return measures;
+}
+
 void set_paused(int64_t id, bool paused) {
     store("UPDATE presplit.plan SET paused = $2::boolean WHERE id = $1::bigint",
           {std::to_string(id), paused ? "true" : "false"});

@@ -6,6 +6,7 @@
 // statements below and the store's own triggers.
 #pragma once
 
+#include "core/copy_schedule.hpp"
 #include "core/plan_state.hpp"
 #include "core/plan_work.hpp"
 #include "pg/spi.hpp"
@@ -121,6 +122,13 @@ void set_split_thresholds(unsigned int parent, std::optional<double> load,
 void request_switch(int64_t id, bool ramp);
 // The predictive manager holds (or lets run) a predicted plan's copy.
 void set_copy_held(int64_t id, bool held);
+// Adds one backfill batch to the plan's copy measure (presplit.plan
+// copy_bytes, copy_seconds): the source's bytes it copied and the wall
+// seconds it took, the throttle's pause included. Nothing on a 0.1.0 catalog.
+void add_copy_measure(int64_t id, double bytes, double seconds);
+// The copy measures of the plans whose backfill finished, newest first (at
+// most `limit`): what the predictive manager's copy rate is measured from.
+std::vector<core::CopyMeasure> recent_copy_measures(size_t limit);
 void set_paused(int64_t id, bool paused);
 // Sets the channels to old = 100 - weight, new = weight (creating them).
 void set_new_channel_weight(int64_t id, int weight);

@@ -112,6 +112,7 @@ SELECT m.parent::text AS parent, m.partition_key::text AS partition_key, m.key_t
 SELECT p.id, p.parent::text AS parent, coalesce(p.source::text, '') AS source,
        p.split_points::text AS split_points, p.state, p.origin, p.new_channel_weight, p.paused,
        p.ramp, p.switch_requested, extract(epoch FROM now() - p.updated_at) AS since,
+       (to_jsonb(p) ->> 'copy_held')::boolean AS copy_held, -- (not in a 0.1.0 catalog)
        (SELECT coalesce(sum(g.rows_copied), 0) FROM presplit.progress g WHERE g.plan_id = p.id) AS rows_copied,
        (SELECT sum(g.rows_estimated) FROM presplit.progress g WHERE g.plan_id = p.id) AS rows_estimated
   FROM presplit.plans p
@@ -130,6 +131,7 @@ SELECT p.id, p.parent::text AS parent, coalesce(p.source::text, '') AS source,
         plan.paused = plans.boolean(r, "paused");
         plan.ramp = plans.boolean(r, "ramp");
         plan.switch_requested = plans.boolean(r, "switch_requested");
+        plan.copy_held = plans.boolean(r, "copy_held");
         plan.since_seconds = plans.number(r, "since").value_or(0);
         plan.rows_copied = plans.integer(r, "rows_copied").value_or(0);
         plan.rows_estimated = plans.integer(r, "rows_estimated");

@@ -125,6 +125,9 @@ std::vector<std::string> render_status(const StatusReport& report, const Style& 
             line += ", new channel weight " + std::to_string(*plan.weight) + " %";
         if (plan.paused)
             line += ", paused";
+        if (plan.copy_held &&
+            (plan.state == "planned" || plan.state == "preparing" || plan.state == "backfilling"))
+            line += ", copy waiting for an off-peak window";
         if (plan.state == "switching" && !plan.ramp)
             line += ", no ramp";
         if (plan.state == "synced" && !plan.switch_requested)
@@ -184,6 +187,7 @@ Json status_json(const StatusReport& report) {
                        .set("paused", plan.paused)
                        .set("ramp", plan.ramp)
                        .set("switch_requested", plan.switch_requested)
+                       .set("copy_held", plan.copy_held)
                        .set("rows_copied", plan.rows_copied)
                        .set("rows_estimated", plan.rows_estimated)
                        .set("seconds_in_state", plan.since_seconds));

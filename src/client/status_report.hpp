@@ -31,6 +31,7 @@ struct ActivePlan {
     std::string parent, source, split_points, state, origin;
     std::optional<int> weight;
     bool paused = false, ramp = true, switch_requested = false;
+    bool copy_held = false; // a predicted plan's copy waits for an off-peak window
     int64_t rows_copied = 0;
     std::optional<int64_t> rows_estimated;
     double since_seconds = 0; // in the current state (since the last change)

@@ -14,6 +14,56 @@ std::string hours_text(int64_t seconds) {
     return buf;
 }
 
+namespace {
+
+std::string megabytes_text(double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g MB", bytes / (1024.0 * 1024.0));
+    return buf;
+}
+
+} // namespace
+
+CopyRate copy_rate(const std::vector<CopyMeasure>& recent, const CopyRateOptions& options) {
+    CopyRate rate;
+    double bytes = 0, seconds = 0;
+    for (const CopyMeasure& m : recent)
+        if (m.bytes > 0 && m.seconds > 0) {
+            bytes += m.bytes;
+            seconds += m.seconds;
+            ++rate.copies;
+        }
+    const double clock = options.clock_rate >= 1 ? options.clock_rate : 1;
+    char buf[200];
+    if (rate.copies > 0 && seconds >= options.min_seconds) {
+        rate.measured = true;
+        rate.wall_bytes_per_second = bytes / seconds;
+        std::snprintf(
+            buf, sizeof buf, "copy rate %s/s measured (%s in %.3g s over the last %zu %s)",
+            megabytes_text(rate.wall_bytes_per_second).c_str(), megabytes_text(bytes).c_str(),
+            seconds, rate.copies, rate.copies == 1 ? "copy" : "copies");
+    } else {
+        rate.wall_bytes_per_second = options.assumed_bytes_per_wall_second;
+        char why[96];
+        if (rate.copies == 0)
+            std::snprintf(why, sizeof why, "no finished copy measured yet");
+        else
+            std::snprintf(why, sizeof why, "too little measured: %s in %.3g s",
+                          megabytes_text(bytes).c_str(), seconds);
+        std::snprintf(buf, sizeof buf, "copy rate %s/s assumed (%s)",
+                      megabytes_text(rate.wall_bytes_per_second).c_str(), why);
+    }
+    rate.reason = buf;
+    if (clock > 1) {
+        char more[128];
+        std::snprintf(more, sizeof more, ", %.6g bytes per model second at clock rate %g",
+                      rate.wall_bytes_per_second / clock, clock);
+        rate.reason += more;
+    }
+    rate.bytes_per_second = rate.wall_bytes_per_second / clock;
+    return rate;
+}
+
 const char* to_string(CopyVerdict verdict) {
     switch (verdict) {
     case CopyVerdict::done:

@@ -63,6 +63,34 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
                        int64_t crossing, const std::vector<TimeWindow>& windows,
                        const CopyOptions& options);
 
+// One recent copy as the catalog recorded it: the source's bytes the
+// backfill copied and the wall seconds its batches took (the throttle's
+// pauses included, waits for an off-peak window or a busy server not).
+struct CopyMeasure {
+    double bytes = 0;
+    double seconds = 0;
+};
+
+// The copy rate a schedule uses, on the model clock (bytes per model second).
+struct CopyRate {
+    double bytes_per_second = 0; // model clock
+    double wall_bytes_per_second = 0;
+    bool measured = false; // false: the assumption
+    size_t copies = 0;     // measures it came from
+    std::string reason;    // the rate and where it came from, in words
+};
+
+struct CopyRateOptions {
+    double assumed_bytes_per_wall_second = 2.0 * 1024 * 1024; // without a measure
+    double min_seconds = 0.25; // less copying than this in all is no measure (noise)
+    double clock_rate = 1;     // presplit.clock_rate: a wall second lasts this many model seconds
+};
+
+// The measured rate of recent copies (total bytes / total seconds of those
+// with both > 0), or the assumption with the reason when there is none or
+// too little; divided by the clock rate for the model clock.
+CopyRate copy_rate(const std::vector<CopyMeasure>& recent, const CopyRateOptions& options);
+
 // A duration in hours for the decisions' reasons, e.g. "2.5 h".
 std::string hours_text(int64_t seconds);
 

@@ -241,8 +241,9 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
             plan_copy(in.bytes_remaining, in.copy_bytes_per_second, now, crossing, windows, o.copy);
         size_t w = window_at(windows, now);
         bool due = t->copy_started || s.verdict != CopyVerdict::fits || now >= s.start;
-        bool copy = in.mode != PredictMode::advise && w != kNoWindow && due &&
-                    s.verdict != CopyVerdict::done;
+        // Nothing left to copy (done) still leaves the verification, which
+        // the same hold keeps waiting: it too runs inside a window.
+        bool copy = in.mode != PredictMode::advise && w != kNoWindow && due;
         d = make(copy ? Action::copy : Action::hold_copy, in);
         d.event.split_key = t->plan_key;
         attach_schedule(&d, s);

@@ -41,10 +41,9 @@ namespace {
 constexpr int64_t kHour = core::LoadHistory::kHourSeconds;
 constexpr const char* kPredicted = "predicted";
 
-// The copy rate assumed for the schedule, in bytes of the source per second
-// of wall time (the engine's rate is not measured yet; docs/prediction.md).
-// On the model clock a wall second lasts clock_rate seconds.
-constexpr double kAssumedCopyBytesPerWallSecond = 2.0 * 1024 * 1024;
+// The copy rate of the schedule is measured from the last copies that
+// finished (core::copy_rate over catalog::recent_copy_measures); this many.
+constexpr size_t kCopyMeasures = 5;
 
 std::map<Oid, core::PartitionTrack> tracks; // by partition; this process only
 int64_t last_round_hour = -1;
@@ -96,16 +95,17 @@ std::string number_text(double value) {
 // The position on a leaf's key axis of a key in its text form (a plan's
 // split point).
 std::optional<double> key_position(const std::string& text, const analyzer::ManagedLeaf& leaf) {
-    return pg::call([&]() -> std::optional<double> {
+    const Datum value = pg::call([&] {
         Oid input, ioparam;
         getTypeInputInfo(leaf.key_type, &input, &ioparam);
-        Datum value = OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
-        std::optional<analyzer::PlacedKey> placed =
-            analyzer::place_key(leaf.axis, value, leaf.key_type);
-        if (!placed)
-            return std::nullopt;
-        return placed->position;
+        return OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
     });
+    // place_key guards its own calls into PostgreSQL.
+    const std::optional<analyzer::PlacedKey> placed =
+        analyzer::place_key(leaf.axis, value, leaf.key_type);
+    if (!placed)
+        return std::nullopt;
+    return placed->position;
 }
 
 struct Candidate {
@@ -113,6 +113,7 @@ struct Candidate {
     Oid parent = InvalidOid;
     analyzer::ManagedLeaf leaf{};
     core::KeySampler sampler;
+    std::vector<double> histogram; // the key's equal-frequency bounds (pg_statistic)
     core::Assessment assessment;
     std::string split_text; // of assessment.split, when ok
     double source_bytes = 0;
@@ -121,27 +122,56 @@ struct Candidate {
 };
 
 // The words of one decision's event: the action and its numbers.
-std::string event_text(const core::Decision& d, const std::string& key_text) {
+std::string event_text(const core::Decision& d, const std::string& key_text,
+                       const core::CopyRate& rate) {
     const core::PredictionEvent& e = d.event;
     const bool load = e.metric == core::SplitMetric::load;
     const char* unit = load ? " statements/s" : " bytes";
+    // Sizes in whole bytes (5128192, not 5.12819e+06).
+    auto value_text = [load](double value) {
+        if (load)
+            return number_text(value);
+        char buffer[48];
+        std::snprintf(buffer, sizeof buffer, "%.0f", value);
+        return std::string(buffer);
+    };
     std::string text = std::string(core::to_string(e.action)) + ": " + core::to_string(e.metric) +
-                       " " + number_text(e.current) + unit + " now, threshold " +
-                       number_text(e.threshold) + unit;
+                       " " + value_text(e.current) + unit + " now, threshold " +
+                       value_text(e.threshold) + unit;
     if (e.predicted_crossing != 0)
         text += "; predicted crossing " + time_text(e.predicted_crossing) + " (upper bound " +
-                number_text(e.upper_at_crossing) + ")";
+                value_text(e.upper_at_crossing) + ")";
     if (!key_text.empty())
         text += "; split point " + key_text + " (" + core::to_string(e.split_kind) + ")";
-    if (e.copy_start != 0 || e.copy_finish != 0)
+    const bool scheduled = e.copy_start != 0 || e.copy_finish != 0;
+    if (scheduled)
         text += "; copy " + std::string(core::to_string(e.copy_verdict)) +
                 (e.copy_start != 0 ? ", from " + time_text(e.copy_start) : "") +
                 (e.copy_finish != 0 ? " until " + time_text(e.copy_finish) : "");
+    // The rate the schedule was made with, measured or assumed.
+    if (e.action == core::Action::create_plan || e.action == core::Action::copy ||
+        e.action == core::Action::hold_copy)
+        text += (scheduled ? " at the " : "; ") + rate.reason;
     if (e.drift != 0)
         text += "; drift " + number_text(e.drift);
     if (!e.reason.empty())
         text += "; " + e.reason;
     return text;
+}
+
+// A split key must lie strictly inside the partition's bounds (else the
+// split leaves one side empty, or is no split of this partition).
+core::SplitChoice inside_bounds(core::SplitChoice split, const analyzer::ManagedLeaf& leaf,
+                                const char* what) {
+    if (split.ok() && ((leaf.has_lower && !(split.key > leaf.lower)) ||
+                       (leaf.has_upper && !(split.key < leaf.upper)))) {
+        const std::string why = std::string("the ") + what + " split point " +
+                                number_text(split.key) +
+                                " lies on or outside the partition's bounds";
+        split = core::SplitChoice{};
+        split.reason = why;
+    }
+    return split;
 }
 
 std::vector<core::TimeWindow> offpeak_windows(const std::vector<std::vector<double>>& loads,
@@ -247,29 +277,51 @@ std::vector<ManagerAction> run_manager_round() {
             split = core::SplitChoice{};
             split.reason = "the key's type is not sampled";
         }
-        if (split.ok() && ((leaf->has_lower && !(split.key > leaf->lower)) ||
-                           (leaf->has_upper && !(split.key < leaf->upper)))) {
-            const std::string why = "the sampled split point " + number_text(split.key) +
-                                    " lies on or outside the partition's bounds";
-            split = core::SplitChoice{};
-            split.reason = why;
+        split = inside_bounds(split, *leaf, "sampled");
+        const std::string load_split_text = !split.ok() ? ""
+                                            : split_options.images_only
+                                                ? analyzer::image_text(split.image)
+                                                : analyzer::position_text(leaf->axis, split.key);
+
+        // Sizes: the worker's hourly samples, forecast additively; the split
+        // at the median of the rows (the key's histogram as ANALYZE left it).
+        core::Forecast size_f{};
+        core::SplitChoice size_split;
+        std::string size_split_text;
+        if (size_threshold > 0) {
+            size_f = core::forecast_hourly(series.size.data(), series.size.size(),
+                                           size_forecast_options(horizon_hours));
+            if (!analyzer::positions_are_keys(leaf->axis)) {
+                size_split.reason = "size splits need a key type whose axis positions are keys "
+                                    "(numbers, times, uuid), not text";
+            } else {
+                c.histogram = key_histogram(c.relid, *leaf);
+                if (c.histogram.empty())
+                    size_split.reason = "no histogram of the partition key: ANALYZE the partition "
+                                        "(a key with few distinct values has none)";
+                else
+                    size_split =
+                        inside_bounds(core::choose_size_split(c.histogram, 0.5), *leaf, "median");
+            }
+            if (size_split.ok())
+                size_split_text = analyzer::position_text(leaf->axis, size_split.key);
         }
-        if (split.ok())
-            c.split_text = split_options.images_only
-                               ? analyzer::image_text(split.image)
-                               : analyzer::position_text(leaf->axis, split.key);
 
         core::MetricInput load_in;
         load_in.forecast = &f.hours;
         load_in.current = current;
         load_in.threshold = load_threshold;
         load_in.split = split;
-        core::MetricInput size_in; // sizes are not forecast yet: a crossing only once reached
+        core::MetricInput size_in;
+        size_in.forecast = size_f.hours.empty() ? nullptr : &size_f.hours;
         size_in.current = c.source_bytes;
         size_in.threshold = size_threshold;
-        size_in.split.reason = "size splits need the key distribution, not read yet";
+        size_in.split = size_split;
         c.assessment = core::assess_partition(load_in, size_in, core::SplitChoice{},
                                               first_hour_start, now, options.headroom);
+        if (c.assessment.split.ok())
+            c.split_text =
+                c.assessment.metric == core::SplitMetric::size ? size_split_text : load_split_text;
 
         // The view's rows: one per metric.
         const core::Crossing load_crossing =
@@ -283,7 +335,7 @@ std::vector<ManagerAction> run_manager_round() {
         if (load_crossing.found && load_crossing.at - now <= horizon)
             row.predicted_crossing = load_crossing.at;
         if (split.ok())
-            row.split_point = c.split_text;
+            row.split_point = load_split_text;
         row.model = core::model_name(f.model);
         row.mase = f.mase;
         if (!(load_threshold > 0))
@@ -302,10 +354,26 @@ std::vector<ManagerAction> run_manager_round() {
             size_row.metric = "size";
             size_row.current = c.source_bytes;
             size_row.threshold = size_threshold;
-            if (c.source_bytes >= size_threshold)
-                size_row.predicted_crossing = now;
-            size_row.reason = "sizes are not forecast yet: a crossing shows once reached; " +
-                              size_in.split.reason;
+            const core::Crossing size_crossing = core::predict_crossing(
+                size_f.hours, first_hour_start, now, c.source_bytes, size_threshold);
+            if (size_crossing.found && size_crossing.at - now <= horizon)
+                size_row.predicted_crossing = size_crossing.at;
+            if (size_split.ok())
+                size_row.split_point = size_split_text;
+            if (!size_f.hours.empty()) {
+                size_row.model = core::model_name(size_f.model);
+                size_row.mase = size_f.mase;
+            }
+            if (size_f.hours.empty())
+                size_row.reason = "no size sampled yet (presplit.size_sample_interval): a "
+                                  "crossing shows once reached";
+            else if (!size_row.predicted_crossing)
+                size_row.reason = "no crossing within the horizon";
+            else
+                size_row.reason = size_split.ok() ? "split at " + size_split.reason
+                                                  : "no split: " + size_split.reason;
+            if (!size_f.hours.empty() && size_f.short_history)
+                size_row.reason += " (under two days of history: trend only)";
             rows.push_back(size_row);
         }
 
@@ -339,7 +407,10 @@ std::vector<ManagerAction> run_manager_round() {
         return x.found && x.at < y.at;
     });
 
-    const double copy_rate = kAssumedCopyBytesPerWallSecond / std::max(1.0, config::clock_rate);
+    core::CopyRateOptions rate_options;
+    rate_options.clock_rate = config::clock_rate;
+    const core::CopyRate copy_rate =
+        core::copy_rate(catalog::recent_copy_measures(kCopyMeasures), rate_options);
     size_t plans_counted = predicted_plans.size();
     double shadow_bytes = 0;
     for (const Candidate& c : candidates)
@@ -355,7 +426,7 @@ std::vector<ManagerAction> run_manager_round() {
         in.mode = predict;
         in.assessment = c.assessment;
         in.source_bytes = c.source_bytes;
-        in.copy_bytes_per_second = copy_rate;
+        in.copy_bytes_per_second = copy_rate.bytes_per_second;
         in.windows = &windows;
         in.predicted_plans = plans_counted - (c.plan ? 1 : 0);
         in.shadow_bytes = shadow_bytes - (c.plan ? c.source_bytes : 0);
@@ -365,9 +436,16 @@ std::vector<ManagerAction> run_manager_round() {
             key_text = c.plan->split_points.front();
             if (auto key = key_position(key_text, c.leaf)) {
                 in.plan_key = *key;
-                const double share = core::share_below_points(
-                    c.sampler, *key, c.leaf.has_lower ? c.leaf.lower : -1e300,
-                    c.leaf.has_upper ? c.leaf.upper : 1e300);
+                // A size split divides the rows, a load split the load.
+                const auto known = tracks.find(c.relid);
+                const bool by_rows = known != tracks.end() &&
+                                     known->second.plan_kind == core::SplitKind::size_quantile;
+                const double share =
+                    by_rows ? (c.histogram.size() >= 2 ? core::share_below_bounds(c.histogram, *key)
+                                                       : std::nan(""))
+                            : core::share_below_points(c.sampler, *key,
+                                                       c.leaf.has_lower ? c.leaf.lower : -1e300,
+                                                       c.leaf.has_upper ? c.leaf.upper : 1e300);
                 in.drift = std::isnan(share) ? 0 : std::fabs(share - 0.5);
             }
             in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;
@@ -381,7 +459,7 @@ std::vector<ManagerAction> run_manager_round() {
             action.plan_id = c.plan->id;
         if (d.emit || d.action == core::Action::create_plan ||
             d.action == core::Action::cancel_plan || d.action == core::Action::start_switchover)
-            action.event = event_text(d, key_text);
+            action.event = event_text(d, key_text, copy_rate);
         switch (d.action) {
         case core::Action::none:
         case core::Action::advise:
@@ -393,7 +471,12 @@ std::vector<ManagerAction> run_manager_round() {
         case core::Action::create_plan:
             action.kind = ManagerAction::Kind::create_plan;
             action.split_point = c.split_text;
-            action.copy_held = core::window_at(windows, now) == core::kNoWindow;
+            // Held outside the windows, and inside one until the scheduled
+            // start (the latest that still makes it), as decide_round then
+            // decides for the plan's copy.
+            action.copy_held =
+                core::window_at(windows, now) == core::kNoWindow ||
+                (d.schedule.verdict == core::CopyVerdict::fits && now < d.schedule.start);
             ++plans_counted;
             shadow_bytes += c.source_bytes;
             break;

@@ -12,6 +12,14 @@
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
 
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/syscache.h"
+}
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -35,6 +43,34 @@ core::ThrottleSettings throttle_settings() {
     settings.busy_active_backends = config::backfill_busy_backends;
     settings.backoff_ms = config::backfill_backoff_ms;
     return settings;
+}
+
+// The source's bytes per row (total bytes, indexes and TOAST included, over
+// its estimated rows), for the copy measure: what a batch of rows is worth in
+// the bytes a copy schedule plans with. 0 while the source was never analyzed
+// or vacuumed (no row estimate): such batches are not measured. Kept per plan
+// in this process (one estimate per copy, not per batch).
+std::map<int64_t, double> bytes_per_row;
+
+double source_bytes_per_row(int64_t plan_id, Oid source) {
+    auto known = bytes_per_row.find(plan_id);
+    if (known != bytes_per_row.end())
+        return known->second;
+    const double per_row = pg::call([&] {
+        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(source));
+        if (!HeapTupleIsValid(tuple))
+            return 0.0;
+        const double rows = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->reltuples;
+        ReleaseSysCache(tuple);
+        if (!(rows > 0))
+            return 0.0;
+        return static_cast<double>(DatumGetInt64(
+                   DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(source)))) /
+               rows;
+    });
+    if (per_row > 0)
+        bytes_per_row[plan_id] = per_row;
+    return per_row;
 }
 
 int active_client_backends() {
@@ -62,8 +98,16 @@ Step copy_next_batch(const migration::PlanLayout& layout) {
         conflict_batches_left = kConflictBatches;
     else if (conflict_batches_left > 0)
         --conflict_batches_left;
-    return {StepOutcome::progress,
-            core::pause_after_batch_ms(settings, batch.rows_read, pg::elapsed_ms(start))};
+    const double elapsed_ms = pg::elapsed_ms(start);
+    const int64_t pause_ms = core::pause_after_batch_ms(settings, batch.rows_read, elapsed_ms);
+    // The measured copy rate (docs/prediction.md): in the batch's transaction.
+    const double per_row = source_bytes_per_row(layout.plan.id, layout.plan.source);
+    if (per_row > 0 && batch.rows_read > 0)
+        catalog::add_copy_measure(layout.plan.id, per_row * static_cast<double>(batch.rows_read),
+                                  (elapsed_ms + static_cast<double>(pause_ms)) / 1000.0);
+    if (batch.done)
+        bytes_per_row.erase(layout.plan.id);
+    return {StepOutcome::progress, pause_ms};
 }
 
 // The verification, one shadow per step: ANALYZE it, then compare it with

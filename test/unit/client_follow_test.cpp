@@ -196,3 +196,32 @@ TEST(ClientStatus, ReportAndHealth) {
     EXPECT_NE(json.find(R"("partitions":[{"partition":"accounts_0")"), std::string::npos);
     EXPECT_NE(json.find(R"("healthy":false,"verdict":"not running")"), std::string::npos);
 }
+
+TEST(ClientStatus, PredictedPlanWaitingForAWindow) {
+    StatusReport report;
+    report.database = "db";
+    ActivePlan plan;
+    plan.id = 9;
+    plan.source = "hot_0";
+    plan.split_points = "{1000}";
+    plan.state = "backfilling";
+    plan.origin = "predicted";
+    plan.copy_held = true;
+    plan.rows_copied = 10;
+    report.plans = {plan};
+    auto lines = render_status(report, plain);
+    bool found = false;
+    for (const std::string& line : lines)
+        if (line.find("plan 9") != std::string::npos) {
+            found = true;
+            EXPECT_NE(line.find("10 rows copied, copy waiting for an off-peak window (predicted)"),
+                      std::string::npos)
+                << line;
+        }
+    EXPECT_TRUE(found);
+    EXPECT_NE(status_json(report).dump().find(R"("copy_held":true)"), std::string::npos);
+    // Once synced there is nothing left to hold: not said.
+    report.plans[0].state = "synced";
+    for (const std::string& line : render_status(report, plain))
+        EXPECT_EQ(line.find("off-peak"), std::string::npos) << line;
+}

@@ -126,3 +126,41 @@ TEST(CopySchedule, FinishAfterWindowTime) {
               kMidnight + kDaySeconds + 2 * H);
     EXPECT_EQ(finish_after_window_time(w, kMidnight, 9 * H), 0);
 }
+
+TEST(CopyRate, MeasuredFromRecentCopies) {
+    CopyRateOptions o;
+    // 30 MB in 10 s and 10 MB in 10 s: 2 MB/s; a copy without seconds is skipped.
+    CopyRate r = copy_rate({{30.0 * 1024 * 1024, 10}, {10.0 * 1024 * 1024, 10}, {5e6, 0}}, o);
+    EXPECT_TRUE(r.measured);
+    EXPECT_EQ(r.copies, 2u);
+    EXPECT_DOUBLE_EQ(r.wall_bytes_per_second, 2.0 * 1024 * 1024);
+    EXPECT_DOUBLE_EQ(r.bytes_per_second, r.wall_bytes_per_second);
+    EXPECT_NE(r.reason.find("2 MB/s measured"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find("last 2 copies"), std::string::npos) << r.reason;
+}
+
+TEST(CopyRate, AssumedWithTheReasonWhenNothingWasMeasured) {
+    CopyRateOptions o;
+    o.assumed_bytes_per_wall_second = 4.0 * 1024 * 1024;
+    CopyRate none = copy_rate({}, o);
+    EXPECT_FALSE(none.measured);
+    EXPECT_DOUBLE_EQ(none.bytes_per_second, 4.0 * 1024 * 1024);
+    EXPECT_NE(none.reason.find("assumed (no finished copy measured yet)"), std::string::npos)
+        << none.reason;
+    // Too little copying to tell: the assumption, saying how little.
+    CopyRate tiny = copy_rate({{1000, 0.01}}, o);
+    EXPECT_FALSE(tiny.measured);
+    EXPECT_DOUBLE_EQ(tiny.bytes_per_second, 4.0 * 1024 * 1024);
+    EXPECT_NE(tiny.reason.find("too little measured"), std::string::npos) << tiny.reason;
+}
+
+TEST(CopyRate, OnTheModelClock) {
+    CopyRateOptions o;
+    o.clock_rate = 1440;
+    CopyRate r = copy_rate({{1440.0 * 1000, 1}}, o);
+    EXPECT_TRUE(r.measured);
+    EXPECT_DOUBLE_EQ(r.wall_bytes_per_second, 1440.0 * 1000);
+    EXPECT_DOUBLE_EQ(r.bytes_per_second, 1000);
+    EXPECT_NE(r.reason.find("1000 bytes per model second at clock rate 1440"), std::string::npos)
+        << r.reason;
+}

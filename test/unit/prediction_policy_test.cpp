@@ -389,3 +389,20 @@ TEST(Policy, FollowsTheCatalog) {
     in.plan_state = PlanState::switching;
     EXPECT_EQ(decide_round(&r.track, in, r.options).action, Action::none);
 }
+
+// A copy whose rows are all copied still has its verification to run, under
+// the same hold: let it run inside a window (held, it never reached synced).
+TEST(Policy, CopiedPlanIsReleasedInAWindowForItsVerification) {
+    World w;
+    const int64_t noon = kMidnight + 12 * H;
+    ASSERT_EQ(w.round(noon, crossing_in(noon, 20 * H)).action, Action::create_plan);
+    w.plan = PlanState::backfilling;
+    w.remaining = 0; // backfill_done: the verification is next
+    const int64_t later = noon + H;
+    EXPECT_EQ(w.round(later, crossing_in(later, 19 * H)).action, Action::hold_copy)
+        << "outside the window";
+    const int64_t night = kMidnight + kDaySeconds + 2 * H; // 02:00, inside 01:00-05:00
+    Decision d = w.round(night, crossing_in(night, 9 * H));
+    EXPECT_EQ(d.action, Action::copy);
+    EXPECT_EQ(d.schedule.verdict, CopyVerdict::done);
+}
