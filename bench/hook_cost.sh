@@ -9,8 +9,9 @@
 # (locks, I/O) nor the cost of cache misses.
 #
 # Statements (one per line, keys spread over the partitions):
-#   select    SELECT by primary key on a managed table of 8 range partitions
-#             (pgbench_accounts, pgbench -i -s 1 --partitions=8)
+#   select    SELECT by primary key on a managed table of PARTITIONS range
+#             partitions (pgbench_accounts, pgbench -i -s 1
+#             --partitions=PARTITIONS; default 8)
 #   update    UPDATE by primary key there
 #   unmanaged SELECT by primary key on a table pg_presplit does not manage
 #             (pgbench_branches)
@@ -30,11 +31,13 @@ N1=${N1:-200}
 N2=${N2:-1200}
 BASELINE_BIN=${BASELINE_BIN:-}
 KINDS=${KINDS:-select update unmanaged routed insert insert-batch}
+PARTITIONS=${PARTITIONS:-8}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 
-start_cluster "shared_preload_libraries = 'pg_presplit'"
+# (More partitions than the default lock table holds in one transaction.)
+start_cluster "shared_preload_libraries = 'pg_presplit'" "max_locks_per_transaction = 256"
 sql "CREATE EXTENSION pg_presplit"
-as_pg_user "$PG_BIN/pgbench" -i -q -s 1 --partitions=8 --partition-method=range \
+as_pg_user "$PG_BIN/pgbench" -i -q -s 1 --partitions="$PARTITIONS" --partition-method=range \
     -h "$PGHOST" -p "$PGPORT" -U postgres postgres >/dev/null 2>&1
 sql "SELECT presplit.manage('pgbench_accounts')" >/dev/null
 create_accounts 40000
@@ -84,7 +87,7 @@ per_statement() { # bin kind preload sample_every
 
 builds=(current)
 [ -n "$BASELINE_BIN" ] && builds+=(baseline)
-echo "instructions per statement (callgrind; ($N2 - $N1 statements) difference):"
+echo "instructions per statement (callgrind; ($N2 - $N1 statements) difference; $PARTITIONS partitions):"
 printf '%-10s %-9s %10s %10s %10s %12s %12s\n' kind build off every default "every-off" "default-off"
 for kind in $KINDS; do
     for build in "${builds[@]}"; do
