@@ -307,6 +307,30 @@ std::vector<ManagerAction> run_manager_round() {
                 size_split_text = analyzer::position_text(leaf->axis, size_split.key);
         }
 
+        // An append hot spot (the sampled accesses at the right edge of the
+        // keys the partition holds, as its histogram says): split just above
+        // the largest key, so that the coming rows go to the new partition.
+        // The sampler holds reads and inserts alike: a time series' reads
+        // follow its newest rows too. Numbers and times only (a step of 1: an
+        // integer, a day of date, a microsecond).
+        core::SplitChoice append;
+        append.reason = "append hot spots are looked for in number and time keys";
+        std::string append_text;
+        if (leaf->axis.kind == analyzer::KeyAxis::Kind::number) {
+            if (c.histogram.empty())
+                c.histogram = key_histogram(c.relid, *leaf);
+            if (c.histogram.size() < 2) {
+                append.reason = "no histogram of the partition key to find its largest key";
+            } else {
+                append = inside_bounds(core::choose_append_split(c.sampler, c.histogram.front(),
+                                                                 c.histogram.back(),
+                                                                 core::AppendOptions{}),
+                                       *leaf, "append");
+                if (append.ok())
+                    append_text = analyzer::position_text(leaf->axis, append.key);
+            }
+        }
+
         core::MetricInput load_in;
         load_in.forecast = &f.hours;
         load_in.current = current;
@@ -317,9 +341,11 @@ std::vector<ManagerAction> run_manager_round() {
         size_in.current = c.source_bytes;
         size_in.threshold = size_threshold;
         size_in.split = size_split;
-        c.assessment = core::assess_partition(load_in, size_in, core::SplitChoice{},
-                                              first_hour_start, now, options.headroom);
-        if (c.assessment.split.ok())
+        c.assessment = core::assess_partition(load_in, size_in, append, first_hour_start, now,
+                                              options.headroom);
+        if (c.assessment.split.kind == core::SplitKind::append_edge)
+            c.split_text = append_text;
+        else if (c.assessment.split.ok())
             c.split_text =
                 c.assessment.metric == core::SplitMetric::size ? size_split_text : load_split_text;
 
@@ -334,8 +360,10 @@ std::vector<ManagerAction> run_manager_round() {
         row.threshold = load_threshold;
         if (load_crossing.found && load_crossing.at - now <= horizon)
             row.predicted_crossing = load_crossing.at;
-        if (split.ok())
-            row.split_point = load_split_text;
+        // An append hot spot wins over each metric's own split.
+        const core::SplitChoice& load_shown = append.ok() ? append : split;
+        if (load_shown.ok())
+            row.split_point = append.ok() ? append_text : load_split_text;
         row.model = core::model_name(f.model);
         row.mase = f.mase;
         if (!(load_threshold > 0))
@@ -343,7 +371,8 @@ std::vector<ManagerAction> run_manager_round() {
         else if (!row.predicted_crossing)
             row.reason = "no crossing within the horizon";
         else
-            row.reason = split.ok() ? "split at " + split.reason : "no split: " + split.reason;
+            row.reason = load_shown.ok() ? "split at " + load_shown.reason
+                                         : "no split: " + load_shown.reason;
         if (f.short_history)
             row.reason += " (under two days of history: trend only)";
         rows.push_back(row);
@@ -358,8 +387,9 @@ std::vector<ManagerAction> run_manager_round() {
                 size_f.hours, first_hour_start, now, c.source_bytes, size_threshold);
             if (size_crossing.found && size_crossing.at - now <= horizon)
                 size_row.predicted_crossing = size_crossing.at;
-            if (size_split.ok())
-                size_row.split_point = size_split_text;
+            const core::SplitChoice& size_shown = append.ok() ? append : size_split;
+            if (size_shown.ok())
+                size_row.split_point = append.ok() ? append_text : size_split_text;
             if (!size_f.hours.empty()) {
                 size_row.model = core::model_name(size_f.model);
                 size_row.mase = size_f.mase;
@@ -370,8 +400,8 @@ std::vector<ManagerAction> run_manager_round() {
             else if (!size_row.predicted_crossing)
                 size_row.reason = "no crossing within the horizon";
             else
-                size_row.reason = size_split.ok() ? "split at " + size_split.reason
-                                                  : "no split: " + size_split.reason;
+                size_row.reason = size_shown.ok() ? "split at " + size_shown.reason
+                                                  : "no split: " + size_shown.reason;
             if (!size_f.hours.empty() && size_f.short_history)
                 size_row.reason += " (under two days of history: trend only)";
             rows.push_back(size_row);
@@ -436,16 +466,20 @@ std::vector<ManagerAction> run_manager_round() {
             key_text = c.plan->split_points.front();
             if (auto key = key_position(key_text, c.leaf)) {
                 in.plan_key = *key;
-                // A size split divides the rows, a load split the load.
+                // A size split divides the rows, a load split the load; an
+                // append split sits at the edge on purpose (no drift).
                 const auto known = tracks.find(c.relid);
-                const bool by_rows = known != tracks.end() &&
-                                     known->second.plan_kind == core::SplitKind::size_quantile;
+                const core::SplitKind kind =
+                    known != tracks.end() ? known->second.plan_kind : core::SplitKind::load_balance;
+                const bool by_rows = kind == core::SplitKind::size_quantile;
                 const double share =
-                    by_rows ? (c.histogram.size() >= 2 ? core::share_below_bounds(c.histogram, *key)
-                                                       : std::nan(""))
-                            : core::share_below_points(c.sampler, *key,
-                                                       c.leaf.has_lower ? c.leaf.lower : -1e300,
-                                                       c.leaf.has_upper ? c.leaf.upper : 1e300);
+                    kind == core::SplitKind::append_edge ? 0.5
+                    : by_rows
+                        ? (c.histogram.size() >= 2 ? core::share_below_bounds(c.histogram, *key)
+                                                   : std::nan(""))
+                        : core::share_below_points(c.sampler, *key,
+                                                   c.leaf.has_lower ? c.leaf.lower : -1e300,
+                                                   c.leaf.has_upper ? c.leaf.upper : 1e300);
                 in.drift = std::isnan(share) ? 0 : std::fabs(share - 0.5);
             }
             in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;

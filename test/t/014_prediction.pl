@@ -5,14 +5,16 @@
 # threshold, creates a plan with origin 'predicted' at the sampled split
 # point, copies it inside the fixed maintenance windows only, and leaves it
 # synced before the partition crosses the threshold; split_partition(source)
-# then reuses it. Nothing is timed: the test waits for conditions.
+# then reuses it. An append-only table beside it (rows inserted through the
+# parent, keys always above the last) gets the split just above its largest
+# key. Nothing is timed: the test waits for conditions.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
 use IPC::Run;
-use Test::More tests => 10;
+use Test::More tests => 12;
 
 # Loads are in statements per SIMULATED second: 1 read per wall second is
 # 1/1440 per second of the model clock. The threshold is crossed at about
@@ -42,6 +44,11 @@ CREATE TABLE hot_1 PARTITION OF hot FOR VALUES FROM (100000) TO (200000);
 INSERT INTO hot (id) SELECT g FROM generate_series(0, 19999) g;
 INSERT INTO hot (id) SELECT g FROM generate_series(100000, 101999) g;
 SELECT presplit.manage('hot');
+CREATE TABLE appended (id bigint PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE appended_0 PARTITION OF appended FOR VALUES FROM (0) TO (1000000);
+INSERT INTO appended SELECT g FROM generate_series(0, 9999) g;
+CREATE SEQUENCE appended_next START 10000;
+SELECT presplit.manage('appended');
 });
 
 # The workload: reads of hot_0's keys 0-19999 at 10, 20, ... 250 per wall
@@ -59,6 +66,12 @@ my $load = IPC::Run::start(
 	[ 'bash', '-c',
 		"for r in $steps; do pgbench -n -c 2 -j 1 -R \$r -T 8 -f $dir/hot.sql @connect "
 		  . ">/dev/null 2>&1; done" ]);
+open $fh, '>', "$dir/append.sql" or die $!;
+print $fh "INSERT INTO appended VALUES (nextval('appended_next'));\n";
+close $fh;
+my $appender = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '1', '-R', '10', '-T', '240', '-f', "$dir/append.sql", @connect ],
+	'>', '/dev/null', '2>', '/dev/null');
 my $trickle = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '1', '-R', '5', '-T', '200', '-f', "$dir/cold.sql", @connect ],
 	'>', '/dev/null', '2>', '/dev/null');
@@ -87,7 +100,10 @@ while ($tick++ < 240)
 		$crossed_seen = 1;
 		$crossed_tick = $tick;
 	}
-	last if $synced_seen && $crossed_seen;
+	# The append-only table's histogram (its largest key) as autovacuum's
+	# ANALYZE would leave it, once some rows were appended.
+	$node->safe_psql('postgres', 'ANALYZE appended') if $tick == 10;
+	last if $synced_seen && $crossed_seen && $tick > 10;
 	sleep 1;
 }
  note($node->safe_psql('postgres', q{
@@ -136,8 +152,26 @@ is($node->safe_psql('postgres', q{
 	  FROM presplit.forecasts WHERE partition = 'hot_0'::regclass AND metric = 'load'}),
 	't|t', 'presplit.forecasts: a predicted crossing and a split point inside hot_0');
 
+# The append-only partition: the accesses sampled are the appended rows, at
+# the right edge of its keys; the split goes just above the largest key the
+# histogram knows, so that the coming rows land in the new partition.
+my $analyzed_max = $node->safe_psql('postgres', q{
+	SELECT (histogram_bounds::text::bigint[])[array_upper(histogram_bounds::text::bigint[], 1)]
+	  FROM pg_stats WHERE tablename = 'appended_0' AND attname = 'id'});
+ok($node->poll_query_until('postgres', q{
+	SELECT reason LIKE 'split at append hot spot%' FROM presplit.forecasts
+	 WHERE partition = 'appended_0'::regclass AND metric = 'load'}),
+	'presplit.forecasts sees the append hot spot of appended_0')
+  or note($node->safe_psql('postgres', q{
+	SELECT reason FROM presplit.forecasts WHERE partition = 'appended_0'::regclass}));
+is($node->safe_psql('postgres', q{
+	SELECT split_point FROM presplit.forecasts
+	 WHERE partition = 'appended_0'::regclass AND metric = 'load'}),
+	$analyzed_max + 1, "its split point is just above the largest analyzed key ($analyzed_max)");
+
 $load->kill_kill;
 $trickle->kill_kill;
+$appender->kill_kill;
 
 # split_partition(source) reuses the predicted plan and starts its switchover.
 is($node->safe_psql('postgres', q{SELECT presplit.split_partition('hot_0', ramp => false)}),
