@@ -22,7 +22,8 @@
 #   insert-batch  INSERT ... SELECT of 100 such rows (per-row key sampling)
 # Modes: off (pg_presplit not preloaded), every (every statement recorded:
 # presplit.analyzer_sample_every = 1), default (one in 10, drawn at random,
-# so not exactly repeatable); with BASELINE_BIN, the same for the build
+# so not exactly repeatable), pgss (pg_stat_statements preloaded instead,
+# the yardstick of issue 12); with BASELINE_BIN, the same for the build
 # installed in that PostgreSQL copy.
 # Usage: bench/hook_cost.sh (as root or a user who can run initdb; needs
 # pg_presplit installed and valgrind). About 10 minutes with BASELINE_BIN.
@@ -46,6 +47,11 @@ PLAN=$(sql "SELECT presplit.split_partition('accounts_0', ARRAY[5000], ramp => f
 sql "SELECT presplit.wait($PLAN, 'switching', '10 min')" >/dev/null
 sql "SELECT presplit.set_weight($PLAN, 100)" >/dev/null
 sql "VACUUM ANALYZE"
+# Every partition gets its analyzer entry now (saved at the stop, loaded at
+# each start), so that a statement's count is not that of creating its
+# partition's entry: at 1 000 partitions most statements below would be
+# their partition's first.
+sql "SET presplit.analyzer_sample_every = 1; SELECT count(*) FROM pgbench_accounts" >/dev/null
 as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null
 # Every run starts from this copy (updates and the saved statistics would
 # otherwise carry over from run to run).
@@ -88,7 +94,8 @@ per_statement() { # bin kind preload sample_every
 builds=(current)
 [ -n "$BASELINE_BIN" ] && builds+=(baseline)
 echo "instructions per statement (callgrind; ($N2 - $N1 statements) difference; $PARTITIONS partitions):"
-printf '%-10s %-9s %10s %10s %10s %12s %12s\n' kind build off every default "every-off" "default-off"
+printf '%-10s %-9s %10s %10s %10s %10s %12s %12s %12s\n' kind build off every default pgss \
+    "every-off" "default-off" "pgss-off"
 for kind in $KINDS; do
     for build in "${builds[@]}"; do
         bin=$PG_BIN
@@ -96,7 +103,8 @@ for kind in $KINDS; do
         off=$(per_statement "$bin" "$kind" "" 1)
         every=$(per_statement "$bin" "$kind" pg_presplit 1)
         default=$(per_statement "$bin" "$kind" pg_presplit 10)
-        printf '%-10s %-9s %10s %10s %10s %12s %12s\n' "$kind" "$build" "$off" "$every" "$default" \
-            $((every - off)) $((default - off))
+        pgss=$(per_statement "$bin" "$kind" pg_stat_statements 1)
+        printf '%-10s %-9s %10s %10s %10s %10s %12s %12s %12s\n' "$kind" "$build" "$off" "$every" \
+            "$default" "$pgss" $((every - off)) $((default - off)) $((pgss - off))
     done
 done
