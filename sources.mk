@@ -61,6 +61,7 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/route_marker.cpp \
 	src/switchover/routing.cpp \
 	src/remote/connection.cpp \
+	src/remote/replication.cpp \
 	src/remote/move.cpp \
 	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
