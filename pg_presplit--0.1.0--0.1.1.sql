@@ -252,6 +252,19 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.finalize_move(bigint, boolean) IS
     'End a cut-over move: replication dropped, the old partition dropped (or kept)';
 
+-- Splits with targets on other servers: a shadow may live on a postgres_fdw
+-- server (NULL: a local shadow; relation is NULL until the cutover, then the
+-- foreign table), and split_partition takes the servers.
+ALTER TABLE presplit.shadow ADD COLUMN server name;
+DROP FUNCTION presplit.split_partition(regclass, "any", boolean);
+CREATE FUNCTION presplit.split_partition(source regclass, split_points "any" DEFAULT NULL,
+                                         ramp boolean DEFAULT true,
+                                         servers name[] DEFAULT NULL) RETURNS bigint
+AS 'MODULE_PATHNAME', 'presplit_split_partition'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.split_partition(regclass, "any", boolean, name[]) IS
+    'Split a partition: reuse its active plan or prepare one, and let the worker switch over (ramped, or manual with ramp => false); servers puts targets on postgres_fdw servers';
+
 -- The analyzer keeps every managed partition's statistics in dynamic shared
 -- memory: its status says how many entries are allocated; and the size
 -- history the worker samples.

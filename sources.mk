@@ -63,6 +63,7 @@ PRESPLIT_PG_SOURCES = \
 	src/remote/connection.cpp \
 	src/remote/replication.cpp \
 	src/remote/move.cpp \
+	src/remote/split.cpp \
 	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \
