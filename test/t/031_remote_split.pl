@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 31;
+use Test::More tests => 32;
 
 my $node1 = presplit_node('source', qq{
 wal_level = logical
@@ -71,6 +71,15 @@ $node2->safe_psql('postgres', 'CREATE TABLE public.accounts_1 (id int)');
 refused(q{SELECT presplit.split_partition('accounts_1', '{15000}', servers => ARRAY[NULL, 'node2'])},
 	'42P07', 'relation public.accounts_1 already exists on server "node2"', 'remote table exists');
 $node2->safe_psql('postgres', 'DROP TABLE public.accounts_1');
+# A unique index on the parent: PostgreSQL would refuse the foreign table.
+$node1->safe_psql('postgres', q{
+CREATE TABLE keyed (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE keyed_0 PARTITION OF keyed FOR VALUES FROM (0) TO (10);
+SELECT presplit.manage('keyed');
+});
+refused(q{SELECT presplit.split_partition('keyed_0', '{5}', servers => ARRAY[NULL, 'node2'])},
+	'0A000', 'unique index on the partitioned table.*HINT:  Drop the primary key or unique index of the partitioned table and define it on each partition',
+	'a unique index on the parent: refused, with what to do');
 refused(q{SELECT presplit.split_partition('accounts_1', '{12000,15000}', servers => ARRAY['node2', NULL, 'node2'])},
 	'0A000', 'server "node2" is given for more than one target', 'one target per server');
 is($node1->safe_psql('postgres', q{
