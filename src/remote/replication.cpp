@@ -190,9 +190,7 @@ void require_local_prerequisites(const Source& source, const std::string& what) 
                     " WHERE indrelid = $1::oid AND indisunique)",
                     {std::to_string(source.parent)}) == "t")
         throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                        "cannot " + what +
-                            ": the partitioned table has a unique index on the partitioned "
-                            "table itself",
+                        "cannot " + what + ": there is a unique index on the partitioned table",
                         "PostgreSQL cannot attach a foreign table to a table with a unique "
                         "index (its uniqueness could not be enforced on the other server).",
                         "Drop the primary key or unique index of the partitioned table and define "
