@@ -562,14 +562,15 @@ SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
             THEN greatest(g.rows_estimated - g.rows_copied, 0)
                  * ((g.updated_at - g.started_at) / g.rows_copied)
        END AS eta,
-       g.started_at, g.updated_at
+       g.started_at, g.updated_at,
+       s.server -- a target on another server (NULL: here)
   FROM presplit.shadow s
   JOIN presplit.plan p ON p.id = s.plan_id
   JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
   LEFT JOIN presplit.shadow_progress g ON g.plan_id = s.plan_id AND g.ordinal = s.ordinal
  WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.progress IS
-    'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
+    'Per shadow of each plan: phase, rows copied and estimated, rate and ETA, and its server';
 
 -- Marks a routed plan: the node holding a statement's two plan trees (old
 -- and new channel) names its split plan with a call of this function. The
