@@ -447,7 +447,10 @@ const char* const kPlanFacts =
     "       coalesce((SELECT c.weight FROM presplit.channel c"
     "                  WHERE c.plan_id = p.id AND c.channel = 'new'), 0),"
     "       EXISTS (SELECT FROM presplit.shadow s"
-    "                WHERE s.plan_id = p.id AND s.relation IS NOT NULL),"
+    "                WHERE s.plan_id = p.id AND s.relation IS NOT NULL)"
+    // A remote target's publication (remote/split.hpp): its clean-up too.
+    "       OR EXISTS (SELECT FROM pg_catalog.pg_publication"
+    "                   WHERE pubname LIKE 'presplit\\_split\\_' || p.id || '\\_%'),"
     "       EXISTS (SELECT FROM pg_catalog.pg_constraint k"
     "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
     "                  AND NOT k.convalidated)"
@@ -482,9 +485,14 @@ plans_needing_work(const std::string& old_bound_constraint) {
                             " WHERE p.state = ANY ($2::text[])"
                             "    OR (p.state = $3 AND p.switch_requested)"
                             // A failed plan's capture and shadows are cleaned up.
-                            "    OR (p.state = $4 AND EXISTS (SELECT FROM presplit.shadow s"
-                            "                                  WHERE s.plan_id = p.id"
-                            "                                    AND s.relation IS NOT NULL))"
+                            "    OR (p.state = $4 AND (EXISTS (SELECT FROM presplit.shadow s"
+                            "                                   WHERE s.plan_id = p.id"
+                            "                                     AND s.relation IS NOT NULL)"
+                            "                          OR EXISTS (SELECT FROM"
+                            "                                     pg_catalog.pg_publication"
+                            "                                      WHERE pubname LIKE"
+                            "                                      'presplit\\_split\\_' || p.id"
+                            "                                      || '\\_%')))"
                             " ORDER BY p.id",
                         {old_bound_constraint,
                          plan_states_parameter({State::preparing, State::backfilling,
