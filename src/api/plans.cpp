@@ -122,9 +122,10 @@ void require_split_privileges(Oid source) {
 }
 
 // The servers argument of split_partition (name[]): per target, a server or
-// NULL; empty if NULL or all NULL (every target local).
+// NULL; empty if NULL or all NULL (every target local), or if the function
+// has no such argument (a 0.1.0 catalog before ALTER EXTENSION UPDATE).
 std::vector<std::optional<std::string>> servers_argument(FunctionCallInfo fcinfo, int arg) {
-    if (PG_ARGISNULL(arg))
+    if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
         return {};
     std::vector<std::optional<std::string>> servers;
     bool any = false;
