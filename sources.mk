@@ -62,8 +62,8 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/routing.cpp \
 	src/remote/connection.cpp \
 	src/remote/replication.cpp \
-	src/remote/move.cpp \
 	src/remote/split.cpp \
+	src/remote/move.cpp \
 	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \

@@ -1,6 +1,8 @@
-// What moving rows to another server over logical replication needs, shared
-// by move_partition (remote/move.hpp) and the split onto servers
-// (remote/split.hpp); docs/multi_server.md. The publication, the subscription
+// What moving rows to another server over logical replication needs:
+// the split onto servers uses these (remote/split.hpp); move_partition
+// (remote/move.cpp) still has its own copies, left untouched so that the
+// branch that added reverse replication to it merges -- folding it onto
+// these is the next step (docs/multi_server.md). The publication, the subscription
 // and its slot all carry one name, so that a step that failed half-way finds
 // them again.
 #pragma once
