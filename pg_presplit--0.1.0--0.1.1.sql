@@ -259,6 +259,43 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.finalize_move(bigint, boolean) IS
     'End a cut-over move: replication dropped, the old partition dropped (or kept)';
 
+-- Splits with targets on other servers: a shadow may live on a postgres_fdw
+-- server (NULL: a local shadow; relation is NULL until the cutover, then the
+-- foreign table), and split_partition takes the servers.
+ALTER TABLE presplit.shadow ADD COLUMN server name;
+DROP FUNCTION presplit.split_partition(regclass, "any", boolean);
+CREATE FUNCTION presplit.split_partition(source regclass, split_points "any" DEFAULT NULL,
+                                         ramp boolean DEFAULT true,
+                                         servers name[] DEFAULT NULL) RETURNS bigint
+AS 'MODULE_PATHNAME', 'presplit_split_partition'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.split_partition(regclass, "any", boolean, name[]) IS
+    'Split a partition: reuse its active plan or prepare one, and let the worker switch over (ramped, or manual with ramp => false); servers puts targets on postgres_fdw servers';
+
+-- The server of each target, at the end of presplit.progress.
+CREATE OR REPLACE VIEW presplit.progress WITH (security_barrier) AS
+SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
+       coalesce(g.phase, 'waiting') AS phase,
+       coalesce(g.rows_copied, 0) AS rows_copied,
+       g.rows_estimated,
+       CASE WHEN g.started_at IS NOT NULL AND g.updated_at > g.started_at
+            THEN round(g.rows_copied / extract(epoch FROM g.updated_at - g.started_at), 1)
+       END AS rows_per_second,
+       CASE WHEN g.phase = 'done' THEN interval '0'
+            WHEN g.rows_copied > 0 AND g.rows_estimated IS NOT NULL AND g.updated_at > g.started_at
+            THEN greatest(g.rows_estimated - g.rows_copied, 0)
+                 * ((g.updated_at - g.started_at) / g.rows_copied)
+       END AS eta,
+       g.started_at, g.updated_at,
+       s.server -- a target on another server (NULL: here)
+  FROM presplit.shadow s
+  JOIN presplit.plan p ON p.id = s.plan_id
+  JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
+  LEFT JOIN presplit.shadow_progress g ON g.plan_id = s.plan_id AND g.ordinal = s.ordinal
+ WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
+COMMENT ON VIEW presplit.progress IS
+    'Per shadow of each plan: phase, rows copied and estimated, rate and ETA, and its server';
+
 -- The analyzer keeps every managed partition's statistics in dynamic shared
 -- memory: its status says how many entries are allocated; and the size
 -- history the worker samples.

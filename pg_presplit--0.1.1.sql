@@ -146,6 +146,11 @@ CREATE TABLE presplit.shadow (
     -- MINVALUE (lower) or MAXVALUE (upper).
     lower_value text,
     upper_value text,
+    -- A postgres_fdw foreign server: the target lives there (created by
+    -- split_partition, kept in sync by logical replication, attached as a
+    -- foreign table at cutover; docs/multi_server.md). NULL: a local shadow.
+    -- relation is NULL until the cutover, then the foreign table.
+    server   name,
     PRIMARY KEY (plan_id, ordinal)
 );
 
@@ -440,11 +445,12 @@ COMMENT ON FUNCTION presplit.wait(bigint, text, interval) IS
     'Wait until a split plan reaches a state (or a later one); error if it fails, is cancelled or rolled back';
 
 CREATE FUNCTION presplit.split_partition(source regclass, split_points "any" DEFAULT NULL,
-                                         ramp boolean DEFAULT true) RETURNS bigint
+                                         ramp boolean DEFAULT true,
+                                         servers name[] DEFAULT NULL) RETURNS bigint
 AS 'MODULE_PATHNAME', 'presplit_split_partition'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION presplit.split_partition(regclass, "any", boolean) IS
-    'Split a partition: reuse its active plan or prepare one, and let the worker switch over (ramped, or manual with ramp => false)';
+COMMENT ON FUNCTION presplit.split_partition(regclass, "any", boolean, name[]) IS
+    'Split a partition: reuse its active plan or prepare one, and let the worker switch over (ramped, or manual with ramp => false); servers puts targets on postgres_fdw servers';
 
 CREATE FUNCTION presplit.set_weight(plan bigint, new_channel_weight int) RETURNS void
 AS 'MODULE_PATHNAME', 'presplit_set_weight'
@@ -564,14 +570,15 @@ SELECT s.plan_id, s.ordinal, s.relation AS shadow, s.bound,
             THEN greatest(g.rows_estimated - g.rows_copied, 0)
                  * ((g.updated_at - g.started_at) / g.rows_copied)
        END AS eta,
-       g.started_at, g.updated_at
+       g.started_at, g.updated_at,
+       s.server -- a target on another server (NULL: here)
   FROM presplit.shadow s
   JOIN presplit.plan p ON p.id = s.plan_id
   JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
   LEFT JOIN presplit.shadow_progress g ON g.plan_id = s.plan_id AND g.ordinal = s.ordinal
  WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.progress IS
-    'Per shadow of each plan: phase, rows copied and estimated, rate and ETA';
+    'Per shadow of each plan: phase, rows copied and estimated, rate and ETA, and its server';
 
 -- Marks a routed plan: the node holding a statement's two plan trees (old
 -- and new channel) names its split plan with a call of this function. The

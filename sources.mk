@@ -66,6 +66,8 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/route_marker.cpp \
 	src/switchover/routing.cpp \
 	src/remote/connection.cpp \
+	src/remote/replication.cpp \
+	src/remote/split.cpp \
 	src/remote/move.cpp \
 	src/remote/reverse.cpp \
 	src/worker/lifecycle.cpp \

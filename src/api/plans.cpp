@@ -10,6 +10,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/split.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/worker.hpp"
 
@@ -22,6 +23,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -119,14 +121,59 @@ void require_split_privileges(Oid source) {
                             "\" detaches it from that table.");
 }
 
-// Validates, records a plan, creates its shadows and starts capture; the
-// worker takes it from preparing.
-int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request,
-                     int split_points_arg) {
+// The servers argument of split_partition (name[]): per target, a server or
+// NULL; empty if NULL or all NULL (every target local), or if the function
+// has no such argument (a 0.1.0 catalog before ALTER EXTENSION UPDATE).
+std::vector<std::optional<std::string>> servers_argument(FunctionCallInfo fcinfo, int arg) {
+    if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+        return {};
+    std::vector<std::optional<std::string>> servers;
+    bool any = false;
+    pg::call([&] {
+        ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
+        if (ARR_NDIM(array) > 1)
+            ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                            errmsg("servers must be a one-dimensional array")));
+        Datum* values;
+        bool* nulls;
+        int count;
+        deconstruct_array(array, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &values, &nulls,
+                          &count);
+        for (int i = 0; i < count; ++i) {
+            if (nulls[i]) {
+                servers.emplace_back();
+                continue;
+            }
+            servers.emplace_back(NameStr(*DatumGetName(values[i])));
+            any = true;
+        }
+    });
+    return any ? servers : std::vector<std::optional<std::string>>{};
+}
+
+// What split_partition does on another server (create a table) no rollback
+// here would undo: like CREATE SUBSCRIPTION, it stands alone.
+void require_autocommit_for_servers() {
+    if (pg::call([] { return IsTransactionBlock(); }))
+        throw pg::Error(ERRCODE_ACTIVE_SQL_TRANSACTION,
+                        "split_partition with servers cannot run inside a transaction block",
+                        "What it does on the other servers would not be undone by a rollback "
+                        "here.",
+                        "Call it on its own (autocommit).");
+}
+
+// Validates, records a plan, creates its shadows (and its remote targets)
+// and starts capture; the worker takes it from preparing.
+int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request, int split_points_arg,
+                     std::vector<std::optional<std::string>> servers = {}) {
     migration::resolve_split_points(request, fcinfo, split_points_arg);
+    request.servers = std::move(servers);
+    remote::check_remote_targets(request);
 
     Oid caller = pg::call([] { return GetUserId(); });
     int64_t id = migration::start_plan(request, "manual", caller, /*copy_held=*/false);
+    if (!request.servers.empty())
+        remote::create_remote_targets(migration::load_layout(*catalog::load_plan(id, true)));
     worker::wake_worker();
     return id;
 }
@@ -158,7 +205,10 @@ Datum split_partition(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(2))
         throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "ramp must not be NULL");
     const bool ramp = PG_GETARG_BOOL(2);
+    const std::vector<std::optional<std::string>> servers = servers_argument(fcinfo, 3);
     catalog::require_extension();
+    if (!servers.empty())
+        require_autocommit_for_servers();
     // Before the active plan is looked up: a non-owner learns nothing of it.
     require_split_privileges(source);
 
@@ -181,6 +231,20 @@ Datum split_partition(FunctionCallInfo fcinfo) {
                 "Pass split_points => NULL to go on with it, or cancel it first: "
                 "SELECT presplit.cancel(" +
                     std::to_string(plan.id) + ");");
+        if (!servers.empty()) {
+            std::vector<std::optional<std::string>> recorded;
+            for (const catalog::Shadow& shadow : catalog::load_shadows(plan.id))
+                recorded.push_back(shadow.server);
+            if (recorded != servers)
+                throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                "partition \"" + api::relation_name(source) +
+                                    "\" already has an active split plan with other servers",
+                                "Split plan " + std::to_string(plan.id) + " is in state " +
+                                    core::to_string(plan.state) + ".",
+                                "Pass servers => NULL to go on with it, or cancel it first: "
+                                "SELECT presplit.cancel(" +
+                                    std::to_string(plan.id) + ");");
+        }
         id = plan.id;
     } else {
         // The source's own errors (not a managed partition, not its owner)
@@ -192,7 +256,7 @@ Datum split_partition(FunctionCallInfo fcinfo) {
                                 "\" has no split plan, so split_points are needed",
                             "",
                             "Pass the key values to split at, e.g. split_points => '{500000}'.");
-        id = prepare_plan(fcinfo, std::move(request), 1);
+        id = prepare_plan(fcinfo, std::move(request), 1, servers);
     }
     catalog::request_switch(id, ramp);
     worker::wake_worker();

@@ -27,6 +27,16 @@ bool has_prediction_catalog() {
     });
 }
 
+bool has_shadow_servers() {
+    return pg::call([] {
+        const Oid schema = get_namespace_oid("presplit", true);
+        if (!OidIsValid(schema))
+            return false;
+        const Oid shadow = get_relname_relid("shadow", schema);
+        return OidIsValid(shadow) && get_attnum(shadow, "server") != InvalidAttrNumber;
+    });
+}
+
 namespace {
 
 using pg::Value;
@@ -309,9 +319,11 @@ void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key,
 }
 
 std::vector<Shadow> load_shadows(int64_t plan_id) {
-    auto result = store("SELECT ordinal, relation::oid, bound, lower_value, upper_value"
-                        "  FROM presplit.shadow WHERE plan_id = $1::bigint ORDER BY ordinal",
-                        {std::to_string(plan_id)});
+    auto result =
+        store(std::string("SELECT ordinal, relation::oid, bound, lower_value, upper_value,") +
+                  (has_shadow_servers() ? "server" : "NULL::name") +
+                  "  FROM presplit.shadow WHERE plan_id = $1::bigint ORDER BY ordinal",
+              {std::to_string(plan_id)});
     std::vector<Shadow> shadows;
     for (const auto& row : result.rows) {
         Shadow shadow;
@@ -321,18 +333,38 @@ std::vector<Shadow> load_shadows(int64_t plan_id) {
         shadow.bound = *row[2];
         shadow.lower_value = row[3];
         shadow.upper_value = row[4];
+        shadow.server = row[5];
         shadows.push_back(std::move(shadow));
     }
     return shadows;
 }
 
+bool has_remote_targets(int64_t plan_id) {
+    for (const Shadow& shadow : load_shadows(plan_id))
+        if (shadow.server)
+            return true;
+    return false;
+}
+
 void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated) {
-    store("INSERT INTO presplit.shadow (plan_id, ordinal, relation, bound, lower_value,"
-          "                             upper_value)"
-          " VALUES ($1::bigint, $2::int, $3::oid::regclass, $4, $5, $6)",
-          {std::to_string(plan_id), std::to_string(shadow.ordinal),
-           shadow.relation ? Value(oid_text(*shadow.relation)) : Value(), shadow.bound,
-           shadow.lower_value, shadow.upper_value});
+    if (shadow.server && !has_shadow_servers())
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "pg_presplit's catalog is older than this library", "",
+                        "Run ALTER EXTENSION pg_presplit UPDATE to split onto other servers.");
+    std::vector<Value> params{std::to_string(plan_id),
+                              std::to_string(shadow.ordinal),
+                              shadow.relation ? Value(oid_text(*shadow.relation)) : Value(),
+                              shadow.bound,
+                              shadow.lower_value,
+                              shadow.upper_value};
+    if (shadow.server)
+        params.push_back(*shadow.server);
+    store(std::string("INSERT INTO presplit.shadow (plan_id, ordinal, relation, bound, lower_value,"
+                      "                             upper_value") +
+              (shadow.server ? ", server" : "") +
+              ") VALUES ($1::bigint, $2::int, $3::oid::regclass, $4, $5, $6" +
+              (shadow.server ? ", $7::name" : "") + ")",
+          params);
     store("INSERT INTO presplit.shadow_progress (plan_id, ordinal, rows_estimated)"
           " VALUES ($1::bigint, $2::int, $3::bigint)",
           {std::to_string(plan_id), std::to_string(shadow.ordinal),
@@ -438,7 +470,10 @@ const char* const kPlanFacts =
     "       coalesce((SELECT c.weight FROM presplit.channel c"
     "                  WHERE c.plan_id = p.id AND c.channel = 'new'), 0),"
     "       EXISTS (SELECT FROM presplit.shadow s"
-    "                WHERE s.plan_id = p.id AND s.relation IS NOT NULL),"
+    "                WHERE s.plan_id = p.id AND s.relation IS NOT NULL)"
+    // A remote target's publication (remote/split.hpp): its clean-up too.
+    "       OR EXISTS (SELECT FROM pg_catalog.pg_publication"
+    "                   WHERE pubname LIKE 'presplit\\_split\\_' || p.id || '\\_%'),"
     "       EXISTS (SELECT FROM pg_catalog.pg_constraint k"
     "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
     "                  AND NOT k.convalidated)"
@@ -473,9 +508,14 @@ plans_needing_work(const std::string& old_bound_constraint) {
                             " WHERE p.state = ANY ($2::text[])"
                             "    OR (p.state = $3 AND p.switch_requested)"
                             // A failed plan's capture and shadows are cleaned up.
-                            "    OR (p.state = $4 AND EXISTS (SELECT FROM presplit.shadow s"
-                            "                                  WHERE s.plan_id = p.id"
-                            "                                    AND s.relation IS NOT NULL))"
+                            "    OR (p.state = $4 AND (EXISTS (SELECT FROM presplit.shadow s"
+                            "                                   WHERE s.plan_id = p.id"
+                            "                                     AND s.relation IS NOT NULL)"
+                            "                          OR EXISTS (SELECT FROM"
+                            "                                     pg_catalog.pg_publication"
+                            "                                      WHERE pubname LIKE"
+                            "                                      'presplit\\_split\\_' || p.id"
+                            "                                      || '\\_%')))"
                             " ORDER BY p.id",
                         {old_bound_constraint,
                          plan_states_parameter({State::preparing, State::backfilling,

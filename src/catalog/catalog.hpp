@@ -28,6 +28,8 @@ void require_extension();
 // UPDATE (plans then read copy_held as false, tables have no thresholds, and
 // the manager does not run).
 bool has_prediction_catalog();
+// Whether presplit.shadow has 0.1.1's server column (remote targets).
+bool has_shadow_servers();
 
 // --- managed tables ---------------------------------------------------------
 
@@ -83,6 +85,9 @@ struct Shadow {
     std::string bound;
     std::optional<std::string> lower_value; // nullopt: MINVALUE
     std::optional<std::string> upper_value; // nullopt: MAXVALUE
+    // A remote target's postgres_fdw server (docs/multi_server.md); its
+    // relation is nullopt until the cutover, then the foreign table.
+    std::optional<std::string> server;
 };
 
 // The active plan of a source partition, or of any partition of a parent.
@@ -106,6 +111,8 @@ void set_plan_state(int64_t id, core::PlanState state,
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done);
 
 std::vector<Shadow> load_shadows(int64_t plan_id);
+// Whether a shadow of the plan lives on another server.
+bool has_remote_targets(int64_t plan_id);
 void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated);
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,

@@ -86,9 +86,14 @@ void read_routes(std::vector<Route>& out) {
                      s_lower = shadows.column("lower_value"),
                      s_upper = shadows.column("upper_value");
     std::vector<std::tuple<int64_t, int, RouteShadow>> found;
+    // Plans with a shadow without a table: not created yet, or a target on
+    // another server (docs/multi_server.md), which takes no weighted reads.
+    std::vector<int64_t> incomplete;
     while (shadows.next()) {
         const int64_t plan_id = DatumGetInt64(*shadows.get(s_plan));
         auto relation = shadows.get(s_relation);
+        if (route_of(plan_id) != nullptr && !relation)
+            incomplete.push_back(plan_id);
         if (route_of(plan_id) == nullptr || !relation)
             continue;
         RouteShadow shadow;
@@ -117,8 +122,10 @@ void read_routes(std::vector<Route>& out) {
 
     // A plan whose shadows are missing (not created yet, or gone) is not routed.
     out.erase(std::remove_if(out.begin(), out.end(),
-                             [](const Route& route) {
-                                 return route.shadows.empty() || route.key_column.empty();
+                             [&](const Route& route) {
+                                 return route.shadows.empty() || route.key_column.empty() ||
+                                        std::find(incomplete.begin(), incomplete.end(),
+                                                  route.plan_id) != incomplete.end();
                              }),
               out.end());
     std::sort(out.begin(), out.end(),

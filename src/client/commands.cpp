@@ -439,12 +439,13 @@ int run_split(const Options& options, const Output& output, pq::Connection& conn
                 kExitServerError,
                 "this server's pg_presplit cannot split onto other servers "
                 "(presplit.split_partition has no servers argument)",
-                "Leave out --server, or install a pg_presplit with multi-server splits."};
+                "Leave out --server, or update the extension (ALTER EXTENSION pg_presplit "
+                "UPDATE: 0.1.1 splits onto other servers)."};
         core::TextArray servers;
         for (const std::string& name : options.servers)
             servers.push_back(name == "local" ? std::nullopt : std::optional<std::string>(name));
         params.push_back(core::format_text_array(servers));
-        call += ", servers => $4::text[]";
+        call += ", servers => $4::name[]";
     }
     call += ") AS plan";
     const int64_t plan = conn.exec_cancellable(call, params).integer(0, "plan").value_or(0);

@@ -84,6 +84,10 @@ std::vector<uint64_t> copy_range(pg::SpiSession& spi, const PlanLayout& layout,
     const std::string columns = column_list(layout.columns);
     std::vector<uint64_t> copied;
     for (const auto& shadow : layout.shadows) {
+        if (shadow.row.server) { // a remote target: its subscription copies its rows
+            copied.push_back(0);
+            continue;
+        }
         auto result = spi.execute(
             "INSERT INTO " + shadow.name + " (" + columns + ") SELECT " + columns + " FROM ONLY " +
                 layout.source + " WHERE " + range.condition + " AND " + shadow.range_condition +

@@ -61,10 +61,12 @@ void drop_triggers(const PlanLayout& layout, const std::string& trigger,
     }
 }
 
+// The local ones: a remote target's changes do not come back here
+// (docs/multi_server.md).
 std::vector<std::string> new_partitions(const PlanLayout& layout) {
     std::vector<std::string> tables;
     for (const auto& shadow : layout.shadows)
-        if (!shadow.name.empty())
+        if (!shadow.name.empty() && !shadow.row.server)
             tables.push_back(shadow.name);
     return tables;
 }
@@ -80,7 +82,8 @@ struct ColumnRef {
     bool typbyval;
 };
 
-// Where a changed row goes: one table per key range, ascending.
+// Where a changed row goes: one table per key range, ascending. A remote
+// target's statements are null: logical replication carries its changes.
 struct Target {
     bool has_upper = false; // the last target takes every key above the others
     Datum upper = 0;        // exclusive upper bound, in the key type
@@ -308,11 +311,14 @@ std::shared_ptr<CaptureState> build_state(int64_t plan_id, bool reverse, Oid fir
                 target.has_upper = true;
                 target.upper = key_value(layout, *shadow.row.upper_value, capture.memory);
             }
-            prepare_target(spi, layout, shadow.name, target);
+            if (!shadow.row.server) {
+                prepare_target(spi, layout, shadow.name, target);
+                all_shadows += (all_shadows.empty() ? "" : ", ") + shadow.name;
+            }
             capture.targets.push_back(target);
-            all_shadows += (all_shadows.empty() ? "" : ", ") + shadow.name;
         }
-        capture.on_truncate = spi.prepare_kept("TRUNCATE " + all_shadows, {});
+        if (!all_shadows.empty())
+            capture.on_truncate = spi.prepare_kept("TRUNCATE " + all_shadows, {});
     }
     return result;
 }
@@ -393,13 +399,20 @@ bool same_identity(const CaptureState& state, const RowImage& a, const RowImage&
     return true;
 }
 
+// A remote target's statement is null: nothing to do here.
+void execute_target(pg::SpiSession& spi, pg::KeptStatement statement, const Datum* values,
+                    const char* nulls) {
+    if (statement != nullptr)
+        spi.execute_kept(statement, values, nulls);
+}
+
 void apply_row_change(pg::SpiSession& spi, CaptureState& state, const TriggerData* data) {
     const TriggerEvent event = data->tg_event;
     const std::string identity_nulls(state.identity.size(), ' ');
     if (TRIGGER_FIRED_BY_INSERT(event)) {
         RowImage row = read_row(state, data->tg_trigslot);
-        spi.execute_kept(target_for(state, row.key).insert, row.columns.data(),
-                         row.column_nulls.c_str());
+        execute_target(spi, target_for(state, row.key).insert, row.columns.data(),
+                       row.column_nulls.c_str());
         return;
     }
     RowImage old_row = read_row(state, data->tg_trigslot);
@@ -409,18 +422,18 @@ void apply_row_change(pg::SpiSession& spi, CaptureState& state, const TriggerDat
         if (same_identity(state, old_row, new_row)) {
             std::vector<Datum> values = new_row.columns;
             values.insert(values.end(), old_row.identity.begin(), old_row.identity.end());
-            spi.execute_kept(target_for(state, new_row.key).update, values.data(),
-                             (new_row.column_nulls + identity_nulls).c_str());
+            execute_target(spi, target_for(state, new_row.key).update, values.data(),
+                           (new_row.column_nulls + identity_nulls).c_str());
             return;
         }
-        spi.execute_kept(target_for(state, old_row.key).remove, old_row.identity.data(),
-                         identity_nulls.c_str());
-        spi.execute_kept(target_for(state, new_row.key).insert, new_row.columns.data(),
-                         new_row.column_nulls.c_str());
+        execute_target(spi, target_for(state, old_row.key).remove, old_row.identity.data(),
+                       identity_nulls.c_str());
+        execute_target(spi, target_for(state, new_row.key).insert, new_row.columns.data(),
+                       new_row.column_nulls.c_str());
         return;
     }
-    spi.execute_kept(target_for(state, old_row.key).remove, old_row.identity.data(),
-                     identity_nulls.c_str());
+    execute_target(spi, target_for(state, old_row.key).remove, old_row.identity.data(),
+                   identity_nulls.c_str());
 }
 
 const TriggerData* trigger_data(FunctionCallInfo fcinfo) {
@@ -469,8 +482,8 @@ Datum capture(FunctionCallInfo fcinfo) {
     pg::RunAsTableOwner as_owner(state.owner);
     pg::SpiSession spi;
     if (truncate)
-        spi.execute_kept(state.on_truncate, state.truncate_parameters.data(),
-                         std::string(state.truncate_parameters.size(), ' ').c_str());
+        execute_target(spi, state.on_truncate, state.truncate_parameters.data(),
+                       std::string(state.truncate_parameters.size(), ' ').c_str());
     else
         apply_row_change(spi, state, data);
     return PointerGetDatum(nullptr);

@@ -110,6 +110,12 @@ void create_shadows(const SplitRequest& request, int64_t plan_id) {
             pg::quote_ident(shadow_table_name(relname, plan_id, shadow.ordinal));
         const std::string condition =
             range_condition(key, key_type, shadow.lower_value, shadow.upper_value);
+        if (i < request.servers.size() && request.servers[i]) {
+            // A remote target: created on its server by remote/split.hpp.
+            shadow.server = request.servers[i];
+            catalog::insert_shadow(plan_id, shadow, estimate_rows(table_owner, source, condition));
+            continue;
+        }
         {
             pg::RunAsTableOwner as_owner(table_owner);
             pg::SpiSession spi;
@@ -130,8 +136,9 @@ void drop_shadows(const PlanLayout& layout) {
     pg::RunAsTableOwner as_owner(layout.table_owner);
     pg::SpiSession spi;
     for (const auto& shadow : layout.shadows) {
-        if (shadow.name.empty())
-            continue;
+        if (shadow.name.empty() || shadow.row.server)
+            continue; // a remote target: no local table (its foreign table after the cutover is the
+                      // plan's to keep)
         catalog::set_shadow_relation(layout.plan.id, shadow.row.ordinal, std::nullopt);
         spi.execute("DROP TABLE IF EXISTS " + shadow.name);
     }

@@ -22,6 +22,10 @@ struct SplitRequest {
     std::optional<std::string> lower; // nullopt: MINVALUE
     std::optional<std::string> upper; // nullopt: MAXVALUE
     std::vector<std::string> split_points;
+    // Per target (split points + 1), the postgres_fdw server it goes to
+    // (nullopt: a local shadow); empty: every target is local
+    // (remote/split.hpp checks them).
+    std::vector<std::optional<std::string>> servers;
 };
 
 // Checks the source (a leaf RANGE partition of a managed table, not the

@@ -4,6 +4,7 @@ extern "C" {
 #include "access/genam.h"
 #include "access/relation.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -104,7 +105,11 @@ RangeKey require_range_partitioned_root(Relation rel) {
     return result;
 }
 
-List* identity_columns(Relation rel, const RangeKey& key) {
+namespace {
+
+// The index that identifies rel's rows: its primary key, else the narrowest
+// identifying unique index (lowest OID among equals); InvalidOid if none.
+Oid identity_index(Relation rel) {
     Oid chosen = RelationGetPrimaryKeyIndex(rel);
     if (OidIsValid(chosen)) {
         Relation index = index_open(chosen, AccessShareLock);
@@ -129,20 +134,10 @@ List* identity_columns(Relation rel, const RangeKey& key) {
             index_close(index, AccessShareLock);
         }
     }
-    if (!OidIsValid(chosen))
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("table \"%s\" has no primary key or unique index that identifies its rows",
-                        RelationGetRelationName(rel)),
-                 errdetail("pg_presplit keeps shadow partitions in sync with the source row by "
-                           "row, so it needs a primary key, or a unique index that is not "
-                           "partial, not deferrable, has no expressions and only NOT NULL "
-                           "columns (on a partitioned table it includes the partition key "
-                           "\"%s\").",
-                           NameStr(key.name)),
-                 errhint("Add one, for example: ALTER TABLE %s ADD PRIMARY KEY (%s, ...).",
-                         qualified_name(rel), quote_identifier(NameStr(key.name)))));
+    return chosen;
+}
 
+List* index_column_names(Relation rel, Oid chosen) {
     Relation index = index_open(chosen, AccessShareLock);
     List* names = NIL;
     for (int i = 0; i < index->rd_index->indnkeyatts; i++)
@@ -150,6 +145,65 @@ List* identity_columns(Relation rel, const RangeKey& key) {
             names, get_attname(RelationGetRelid(rel), index->rd_index->indkey.values[i], false));
     index_close(index, AccessShareLock);
     return names;
+}
+
+bool same_names(List* a, List* b) {
+    if (list_length(a) != list_length(b))
+        return false;
+    ListCell *x, *y;
+    forboth(x, a, y, b) if (strcmp(static_cast<const char*>(lfirst(x)),
+                                   static_cast<const char*>(lfirst(y))) != 0) return false;
+    return true;
+}
+
+// A partitioned table without a unique index of its own (as one with
+// partitions on other servers must be: PostgreSQL attaches no foreign table
+// under a unique index): the identity its leaf partitions all have, with the
+// key among its columns; NIL if there is no such agreement.
+List* leaf_identity(Relation rel, const RangeKey& key) {
+    List* agreed = NIL;
+    bool any = false;
+    ListCell* cell;
+    foreach (cell, find_all_inheritors(RelationGetRelid(rel), AccessShareLock, nullptr)) {
+        const Oid relid = lfirst_oid(cell);
+        if (get_rel_relkind(relid) != RELKIND_RELATION)
+            continue;
+        Relation leaf = relation_open(relid, AccessShareLock);
+        const Oid chosen = identity_index(leaf);
+        List* names = OidIsValid(chosen) ? index_column_names(leaf, chosen) : NIL;
+        relation_close(leaf, AccessShareLock);
+        if (names == NIL || (any && !same_names(agreed, names)))
+            return NIL;
+        agreed = names;
+        any = true;
+    }
+    foreach (cell, agreed)
+        if (strcmp(static_cast<const char*>(lfirst(cell)), NameStr(key.name)) == 0)
+            return agreed;
+    return NIL;
+}
+
+} // namespace
+
+List* identity_columns(Relation rel, const RangeKey& key) {
+    Oid chosen = identity_index(rel);
+    if (OidIsValid(chosen))
+        return index_column_names(rel, chosen);
+    if (List* names = leaf_identity(rel, key))
+        return names;
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("table \"%s\" has no primary key or unique index that identifies its rows",
+                    RelationGetRelationName(rel)),
+             errdetail("pg_presplit keeps shadow partitions in sync with the source row by "
+                       "row, so it needs a primary key, or a unique index that is not "
+                       "partial, not deferrable, has no expressions and only NOT NULL "
+                       "columns (on a partitioned table it includes the partition key "
+                       "\"%s\"; or the same one on every partition).",
+                       NameStr(key.name)),
+             errhint("Add one, for example: ALTER TABLE %s ADD PRIMARY KEY (%s, ...).",
+                     qualified_name(rel), quote_identifier(NameStr(key.name)))));
+    return NIL; // not reached
 }
 
 char* qualified_name(Relation rel) {

@@ -28,7 +28,10 @@ RangeKey require_range_partitioned_root(Relation rel);
 
 // The columns that identify a row of rel, as a List of C strings: those of
 // the primary key, else of the narrowest unique, immediate, non-partial index
-// without expressions whose columns are all NOT NULL. ERROR (55000) if none.
+// without expressions whose columns are all NOT NULL; on a partitioned table
+// without one (PostgreSQL attaches no foreign table under a unique index),
+// the one every leaf partition has, if they agree and it holds the key.
+// ERROR (55000) if none.
 List* identity_columns(Relation rel, const RangeKey& key);
 
 // "schema.table", quoted as needed; palloc'd.

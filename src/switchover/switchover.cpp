@@ -6,6 +6,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/split.hpp"
 #include "switchover/lock_holders.hpp"
 
 extern "C" {
@@ -45,8 +46,10 @@ std::vector<LockTarget> lock_order(const migration::PlanLayout& layout, bool wit
         tables.push_back({layout.plan.parent, pg::qualified_relation_name(layout.plan.parent)});
     if (layout.plan.state != core::PlanState::cut_over)
         tables.push_back({layout.plan.source, layout.source});
+    // Not a remote target's foreign table: LOCK TABLE refuses foreign tables
+    // (the source's lock keeps its writers out).
     for (const auto& shadow : layout.shadows)
-        if (!shadow.name.empty() && shadow.row.relation)
+        if (!shadow.name.empty() && shadow.row.relation && !shadow.row.server)
             tables.push_back({*shadow.row.relation, shadow.name});
     if (layout.plan.state == core::PlanState::cut_over)
         tables.push_back({layout.plan.source, layout.source});
@@ -199,7 +202,7 @@ std::optional<std::string> source_upper(const migration::PlanLayout& layout) {
 
 void require_shadows(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows)
-        if (shadow.name.empty())
+        if (shadow.name.empty() && !shadow.row.server) // a remote target has none before cutover
             throw pg::Error(ERRCODE_INTERNAL_ERROR, catalog::plan_label(layout.plan.id) +
                                                         " has lost shadow " +
                                                         std::to_string(shadow.row.ordinal));
@@ -235,6 +238,9 @@ void begin_switching(const catalog::Plan& plan) {
 SwapReport cut_over(const migration::PlanLayout& layout) {
     require_shadows(layout);
     return locked_swap(layout, "cutover", "cutover", [&](const std::string& parent) {
+        // Writers wait for the lock: every change of the source is in the
+        // WAL before this point; the remote targets must have applied it.
+        remote::wait_for_remote_targets(layout);
         migration::remove_capture(layout);
         {
             pg::RunAsTableOwner as_owner(layout.table_owner);
@@ -247,11 +253,14 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
                                                    source_lower(layout), source_upper(layout)) +
                         ") NOT VALID");
             for (const auto& shadow : layout.shadows) {
+                if (shadow.row.server)
+                    continue; // attached below
                 spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + shadow.name + " " +
                             shadow.row.bound);
                 spi.execute("ALTER TABLE " + shadow.name + " DROP CONSTRAINT presplit_bound");
             }
         }
+        remote::attach_remote_targets(layout, parent);
         migration::install_reverse_capture(layout);
         catalog::set_new_channel_weight(layout.plan.id, 100);
         catalog::mark_cut_over(layout.plan.id);
@@ -281,6 +290,7 @@ bool validate_old_bound(const migration::PlanLayout& layout) {
 void drop_new_channel(const migration::PlanLayout& layout, const std::string& what) {
     lock_exclusively(layout, /*with_parent=*/false, what);
     migration::remove_capture_and_shadows(layout);
+    remote::drop_remote_targets(layout, /*drop_tables=*/true);
     if (layout.plan.new_channel_weight)
         catalog::set_new_channel_weight(layout.plan.id, 0);
 }
@@ -292,6 +302,13 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
         catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
         return;
     }
+    if (remote::has_remote_targets(layout))
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "cannot roll back " + catalog::plan_label(layout.plan.id) +
+                            " after its cutover: it has targets on other servers",
+                        "The changes made on the other servers since the cutover do not flow back "
+                        "to the old partition.",
+                        "Finalize it, or copy the rows back by hand (docs/multi_server.md).");
     require_shadows(layout);
     // The scan, if the worker has not done it yet, before the exclusive lock.
     validate_old_bound(layout);
@@ -314,6 +331,9 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
 }
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
+    // What the worker did not drop after the cutover (the server was down).
+    if (remote::remote_replication_left(layout))
+        remote::drop_remote_targets(layout, /*drop_tables=*/false);
     // Dropping reverse capture locks the new partitions: not the parent.
     lock_exclusively(layout, /*with_parent=*/false, "finalization");
     migration::remove_reverse_capture(layout);

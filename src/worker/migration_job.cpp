@@ -9,6 +9,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/split.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
 
@@ -22,6 +23,7 @@ extern "C" {
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace presplit::worker {
@@ -168,6 +170,78 @@ Step clean_up_failed_plan(int64_t id) {
     return step_outcome(id, step, /*may_fail_plan=*/false);
 }
 
+// A plan's targets on other servers (remote/split.hpp). An unreachable
+// server makes these steps fail with an event and retry; it does not fail
+// the plan.
+std::map<int64_t, bool> has_remote_targets; // by plan: its targets never change
+
+Step failed_step(int64_t id, const std::string& error, int sqlstate, bool interrupted) {
+    TransactionResult<Step> failed;
+    failed.error = error;
+    failed.sqlstate = sqlstate;
+    failed.interrupted = interrupted;
+    return step_outcome(id, failed, /*may_fail_plan=*/false);
+}
+
+// Their subscriptions, whose initial table synchronisation copies the rows
+// at PostgreSQL's pace (presplit.backfill_paused and a held copy keep them
+// from starting, not from going on). nullopt: nothing to do.
+std::optional<Step> subscribe_step(int64_t id) {
+    auto known = has_remote_targets.find(id);
+    if (known != has_remote_targets.end() && !known->second)
+        return std::nullopt;
+    // Its own transaction, writing nothing before the subscriptions exist:
+    // creating a slot waits for every transaction that has an xid.
+    auto subscribed = in_transaction(
+        "pg_presplit: subscribing remote targets", Isolation::read_committed, [&]() -> bool {
+            auto plan = catalog::load_plan(id, /*lock=*/false);
+            if (!plan || !core::in_backfill(plan->state))
+                return false;
+            const migration::PlanLayout layout = migration::load_layout(*plan);
+            has_remote_targets[id] = remote::has_remote_targets(layout);
+            if (!has_remote_targets[id] || !remote::subscribe_remote_targets(layout))
+                return false;
+            // Cancelled meanwhile: its clean-up did not see this subscription.
+            plan = catalog::load_plan(id, /*lock=*/false);
+            if (!plan || core::is_terminal(plan->state))
+                remote::drop_remote_targets(layout, /*drop_tables=*/false);
+            return true;
+        });
+    if (!subscribed.ok)
+        return failed_step(id, subscribed.error, subscribed.sqlstate, subscribed.interrupted);
+    if (subscribed.value)
+        return Step{StepOutcome::progress, 0};
+    return std::nullopt;
+}
+
+// Once the local copy is done: their verification, before the local
+// shadows'. nullopt: every remote target is verified (or there is none).
+std::optional<Step> verify_remote_step(int64_t id) {
+    auto known = has_remote_targets.find(id);
+    if (known != has_remote_targets.end() && !known->second)
+        return std::nullopt;
+    auto verified = in_transaction(
+        "pg_presplit: verifying a remote target", Isolation::read_committed,
+        [&]() -> std::optional<Step> {
+            auto plan = catalog::load_plan(id, /*lock=*/true);
+            if (!plan || !core::in_backfill(plan->state) || plan->copy_held || !plan->backfill_done)
+                return std::nullopt;
+            switch (remote::verify_next_remote_target(migration::load_layout(*plan))) {
+            case remote::RemoteCheck::none:
+                return std::nullopt;
+            case remote::RemoteCheck::waiting:
+                return Step{StepOutcome::idle, config::worker_naptime_ms};
+            case remote::RemoteCheck::verified:
+            case remote::RemoteCheck::failed:
+                return Step{StepOutcome::progress, 0};
+            }
+            return std::nullopt;
+        });
+    if (!verified.ok)
+        return failed_step(id, verified.error, verified.sqlstate, verified.interrupted);
+    return verified.value;
+}
+
 } // namespace
 
 Step run_migration_step(int64_t id) {
@@ -184,6 +258,11 @@ Step run_migration_step(int64_t id) {
     // keeps the shadows current meanwhile): checked again under the lock.
     if (peek.value->copy_held)
         return {};
+    if (std::optional<Step> subscribed = subscribe_step(id))
+        return *subscribed;
+    if (peek.value->backfill_done)
+        if (std::optional<Step> verified = verify_remote_step(id))
+            return *verified;
     const bool verify = peek.value->backfill_done;
 
     auto step = in_transaction(

@@ -6,6 +6,7 @@
 #include "migration/layout.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
+#include "remote/split.hpp"
 #include "switchover/channel_stats.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
@@ -74,6 +75,15 @@ std::string describe(const core::ChannelMeasurement& old_channel,
 
 Step ramp(const catalog::Plan& plan) {
     const int weight = plan.new_channel_weight.value_or(0);
+    // A plan with targets on other servers takes no weighted reads (they are
+    // not routed: docs/multi_server.md): its ramp goes to the cutover.
+    if (weight < 100 && catalog::has_remote_targets(plan.id)) {
+        catalog::set_new_channel_weight(plan.id, 100);
+        catalog::log_event(plan.id, pg::qualified_relation_name(plan.source), "weight",
+                           "new channel " + std::to_string(weight) +
+                               " -> 100 (ramp: targets on other servers take no weighted reads)");
+        return {StepOutcome::progress, 0};
+    }
     const auto [old_channel, new_channel] = measure_step(plan.id, weight);
     core::RampDecision decision = core::decide_ramp_step(
         ramp_settings(), weight, plan.paused, plan.ms_at_current_weight.value_or(0), old_channel,
@@ -153,9 +163,18 @@ Step run_cutover_step(int64_t id) {
                 switchover::cut_over(migration::load_layout(*plan));
                 return {StepOutcome::progress, 0};
             }
-            if (plan->state == core::PlanState::cut_over &&
-                switchover::validate_old_bound(migration::load_layout(*plan)))
-                return {StepOutcome::progress, 0};
+            if (plan->state == core::PlanState::cut_over) {
+                const migration::PlanLayout layout = migration::load_layout(*plan);
+                // Remote targets: every change reached them under the
+                // cutover's lock; their replication holds WAL for nothing.
+                bool dropped = false;
+                if (remote::remote_replication_left(layout)) {
+                    remote::drop_remote_targets(layout, /*drop_tables=*/false);
+                    dropped = true;
+                }
+                if (switchover::validate_old_bound(layout) || dropped)
+                    return {StepOutcome::progress, 0};
+            }
             return {};
         });
     return step_outcome(id, step, /*may_fail_plan=*/false);

@@ -1,0 +1,412 @@
+#include "remote/replication.hpp"
+
+#include "config.hpp"
+#include "pg/clock.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/wait_event.h"
+#include "libpq-fe.h"
+}
+
+#include <cstring>
+
+namespace presplit::remote {
+namespace {
+
+using pg::Value;
+
+// For LIKE: '_' is a wildcard.
+std::string like_literal(const std::string& text) {
+    std::string escaped;
+    for (char c : text)
+        escaped += (c == '_' ? std::string("\\_") : std::string(1, c));
+    return escaped;
+}
+
+const char* kSummary = "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(t::text, 0)),"
+                       " 0)::text FROM ";
+
+} // namespace
+
+void sleep_ms(long ms) {
+    pg::call([&] {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    });
+}
+
+std::string publisher_conninfo() {
+    const std::string setting = config::publisher_conninfo ? config::publisher_conninfo : "";
+    if (setting.empty())
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "presplit.publisher_conninfo is not set", "",
+                        "Set it to how the other server reaches this one, e.g. 'host=10.0.0.1 "
+                        "port=5432 user=replicator', and reload.");
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(setting.c_str(), &error);
+    if (!options) {
+        std::string message = error ? error : "out of memory";
+        PQfreemem(error);
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "presplit.publisher_conninfo is invalid",
+                        message);
+    }
+    bool has_password = false, has_dbname = false;
+    for (PQconninfoOption* option = options; option->keyword; ++option) {
+        if (!option->val)
+            continue;
+        has_password |= std::string(option->keyword) == "password";
+        has_dbname |= std::string(option->keyword) == "dbname";
+    }
+    PQconninfoFree(options);
+    if (has_password || has_dbname)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "presplit.publisher_conninfo must not give a password or a dbname", "",
+                        "The other server authenticates with its own passfile or certificate; "
+                        "pg_presplit adds the database.");
+    const std::string database =
+        pg::call([] { return get_database_name(MyDatabaseId); }); // palloc'd, copied
+    return setting + " dbname=" + conninfo_value(database);
+}
+
+Source describe_source(unsigned int oid, unsigned int parent, const std::string& what) {
+    Source source;
+    source.oid = oid;
+    source.parent = parent;
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    const pg::Row names = spi.execute("SELECT n.nspname, c.relname, c.relowner"
+                                      "  FROM pg_catalog.pg_class c"
+                                      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                      " WHERE c.oid = $1::oid",
+                                      {std::to_string(oid)})
+                              .rows.at(0);
+    source.schema = *names[0];
+    source.relname = *names[1];
+    source.owner = static_cast<unsigned int>(std::stoul(*names[2]));
+    source.name = pg::quote_ident(source.schema) + "." + pg::quote_ident(source.relname);
+    // The primary key: the remote table's, and the replica identity that
+    // publishing updates and deletes needs.
+    for (const auto& row : spi.execute("SELECT pg_catalog.quote_ident(a.attname)"
+                                       "  FROM pg_catalog.pg_index i, unnest(i.indkey::int2[]) "
+                                       "WITH ORDINALITY k(attnum, n),"
+                                       "       pg_catalog.pg_attribute a"
+                                       " WHERE i.indrelid = $1::oid AND i.indisprimary"
+                                       "   AND a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                                       " ORDER BY k.n",
+                                       {std::to_string(oid)})
+                               .rows)
+        source.identity.push_back(*row[0]);
+    // The other valid indexes, rebuilt column by column (no name, no table:
+    // the remote table has its own).
+    for (const auto& row :
+         spi.execute("SELECT i.indisunique,"
+                     "       'USING ' || am.amname || ' (' ||"
+                     "       (SELECT string_agg(pg_catalog.pg_get_indexdef(i.indexrelid, k, true),"
+                     "                          ', ' ORDER BY k)"
+                     "          FROM generate_series(1, i.indnkeyatts) k) || ')' ||"
+                     "       coalesce(' WHERE ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
+                     "                '')"
+                     "  FROM pg_catalog.pg_index i"
+                     "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
+                     "  JOIN pg_catalog.pg_am am ON am.oid = c.relam"
+                     " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indisvalid"
+                     " ORDER BY i.indexrelid",
+                     {std::to_string(oid)})
+             .rows)
+        source.other_indexes.push_back({*row[0] == "t", *row[1]});
+    // Empty once detached (a split's cutover reads the columns after that).
+    source.bound = spi.scalar("SELECT pg_catalog.pg_get_expr(relpartbound, oid)"
+                              "  FROM pg_catalog.pg_class WHERE oid = $1::oid",
+                              {std::to_string(oid)})
+                       .value_or("");
+    auto columns = spi.execute("SELECT pg_catalog.quote_ident(attname),"
+                               "       pg_catalog.format_type(atttypid, atttypmod), attnotnull,"
+                               "       attgenerated <> ''"
+                               "  FROM pg_catalog.pg_attribute"
+                               " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped"
+                               " ORDER BY attnum",
+                               {std::to_string(oid)});
+    for (const auto& row : columns.rows) {
+        if (*row[3] == "t")
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            "cannot " + what + ": the partition has generated columns");
+        source.column_definitions.push_back(*row[0] + " " + *row[1] +
+                                            (*row[2] == "t" ? " NOT NULL" : ""));
+    }
+    // The CHECK equal to the bound: PostgreSQL's own partition constraint.
+    source.check = spi.scalar("SELECT pg_catalog.pg_get_partition_constraintdef($1::oid)",
+                              {std::to_string(oid)})
+                       .value_or("true");
+    return source;
+}
+
+std::vector<std::string> create_index_statements(const Source& source, const std::string& table) {
+    std::vector<std::string> statements;
+    for (const Source::Index& index : source.other_indexes)
+        statements.push_back(std::string("CREATE ") + (index.unique ? "UNIQUE " : "") +
+                             "INDEX ON " + table + " " + index.definition);
+    return statements;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i)
+        out += (i ? ", " : "") + items[i];
+    return out;
+}
+
+void require_local_prerequisites(const Source& source, const std::string& what) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    if (*spi.scalar("SELECT pg_catalog.current_setting('wal_level')") != "logical")
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "wal_level must be logical to " + what, "",
+                        "Set wal_level = logical (and max_replication_slots, max_wal_senders) "
+                        "and restart the server.");
+    if (*spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_index"
+                    " WHERE indrelid = $1::oid AND indisunique)",
+                    {std::to_string(source.parent)}) == "t")
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "cannot " + what + ": there is a unique index on the partitioned table",
+                        "PostgreSQL cannot attach a foreign table to a table with a unique "
+                        "index (its uniqueness could not be enforced on the other server).",
+                        "Drop the primary key or unique index of the partitioned table and define "
+                        "it on each partition instead (ALTER TABLE partition ADD PRIMARY KEY).");
+    if (*spi.scalar("SELECT partstrat FROM pg_catalog.pg_partitioned_table"
+                    " WHERE partrelid = $1::oid",
+                    {std::to_string(source.parent)}) != "r")
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "partition " + source.name + " is not a RANGE partition", "",
+                        "pg_presplit moves partitions of RANGE-partitioned tables.");
+    // Publishing UPDATE and DELETE needs a replica identity (the primary
+    // key), or the writers' statements fail; the remote table gets it too.
+    if (source.identity.empty())
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "partition " + source.name + " has no primary key",
+                        "Logical replication needs one to publish updates and deletes.",
+                        "Add a primary key to the partition.");
+}
+
+unsigned int require_server(const std::string& name, unsigned int owner) {
+    struct Found {
+        Oid oid;
+        bool postgres_fdw;
+        bool usage;
+    };
+    const Found found = pg::call([&] {
+        Found f{InvalidOid, false, false};
+        ForeignServer* server = GetForeignServerByName(name.c_str(), true);
+        if (!server)
+            return f;
+        f.oid = server->serverid;
+        f.postgres_fdw = strcmp(GetForeignDataWrapper(server->fdwid)->fdwname, "postgres_fdw") == 0;
+        f.usage = pg_foreign_server_aclcheck(server->serverid, owner, ACL_USAGE) == ACLCHECK_OK;
+        return f;
+    });
+    if (!OidIsValid(found.oid))
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT, "server \"" + name + "\" does not exist", "",
+                        "Create it with CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw.");
+    if (!found.postgres_fdw)
+        throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
+                        "server \"" + name + "\" does not use postgres_fdw", "",
+                        "Partitions move only to servers of the postgres_fdw wrapper.");
+    if (!found.usage)
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "the table's owner has no USAGE privilege on server \"" + name + "\"", "",
+                        "GRANT USAGE ON FOREIGN SERVER to the table's owner.");
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    if (*spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_user_mapping"
+                    " WHERE umserver = $1::oid AND umuser IN ($2::oid, 0))",
+                    {std::to_string(found.oid), std::to_string(owner)}) != "t")
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
+                        "no user mapping for the table's owner on server \"" + name + "\"", "",
+                        "CREATE USER MAPPING FOR the table's owner SERVER " +
+                            pg::quote_ident(name) + " OPTIONS (user '...', password '...').");
+    return found.oid;
+}
+
+unsigned int server_oid(const std::string& name) {
+    return pg::call([&] { return GetForeignServerByName(name.c_str(), false)->serverid; });
+}
+
+void require_remote_prerequisites(Connection& remote, const std::string& server,
+                                  const std::string& schema, const std::string& relname) {
+    if (std::stoi(*remote.scalar("SELECT pg_catalog.current_setting('server_version_num')")) <
+        150000)
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "server \"" + server + "\" runs PostgreSQL older than 15", "",
+                        "Partitions move only to PostgreSQL 15 or later.");
+    if (*remote.scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user") !=
+        "t")
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "the user mapping's role is not a superuser on server \"" + server + "\"",
+                        "PostgreSQL 15 lets only superusers create subscriptions.",
+                        "Map the table's owner to a superuser of the other server.");
+    if (*remote.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+                       {schema}) != "t")
+        throw pg::Error(ERRCODE_UNDEFINED_SCHEMA,
+                        "schema \"" + schema + "\" does not exist on server \"" + server + "\"", "",
+                        "Create it there first.");
+    if (*remote.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_class c"
+                       "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE n.nspname = $1 AND c.relname = $2)",
+                       {schema, relname}) == "t")
+        throw pg::Error(ERRCODE_DUPLICATE_TABLE,
+                        "relation " + pg::quote_ident(schema) + "." + pg::quote_ident(relname) +
+                            " already exists on server \"" + server + "\"",
+                        "", "Drop or rename it there, or move another partition.");
+}
+
+bool remote_subscription_exists(Connection& remote, const std::string& name) {
+    return *remote.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_subscription"
+                          " WHERE subname = $1 AND subdbid = (SELECT oid FROM"
+                          " pg_catalog.pg_database WHERE datname = current_database()))",
+                          {name}) == "t";
+}
+
+void create_subscription(Connection& remote, const std::string& name) {
+    // Creating the slot waits for every transaction here that has an xid:
+    // bounded, so that a long transaction here delays the step (a retry at
+    // the next round), not the worker.
+    remote.execute("SELECT pg_catalog.set_config('statement_timeout', $1, false)",
+                   {std::to_string(config::remote_catchup_timeout_ms) + "ms"});
+    if (!remote_subscription_exists(remote, name))
+        remote.execute("CREATE SUBSCRIPTION " + name + " CONNECTION " +
+                       pg::quote_literal(publisher_conninfo()) + " PUBLICATION " + name +
+                       // Flushed at each commit: the slot's confirmed
+                       // position (what the cutover waits for) then
+                       // follows the apply at once, not the remote WAL
+                       // writer's rounds, and nothing it confirmed can be
+                       // lost in a crash of the remote.
+                       " WITH (synchronous_commit = 'on')");
+    remote.execute("SELECT pg_catalog.set_config('statement_timeout', '0', false)");
+}
+
+bool local_slot_exists(const std::string& name) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_replication_slots"
+                       " WHERE slot_name = $1)",
+                       {name}) == "t";
+}
+
+void drop_replication(Connection& remote, const std::string& name, unsigned int owner,
+                      bool drop_publication) {
+    // The slots this server may hold for the subscription: its own and its
+    // table synchronisation's (pg_<subscription oid>_sync_...).
+    std::vector<std::string> slots{like_literal(name)};
+    if (Value subscription = remote.scalar("SELECT oid::text FROM pg_catalog.pg_subscription"
+                                           " WHERE subname = $1",
+                                           {name})) {
+        slots.push_back(like_literal("pg_" + *subscription + "_sync_") + "%");
+        try {
+            // Drops its slots here too, over its own connection.
+            remote.execute("DROP SUBSCRIPTION " + name);
+        } catch (const pg::Error&) {
+            // It could not reach this server: detach it from its slot and
+            // drop that here.
+            remote.execute("ALTER SUBSCRIPTION " + name + " DISABLE");
+            remote.execute("ALTER SUBSCRIPTION " + name + " SET (slot_name = NONE)");
+            remote.execute("DROP SUBSCRIPTION " + name);
+        }
+    }
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        for (const std::string& pattern : slots) {
+            // A walsender may take a moment to exit after its subscriber went.
+            for (int i = 0; i < 500; ++i) {
+                Value active = spi.scalar("SELECT bool_or(active)::text FROM"
+                                          " pg_catalog.pg_replication_slots"
+                                          " WHERE slot_name LIKE $1",
+                                          {pattern});
+                if (!active)
+                    break;
+                if (*active == "false") {
+                    spi.execute("SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
+                                "  FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE $1",
+                                {pattern});
+                    break;
+                }
+                sleep_ms(20);
+            }
+        }
+    }
+    if (drop_publication) {
+        pg::RunAsTableOwner as_owner(owner);
+        pg::SpiSession spi;
+        spi.execute("DROP PUBLICATION IF EXISTS " + name);
+    }
+}
+
+void wait_for_catch_up(const std::string& name, const std::string& server,
+                       const std::string& label) {
+    // Flushed now rather than by the WAL writer's next round, so that the
+    // walsender sends it at once (an asynchronous commit's record too).
+    const std::string lsn = pg::call([] {
+        const XLogRecPtr insert = GetXLogInsertRecPtr();
+        XLogFlush(insert);
+        char text[32];
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
+                 static_cast<uint32>(insert));
+        return pstrdup(text);
+    });
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    const instr_time started = pg::now();
+    for (;;) {
+        Value done = spi.scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn"
+                                "  FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                                {name, lsn});
+        if (!done)
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            "the replication slot of " + label + " is gone");
+        if (*done == "t")
+            return;
+        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms)
+            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                            "server \"" + server + "\" has not applied the changes up to " + lsn +
+                                " within presplit.remote_catchup_timeout",
+                            "", "The step is retried at a later round.");
+        sleep_ms(10);
+    }
+}
+
+bool initial_sync_done(Connection& remote, const std::string& name) {
+    return remote.scalar("SELECT r.srsubstate FROM pg_catalog.pg_subscription_rel r"
+                         "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
+                         " WHERE s.subname = $1",
+                         {name}) == Value("r");
+}
+
+std::vector<std::string> local_summary(unsigned int owner, const std::string& from) {
+    pg::RunAsTableOwner as_owner(owner);
+    pg::CanonicalTextFormat canonical;
+    pg::SpiSession spi;
+    spi.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)");
+    const pg::Row row = spi.execute(kSummary + from).rows.at(0);
+    return {*row[0], *row[1]};
+}
+
+std::vector<std::string> remote_summary(Connection& remote, const std::string& table) {
+    remote.execute("SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', false),"
+                   " pg_catalog.set_config('IntervalStyle', 'postgres', false),"
+                   " pg_catalog.set_config('extra_float_digits', '3', false),"
+                   " pg_catalog.set_config('TimeZone', 'UTC', false)");
+    const pg::Row row = remote.execute(kSummary + table + " AS t").at(0);
+    return {*row[0], *row[1]};
+}
+
+} // namespace presplit::remote

@@ -1,0 +1,100 @@
+// What moving rows to another server over logical replication needs:
+// the split onto servers uses these (remote/split.hpp); move_partition
+// (remote/move.cpp) still has its own copies, left untouched so that the
+// branch that added reverse replication to it merges -- folding it onto
+// these is the next step (docs/multi_server.md). The publication, the subscription
+// and its slot all carry one name, so that a step that failed half-way finds
+// them again.
+#pragma once
+
+#include "remote/connection.hpp"
+
+#include <string>
+#include <vector>
+
+namespace presplit::remote {
+
+// A partition as the other server must recreate it.
+struct Source {
+    unsigned int oid = 0;
+    unsigned int parent = 0;
+    unsigned int owner = 0;
+    std::string schema;  // unquoted
+    std::string relname; // unquoted
+    std::string name;    // qualified, quoted
+    std::string bound;   // FOR VALUES ...
+    std::string check;   // the bound as a condition on the key
+    // "col type [NOT NULL]", in order.
+    std::vector<std::string> column_definitions;
+    std::vector<std::string> identity; // quoted
+    // The other indexes, without a name or a table.
+    struct Index {
+        bool unique = false;
+        std::string definition; // "USING am (...) [WHERE ...]"
+    };
+    std::vector<Index> other_indexes;
+};
+
+// "CREATE [UNIQUE] INDEX ON table USING ..." for each of the source's other
+// indexes.
+std::vector<std::string> create_index_statements(const Source& source, const std::string& table);
+
+// ERROR 0A000 on a generated column (`what`: "move a partition").
+Source describe_source(unsigned int oid, unsigned int parent, const std::string& what);
+
+std::string join(const std::vector<std::string>& items);
+
+// wal_level logical, no unique index on the parent (PostgreSQL cannot
+// attach a foreign table under one), a RANGE partition with a primary key.
+// `what` completes "wal_level must be logical to ...".
+void require_local_prerequisites(const Source& source, const std::string& what);
+
+// The foreign server: it exists, uses postgres_fdw, the owner may use it and
+// has a user mapping. Returns its OID. Changes nothing.
+unsigned int require_server(const std::string& name, unsigned int owner);
+// The OID of a server that exists.
+unsigned int server_oid(const std::string& name);
+
+// PostgreSQL 15 or later, the mapping's role a superuser there, the schema
+// there and no relation schema.relname there.
+void require_remote_prerequisites(Connection& remote, const std::string& server,
+                                  const std::string& schema, const std::string& relname);
+
+// presplit.publisher_conninfo plus this database: how a subscription
+// connects back. ERROR unless set and free of a password.
+std::string publisher_conninfo();
+
+bool remote_subscription_exists(Connection& remote, const std::string& name);
+// CREATE SUBSCRIPTION name ... PUBLICATION name, bounded by
+// presplit.remote_catchup_timeout. Creating its slot waits for every
+// transaction here that has an xid: call it before the caller's transaction
+// writes anything.
+void create_subscription(Connection& remote, const std::string& name);
+// Whether this server holds the subscription's slot.
+bool local_slot_exists(const std::string& name);
+
+// Drops the subscription (which drops its slots on this server), whatever
+// slot is left (the remote could not reach us), and, if drop_publication,
+// the publication (as `owner`).
+void drop_replication(Connection& remote, const std::string& name, unsigned int owner,
+                      bool drop_publication);
+
+// Waits until the subscription of slot `name` confirmed every change of this
+// server's WAL up to now (the caller holds a lock that stops writes to the
+// source). ERROR 55P03 after presplit.remote_catchup_timeout; `label` names
+// the move or plan in messages.
+void wait_for_catch_up(const std::string& name, const std::string& server,
+                       const std::string& label);
+
+// Whether the subscription `name` has copied its table (state ready).
+bool initial_sync_done(Connection& remote, const std::string& name);
+
+// Row count and order-independent checksum ("count", "sum") of a relation
+// `from` (e.g. "ONLY s.t AS t WHERE ...", aliased t) here, as `owner`, and
+// of a table on the other server, both in the same canonical text format.
+std::vector<std::string> local_summary(unsigned int owner, const std::string& from);
+std::vector<std::string> remote_summary(Connection& remote, const std::string& table);
+
+void sleep_ms(long ms);
+
+} // namespace presplit::remote

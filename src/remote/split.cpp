@@ -1,0 +1,250 @@
+#include "remote/split.hpp"
+
+#include "catalog/catalog.hpp"
+#include "config.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "remote/connection.hpp"
+#include "remote/replication.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace presplit::remote {
+namespace {
+
+constexpr const char* kSplitting = "split a partition onto another server";
+
+// The table of a remote target on its server: named like the source, as
+// logical replication applies a published table's changes to the table of
+// the same name (so a server takes one target of a split).
+std::string remote_table(const migration::PlanLayout& layout) {
+    return pg::quote_ident(layout.source_schema) + "." + pg::quote_ident(layout.source_relname);
+}
+
+std::string target_condition(const migration::PlanLayout& layout,
+                             const migration::ShadowLayout& shadow, const std::string& prefix) {
+    return migration::range_condition(layout.key, layout.key_type, shadow.row.lower_value,
+                                      shadow.row.upper_value, prefix);
+}
+
+std::string target_label(const migration::PlanLayout& layout,
+                         const migration::ShadowLayout& shadow) {
+    return catalog::plan_label(layout.plan.id) + ", target " + std::to_string(shadow.row.ordinal) +
+           " on server \"" + *shadow.row.server + "\"";
+}
+
+std::string name_of(const migration::PlanLayout& layout, const migration::ShadowLayout& shadow) {
+    return split_replication_name(layout.plan.id, shadow.row.ordinal);
+}
+
+} // namespace
+
+std::string split_replication_name(int64_t plan_id, int ordinal) {
+    return "presplit_split_" + std::to_string(plan_id) + "_" + std::to_string(ordinal);
+}
+
+bool has_remote_targets(const migration::PlanLayout& layout) {
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server)
+            return true;
+    return false;
+}
+
+void check_remote_targets(const migration::SplitRequest& request) {
+    if (request.servers.empty())
+        return;
+    const size_t targets = request.split_points.size() + 1;
+    if (request.servers.size() != targets)
+        throw pg::Error(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+                        "servers must name one server (or NULL) per target",
+                        std::to_string(request.split_points.size()) + " split points make " +
+                            std::to_string(targets) + " targets; servers has " +
+                            std::to_string(request.servers.size()) + " elements.",
+                        "Pass NULL for a target that stays on this server, e.g. servers => "
+                        "ARRAY[NULL, 'node2'].");
+    if (!catalog::has_shadow_servers())
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "pg_presplit's catalog is older than this library", "",
+                        "Run ALTER EXTENSION pg_presplit UPDATE to split onto other servers.");
+    const Source source = describe_source(request.source, request.parent, kSplitting);
+    std::set<std::string> seen;
+    std::vector<std::pair<std::string, unsigned int>> servers; // name, OID
+    for (const auto& server : request.servers) {
+        if (!server)
+            continue;
+        if (!seen.insert(*server).second)
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            "server \"" + *server + "\" is given for more than one target",
+                            "A remote target's table is named like the source partition, as "
+                            "logical replication needs: a server takes one target of a split.",
+                            "Split in two steps, or send the targets to different servers.");
+        servers.emplace_back(*server, require_server(*server, source.owner));
+    }
+    require_local_prerequisites(source, kSplitting);
+    // The row filters are on the key: PostgreSQL publishes updates and
+    // deletes through a row filter only on replica identity columns.
+    if (std::find(source.identity.begin(), source.identity.end(),
+                  pg::quote_ident(request.key_column)) == source.identity.end())
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "the partition key \"" + request.key_column +
+                            "\" is not part of the primary key of " + source.name,
+                        "Each remote target is published with a row filter on the key, which "
+                        "PostgreSQL allows only on the columns of the replica identity.",
+                        "Include the key in the partition's primary key.");
+    (void)publisher_conninfo(); // checked now, used by the worker
+    for (const auto& [name, oid] : servers) {
+        Connection remote(oid, source.owner);
+        require_remote_prerequisites(remote, name, source.schema, source.relname);
+    }
+}
+
+void create_remote_targets(const migration::PlanLayout& layout) {
+    if (!has_remote_targets(layout))
+        return;
+    const Source source = describe_source(layout.plan.source, layout.plan.parent, kSplitting);
+    {
+        // As the owner: CREATE PUBLICATION ... FOR TABLE needs the table's
+        // owner (and CREATE on the database). The row filter is the
+        // target's range; PostgreSQL 15 turns an update that moves a row
+        // into or out of it into an insert or a delete.
+        pg::RunAsTableOwner as_owner(layout.table_owner);
+        pg::SpiSession spi;
+        for (const auto& shadow : layout.shadows)
+            if (shadow.row.server)
+                spi.execute("CREATE PUBLICATION " + name_of(layout, shadow) + " FOR TABLE ONLY " +
+                            layout.source + " WHERE (" + target_condition(layout, shadow, "") +
+                            ")");
+    }
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        std::vector<std::string> definitions = source.column_definitions;
+        definitions.push_back("PRIMARY KEY (" + join(source.identity) + ")");
+        definitions.push_back("CONSTRAINT presplit_bound CHECK (" + layout.key +
+                              " IS NOT NULL AND " + target_condition(layout, shadow, "") + ")");
+        Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+        remote.execute("CREATE TABLE " + remote_table(layout) + " (" + join(definitions) + ")");
+        for (const std::string& statement : create_index_statements(source, remote_table(layout)))
+            remote.execute(statement);
+        catalog::log_event(layout.plan.id, layout.source, "remote_target",
+                           target_label(layout, shadow) + ": table " + remote_table(layout) +
+                               " created there, publication " + name_of(layout, shadow) + " here");
+    }
+}
+
+bool subscribe_remote_targets(const migration::PlanLayout& layout) {
+    bool created = false;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
+            continue;
+        Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+        create_subscription(remote, name_of(layout, shadow));
+        created = true;
+    }
+    return created;
+}
+
+RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
+    const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
+    const migration::ShadowLayout* next = nullptr;
+    for (const auto& shadow : layout.shadows) {
+        auto phase = phases.find(shadow.row.ordinal);
+        if (shadow.row.server && (phase == phases.end() || phase->second != "done")) {
+            next = &shadow;
+            break;
+        }
+    }
+    if (!next)
+        return RemoteCheck::none;
+    const std::string name = name_of(layout, *next);
+    Connection remote(server_oid(*next->row.server), layout.table_owner);
+    if (!initial_sync_done(remote, name))
+        return RemoteCheck::waiting;
+    {
+        pg::RunAsTableOwner as_owner(layout.table_owner);
+        pg::SpiSession spi;
+        spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)",
+                    {std::to_string(config::cutover_lock_timeout_ms) + "ms"});
+        spi.execute("LOCK TABLE ONLY " + layout.source + " IN SHARE MODE");
+    }
+    wait_for_catch_up(name, *next->row.server, target_label(layout, *next));
+    const std::vector<std::string> here =
+        local_summary(layout.table_owner, "ONLY " + layout.source + " AS t WHERE " +
+                                              target_condition(layout, *next, "t."));
+    const std::vector<std::string> there = remote_summary(remote, remote_table(layout));
+    const std::string detail = "here " + here[0] + " rows (checksum " + here[1] + "), there " +
+                               there[0] + " rows (checksum " + there[1] + ")";
+    if (here != there) {
+        catalog::set_plan_state(layout.plan.id, core::PlanState::failed,
+                                "verification failed: " + target_label(layout, *next) + ": " +
+                                    detail);
+        return RemoteCheck::failed;
+    }
+    catalog::set_progress(layout.plan.id, next->row.ordinal, "done", 0);
+    catalog::log_event(layout.plan.id, layout.source, "remote_target_verified",
+                       target_label(layout, *next) + ": " + detail);
+    return RemoteCheck::verified;
+}
+
+void wait_for_remote_targets(const migration::PlanLayout& layout) {
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server)
+            wait_for_catch_up(name_of(layout, shadow), *shadow.row.server,
+                              target_label(layout, shadow));
+}
+
+void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent) {
+    if (!has_remote_targets(layout))
+        return;
+    const Source source = describe_source(layout.plan.source, layout.plan.parent, kSplitting);
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        const std::string relname =
+            migration::shadow_table_name(layout.source_relname, layout.plan.id, shadow.row.ordinal);
+        const std::string foreign_table =
+            pg::quote_ident(layout.source_schema) + "." + pg::quote_ident(relname);
+        pg::RunAsTableOwner as_owner(layout.table_owner);
+        pg::SpiSession spi;
+        spi.execute("CREATE FOREIGN TABLE " + foreign_table + " (" +
+                    join(source.column_definitions) + ") SERVER " +
+                    pg::quote_ident(*shadow.row.server) + " OPTIONS (schema_name " +
+                    pg::quote_literal(layout.source_schema) + ", table_name " +
+                    pg::quote_literal(layout.source_relname) + ")");
+        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + foreign_table + " " +
+                    shadow.row.bound);
+        const auto oid = static_cast<unsigned int>(
+            std::stoul(*spi.scalar("SELECT $1::regclass::oid", {foreign_table})));
+        catalog::set_shadow_relation(layout.plan.id, shadow.row.ordinal, oid);
+    }
+}
+
+bool remote_replication_left(const migration::PlanLayout& layout) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server && *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_publication"
+                                             " WHERE pubname = $1)",
+                                             {name_of(layout, shadow)}) == "t")
+            return true;
+    return false;
+}
+
+void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables) {
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+        drop_replication(remote, name_of(layout, shadow), layout.table_owner,
+                         /*drop_publication=*/true);
+        if (drop_tables)
+            remote.execute("DROP TABLE IF EXISTS " + remote_table(layout));
+        catalog::log_event(layout.plan.id, layout.source, "remote_target",
+                           target_label(layout, shadow) + ": replication dropped" +
+                               (drop_tables ? ", and the table there" : ""));
+    }
+}
+
+} // namespace presplit::remote
