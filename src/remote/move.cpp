@@ -340,7 +340,9 @@ void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
 }
 
 // Waits until the subscription confirmed every change of this server's WAL
-// up to now (the caller holds a lock that stops writes to the source).
+// up to now: under a lock that stops writes to the source, all of its
+// changes; before taking one, the lag, so that the lock waits only for what
+// is written meanwhile.
 // ERROR 55P03 after presplit.remote_catchup_timeout.
 void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
     // Flushed now rather than by the WAL writer's next round, so that the
@@ -381,6 +383,14 @@ std::string remote_table_name(const catalog::RemoteMove& move) {
 const char* kSummary = "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(t::text, 0)),"
                        " 0)::text FROM ONLY ";
 
+// What take_cut returns: the snapshot here (registered; the caller
+// unregisters it), and for the event how it went.
+struct Cut {
+    SnapshotData* here = nullptr;
+    double lock_held_ms = 0;
+    int tries = 0;
+};
+
 // The cut a verification compares at (docs/multi_server.md,
 // "Verification"). Under SHARE on the source, taken with the cutover's
 // bounded retry -- it waits for every transaction that wrote the source and
@@ -389,20 +399,16 @@ const char* kSummary = "SELECT count(*), coalesce(sum(pg_catalog.hashtextextende
 // and a REPEATABLE READ transaction there whose first statement takes its
 // snapshot; then the lock is released at once, in the middle of the
 // worker's transaction, which keeps the snapshot (registered here, open
-// there) for the scans. Returns the snapshot here, which the caller
-// unregisters; the remote is left in its transaction. An error (the other
-// server lags) ends the worker's transaction, and the lock with it.
-struct Cut {
-    SnapshotData* here = nullptr;
-    double lock_held_ms = 0;
-    int tries = 0;
-};
-
+// there) for the scans. The remote is left in its transaction. An error
+// (the other server lags) ends the worker's transaction, and the lock.
 Cut take_cut(Connection& remote, const catalog::RemoteMove& move, const std::string& source) {
     migration::PlanLayout layout;
     layout.plan.source = *move.source;
     layout.source = source;
     layout.table_owner = move.owner;
+    // The lag drained first, without the lock: under it, only what was
+    // written meanwhile is waited for.
+    wait_for_remote_catch_up(move);
     Cut cut;
     cut.tries =
         switchover::lock_shared(layout, "verification of " + catalog::move_label(move.id)).tries;
@@ -489,6 +495,9 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // the shadows (there are none), as for any plan not yet cut over.
     layout.source = source.name;
     layout.table_owner = source.owner;
+    // The lag drained first, without the lock (writes go on during the
+    // verification's scans): under it, only what was written meanwhile.
+    wait_for_remote_catch_up(move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
