@@ -376,6 +376,34 @@ void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
     }
 }
 
+// Before a lock: waits, without it, until the subscription keeps up -- a
+// round of wait_for_remote_catch_up (everything up to the position when it
+// began) that takes at most presplit.cutover_lock_timeout -- so that under
+// the lock only about that much is left to wait for. ERROR 55P03 after
+// presplit.remote_catchup_timeout in all: the other server applies more
+// slowly than this one writes (the step is retried at a later round).
+void drain_remote_lag(const catalog::RemoteMove& move) {
+    const instr_time started = pg::now();
+    for (;;) {
+        const instr_time round = pg::now();
+        wait_for_remote_catch_up(move);
+        const double round_ms = pg::elapsed_ms(round);
+        if (round_ms <= config::cutover_lock_timeout_ms)
+            return;
+        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+            char took[32];
+            snprintf(took, sizeof took, "%.0f ms", round_ms);
+            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                            "server \"" + move.server +
+                                "\" does not keep up with the changes here within "
+                                "presplit.remote_catchup_timeout",
+                            std::string("Its last catch-up took ") + took +
+                                ", more than presplit.cutover_lock_timeout.",
+                            "The step is retried at a later round.");
+        }
+    }
+}
+
 std::string remote_table_name(const catalog::RemoteMove& move) {
     return pg::quote_ident(move.remote_schema) + "." + pg::quote_ident(move.remote_table);
 }
@@ -406,9 +434,8 @@ Cut take_cut(Connection& remote, const catalog::RemoteMove& move, const std::str
     layout.plan.source = *move.source;
     layout.source = source;
     layout.table_owner = move.owner;
-    // The lag drained first, without the lock: under it, only what was
-    // written meanwhile is waited for.
-    wait_for_remote_catch_up(move);
+    // The lag drained first, without the lock.
+    drain_remote_lag(move);
     Cut cut;
     cut.tries =
         switchover::lock_shared(layout, "verification of " + catalog::move_label(move.id)).tries;
@@ -496,8 +523,8 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     layout.source = source.name;
     layout.table_owner = source.owner;
     // The lag drained first, without the lock (writes go on during the
-    // verification's scans): under it, only what was written meanwhile.
-    wait_for_remote_catch_up(move);
+    // verification's scans).
+    drain_remote_lag(move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
