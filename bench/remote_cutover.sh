@@ -5,7 +5,8 @@
 #   ours:  presplit.move_partition('ours_0', 'b') with presplit.backfill_paused
 #          on until PostgreSQL's initial sync is over (no load); then, under
 #          load, backfill_paused off: the verification (the partition locked
-#          SHARE for one scan of both sides) and the cutover (ACCESS EXCLUSIVE,
+#          SHARE only for the cut -- a snapshot here, B caught up, a snapshot
+#          on B --, then one scan of each side without it) and the cutover (ACCESS EXCLUSIVE,
 #          wait for B to confirm, detach, attach a foreign table); then, under
 #          the same load, rollback_move after the cutover (the reverse
 #          direction catches up, the foreign table is swapped for the kept
@@ -21,8 +22,8 @@
 # 80% of the keys in the moved partition, every transaction logged. For each
 # step, the worst and the p99 latency of the transactions that end in its
 # window: ours' cutover from the start of the worker's cutover transaction
-# (presplit.events) to 2 s after it -- so not the verification's SHARE lock,
-# shown on its own --, the rollback and the naive move from their call to
+# (presplit.events) to 2 s after it -- so not the verification, shown on its
+# own --, the rollback and the naive move from their call to
 # 2 s after it. Target: ours' cutover worst <= 50 ms.
 # Usage: bench/remote_cutover.sh (as root or a user who can run initdb;
 # pg_presplit installed in PG_BIN). ROWS (default 1000000) in the moved
@@ -167,7 +168,7 @@ for round in $(seq "$ROUNDS"); do
     read -r r_worst r_p99 r_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
     load_stop
     echo "ours round $round: move $move, initial sync ${copy} s (no load); before: worst/p99 ${baseline% *} ms"
-    echo "   verification (SHARE lock, one scan): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions"
+    echo "   verification (SHARE lock for the cut, scans without it): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions; $(event_detail remote_move_verified "$move" | sed 's/^.*; the cut: /the cut: /')"
     echo "   cutover: worst ${c_worst} ms, p99 ${c_p99} ms over ${c_n} transactions; $(event_detail remote_cutover "$move" | sed 's/^move [0-9]*: //')"
     echo "   rollback after the cutover: call $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${r_worst} ms, p99 ${r_p99} ms over ${r_n}; $(event_detail remote_rollback "$move" | sed 's/^move [0-9]*: //')"
     updates=$((updates + $(load_updates)))

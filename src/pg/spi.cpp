@@ -62,7 +62,6 @@ QueryResult SpiSession::execute(const std::string& sql, const std::vector<Value>
     std::vector<Oid> types(params.size(), TEXTOID);
     std::vector<Datum> values(params.size());
     std::string nulls(params.size(), ' ');
-    QueryResult result;
     call([&] {
         for (int i = 0; i < nargs; i++) {
             if (params[i])
@@ -76,6 +75,27 @@ QueryResult SpiSession::execute(const std::string& sql, const std::vector<Value>
             elog(ERROR, "pg_presplit: statement failed (%s): %s", SPI_result_code_string(rc),
                  sql.c_str());
     });
+    return collect_result();
+}
+
+QueryResult SpiSession::execute_in_snapshot(const std::string& sql, SnapshotData* snapshot) {
+    call([&] {
+        SPIPlanPtr plan = SPI_prepare(sql.c_str(), 0, nullptr);
+        if (plan == nullptr)
+            elog(ERROR, "pg_presplit: statement failed (%s): %s",
+                 SPI_result_code_string(SPI_result), sql.c_str());
+        int rc = SPI_execute_snapshot(plan, nullptr, nullptr, snapshot, InvalidSnapshot,
+                                      /*read_only=*/true, /*fire_triggers=*/false, 0);
+        if (rc < 0)
+            elog(ERROR, "pg_presplit: statement failed (%s): %s", SPI_result_code_string(rc),
+                 sql.c_str());
+        SPI_freeplan(plan);
+    });
+    return collect_result();
+}
+
+QueryResult SpiSession::collect_result() {
+    QueryResult result;
     result.processed = SPI_processed;
     if (SPI_tuptable != nullptr) {
         SPITupleTable* table = SPI_tuptable;

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-struct _SPI_plan; // executor/spi.h's SPIPlanPtr
+struct _SPI_plan;    // executor/spi.h's SPIPlanPtr
+struct SnapshotData; // utils/snapshot.h's Snapshot
 
 namespace presplit::pg {
 
@@ -36,6 +37,9 @@ public:
     SpiSession& operator=(const SpiSession&) = delete;
 
     QueryResult execute(const std::string& sql, const std::vector<Value>& params = {});
+    // A read-only statement without parameters, seeing `snapshot` (a
+    // registered one) rather than a new one.
+    QueryResult execute_in_snapshot(const std::string& sql, SnapshotData* snapshot);
     // The first column of the first row; nullopt if no row or NULL.
     Value scalar(const std::string& sql, const std::vector<Value>& params = {});
 
@@ -46,6 +50,8 @@ public:
     uint64_t execute_kept(KeptStatement statement, const uintptr_t* values, const char* nulls);
 
 private:
+    QueryResult collect_result(); // the last statement's rows, as text
+
     int exceptions_at_entry_;
 };
 

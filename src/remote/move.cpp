@@ -22,6 +22,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 #include "libpq-fe.h"
 }
@@ -339,7 +340,9 @@ void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
 }
 
 // Waits until the subscription confirmed every change of this server's WAL
-// up to now (the caller holds a lock that stops writes to the source).
+// up to now: under a lock that stops writes to the source, all of its
+// changes; before taking one, the lag, so that the lock waits only for what
+// is written meanwhile.
 // ERROR 55P03 after presplit.remote_catchup_timeout.
 void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
     // Flushed now rather than by the WAL writer's next round, so that the
@@ -373,6 +376,34 @@ void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
     }
 }
 
+// Before a lock: waits, without it, until the subscription keeps up -- a
+// round of wait_for_remote_catch_up (everything up to the position when it
+// began) that takes at most presplit.cutover_lock_timeout -- so that under
+// the lock only about that much is left to wait for. ERROR 55P03 after
+// presplit.remote_catchup_timeout in all: the other server applies more
+// slowly than this one writes (the step is retried at a later round).
+void drain_remote_lag(const catalog::RemoteMove& move) {
+    const instr_time started = pg::now();
+    for (;;) {
+        const instr_time round = pg::now();
+        wait_for_remote_catch_up(move);
+        const double round_ms = pg::elapsed_ms(round);
+        if (round_ms <= config::cutover_lock_timeout_ms)
+            return;
+        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+            char took[32];
+            snprintf(took, sizeof took, "%.0f ms", round_ms);
+            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                            "server \"" + move.server +
+                                "\" does not keep up with the changes here within "
+                                "presplit.remote_catchup_timeout",
+                            std::string("Its last catch-up took ") + took +
+                                ", more than presplit.cutover_lock_timeout.",
+                            "The step is retried at a later round.");
+        }
+    }
+}
+
 std::string remote_table_name(const catalog::RemoteMove& move) {
     return pg::quote_ident(move.remote_schema) + "." + pg::quote_ident(move.remote_table);
 }
@@ -380,38 +411,83 @@ std::string remote_table_name(const catalog::RemoteMove& move) {
 const char* kSummary = "SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(t::text, 0)),"
                        " 0)::text FROM ONLY ";
 
-// Verification under one cut: the source locked SHARE (writers wait), the
-// remote caught up to the lock, then count and checksum on both sides.
-bool verify(Connection& remote, const catalog::RemoteMove& move) {
-    // By OID: the partition may have been renamed since the move began.
-    const std::string source = pg::qualified_relation_name(*move.source);
-    {
-        pg::RunAsTableOwner as_owner(move.owner);
-        pg::SpiSession spi;
-        spi.execute("SELECT pg_catalog.set_config('lock_timeout', $1, true)",
-                    {std::to_string(config::cutover_lock_timeout_ms) + "ms"});
-        spi.execute("LOCK TABLE ONLY " + source + " IN SHARE MODE");
-    }
+// What take_cut returns: the snapshot here (registered; the caller
+// unregisters it), and for the event how it went.
+struct Cut {
+    SnapshotData* here = nullptr;
+    double lock_held_ms = 0;
+    int tries = 0;
+};
+
+// The cut a verification compares at (docs/multi_server.md,
+// "Verification"). Under SHARE on the source, taken with the cutover's
+// bounded retry -- it waits for every transaction that wrote the source and
+// keeps new writes out, so nothing of the source changes while it is held:
+// a snapshot here, the other server caught up to this server's WAL position,
+// and a REPEATABLE READ transaction there whose first statement takes its
+// snapshot; then the lock is released at once, in the middle of the
+// worker's transaction, which keeps the snapshot (registered here, open
+// there) for the scans. The remote is left in its transaction. An error
+// (the other server lags) ends the worker's transaction, and the lock.
+Cut take_cut(Connection& remote, const catalog::RemoteMove& move, const std::string& source) {
+    migration::PlanLayout layout;
+    layout.plan.source = *move.source;
+    layout.source = source;
+    layout.table_owner = move.owner;
+    // The lag drained first, without the lock.
+    drain_remote_lag(move);
+    Cut cut;
+    cut.tries =
+        switchover::lock_shared(layout, "verification of " + catalog::move_label(move.id)).tries;
+    const instr_time locked = pg::now();
+    cut.here = pg::call([] { return RegisterSnapshot(GetLatestSnapshot()); });
     wait_for_remote_catch_up(move);
-    pg::Row local;
-    {
-        pg::RunAsTableOwner as_owner(move.owner);
-        pg::CanonicalTextFormat canonical;
-        pg::SpiSession spi;
-        spi.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)");
-        local = spi.execute(kSummary + source + " AS t").rows.at(0);
-    }
+    remote.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    remote.execute("SELECT 1");
+    pg::call([&] { UnlockRelationOid(*move.source, ShareLock); });
+    cut.lock_held_ms = pg::elapsed_ms(locked);
+    return cut;
+}
+
+// Count and checksum of `table` in rows written in the canonical text form,
+// the same on both sides: in `snapshot` here, in the remote's transaction
+// there.
+pg::Row summary_here(const catalog::RemoteMove& move, const std::string& table,
+                     SnapshotData* snapshot) {
+    pg::RunAsTableOwner as_owner(move.owner);
+    pg::CanonicalTextFormat canonical;
+    pg::SpiSession spi;
+    spi.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)");
+    return spi.execute_in_snapshot(kSummary + table + " AS t", snapshot).rows.at(0);
+}
+
+void set_canonical_text_format(Connection& remote) {
     remote.execute("SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', false),"
                    " pg_catalog.set_config('IntervalStyle', 'postgres', false),"
                    " pg_catalog.set_config('extra_float_digits', '3', false),"
                    " pg_catalog.set_config('TimeZone', 'UTC', false)");
+}
+
+// Verification under one cut (take_cut), the scans of both sides after the
+// lock is released: writers wait only for the cut, not for the scans.
+bool verify(Connection& remote, const catalog::RemoteMove& move) {
+    // By OID: the partition may have been renamed since the move began.
+    const std::string source = pg::qualified_relation_name(*move.source);
+    set_canonical_text_format(remote);
+    const Cut cut = take_cut(remote, move, source);
+    const pg::Row local = summary_here(move, source, cut.here);
+    pg::call([&] { UnregisterSnapshot(cut.here); });
     const pg::Row there = remote.execute(kSummary + remote_table_name(move) + " AS t").at(0);
+    remote.execute("COMMIT");
     const std::string detail = "here " + *local[0] + " rows (checksum " + *local[1] +
                                "), on server \"" + move.server + "\" " + *there[0] +
                                " rows (checksum " + *there[1] + ")";
     if (local == there) {
+        char held[96];
+        snprintf(held, sizeof held, "; the cut: %d tries, the lock held %.1f ms", cut.tries,
+                 cut.lock_held_ms);
         catalog::log_event(std::nullopt, move.source_name, "remote_move_verified",
-                           catalog::move_label(move.id) + ": " + detail);
+                           catalog::move_label(move.id) + ": " + detail + held);
         return true;
     }
     catalog::set_move_state(move, "failed", "verification failed: " + detail);
@@ -446,6 +522,9 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // the shadows (there are none), as for any plan not yet cut over.
     layout.source = source.name;
     layout.table_owner = source.owner;
+    // The lag drained first, without the lock (writes go on during the
+    // verification's scans).
+    drain_remote_lag(move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));

@@ -47,11 +47,12 @@ LocalTransactionId lxid_of(uint64_t id) {
     return static_cast<LocalTransactionId>(id & 0xffffffffu);
 }
 
-// The holders of locks on `relids` that conflict with ACCESS EXCLUSIVE
+// The holders of locks on `relids` that conflict with `lockmode`
 // (fast-path locks included), each once, with their process's pid and
 // status flags (read under ProcArrayLock, as ProcSleep reads them).
 // Thin PostgreSQL code: may ereport.
-RawHolder* collect_holders(const unsigned int* relids, size_t relations, int* count) {
+RawHolder* collect_holders(const unsigned int* relids, size_t relations, LOCKMODE lockmode,
+                           int* count) {
     const int capacity = MaxBackends + max_prepared_xacts + 1;
     RawHolder* raw = static_cast<RawHolder*>(palloc0(sizeof(RawHolder) * capacity));
     int n = 0;
@@ -59,7 +60,7 @@ RawHolder* collect_holders(const unsigned int* relids, size_t relations, int* co
         LOCKTAG tag;
         SET_LOCKTAG_RELATION(tag, MyDatabaseId, relids[r]);
         int found = 0;
-        VirtualTransactionId* vxids = GetLockConflicts(&tag, AccessExclusiveLock, &found);
+        VirtualTransactionId* vxids = GetLockConflicts(&tag, lockmode, &found);
         for (int i = 0; i < found; ++i) {
             const uint64_t id = holder_id(vxids[i].backendId, vxids[i].localTransactionId);
             int j = 0;
@@ -162,13 +163,14 @@ int64_t clock_ms() {
 std::vector<HolderFacts> HolderWatch::look() {
     const unsigned int* relids = relids_.data();
     const size_t relations = relids_.size();
+    const LOCKMODE lockmode = lockmode_;
     RawHolder* raw = nullptr;
     int count = 0;
     MemoryContext scratch = pg::call([&] {
         MemoryContext context = AllocSetContextCreate(
             CurrentMemoryContext, "pg_presplit lock holders", ALLOCSET_SMALL_SIZES);
         MemoryContext caller = MemoryContextSwitchTo(context);
-        raw = collect_holders(relids, relations, &count);
+        raw = collect_holders(relids, relations, lockmode, &count);
         MemoryContextSwitchTo(caller);
         return context;
     });

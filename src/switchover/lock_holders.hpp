@@ -1,4 +1,5 @@
-// Who holds a lock that conflicts with ACCESS EXCLUSIVE on some relations:
+// Who holds a lock that conflicts with a given mode (ACCESS EXCLUSIVE for a
+// cutover, SHARE for a verification's cut) on some relations:
 // pg_locks and pg_stat_activity facts read without SQL, from the lock
 // manager (GetLockConflicts), the process array and the backend status
 // array; and cancelling an autovacuum worker the way PostgreSQL does when one
@@ -26,10 +27,12 @@ struct HolderFacts {
 // Milliseconds on the clock of HolderFacts::holder.started_ms.
 int64_t clock_ms();
 
-// Watches the holders of locks on `relids` (this database's relations).
+// Watches the holders of locks on `relids` (this database's relations) that
+// conflict with `lockmode` (a LOCKMODE, storage/lockdefs.h).
 class HolderWatch {
 public:
-    explicit HolderWatch(std::vector<unsigned int> relids) : relids_(std::move(relids)) {}
+    HolderWatch(std::vector<unsigned int> relids, int lockmode)
+        : relids_(std::move(relids)), lockmode_(lockmode) {}
 
     // The current holders other than this backend, each once. A holder seen
     // before keeps the description it had (the status array is read only
@@ -42,6 +45,7 @@ private:
         std::optional<int64_t> started_ms;
     };
     std::vector<unsigned int> relids_;
+    int lockmode_;
     std::map<uint64_t, Description> described_;
 };
 

@@ -11,6 +11,7 @@
 
 extern "C" {
 #include "postmaster/interrupt.h"
+#include "storage/lockdefs.h"
 }
 
 #include <algorithm>
@@ -77,10 +78,13 @@ bool try_lock(unsigned int owner, const std::string& lock_sql, const std::string
         ERRCODE_LOCK_NOT_AVAILABLE);
 }
 
-} // namespace
+struct LockMode {
+    const char* sql; // as LOCK TABLE names it
+    LOCKMODE mode;
+};
 
-LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_parent,
-                            const std::string& what) {
+LockReport lock_tables(const migration::PlanLayout& layout, bool with_parent,
+                       const std::string& what, LockMode lock_mode) {
     const std::vector<LockTarget> tables = lock_order(layout, with_parent);
     std::string lock_sql = "LOCK TABLE ";
     std::vector<unsigned int> relids;
@@ -88,7 +92,7 @@ LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_paren
         lock_sql += (i ? ", ONLY " : "ONLY ") + tables[i].name;
         relids.push_back(tables[i].relid);
     }
-    lock_sql += " IN ACCESS EXCLUSIVE MODE";
+    lock_sql += std::string(" IN ") + lock_mode.sql + " MODE";
     const std::string timeout = std::to_string(config::cutover_lock_timeout_ms) + "ms";
     std::string saved_timeout;
     {
@@ -98,7 +102,7 @@ LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_paren
 
     const instr_time started = pg::now();
     core::LockWait wait(lock_wait_settings(), clock_ms());
-    HolderWatch watch(std::move(relids));
+    HolderWatch watch(std::move(relids), lock_mode.mode);
     std::map<uint64_t, HolderFacts> holders_by_id;
     std::vector<HolderFacts> holders;
     constexpr int kMaxNamed = 10; // holders named in events and in the error
@@ -189,6 +193,17 @@ LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_paren
             "Try again later, or end the sessions named, or raise presplit.cutover_max_wait or "
             "presplit.cutover_max_tries.");
     }
+}
+
+} // namespace
+
+LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_parent,
+                            const std::string& what) {
+    return lock_tables(layout, with_parent, what, {"ACCESS EXCLUSIVE", AccessExclusiveLock});
+}
+
+LockReport lock_shared(const migration::PlanLayout& layout, const std::string& what) {
+    return lock_tables(layout, /*with_parent=*/false, what, {"SHARE", ShareLock});
 }
 
 namespace {

@@ -54,6 +54,11 @@ struct LockReport {
 LockReport lock_exclusively(const migration::PlanLayout& layout, bool with_parent,
                             const std::string& what);
 
+// SHARE on the plan's tables (not the parent), with the same bounded retry
+// and events: writers of them wait, readers do not. For a cut that a
+// verification notes and releases at once (remote::verify).
+LockReport lock_shared(const migration::PlanLayout& layout, const std::string& what);
+
 // synced → switching, with the channels at old 100 / new 0.
 void begin_switching(const catalog::Plan& plan);
 

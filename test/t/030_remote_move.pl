@@ -2,14 +2,16 @@
 # replication) while pgbench moves money between accounts; the invariant
 # (row count, total balance) checked on the source and on the other server;
 # bad inputs refused with nothing changed on either side; a rollback before
-# the cutover; no replication slot left behind.
+# the cutover; the verification: a row changed there behind replication's
+# back fails the move, and writers here are not held while it scans; no
+# replication slot left behind.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 27;
+use Test::More tests => 37;
 
 my $node1 = presplit_node('source', qq{
 wal_level = logical
@@ -205,3 +207,77 @@ is($node1->safe_psql('postgres', q{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.remote_move WHERE id = } . $move),
 	'finalized true', 'finalize_move dropped the old partition');
 nothing_left('after the move');
+
+# 4. The verification catches a difference: a row changed on the other server
+# behind replication's back fails the move, with the counts and checksums.
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
+$move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_1', 'node2')});
+$node2->poll_query_until('postgres', q{
+SELECT srsubstate = 'r' FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid})
+  or die 'the initial copy did not end';
+$node2->safe_psql('postgres', 'UPDATE public.accounts_1 SET balance = balance + 1 WHERE id = 10000');
+$node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused');
+$node1->reload;
+$node1->poll_query_until('postgres', "SELECT state = 'failed' FROM presplit.remote_move WHERE id = $move")
+  or die 'the move did not fail';
+like($node1->safe_psql('postgres', "SELECT reason FROM presplit.remote_move WHERE id = $move"),
+	qr/^verification failed: here 10000 rows \(checksum (-?\d+)\), on server "node2" 10000 rows \(checksum (?!\1\))-?\d+\)$/,
+	'a row changed there behind replication\'s back: the verification fails the move, saying why');
+is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts_1%'}),
+	'0', 'the failed move dropped the remote table');
+nothing_left('after the failed verification');
+
+# 5. The verification scans without the lock: it locks the partition (SHARE)
+# only for the cut -- a snapshot here, the other server caught up, a snapshot
+# there. Its scan there is held here by a lock on the other server (taken
+# before the cut: nothing is waiting to be applied, so the cut is not held):
+# meanwhile no session holds or waits for a lock on the partition here
+# (pg_locks), writers commit, and the move is still verifying.
+$node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
+$node1->reload;
+$move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_1', 'node2')});
+$node2->poll_query_until('postgres', q{
+SELECT srsubstate = 'r' FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid})
+  or die 'the initial copy did not end';
+my $summary = q{SELECT count(*) || ' rows (checksum '
+  || coalesce(sum(pg_catalog.hashtextextended(t::text, 0)), 0) || ')' FROM ONLY accounts_1 t};
+my $cut = $node1->safe_psql('postgres', $summary);
+my $holder = $node2->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE public.accounts_1 IN ACCESS EXCLUSIVE MODE');
+$node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused');
+$node1->reload;
+$node2->poll_query_until('postgres', q{
+SELECT EXISTS (SELECT FROM pg_locks WHERE relation = 'public.accounts_1'::regclass
+                AND mode = 'AccessShareLock' AND NOT granted)})
+  or die 'the verification did not scan the other server';
+is($node1->safe_psql('postgres', q{
+SELECT count(*) FROM pg_locks WHERE relation = 'accounts_1'::regclass
+   AND (mode = 'ShareLock' OR NOT granted)}),
+	'0', 'while the verification scans, no lock on the partition is held for it or waited for');
+# Transfers within the partition (the total unchanged), each its own
+# transaction; lock_timeout only turns a writer held by a lock into an error.
+my ($ret) = $node1->psql('postgres', q{
+SET lock_timeout = '60s';
+UPDATE accounts SET balance = balance + CASE WHEN id = 10000 THEN -1 ELSE 1 END WHERE id IN (10000, 10001);
+UPDATE accounts SET balance = balance + CASE WHEN id = 10002 THEN -1 ELSE 1 END WHERE id IN (10002, 10003);
+UPDATE accounts SET balance = balance + CASE WHEN id = 10004 THEN -1 ELSE 1 END WHERE id IN (10004, 10005);
+}, on_error_stop => 1);
+is($ret . ' ' . $node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
+	'0 backfilling', 'writers committed on the partition while the verification scanned');
+my $after = $node1->safe_psql('postgres', $summary);
+$holder->query_safe('COMMIT');
+$holder->quit;
+$node1->poll_query_until('postgres',
+	"SELECT state = 'cut_over' AND NOT replicating FROM presplit.remote_move WHERE id = $move")
+  or die 'the move did not cut over: '
+  . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+my $verified = $node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE kind = 'remote_move_verified' AND detail LIKE 'move $move:%'});
+ok($after ne $cut && $verified =~ /^move $move: here \Q$cut\E, on server "node2" \Q$cut\E; the cut: \d+ tries?, the lock held [\d.]+ ms$/,
+	'both sides compared at the cut, not with the writes after it')
+  or diag("cut: $cut; after: $after; event: $verified");
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant with both partitions on the other server');
+$node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
+nothing_left('after the second move');
