@@ -1,8 +1,8 @@
 // Test-only functions: the C++/PostgreSQL error boundary (sql/02_guard.sql),
 // the lifetime of per-execution state (sql/15_analyzer_lifetime.sql), the
 // plan states C++ knows (sql/04_catalog.sql), a size sample at a given
-// time (sql/16_size_history.sql, test/t/014_size_history.pl) and a predicted
-// plan made as the predictive manager makes it (sql/17_prediction.sql).
+// time (sql/19_size_history.sql, test/t/016_size_history.pl) and a predicted
+// plan made as the predictive manager makes it (sql/20_prediction.sql).
 // The extension script does not create them; the regression tests do, with
 // CREATE FUNCTION ... AS 'pg_presplit' (which only a superuser may).
 #include "analyzer/inserted_keys.hpp"

@@ -5,7 +5,7 @@
 # remote table in the way refused with nothing changed on either side;
 # weights refused for a plan with a remote target; a rollback before the
 # cutover; finalize. No replication slot is left on either server after any
-# phase. (The checks that need no second server: sql/18_remote_split.sql.)
+# phase. (The checks that need no second server: sql/21_remote_split.sql.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
