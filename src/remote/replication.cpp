@@ -391,12 +391,15 @@ bool initial_sync_done(Connection& remote, const std::string& name) {
                          {name}) == Value("r");
 }
 
-std::vector<std::string> local_summary(unsigned int owner, const std::string& from) {
+std::vector<std::string> local_summary(unsigned int owner, const std::string& from,
+                                       SnapshotData* snapshot) {
     pg::RunAsTableOwner as_owner(owner);
     pg::CanonicalTextFormat canonical;
     pg::SpiSession spi;
     spi.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)");
-    const pg::Row row = spi.execute(kSummary + from).rows.at(0);
+    const pg::Row row = (snapshot ? spi.execute_in_snapshot(kSummary + from, snapshot)
+                                  : spi.execute(kSummary + from))
+                            .rows.at(0);
     return {*row[0], *row[1]};
 }
 

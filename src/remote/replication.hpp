@@ -92,7 +92,9 @@ bool initial_sync_done(Connection& remote, const std::string& name);
 // Row count and order-independent checksum ("count", "sum") of a relation
 // `from` (e.g. "ONLY s.t AS t WHERE ...", aliased t) here, as `owner`, and
 // of a table on the other server, both in the same canonical text format.
-std::vector<std::string> local_summary(unsigned int owner, const std::string& from);
+// With a snapshot (a registered one), the relation as it saw it.
+std::vector<std::string> local_summary(unsigned int owner, const std::string& from,
+                                       SnapshotData* snapshot = nullptr);
 std::vector<std::string> remote_summary(Connection& remote, const std::string& table);
 
 void sleep_ms(long ms);
