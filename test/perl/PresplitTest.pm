@@ -1,6 +1,7 @@
 # What the TAP tests (test/t/) share: a node with pg_presplit preloaded and
-# its worker serving the database postgres, and the pgbench script that moves
-# money between accounts (the load of the switchover tests).
+# its worker serving the database postgres, the two servers of the
+# multi-server tests, and the pgbench script that moves money between
+# accounts (the load of the switchover tests).
 package PresplitTest;
 
 use strict;
@@ -8,7 +9,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(presplit_node write_transfer_script);
+our @EXPORT = qw(presplit_node presplit_server_pair write_transfer_script);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -22,6 +23,39 @@ sub presplit_node
 		  . "presplit.database = 'postgres'\n"
 		  . ($settings // ''));
 	return $node;
+}
+
+# Two started nodes for moves and splits onto another server: 'source', a
+# presplit_node with logical replication and the given postgresql.conf
+# lines, its presplit.publisher_conninfo pointing at itself; and 'remote', a
+# plain node (init with %$remote_init, then $remote_settings). In the
+# source's database postgres: pg_presplit, postgres_fdw, the server node2
+# (the remote) and a user mapping for the current user.
+sub presplit_server_pair
+{
+	my ($settings, $remote_init, $remote_settings) = @_;
+	my $source = presplit_node('source',
+		"wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n"
+		  . ($settings // ''));
+	$source->start;
+	my $remote = PostgreSQL::Test::Cluster->new('remote');
+	$remote->init(%{ $remote_init // {} });
+	$remote->append_conf('postgresql.conf', $remote_settings) if $remote_settings;
+	$remote->start;
+	my $user = $source->safe_psql('postgres', 'SELECT current_user');
+	$source->append_conf('postgresql.conf',
+		"presplit.publisher_conninfo = 'host=" . $source->host . " port=" . $source->port
+		  . " user=$user'");
+	$source->reload;
+	my ($host, $port) = ($remote->host, $remote->port);
+	$source->safe_psql('postgres', qq{
+CREATE EXTENSION pg_presplit;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
+    OPTIONS (host '$host', port '$port', dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER node2;
+});
+	return ($source, $remote);
 }
 
 # Writes dir/transfer.sql for pgbench and returns its path: a transfer of 1

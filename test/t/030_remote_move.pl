@@ -13,31 +13,13 @@ use IPC::Run;
 use PresplitTest;
 use Test::More tests => 37;
 
-my $node1 = presplit_node('source', qq{
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
-presplit.naptime = 100
-});
-$node1->start;
-my $node2 = PostgreSQL::Test::Cluster->new('remote');
-$node2->init;
-$node2->start;
-my $user = $node1->safe_psql('postgres', 'SELECT current_user');
-$node1->append_conf('postgresql.conf',
-	"presplit.publisher_conninfo = 'host=" . $node1->host . " port=" . $node1->port . " user=$user'");
-$node1->reload;
+my ($node1, $node2) = presplit_server_pair("presplit.naptime = 100\n");
 
 my $rows = 20000;
 my $total = $rows * 1000;
 my ($host2, $port2) = ($node2->host, $node2->port);
 # No unique index on the parent: PostgreSQL refuses foreign partitions then.
 $node1->safe_psql('postgres', qq{
-CREATE EXTENSION pg_presplit;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
-    OPTIONS (host '$host2', port '$port2', dbname 'postgres');
-CREATE USER MAPPING FOR CURRENT_USER SERVER node2;
 CREATE SERVER unmapped FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres');
 CREATE SERVER down FOREIGN DATA WRAPPER postgres_fdw
     OPTIONS (host '$host2', port '1', dbname 'postgres');

@@ -20,33 +20,15 @@ use IPC::Run;
 use PresplitTest;
 use Test::More tests => 40;
 
-my $node1 = presplit_node('source', qq{
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
+my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
 presplit.remote_catchup_timeout = 3000
 wal_retrieve_retry_interval = 500
-});
-$node1->start;
-my $node2 = PostgreSQL::Test::Cluster->new('remote');
-$node2->init(allows_streaming => 'logical');
-$node2->append_conf('postgresql.conf', "max_replication_slots = 10\nwal_retrieve_retry_interval = 500\n");
-$node2->start;
-my $user = $node1->safe_psql('postgres', 'SELECT current_user');
-$node1->append_conf('postgresql.conf',
-	"presplit.publisher_conninfo = 'host=" . $node1->host . " port=" . $node1->port . " user=$user'");
-$node1->reload;
+}, { allows_streaming => 'logical' }, "max_replication_slots = 10\nwal_retrieve_retry_interval = 500\n");
 
 my $rows = 20000;
 my $total = $rows * 1000;
-my ($host2, $port2) = ($node2->host, $node2->port);
 $node1->safe_psql('postgres', qq{
-CREATE EXTENSION pg_presplit;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
-    OPTIONS (host '$host2', port '$port2', dbname 'postgres');
-CREATE USER MAPPING FOR CURRENT_USER SERVER node2;
 CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
 CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
 CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
