@@ -4,6 +4,7 @@
 #   make test                 every test suite (installs what it needs; see README)
 #   make demo                 the demo on a throwaway cluster
 #   make demo-predict         the predictive manager over simulated days (about 4 minutes)
+#   make demo-shard           a hot partition split onto a second server (about 1 minute)
 EXTENSION = pg_presplit
 MODULE_big = pg_presplit
 EXTVERSION = 0.1.1
@@ -75,12 +76,14 @@ install-client: $(PRESPLIT_CLIENT)
 uninstall-client:
 	rm -f '$(DESTDIR)$(bindir)/pg_presplit'
 
-.PHONY: test demo demo-predict format
+.PHONY: test demo demo-predict demo-shard format
 test:
 	bash scripts/test.sh
 demo:
 	bash scripts/demo.sh
 demo-predict:
 	bash scripts/demo_predict.sh
+demo-shard:
+	bash scripts/demo_shard.sh
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
