@@ -155,19 +155,27 @@ is($node->safe_psql('postgres', q{
 # The append-only partition: the accesses sampled are the appended rows, at
 # the right edge of its keys; the split goes just above the largest key the
 # histogram knows, so that the coming rows land in the new partition.
+# (Autovacuum may analyze the table again meanwhile: the split follows the
+# histogram's largest key, so the check waits for a round after the last
+# ANALYZE. presplit.forecasts shows the split whether or not a crossing is
+# predicted.)
 my $analyzed_max = $node->safe_psql('postgres', q{
 	SELECT (histogram_bounds::text::bigint[])[array_upper(histogram_bounds::text::bigint[], 1)]
 	  FROM pg_stats WHERE tablename = 'appended_0' AND attname = 'id'});
 ok($node->poll_query_until('postgres', q{
-	SELECT reason LIKE 'split at append hot spot%' FROM presplit.forecasts
-	 WHERE partition = 'appended_0'::regclass AND metric = 'load'}),
-	'presplit.forecasts sees the append hot spot of appended_0')
+	SELECT f.split_point::bigint = (s.histogram_bounds::text::bigint[])[
+	           array_upper(s.histogram_bounds::text::bigint[], 1)] + 1
+	  FROM presplit.forecasts f, pg_stats s
+	 WHERE f.partition = 'appended_0'::regclass AND f.metric = 'load'
+	   AND s.tablename = 'appended_0' AND s.attname = 'id'}),
+	'presplit.forecasts: the append hot spot of appended_0 is split just above its largest key')
   or note($node->safe_psql('postgres', q{
-	SELECT reason FROM presplit.forecasts WHERE partition = 'appended_0'::regclass}));
-is($node->safe_psql('postgres', q{
+	SELECT split_point || ' ' || reason FROM presplit.forecasts
+	 WHERE partition = 'appended_0'::regclass AND metric = 'load'}));
+ok($node->safe_psql('postgres', q{
 	SELECT split_point FROM presplit.forecasts
-	 WHERE partition = 'appended_0'::regclass AND metric = 'load'}),
-	$analyzed_max + 1, "its split point is just above the largest analyzed key ($analyzed_max)");
+	 WHERE partition = 'appended_0'::regclass AND metric = 'load'}) > $analyzed_max,
+	"above the keys there were at the first ANALYZE ($analyzed_max)");
 
 $load->kill_kill;
 $trickle->kill_kill;
