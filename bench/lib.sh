@@ -67,6 +67,39 @@ create_accounts() {
     sql "VACUUM ANALYZE accounts"
 }
 
+# The demos' load. dir/workload.sql: a transfer between two of the accounts
+# 0 .. rows-1, 80 % of them debiting the first quarter (accounts_0, the hot
+# partition), then a read; the total never changes.
+write_transfer_workload() { # dir rows
+    local rows=$2
+    cat >"$1/workload.sql" <<EOF
+\set hot random(1, 100)
+\if :hot <= 80
+\set a random(0, $((rows / 4 - 1)))
+\else
+\set a random($((rows / 4)), $((rows - 1)))
+\endif
+\set b random(0, $((rows - 1)))
+UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
+ WHERE id IN (:a, :b) AND :a <> :b;
+SELECT balance FROM accounts WHERE id = :a;
+EOF
+    chmod 644 "$1/workload.sql"
+}
+
+# pgbench, 4 clients, running dir/workload.sql in runs of 5 s until dir/stop
+# exists, so that every run ends and writes its log (dir/client<run>.*,
+# dir/pgbench.out). Run it in the background and wait for it after the stop.
+run_transfer_load() { # dir max_tries
+    cd "$1" || return
+    local run=0
+    while [ ! -f stop ]; do
+        run=$((run + 1))
+        as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c 4 -j 2 -T 5 \
+            --max-tries="$2" -l --log-prefix="client$run" -f workload.sql postgres >>pgbench.out 2>&1
+    done
+}
+
 set_config() { # name value: ALTER SYSTEM + reload
     sql "ALTER SYSTEM SET $1 = '$2'" && sql "SELECT pg_reload_conf()" >/dev/null
 }

@@ -36,26 +36,9 @@ sql "SELECT presplit.manage('accounts')"
 TOTAL_BEFORE=$(sql "SELECT count(*) || ' rows, balance ' || sum(balance) FROM accounts")
 
 # 80% of the transfers and reads hit accounts_0: the hot partition.
-cat >"$WORKDIR/workload.sql" <<EOF
-\set hot random(1, 100)
-\if :hot <= 80
-\set a random(0, $((ROWS / 4 - 1)))
-\else
-\set a random($((ROWS / 4)), $((ROWS - 1)))
-\endif
-\set b random(0, $((ROWS - 1)))
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-SELECT balance FROM accounts WHERE id = :a;
-EOF
-chmod 644 "$WORKDIR/workload.sql"
+write_transfer_workload "$WORKDIR" "$ROWS"
 echo "== pgbench: 4 clients transferring between accounts for the whole demo"
-# Runs of 5 s until told to stop, so that every run ends and writes its log.
-(cd "$WORKDIR" && run=0 && while [ ! -f stop ]; do
-    run=$((run + 1))
-    as_pg_user "$PG_BIN/pgbench" -n -h "$PGHOST" -p "$PGPORT" -U postgres -c 4 -j 2 -T 5 \
-        --max-tries=5 -l --log-prefix="client$run" -f workload.sql postgres >>pgbench.out 2>&1
-done) &
+run_transfer_load "$WORKDIR" 5 &
 PGBENCH=$!
 sleep 8
 
