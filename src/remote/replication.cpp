@@ -1,9 +1,11 @@
 #include "remote/replication.hpp"
 
 #include "config.hpp"
+#include "migration/layout.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "switchover/switchover.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -12,7 +14,9 @@ extern "C" {
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 #include "libpq-fe.h"
 }
@@ -382,6 +386,48 @@ void wait_for_catch_up(const std::string& name, const std::string& server,
                             "", "The step is retried at a later round.");
         sleep_ms(10);
     }
+}
+
+void drain_lag(const std::string& name, const std::string& server, const std::string& label) {
+    const instr_time started = pg::now();
+    for (;;) {
+        const instr_time round = pg::now();
+        wait_for_catch_up(name, server, label);
+        const double round_ms = pg::elapsed_ms(round);
+        if (round_ms <= config::cutover_lock_timeout_ms)
+            return;
+        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+            char took[32];
+            snprintf(took, sizeof took, "%.0f ms", round_ms);
+            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                            "server \"" + server +
+                                "\" does not keep up with the changes here within "
+                                "presplit.remote_catchup_timeout",
+                            std::string("Its last catch-up took ") + took +
+                                ", more than presplit.cutover_lock_timeout.",
+                            "The step is retried at a later round.");
+        }
+    }
+}
+
+Cut take_cut(Connection& remote, const std::string& name, const std::string& server,
+             const std::string& label, unsigned int source_oid, const std::string& source,
+             unsigned int owner) {
+    migration::PlanLayout layout;
+    layout.plan.source = source_oid;
+    layout.source = source;
+    layout.table_owner = owner;
+    drain_lag(name, server, label);
+    Cut cut;
+    cut.tries = switchover::lock_shared(layout, "verification of " + label).tries;
+    const instr_time locked = pg::now();
+    cut.here = pg::call([] { return RegisterSnapshot(GetLatestSnapshot()); });
+    wait_for_catch_up(name, server, label);
+    remote.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    remote.execute("SELECT 1");
+    pg::call([&] { UnlockRelationOid(source_oid, ShareLock); });
+    cut.lock_held_ms = pg::elapsed_ms(locked);
+    return cut;
 }
 
 bool initial_sync_done(Connection& remote, const std::string& name) {
