@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Client stall of a move's cutover to another server (issue 14), ours against
-# the naive way, side by side in one run, on two throwaway servers A (with
-# pg_presplit) and B on this machine:
+# Client stall of a move's and a split's cutover to another server (issue
+# 14), ours against the naive way, side by side in one run, on two throwaway
+# servers A (with pg_presplit) and B on this machine:
 #   ours:  presplit.move_partition('ours_0', 'b') with presplit.backfill_paused
 #          on until PostgreSQL's initial sync is over (no load); then, under
 #          load, backfill_paused off: the verification (the partition locked
@@ -11,6 +11,11 @@
 #          the same load, rollback_move after the cutover (the reverse
 #          direction catches up, the foreign table is swapped for the kept
 #          partition). ROUNDS times (default 1).
+#   split: presplit.split_partition('split_0', ARRAY[ROWS/2], ramp => false,
+#          servers => ARRAY[NULL, 'b']) (the upper half onto B) copied and
+#          verified with no load; then, under load, presplit.cutover(plan):
+#          the lag drained without a lock, ACCESS EXCLUSIVE, wait for B to
+#          confirm, the local shadow and a foreign table attached. Once.
 #   naive: one transaction on a copy of the same table, under the same load:
 #          LOCK the table IN EXCLUSIVE MODE (writes wait, reads go on;
 #          without it the updates made during the copy would be lost; the
@@ -23,8 +28,11 @@
 # step, the worst and the p99 latency of the transactions that end in its
 # window: ours' cutover from the start of the worker's cutover transaction
 # (presplit.events) to 2 s after it -- so not the verification, shown on its
-# own --, the rollback and the naive move from their call to
-# 2 s after it. Target: ours' cutover worst <= 50 ms.
+# own --, the split's cutover, the rollback and the naive move from their
+# call to 2 s after it. Target: ours' cutover worst <= 50 ms.
+# B runs with wal_writer_delay = WAL_WRITER_DELAY (default 10ms): the
+# subscription commits asynchronously there, and its apply worker confirms a
+# flush when it next wakes, every wal_writer_delay (docs/multi_server.md).
 # Usage: bench/remote_cutover.sh (as root or a user who can run initdb;
 # pg_presplit installed in PG_BIN). ROWS (default 1000000) in the moved
 # partition. About 3 minutes.
@@ -33,6 +41,7 @@ ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-4}
 ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-3}
+WAL_WRITER_DELAY=${WAL_WRITER_DELAY:-10ms}
 OTHER_ROWS=200000
 UPPER=100000000
 PORT_B=$((BENCH_PORT + 1))
@@ -56,6 +65,7 @@ max_wal_size = 8GB
 wal_level = logical
 max_wal_senders = 10
 max_replication_slots = 10
+wal_writer_delay = $WAL_WRITER_DELAY
 CONF
 as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -l "$BENCH_DIR/b.log" -w start >/dev/null
 b_sql() { psql "${B[@]}" -c "$1"; }
@@ -141,6 +151,7 @@ event_detail() { sql "SELECT detail FROM presplit.events WHERE kind = '$1' AND d
 start=$(date +%s)
 make_table ours
 make_table naive
+make_table split
 echo "loaded two copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
 
 cut_worsts=() cut_p99s=() rb_worsts=() updates=0
@@ -177,6 +188,32 @@ for round in $(seq "$ROUNDS"); do
     until [ "$(sql "SELECT NOT reversing FROM presplit.remote_moves WHERE id = $move")" = t ]; do sleep 0.2; done
 done
 
+# The split with its upper half onto B: copied and verified with no load,
+# then cut over under it.
+set_config presplit.backfill_paused off
+sql "SELECT presplit.manage('split')" >/dev/null
+start=$(date +%s)
+plan=$(sql "SELECT presplit.split_partition('split_0', ARRAY['$((ROWS / 2))'], ramp => false,
+                                            servers => ARRAY[NULL, 'b'])")
+until [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = synced ]; do
+    [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = failed ] &&
+        { sql "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id"; exit 1; }
+    sleep 0.5
+done
+copy=$(($(date +%s) - start))
+sql "CHECKPOINT"
+load_start split split
+t1=$(now)
+sql "SELECT presplit.cutover($plan)" >/dev/null
+t2=$(now)
+sleep 2
+read -r s_worst s_p99 s_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
+load_stop
+echo "split: plan $plan, copied and verified in ${copy} s (no load); cutover call $(echo "$t2 - $t1" | bc | cut -c1-5) s (the lag drained, then the lock);" \
+    "worst ${s_worst} ms, p99 ${s_p99} ms over ${s_n} transactions; pgbench errors: $(load_errors)"
+echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'cutover' ORDER BY id DESC LIMIT 1")"
+echo "   $(check_updates split "$(load_updates)"); rows on B: $(b_sql "SELECT count(*) FROM split_0")"
+
 # The naive way, under the same load.
 sql "CHECKPOINT"
 load_start naive naive
@@ -198,9 +235,11 @@ echo "naive: the move $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${n_worst} m
     "rows there: $(b_sql "SELECT count(*) FROM naive_0"); $(check_updates naive "$(load_updates)")"
 
 echo
-echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); two servers on it; $CLIENTS clients, half reads and half updates by key, 80% on the moved partition of $ROWS rows"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg); two servers on it (B: wal_writer_delay = $WAL_WRITER_DELAY); $CLIENTS clients, half reads and half updates by key, 80% on the moved partition of $ROWS rows"
 printf '%-34s | %-10s | %-8s\n' 'client stall (ms)' worst p99
 printf '%-34s | %-10s | %-8s\n' "ours: cutover (max of $ROUNDS)" "$(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cut_p99s[@]}" | sort -g | tail -1)"
 printf '%-34s | %-10s | %-8s\n' "ours: rollback after it (max)" "$(printf '%s\n' "${rb_worsts[@]}" | sort -g | tail -1)" "-"
+printf '%-34s | %-10s | %-8s\n' "ours: split, upper half onto B" "$s_worst" "$s_p99"
 printf '%-34s | %-10s | %-8s\n' "naive: pg_dump | psql under a lock" "$n_worst" "$n_p99"
+echo "naive/ours (worst): move $(echo "$n_worst / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6), split $(echo "$n_worst / $s_worst" | bc -l | cut -c1-6)"
 echo "(target: ours' cutover worst <= 50 ms; windows: from the start of the step to 2 s after it)"

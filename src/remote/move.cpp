@@ -55,13 +55,14 @@ void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
 
 // The move's subscription has applied every change here up to now
 // (wait_for_catch_up).
-void wait_for_remote_catch_up(const catalog::RemoteMove& move) {
-    wait_for_catch_up(replication_name(move.id), move.server, catalog::move_label(move.id));
+void wait_for_remote_catch_up(Connection& remote, const catalog::RemoteMove& move) {
+    wait_for_catch_up(replication_name(move.id), move.server, catalog::move_label(move.id),
+                      &remote);
 }
 
 // The lag drained without a lock (drain_lag).
-void drain_remote_lag(const catalog::RemoteMove& move) {
-    drain_lag(replication_name(move.id), move.server, catalog::move_label(move.id));
+void drain_remote_lag(Connection& remote, const catalog::RemoteMove& move) {
+    drain_lag(replication_name(move.id), move.server, catalog::move_label(move.id), &remote);
 }
 
 std::string remote_table_name(const catalog::RemoteMove& move) {
@@ -125,12 +126,12 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     layout.table_owner = source.owner;
     // The lag drained first, without the lock (writes go on during the
     // verification's scans).
-    drain_remote_lag(move);
+    drain_remote_lag(remote, move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
     const instr_time locked = pg::now();
-    wait_for_remote_catch_up(move);
+    wait_for_remote_catch_up(remote, move);
     const double catch_up_ms = pg::elapsed_ms(locked);
     std::optional<std::string> reverse_lsn;
     if (!no_reverse) {

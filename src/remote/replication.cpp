@@ -289,12 +289,14 @@ void create_subscription(Connection& remote, const std::string& name) {
     if (!remote_subscription_exists(remote, name))
         remote.execute("CREATE SUBSCRIPTION " + name + " CONNECTION " +
                        pg::quote_literal(publisher_conninfo()) + " PUBLICATION " + name +
-                       // Flushed at each commit: the slot's confirmed
-                       // position (what the cutover waits for) then
-                       // follows the apply at once, not the remote WAL
-                       // writer's rounds, and nothing it confirmed can be
-                       // lost in a crash of the remote.
-                       " WITH (synchronous_commit = 'on')");
+                       // Committed asynchronously there: a flush per applied
+                       // transaction made the apply several times slower than
+                       // the writes here (docs/multi_server.md, "Apply
+                       // throughput"). The slot still confirms only what is
+                       // flushed there, so nothing it confirmed can be lost
+                       // in a crash of the remote; wait_for_catch_up flushes
+                       // there rather than wait for its WAL writer.
+                       " WITH (synchronous_commit = 'off')");
     remote.execute("SELECT pg_catalog.set_config('statement_timeout', '0', false)");
 }
 
@@ -355,8 +357,8 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
     }
 }
 
-void wait_for_catch_up(const std::string& name, const std::string& server,
-                       const std::string& label) {
+void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
+                       Connection* remote) {
     // Flushed now rather than by the WAL writer's next round, so that the
     // walsender sends it at once (an asynchronous commit's record too).
     const std::string lsn = pg::call([] {
@@ -384,15 +386,22 @@ void wait_for_catch_up(const std::string& name, const std::string& server,
                             "server \"" + server + "\" has not applied the changes up to " + lsn +
                                 " within presplit.remote_catchup_timeout",
                             "", "The step is retried at a later round.");
+        // A synchronous commit with an xid there flushes its WAL up to now,
+        // the apply's asynchronous commits with it: the apply worker then
+        // confirms them when it next wakes (at most its wal_writer_delay).
+        if (remote)
+            remote->execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+                            " pg_catalog.pg_current_xact_id()");
         sleep_ms(10);
     }
 }
 
-void drain_lag(const std::string& name, const std::string& server, const std::string& label) {
+void drain_lag(const std::string& name, const std::string& server, const std::string& label,
+               Connection* remote) {
     const instr_time started = pg::now();
     for (;;) {
         const instr_time round = pg::now();
-        wait_for_catch_up(name, server, label);
+        wait_for_catch_up(name, server, label, remote);
         const double round_ms = pg::elapsed_ms(round);
         if (round_ms <= config::cutover_lock_timeout_ms)
             return;
@@ -417,12 +426,12 @@ Cut take_cut(Connection& remote, const std::string& name, const std::string& ser
     layout.plan.source = source_oid;
     layout.source = source;
     layout.table_owner = owner;
-    drain_lag(name, server, label);
+    drain_lag(name, server, label, &remote);
     Cut cut;
     cut.tries = switchover::lock_shared(layout, "verification of " + label).tries;
     const instr_time locked = pg::now();
     cut.here = pg::call([] { return RegisterSnapshot(GetLatestSnapshot()); });
-    wait_for_catch_up(name, server, label);
+    wait_for_catch_up(name, server, label, &remote);
     remote.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     remote.execute("SELECT 1");
     pg::call([&] { UnlockRelationOid(source_oid, ShareLock); });

@@ -80,8 +80,11 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
 // server's WAL up to now (the caller holds a lock that stops writes to the
 // source). ERROR 55P03 after presplit.remote_catchup_timeout; `label` names
 // the move or plan in messages.
-void wait_for_catch_up(const std::string& name, const std::string& server,
-                       const std::string& label);
+// With `remote` (a connection to the subscription's server), each round
+// also flushes the WAL there, so that the confirmation waits for the apply
+// worker's next wake-up rather than for that server's WAL writer too.
+void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
+                       Connection* remote = nullptr);
 
 // Before a lock: waits, without it, until the subscription keeps up -- a
 // round of wait_for_catch_up (everything up to the position when it began)
@@ -89,7 +92,8 @@ void wait_for_catch_up(const std::string& name, const std::string& server,
 // only about that much is left to wait for. ERROR 55P03 after
 // presplit.remote_catchup_timeout in all: the other server applies more
 // slowly than this one writes (the step is retried at a later round).
-void drain_lag(const std::string& name, const std::string& server, const std::string& label);
+void drain_lag(const std::string& name, const std::string& server, const std::string& label,
+               Connection* remote = nullptr);
 
 // What take_cut returns: the snapshot here (registered; the caller
 // unregisters it), and for the event how it went.

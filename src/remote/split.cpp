@@ -198,11 +198,27 @@ RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
     return RemoteCheck::verified;
 }
 
-void wait_for_remote_targets(const migration::PlanLayout& layout) {
+TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
+    TargetConnections connections;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        auto remote =
+            std::make_unique<Connection>(server_oid(*shadow.row.server), layout.table_owner);
+        drain_lag(name_of(layout, shadow), *shadow.row.server, target_label(layout, shadow),
+                  remote.get());
+        connections.emplace(shadow.row.ordinal, std::move(remote));
+    }
+    return connections;
+}
+
+void wait_for_remote_targets(const migration::PlanLayout& layout,
+                             const TargetConnections& connections) {
     for (const auto& shadow : layout.shadows)
         if (shadow.row.server)
             wait_for_catch_up(name_of(layout, shadow), *shadow.row.server,
-                              target_label(layout, shadow));
+                              target_label(layout, shadow),
+                              connections.at(shadow.row.ordinal).get());
 }
 
 void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent) {
