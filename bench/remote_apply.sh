@@ -20,19 +20,11 @@ B=(-h "$BENCH_DIR" -p "$PORT_B" -U postgres -d postgres -X -q -At -v ON_ERROR_ST
 
 start_cluster "wal_level = logical" "max_wal_senders = 10" "max_replication_slots = 10"
 stop_both() {
-    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -m immediate stop >/dev/null 2>&1 || true
+    stop_second_cluster b
     stop_cluster
 }
 trap stop_both EXIT
-as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/b" -A trust -U postgres >/dev/null
-cat >>"$BENCH_DIR/b/postgresql.conf" <<CONF
-port = $PORT_B
-unix_socket_directories = '$BENCH_DIR'
-listen_addresses = ''
-shared_buffers = 512MB
-max_wal_size = 8GB
-CONF
-as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -l "$BENCH_DIR/b.log" -w start >/dev/null
+start_second_cluster b "$PORT_B"
 b_sql() { psql "${B[@]}" -c "$1"; }
 
 table="(id bigint PRIMARY KEY, k int NOT NULL, v int NOT NULL, pad text)"

@@ -51,23 +51,12 @@ start_cluster "shared_preload_libraries = 'pg_presplit'" "wal_level = logical" \
     "max_wal_senders = 10" "max_replication_slots = 10" "presplit.remote_catchup_timeout = 10000" \
     "presplit.publisher_conninfo = 'host=$BENCH_DIR port=$BENCH_PORT user=postgres'"
 stop_both() {
-    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -m immediate stop >/dev/null 2>&1 || true
+    stop_second_cluster b
     stop_cluster
 }
 trap stop_both EXIT
-as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/b" -A trust -U postgres >/dev/null
-cat >>"$BENCH_DIR/b/postgresql.conf" <<CONF
-port = $PORT_B
-unix_socket_directories = '$BENCH_DIR'
-listen_addresses = ''
-shared_buffers = 512MB
-max_wal_size = 8GB
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
-wal_writer_delay = $WAL_WRITER_DELAY
-CONF
-as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -l "$BENCH_DIR/b.log" -w start >/dev/null
+start_second_cluster b "$PORT_B" "wal_level = logical" "max_wal_senders = 10" \
+    "max_replication_slots = 10" "wal_writer_delay = $WAL_WRITER_DELAY"
 b_sql() { psql "${B[@]}" -c "$1"; }
 
 sql "CREATE EXTENSION pg_presplit"
@@ -129,6 +118,16 @@ window() { # from to
         awk '{ v[++n] = $1 } END { if (!n) { print "- - 0"; exit } i = int(0.99 * n); if (i < 0.99 * n) i++
                 printf "%.1f %.1f %d\n", v[n], v[i], n }'
 }
+# "latency@end" of the SLOWEST (default 4) transactions that end in [from,
+# to], in ms, the end relative to `from`: one per client just after a
+# cutover is each client's first statement through the foreign table (its
+# postgres_fdw connection to B), not a wait for the lock.
+slowest() { # from to
+    cat "$LOAD_DIR"/chunk* | awk -v a="$1" -v b="$2" '
+        $3 !~ /^[0-9]+$/ { next }
+        { t = $5 + $6 / 1e6 } t >= a && t <= b { printf "%.1f %.0f c%d\n", $3 / 1000, (t - a) * 1000, $1 }' |
+        sort -gr | head -"${SLOWEST:-4}" | awk '{ printf "%s ms at +%s ms (%s); ", $1, $2, $3 }'
+}
 # Updates pgbench completed (script 0), to hold against sum(v).
 load_updates() { cat "$LOAD_DIR"/chunk* | awk '$3 ~ /^[0-9]+$/ && $4 == 0 { n++ } END { print n + 0 }'; }
 check_updates() { # table updates
@@ -152,7 +151,7 @@ start=$(date +%s)
 make_table ours
 make_table naive
 make_table split
-echo "loaded two copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
+echo "loaded three copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
 
 cut_worsts=() cut_p99s=() rb_worsts=() updates=0
 for round in $(seq "$ROUNDS"); do
@@ -181,6 +180,7 @@ for round in $(seq "$ROUNDS"); do
     echo "ours round $round: move $move, initial sync ${copy} s (no load); before: worst/p99 ${baseline% *} ms"
     echo "   verification (SHARE lock for the cut, scans without it): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions; $(event_detail remote_move_verified "$move" | sed 's/^.*; the cut: /the cut: /')"
     echo "   cutover: worst ${c_worst} ms, p99 ${c_p99} ms over ${c_n} transactions; $(event_detail remote_cutover "$move" | sed 's/^move [0-9]*: //')"
+    echo "   slowest: $(slowest "$t_cut" "$(echo "$t_cut + 2" | bc)")"
     echo "   rollback after the cutover: call $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${r_worst} ms, p99 ${r_p99} ms over ${r_n}; $(event_detail remote_rollback "$move" | sed 's/^move [0-9]*: //')"
     updates=$((updates + $(load_updates)))
     echo "   pgbench errors: $(load_errors); after the rollback: $(check_updates ours "$updates")"
@@ -195,7 +195,8 @@ sql "SELECT presplit.manage('split')" >/dev/null
 start=$(date +%s)
 plan=$(sql "SELECT presplit.split_partition('split_0', ARRAY['$((ROWS / 2))'], ramp => false,
                                             servers => ARRAY[NULL, 'b'])")
-until [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = synced ]; do
+# ramp => false: verified, the plan waits in synced or switching (weight 0).
+until [[ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" =~ ^(synced|switching)$ ]]; do
     [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = failed ] &&
         { sql "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id"; exit 1; }
     sleep 0.5
@@ -212,6 +213,7 @@ load_stop
 echo "split: plan $plan, copied and verified in ${copy} s (no load); cutover call $(echo "$t2 - $t1" | bc | cut -c1-5) s (the lag drained, then the lock);" \
     "worst ${s_worst} ms, p99 ${s_p99} ms over ${s_n} transactions; pgbench errors: $(load_errors)"
 echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'cutover' ORDER BY id DESC LIMIT 1")"
+echo "   slowest: $(slowest "$t1" "$(echo "$t2 + 2" | bc)")"
 echo "   $(check_updates split "$(load_updates)"); rows on B: $(b_sql "SELECT count(*) FROM split_0")"
 
 # The naive way, under the same load.
