@@ -26,9 +26,10 @@
 # Load: pgbench, CLIENTS clients, half reads and half updates by primary key,
 # 80% of the keys in the moved partition, every transaction logged. For each
 # step, the worst and the p99 latency of the transactions that end in its
-# window: ours' cutover from the start of the worker's cutover transaction
-# (presplit.events) to 2 s after it -- so not the verification, shown on its
-# own --, the split's cutover, the rollback and the naive move from their
+# window: ours' cutover from its event in presplit.events (logged under the
+# lock at the end of the swap, so every transaction the lock held up ends
+# after it) to 2 s after it -- so not the verification, shown on its own --,
+# the split's cutover, the rollback and the naive move from their
 # call to 2 s after it. Target: ours' cutover worst <= 50 ms.
 # B runs with wal_writer_delay = WAL_WRITER_DELAY (default 10ms): the
 # subscription commits asynchronously there, and its apply worker confirms a
@@ -141,7 +142,7 @@ load_errors() {
         "$LOAD_DIR/pgbench.out"
 }
 now() { date +%s.%N; }
-event_epoch() { # kind move: when the worker's transaction that logged it began
+event_epoch() { # kind move: when the worker logged it (clock_timestamp())
     sql "SELECT extract(epoch FROM at) FROM presplit.events
           WHERE kind = '$1' AND detail LIKE 'move $2:%' ORDER BY id DESC LIMIT 1"
 }
