@@ -32,6 +32,27 @@ start_cluster() { # extra postgresql.conf lines as arguments
     trap stop_cluster EXIT
 }
 
+# A second throwaway server, without pg_presplit, in $BENCH_DIR/$1 on port $2
+# (its socket beside the first's); extra postgresql.conf lines as further
+# arguments. stop_second_cluster $1 stops it.
+start_second_cluster() { # name port [lines...]
+    local name=$1 port=$2
+    shift 2
+    as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/$name" -A trust -U postgres >/dev/null
+    {
+        echo "port = $port"
+        echo "unix_socket_directories = '$BENCH_DIR'"
+        echo "listen_addresses = ''"
+        echo "shared_buffers = 512MB"
+        echo "max_wal_size = 8GB"
+        for line in "$@"; do echo "$line"; done
+    } >>"$BENCH_DIR/$name/postgresql.conf"
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/$name" -l "$BENCH_DIR/$name.log" -w start >/dev/null
+}
+stop_second_cluster() { # name
+    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/$1" -m immediate stop >/dev/null 2>&1 || true
+}
+
 # Stops the cluster and starts it with the PostgreSQL in the bin directory $1,
 # and so with the pg_presplit build installed there (BASELINE_BIN: a second
 # relocatable copy with another build, measured side by side in one run).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Client stall of a move's cutover to another server (issue 14), ours against
-# the naive way, side by side in one run, on two throwaway servers A (with
-# pg_presplit) and B on this machine:
+# Client stall of a move's and a split's cutover to another server (issue
+# 14), ours against the naive way, side by side in one run, on two throwaway
+# servers A (with pg_presplit) and B on this machine:
 #   ours:  presplit.move_partition('ours_0', 'b') with presplit.backfill_paused
 #          on until PostgreSQL's initial sync is over (no load); then, under
 #          load, backfill_paused off: the verification (the partition locked
@@ -11,6 +11,11 @@
 #          the same load, rollback_move after the cutover (the reverse
 #          direction catches up, the foreign table is swapped for the kept
 #          partition). ROUNDS times (default 1).
+#   split: presplit.split_partition('split_0', ARRAY[ROWS/2], ramp => false,
+#          servers => ARRAY[NULL, 'b']) (the upper half onto B) copied and
+#          verified with no load; then, under load, presplit.cutover(plan):
+#          the lag drained without a lock, ACCESS EXCLUSIVE, wait for B to
+#          confirm, the local shadow and a foreign table attached. Once.
 #   naive: one transaction on a copy of the same table, under the same load:
 #          LOCK the table IN EXCLUSIVE MODE (writes wait, reads go on;
 #          without it the updates made during the copy would be lost; the
@@ -21,10 +26,14 @@
 # Load: pgbench, CLIENTS clients, half reads and half updates by primary key,
 # 80% of the keys in the moved partition, every transaction logged. For each
 # step, the worst and the p99 latency of the transactions that end in its
-# window: ours' cutover from the start of the worker's cutover transaction
-# (presplit.events) to 2 s after it -- so not the verification, shown on its
-# own --, the rollback and the naive move from their call to
-# 2 s after it. Target: ours' cutover worst <= 50 ms.
+# window: ours' cutover from its event in presplit.events (logged under the
+# lock at the end of the swap, so every transaction the lock held up ends
+# after it) to 2 s after it -- so not the verification, shown on its own --,
+# the split's cutover, the rollback and the naive move from their
+# call to 2 s after it. Target: ours' cutover worst <= 50 ms.
+# B runs with wal_writer_delay = WAL_WRITER_DELAY (default 10ms): the
+# subscription commits asynchronously there, and its apply worker confirms a
+# flush when it next wakes, every wal_writer_delay (docs/multi_server.md).
 # Usage: bench/remote_cutover.sh (as root or a user who can run initdb;
 # pg_presplit installed in PG_BIN). ROWS (default 1000000) in the moved
 # partition. About 3 minutes.
@@ -33,6 +42,7 @@ ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-4}
 ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-3}
+WAL_WRITER_DELAY=${WAL_WRITER_DELAY:-10ms}
 OTHER_ROWS=200000
 UPPER=100000000
 PORT_B=$((BENCH_PORT + 1))
@@ -42,22 +52,12 @@ start_cluster "shared_preload_libraries = 'pg_presplit'" "wal_level = logical" \
     "max_wal_senders = 10" "max_replication_slots = 10" "presplit.remote_catchup_timeout = 10000" \
     "presplit.publisher_conninfo = 'host=$BENCH_DIR port=$BENCH_PORT user=postgres'"
 stop_both() {
-    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -m immediate stop >/dev/null 2>&1 || true
+    stop_second_cluster b
     stop_cluster
 }
 trap stop_both EXIT
-as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/b" -A trust -U postgres >/dev/null
-cat >>"$BENCH_DIR/b/postgresql.conf" <<CONF
-port = $PORT_B
-unix_socket_directories = '$BENCH_DIR'
-listen_addresses = ''
-shared_buffers = 512MB
-max_wal_size = 8GB
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
-CONF
-as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -l "$BENCH_DIR/b.log" -w start >/dev/null
+start_second_cluster b "$PORT_B" "wal_level = logical" "max_wal_senders = 10" \
+    "max_replication_slots = 10" "wal_writer_delay = $WAL_WRITER_DELAY"
 b_sql() { psql "${B[@]}" -c "$1"; }
 
 sql "CREATE EXTENSION pg_presplit"
@@ -119,6 +119,16 @@ window() { # from to
         awk '{ v[++n] = $1 } END { if (!n) { print "- - 0"; exit } i = int(0.99 * n); if (i < 0.99 * n) i++
                 printf "%.1f %.1f %d\n", v[n], v[i], n }'
 }
+# "latency@end" of the SLOWEST (default 4) transactions that end in [from,
+# to], in ms, the end relative to `from`: one per client just after a
+# cutover is each client's first statement through the foreign table (its
+# postgres_fdw connection to B), not a wait for the lock.
+slowest() { # from to
+    cat "$LOAD_DIR"/chunk* | awk -v a="$1" -v b="$2" '
+        $3 !~ /^[0-9]+$/ { next }
+        { t = $5 + $6 / 1e6 } t >= a && t <= b { printf "%.1f %.0f c%d\n", $3 / 1000, (t - a) * 1000, $1 }' |
+        sort -gr | head -"${SLOWEST:-4}" | awk '{ printf "%s ms at +%s ms (%s); ", $1, $2, $3 }'
+}
 # Updates pgbench completed (script 0), to hold against sum(v).
 load_updates() { cat "$LOAD_DIR"/chunk* | awk '$3 ~ /^[0-9]+$/ && $4 == 0 { n++ } END { print n + 0 }'; }
 check_updates() { # table updates
@@ -132,7 +142,7 @@ load_errors() {
         "$LOAD_DIR/pgbench.out"
 }
 now() { date +%s.%N; }
-event_epoch() { # kind move: when the worker's transaction that logged it began
+event_epoch() { # kind move: when the worker logged it (clock_timestamp())
     sql "SELECT extract(epoch FROM at) FROM presplit.events
           WHERE kind = '$1' AND detail LIKE 'move $2:%' ORDER BY id DESC LIMIT 1"
 }
@@ -141,7 +151,8 @@ event_detail() { sql "SELECT detail FROM presplit.events WHERE kind = '$1' AND d
 start=$(date +%s)
 make_table ours
 make_table naive
-echo "loaded two copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
+make_table split
+echo "loaded three copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
 
 cut_worsts=() cut_p99s=() rb_worsts=() updates=0
 for round in $(seq "$ROUNDS"); do
@@ -170,12 +181,41 @@ for round in $(seq "$ROUNDS"); do
     echo "ours round $round: move $move, initial sync ${copy} s (no load); before: worst/p99 ${baseline% *} ms"
     echo "   verification (SHARE lock for the cut, scans without it): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions; $(event_detail remote_move_verified "$move" | sed 's/^.*; the cut: /the cut: /')"
     echo "   cutover: worst ${c_worst} ms, p99 ${c_p99} ms over ${c_n} transactions; $(event_detail remote_cutover "$move" | sed 's/^move [0-9]*: //')"
+    echo "   slowest: $(slowest "$t_cut" "$(echo "$t_cut + 2" | bc)")"
     echo "   rollback after the cutover: call $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${r_worst} ms, p99 ${r_p99} ms over ${r_n}; $(event_detail remote_rollback "$move" | sed 's/^move [0-9]*: //')"
     updates=$((updates + $(load_updates)))
     echo "   pgbench errors: $(load_errors); after the rollback: $(check_updates ours "$updates")"
     cut_worsts+=("$c_worst") cut_p99s+=("$c_p99") rb_worsts+=("$r_worst")
     until [ "$(sql "SELECT NOT reversing FROM presplit.remote_moves WHERE id = $move")" = t ]; do sleep 0.2; done
 done
+
+# The split with its upper half onto B: copied and verified with no load,
+# then cut over under it.
+set_config presplit.backfill_paused off
+sql "SELECT presplit.manage('split')" >/dev/null
+start=$(date +%s)
+plan=$(sql "SELECT presplit.split_partition('split_0', ARRAY['$((ROWS / 2))'], ramp => false,
+                                            servers => ARRAY[NULL, 'b'])")
+# ramp => false: verified, the plan waits in synced or switching (weight 0).
+until [[ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" =~ ^(synced|switching)$ ]]; do
+    [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = failed ] &&
+        { sql "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id"; exit 1; }
+    sleep 0.5
+done
+copy=$(($(date +%s) - start))
+sql "CHECKPOINT"
+load_start split split
+t1=$(now)
+sql "SELECT presplit.cutover($plan)" >/dev/null
+t2=$(now)
+sleep 2
+read -r s_worst s_p99 s_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
+load_stop
+echo "split: plan $plan, copied and verified in ${copy} s (no load); cutover call $(echo "$t2 - $t1" | bc | cut -c1-5) s (the lag drained, then the lock);" \
+    "worst ${s_worst} ms, p99 ${s_p99} ms over ${s_n} transactions; pgbench errors: $(load_errors)"
+echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'cutover' ORDER BY id DESC LIMIT 1")"
+echo "   slowest: $(slowest "$t1" "$(echo "$t2 + 2" | bc)")"
+echo "   $(check_updates split "$(load_updates)"); rows on B: $(b_sql "SELECT count(*) FROM split_0")"
 
 # The naive way, under the same load.
 sql "CHECKPOINT"
@@ -198,9 +238,11 @@ echo "naive: the move $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${n_worst} m
     "rows there: $(b_sql "SELECT count(*) FROM naive_0"); $(check_updates naive "$(load_updates)")"
 
 echo
-echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); two servers on it; $CLIENTS clients, half reads and half updates by key, 80% on the moved partition of $ROWS rows"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg); two servers on it (B: wal_writer_delay = $WAL_WRITER_DELAY); $CLIENTS clients, half reads and half updates by key, 80% on the moved partition of $ROWS rows"
 printf '%-34s | %-10s | %-8s\n' 'client stall (ms)' worst p99
 printf '%-34s | %-10s | %-8s\n' "ours: cutover (max of $ROUNDS)" "$(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cut_p99s[@]}" | sort -g | tail -1)"
 printf '%-34s | %-10s | %-8s\n' "ours: rollback after it (max)" "$(printf '%s\n' "${rb_worsts[@]}" | sort -g | tail -1)" "-"
+printf '%-34s | %-10s | %-8s\n' "ours: split, upper half onto B" "$s_worst" "$s_p99"
 printf '%-34s | %-10s | %-8s\n' "naive: pg_dump | psql under a lock" "$n_worst" "$n_p99"
+echo "naive/ours (worst): move $(echo "$n_worst / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6), split $(echo "$n_worst / $s_worst" | bc -l | cut -c1-6)"
 echo "(target: ours' cutover worst <= 50 ms; windows: from the start of the step to 2 s after it)"

@@ -1,9 +1,11 @@
 #include "remote/replication.hpp"
 
 #include "config.hpp"
+#include "migration/layout.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "switchover/switchover.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -12,7 +14,9 @@ extern "C" {
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 #include "libpq-fe.h"
 }
@@ -285,12 +289,14 @@ void create_subscription(Connection& remote, const std::string& name) {
     if (!remote_subscription_exists(remote, name))
         remote.execute("CREATE SUBSCRIPTION " + name + " CONNECTION " +
                        pg::quote_literal(publisher_conninfo()) + " PUBLICATION " + name +
-                       // Flushed at each commit: the slot's confirmed
-                       // position (what the cutover waits for) then
-                       // follows the apply at once, not the remote WAL
-                       // writer's rounds, and nothing it confirmed can be
-                       // lost in a crash of the remote.
-                       " WITH (synchronous_commit = 'on')");
+                       // Committed asynchronously there: a flush per applied
+                       // transaction made the apply several times slower than
+                       // the writes here (docs/multi_server.md, "Apply
+                       // throughput"). The slot still confirms only what is
+                       // flushed there, so nothing it confirmed can be lost
+                       // in a crash of the remote; wait_for_catch_up flushes
+                       // there rather than wait for its WAL writer.
+                       " WITH (synchronous_commit = 'off')");
     remote.execute("SELECT pg_catalog.set_config('statement_timeout', '0', false)");
 }
 
@@ -351,8 +357,8 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
     }
 }
 
-void wait_for_catch_up(const std::string& name, const std::string& server,
-                       const std::string& label) {
+void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
+                       Connection* remote) {
     // Flushed now rather than by the WAL writer's next round, so that the
     // walsender sends it at once (an asynchronous commit's record too).
     const std::string lsn = pg::call([] {
@@ -380,8 +386,57 @@ void wait_for_catch_up(const std::string& name, const std::string& server,
                             "server \"" + server + "\" has not applied the changes up to " + lsn +
                                 " within presplit.remote_catchup_timeout",
                             "", "The step is retried at a later round.");
+        // A synchronous commit with an xid there flushes its WAL up to now,
+        // the apply's asynchronous commits with it: the apply worker then
+        // confirms them when it next wakes (at most its wal_writer_delay).
+        if (remote)
+            remote->execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+                            " pg_catalog.pg_current_xact_id()");
         sleep_ms(10);
     }
+}
+
+void drain_lag(const std::string& name, const std::string& server, const std::string& label,
+               Connection* remote) {
+    const instr_time started = pg::now();
+    for (;;) {
+        const instr_time round = pg::now();
+        wait_for_catch_up(name, server, label, remote);
+        const double round_ms = pg::elapsed_ms(round);
+        if (round_ms <= config::cutover_lock_timeout_ms)
+            return;
+        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+            char took[32];
+            snprintf(took, sizeof took, "%.0f ms", round_ms);
+            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                            "server \"" + server +
+                                "\" does not keep up with the changes here within "
+                                "presplit.remote_catchup_timeout",
+                            std::string("Its last catch-up took ") + took +
+                                ", more than presplit.cutover_lock_timeout.",
+                            "The step is retried at a later round.");
+        }
+    }
+}
+
+Cut take_cut(Connection& remote, const std::string& name, const std::string& server,
+             const std::string& label, unsigned int source_oid, const std::string& source,
+             unsigned int owner) {
+    migration::PlanLayout layout;
+    layout.plan.source = source_oid;
+    layout.source = source;
+    layout.table_owner = owner;
+    drain_lag(name, server, label, &remote);
+    Cut cut;
+    cut.tries = switchover::lock_shared(layout, "verification of " + label).tries;
+    const instr_time locked = pg::now();
+    cut.here = pg::call([] { return RegisterSnapshot(GetLatestSnapshot()); });
+    wait_for_catch_up(name, server, label, &remote);
+    remote.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    remote.execute("SELECT 1");
+    pg::call([&] { UnlockRelationOid(source_oid, ShareLock); });
+    cut.lock_held_ms = pg::elapsed_ms(locked);
+    return cut;
 }
 
 bool initial_sync_done(Connection& remote, const std::string& name) {

@@ -1,10 +1,7 @@
-// What moving rows to another server over logical replication needs:
-// the split onto servers uses these (remote/split.hpp); move_partition
-// (remote/move.cpp) still has its own copies, left untouched so that the
-// branch that added reverse replication to it merges -- folding it onto
-// these is the next step (docs/multi_server.md). The publication, the subscription
-// and its slot all carry one name, so that a step that failed half-way finds
-// them again.
+// What moving rows to another server over logical replication needs, for
+// move_partition (remote/move.hpp) and the split onto servers
+// (remote/split.hpp). The publication, the subscription and its slot all
+// carry one name, so that a step that failed half-way finds them again.
 #pragma once
 
 #include "remote/connection.hpp"
@@ -83,8 +80,44 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
 // server's WAL up to now (the caller holds a lock that stops writes to the
 // source). ERROR 55P03 after presplit.remote_catchup_timeout; `label` names
 // the move or plan in messages.
-void wait_for_catch_up(const std::string& name, const std::string& server,
-                       const std::string& label);
+// With `remote` (a connection to the subscription's server), each round
+// also flushes the WAL there, so that the confirmation waits for the apply
+// worker's next wake-up rather than for that server's WAL writer too.
+void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
+                       Connection* remote = nullptr);
+
+// Before a lock: waits, without it, until the subscription keeps up -- a
+// round of wait_for_catch_up (everything up to the position when it began)
+// that takes at most presplit.cutover_lock_timeout -- so that under the lock
+// only about that much is left to wait for. ERROR 55P03 after
+// presplit.remote_catchup_timeout in all: the other server applies more
+// slowly than this one writes (the step is retried at a later round).
+void drain_lag(const std::string& name, const std::string& server, const std::string& label,
+               Connection* remote = nullptr);
+
+// What take_cut returns: the snapshot here (registered; the caller
+// unregisters it), and for the event how it went.
+struct Cut {
+    SnapshotData* here = nullptr;
+    double lock_held_ms = 0;
+    int tries = 0;
+};
+
+// The cut a verification compares at (docs/multi_server.md,
+// "Verification"): the lag drained without a lock; then under SHARE on the
+// source (`source_oid`, named `source`), taken with the cutover's bounded
+// retry -- it waits for every transaction that wrote the source and keeps
+// new writes out, so nothing of the source changes while it is held: a
+// snapshot here, the subscription `name` caught up to this server's WAL
+// position, and a REPEATABLE READ transaction there whose first statement
+// takes its snapshot; then the lock is released at once, in the middle of
+// the worker's transaction, which keeps the snapshot (registered here, open
+// there) for the scans. The remote is left in its transaction (the caller
+// commits it). An error (the other server lags) ends the worker's
+// transaction, and the lock.
+Cut take_cut(Connection& remote, const std::string& name, const std::string& server,
+             const std::string& label, unsigned int source_oid, const std::string& source,
+             unsigned int owner);
 
 // Whether the subscription `name` has copied its table (state ready).
 bool initial_sync_done(Connection& remote, const std::string& name);

@@ -170,34 +170,20 @@ RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
     Connection remote(server_oid(*next->row.server), layout.table_owner);
     if (!initial_sync_done(remote, name))
         return RemoteCheck::waiting;
-    // The cut, as a move's verification takes it (docs/multi_server.md,
-    // "Verification"): the lag waited for without a lock; then under SHARE
-    // on the source (the cutover's bounded retry) a snapshot here, the other
-    // server caught up, a REPEATABLE READ transaction there; the lock is
-    // released at once and both sides are scanned in their snapshots, so
-    // writers wait for the cut, not for the scans.
+    // The cut, as a move's verification takes it (take_cut): writers wait
+    // for the cut, not for the scans.
     const std::string label = target_label(layout, *next);
-    wait_for_catch_up(name, *next->row.server, label);
-    migration::PlanLayout source_only;
-    source_only.plan.source = layout.plan.source;
-    source_only.source = layout.source;
-    source_only.table_owner = layout.table_owner;
-    const int tries = switchover::lock_shared(source_only, "verification of " + label).tries;
-    const instr_time locked = pg::now();
-    SnapshotData* snapshot = pg::call([] { return RegisterSnapshot(GetLatestSnapshot()); });
-    wait_for_catch_up(name, *next->row.server, label);
-    remote.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    remote.execute("SELECT 1");
-    pg::call([&] { UnlockRelationOid(layout.plan.source, ShareLock); });
-    const double lock_held_ms = pg::elapsed_ms(locked);
+    const Cut cut = take_cut(remote, name, *next->row.server, label, layout.plan.source,
+                             layout.source, layout.table_owner);
     const std::vector<std::string> here = local_summary(
         layout.table_owner,
-        "ONLY " + layout.source + " AS t WHERE " + target_condition(layout, *next, "t."), snapshot);
-    pg::call([&] { UnregisterSnapshot(snapshot); });
+        "ONLY " + layout.source + " AS t WHERE " + target_condition(layout, *next, "t."), cut.here);
+    pg::call([&] { UnregisterSnapshot(cut.here); });
     const std::vector<std::string> there = remote_summary(remote, remote_table(layout));
     remote.execute("COMMIT");
-    char cut[96];
-    snprintf(cut, sizeof cut, "; the cut: %d tries, the lock held %.1f ms", tries, lock_held_ms);
+    char held[96];
+    snprintf(held, sizeof held, "; the cut: %d tries, the lock held %.1f ms", cut.tries,
+             cut.lock_held_ms);
     const std::string detail = "here " + here[0] + " rows (checksum " + here[1] + "), there " +
                                there[0] + " rows (checksum " + there[1] + ")";
     if (here != there) {
@@ -208,15 +194,31 @@ RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
     }
     catalog::set_progress(layout.plan.id, next->row.ordinal, "done", 0);
     catalog::log_event(layout.plan.id, layout.source, "remote_target_verified",
-                       label + ": " + detail + cut);
+                       label + ": " + detail + held);
     return RemoteCheck::verified;
 }
 
-void wait_for_remote_targets(const migration::PlanLayout& layout) {
+TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
+    TargetConnections connections;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        auto remote =
+            std::make_unique<Connection>(server_oid(*shadow.row.server), layout.table_owner);
+        drain_lag(name_of(layout, shadow), *shadow.row.server, target_label(layout, shadow),
+                  remote.get());
+        connections.emplace(shadow.row.ordinal, std::move(remote));
+    }
+    return connections;
+}
+
+void wait_for_remote_targets(const migration::PlanLayout& layout,
+                             const TargetConnections& connections) {
     for (const auto& shadow : layout.shadows)
         if (shadow.row.server)
             wait_for_catch_up(name_of(layout, shadow), *shadow.row.server,
-                              target_label(layout, shadow));
+                              target_label(layout, shadow),
+                              connections.at(shadow.row.ordinal).get());
 }
 
 void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent) {

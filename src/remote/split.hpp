@@ -21,8 +21,11 @@
 
 #include "migration/layout.hpp"
 #include "migration/split_request.hpp"
+#include "remote/connection.hpp"
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 
 namespace presplit::remote {
@@ -60,10 +63,20 @@ enum class RemoteCheck {
 // change committed before the lock.
 RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout);
 
+// A connection to the server of each remote target, by ordinal.
+using TargetConnections = std::map<int, std::unique_ptr<Connection>>;
+
+// Before the cutover's lock: each remote target's lag drained without it
+// (drain_lag), so that under the lock only what is written meanwhile is left.
+// Returns the connections, for wait_for_remote_targets under the lock.
+TargetConnections drain_remote_targets(const migration::PlanLayout& layout);
+
 // Under the cutover's lock: waits until every remote target has applied the
 // source's changes up to now (bounded by presplit.remote_catchup_timeout,
-// ERROR 55P03 then: the cutover is given up and retried).
-void wait_for_remote_targets(const migration::PlanLayout& layout);
+// ERROR 55P03 then: the cutover is given up and retried), flushing the WAL
+// there through `connections` (wait_for_catch_up).
+void wait_for_remote_targets(const migration::PlanLayout& layout,
+                             const TargetConnections& connections);
 
 // Under the cutover's lock, the source detached: a foreign table per remote
 // target (named like a local shadow), attached with its bound (no scan).

@@ -252,10 +252,12 @@ void begin_switching(const catalog::Plan& plan) {
 
 SwapReport cut_over(const migration::PlanLayout& layout) {
     require_shadows(layout);
+    // Before the lock, without it.
+    const remote::TargetConnections connections = remote::drain_remote_targets(layout);
     return locked_swap(layout, "cutover", "cutover", [&](const std::string& parent) {
         // Writers wait for the lock: every change of the source is in the
         // WAL before this point; the remote targets must have applied it.
-        remote::wait_for_remote_targets(layout);
+        remote::wait_for_remote_targets(layout, connections);
         migration::remove_capture(layout);
         {
             pg::RunAsTableOwner as_owner(layout.table_owner);
