@@ -172,9 +172,34 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
             continue;
+        const std::string name = name_of(layout, shadow);
         Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-        create_subscription(remote, name_of(layout, shadow));
+        // Its subscription there without its slot here (dropped by hand, or
+        // lost), or the subscription gone and rows left there: the changes
+        // since are lost to it. Re-synced: the subscription dropped, the
+        // table there emptied, copied again by a new subscription, and
+        // verified again.
+        const bool subscribed = remote_subscription_exists(remote, name);
+        if (subscribed)
+            drop_replication(remote, name, layout.table_owner, /*drop_publication=*/false);
+        const bool resync = subscribed || remote.scalar("SELECT EXISTS (SELECT FROM " +
+                                                        remote_table(layout) + ")") == "t";
+        if (resync)
+            remote.execute("TRUNCATE " + remote_table(layout));
+        create_subscription(remote, name);
         created = true;
+        // Written only now: creating the slot waits for every transaction
+        // here that has an xid, this one's included.
+        const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
+        const auto phase = phases.find(shadow.row.ordinal);
+        if (phase != phases.end() && phase->second == "done")
+            catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
+        if (resync)
+            catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
+                               target_label(layout, shadow) + ": " +
+                                   (subscribed ? "the replication slot " + name + " here"
+                                               : "the subscription " + name + " there") +
+                                   " was gone; the table there emptied and copied again");
     }
     return created;
 }

@@ -53,7 +53,9 @@ void create_remote_targets(const migration::PlanLayout& layout);
 
 // The worker's step before anything is written in its transaction (creating
 // a slot waits for every transaction with an xid): creates the missing
-// subscriptions. True if it created one.
+// subscriptions, and re-syncs a target whose slot here is gone (its
+// subscription dropped, its table there truncated and copied again by a new
+// one, verified again; event remote_target_resync). True if it created one.
 bool subscribe_remote_targets(const migration::PlanLayout& layout);
 
 enum class RemoteCheck {

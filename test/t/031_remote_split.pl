@@ -6,7 +6,8 @@
 # weights refused for a plan with a remote target; a rollback before the
 # cutover; a rollback after the cutover under pgbench (the changes made on
 # the other server since the cutover flowed back through the reverse
-# direction), and one refused when the reverse slot was dropped; finalize.
+# direction), and one refused when the reverse slot was dropped; a forward
+# slot dropped during the copy, re-synced; finalize.
 # No replication slot, publication or subscription is left on either server
 # after any phase. (The checks that need no second server:
 # sql/21_remote_split.sql.)
@@ -16,7 +17,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 44;
+use Test::More tests => 46;
 
 # The other server's wal_level logical: the reverse direction after the
 # cutover is replicated from there.
@@ -244,22 +245,54 @@ $node1->poll_query_until('postgres', 'SELECT NOT EXISTS (SELECT FROM pg_subscrip
   or die 'the reverse subscription left here';
 slots_and_replication('after the rollback after the cutover');
 
-# 5. The reverse slot dropped on the other server: rollback after the
-# cutover refused, nothing changed; finalize drops the old partition.
+# 5. The forward slot dropped here while the split copies (the local copy
+# throttled, so that the plan is still backfilling): the worker re-syncs the
+# remote target. Then the reverse slot dropped on the other server: rollback
+# after the cutover refused, nothing changed; finalize drops the old
+# partition.
+sub drop_slot {
+	my ($node, $slot) = @_;
+	$node->poll_query_until('postgres', qq{
+SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot')
+    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
+                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
+          FROM pg_replication_slots WHERE slot_name = '$slot')})
+	  or die "could not drop the slot $slot";
+}
+$node1->safe_psql('postgres',
+	'ALTER SYSTEM SET presplit.backfill_max_rows_per_second = 100; SELECT pg_reload_conf()');
 $plan = $node1->safe_psql('postgres',
 	q{SELECT presplit.split_partition('accounts_0', '{5000}', servers => ARRAY[NULL, 'node2'])});
+$node2->poll_query_until('postgres', qq{
+SELECT EXISTS (SELECT FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+                WHERE s.subname = 'presplit_split_${plan}_1' AND r.srsubstate = 'r')})
+  or die 'the remote target was not copied';
+drop_slot($node1, "presplit_split_${plan}_1");
+# A transfer into the remote target's range, its replication broken.
+$node1->safe_psql('postgres', 'BEGIN; UPDATE accounts SET balance = balance + 77 WHERE id = 9998;'
+	  . ' UPDATE accounts SET balance = balance - 77 WHERE id = 1; COMMIT');
+my $marked = $node1->safe_psql('postgres', 'SELECT balance FROM accounts WHERE id = 9998');
+$node1->poll_query_until('postgres', qq{
+SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync')})
+  or die 'no re-sync: ' . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+like($node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync'}),
+	qr/the replication slot presplit_split_${plan}_1 here was gone; the table there emptied and copied again/,
+	'the forward slot dropped during the copy: the remote target re-synced, with an event');
+$node1->safe_psql('postgres',
+	'ALTER SYSTEM RESET presplit.backfill_max_rows_per_second; SELECT pg_reload_conf()');
 $node1->poll_query_until('postgres', qq{
 SELECT state = 'cut_over' FROM presplit.plans WHERE id = $plan
    AND EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_reverse')})
   or die 'the second split did not cut over with a reverse direction: '
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_0')
+	  . ' ' . $node2->safe_psql('postgres', 'SELECT balance FROM public.accounts_0 WHERE id = 9998'),
+	$node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts_0 WHERE id >= 5000')
+	  . " $marked",
+	're-synced: the other server has the range as the old partition has it, the transfer included');
 $back = "presplit_back_split_${plan}_1";
-$node2->poll_query_until('postgres', qq{
-SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$back')
-    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
-                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
-          FROM pg_replication_slots WHERE slot_name = '$back')})
-  or die "could not drop the slot $back";
+drop_slot($node2, $back);
 refused("SELECT presplit.rollback($plan)", '55000',
 	"has no reverse direction.*HINT:  The events remote_reverse_unavailable or remote_reverse_lost say why",
 	'the reverse slot dropped: rollback after the cutover refused, with why');
