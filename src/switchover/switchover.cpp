@@ -228,8 +228,9 @@ void require_shadows(const migration::PlanLayout& layout) {
 // it was held until the swap was done.
 // lock_layout: the tables to lock, when not the plan's (see without_source).
 template <typename Swap>
-SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, const char* kind,
-                       Swap&& swap, const migration::PlanLayout* lock_layout = nullptr) {
+SwapReport locked_swap(const migration::PlanLayout& layout,
+                       const migration::PlanLayout* lock_layout, const char* what, const char* kind,
+                       Swap&& swap) {
     SwapReport report;
     const LockReport lock = lock_layout
                                 ? lock_exclusively(*lock_layout, /*with_parent=*/false, what)
@@ -270,7 +271,7 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
     // Before the lock: creating a slot there waits for that server's
     // transactions.
     remote::RemoteReverse reverse = remote::prepare_remote_reverse(layout);
-    return locked_swap(layout, "cutover", "cutover", [&](const std::string& parent) {
+    return locked_swap(layout, nullptr, "cutover", "cutover", [&](const std::string& parent) {
         // Writers wait for the lock: every change of the source is in the
         // WAL before this point; the remote targets must have applied it.
         remote::wait_for_remote_targets(layout);
@@ -342,45 +343,43 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     remote::RemoteReverse reverse = remote::require_remote_reverse(layout);
     // The scan, if the worker has not done it yet, before the exclusive lock.
     validate_old_bound(layout);
-    const migration::PlanLayout lock_layout = without_source(layout);
     const bool remote_targets = !reverse.targets.empty();
-    locked_swap(
-        layout, "rollback", "rollback_swap",
-        [&](const std::string& parent) {
-            if (remote_targets) {
-                // Nothing is written there any more: once every change made
-                // there is here, the source is current.
-                const double waited_ms = remote::wait_for_remote_reverse(layout, reverse);
-                catalog::log_event(layout.plan.id, layout.source, "remote_reverse_caught_up",
-                                   "under the rollback's lock, this server applied the other "
-                                   "servers' last changes in " +
-                                       milliseconds(waited_ms));
-            }
-            migration::remove_reverse_capture(layout);
-            {
-                pg::RunAsTableOwner as_owner(layout.table_owner);
-                pg::SpiSession spi;
-                for (const auto& shadow : layout.shadows)
-                    if (!shadow.row.server)
-                        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
-            }
-            remote::detach_remote_targets(layout, parent);
-            {
-                pg::RunAsTableOwner as_owner(layout.table_owner);
-                pg::SpiSession spi;
-                spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + layout.source + " " +
-                            migration::partition_bound(source_lower(layout), source_upper(layout)));
-                spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT " +
-                            migration::old_bound_constraint_name());
-            }
-            migration::drop_shadows(layout);
-            catalog::set_new_channel_weight(layout.plan.id, 0);
-            // The reverse directions and the tables there: dropped by the
-            // worker once this committed (stopping the apply workers here
-            // would lengthen the lock).
-            catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
-        },
-        remote_targets ? &lock_layout : nullptr);
+    const migration::PlanLayout source_kept_unlocked = without_source(layout);
+    const migration::PlanLayout* locked = remote_targets ? &source_kept_unlocked : nullptr;
+    locked_swap(layout, locked, "rollback", "rollback_swap", [&](const std::string& parent) {
+        if (remote_targets) {
+            // Nothing is written there any more: once every change made
+            // there is here, the source is current.
+            const double waited_ms = remote::wait_for_remote_reverse(layout, reverse);
+            catalog::log_event(layout.plan.id, layout.source, "remote_reverse_caught_up",
+                               "under the rollback's lock, this server applied the other "
+                               "servers' last changes in " +
+                                   milliseconds(waited_ms));
+        }
+        migration::remove_reverse_capture(layout);
+        {
+            pg::RunAsTableOwner as_owner(layout.table_owner);
+            pg::SpiSession spi;
+            for (const auto& shadow : layout.shadows)
+                if (!shadow.row.server) // a foreign table: detached and dropped below
+                    spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
+        }
+        remote::detach_remote_targets(layout, parent);
+        {
+            pg::RunAsTableOwner as_owner(layout.table_owner);
+            pg::SpiSession spi;
+            spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + layout.source + " " +
+                        migration::partition_bound(source_lower(layout), source_upper(layout)));
+            spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT " +
+                        migration::old_bound_constraint_name());
+        }
+        migration::drop_shadows(layout);
+        catalog::set_new_channel_weight(layout.plan.id, 0);
+        // The reverse directions and the tables there: dropped by the worker
+        // once this committed (stopping the apply workers here would
+        // lengthen the lock).
+        catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
+    });
 }
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
