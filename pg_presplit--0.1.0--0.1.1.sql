@@ -263,6 +263,9 @@ COMMENT ON FUNCTION presplit.finalize_move(bigint, boolean) IS
 -- server (NULL: a local shadow; relation is NULL until the cutover, then the
 -- foreign table), and split_partition takes the servers.
 ALTER TABLE presplit.shadow ADD COLUMN server name;
+-- A remote target's reverse direction after the cutover: that server's WAL
+-- position from which its changes flow back into the kept source.
+ALTER TABLE presplit.shadow ADD COLUMN reverse_lsn pg_lsn;
 DROP FUNCTION presplit.split_partition(regclass, "any", boolean);
 CREATE FUNCTION presplit.split_partition(source regclass, split_points "any" DEFAULT NULL,
                                          ramp boolean DEFAULT true,

@@ -151,6 +151,11 @@ CREATE TABLE presplit.shadow (
     -- foreign table at cutover; docs/multi_server.md). NULL: a local shadow.
     -- relation is NULL until the cutover, then the foreign table.
     server   name,
+    -- A remote target's reverse direction (docs/multi_server.md, "Rollback
+    -- after the cutover"): that server's WAL position from which its changes
+    -- flow back into the kept source; NULL when there is none (not set up,
+    -- lost, or dropped).
+    reverse_lsn pg_lsn,
     PRIMARY KEY (plan_id, ordinal)
 );
 

@@ -321,7 +321,7 @@ void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key,
 std::vector<Shadow> load_shadows(int64_t plan_id) {
     auto result =
         store(std::string("SELECT ordinal, relation::oid, bound, lower_value, upper_value,") +
-                  (has_shadow_servers() ? "server" : "NULL::name") +
+                  (has_shadow_servers() ? "server, reverse_lsn::text" : "NULL::name, NULL") +
                   "  FROM presplit.shadow WHERE plan_id = $1::bigint ORDER BY ordinal",
               {std::to_string(plan_id)});
     std::vector<Shadow> shadows;
@@ -334,6 +334,7 @@ std::vector<Shadow> load_shadows(int64_t plan_id) {
         shadow.lower_value = row[3];
         shadow.upper_value = row[4];
         shadow.server = row[5];
+        shadow.reverse_lsn = row[6];
         shadows.push_back(std::move(shadow));
     }
     return shadows;
@@ -376,6 +377,12 @@ void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned in
           " WHERE plan_id = $1::bigint AND ordinal = $2::int",
           {std::to_string(plan_id), std::to_string(ordinal),
            relation ? Value(oid_text(*relation)) : Value()});
+}
+
+void set_shadow_reverse_lsn(int64_t plan_id, int ordinal, std::optional<std::string> lsn) {
+    store("UPDATE presplit.shadow SET reverse_lsn = $3::pg_lsn"
+          " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+          {std::to_string(plan_id), std::to_string(ordinal), lsn ? Value(*lsn) : Value()});
 }
 
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
@@ -476,13 +483,31 @@ const char* const kPlanFacts =
     "                   WHERE pubname LIKE 'presplit\\_split\\_' || p.id || '\\_%'),"
     "       EXISTS (SELECT FROM pg_catalog.pg_constraint k"
     "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
-    "                  AND NOT k.convalidated)"
+    "                  AND NOT k.convalidated),"
+    "       %r"
     "  FROM presplit.plan p";
 
-// kPlanFacts with copy_held, or false on a 0.1.0 catalog.
+// A remote target's reverse direction (remote/split.hpp) needs the worker:
+// after the cutover, while its subscription here has no running apply
+// worker (pg_stat_subscription: the pid of the one running); in any other
+// state, while it is there.
+const char* const kRemoteReverseWork =
+    "EXISTS (SELECT FROM presplit.shadow s"
+    "         WHERE s.plan_id = p.id AND s.reverse_lsn IS NOT NULL"
+    "           AND (p.state <> 'cut_over' OR NOT EXISTS ("
+    "                SELECT FROM pg_catalog.pg_stat_subscription w"
+    "                  JOIN pg_catalog.pg_subscription u ON u.oid = w.subid"
+    "                 WHERE u.subname = 'presplit_back_split_' || p.id || '_' || s.ordinal"
+    "                   AND u.subenabled AND w.relid IS NULL AND w.pid IS NOT NULL"
+    "                   AND u.subdbid = (SELECT oid FROM pg_catalog.pg_database"
+    "                                     WHERE datname = pg_catalog.current_database()))))";
+
+// kPlanFacts with copy_held and the remote targets' reverse work, or false
+// on a 0.1.0 catalog.
 std::string plan_facts_query() {
     std::string query = kPlanFacts;
     query.replace(query.find("%s"), 2, has_prediction_catalog() ? "p.copy_held" : "false");
+    query.replace(query.find("%r"), 2, has_shadow_servers() ? kRemoteReverseWork : "false");
     return query;
 }
 
@@ -496,6 +521,7 @@ std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
     facts.new_channel_weight = std::stoi(*row[6]);
     facts.has_shadows = *row[7] == "t";
     facts.old_bound_unvalidated = *row[8] == "t";
+    facts.remote_reverse_work = *row[9] == "t";
     return {std::stoll(*row[0]), facts};
 }
 
@@ -516,11 +542,17 @@ plans_needing_work(const std::string& old_bound_constraint) {
                             "                                      WHERE pubname LIKE"
                             "                                      'presplit\\_split\\_' || p.id"
                             "                                      || '\\_%')))"
+                            // Rolled back after the cutover: the remote
+                            // targets' reverse direction to drop.
+                            "    OR (p.state IN ($4, $5) AND " +
+                            std::string(has_shadow_servers() ? kRemoteReverseWork : "false") +
+                            ")"
                             " ORDER BY p.id",
                         {old_bound_constraint,
                          plan_states_parameter({State::preparing, State::backfilling,
                                                 State::switching, State::cut_over}),
-                         core::to_string(State::synced), core::to_string(State::failed)});
+                         core::to_string(State::synced), core::to_string(State::failed),
+                         core::to_string(State::rolled_back)});
     std::vector<std::pair<int64_t, core::PlanFacts>> plans;
     for (const auto& row : result.rows)
         plans.push_back(facts_from_row(row));

@@ -88,6 +88,9 @@ struct Shadow {
     // A remote target's postgres_fdw server (docs/multi_server.md); its
     // relation is nullopt until the cutover, then the foreign table.
     std::optional<std::string> server;
+    // A remote target cut over with a reverse direction: that server's WAL
+    // position from which its changes flow back (docs/multi_server.md).
+    std::optional<std::string> reverse_lsn;
 };
 
 // The active plan of a source partition, or of any partition of a parent.
@@ -115,6 +118,7 @@ std::vector<Shadow> load_shadows(int64_t plan_id);
 bool has_remote_targets(int64_t plan_id);
 void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated);
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
+void set_shadow_reverse_lsn(int64_t plan_id, int ordinal, std::optional<std::string> lsn);
 void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
                   uint64_t rows_copied_increment);
 // Each shadow's phase (presplit.shadow_progress), by ordinal.

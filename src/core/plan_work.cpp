@@ -13,7 +13,12 @@ PlanWork work_for(const PlanFacts& facts, bool backfill_paused) {
     // A failed plan's capture and shadows are dropped under an exclusive
     // lock that may have to wait (even while backfills are paused).
     if (state == PlanState::failed)
-        return facts.has_shadows ? PlanWork::plan_worker : PlanWork::none;
+        return facts.has_shadows || facts.remote_reverse_work ? PlanWork::plan_worker
+                                                              : PlanWork::none;
+    // Rolled back after the cutover: the other servers' reverse direction
+    // and tables, dropped once the rollback committed.
+    if (state == PlanState::rolled_back)
+        return facts.remote_reverse_work ? PlanWork::plan_worker : PlanWork::none;
     if (state == PlanState::synced)
         return facts.switch_requested ? PlanWork::supervisor : PlanWork::none;
     if (state == PlanState::switching) {
@@ -23,9 +28,11 @@ PlanWork work_for(const PlanFacts& facts, bool backfill_paused) {
         // At 100 the ramp's next step is the cutover: its lock may wait.
         return facts.new_channel_weight >= 100 ? PlanWork::plan_worker : PlanWork::supervisor;
     }
-    // Validating the bound scans the whole old partition.
+    // Validating the bound scans the whole old partition; a remote
+    // target's reverse direction is started or repaired after the cutover.
     if (state == PlanState::cut_over)
-        return facts.old_bound_unvalidated ? PlanWork::plan_worker : PlanWork::none;
+        return facts.old_bound_unvalidated || facts.remote_reverse_work ? PlanWork::plan_worker
+                                                                        : PlanWork::none;
     return PlanWork::none;
 }
 

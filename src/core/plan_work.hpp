@@ -31,6 +31,11 @@ struct PlanFacts {
     bool has_shadows = false;
     // cut_over: the detached source's bound constraint is not validated yet.
     bool old_bound_unvalidated = false;
+    // A remote target's reverse direction needs the worker: cut_over, its
+    // subscription here has no running worker (to start, repair, or find
+    // lost); rolled back or failed, it is still there (to drop, with the
+    // table on the other server).
+    bool remote_reverse_work = false;
 };
 
 enum class PlanWork {

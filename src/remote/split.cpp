@@ -47,10 +47,35 @@ std::string name_of(const migration::PlanLayout& layout, const migration::Shadow
     return split_replication_name(layout.plan.id, shadow.row.ordinal);
 }
 
+ReverseTarget reverse_target(const migration::PlanLayout& layout,
+                             const migration::ShadowLayout& shadow) {
+    ReverseTarget target;
+    target.name = split_reverse_name(layout.plan.id, shadow.row.ordinal);
+    target.server = server_oid(*shadow.row.server);
+    target.owner = layout.table_owner;
+    target.remote_table = remote_table(layout);
+    target.local_table = layout.plan.source;
+    target.label = target_label(layout, shadow);
+    return target;
+}
+
+RemoteReverse::Target connect_reverse(const migration::PlanLayout& layout,
+                                      const migration::ShadowLayout& shadow) {
+    RemoteReverse::Target target;
+    target.ordinal = shadow.row.ordinal;
+    target.reverse = reverse_target(layout, shadow);
+    target.remote = std::make_unique<Connection>(target.reverse.server, layout.table_owner);
+    return target;
+}
+
 } // namespace
 
 std::string split_replication_name(int64_t plan_id, int ordinal) {
     return "presplit_split_" + std::to_string(plan_id) + "_" + std::to_string(ordinal);
+}
+
+std::string split_reverse_name(int64_t plan_id, int ordinal) {
+    return "presplit_back_split_" + std::to_string(plan_id) + "_" + std::to_string(ordinal);
 }
 
 bool has_remote_targets(const migration::PlanLayout& layout) {
@@ -147,9 +172,34 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
             continue;
+        const std::string name = name_of(layout, shadow);
         Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-        create_subscription(remote, name_of(layout, shadow));
+        // Its subscription there without its slot here (dropped by hand, or
+        // lost), or the subscription gone and rows left there: the changes
+        // since are lost to it. Re-synced: the subscription dropped, the
+        // table there emptied, copied again by a new subscription, and
+        // verified again.
+        const bool subscribed = remote_subscription_exists(remote, name);
+        if (subscribed)
+            drop_replication(remote, name, layout.table_owner, /*drop_publication=*/false);
+        const bool resync = subscribed || remote.scalar("SELECT EXISTS (SELECT FROM " +
+                                                        remote_table(layout) + ")") == "t";
+        if (resync)
+            remote.execute("TRUNCATE " + remote_table(layout));
+        create_subscription(remote, name);
         created = true;
+        // Written only now: creating the slot waits for every transaction
+        // here that has an xid, this one's included.
+        const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
+        const auto phase = phases.find(shadow.row.ordinal);
+        if (phase != phases.end() && phase->second == "done")
+            catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
+        if (resync)
+            catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
+                               target_label(layout, shadow) + ": " +
+                                   (subscribed ? "the replication slot " + name + " here"
+                                               : "the subscription " + name + " there") +
+                                   " was gone; the table there emptied and copied again");
     }
     return created;
 }
@@ -247,6 +297,145 @@ void attach_remote_targets(const migration::PlanLayout& layout, const std::strin
     }
 }
 
+RemoteReverse prepare_remote_reverse(const migration::PlanLayout& layout) {
+    RemoteReverse prepared;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        RemoteReverse::Target target = connect_reverse(layout, shadow);
+        target.unavailable = reverse_unavailable(*target.remote, target.reverse);
+        if (!target.unavailable)
+            prepare_reverse(*target.remote, target.reverse);
+        prepared.targets.push_back(std::move(target));
+    }
+    return prepared;
+}
+
+void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteReverse& prepared) {
+    for (RemoteReverse::Target& target : prepared.targets) {
+        if (target.unavailable) {
+            catalog::log_event(layout.plan.id, layout.source, "remote_reverse_unavailable",
+                               target.reverse.label + ": " + *target.unavailable +
+                                   "; rollback after the cutover is refused");
+            continue;
+        }
+        // Everything from here is there: the other way starts at that
+        // server's position now, and nothing applied here from now on (by
+        // the reverse subscription) is published there again.
+        catalog::set_shadow_reverse_lsn(layout.plan.id, target.ordinal,
+                                        reverse_start_lsn(*target.remote));
+        pg::RunAsTableOwner as_owner(layout.table_owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER PUBLICATION " + split_replication_name(layout.plan.id, target.ordinal) +
+                    " DROP TABLE " + layout.source);
+    }
+}
+
+bool tend_remote_reverse(const migration::PlanLayout& layout) {
+    bool acted = false;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server || !shadow.row.reverse_lsn)
+            continue;
+        const ReverseTarget reverse = reverse_target(layout, shadow);
+        Connection remote(reverse.server, layout.table_owner);
+        if (const std::optional<std::string> lost = reverse_lost(remote, reverse)) {
+            drop_reverse_subscription(reverse);
+            drop_reverse_publication(remote, reverse);
+            catalog::set_shadow_reverse_lsn(layout.plan.id, shadow.row.ordinal, std::nullopt);
+            catalog::log_event(layout.plan.id, layout.source, "remote_reverse_lost",
+                               reverse.label + ": " + *lost +
+                                   "; rollback after the cutover is refused");
+            acted = true;
+        } else if (!reverse_subscription_enabled(reverse)) {
+            const bool first = start_reverse(reverse, *shadow.row.reverse_lsn);
+            catalog::log_event(
+                layout.plan.id, layout.source, first ? "remote_reverse" : "remote_reverse_repaired",
+                reverse.label + ": " +
+                    (first ? "changes made there flow back from " + *shadow.row.reverse_lsn
+                           : "the subscription " + reverse.name + " was disabled: enabled again"));
+            acted = true;
+        }
+        // Otherwise its worker is starting (or the other server is down).
+    }
+    return acted;
+}
+
+RemoteReverse require_remote_reverse(const migration::PlanLayout& layout) {
+    RemoteReverse reverse;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        const std::string refused = "cannot roll back " + catalog::plan_label(layout.plan.id) +
+                                    " after its cutover: " + target_label(layout, shadow) +
+                                    " has no reverse direction";
+        const std::string detail = "The changes made on server \"" + *shadow.row.server +
+                                   "\" since the cutover do not flow back to the old partition";
+        const std::string hint = "The events remote_reverse_unavailable or remote_reverse_lost say "
+                                 "why. finalize ends the plan.";
+        if (!shadow.row.reverse_lsn)
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, refused, detail + ".", hint);
+        RemoteReverse::Target target = connect_reverse(layout, shadow);
+        if (const std::optional<std::string> lost = reverse_lost(*target.remote, target.reverse))
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, refused,
+                            detail + ": " + *lost + ".", hint);
+        if (!reverse_subscription_enabled(target.reverse))
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            "cannot roll back " + catalog::plan_label(layout.plan.id) +
+                                " yet: the reverse direction of " + target.reverse.label +
+                                " has not started",
+                            "",
+                            "Just after the cutover the worker starts it within a round: "
+                            "try again then.");
+        reverse.targets.push_back(std::move(target));
+    }
+    return reverse;
+}
+
+double wait_for_remote_reverse(const migration::PlanLayout& layout, RemoteReverse& reverse) {
+    // LOCK TABLE refuses foreign tables: locked directly.
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server && shadow.row.relation)
+            pg::call([&] { LockRelationOid(*shadow.row.relation, AccessExclusiveLock); });
+    const instr_time started = pg::now();
+    for (RemoteReverse::Target& target : reverse.targets)
+        wait_for_reverse_catch_up(*target.remote, target.reverse);
+    return pg::elapsed_ms(started);
+}
+
+void detach_remote_targets(const migration::PlanLayout& layout, const std::string& parent) {
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server || shadow.name.empty())
+            continue;
+        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
+        spi.execute("DROP FOREIGN TABLE " + shadow.name);
+        catalog::set_shadow_relation(layout.plan.id, shadow.row.ordinal, std::nullopt);
+    }
+}
+
+bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables) {
+    bool dropped = false;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server || !shadow.row.reverse_lsn)
+            continue;
+        const ReverseTarget reverse = reverse_target(layout, shadow);
+        // The subscription here first (its worker stops at the commit), then
+        // the slot there (its walsender ended) and the publication.
+        drop_reverse_subscription(reverse);
+        Connection remote(reverse.server, layout.table_owner);
+        drop_reverse_publication(remote, reverse);
+        if (drop_tables)
+            remote.execute("DROP TABLE IF EXISTS " + remote_table(layout));
+        catalog::set_shadow_reverse_lsn(layout.plan.id, shadow.row.ordinal, std::nullopt);
+        catalog::log_event(layout.plan.id, layout.source, "remote_target",
+                           reverse.label + ": reverse direction dropped" +
+                               (drop_tables ? ", and the table there" : ""));
+        dropped = true;
+    }
+    return dropped;
+}
+
 bool remote_replication_left(const migration::PlanLayout& layout) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
@@ -265,8 +454,11 @@ void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables) 
         Connection remote(server_oid(*shadow.row.server), layout.table_owner);
         drop_replication(remote, name_of(layout, shadow), layout.table_owner,
                          /*drop_publication=*/true);
-        if (drop_tables)
+        if (drop_tables) {
+            // A cutover that did not commit: its slot and publication there.
+            drop_reverse_publication(remote, reverse_target(layout, shadow));
             remote.execute("DROP TABLE IF EXISTS " + remote_table(layout));
+        }
         catalog::log_event(layout.plan.id, layout.source, "remote_target",
                            target_label(layout, shadow) + ": replication dropped" +
                                (drop_tables ? ", and the table there" : ""));

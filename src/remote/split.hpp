@@ -15,18 +15,25 @@
 //                      source's changes up to the lock, then attaches a
 //                      postgres_fdw foreign table per remote target;
 //   after it           replication is dropped (the worker; finalize if
-//                      anything is left); a rollback before the cutover
+//                      anything is left), and the reverse direction
+//                      (remote/reverse.hpp, presplit_back_split_<plan>_
+//                      <ordinal>) brings every change made there back into
+//                      the kept source, so that a rollback after the
+//                      cutover is a swap; a rollback before the cutover
 //                      drops replication and the remote tables.
 #pragma once
 
 #include "migration/layout.hpp"
 #include "migration/split_request.hpp"
 #include "remote/connection.hpp"
+#include "remote/reverse.hpp"
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace presplit::remote {
 
@@ -47,7 +54,9 @@ void create_remote_targets(const migration::PlanLayout& layout);
 
 // The worker's step before anything is written in its transaction (creating
 // a slot waits for every transaction with an xid): creates the missing
-// subscriptions. True if it created one.
+// subscriptions, and re-syncs a target whose slot here is gone (its
+// subscription dropped, its table there truncated and copied again by a new
+// one, verified again; event remote_target_resync). True if it created one.
 bool subscribe_remote_targets(const migration::PlanLayout& layout);
 
 enum class RemoteCheck {
@@ -82,11 +91,64 @@ void wait_for_remote_targets(const migration::PlanLayout& layout,
 // target (named like a local shadow), attached with its bound (no scan).
 void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent);
 
+// The reverse direction of a remote target: its publication and slot
+// there, its subscription here.
+std::string split_reverse_name(int64_t plan_id, int ordinal);
+
+// The remote targets' reverse directions during a cutover or a rollback,
+// with a connection to each server kept open from before the lock to under
+// it (connecting under the lock would lengthen it).
+struct RemoteReverse {
+    struct Target {
+        int ordinal = 0;
+        ReverseTarget reverse;
+        std::unique_ptr<Connection> remote;
+        std::optional<std::string> unavailable; // why it has none (cutover)
+    };
+    std::vector<Target> targets;
+};
+
+// Before the cutover's lock, in its transaction: each remote target's
+// reverse direction prepared (prepare_reverse), or why it cannot be.
+RemoteReverse prepare_remote_reverse(const migration::PlanLayout& layout);
+
+// Under the cutover's lock, once every remote target applied the source's
+// changes (wait_for_remote_targets): where each reverse direction starts
+// (recorded in presplit.shadow.reverse_lsn), and the source out of the
+// forward publication, so that what the reverse subscription applies to it
+// is not sent there again. Events for the targets without one.
+void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteReverse& prepared);
+
+// The worker, after the cutover: each reverse direction started once the
+// cutover committed, enabled again if disabled, or -- its subscription here
+// or its slot there gone -- dropped, its position forgotten and an event
+// saying rollback is refused. True if it did something.
+bool tend_remote_reverse(const migration::PlanLayout& layout);
+
+// rollback after the cutover, before anything is changed: every remote
+// target has a running reverse direction, else ERROR 55000 with why.
+RemoteReverse require_remote_reverse(const migration::PlanLayout& layout);
+
+// Under the rollback's lock on the parent: the foreign tables locked (for
+// writers that name them), then a wait until this server has applied every
+// change each other server committed (bounded by
+// presplit.remote_catchup_timeout). Returns the milliseconds waited.
+double wait_for_remote_reverse(const migration::PlanLayout& layout, RemoteReverse& reverse);
+
+// Under the rollback's lock: the foreign tables detached and dropped.
+void detach_remote_targets(const migration::PlanLayout& layout, const std::string& parent);
+
+// Every reverse direction of the plan dropped, here and there (and, with
+// drop_tables -- after a rollback --, the tables there); their positions
+// forgotten. True if there was one.
+bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables);
+
 // Whether a publication of the plan's remote targets is left here.
 bool remote_replication_left(const migration::PlanLayout& layout);
 
 // Drops every remote target's subscription, slots and publication, and with
-// drop_tables (before the cutover) its table on the server.
+// drop_tables (before the cutover) its table on the server and what a
+// cutover that did not commit left of its reverse direction there.
 void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables);
 
 } // namespace presplit::remote

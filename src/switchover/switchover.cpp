@@ -226,11 +226,15 @@ void require_shadows(const migration::PlanLayout& layout) {
 // Locks the parent and the plan's tables (lock_exclusively), runs `swap`,
 // and records in events (`kind`) how many tries the lock took and how long
 // it was held until the swap was done.
+// lock_layout: the tables to lock, when not the plan's (see without_source).
 template <typename Swap>
-SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, const char* kind,
+SwapReport locked_swap(const migration::PlanLayout& layout,
+                       const migration::PlanLayout* lock_layout, const char* what, const char* kind,
                        Swap&& swap) {
     SwapReport report;
-    const LockReport lock = lock_exclusively(layout, /*with_parent=*/true, what);
+    const LockReport lock = lock_layout
+                                ? lock_exclusively(*lock_layout, /*with_parent=*/false, what)
+                                : lock_exclusively(layout, /*with_parent=*/true, what);
     report.tries = lock.tries;
     const instr_time locked_at = pg::now();
     swap(pg::qualified_relation_name(layout.plan.parent));
@@ -243,6 +247,18 @@ SwapReport locked_swap(const migration::PlanLayout& layout, const char* what, co
     return report;
 }
 
+// The parent and the local new partitions, in the writers' order, but not
+// the kept source: a rollback's lock waits for the remote targets' reverse
+// subscriptions to apply the other servers' last changes to it (its ATTACH
+// locks it after them).
+migration::PlanLayout without_source(const migration::PlanLayout& layout) {
+    migration::PlanLayout locked = layout;
+    locked.plan.state = core::PlanState::switching; // lock_order: the "source" first
+    locked.plan.source = layout.plan.parent;
+    locked.source = pg::qualified_relation_name(layout.plan.parent);
+    return locked;
+}
+
 } // namespace
 
 void begin_switching(const catalog::Plan& plan) {
@@ -252,12 +268,16 @@ void begin_switching(const catalog::Plan& plan) {
 
 SwapReport cut_over(const migration::PlanLayout& layout) {
     require_shadows(layout);
-    // Before the lock, without it.
+    // Before the lock, without it: the remote targets' lag drained, and the
+    // reverse directions' slots created (that waits for the other server's
+    // transactions).
     const remote::TargetConnections connections = remote::drain_remote_targets(layout);
-    return locked_swap(layout, "cutover", "cutover", [&](const std::string& parent) {
+    remote::RemoteReverse reverse = remote::prepare_remote_reverse(layout);
+    return locked_swap(layout, nullptr, "cutover", "cutover", [&](const std::string& parent) {
         // Writers wait for the lock: every change of the source is in the
         // WAL before this point; the remote targets must have applied it.
         remote::wait_for_remote_targets(layout, connections);
+        remote::record_remote_reverse_starts(layout, reverse);
         migration::remove_capture(layout);
         {
             pg::RunAsTableOwner as_owner(layout.table_owner);
@@ -319,23 +339,37 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
         catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
         return;
     }
-    if (remote::has_remote_targets(layout))
-        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                        "cannot roll back " + catalog::plan_label(layout.plan.id) +
-                            " after its cutover: it has targets on other servers",
-                        "The changes made on the other servers since the cutover do not flow back "
-                        "to the old partition.",
-                        "Finalize it, or copy the rows back by hand (docs/multi_server.md).");
     require_shadows(layout);
+    // Remote targets: each one's reverse direction running, or refused
+    // before anything changes.
+    remote::RemoteReverse reverse = remote::require_remote_reverse(layout);
     // The scan, if the worker has not done it yet, before the exclusive lock.
     validate_old_bound(layout);
-    locked_swap(layout, "rollback", "rollback_swap", [&](const std::string& parent) {
+    const bool remote_targets = !reverse.targets.empty();
+    const migration::PlanLayout source_kept_unlocked = without_source(layout);
+    const migration::PlanLayout* locked = remote_targets ? &source_kept_unlocked : nullptr;
+    locked_swap(layout, locked, "rollback", "rollback_swap", [&](const std::string& parent) {
+        if (remote_targets) {
+            // Nothing is written there any more: once every change made
+            // there is here, the source is current.
+            const double waited_ms = remote::wait_for_remote_reverse(layout, reverse);
+            catalog::log_event(layout.plan.id, layout.source, "remote_reverse_caught_up",
+                               "under the rollback's lock, this server applied the other "
+                               "servers' last changes in " +
+                                   milliseconds(waited_ms));
+        }
         migration::remove_reverse_capture(layout);
         {
             pg::RunAsTableOwner as_owner(layout.table_owner);
             pg::SpiSession spi;
             for (const auto& shadow : layout.shadows)
-                spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
+                if (!shadow.row.server) // a foreign table: detached and dropped below
+                    spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + shadow.name);
+        }
+        remote::detach_remote_targets(layout, parent);
+        {
+            pg::RunAsTableOwner as_owner(layout.table_owner);
+            pg::SpiSession spi;
             spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + layout.source + " " +
                         migration::partition_bound(source_lower(layout), source_upper(layout)));
             spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT " +
@@ -343,6 +377,9 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
         }
         migration::drop_shadows(layout);
         catalog::set_new_channel_weight(layout.plan.id, 0);
+        // The reverse directions and the tables there: dropped by the worker
+        // once this committed (stopping the apply workers here would
+        // lengthen the lock).
         catalog::set_plan_state(layout.plan.id, core::PlanState::rolled_back, reason);
     });
 }
@@ -351,6 +388,7 @@ void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // What the worker did not drop after the cutover (the server was down).
     if (remote::remote_replication_left(layout))
         remote::drop_remote_targets(layout, /*drop_tables=*/false);
+    remote::drop_remote_reverse(layout, /*drop_tables=*/false);
     // Dropping reverse capture locks the new partitions: not the parent.
     lock_exclusively(layout, /*with_parent=*/false, "finalization");
     migration::remove_reverse_capture(layout);

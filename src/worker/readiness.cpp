@@ -19,6 +19,9 @@ std::optional<std::string> missing_for_work(int64_t plan_id) {
             "WITH p AS (SELECT * FROM presplit.plan WHERE id = $1::bigint),"
             "     s AS (SELECT * FROM presplit.shadow WHERE plan_id = $1::bigint)"
             " SELECT CASE"
+            // Rolled back: the source is the partition again; what is left
+            // is a remote target's reverse direction, to drop.
+            "  WHEN p.state = $8 THEN NULL"
             "  WHEN p.source IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c"
             "                                        WHERE c.oid = p.source::oid)"
             "   THEN 'its source partition does not exist'"
@@ -62,7 +65,8 @@ std::optional<std::string> missing_for_work(int64_t plan_id) {
          migration::capture_truncate_trigger_name(plan_id),
          migration::reverse_capture_trigger_name(plan_id),
          migration::reverse_capture_truncate_trigger_name(plan_id),
-         core::to_string(core::PlanState::switching), core::to_string(core::PlanState::cut_over)});
+         core::to_string(core::PlanState::switching), core::to_string(core::PlanState::cut_over),
+         core::to_string(core::PlanState::rolled_back)});
     return missing;
 }
 

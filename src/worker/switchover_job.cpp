@@ -165,16 +165,24 @@ Step run_cutover_step(int64_t id) {
             }
             if (plan->state == core::PlanState::cut_over) {
                 const migration::PlanLayout layout = migration::load_layout(*plan);
+                // Their reverse direction, started once the cutover
+                // committed (or repaired, or found lost).
+                bool acted = remote::tend_remote_reverse(layout);
                 // Remote targets: every change reached them under the
                 // cutover's lock; their replication holds WAL for nothing.
-                bool dropped = false;
                 if (remote::remote_replication_left(layout)) {
                     remote::drop_remote_targets(layout, /*drop_tables=*/false);
-                    dropped = true;
+                    acted = true;
                 }
-                if (switchover::validate_old_bound(layout) || dropped)
+                if (switchover::validate_old_bound(layout) || acted)
                     return {StepOutcome::progress, 0};
             }
+            // Rolled back after the cutover: what is left of the reverse
+            // directions, and the tables there.
+            if ((plan->state == core::PlanState::rolled_back ||
+                 plan->state == core::PlanState::failed) &&
+                remote::drop_remote_reverse(migration::load_layout(*plan), /*drop_tables=*/true))
+                return {StepOutcome::progress, 0};
             return {};
         });
     return step_outcome(id, step, /*may_fail_plan=*/false);

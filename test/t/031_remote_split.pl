@@ -4,20 +4,28 @@
 # count, total balance) checked through the parent and on each server; a
 # remote table in the way refused with nothing changed on either side;
 # weights refused for a plan with a remote target; a rollback before the
-# cutover; finalize. No replication slot is left on either server after any
-# phase. (The checks that need no second server: sql/21_remote_split.sql.)
+# cutover; a rollback after the cutover under pgbench (the changes made on
+# the other server since the cutover flowed back through the reverse
+# direction), and one refused when the reverse slot was dropped; a forward
+# slot dropped during the copy, re-synced; finalize.
+# No replication slot, publication or subscription is left on either server
+# after any phase. (The checks that need no second server:
+# sql/21_remote_split.sql.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 32;
+use Test::More tests => 46;
 
+# The other server's wal_level logical: the reverse direction after the
+# cutover is replicated from there.
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 2000
-});
+wal_retrieve_retry_interval = 500
+}, { allows_streaming => 'logical' });
 
 my $rows = 20000;
 my $total = $rows * 1000;
@@ -32,14 +40,28 @@ INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
 SELECT presplit.manage('accounts');
 });
 
+# Publications, replication slots, subscriptions (names) on a node.
+sub replication_objects {
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+SELECT 'publications: ' || coalesce((SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication), '')
+    || '; slots: ' || coalesce((SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots), '')
+    || '; subscriptions: ' || coalesce((SELECT string_agg(subname, ',' ORDER BY subname) FROM pg_subscription), '')});
+}
+
 sub slots_and_replication {
 	my ($name) = @_;
-	is($node1->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
-		'0 0', "$name: no publication, no replication slot here");
-	is($node2->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_subscription) || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
-		'0 0', "$name: no subscription, no replication slot on the other server");
+	is(replication_objects($node1), 'publications: ; slots: ; subscriptions: ',
+		"$name: no publication, replication slot or subscription here");
+	is(replication_objects($node2), 'publications: ; slots: ; subscriptions: ',
+		"$name: no publication, replication slot or subscription on the other server");
+}
+
+sub partitions {
+	return $node1->safe_psql('postgres', q{
+SELECT string_agg(c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'accounts'::regclass});
 }
 
 sub refused {
@@ -117,19 +139,22 @@ $node1->poll_query_until('postgres', qq{
 SELECT state = 'cut_over' FROM presplit.plans WHERE id = $plan})
   or die 'the split did not cut over: '
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
-# The worker drops the replication once cut over.
-$node1->poll_query_until('postgres',
-	'SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM pg_publication)')
-  or die 'replication left after the cutover';
+# The worker drops the forward replication once cut over, and starts the
+# reverse direction (the other server's changes back into the kept source).
+$node1->poll_query_until('postgres', qq{
+SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM pg_publication)
+   AND EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_reverse')})
+  or die 'replication left, or no reverse direction, after the cutover: '
+  . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
 ok($load->pumpable, 'the split cut over while pgbench was running');
-slots_and_replication('after the cutover');
-is($node1->safe_psql('postgres', q{
-SELECT string_agg(c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
-  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
- WHERE i.inhparent = 'accounts'::regclass}),
-	"r FOR VALUES FROM ('0') TO ('5000'); f FOR VALUES FROM ('5000') TO ('10000'); "
-	  . "r FOR VALUES FROM ('10000') TO ('20000')",
-	'a local shadow and a foreign table took the partition\'s place');
+my $back = "presplit_back_split_${plan}_1";
+is(replication_objects($node1), "publications: ; slots: ; subscriptions: $back",
+	'after the cutover: only the reverse subscription here');
+is(replication_objects($node2), "publications: $back; slots: $back; subscriptions: ",
+	'after the cutover: only the reverse publication and slot on the other server');
+my $cut_over_layout = "r FOR VALUES FROM ('0') TO ('5000'); f FOR VALUES FROM ('5000') TO ('10000'); "
+  . "r FOR VALUES FROM ('10000') TO ('20000')";
+is(partitions(), $cut_over_layout, 'a local shadow and a foreign table took the partition\'s place');
 like($node2->safe_psql('postgres', q{
 SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY indexrelid) FROM pg_index
  WHERE indrelid = 'public.accounts_0'::regclass}),
@@ -166,10 +191,113 @@ diag($node1->safe_psql('postgres', qq{
 SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.events
  WHERE plan_id = $plan AND kind IN ('remote_target', 'remote_target_verified', 'cutover', 'weight')}));
 
-# 4. No rollback after the cutover (the remote changes do not flow back);
-# finalize drops the old partition.
-refused("SELECT presplit.rollback($plan)", '0A000', 'after its cutover: it has targets on other servers',
-	'no rollback after the cutover of a plan with a remote target');
+# 4. A rollback after the cutover, under pgbench. A marked transfer first,
+# across the servers: it lands on the other server, and must come back.
+$node1->safe_psql('postgres', 'BEGIN; UPDATE accounts SET balance = balance + 1000000 WHERE id = 9999;'
+	  . ' UPDATE accounts SET balance = balance - 1000000 WHERE id = 0; COMMIT');
+cmp_ok($node2->safe_psql('postgres', 'SELECT balance FROM public.accounts_0 WHERE id = 9999'), '>', 500000,
+	'a write through the parent after the cutover landed on the other server');
+($out, $err) = ('', '');
+$load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '20', '--max-tries=50',
+	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+# Transfers reach the other server (its statistics count them) before the
+# rollback.
+my $updated = $node2->safe_psql('postgres',
+	"SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = 'public.accounts_0'::regclass");
+$node2->poll_query_until('postgres', qq{
+SELECT n_tup_upd > $updated + 50 FROM pg_stat_user_tables WHERE relid = 'public.accounts_0'::regclass})
+  or die 'pgbench does not write on the other server';
+$node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
+ok($load->pumpable, 'rolled back after the cutover while pgbench was running');
+$load->finish;
+($done) = $out =~ /number of transactions actually processed: (\d+)/;
+($failed) = $out =~ /number of failed transactions: (\d+)/;
+ok($load->result == 0 && $done && !$failed,
+	'pgbench ran ' . ($done // 0) . ' transactions across the rollback, ' . ($failed // 0) . ' failed')
+  or diag("$out\n$err");
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
+	'rolled_back', 'rolled back after the cutover');
+is(partitions(), "r FOR VALUES FROM ('0') TO ('10000'); r FOR VALUES FROM ('10000') TO ('20000')",
+	'the old partition is attached again, the shadow and the foreign table gone');
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant after the rollback');
+is($node1->safe_psql('postgres', 'SELECT count(*) FROM ONLY accounts_0'), 10000,
+	'the old partition holds every row of its range');
+cmp_ok($node1->safe_psql('postgres', 'SELECT balance FROM ONLY accounts_0 WHERE id = 9999'), '>', 500000,
+	'the write made on the other server after the cutover is in the old partition');
+like($node1->safe_psql('postgres', qq{
+SELECT string_agg(kind, ' ' ORDER BY id) FROM presplit.events
+ WHERE plan_id = $plan AND kind IN ('remote_reverse_caught_up', 'rollback_swap')}),
+	qr/^remote_reverse_caught_up rollback_swap$/,
+	'events: the rollback waited for the reverse direction under its lock, then swapped');
+diag($node1->safe_psql('postgres', qq{
+SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.events
+ WHERE plan_id = $plan AND kind IN ('cutover', 'remote_reverse', 'remote_reverse_caught_up', 'rollback_swap')}));
+# The worker drops the reverse direction and the table there after the
+# rollback committed.
+$node2->poll_query_until('postgres', q{
+SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM pg_publication)
+   AND to_regclass('public.accounts_0') IS NULL})
+  or die 'the reverse direction or the table left on the other server: ' . replication_objects($node2);
+$node1->poll_query_until('postgres', 'SELECT NOT EXISTS (SELECT FROM pg_subscription)')
+  or die 'the reverse subscription left here';
+slots_and_replication('after the rollback after the cutover');
+
+# 5. The forward slot dropped here while the split copies (the local copy
+# throttled, so that the plan is still backfilling): the worker re-syncs the
+# remote target. Then the reverse slot dropped on the other server: rollback
+# after the cutover refused, nothing changed; finalize drops the old
+# partition.
+sub drop_slot {
+	my ($node, $slot) = @_;
+	$node->poll_query_until('postgres', qq{
+SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot')
+    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
+                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
+          FROM pg_replication_slots WHERE slot_name = '$slot')})
+	  or die "could not drop the slot $slot";
+}
+$node1->safe_psql('postgres',
+	'ALTER SYSTEM SET presplit.backfill_max_rows_per_second = 100; SELECT pg_reload_conf()');
+$plan = $node1->safe_psql('postgres',
+	q{SELECT presplit.split_partition('accounts_0', '{5000}', servers => ARRAY[NULL, 'node2'])});
+$node2->poll_query_until('postgres', qq{
+SELECT EXISTS (SELECT FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+                WHERE s.subname = 'presplit_split_${plan}_1' AND r.srsubstate = 'r')})
+  or die 'the remote target was not copied';
+drop_slot($node1, "presplit_split_${plan}_1");
+# A transfer into the remote target's range, its replication broken.
+$node1->safe_psql('postgres', 'BEGIN; UPDATE accounts SET balance = balance + 77 WHERE id = 9998;'
+	  . ' UPDATE accounts SET balance = balance - 77 WHERE id = 1; COMMIT');
+my $marked = $node1->safe_psql('postgres', 'SELECT balance FROM accounts WHERE id = 9998');
+$node1->poll_query_until('postgres', qq{
+SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync')})
+  or die 'no re-sync: ' . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+like($node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync'}),
+	qr/the replication slot presplit_split_${plan}_1 here was gone; the table there emptied and copied again/,
+	'the forward slot dropped during the copy: the remote target re-synced, with an event');
+$node1->safe_psql('postgres',
+	'ALTER SYSTEM RESET presplit.backfill_max_rows_per_second; SELECT pg_reload_conf()');
+$node1->poll_query_until('postgres', qq{
+SELECT state = 'cut_over' FROM presplit.plans WHERE id = $plan
+   AND EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_reverse')})
+  or die 'the second split did not cut over with a reverse direction: '
+  . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_0')
+	  . ' ' . $node2->safe_psql('postgres', 'SELECT balance FROM public.accounts_0 WHERE id = 9998'),
+	$node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts_0 WHERE id >= 5000')
+	  . " $marked",
+	're-synced: the other server has the range as the old partition has it, the transfer included');
+$back = "presplit_back_split_${plan}_1";
+drop_slot($node2, $back);
+refused("SELECT presplit.rollback($plan)", '55000',
+	"has no reverse direction.*HINT:  The events remote_reverse_unavailable or remote_reverse_lost say why",
+	'the reverse slot dropped: rollback after the cutover refused, with why');
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan") . '; ' . partitions(),
+	"cut_over; $cut_over_layout", 'the refused rollback changed nothing');
 $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', qq{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.plans WHERE id = $plan}),

@@ -81,6 +81,21 @@ TEST(PlanWork, AfterTheCutoverOnlyTheValidationScan) {
     EXPECT_EQ(work_for(cut_over, false), PlanWork::plan_worker);
 }
 
+TEST(PlanWork, ARemoteTargetsReverseDirectionIsTendedAfterTheCutoverAndDroppedAfterARollback) {
+    PlanFacts cut_over = facts(PlanState::cut_over);
+    cut_over.remote_reverse_work = true;
+    EXPECT_EQ(work_for(cut_over, true), PlanWork::plan_worker);
+    PlanFacts rolled_back = facts(PlanState::rolled_back);
+    rolled_back.remote_reverse_work = true;
+    EXPECT_EQ(work_for(rolled_back, false), PlanWork::plan_worker);
+    PlanFacts failed = facts(PlanState::failed);
+    failed.remote_reverse_work = true;
+    EXPECT_EQ(work_for(failed, false), PlanWork::plan_worker);
+    PlanFacts finalized = facts(PlanState::finalized);
+    finalized.remote_reverse_work = true;
+    EXPECT_EQ(work_for(finalized, false), PlanWork::none);
+}
+
 TEST(PlanWork, FinishedPlansHaveNoWork) {
     for (PlanState state :
          {PlanState::planned, PlanState::finalized, PlanState::rolled_back, PlanState::cancelled})
