@@ -1,5 +1,6 @@
 #include "core/prediction_policy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -146,6 +147,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     } else if (!t->has_plan && plan_active) {
         t->has_plan = true;
         t->plan_key = in.plan_key;
+        t->plan_kind = in.plan_kind;
         t->plan_created_at = now;
     }
 
@@ -356,6 +358,26 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     t->plans_created++;
     remember_said(t, Action::create_plan, crossing_hour);
     return d;
+}
+
+int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, PredictMode mode,
+                        const std::vector<TimeWindow>& windows, int64_t now) {
+    if (mode != PredictMode::prepare && mode != PredictMode::split)
+        return 0;
+    if (decision.action != Action::hold_copy && decision.action != Action::create_plan)
+        return 0;
+    // decide_round lets the copy run inside a window once it is due: at once
+    // when it started before or cannot make it, else from the scheduled start.
+    const CopySchedule& s = decision.schedule;
+    const bool due_now = track.copy_started || s.verdict != CopyVerdict::fits;
+    const int64_t due = due_now ? now : std::max(now, s.start);
+    for (const TimeWindow& w : windows) {
+        if (w.ends <= due)
+            continue;
+        const int64_t at = std::max(due, w.starts);
+        return at > now ? at : 0;
+    }
+    return 0;
 }
 
 } // namespace presplit::core
