@@ -57,6 +57,13 @@ Decision make(Action action, const RoundInput& in) {
     return d;
 }
 
+// An event about our plan names its split, not this round's.
+void about_plan(Decision* d, const PartitionTrack& t) {
+    d->event.split_key = t.plan_key;
+    if (t.plan_kind != SplitKind::none)
+        d->event.split_kind = t.plan_kind;
+}
+
 void attach_schedule(Decision* d, const CopySchedule& s) {
     d->schedule = s;
     d->event.copy_verdict = s.verdict;
@@ -156,8 +163,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         if (state == PlanState::switching || state == PlanState::cut_over)
             return Decision{}; // the switchover owns it now
         Decision d = make(Action::none, in);
-        d.event.split_key = t->plan_key;
-        d.event.split_kind = t->plan_kind;
+        about_plan(&d, *t);
 
         // Being wrong, 1: the planned key no longer divides the load (or rows)
         // as it should, for an hour (not one noisy sample). Cancel; the next
@@ -170,7 +176,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         }
         if (t->drift_since != 0 && now - t->drift_since >= o.drift_persist_seconds) {
             d = make(Action::cancel_plan, in);
-            d.event.split_key = t->plan_key;
+            about_plan(&d, *t);
             char buf[160];
             std::snprintf(buf, sizeof buf,
                           "split point drifted: the planned key %.6g is off its target share by "
@@ -187,7 +193,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         // Being wrong, 2: no crossing within twice the horizon for a day.
         if (!c.already_over && now - t->last_crossing_seen_at >= o.cancel_after_seconds) {
             d = make(Action::cancel_plan, in);
-            d.event.split_key = t->plan_key;
+            about_plan(&d, *t);
             d.event.reason = "no crossing predicted within " + hours_text(2 * o.horizon_seconds) +
                              " for " + hours_text(now - t->last_crossing_seen_at) + " (" +
                              crossing_text(a, now) + "); no new predicted plan for " +
@@ -225,7 +231,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
             if (why.empty())
                 return d;
             d = make(Action::start_switchover, in);
-            d.event.split_key = t->plan_key;
+            about_plan(&d, *t);
             d.event.reason = why;
             return d;
         }
@@ -247,7 +253,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         // the same hold keeps waiting: it too runs inside a window.
         bool copy = in.mode != PredictMode::advise && w != kNoWindow && due;
         d = make(copy ? Action::copy : Action::hold_copy, in);
-        d.event.split_key = t->plan_key;
+        about_plan(&d, *t);
         attach_schedule(&d, s);
         d.emit = copy != t->copy_running;
         if (copy)

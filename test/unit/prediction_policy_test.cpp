@@ -379,13 +379,16 @@ TEST(Policy, FollowsTheCatalog) {
     in.assessment = crossing_in(t, 20 * H);
     in.plan_state = PlanState::backfilling;
     in.plan_key = 321;
+    in.plan_kind = SplitKind::size_quantile; // presplit.plan.split_kind
     in.windows = &r.windows;
     in.bytes_remaining = 10;
     in.copy_bytes_per_second = 1;
     Decision d = decide_round(&r.track, in, r.options);
     EXPECT_TRUE(r.track.has_plan);
     EXPECT_EQ(r.track.plan_key, 321);
+    EXPECT_EQ(r.track.plan_kind, SplitKind::size_quantile);
     EXPECT_EQ(d.action, Action::hold_copy); // noon: outside the window
+    EXPECT_EQ(d.event.split_kind, SplitKind::size_quantile) << "the plan's kind, not the round's";
     in.plan_state = PlanState::switching;
     EXPECT_EQ(decide_round(&r.track, in, r.options).action, Action::none);
 }
