@@ -344,7 +344,11 @@ ALTER TABLE presplit.plan ADD COLUMN copy_held boolean NOT NULL DEFAULT false,
     -- and the wall seconds its batches took, throttle pauses included: the
     -- copy rate the predictive manager schedules with (plans.copy_bytes_per_second).
     ADD COLUMN copy_bytes bigint NOT NULL DEFAULT 0 CHECK (copy_bytes >= 0),
-    ADD COLUMN copy_seconds double precision NOT NULL DEFAULT 0 CHECK (copy_seconds >= 0);
+    ADD COLUMN copy_seconds double precision NOT NULL DEFAULT 0 CHECK (copy_seconds >= 0),
+    -- A predicted plan's split: by the load, the size (rows) or an append
+    -- hot spot; its drift is judged by it, also after a restart. NULL for
+    -- the DBA's plans.
+    ADD COLUMN split_kind text CHECK (split_kind IN ('load', 'size', 'append'));
 
 -- The plans view shows whether a predicted plan's copy waits for an
 -- off-peak window, and its measured copy rate.

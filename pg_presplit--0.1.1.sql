@@ -117,6 +117,10 @@ CREATE TABLE presplit.plan (
     -- copy rate the predictive manager schedules with (plans.copy_bytes_per_second).
     copy_bytes   bigint           NOT NULL DEFAULT 0 CHECK (copy_bytes >= 0),
     copy_seconds double precision NOT NULL DEFAULT 0 CHECK (copy_seconds >= 0),
+    -- A predicted plan's split: by the load, the size (rows) or an append
+    -- hot spot; its drift is judged by it, also after a restart. NULL for
+    -- the DBA's plans.
+    split_kind   text CHECK (split_kind IN ('load', 'size', 'append')),
     CONSTRAINT plan_failure_has_reason CHECK (state <> 'failed' OR reason IS NOT NULL),
     CONSTRAINT plan_active_has_source
         CHECK (source IS NOT NULL OR presplit._is_terminal_plan_state(state)),

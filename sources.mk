@@ -28,7 +28,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/lock_wait.cpp \
 	src/core/plan_work.cpp \
 	src/core/forecast.cpp \
-	src/core/forecast_models.cpp
+	src/core/forecast_models.cpp \
+	src/core/range_drift.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

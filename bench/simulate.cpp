@@ -8,10 +8,12 @@
 //
 //   presplit_simulate [--seeds N] [--scenario NAME] [--events] [--window HH:MM-HH:MM,...]
 //                     [--headroom F] [--interval F] [--horizon HOURS]
-//                     [--early-start|--latest-start]
+//                     [--early-start|--latest-start] [--still-range]
 //
 // --events prints every decision's event, each day's off-peak windows and
-// each crossing; the other switches override the policy's defaults.
+// each crossing; --still-range splits at today's middle of the load even when
+// it moves (as before core/range_drift); the other switches override the
+// policy's defaults.
 // docs/prediction.md explains the scenarios, the measures and the results.
 #include "core/copy_schedule.hpp"
 #include "core/forecast.hpp"
@@ -20,6 +22,7 @@
 #include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
 #include "core/random.hpp"
+#include "core/range_drift.hpp"
 #include "core/split_decision.hpp"
 
 #include <algorithm>
@@ -277,6 +280,7 @@ struct Plan {
 
 struct PartState {
     PartitionTrack track{};
+    RangeTrack range{}; // the load split key, hourly: a moving hot range
     std::optional<PlanState> plan;
     size_t plan_index = 0; // into Strategy::plans
     double plan_key = 0;
@@ -316,6 +320,7 @@ struct Knobs {
     double interval = 0.95;
     bool start_early = CopyOptions{}.start_early;
     int64_t horizon_hours = 24;
+    bool follow_range = true; // aim load splits along a moving hot range
 };
 Knobs knobs;
 
@@ -464,6 +469,11 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
             PartState& ps = s.parts[i];
             if (ps.done)
                 continue;
+            if (knobs.follow_range) {
+                SplitChoice middle = choose_load_split(w.sampler[i], LoadSplitOptions{});
+                if (middle.kind == SplitKind::load_balance)
+                    observe_range(&ps.range, now, middle.key, 0, kKeySpace);
+            }
             Forecast f = forecast_hourly(w.hourly_rate[i].data() + first, hours - first, fo);
             ps.load_fc = f.hours;
             if (w.sc.partitions[i].size_threshold > 0) {
@@ -490,8 +500,15 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
         int64_t covered = 0;
         LoadCounters last = w.history[i].last_seconds(now, 600, &covered);
         double current = covered > 0 ? static_cast<double>(last.statements()) / covered : 0;
+        // A moving hot range: the split where the load's middle will be the
+        // day after the crossing, and the drift judged along its path.
+        const RangeMotion motion = range_motion(ps.range, now);
+        const int64_t aim = aim_time(predict_crossing(ps.load_fc, hour_start, now, current,
+                                                      p.load_threshold, s.policy.headroom),
+                                     ps.track.last_crossing_at, now);
         MetricInput load{&ps.load_fc, current, p.load_threshold,
-                         choose_load_split(w.sampler[i], LoadSplitOptions{})};
+                         aim_load_split(choose_load_split(w.sampler[i], LoadSplitOptions{}), motion,
+                                        now, aim, 0, kKeySpace)};
         std::vector<double> bounds = size_bounds(p, now);
         MetricInput size{&ps.size_fc, w.size[i], p.size_threshold, choose_size_split(bounds)};
         SplitChoice append;
@@ -502,7 +519,8 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
         if (ps.plan) {
             if (ps.track.plan_kind == SplitKind::load_balance)
                 it.drift =
-                    std::fabs(share_below_points(w.sampler[i], ps.plan_key, 0, kKeySpace) - 0.5);
+                    load_split_drift(w.sampler[i], ps.plan_key,
+                                     range_shift(motion, now, aim, 0, kKeySpace), 0, kKeySpace);
             else if (ps.track.plan_kind == SplitKind::size_quantile)
                 it.drift = std::fabs(share_below_bounds(bounds, ps.plan_key) - 0.5);
             if (std::isnan(it.drift))
@@ -905,6 +923,8 @@ int main(int argc, char** argv) {
             knobs.start_early = true;
         } else if (!std::strcmp(argv[a], "--latest-start")) {
             knobs.start_early = false;
+        } else if (!std::strcmp(argv[a], "--still-range")) {
+            knobs.follow_range = false;
         } else if (!std::strcmp(argv[a], "--events")) {
             events = true;
         } else if (!std::strcmp(argv[a], "--window") && a + 1 < argc) {
@@ -918,7 +938,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: %s [--seeds N] [--scenario NAME] [--events] [--window "
                          "HH:MM-HH:MM,...] [--headroom F] [--interval F] [--horizon HOURS] "
-                         "[--early-start|--latest-start]\n",
+                         "[--early-start|--latest-start] [--still-range]\n",
                          argv[0]);
             return 2;
         }
@@ -926,12 +946,13 @@ int main(int argc, char** argv) {
     auto started = std::chrono::steady_clock::now();
     std::printf("%d days of history, %d days evaluated (+%d for outcomes), %d seed(s), rounds "
                 "every %lld min, mode prepare, load threshold %.0f/s; windows: %s; horizon %lld h, "
-                "headroom %.2f, interval %.2f, copy starts %s\n\n",
+                "headroom %.2f, interval %.2f, copy starts %s; load splits %s\n\n",
                 kHistoryDays, kEvalDays, kTailDays, seeds,
                 static_cast<long long>(kRoundSeconds / 60), kLoadThreshold,
                 fixed.empty() ? "predicted" : format_maintenance_window(fixed).c_str(),
                 static_cast<long long>(knobs.horizon_hours), knobs.headroom, knobs.interval,
-                knobs.start_early ? "at the first window" : "at the latest start");
+                knobs.start_early ? "at the first window" : "at the latest start",
+                knobs.follow_range ? "follow a moving hot range" : "at today's middle");
     std::printf("| scenario | strategy | MASE h1-24 (median) | MAPE h1 | needed splits | synced "
                 "before crossing | synced ahead (median) | bytes copied off-peak | bytes copied in "
                 "predicted windows | plans / unneeded | flaps / re-plans | "

@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(presplit_test_sample_sizes);
 PG_FUNCTION_INFO_V1(presplit_test_create_predicted_plan);
 }
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -151,8 +152,9 @@ Datum presplit_test_sample_sizes(PG_FUNCTION_ARGS) {
     });
 }
 
-// A predicted plan of `source` at `split_point` (held or not), created as the
-// manager's round creates one: as the table's owner.
+// A predicted plan of `source` at `split_point` (held or not; of a split
+// kind, 'load' unless given), created as the manager's round creates one: as
+// the table's owner.
 Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
     return pg::entry([&]() -> Datum {
         if (!pg::call([] { return superuser(); }))
@@ -161,6 +163,13 @@ Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
         const Oid source = PG_GETARG_OID(0);
         const std::string point = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
         const bool held = PG_GETARG_BOOL(2);
-        PG_RETURN_INT64(predictor::create_predicted_plan(source, point, held));
+        // An optional fourth argument: the split kind ('load', 'size', 'append').
+        std::optional<core::SplitKind> kind = core::SplitKind::load_balance;
+        if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+            kind = core::parse_split_kind(
+                pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(3)); }));
+        if (!kind || *kind == core::SplitKind::none)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown split kind");
+        PG_RETURN_INT64(predictor::create_predicted_plan(source, point, held, *kind));
     });
 }

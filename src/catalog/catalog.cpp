@@ -91,11 +91,12 @@ const char* const kPlanColumnsBase =
     "  WHERE c.plan_id = id AND c.channel = 'new')) * 1000, "
     "extract(epoch FROM clock_timestamp() - cut_over_at)";
 
-// The plan columns after kPlanColumnsBase: copy_held, or false on a 0.1.0
-// catalog (a fixed choice of two texts).
+// The plan columns after kPlanColumnsBase: copy_held and split_kind, or
+// false and NULL on a 0.1.0 catalog (a fixed choice of two texts).
 std::string plan_columns() {
-    return std::string(kPlanColumnsBase) +
-           (has_prediction_catalog() ? ", copy_held" : ", false AS copy_held");
+    return std::string(kPlanColumnsBase) + (has_prediction_catalog()
+                                                ? ", copy_held, split_kind"
+                                                : ", false AS copy_held, NULL AS split_kind");
 }
 
 // presplit.plan.state, parsed where it is read. Its CHECK admits only the
@@ -133,6 +134,7 @@ Plan plan_from_row(const pg::Row& row) {
     if (row[13])
         plan.seconds_since_cut_over = std::stod(*row[13]);
     plan.copy_held = *row[14] == "t";
+    plan.split_kind = row[15];
     return plan;
 }
 
@@ -422,6 +424,13 @@ void set_copy_held(int64_t id, bool held) {
     store("UPDATE presplit.plan SET copy_held = $2::boolean"
           " WHERE id = $1::bigint AND copy_held IS DISTINCT FROM $2::boolean",
           {std::to_string(id), held ? "true" : "false"});
+}
+
+void set_split_kind(int64_t id, const std::string& kind) {
+    if (!has_prediction_catalog())
+        return; // (no predicted plans on a 0.1.0 catalog)
+    store("UPDATE presplit.plan SET split_kind = $2 WHERE id = $1::bigint",
+          {std::to_string(id), kind});
 }
 
 void add_copy_measure(int64_t id, double bytes, double seconds) {

@@ -74,6 +74,7 @@ struct Plan {
     bool ramp = true;
     bool paused = false;
     bool copy_held = false; // the predictive manager holds its copy (outside off-peak windows)
+    std::optional<std::string> split_kind;       // a predicted plan's: load, size or append
     std::optional<int> new_channel_weight;       // once switching has begun
     std::optional<int64_t> ms_at_current_weight; // since the new weight was set
     std::optional<double> seconds_since_cut_over;
@@ -133,6 +134,9 @@ void set_split_thresholds(unsigned int parent, std::optional<double> load,
 void request_switch(int64_t id, bool ramp);
 // The predictive manager holds (or lets run) a predicted plan's copy.
 void set_copy_held(int64_t id, bool held);
+// A predicted plan's split kind (core::to_string(SplitKind)), kept so that a
+// restarted manager judges its drift by it.
+void set_split_kind(int64_t id, const std::string& kind);
 // Adds one backfill batch to the plan's copy measure (presplit.plan
 // copy_bytes, copy_seconds): the source's bytes it copied and the wall
 // seconds it took, the throttle's pause included. Nothing on a 0.1.0 catalog.

@@ -1,5 +1,6 @@
 #include "core/prediction_policy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +55,13 @@ Decision make(Action action, const RoundInput& in) {
     e.split_key = a.split.key;
     e.drift = in.drift;
     return d;
+}
+
+// An event about our plan names its split, not this round's.
+void about_plan(Decision* d, const PartitionTrack& t) {
+    d->event.split_key = t.plan_key;
+    if (t.plan_kind != SplitKind::none)
+        d->event.split_kind = t.plan_kind;
 }
 
 void attach_schedule(Decision* d, const CopySchedule& s) {
@@ -146,6 +154,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     } else if (!t->has_plan && plan_active) {
         t->has_plan = true;
         t->plan_key = in.plan_key;
+        t->plan_kind = in.plan_kind;
         t->plan_created_at = now;
     }
 
@@ -154,8 +163,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         if (state == PlanState::switching || state == PlanState::cut_over)
             return Decision{}; // the switchover owns it now
         Decision d = make(Action::none, in);
-        d.event.split_key = t->plan_key;
-        d.event.split_kind = t->plan_kind;
+        about_plan(&d, *t);
 
         // Being wrong, 1: the planned key no longer divides the load (or rows)
         // as it should, for an hour (not one noisy sample). Cancel; the next
@@ -168,7 +176,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         }
         if (t->drift_since != 0 && now - t->drift_since >= o.drift_persist_seconds) {
             d = make(Action::cancel_plan, in);
-            d.event.split_key = t->plan_key;
+            about_plan(&d, *t);
             char buf[160];
             std::snprintf(buf, sizeof buf,
                           "split point drifted: the planned key %.6g is off its target share by "
@@ -185,7 +193,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         // Being wrong, 2: no crossing within twice the horizon for a day.
         if (!c.already_over && now - t->last_crossing_seen_at >= o.cancel_after_seconds) {
             d = make(Action::cancel_plan, in);
-            d.event.split_key = t->plan_key;
+            about_plan(&d, *t);
             d.event.reason = "no crossing predicted within " + hours_text(2 * o.horizon_seconds) +
                              " for " + hours_text(now - t->last_crossing_seen_at) + " (" +
                              crossing_text(a, now) + "); no new predicted plan for " +
@@ -223,7 +231,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
             if (why.empty())
                 return d;
             d = make(Action::start_switchover, in);
-            d.event.split_key = t->plan_key;
+            about_plan(&d, *t);
             d.event.reason = why;
             return d;
         }
@@ -245,7 +253,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         // the same hold keeps waiting: it too runs inside a window.
         bool copy = in.mode != PredictMode::advise && w != kNoWindow && due;
         d = make(copy ? Action::copy : Action::hold_copy, in);
-        d.event.split_key = t->plan_key;
+        about_plan(&d, *t);
         attach_schedule(&d, s);
         d.emit = copy != t->copy_running;
         if (copy)
@@ -356,6 +364,26 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     t->plans_created++;
     remember_said(t, Action::create_plan, crossing_hour);
     return d;
+}
+
+int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, PredictMode mode,
+                        const std::vector<TimeWindow>& windows, int64_t now) {
+    if (mode != PredictMode::prepare && mode != PredictMode::split)
+        return 0;
+    if (decision.action != Action::hold_copy && decision.action != Action::create_plan)
+        return 0;
+    // decide_round lets the copy run inside a window once it is due: at once
+    // when it started before or cannot make it, else from the scheduled start.
+    const CopySchedule& s = decision.schedule;
+    const bool due_now = track.copy_started || s.verdict != CopyVerdict::fits;
+    const int64_t due = due_now ? now : std::max(now, s.start);
+    for (const TimeWindow& w : windows) {
+        if (w.ends <= due)
+            continue;
+        const int64_t at = std::max(due, w.starts);
+        return at > now ? at : 0;
+    }
+    return 0;
 }
 
 } // namespace presplit::core

@@ -137,6 +137,10 @@ struct RoundInput {
     const std::vector<TimeWindow>* windows = nullptr; // off-peak, sorted, from now on
     size_t predicted_plans = 0; // active predicted plans server-wide, this one excluded
     double shadow_bytes = 0;    // their sources' bytes, this one excluded
+
+    // Our plan's split kind (presplit.plan.split_kind), adopted with the
+    // plan after a restart; none: unknown.
+    SplitKind plan_kind = SplitKind::none;
 };
 
 struct Decision {
@@ -150,5 +154,14 @@ struct Decision {
 // call it in order of predicted crossing (earliest first), counting the plans
 // created so far into predicted_plans / shadow_bytes.
 Decision decide_round(PartitionTrack* track, const RoundInput& in, const PolicyOptions& options);
+
+// When a copy this decision holds (hold_copy, or create_plan outside a
+// window or before its scheduled start) would be let run, if nothing else
+// changed: its scheduled start, or the start of the next window from then.
+// The manager runs its next round at the earliest such time rather than at
+// the next hourly one, so that a copy starts with its window. 0: nothing
+// held, or no window ahead (in mode advise nothing is ever let run).
+int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, PredictMode mode,
+                        const std::vector<TimeWindow>& windows, int64_t now);
 
 } // namespace presplit::core

@@ -43,6 +43,14 @@ const char* to_string(SplitKind kind) {
     return "none";
 }
 
+std::optional<SplitKind> parse_split_kind(std::string_view name) {
+    for (SplitKind kind : {SplitKind::none, SplitKind::load_balance, SplitKind::size_quantile,
+                           SplitKind::append_edge})
+        if (name == to_string(kind))
+            return kind;
+    return std::nullopt;
+}
+
 Crossing predict_crossing(const std::vector<ForecastPoint>& hours, int64_t first_hour_start,
                           int64_t now, double current, double threshold, double headroom) {
     Crossing crossing;

@@ -20,7 +20,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/forecast.hpp"
@@ -63,6 +65,8 @@ enum class SplitKind {
     append_edge,   // just above the largest key
 };
 const char* to_string(SplitKind kind); // "none", "load", "size", "append"
+// The names to_string gives (presplit.plan.split_kind); nullopt for another.
+std::optional<SplitKind> parse_split_kind(std::string_view name);
 
 struct SplitChoice {
     SplitKind kind = SplitKind::none;

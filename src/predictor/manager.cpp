@@ -8,6 +8,7 @@
 #include "core/forecast.hpp"
 #include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
+#include "core/range_drift.hpp"
 #include "core/split_decision.hpp"
 #include "migration/shadows.hpp"
 #include "migration/split_request.hpp"
@@ -46,7 +47,12 @@ constexpr const char* kPredicted = "predicted";
 constexpr size_t kCopyMeasures = 5;
 
 std::map<Oid, core::PartitionTrack> tracks; // by partition; this process only
+std::map<Oid, core::RangeTrack> ranges;     // the load split key, hourly: a moving hot range
 int64_t last_round_hour = -1;
+// The earliest time a copy held in the last round would be let run (its
+// window's start, or its scheduled start; core::copy_release_at): a round
+// runs then, not only at the next hour. 0: none.
+int64_t next_release_at = 0;
 
 core::PredictMode mode() {
     return static_cast<core::PredictMode>(config::predict_mode);
@@ -121,6 +127,7 @@ struct Candidate {
     std::vector<double> histogram; // the key's equal-frequency bounds (pg_statistic)
     core::Assessment assessment;
     std::string split_text; // of assessment.split, when ok
+    double range_shift = 0; // how far the load's middle moves until the split's aim (range_drift)
     double source_bytes = 0;
     std::optional<catalog::Plan> plan; // our active predicted plan
     bool other_plan = false;           // an active plan that is not ours
@@ -210,10 +217,13 @@ std::vector<core::TimeWindow> offpeak_windows(const std::vector<std::vector<doub
 bool manager_round_due() {
     if (mode() == core::PredictMode::off)
         return false;
-    const int64_t hour = pg::model_now_seconds() / kHour;
-    if (hour == last_round_hour)
+    const int64_t now = pg::model_now_seconds();
+    const int64_t hour = now / kHour;
+    const bool release = next_release_at != 0 && now >= next_release_at;
+    if (hour == last_round_hour && !release)
         return false;
     last_round_hour = hour;
+    next_release_at = 0; // the round sets it again (or a failed round waits for the hour)
     return true;
 }
 
@@ -283,6 +293,25 @@ std::vector<ManagerAction> run_manager_round() {
             split.reason = "the key's type is not sampled";
         }
         split = inside_bounds(split, *leaf, "sampled");
+        // A hot range moving through the keys: the split where the load's
+        // middle will be the day after the crossing (core/range_drift.hpp).
+        const double lo = c.leaf.has_lower ? c.leaf.lower : -1e300;
+        const double hi = c.leaf.has_upper ? c.leaf.upper : 1e300;
+        core::RangeTrack& range = ranges[c.relid]; // zeroed when new
+        if (split.kind == core::SplitKind::load_balance && !split_options.images_only)
+            core::observe_range(&range, now, split.key, lo, hi);
+        {
+            const core::RangeMotion motion = core::range_motion(range, now);
+            const auto known = tracks.find(c.relid);
+            const int64_t aim =
+                core::aim_time(core::predict_crossing(f.hours, first_hour_start, now, current,
+                                                      load_threshold, options.headroom),
+                               known != tracks.end() ? known->second.last_crossing_at : 0, now);
+            c.range_shift = core::range_shift(motion, now, aim, lo, hi);
+            if (!split_options.images_only)
+                split = inside_bounds(core::aim_load_split(split, motion, now, aim, lo, hi), *leaf,
+                                      "sampled");
+        }
         const std::string load_split_text = !split.ok() ? ""
                                             : split_options.images_only
                                                 ? analyzer::image_text(split.image)
@@ -471,26 +500,37 @@ std::vector<ManagerAction> run_manager_round() {
             key_text = c.plan->split_points.front();
             if (auto key = key_position(key_text, c.leaf)) {
                 in.plan_key = *key;
-                // A size split divides the rows, a load split the load; an
-                // append split sits at the edge on purpose (no drift).
+                // A size split divides the rows, a load split the load
+                // (along a moving hot range); an append split sits at the
+                // edge on purpose (no drift). The kind is the plan's own
+                // (presplit.plan.split_kind), else this process's memory.
                 const auto known = tracks.find(c.relid);
+                std::optional<core::SplitKind> stored =
+                    c.plan->split_kind ? core::parse_split_kind(*c.plan->split_kind) : std::nullopt;
                 const core::SplitKind kind =
-                    known != tracks.end() ? known->second.plan_kind : core::SplitKind::load_balance;
-                const bool by_rows = kind == core::SplitKind::size_quantile;
-                const double share =
-                    kind == core::SplitKind::append_edge ? 0.5
-                    : by_rows
-                        ? (c.histogram.size() >= 2 ? core::share_below_bounds(c.histogram, *key)
-                                                   : std::nan(""))
-                        : core::share_below_points(c.sampler, *key,
-                                                   c.leaf.has_lower ? c.leaf.lower : -1e300,
-                                                   c.leaf.has_upper ? c.leaf.upper : 1e300);
-                in.drift = std::isnan(share) ? 0 : std::fabs(share - 0.5);
+                    stored && *stored != core::SplitKind::none ? *stored
+                    : known != tracks.end() && known->second.plan_kind != core::SplitKind::none
+                        ? known->second.plan_kind
+                        : core::SplitKind::load_balance;
+                in.plan_kind = kind;
+                const double drift =
+                    kind == core::SplitKind::append_edge ? 0
+                    : kind == core::SplitKind::size_quantile
+                        ? (c.histogram.size() >= 2
+                               ? std::fabs(core::share_below_bounds(c.histogram, *key) - 0.5)
+                               : std::nan(""))
+                        : core::load_split_drift(c.sampler, *key, c.range_shift,
+                                                 c.leaf.has_lower ? c.leaf.lower : -1e300,
+                                                 c.leaf.has_upper ? c.leaf.upper : 1e300);
+                in.drift = std::isnan(drift) ? 0 : drift;
             }
             in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;
         }
         core::PartitionTrack& track = tracks[c.relid]; // zeroed when new
         const core::Decision d = core::decide_round(&track, in, options);
+        const int64_t release = core::copy_release_at(d, track, predict, windows, now);
+        if (release != 0 && (next_release_at == 0 || release < next_release_at))
+            next_release_at = release;
 
         ManagerAction action;
         action.partition = c.relid;
@@ -510,6 +550,7 @@ std::vector<ManagerAction> run_manager_round() {
         case core::Action::create_plan:
             action.kind = ManagerAction::Kind::create_plan;
             action.split_point = c.split_text;
+            action.split_kind = c.assessment.split.kind;
             // Held outside the windows, and inside one until the scheduled
             // start (the latest that still makes it), as decide_round then
             // decides for the plan's copy.
@@ -537,14 +578,17 @@ std::vector<ManagerAction> run_manager_round() {
     return actions;
 }
 
-int64_t create_predicted_plan(Oid source, const std::string& split_point, bool copy_held) {
+int64_t create_predicted_plan(Oid source, const std::string& split_point, bool copy_held,
+                              core::SplitKind kind) {
     // As the owner: validate_source checks the owner's rights, the shadows
     // and capture are the owner's (docs/security.md).
     const Oid owner = relation_owner(source);
     pg::RunAsTableOwner as_owner(owner);
     migration::SplitRequest request = migration::validate_source(source);
     request.split_points = {split_point};
-    return migration::start_plan(request, kPredicted, owner, copy_held);
+    const int64_t id = migration::start_plan(request, kPredicted, owner, copy_held);
+    catalog::set_split_kind(id, core::to_string(kind));
+    return id;
 }
 
 void apply_action(const ManagerAction& action) {
@@ -565,7 +609,8 @@ void apply_action(const ManagerAction& action) {
     case ManagerAction::Kind::event:
         break;
     case ManagerAction::Kind::create_plan:
-        plan_id = create_predicted_plan(action.partition, action.split_point, action.copy_held);
+        plan_id = create_predicted_plan(action.partition, action.split_point, action.copy_held,
+                                        action.split_kind);
         break;
     case ManagerAction::Kind::hold_copy:
         catalog::set_copy_held(*plan_id, true);

@@ -379,13 +379,16 @@ TEST(Policy, FollowsTheCatalog) {
     in.assessment = crossing_in(t, 20 * H);
     in.plan_state = PlanState::backfilling;
     in.plan_key = 321;
+    in.plan_kind = SplitKind::size_quantile; // presplit.plan.split_kind
     in.windows = &r.windows;
     in.bytes_remaining = 10;
     in.copy_bytes_per_second = 1;
     Decision d = decide_round(&r.track, in, r.options);
     EXPECT_TRUE(r.track.has_plan);
     EXPECT_EQ(r.track.plan_key, 321);
+    EXPECT_EQ(r.track.plan_kind, SplitKind::size_quantile);
     EXPECT_EQ(d.action, Action::hold_copy); // noon: outside the window
+    EXPECT_EQ(d.event.split_kind, SplitKind::size_quantile) << "the plan's kind, not the round's";
     in.plan_state = PlanState::switching;
     EXPECT_EQ(decide_round(&r.track, in, r.options).action, Action::none);
 }
@@ -405,4 +408,40 @@ TEST(Policy, CopiedPlanIsReleasedInAWindowForItsVerification) {
     Decision d = w.round(night, crossing_in(night, 9 * H));
     EXPECT_EQ(d.action, Action::copy);
     EXPECT_EQ(d.schedule.verdict, CopyVerdict::done);
+}
+
+// A held copy is let run at its window's start (or its scheduled start), not
+// at the next hourly round: the manager wakes then.
+TEST(Policy, HeldCopyIsReleasedAtItsWindowsStart) {
+    World w;
+    w.windows = expand_daily_windows(parse_maintenance_window("01:30-05:00").windows, kMidnight,
+                                     kMidnight + 10 * kDaySeconds, 0);
+    w.options.copy.start_early = true;
+    const int64_t noon = kMidnight + 12 * H;
+    Decision d = w.round(noon, crossing_in(noon, 22 * H));
+    ASSERT_EQ(d.action, Action::create_plan);
+    const int64_t half_past_one = kMidnight + kDaySeconds + H + 30 * 60;
+    EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, noon), half_past_one);
+    // advise never lets a copy run: nothing to wake for.
+    EXPECT_EQ(copy_release_at(d, w.track, PredictMode::advise, w.windows, noon), 0);
+    w.plan = PlanState::backfilling;
+    const int64_t one = kMidnight + kDaySeconds + H;
+    d = w.round(one, crossing_in(one, 9 * H));
+    ASSERT_EQ(d.action, Action::hold_copy);
+    EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, one), half_past_one);
+    // A round at that time lets it run.
+    d = w.round(half_past_one, crossing_in(half_past_one, 8 * H + 30 * 60));
+    EXPECT_EQ(d.action, Action::copy);
+    EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, half_past_one), 0);
+
+    // At the latest start: the scheduled start inside the window, 03:30
+    // (deadline 09:00, 1.5 h of copy), not the window's start.
+    World late;
+    Decision c = late.round(noon, crossing_in(noon, 22 * H));
+    ASSERT_EQ(c.action, Action::create_plan);
+    EXPECT_EQ(copy_release_at(c, late.track, PredictMode::split, late.windows, noon),
+              kMidnight + kDaySeconds + 3 * H + 30 * 60);
+    // No window ahead: nothing to wake for.
+    std::vector<TimeWindow> none;
+    EXPECT_EQ(copy_release_at(c, late.track, PredictMode::prepare, none, noon), 0);
 }
