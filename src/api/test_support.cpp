@@ -152,7 +152,8 @@ Datum presplit_test_sample_sizes(PG_FUNCTION_ARGS) {
 }
 
 // A predicted plan of `source` at `split_point` (held or not), created as the
-// manager's round creates one: as the table's owner.
+// manager's round creates one: as the table's owner. NULL, with a NOTICE
+// saying why, when none is created (no predict server can take it).
 Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
     return pg::entry([&]() -> Datum {
         if (!pg::call([] { return superuser(); }))
@@ -161,6 +162,12 @@ Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
         const Oid source = PG_GETARG_OID(0);
         const std::string point = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
         const bool held = PG_GETARG_BOOL(2);
-        PG_RETURN_INT64(predictor::create_predicted_plan(source, point, held));
+        const predictor::PredictedPlan created =
+            predictor::create_predicted_plan(source, point, held);
+        if (!created.note.empty())
+            pg::call([&] { ereport(NOTICE, (errmsg("%s", created.note.c_str()))); });
+        if (!created.id)
+            PG_RETURN_NULL();
+        PG_RETURN_INT64(*created.id);
     });
 }

@@ -143,15 +143,26 @@ void create_remote_targets(const migration::PlanLayout& layout) {
 }
 
 bool subscribe_remote_targets(const migration::PlanLayout& layout) {
-    bool created = false;
+    std::vector<const migration::ShadowLayout*> created;
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
             continue;
         Connection remote(server_oid(*shadow.row.server), layout.table_owner);
         create_subscription(remote, name_of(layout, shadow));
-        created = true;
+        created.push_back(&shadow);
     }
-    return created;
+    // Created only once the plan's copy runs (presplit.backfill_paused off,
+    // a predicted plan's copy released inside its window): from here
+    // PostgreSQL's table sync copies at its own pace. Logged after the last
+    // one: an event gives this transaction an xid, which the next slot's
+    // creation would wait for.
+    for (const migration::ShadowLayout* shadow : created)
+        catalog::log_event(layout.plan.id, layout.source, "remote_copy_started",
+                           target_label(layout, *shadow) + ": subscription " +
+                               name_of(layout, *shadow) +
+                               " created there; its initial table sync copies the rows now "
+                               "(not throttled)");
+    return !created.empty();
 }
 
 RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
