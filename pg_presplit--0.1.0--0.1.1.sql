@@ -338,7 +338,11 @@ COMMENT ON FUNCTION presplit.forecast(regclass, int) IS
 
 ALTER TABLE presplit.managed_table
     ADD COLUMN split_load_threshold double precision CHECK (split_load_threshold >= 0),
-    ADD COLUMN split_size_threshold bigint CHECK (split_size_threshold >= 0);
+    ADD COLUMN split_size_threshold bigint CHECK (split_size_threshold >= 0),
+    -- presplit.set_predict_servers: the postgres_fdw servers a predicted
+    -- split puts its upper piece on ('{}': this server only); NULL:
+    -- presplit.predict_servers.
+    ADD COLUMN predict_servers name[] CHECK (array_position(predict_servers, NULL) IS NULL);
 ALTER TABLE presplit.plan ADD COLUMN copy_held boolean NOT NULL DEFAULT false,
     -- What the backfill copied (the source's bytes, estimated from its rows)
     -- and the wall seconds its batches took, throttle pauses included: the
@@ -375,6 +379,16 @@ AS 'MODULE_PATHNAME', 'presplit_set_split_thresholds'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION presplit.set_split_thresholds(regclass, double precision, text) IS
     'A table''s own split thresholds (statements/s, size such as ''10GB''); NULL: the settings';
+
+-- A table's own presplit.predict_servers: the postgres_fdw servers its
+-- predicted splits put their new upper piece on; '{}' keeps them on this
+-- server, NULL is the setting's value.
+CREATE FUNCTION presplit.set_predict_servers(parent regclass, servers name[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'presplit_set_predict_servers'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION presplit.set_predict_servers(regclass, name[]) IS
+    'The servers a table''s predicted splits put their upper piece on; NULL: presplit.predict_servers';
 
 -- What the worker's manager concluded in its last round, per managed
 -- partition and metric, and the off-peak windows it predicted (or expanded

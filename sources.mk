@@ -15,6 +15,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/split_decision.cpp \
 	src/core/copy_schedule.cpp \
 	src/core/prediction_policy.cpp \
+	src/core/server_choice.cpp \
 	src/core/split_points.cpp \
 	src/core/text_array.cpp \
 	src/core/throttle.cpp \

@@ -87,6 +87,10 @@ extern int prediction_horizon_seconds;
 // presplit.maintenance_window: fixed off-peak windows ('01:00-05:00', several
 // separated by commas, server time zone); empty: predicted from the load.
 extern char* maintenance_window;
+// presplit.predict_servers: postgres_fdw servers (a comma-separated list of
+// names) a predicted split puts its upper piece on; empty: this server only.
+// Overridable per table (presplit.set_predict_servers).
+extern char* predict_servers;
 // presplit.clock_rate: the analyzer's and predictor's clock runs this many
 // times faster than the wall clock since the server started (tests, demos).
 extern double clock_rate;

@@ -4,6 +4,7 @@
 #include "config.hpp"
 #include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
+#include "core/server_choice.hpp"
 #include "pg/guard.hpp"
 #include "hooks.hpp"
 #include "pg/shared_memory.hpp"
@@ -54,6 +55,7 @@ double config::split_load_threshold = 0;
 int config::split_size_threshold_mb = 0;
 int config::prediction_horizon_seconds = 48 * 3600;
 char* config::maintenance_window = nullptr;
+char* config::predict_servers = nullptr;
 double config::clock_rate = 1;
 
 namespace {
@@ -76,6 +78,19 @@ bool check_maintenance_window(char** value, void**, GucSource) {
     GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
     GUC_check_errdetail("%s", parsed.error.c_str());
     GUC_check_errhint("%s", parsed.hint.c_str());
+    return false;
+}
+
+// presplit.predict_servers must be a list of names (22023 where it is set).
+// Whether each server exists is a question for each database: the worker
+// checks it when it plans, and says in an event when one cannot be used.
+bool check_predict_servers(char** value, void**, GucSource) {
+    if (core::parse_server_list(*value != nullptr ? *value : "").has_value())
+        return true;
+    GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+    GUC_check_errdetail("It must be a comma-separated list of server names.");
+    GUC_check_errhint("For example 'node2, node3' (quote a name with double quotes if needed); "
+                      "empty: predicted splits stay on this server.");
     return false;
 }
 
@@ -105,6 +120,11 @@ void define_prediction_settings() {
         "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",
         "In the server's time zone. Empty: the quiet hours predicted from the load.",
         &config::maintenance_window, "", PGC_SIGHUP, 0, check_maintenance_window, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "presplit.predict_servers",
+        "postgres_fdw servers a predicted split puts its new upper piece on, e.g. 'node2,node3'.",
+        "Empty: predicted splits stay on this server. Per table: presplit.set_predict_servers.",
+        &config::predict_servers, "", PGC_SIGHUP, 0, check_predict_servers, nullptr, nullptr);
     DefineCustomRealVariable(
         "presplit.clock_rate",
         "Speed of the analyzer's and predictor's clock relative to the wall clock.",

@@ -3,6 +3,8 @@
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 }
@@ -35,6 +37,29 @@ std::string required_text(FunctionCallInfo fcinfo, int arg, const char* name) {
 std::string relation_name(Oid relid) {
     const char* name = pg::call([&] { return get_rel_name(relid); });
     return name ? name : "OID " + std::to_string(relid);
+}
+
+std::vector<std::optional<std::string>> name_array(FunctionCallInfo fcinfo, int arg,
+                                                   const char* name) {
+    std::vector<std::optional<std::string>> names;
+    pg::call([&] {
+        ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
+        if (ARR_NDIM(array) > 1)
+            ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                            errmsg("%s must be a one-dimensional array", name)));
+        Datum* values;
+        bool* nulls;
+        int count;
+        deconstruct_array(array, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &values, &nulls,
+                          &count);
+        for (int i = 0; i < count; ++i) {
+            if (nulls[i])
+                names.emplace_back();
+            else
+                names.emplace_back(NameStr(*DatumGetName(values[i])));
+        }
+    });
+    return names;
 }
 
 } // namespace presplit::api

@@ -6,7 +6,9 @@ extern "C" {
 #include "fmgr.h"
 }
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace presplit::api {
 
@@ -14,6 +16,11 @@ namespace presplit::api {
 Oid required_oid(FunctionCallInfo fcinfo, int arg, const char* name);
 int64 required_int64(FunctionCallInfo fcinfo, int arg, const char* name);
 std::string required_text(FunctionCallInfo fcinfo, int arg, const char* name);
+
+// A name[] argument's elements (a NULL element: nullopt); ERROR 2202E if
+// the array has more than one dimension. `name` is the argument's name.
+std::vector<std::optional<std::string>> name_array(FunctionCallInfo fcinfo, int arg,
+                                                   const char* name);
 
 // A relation's unqualified name for messages ("OID n" if it is gone).
 std::string relation_name(Oid relid);

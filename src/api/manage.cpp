@@ -1,5 +1,6 @@
-// presplit.manage(regclass), presplit.unmanage(regclass) and
-// presplit.set_split_thresholds(regclass, float8, text).
+// presplit.manage(regclass), presplit.unmanage(regclass),
+// presplit.set_split_thresholds(regclass, float8, text) and
+// presplit.set_predict_servers(regclass, name[]).
 // Every check runs before anything is written, the caller's ownership before
 // any lock; the parent stays locked (SHARE UPDATE EXCLUSIVE: no concurrent
 // DDL, manage or unmanage) until the end of the transaction.
@@ -9,6 +10,7 @@
 #include "core/text_array.hpp"
 #include "pg/guard.hpp"
 #include "pg/relation.hpp"
+#include "remote/replication.hpp"
 
 #include <cmath>
 #include <optional>
@@ -22,6 +24,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(presplit_manage);
+PG_FUNCTION_INFO_V1(presplit_set_predict_servers);
 PG_FUNCTION_INFO_V1(presplit_set_split_thresholds);
 PG_FUNCTION_INFO_V1(presplit_unmanage);
 }
@@ -139,8 +142,50 @@ Datum set_split_thresholds(FunctionCallInfo fcinfo) {
     return static_cast<Datum>(0);
 }
 
+// A managed table's own presplit.predict_servers; NULL leaves (or puts
+// back) the setting's value, '{}' keeps its predicted splits here. Each
+// server must be one the table's owner could split onto now (it exists, uses
+// postgres_fdw, the owner may use it and has a user mapping); what only the
+// other server can tell is checked when a plan is made (docs/prediction.md).
+Datum set_predict_servers(FunctionCallInfo fcinfo) {
+    Oid relid = api::required_oid(fcinfo, 0, "parent");
+    catalog::require_extension();
+    require_owner_before_locking(relid);
+    std::optional<std::vector<std::string>> servers;
+    if (!PG_ARGISNULL(1)) {
+        servers.emplace();
+        for (const auto& server : api::name_array(fcinfo, 1, "servers")) {
+            if (!server)
+                throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "servers must not contain NULL", "",
+                                "Name postgres_fdw servers; '{}' keeps the table's predicted "
+                                "splits on this server, NULL uses presplit.predict_servers.");
+            servers->push_back(*server);
+        }
+    }
+    Relation rel =
+        pg::call([&] { return pg::open_existing_relation(relid, ShareUpdateExclusiveLock); });
+    pg::call([&] { pg::require_owner(rel); });
+    const Oid owner = pg::call([&] { return rel->rd_rel->relowner; });
+    pg::call([&] { relation_close(rel, NoLock); });
+    if (!catalog::find_managed_table(relid))
+        throw pg::Error(ERRCODE_UNDEFINED_OBJECT,
+                        "table \"" + api::relation_name(relid) + "\" is not managed by pg_presplit",
+                        "",
+                        "Servers are set on a managed (parent) table; register one with "
+                        "presplit.manage(parent).");
+    if (servers)
+        for (const std::string& server : *servers)
+            (void)remote::require_server(server, owner);
+    catalog::set_predict_servers(relid, servers);
+    return static_cast<Datum>(0);
+}
+
 } // namespace
 } // namespace presplit
+
+Datum presplit_set_predict_servers(PG_FUNCTION_ARGS) {
+    return presplit::pg::entry([&] { return presplit::set_predict_servers(fcinfo); });
+}
 
 Datum presplit_set_split_thresholds(PG_FUNCTION_ARGS) {
     return presplit::pg::entry([&] { return presplit::set_split_thresholds(fcinfo); });

@@ -127,28 +127,11 @@ void require_split_privileges(Oid source) {
 std::vector<std::optional<std::string>> servers_argument(FunctionCallInfo fcinfo, int arg) {
     if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
         return {};
-    std::vector<std::optional<std::string>> servers;
-    bool any = false;
-    pg::call([&] {
-        ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
-        if (ARR_NDIM(array) > 1)
-            ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                            errmsg("servers must be a one-dimensional array")));
-        Datum* values;
-        bool* nulls;
-        int count;
-        deconstruct_array(array, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &values, &nulls,
-                          &count);
-        for (int i = 0; i < count; ++i) {
-            if (nulls[i]) {
-                servers.emplace_back();
-                continue;
-            }
-            servers.emplace_back(NameStr(*DatumGetName(values[i])));
-            any = true;
-        }
-    });
-    return any ? servers : std::vector<std::optional<std::string>>{};
+    std::vector<std::optional<std::string>> servers = api::name_array(fcinfo, arg, "servers");
+    for (const auto& server : servers)
+        if (server)
+            return servers;
+    return {};
 }
 
 // What split_partition does on another server (create a table) no rollback

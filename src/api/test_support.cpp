@@ -154,7 +154,8 @@ Datum presplit_test_sample_sizes(PG_FUNCTION_ARGS) {
 
 // A predicted plan of `source` at `split_point` (held or not; of a split
 // kind, 'load' unless given), created as the manager's round creates one: as
-// the table's owner.
+// the table's owner. NULL, with a NOTICE saying why, when none is created (no
+// predict server can take it).
 Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
     return pg::entry([&]() -> Datum {
         if (!pg::call([] { return superuser(); }))
@@ -170,6 +171,12 @@ Datum presplit_test_create_predicted_plan(PG_FUNCTION_ARGS) {
                 pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(3)); }));
         if (!kind || *kind == core::SplitKind::none)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown split kind");
-        PG_RETURN_INT64(predictor::create_predicted_plan(source, point, held, *kind));
+        const predictor::PredictedPlan created =
+            predictor::create_predicted_plan(source, point, held, *kind);
+        if (!created.note.empty())
+            pg::call([&] { ereport(NOTICE, (errmsg("%s", created.note.c_str()))); });
+        if (!created.id)
+            PG_RETURN_NULL();
+        PG_RETURN_INT64(*created.id);
     });
 }

@@ -176,9 +176,9 @@ void require_extension() {
 std::optional<ManagedTable> find_managed_table(unsigned int parent) {
     auto result = store(has_prediction_catalog()
                             ? "SELECT key_column, key_type::oid, identity_columns,"
-                              "       split_load_threshold, split_size_threshold"
+                              "       split_load_threshold, split_size_threshold, predict_servers"
                               "  FROM presplit.managed_table WHERE parent = $1::oid::regclass"
-                            : "SELECT key_column, key_type::oid, identity_columns, NULL, NULL"
+                            : "SELECT key_column, key_type::oid, identity_columns, NULL, NULL, NULL"
                               "  FROM presplit.managed_table WHERE parent = $1::oid::regclass",
                         {oid_text(parent)});
     if (result.rows.empty())
@@ -192,6 +192,8 @@ std::optional<ManagedTable> find_managed_table(unsigned int parent) {
         table.split_load_threshold = std::stod(*result.rows[0][3]);
     if (result.rows[0][4])
         table.split_size_threshold = std::stoll(*result.rows[0][4]);
+    if (result.rows[0][5])
+        table.predict_servers = strings_of(result.rows[0][5]);
     return table;
 }
 
@@ -212,6 +214,27 @@ void set_split_thresholds(unsigned int parent, std::optional<double> load,
           " WHERE parent = $1::oid::regclass",
           {oid_text(parent), load ? Value(float_text(*load)) : Value(),
            size_bytes ? Value(std::to_string(*size_bytes)) : Value()});
+}
+
+void set_predict_servers(unsigned int parent,
+                         const std::optional<std::vector<std::string>>& servers) {
+    store("UPDATE presplit.managed_table SET predict_servers = $2::name[]"
+          " WHERE parent = $1::oid::regclass",
+          {oid_text(parent), servers ? Value(array_literal(*servers)) : Value()});
+}
+
+std::map<std::string, int> active_targets_by_server() {
+    std::map<std::string, int> targets;
+    if (!has_shadow_servers())
+        return targets;
+    auto result = store("SELECT s.server, count(*) FROM presplit.shadow s"
+                        "  JOIN presplit.plan p ON p.id = s.plan_id"
+                        " WHERE s.server IS NOT NULL AND p.state <> ALL ($1::text[])"
+                        " GROUP BY s.server",
+                        {terminal_plan_states_parameter()});
+    for (const auto& row : result.rows)
+        targets[*row[0]] = std::stoi(*row[1]);
+    return targets;
 }
 
 void delete_managed_table(unsigned int parent) {

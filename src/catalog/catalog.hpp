@@ -41,6 +41,8 @@ struct ManagedTable {
     // presplit.set_split_thresholds; nullopt: the setting's value.
     std::optional<double> split_load_threshold;
     std::optional<int64_t> split_size_threshold; // bytes
+    // presplit.set_predict_servers; nullopt: presplit.predict_servers.
+    std::optional<std::vector<std::string>> predict_servers;
 };
 
 std::optional<ManagedTable> find_managed_table(unsigned int parent);
@@ -128,6 +130,11 @@ std::map<int, std::string> progress_phases(int64_t plan_id);
 // Sets a table's threshold overrides (nullopt: the setting's value).
 void set_split_thresholds(unsigned int parent, std::optional<double> load,
                           std::optional<int64_t> size_bytes);
+// Sets a table's own predict_servers (nullopt: the setting's value).
+void set_predict_servers(unsigned int parent,
+                         const std::optional<std::vector<std::string>>& servers);
+// The number of targets of active plans on each server that has one.
+std::map<std::string, int> active_targets_by_server();
 
 // The switchover's fields of a plan (see pg_presplit--*.sql). A switch
 // requested also releases a held copy: the split is wanted now.

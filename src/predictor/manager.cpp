@@ -9,13 +9,16 @@
 #include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
 #include "core/range_drift.hpp"
+#include "core/server_choice.hpp"
 #include "core/split_decision.hpp"
+#include "migration/layout.hpp"
 #include "migration/shadows.hpp"
 #include "migration/split_request.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 #include "predictor/series.hpp"
+#include "remote/split.hpp"
 #include "switchover/switchover.hpp"
 
 extern "C" {
@@ -578,17 +581,84 @@ std::vector<ManagerAction> run_manager_round() {
     return actions;
 }
 
-int64_t create_predicted_plan(Oid source, const std::string& split_point, bool copy_held,
-                              core::SplitKind kind) {
+namespace {
+
+// The servers a predicted split of a partition of `parent` may go to: the
+// table's own list, else presplit.predict_servers (its check hook refused a
+// value that is no list). Empty: this server.
+std::vector<std::string> predict_servers_of(Oid parent) {
+    const std::optional<catalog::ManagedTable> table = catalog::find_managed_table(parent);
+    if (table && table->predict_servers)
+        return *table->predict_servers;
+    return core::parse_server_list(config::predict_servers ? config::predict_servers : "")
+        .value_or(std::vector<std::string>{});
+}
+
+std::string refusal_text(const std::string& server, const pg::Error& error) {
+    std::string text = "server \"" + server + "\": " + error.what();
+    std::string hint = error.hint();
+    if (!hint.empty() && hint.back() == '.')
+        hint.pop_back();
+    if (!hint.empty())
+        text += " (" + hint + ")";
+    return text;
+}
+
+} // namespace
+
+PredictedPlan create_predicted_plan(Oid source, const std::string& split_point, bool copy_held,
+                                    core::SplitKind kind) {
     // As the owner: validate_source checks the owner's rights, the shadows
-    // and capture are the owner's (docs/security.md).
+    // and capture are the owner's, and so is every connection to another
+    // server (the owner's user mapping; docs/security.md).
     const Oid owner = relation_owner(source);
     pg::RunAsTableOwner as_owner(owner);
     migration::SplitRequest request = migration::validate_source(source);
     request.split_points = {split_point};
-    const int64_t id = migration::start_plan(request, kPredicted, owner, copy_held);
-    catalog::set_split_kind(id, core::to_string(kind));
-    return id;
+    PredictedPlan created;
+    const std::vector<std::string> servers = predict_servers_of(request.parent);
+    if (!servers.empty()) {
+        // The upper piece (an append hot spot's new right-edge partition)
+        // goes to another server; split_partition's own checks decide which
+        // can take it. They change nothing, here or there, and raise only
+        // pg::Error, each in a subtransaction whose rollback undoes what
+        // the refusal left (an open SPI connection, a role switch); an
+        // interrupt (a PgError) ends the round as usual.
+        std::string refusals;
+        const std::map<std::string, int> targets = catalog::active_targets_by_server();
+        for (const std::string& server : core::servers_to_try(servers, targets)) {
+            request.servers = {std::nullopt, server};
+            try {
+                pg::in_subtransaction([&] { remote::check_remote_targets(request); },
+                                      /*recoverable=*/ERRCODE_SUCCESSFUL_COMPLETION);
+                break;
+            } catch (const pg::Error& error) {
+                refusals += (refusals.empty() ? "" : "; ") + refusal_text(server, error);
+                request.servers.clear();
+            }
+        }
+        if (request.servers.empty()) {
+            created.note =
+                "no plan: no server of the predict servers can take its upper piece: " + refusals +
+                ". Advice only until that is fixed; the next round tries again";
+            return created;
+        }
+        const auto found = targets.find(*request.servers.back());
+        created.note = "its upper piece onto server \"" + *request.servers.back() + "\" (" +
+                       std::to_string(found == targets.end() ? 0 : found->second) +
+                       " targets of active plans there; the copy starts when the subscription is "
+                       "created, once the copy is released)";
+        if (!refusals.empty())
+            created.note += "; passed over: " + refusals;
+    }
+    created.id = migration::start_plan(request, kPredicted, owner, copy_held);
+    catalog::set_split_kind(*created.id, core::to_string(kind));
+    // Last, as split_partition does: a table made on another server is not
+    // undone by a rollback here.
+    if (!request.servers.empty())
+        remote::create_remote_targets(
+            migration::load_layout(*catalog::load_plan(*created.id, /*lock=*/true)));
+    return created;
 }
 
 void apply_action(const ManagerAction& action) {
@@ -608,10 +678,21 @@ void apply_action(const ManagerAction& action) {
     switch (action.kind) {
     case ManagerAction::Kind::event:
         break;
-    case ManagerAction::Kind::create_plan:
-        plan_id = create_predicted_plan(action.partition, action.split_point, action.copy_held,
-                                        action.split_kind);
-        break;
+    case ManagerAction::Kind::create_plan: {
+        const PredictedPlan created =
+            create_predicted_plan(action.partition, action.split_point, action.copy_held,
+                                  action.split_kind);
+        plan_id = created.id;
+        std::string event = action.event.value_or("");
+        // Not created: what was decided stays advice, with the reason.
+        const std::string decided = core::to_string(core::Action::create_plan);
+        if (!created.id && event.compare(0, decided.size(), decided) == 0)
+            event = core::to_string(core::Action::advise) + event.substr(decided.size());
+        if (!created.note.empty())
+            event += "; " + created.note;
+        catalog::log_event(plan_id, relation, "prediction", event);
+        return;
+    }
     case ManagerAction::Kind::hold_copy:
         catalog::set_copy_held(*plan_id, true);
         break;

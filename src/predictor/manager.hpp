@@ -56,7 +56,16 @@ void apply_action(const ManagerAction& action);
 // Creates a predicted plan of `source` split at `split_point`, as the
 // table's owner (never as a superuser), as presplit.prepare_split would.
 // kind is recorded with the plan (presplit.plan.split_kind).
-int64_t create_predicted_plan(Oid source, const std::string& split_point, bool copy_held,
-                              core::SplitKind kind);
+// With servers to split onto (the table's own, or presplit.predict_servers),
+// its upper piece goes to the first of them, fewest targets of active plans
+// first, that passes every check split_partition makes for a remote target;
+// when none does, no plan is made (the manager only advises) and `note`
+// says why for each server.
+struct PredictedPlan {
+    std::optional<int64_t> id; // nullopt: not created
+    std::string note;          // where its upper piece went, or why there is no plan
+};
+PredictedPlan create_predicted_plan(Oid source, const std::string& split_point, bool copy_held,
+                                    core::SplitKind kind);
 
 } // namespace presplit::predictor

@@ -168,7 +168,11 @@ void create_remote_targets(const migration::PlanLayout& layout) {
 }
 
 bool subscribe_remote_targets(const migration::PlanLayout& layout) {
-    bool created = false;
+    struct Subscribed {
+        const migration::ShadowLayout* shadow;
+        std::optional<std::string> resync; // what was gone, when copied again
+    };
+    std::vector<Subscribed> created;
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
             continue;
@@ -187,21 +191,33 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
         if (resync)
             remote.execute("TRUNCATE " + remote_table(layout));
         create_subscription(remote, name);
-        created = true;
-        // Written only now: creating the slot waits for every transaction
-        // here that has an xid, this one's included.
-        const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
+        created.push_back({&shadow, resync ? std::optional<std::string>(
+                                                 subscribed ? "the replication slot " + name + " here"
+                                                            : "the subscription " + name + " there")
+                                           : std::nullopt});
+    }
+    // Created only once the plan's copy runs (presplit.backfill_paused off,
+    // a predicted plan's copy released inside its window): from here
+    // PostgreSQL's table sync copies at its own pace. Written after the last
+    // one: a catalog write gives this transaction an xid, which the next
+    // slot's creation would wait for.
+    const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
+    for (const Subscribed& subscribed : created) {
+        const migration::ShadowLayout& shadow = *subscribed.shadow;
         const auto phase = phases.find(shadow.row.ordinal);
         if (phase != phases.end() && phase->second == "done")
             catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
-        if (resync)
+        if (subscribed.resync)
             catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
-                               target_label(layout, shadow) + ": " +
-                                   (subscribed ? "the replication slot " + name + " here"
-                                               : "the subscription " + name + " there") +
+                               target_label(layout, shadow) + ": " + *subscribed.resync +
                                    " was gone; the table there emptied and copied again");
+        catalog::log_event(layout.plan.id, layout.source, "remote_copy_started",
+                           target_label(layout, shadow) + ": subscription " +
+                               name_of(layout, shadow) +
+                               " created there; its initial table sync copies the rows now "
+                               "(not throttled)");
     }
-    return created;
+    return !created.empty();
 }
 
 RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
