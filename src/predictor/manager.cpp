@@ -587,7 +587,8 @@ int64_t create_predicted_plan(Oid source, const std::string& split_point, bool c
     migration::SplitRequest request = migration::validate_source(source);
     request.split_points = {split_point};
     const int64_t id = migration::start_plan(request, kPredicted, owner, copy_held);
-    catalog::set_split_kind(id, core::to_string(kind));
+    if (kind != core::SplitKind::none)
+        catalog::set_split_kind(id, core::to_string(kind));
     return id;
 }
 
