@@ -120,8 +120,19 @@ SplitChoice aim_load_split(const SplitChoice& now_choice, const RangeMotion& mot
     if (now_choice.kind != SplitKind::load_balance || now_choice.image.size != 0)
         return now_choice;
     const double shift = range_shift(motion, now, target, lo, hi);
-    if (shift == 0)
-        return now_choice;
+    if (shift == 0) {
+        const int64_t leaves = range_leaves_at(motion, now, target, lo, hi);
+        if (leaves == 0)
+            return now_choice;
+        SplitChoice here = now_choice;
+        char text[160];
+        std::snprintf(text, sizeof text,
+                      "; the load's middle moves %+.4g keys an hour and leaves the partition in "
+                      "%.1f h: split where it is now",
+                      motion.per_second * 3600, static_cast<double>(leaves - now) / 3600);
+        here.reason += text;
+        return here;
+    }
     SplitChoice aimed = now_choice;
     aimed.key = std::floor(motion.at_now + shift);
     if (!(aimed.key > lo && aimed.key < hi))

@@ -81,7 +81,9 @@ int64_t aim_time(const Crossing& crossing, int64_t plan_crossing, int64_t now,
 // A load split (choose_load_split) aimed at where the middle of the load will
 // be at `target` (the crossing plus aim_after_crossing). Only numeric axes:
 // a candidate with a key image (text keys) is a real key and stays. Anything
-// but a load split, or a range that does not move, is returned unchanged.
+// but a load split, or a range that does not move, is returned unchanged; a
+// range that leaves [lo, hi) before target keeps its key, and its reason
+// says when it leaves.
 SplitChoice aim_load_split(const SplitChoice& now_choice, const RangeMotion& motion, int64_t now,
                            int64_t target, double lo, double hi);
 

@@ -652,7 +652,8 @@ PredictedPlan create_predicted_plan(Oid source, const std::string& split_point, 
             created.note += "; passed over: " + refusals;
     }
     created.id = migration::start_plan(request, kPredicted, owner, copy_held);
-    catalog::set_split_kind(*created.id, core::to_string(kind));
+    if (kind != core::SplitKind::none)
+        catalog::set_split_kind(*created.id, core::to_string(kind));
     // Last, as split_partition does: a table made on another server is not
     // undone by a rollback here.
     if (!request.servers.empty())

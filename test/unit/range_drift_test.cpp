@@ -176,4 +176,10 @@ TEST(RangeDrift, OnlyNumericLoadSplitsAreAimed) {
     EXPECT_EQ(aim_load_split(text, m, now, now + 24 * H, 0, kSpan).key, 327500);
     SplitChoice refused;
     EXPECT_FALSE(aim_load_split(refused, m, now, now + 24 * H, 0, kSpan).ok());
+    // Leaving the partition before the aim: the key stays, the reason says when.
+    SplitChoice middle{SplitKind::load_balance, 327500, 0.5, 0.5, "key sampler", {}};
+    SplitChoice stays = aim_load_split(middle, m, now, now + 24 * H, 0, 340000);
+    EXPECT_EQ(stays.key, 327500);
+    EXPECT_NE(stays.reason.find("leaves the partition in 5.0 h"), std::string::npos)
+        << stays.reason;
 }
