@@ -361,14 +361,7 @@ void wait_for_catch_up(const std::string& name, const std::string& server, const
                        Connection* remote) {
     // Flushed now rather than by the WAL writer's next round, so that the
     // walsender sends it at once (an asynchronous commit's record too).
-    const std::string lsn = pg::call([] {
-        const XLogRecPtr insert = GetXLogInsertRecPtr();
-        XLogFlush(insert);
-        char text[32];
-        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
-                 static_cast<uint32>(insert));
-        return pstrdup(text);
-    });
+    const std::string lsn = flush_local_wal();
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
     const instr_time started = pg::now();
@@ -394,6 +387,17 @@ void wait_for_catch_up(const std::string& name, const std::string& server, const
                             " pg_catalog.pg_current_xact_id()");
         sleep_ms(10);
     }
+}
+
+std::string flush_local_wal() {
+    return pg::call([]() -> const char* {
+        const XLogRecPtr insert = GetXLogInsertRecPtr();
+        XLogFlush(insert);
+        char text[32];
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
+                 static_cast<uint32>(insert));
+        return pstrdup(text);
+    });
 }
 
 void drain_lag(const std::string& name, const std::string& server, const std::string& label,

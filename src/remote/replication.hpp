@@ -132,4 +132,10 @@ std::vector<std::string> remote_summary(Connection& remote, const std::string& t
 
 void sleep_ms(long ms);
 
+// Flushes this server's WAL up to everything inserted so far (asynchronous
+// commits' records included) and returns that position as text: what a
+// walsender here can send at once, and what an apply worker here can
+// confirm once it next reports.
+std::string flush_local_wal();
+
 } // namespace presplit::remote

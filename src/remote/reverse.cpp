@@ -1,4 +1,5 @@
 #include "remote/reverse.hpp"
+#include "remote/replication.hpp"
 
 #include "config.hpp"
 #include "pg/clock.hpp"
@@ -83,10 +84,15 @@ void prepare_reverse(Connection& remote, const ReverseTarget& target) {
     pg::SpiSession spi;
     try {
         // create_slot = false: allowed in a transaction (the cutover's).
+        // Committed asynchronously here, as the forward subscriptions there
+        // (create_subscription): a flush per applied transaction kept the
+        // apply behind the writes there. Its slot there confirms only what
+        // is flushed here, so nothing confirmed can be lost in a crash here;
+        // wait_for_reverse_catch_up flushes while it waits.
         spi.execute("CREATE SUBSCRIPTION " + target.name + " CONNECTION " +
                     pg::quote_literal(conninfo) + " PUBLICATION " + target.name +
                     " WITH (create_slot = false, slot_name = " + pg::quote_literal(target.name) +
-                    ", copy_data = false, enabled = false, synchronous_commit = 'on')");
+                    ", copy_data = false, enabled = false, synchronous_commit = 'off')");
     } catch (const pg::PgError& error) {
         // Without the statement's text (the error's context): it holds the
         // user mapping's password.
@@ -150,6 +156,10 @@ void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target) 
                             "this server has not applied the other server's changes up to " + lsn +
                                 " within presplit.remote_catchup_timeout",
                             "", "Try again later.");
+        // The apply here commits asynchronously: flushed now, so that its
+        // worker confirms what it applied when it next reports rather than
+        // after this server's WAL writer.
+        flush_local_wal();
         pg::sleep_on_latch(5);
     }
 }

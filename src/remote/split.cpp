@@ -191,10 +191,11 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
         if (resync)
             remote.execute("TRUNCATE " + remote_table(layout));
         create_subscription(remote, name);
-        created.push_back({&shadow, resync ? std::optional<std::string>(
-                                                 subscribed ? "the replication slot " + name + " here"
-                                                            : "the subscription " + name + " there")
-                                           : std::nullopt});
+        created.push_back({&shadow, resync
+                                        ? std::optional<std::string>(
+                                              subscribed ? "the replication slot " + name + " here"
+                                                         : "the subscription " + name + " there")
+                                        : std::nullopt});
     }
     // Created only once the plan's copy runs (presplit.backfill_paused off,
     // a predicted plan's copy released inside its window): from here
