@@ -680,9 +680,8 @@ void apply_action(const ManagerAction& action) {
     case ManagerAction::Kind::event:
         break;
     case ManagerAction::Kind::create_plan: {
-        const PredictedPlan created =
-            create_predicted_plan(action.partition, action.split_point, action.copy_held,
-                                  action.split_kind);
+        const PredictedPlan created = create_predicted_plan(action.partition, action.split_point,
+                                                            action.copy_held, action.split_kind);
         plan_id = created.id;
         std::string event = action.event.value_or("");
         // Not created: what was decided stays advice, with the reason.
