@@ -55,7 +55,7 @@ PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_optio
                        ? previous_planner(parse, query_string, cursor_options, bound_params)
                        : standard_planner(parse, query_string, cursor_options, bound_params);
         });
-        switchover::prepare_routing(planned, cursor_options);
+        switchover::prepare_routing(planned, parse, cursor_options);
         return planned;
     });
 }

@@ -11,19 +11,25 @@
 //   the worker         the subscription of the same name (its initial table
 //                      synchronisation copies the rows), then the
 //                      verification under one cut;
+//   switching          a postgres_fdw foreign table per remote target,
+//                      not attached, named like a local shadow: weighted
+//                      reads go through it (switchover/routing.hpp);
 //   the cutover        waits until every remote target has applied the
-//                      source's changes up to the lock, then attaches a
-//                      postgres_fdw foreign table per remote target;
+//                      source's changes up to the lock, then attaches the
+//                      foreign table of each remote target;
 //   after it           replication is dropped (the worker; finalize if
 //                      anything is left); a rollback before the cutover
-//                      drops replication and the remote tables.
+//                      drops replication, the foreign tables and the remote
+//                      tables.
 #pragma once
 
 #include "migration/layout.hpp"
 #include "migration/split_request.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace presplit::remote {
 
@@ -65,15 +71,29 @@ RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout);
 // ERROR 55P03 then: the cutover is given up and retried).
 void wait_for_remote_targets(const migration::PlanLayout& layout);
 
-// Under the cutover's lock, the source detached: a foreign table per remote
-// target (named like a local shadow), attached with its bound (no scan).
+// When the plan starts switching: a foreign table per remote target (named
+// like a local shadow), not attached, for weighted reads.
+void create_remote_read_tables(const migration::PlanLayout& layout);
+
+// Under the cutover's lock, the source detached: each remote target's
+// foreign table (created now if missing), attached with its bound (no scan).
 void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent);
+
+// The replication lag of every switching plan's remote targets (the largest
+// per plan; nullopt if one is not streaming), from pg_stat_replication: the
+// worker publishes it each round for read routing.
+struct RemoteLag {
+    int64_t plan_id;
+    std::optional<double> lag_ms;
+};
+std::vector<RemoteLag> switching_remote_lags();
 
 // Whether a publication of the plan's remote targets is left here.
 bool remote_replication_left(const migration::PlanLayout& layout);
 
 // Drops every remote target's subscription, slots and publication, and with
-// drop_tables (before the cutover) its table on the server.
+// drop_tables (before the cutover) its foreign table here and its table on
+// the server.
 void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables);
 
 } // namespace presplit::remote
