@@ -72,8 +72,10 @@ void start_executor(QueryDesc* query, int eflags) {
                     standard_ExecutorStart(query, eflags);
             });
         } catch (...) {
-            if (choice.routed)
+            if (choice.routed) {
                 query->plannedstmt = choice.original;
+                switchover::routed_execution_failed_to_start(choice);
+            }
             throw;
         }
         if (scale == 0 && !choice.routed)

@@ -99,6 +99,10 @@ RampDecision decide_ramp_step_with_remote(const RampSettings& settings, int curr
     RampDecision remote = decide_ramp_step(settings, current_weight, paused, ms_at_current_weight,
                                            old_channel, remote_channel, ms_measured);
     if (remote.action == RampAction::abort) {
+        const std::string judged = "the new channel";
+        const size_t at = remote.reason.find(judged);
+        if (at != std::string::npos)
+            remote.reason.replace(at, judged.size(), "the remote channel");
         remote.reason = "remote reads: " + remote.reason;
         return remote;
     }

@@ -251,6 +251,11 @@ void routed_execution_started(QueryDesc* query, const ChannelChoice& choice) {
     });
 }
 
+void routed_execution_failed_to_start(const ChannelChoice& choice) {
+    if (choice.counted)
+        record_channel_statement(choice.plan_id, choice.channel, 0, /*failed=*/true);
+}
+
 bool is_routed_execution(QueryDesc* query) {
     for (const auto& execution : executions)
         if (execution.query == query && !execution.ended)

@@ -74,6 +74,9 @@ ChannelChoice choose_channel(QueryDesc* query, int eflags);
 // Once ExecutorStart has succeeded (if it fails, nothing was recorded and
 // the copy goes with the query's memory).
 void routed_execution_started(QueryDesc* query, const ChannelChoice& choice);
+// If ExecutorStart failed (e.g. a foreign scan could not connect): counts
+// the execution as an error of its channel. Only atomics.
+void routed_execution_failed_to_start(const ChannelChoice& choice);
 // Whether ExecutorEnd has a routed execution to count and restore.
 bool is_routed_execution(QueryDesc* query);
 // Before ExecutorEnd: counts the execution for its channel.

@@ -5,14 +5,16 @@
 # dropped by the rollback; routed reads with the right results at weight 100
 # and under pgbench transfers at weight 50; a transaction that has written
 # never reads the other server; the ramp aborting back to weight 0 when the
-# other server stops, with no change lost. No replication slot is left.
+# other server stops, with no change lost, and when its reads fail while
+# replication goes on (errors on the remote channel). No replication slot is
+# left.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 25;
+use Test::More tests => 32;
 
 # The ramp: one step to 50 %, judged on 5 reads per channel; latency never
 # aborts here (a remote read is slower by design: errors do).
@@ -215,3 +217,42 @@ $node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'rolled_back', 'the aborted plan rolled back');
 slots_and_replication('after the second rollback');
+
+# 7. The other server up, replication going on, but its reads failing (the
+# user mapping names a role it does not have): the errors count on the remote
+# channel and the ramp aborts on their rate.
+$node1->append_conf('postgresql.conf', 'presplit.ramp_interval = 500');
+$node1->reload;
+$plan = $node1->safe_psql('postgres',
+	q{SELECT presplit.split_partition('accounts_0', '{5000}', servers => ARRAY[NULL, 'node2'])});
+$node1->poll_query_until('postgres',
+	"SELECT weight = 50 FROM presplit.channels WHERE plan_id = $plan AND channel = 'new'")
+  or die 'the third ramp did not get to 50: '
+  . $node1->safe_psql('postgres', "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id");
+$node1->append_conf('postgresql.conf', 'presplit.ramp_interval = 3600000');
+$node1->reload;
+$rerr = '';
+$reads = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-h', $node1->host, '-p', $node1->port, '-d', 'postgres', '-f', "$dir/reads.sql" ],
+	'>', '/dev/null', '2>', \$rerr);
+ok($node1->poll_query_until('postgres',
+		"SELECT statements >= 10 FROM presplit.channels WHERE plan_id = $plan AND channel = 'remote'"),
+	'the third ramp at 50 %: the remote channel serves reads');
+$node1->safe_psql('postgres',
+	"ALTER USER MAPPING FOR CURRENT_USER SERVER node2 OPTIONS (ADD user 'no_such_role')");
+ok($node1->poll_query_until('postgres',
+		"SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'ramp_aborted')"),
+	'the remote reads failed: the ramp aborted');
+$reason = $node1->safe_psql('postgres',
+	"SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'ramp_aborted'");
+diag("ramp_aborted: $reason");
+like($reason, qr/^remote reads: error rate/, 'the abort names the remote reads\' error rate');
+$remote = channel_counts($plan)->{remote};
+cmp_ok($remote->{errors}, '>', 0,
+	"the failed reads counted as errors of the remote channel ($remote->{errors} of $remote->{statements})");
+$reads->kill_kill;
+$node1->safe_psql('postgres', 'ALTER USER MAPPING FOR CURRENT_USER SERVER node2 OPTIONS (DROP user)');
+$node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant through the parent after the third rollback');
+slots_and_replication('after the third rollback');
