@@ -613,24 +613,32 @@ LANGUAGE C VOLATILE;
 
 -- Per plan that has started switching: its two channels, their weights, the
 -- relations each one reads, and what each served: routed reads, errors, and
--- executor latency.
+-- executor latency. A plan with targets on other servers has a third row,
+-- remote: the new channel's reads that read one of them through its foreign
+-- table (counted apart from new; its weight is the new channel's, its
+-- relations NULL: docs/multi_server.md, "Weighted reads").
 CREATE VIEW presplit.channels WITH (security_barrier) AS
 SELECT c.plan_id, p.source, c.channel, c.weight,
        CASE c.channel
             WHEN 'old' THEN ARRAY[p.source]
-            ELSE ARRAY(SELECT s.relation FROM presplit.shadow s
-                        WHERE s.plan_id = p.id ORDER BY s.ordinal)
+            WHEN 'new' THEN ARRAY(SELECT s.relation FROM presplit.shadow s
+                                   WHERE s.plan_id = p.id ORDER BY s.ordinal)
        END AS relations,
        p.state, p.ramp, p.paused, c.updated_at AS weight_since,
        coalesce(st.statements, 0) AS statements, coalesce(st.errors, 0) AS errors,
        st.mean_ms, st.p95_ms
-  FROM presplit.channel c
+  FROM (SELECT plan_id, channel, weight, updated_at FROM presplit.channel
+        UNION ALL
+        SELECT n.plan_id, 'remote', n.weight, n.updated_at FROM presplit.channel n
+         WHERE n.channel = 'new'
+           AND EXISTS (SELECT FROM presplit.shadow s
+                        WHERE s.plan_id = n.plan_id AND s.server IS NOT NULL)) c
   JOIN presplit.plan p ON p.id = c.plan_id
   JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
   LEFT JOIN presplit._channel_stats() st ON st.plan_id = c.plan_id AND st.channel = c.channel
  WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');
 COMMENT ON VIEW presplit.channels IS
-    'The old and new channel of each switching plan: weights, relations, and the reads each served';
+    'The old and new channel of each switching plan (and its remote reads): weights, relations, and the reads each served';
 
 -- An event of a plan that exists follows the plan (its parent table's owner).
 -- Any other -- manage and unmanage, and the events of plans gone with their

@@ -15,9 +15,11 @@
 #      accounts (80% of them in accounts_0) and reads balances throughout;
 #   3. split_partition('accounts_0', '{50000}', servers => ARRAY[NULL, 'node2']):
 #      the lower half a local shadow, the upper half a table on node2 kept in
-#      sync by logical replication; the switchover (a remote target takes
-#      weight 0 or 100 only) and the cutover attach a postgres_fdw foreign
-#      table in its place; finalize;
+#      sync by logical replication; the switchover ramps 25 % at a time
+#      (the upper half's routed reads go to node2 through its foreign table;
+#      a remote read is slower, so the ramp allows it 50 ms more p95 than
+#      the old channel) and the cutover attaches that foreign table in its
+#      place; finalize;
 #   4. a summary: the invariant (row count, total balance) through the
 #      parent and on each server directly, the cutover's lock time, the worst
 #      client stall, and the replication slots left on either server (none).
@@ -36,7 +38,8 @@ PORT2=$((BENCH_PORT + 1))
 start_cluster "shared_preload_libraries = 'pg_presplit'" "wal_level = logical" \
     "max_wal_senders = 10" "max_replication_slots = 10" \
     "presplit.publisher_conninfo = 'host=$BENCH_DIR port=$BENCH_PORT user=postgres'" \
-    "presplit.backfill_batch_size = 20000"
+    "presplit.backfill_batch_size = 20000" "presplit.ramp_step = 25" "presplit.ramp_interval = 2000" \
+    "presplit.ramp_min_latency_increase = 50"
 WORKDIR=$BENCH_DIR/demo
 mkdir -p "$WORKDIR" && chmod 777 "$WORKDIR"
 PGBENCH=""
@@ -94,6 +97,7 @@ PLAN=$(sql "SELECT presplit.split_partition('accounts_0', '{$POINT}', servers =>
 last=""
 while true; do
     line=$(sql "SELECT p.state || coalesce(' | new channel weight ' || p.new_channel_weight, '')
+                  || CASE WHEN p.paused THEN ' | paused' ELSE '' END
                   || coalesce(' | copied to the local shadow ' || (SELECT sum(rows_copied) FROM presplit.progress g
                                                 WHERE g.plan_id = p.id AND p.state IN ('preparing', 'backfilling')), '')
                   FROM presplit.plans p WHERE id = $PLAN")
@@ -102,7 +106,7 @@ while true; do
     if [ "$line" != "$last" ]; then echo "   $(date +%T) $line"; fi
     last=$line
     case $line in cut_over* | finalized*) break ;;
-        failed* | rolled_back* | cancelled*)
+        failed* | rolled_back* | cancelled* | *paused*)
             psql -X -c "SELECT kind, detail FROM presplit.events WHERE plan_id = $PLAN ORDER BY id"
             echo "   PLAN ENDED ${line%% *}" && exit 1 ;;
     esac

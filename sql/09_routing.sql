@@ -189,7 +189,9 @@ SELECT note FROM orders WHERE id = 9;
 SELECT count(*) FROM orders_0;
 RESET ROLE;
 
--- The channels' statistics: statements, errors, latency.
+-- The channels' statistics: statements, errors, latency. The two reads
+-- refused above (privileges, checked at executor start) count as errors of
+-- the channel that ran them, like any execution that fails.
 SELECT channel, statements > 0 AS served, errors, mean_ms > 0 AS timed, p95_ms > 0 AS has_p95
   FROM presplit.channels WHERE plan_id = :plan ORDER BY channel;
 SELECT errors AS errors_before FROM presplit.channels WHERE plan_id = :plan AND channel = 'new' \gset

@@ -71,6 +71,9 @@ extern char* publisher_conninfo;
 // presplit.remote_catchup_timeout: milliseconds a move's verification or
 // cutover waits for the other server to apply every change before its lock.
 extern int remote_catchup_timeout_ms;
+// presplit.remote_read_max_lag: milliseconds of replication lag up to which
+// a switching plan's reads may go to its remote targets (0: never).
+extern int remote_read_max_lag_ms;
 
 // The predictive shard manager (docs/prediction.md).
 // presplit.predict: off, advise (views and events), prepare (copies ahead,

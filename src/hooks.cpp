@@ -55,7 +55,7 @@ PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_optio
                        ? previous_planner(parse, query_string, cursor_options, bound_params)
                        : standard_planner(parse, query_string, cursor_options, bound_params);
         });
-        switchover::prepare_routing(planned, cursor_options);
+        switchover::prepare_routing(planned, parse, cursor_options);
         return planned;
     });
 }
@@ -72,8 +72,10 @@ void start_executor(QueryDesc* query, int eflags) {
                     standard_ExecutorStart(query, eflags);
             });
         } catch (...) {
-            if (choice.routed)
+            if (choice.routed) {
                 query->plannedstmt = choice.original;
+                switchover::routed_execution_failed_to_start(choice);
+            }
             throw;
         }
         if (scale == 0 && !choice.routed)

@@ -50,6 +50,7 @@ int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
 char* config::publisher_conninfo = nullptr;
 int config::remote_catchup_timeout_ms = 10000;
+int config::remote_read_max_lag_ms = 1000;
 int config::predict_mode = static_cast<int>(core::PredictMode::advise);
 double config::split_load_threshold = 0;
 int config::split_size_threshold_mb = 0;
@@ -287,6 +288,15 @@ void define_settings() {
                             "Past it the step is given up and retried at a later round.",
                             &config::remote_catchup_timeout_ms, config::remote_catchup_timeout_ms,
                             0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.remote_read_max_lag",
+        "Replication lag up to which a switching plan's reads may go to a target on another "
+        "server.",
+        "The worker measures each remote target's lag about once a second; a read is routed "
+        "there only while the last measurement is recent and within this bound, and never in a "
+        "transaction that has written. 0: reads never go to another server before the cutover.",
+        &config::remote_read_max_lag_ms, config::remote_read_max_lag_ms, 0, 3600 * 1000,
+        PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     define_prediction_settings();
     MarkGUCPrefixReserved("presplit");
 }

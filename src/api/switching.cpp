@@ -72,14 +72,6 @@ Datum set_weight(FunctionCallInfo fcinfo) {
                         "new_channel_weight must be between 0 and 100, not " +
                             std::to_string(weight));
     catalog::Plan plan = plan_argument(fcinfo);
-    if (weight != 0 && weight != 100 && catalog::has_remote_targets(plan.id))
-        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                        "cannot set the weight of " + plan_label(plan.id) + " to " +
-                            std::to_string(weight) + ": it has targets on other servers",
-                        "Reads are not routed to a remote target before the cutover, so its new "
-                        "channel takes 0 or 100 (100 lets a ramped switch cut over).",
-                        "Use presplit.cutover(" + std::to_string(plan.id) +
-                            ") to switch, or presplit.rollback to give up.");
     require_state(plan, {State::synced, State::switching}, "set the weight of",
                   plan.state == State::cut_over
                       ? "It has cut over: the new channel has it all."
@@ -154,8 +146,8 @@ void add_channel_rows(int64_t plan_id, const switchover::PlanChannels& channels,
     if (!api::may_see_plan(plan_id))
         return; // another owner's plan
     auto& rows = *static_cast<api::ResultRows*>(arg);
-    const char* names[] = {"old", "new"};
-    for (int i = 0; i < 2; ++i) {
+    const char* names[] = {"old", "new", "remote"};
+    for (int i = 0; i < 3; ++i) {
         const switchover::ChannelTotals& channel = channels[i];
         const uint64_t succeeded = channel.statements - channel.errors;
         Datum values[6];

@@ -3,6 +3,7 @@
 #include "catalog/direct_scan.hpp"
 #include "catalog/table_watch.hpp"
 #include "core/plan_state.hpp"
+#include "migration/layout.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -11,6 +12,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -37,6 +39,22 @@ TableWatch watch("plan");
 boost::container::flat_map<Oid, const Route*> by_relation; // parents and sources
 boost::container::flat_set<Oid> new_channel_relations;     // shadows
 uint64_t version = 0;
+
+// The foreign table of a switching plan's target on another server: named
+// like a local shadow, next to the source (remote::create_remote_read_tables).
+Oid remote_read_table(Oid source, int64_t plan_id, int ordinal) {
+    char* source_name = pg::call([&] { return get_rel_name(source); });
+    if (source_name == nullptr)
+        return InvalidOid;
+    const std::string relname = source_name;
+    pg::call([&] { pfree(source_name); });
+    const std::string name = migration::shadow_table_name(relname, plan_id, ordinal);
+    return pg::call([&] {
+        Oid relid = get_relname_relid(name.c_str(), get_rel_namespace(source));
+        return OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE ? relid
+                                                                                    : InvalidOid;
+    });
+}
 
 void read_routes(std::vector<Route>& out) {
     DirectScan plans;
@@ -84,23 +102,32 @@ void read_routes(std::vector<Route>& out) {
     const AttrNumber s_plan = shadows.column("plan_id"), s_ordinal = shadows.column("ordinal"),
                      s_relation = shadows.column("relation"),
                      s_lower = shadows.column("lower_value"),
-                     s_upper = shadows.column("upper_value");
+                     s_upper = shadows.column("upper_value"), s_server = shadows.column("server");
     std::vector<std::tuple<int64_t, int, RouteShadow>> found;
     // Plans with a shadow without a table: not created yet, or a target on
-    // another server (docs/multi_server.md), which takes no weighted reads.
+    // another server whose foreign table is not there (yet).
     std::vector<int64_t> incomplete;
     while (shadows.next()) {
         const int64_t plan_id = DatumGetInt64(*shadows.get(s_plan));
-        auto relation = shadows.get(s_relation);
-        if (route_of(plan_id) != nullptr && !relation)
-            incomplete.push_back(plan_id);
-        if (route_of(plan_id) == nullptr || !relation)
+        Route* route = route_of(plan_id);
+        if (route == nullptr)
             continue;
+        const int ordinal = DatumGetInt32(*shadows.get(s_ordinal));
+        auto relation = shadows.get(s_relation);
         RouteShadow shadow;
-        shadow.relid = DatumGetObjectId(*relation);
+        if (!relation && s_server != InvalidAttrNumber && shadows.get(s_server)) {
+            shadow.relid = remote_read_table(route->source, plan_id, ordinal);
+            shadow.remote = OidIsValid(shadow.relid);
+        } else if (relation) {
+            shadow.relid = DatumGetObjectId(*relation);
+        }
+        if (!OidIsValid(shadow.relid)) {
+            incomplete.push_back(plan_id);
+            continue;
+        }
         shadow.lower = shadows.string_at(s_lower);
         shadow.upper = shadows.string_at(s_upper);
-        found.emplace_back(plan_id, DatumGetInt32(*shadows.get(s_ordinal)), shadow);
+        found.emplace_back(plan_id, ordinal, shadow);
     }
     shadows.close();
     std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {

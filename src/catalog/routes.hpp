@@ -21,6 +21,9 @@ namespace presplit::catalog {
 
 struct RouteShadow {
     Oid relid = InvalidOid;
+    // A target on another server: relid is its foreign table, created not
+    // attached when the plan starts switching (remote/split.hpp).
+    bool remote = false;
     std::optional<std::string> lower; // key type's text form; nullopt: MINVALUE
     std::optional<std::string> upper; // nullopt: MAXVALUE
 };

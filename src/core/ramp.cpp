@@ -78,4 +78,39 @@ RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, 
     return decision;
 }
 
+RampDecision decide_ramp_step_with_remote(const RampSettings& settings, int current_weight,
+                                          bool paused, int64_t ms_at_current_weight,
+                                          const ChannelMeasurement& old_channel,
+                                          const ChannelMeasurement& new_channel,
+                                          const ChannelMeasurement& remote_channel,
+                                          bool remote_streaming, int64_t ms_measured) {
+    const RampDecision local =
+        decide_ramp_step(settings, current_weight, paused, ms_at_current_weight, old_channel,
+                         new_channel, ms_measured);
+    if (local.action == RampAction::abort || paused)
+        return local;
+    if (current_weight > 0 && current_weight < 100 && !remote_streaming) {
+        RampDecision abort;
+        abort.action = RampAction::abort;
+        abort.reason = "a target on another server is not streaming (its subscription is not "
+                       "connected): its reads would fail or be stale";
+        return abort;
+    }
+    RampDecision remote = decide_ramp_step(settings, current_weight, paused, ms_at_current_weight,
+                                           old_channel, remote_channel, ms_measured);
+    if (remote.action == RampAction::abort) {
+        const std::string judged = "the new channel";
+        const size_t at = remote.reason.find(judged);
+        if (at != std::string::npos)
+            remote.reason.replace(at, judged.size(), "the remote channel");
+        remote.reason = "remote reads: " + remote.reason;
+        return remote;
+    }
+    if (remote.action == RampAction::hold)
+        return remote.waiting_for_evidence || local.action != RampAction::hold ? remote : local;
+    RampDecision both = local; // hold, or the same raise or cutover
+    both.without_evidence = local.without_evidence || remote.without_evidence;
+    return both;
+}
+
 } // namespace presplit::core

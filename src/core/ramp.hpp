@@ -53,4 +53,16 @@ RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, 
                               const ChannelMeasurement& new_channel,
                               int64_t ms_measured = INT64_MAX);
 
+// A plan with targets on other servers: the new channel's reads of them
+// (the remote channel) are judged apart from its local ones, against the
+// same settings, and the ramp aborts while a target is not streaming (its
+// reads would fail, or be staler than the lag bound allows). The step goes
+// on only when both judgements would.
+RampDecision decide_ramp_step_with_remote(const RampSettings& settings, int current_weight,
+                                          bool paused, int64_t ms_at_current_weight,
+                                          const ChannelMeasurement& old_channel,
+                                          const ChannelMeasurement& new_channel,
+                                          const ChannelMeasurement& remote_channel,
+                                          bool remote_streaming, int64_t ms_measured = INT64_MAX);
+
 } // namespace presplit::core

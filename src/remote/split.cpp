@@ -2,6 +2,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config.hpp"
+#include "core/text_array.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
@@ -66,6 +67,29 @@ RemoteReverse::Target connect_reverse(const migration::PlanLayout& layout,
     target.reverse = reverse_target(layout, shadow);
     target.remote = std::make_unique<Connection>(target.reverse.server, layout.table_owner);
     return target;
+}
+
+// The foreign table of a remote target here: named like a local shadow.
+std::string foreign_table_of(const migration::PlanLayout& layout,
+                             const migration::ShadowLayout& shadow) {
+    return pg::quote_ident(layout.source_schema) + "." +
+           pg::quote_ident(migration::shadow_table_name(layout.source_relname, layout.plan.id,
+                                                        shadow.row.ordinal));
+}
+
+// Creates the remote target's foreign table unless it exists; its OID.
+unsigned int ensure_foreign_table(const migration::PlanLayout& layout,
+                                  const migration::ShadowLayout& shadow, const Source& source,
+                                  pg::SpiSession& spi) {
+    const std::string foreign_table = foreign_table_of(layout, shadow);
+    if (auto oid = spi.scalar("SELECT to_regclass($1)::oid", {foreign_table}))
+        return static_cast<unsigned int>(std::stoul(*oid));
+    spi.execute("CREATE FOREIGN TABLE " + foreign_table + " (" + join(source.column_definitions) +
+                ") SERVER " + pg::quote_ident(*shadow.row.server) + " OPTIONS (schema_name " +
+                pg::quote_literal(layout.source_schema) + ", table_name " +
+                pg::quote_literal(layout.source_relname) + ")");
+    return static_cast<unsigned int>(
+        std::stoul(*spi.scalar("SELECT $1::regclass::oid", {foreign_table})));
 }
 
 } // namespace
@@ -288,6 +312,22 @@ void wait_for_remote_targets(const migration::PlanLayout& layout,
                               connections.at(shadow.row.ordinal).get());
 }
 
+void create_remote_read_tables(const migration::PlanLayout& layout) {
+    if (!has_remote_targets(layout))
+        return;
+    const Source source = describe_source(layout.plan.source, layout.plan.parent, kSplitting);
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server)
+            continue;
+        ensure_foreign_table(layout, shadow, source, spi);
+        catalog::log_event(layout.plan.id, layout.source, "remote_target",
+                           target_label(layout, shadow) + ": foreign table " +
+                               foreign_table_of(layout, shadow) + " created for weighted reads");
+    }
+}
+
 void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent) {
     if (!has_remote_targets(layout))
         return;
@@ -295,21 +335,11 @@ void attach_remote_targets(const migration::PlanLayout& layout, const std::strin
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server)
             continue;
-        const std::string relname =
-            migration::shadow_table_name(layout.source_relname, layout.plan.id, shadow.row.ordinal);
-        const std::string foreign_table =
-            pg::quote_ident(layout.source_schema) + "." + pg::quote_ident(relname);
         pg::RunAsTableOwner as_owner(layout.table_owner);
         pg::SpiSession spi;
-        spi.execute("CREATE FOREIGN TABLE " + foreign_table + " (" +
-                    join(source.column_definitions) + ") SERVER " +
-                    pg::quote_ident(*shadow.row.server) + " OPTIONS (schema_name " +
-                    pg::quote_literal(layout.source_schema) + ", table_name " +
-                    pg::quote_literal(layout.source_relname) + ")");
-        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + foreign_table + " " +
-                    shadow.row.bound);
-        const auto oid = static_cast<unsigned int>(
-            std::stoul(*spi.scalar("SELECT $1::regclass::oid", {foreign_table})));
+        const unsigned int oid = ensure_foreign_table(layout, shadow, source, spi);
+        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " +
+                    foreign_table_of(layout, shadow) + " " + shadow.row.bound);
         catalog::set_shadow_relation(layout.plan.id, shadow.row.ordinal, oid);
     }
 }
@@ -453,6 +483,49 @@ bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables) 
     return dropped;
 }
 
+std::vector<RemoteLag> switching_remote_lags() {
+    if (!catalog::has_shadow_servers())
+        return {};
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    const pg::QueryResult targets =
+        spi.execute("SELECT s.plan_id, s.ordinal FROM presplit.shadow s"
+                    "  JOIN presplit.plan p ON p.id = s.plan_id"
+                    " WHERE p.state = 'switching' AND s.server IS NOT NULL ORDER BY 1, 2");
+    if (targets.rows.empty())
+        return {};
+    core::TextArray names;
+    for (const auto& row : targets.rows)
+        names.push_back(split_replication_name(std::stoll(*row[0]), std::stoi(*row[1])));
+    // Per subscription (its apply worker's walsender names itself after it):
+    // the lag PostgreSQL measured for the changes applied last, or, while
+    // changes are still unconfirmed, at least the time since the last reply.
+    // No walsender, or not streaming: unknown.
+    const pg::QueryResult lags =
+        spi.execute("SELECT CASE WHEN r.state = 'streaming' THEN greatest("
+                    "         coalesce(extract(epoch FROM r.replay_lag) * 1000, 0),"
+                    "         CASE WHEN r.replay_lsn IS DISTINCT FROM r.sent_lsn"
+                    "              THEN extract(epoch FROM clock_timestamp() - r.reply_time) * 1000"
+                    "              ELSE 0 END) END"
+                    "  FROM unnest($1::text[]) WITH ORDINALITY AS n(name, i)"
+                    "  LEFT JOIN pg_catalog.pg_stat_replication r ON r.application_name = n.name"
+                    " ORDER BY n.i",
+                    {core::format_text_array(names)});
+    std::vector<RemoteLag> out;
+    for (size_t i = 0; i < targets.rows.size() && i < lags.rows.size(); ++i) {
+        const int64_t plan_id = std::stoll(*targets.rows[i][0]);
+        const std::optional<double> lag =
+            lags.rows[i][0] ? std::optional<double>(std::stod(*lags.rows[i][0])) : std::nullopt;
+        if (out.empty() || out.back().plan_id != plan_id)
+            out.push_back({plan_id, lag});
+        else if (!lag || !out.back().lag_ms)
+            out.back().lag_ms = std::nullopt;
+        else
+            out.back().lag_ms = std::max(*out.back().lag_ms, *lag);
+    }
+    return out;
+}
+
 bool remote_replication_left(const migration::PlanLayout& layout) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
@@ -465,6 +538,14 @@ bool remote_replication_left(const migration::PlanLayout& layout) {
 }
 
 void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables) {
+    if (drop_tables && has_remote_targets(layout)) {
+        // Before the cutover the foreign tables only served weighted reads.
+        pg::RunAsTableOwner as_owner(layout.table_owner);
+        pg::SpiSession spi;
+        for (const auto& shadow : layout.shadows)
+            if (shadow.row.server)
+                spi.execute("DROP FOREIGN TABLE IF EXISTS " + foreign_table_of(layout, shadow));
+    }
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server)
             continue;

@@ -11,16 +11,20 @@
 //   the worker         the subscription of the same name (its initial table
 //                      synchronisation copies the rows), then the
 //                      verification under one cut;
+//   switching          a postgres_fdw foreign table per remote target,
+//                      not attached, named like a local shadow: weighted
+//                      reads go through it (switchover/routing.hpp);
 //   the cutover        waits until every remote target has applied the
-//                      source's changes up to the lock, then attaches a
-//                      postgres_fdw foreign table per remote target;
+//                      source's changes up to the lock, then attaches the
+//                      foreign table of each remote target;
 //   after it           replication is dropped (the worker; finalize if
 //                      anything is left), and the reverse direction
 //                      (remote/reverse.hpp, presplit_back_split_<plan>_
 //                      <ordinal>) brings every change made there back into
 //                      the kept source, so that a rollback after the
 //                      cutover is a swap; a rollback before the cutover
-//                      drops replication and the remote tables.
+//                      drops replication, the foreign tables and the remote
+//                      tables.
 #pragma once
 
 #include "migration/layout.hpp"
@@ -87,8 +91,12 @@ TargetConnections drain_remote_targets(const migration::PlanLayout& layout);
 void wait_for_remote_targets(const migration::PlanLayout& layout,
                              const TargetConnections& connections);
 
-// Under the cutover's lock, the source detached: a foreign table per remote
-// target (named like a local shadow), attached with its bound (no scan).
+// When the plan starts switching: a foreign table per remote target (named
+// like a local shadow), not attached, for weighted reads.
+void create_remote_read_tables(const migration::PlanLayout& layout);
+
+// Under the cutover's lock, the source detached: each remote target's
+// foreign table (created now if missing), attached with its bound (no scan).
 void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent);
 
 // The reverse direction of a remote target: its publication and slot
@@ -143,12 +151,22 @@ void detach_remote_targets(const migration::PlanLayout& layout, const std::strin
 // forgotten. True if there was one.
 bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables);
 
+// The replication lag of every switching plan's remote targets (the largest
+// per plan; nullopt if one is not streaming), from pg_stat_replication: the
+// worker publishes it each round for read routing.
+struct RemoteLag {
+    int64_t plan_id;
+    std::optional<double> lag_ms;
+};
+std::vector<RemoteLag> switching_remote_lags();
+
 // Whether a publication of the plan's remote targets is left here.
 bool remote_replication_left(const migration::PlanLayout& layout);
 
 // Drops every remote target's subscription, slots and publication, and with
-// drop_tables (before the cutover) its table on the server and what a
-// cutover that did not commit left of its reverse direction there.
+// drop_tables (before the cutover) its foreign table here, its table on the
+// server and what a cutover that did not commit left of its reverse
+// direction there.
 void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables);
 
 } // namespace presplit::remote

@@ -7,7 +7,10 @@ extern "C" {
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 }
+
+#include <algorithm>
 
 #include <cmath>
 #include <type_traits>
@@ -28,8 +31,13 @@ struct SharedChannel {
 
 struct SharedSlot {
     pg_atomic_uint64 plan_id; // 0: free
-    SharedChannel channels[2];
+    SharedChannel channels[3];
+    // The remote targets' lag in microseconds (kUnknownLag: not measured)
+    // and when the worker measured it (a TimestampTz).
+    pg_atomic_uint64 remote_lag_us;
+    pg_atomic_uint64 remote_lag_at;
 };
+constexpr uint64 kUnknownLag = PG_UINT64_MAX;
 
 struct SharedChannelStats {
     SharedSlot slots[kPlanSlots];
@@ -82,6 +90,8 @@ void attach_channel_stats() {
         pg_atomic_init_u64(&slot.plan_id, 0);
         for (auto& channel : slot.channels)
             reset_channel(channel);
+        pg_atomic_init_u64(&slot.remote_lag_us, kUnknownLag);
+        pg_atomic_init_u64(&slot.remote_lag_at, 0);
     }
 }
 
@@ -98,6 +108,8 @@ void claim_channel_stats(int64_t plan_id) {
         }
         for (auto& channel : chosen->channels)
             reset_channel(channel);
+        pg_atomic_write_u64(&chosen->remote_lag_us, kUnknownLag);
+        pg_atomic_write_u64(&chosen->remote_lag_at, 0);
         pg_atomic_write_u64(&chosen->plan_id, static_cast<uint64>(plan_id));
     }
     LWLockRelease(pg::shared_lock());
@@ -122,7 +134,29 @@ std::optional<PlanChannels> read_channel_stats(int64_t plan_id) {
     SharedSlot* slot = find_slot(plan_id);
     if (slot == nullptr)
         return std::nullopt;
-    return PlanChannels{read_channel(slot->channels[0]), read_channel(slot->channels[1])};
+    return PlanChannels{read_channel(slot->channels[0]), read_channel(slot->channels[1]),
+                        read_channel(slot->channels[2])};
+}
+
+void publish_remote_lag(int64_t plan_id, std::optional<double> lag_ms) {
+    claim_channel_stats(plan_id);
+    SharedSlot* slot = find_slot(plan_id);
+    if (slot == nullptr)
+        return;
+    pg_atomic_write_u64(&slot->remote_lag_us,
+                        lag_ms ? static_cast<uint64>(std::llround(std::max(0.0, *lag_ms) * 1000))
+                               : kUnknownLag);
+    pg_atomic_write_u64(&slot->remote_lag_at, static_cast<uint64>(GetCurrentTimestamp()));
+}
+
+bool remote_lag_within(int64_t plan_id, int max_lag_ms) {
+    SharedSlot* slot = find_slot(plan_id);
+    if (slot == nullptr || max_lag_ms <= 0)
+        return false;
+    const uint64 lag_us = pg_atomic_read_u64(&slot->remote_lag_us);
+    const auto measured_at = static_cast<TimestampTz>(pg_atomic_read_u64(&slot->remote_lag_at));
+    return lag_us != kUnknownLag && lag_us <= static_cast<uint64>(max_lag_ms) * 1000 &&
+           GetCurrentTimestamp() - measured_at <= kRemoteLagFreshMs * 1000;
 }
 
 void for_each_channel_stats(void (*f)(int64_t plan_id, const PlanChannels& channels, void* arg),
@@ -133,7 +167,9 @@ void for_each_channel_stats(void (*f)(int64_t plan_id, const PlanChannels& chann
         const auto plan_id = static_cast<int64_t>(pg_atomic_read_u64(&slot.plan_id));
         if (plan_id == 0)
             continue;
-        f(plan_id, PlanChannels{read_channel(slot.channels[0]), read_channel(slot.channels[1])},
+        f(plan_id,
+          PlanChannels{read_channel(slot.channels[0]), read_channel(slot.channels[1]),
+                       read_channel(slot.channels[2])},
           arg);
     }
 }

@@ -2,7 +2,10 @@
 // latency histogram, in shared memory (a fixed number of plan slots, lost at
 // restart). Backends count a routed statement when its executor ends (or
 // fails); presplit.channels shows the totals and the worker's ramp compares
-// the two channels step by step.
+// the channels step by step. The new channel's executions that read a target
+// on another server (through its foreign table) are counted apart, as the
+// remote channel. The slot also holds the remote targets' replication lag,
+// which the worker measures and routing reads (docs/multi_server.md).
 #pragma once
 
 #include "core/latency_histogram.hpp"
@@ -14,7 +17,7 @@
 
 namespace presplit::switchover {
 
-enum class Channel { old_channel = 0, new_channel = 1 };
+enum class Channel { old_channel = 0, new_channel = 1, remote_channel = 2 };
 
 struct ChannelTotals {
     uint64_t statements = 0; // served, including those that failed
@@ -23,7 +26,7 @@ struct ChannelTotals {
     core::LatencyCounts latency{};
 };
 
-using PlanChannels = std::array<ChannelTotals, 2>; // indexed by Channel
+using PlanChannels = std::array<ChannelTotals, 3>; // indexed by Channel
 
 // Shared memory (from src/hooks.cpp): requested in shmem_request_hook;
 // attached in shmem_startup_hook with AddinShmemInitLock held.
@@ -41,6 +44,16 @@ void record_channel_statement(int64_t plan_id, Channel channel, double microseco
 // The plan's totals since its first routed statement (after the server's
 // last start); nullopt if none was counted.
 std::optional<PlanChannels> read_channel_stats(int64_t plan_id);
+
+// The worker, about once a second per switching plan with remote targets:
+// the largest replication lag of its targets (nullopt: unknown, e.g. a
+// subscription not connected). Claims the plan's slot.
+void publish_remote_lag(int64_t plan_id, std::optional<double> lag_ms);
+
+// Whether the plan's remote lag was measured within the last
+// kRemoteLagFreshMs and is at most max_lag_ms. Only atomics and a clock read.
+constexpr int64_t kRemoteLagFreshMs = 5000;
+bool remote_lag_within(int64_t plan_id, int max_lag_ms);
 
 // Calls f(plan_id, channels) for every plan with a slot.
 void for_each_channel_stats(void (*f)(int64_t plan_id, const PlanChannels& channels, void* arg),

@@ -3,10 +3,13 @@
 #include "switchover/route_indexes.hpp"
 
 extern "C" {
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/planner.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 }
 
@@ -230,6 +233,114 @@ Plan* clone_for_shadow(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
     return copy;
 }
 
+// Executor parameters and subplans belong to the statement's own plan: a
+// foreign scan planned on its own cannot take them (parameters of the
+// statement's caller, PARAM_EXTERN, it can).
+bool needs_statement_plan_walker(Node* node, void* context);
+auto statement_plan_walker() {
+    return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(needs_statement_plan_walker));
+}
+bool needs_statement_plan_walker(Node* node, void* context) {
+    if (node == nullptr)
+        return false;
+    if (IsA(node, Param))
+        return reinterpret_cast<Param*>(node)->paramkind != PARAM_EXTERN;
+    if (IsA(node, SubPlan) || IsA(node, AlternativeSubPlan))
+        return true;
+    return expression_tree_walker(node, statement_plan_walker(), context);
+}
+
+// The scan on a target on another server: the planner plans "SELECT <the
+// scan's output> FROM ONLY <foreign table> WHERE <the scan's conditions>"
+// on its own (postgres_fdw sends what it can to the other server), and its
+// foreign scan joins the statement with its Vars on the foreign table's
+// range table entry. Read as the foreign table's owner (checkAsUser).
+Plan* foreign_scan_for(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
+    const ShadowShape& target = rewrite.shape->shadows[shadow];
+    List* targetlist = node->targetlist;
+    List* conditions = NIL;
+    switch (nodeTag(node)) {
+    case T_IndexScan:
+        if (reinterpret_cast<IndexScan*>(node)->indexorderbyorig != NIL) {
+            rewrite.failed = true; // ordering operators: the order is the point
+            return node;
+        }
+        conditions = scan_conditions(node);
+        break;
+    case T_IndexOnlyScan: {
+        auto* ios = reinterpret_cast<IndexOnlyScan*>(node);
+        if (ios->indexorderby != NIL) {
+            rewrite.failed = true;
+            return node;
+        }
+        auto to_table = [&](List* list) {
+            return reinterpret_cast<List*>(
+                index_vars_to_table(reinterpret_cast<Node*>(list), ios->indextlist));
+        };
+        targetlist = to_table(node->targetlist);
+        conditions = list_concat(to_table(ios->recheckqual), to_table(node->qual));
+        break;
+    }
+    default:
+        conditions = scan_conditions(node);
+        break;
+    }
+    if (needs_statement_plan_walker(reinterpret_cast<Node*>(list_make2(targetlist, conditions)),
+                                    nullptr)) {
+        rewrite.failed = true;
+        return node;
+    }
+    const VarMap to_query{rti, 1, &target.attno};
+    Query* query = makeNode(Query);
+    query->commandType = CMD_SELECT;
+    query->querySource = QSRC_ORIGINAL;
+    query->canSetTag = true;
+    RangeTblEntry* rte = makeNode(RangeTblEntry);
+    rte->rtekind = RTE_RELATION;
+    rte->relid = target.relid;
+    rte->relkind = RELKIND_FOREIGN_TABLE;
+    rte->rellockmode = AccessShareLock;
+    rte->inFromCl = true;
+    rte->checkAsUser = target.owner;
+    rte->eref = makeAlias(pstrdup(target.name.c_str()),
+                          static_cast<List*>(copyObjectImpl(target.column_names)));
+    query->rtable = list_make1(rte);
+    RangeTblRef* reference = makeNode(RangeTblRef);
+    reference->rtindex = 1;
+    query->jointree =
+        makeFromExpr(list_make1(reference),
+                     reinterpret_cast<Node*>(make_ands_explicit(mapped(conditions, to_query))));
+    AttrNumber resno = 0;
+    ListCell* cell;
+    foreach (cell, targetlist) {
+        auto* entry = lfirst_node(TargetEntry, cell);
+        query->targetList = lappend(
+            query->targetList,
+            makeTargetEntry(mapped(static_cast<Expr*>(copyObjectImpl(entry->expr)), to_query),
+                            ++resno, entry->resname, false));
+    }
+    LockRelationOid(target.relid, AccessShareLock); // the planner expects it locked
+    PlannedStmt* planned = standard_planner(query, "", 0, nullptr);
+    if (!IsA(planned->planTree, ForeignScan) || planned->subplans != NIL ||
+        planned->paramExecTypes != NIL || list_length(planned->rtable) != 1) {
+        rewrite.failed = true; // e.g. conditions the planner found always false
+        return node;
+    }
+    auto* scan = reinterpret_cast<ForeignScan*>(planned->planTree);
+    const Index shadow_rti = rewrite.shadow_rtis[shadow];
+    const VarMap to_statement{1, shadow_rti, nullptr};
+    scan->scan.scanrelid = shadow_rti;
+    scan->fs_relids = bms_make_singleton(static_cast<int>(shadow_rti));
+    scan->scan.plan.targetlist = mapped(scan->scan.plan.targetlist, to_statement);
+    scan->scan.plan.qual = mapped(scan->scan.plan.qual, to_statement);
+    scan->fdw_exprs = mapped(scan->fdw_exprs, to_statement);
+    scan->fdw_recheck_quals = mapped(scan->fdw_recheck_quals, to_statement);
+    scan->fdw_scan_tlist = mapped(scan->fdw_scan_tlist, to_statement);
+    scan->scan.plan.plan_node_id = rewrite.next_plan_node_id++;
+    rewrite.remote = true;
+    return reinterpret_cast<Plan*>(scan);
+}
+
 // An Append of the scans, returning their rows in list order.
 Plan* append_of(List* scans, Plan* like, Rewrite& rewrite) {
     Append* append = makeNode(Append);
@@ -300,7 +411,20 @@ Plan* redirect_scan(Plan* node, Plan* parent, Rewrite& rewrite) {
         rewrite.failed = true;
         return node;
     }
-    if (count > 1 && (IsA(node, IndexScan) || IsA(node, IndexOnlyScan))) {
+    bool remote = false;
+    for (int i = 0; i < count; ++i)
+        remote = remote || rewrite.shape->shadows[needed[i]].remote;
+    if (remote) {
+        // A foreign scan can neither mark and restore (a merge join's inner
+        // side) nor keep an index order.
+        const bool order_free = order_free_parent(parent) || rewrite.unordered_statement;
+        if ((parent != nullptr && IsA(parent, MergeJoin) && parent->righttree == node) ||
+            ((IsA(node, IndexScan) || IsA(node, IndexOnlyScan)) && !order_free)) {
+            rewrite.failed = true;
+            return node;
+        }
+    }
+    if (count > 1 && !remote && (IsA(node, IndexScan) || IsA(node, IndexOnlyScan))) {
         // Rows in index order over several shadows: if the index leads with
         // the key, shadow after shadow in the scan's key order is index
         // order; otherwise only a parent that does not care may have them.
@@ -320,7 +444,9 @@ Plan* redirect_scan(Plan* node, Plan* parent, Rewrite& rewrite) {
     }
     List* scans = NIL;
     for (int i = 0; i < count; ++i)
-        scans = lappend(scans, clone_for_shadow(node, rewrite, needed[i], rti));
+        scans = lappend(scans, rewrite.shape->shadows[needed[i]].remote
+                                   ? foreign_scan_for(node, rewrite, needed[i], rti)
+                                   : clone_for_shadow(node, rewrite, needed[i], rti));
     if (rewrite.failed)
         return node;
     rewrite.swapped = true;
@@ -392,6 +518,66 @@ Plan* redirect(Plan* node, Plan* parent, Rewrite& rewrite) {
     }
     for_each_child(node, [&](Plan*& child) { child = redirect(child, node, rewrite); });
     return node;
+}
+
+namespace {
+
+bool orders_walker(Node* node, void* context);
+auto ordering_walker() {
+    return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(orders_walker));
+}
+bool orders_walker(Node* node, void* context) {
+    if (node == nullptr)
+        return false;
+    if (IsA(node, Query)) {
+        auto* query = reinterpret_cast<Query*>(node);
+        if (query->sortClause != NIL || query->distinctClause != NIL || query->groupClause != NIL ||
+            query->groupingSets != NIL || query->windowClause != NIL ||
+            query->setOperations != nullptr)
+            return true;
+        return query_tree_walker(query, ordering_walker(), context, 0);
+    }
+    return expression_tree_walker(node, ordering_walker(), context);
+}
+
+bool consumes_order(Plan* node) {
+    if (node == nullptr)
+        return false;
+    switch (nodeTag(node)) {
+    case T_Limit: // a subquery's ORDER BY ... LIMIT may be a Limit over an index scan
+    case T_MergeJoin:
+    case T_MergeAppend:
+    case T_Unique:
+    case T_Group:
+    case T_IncrementalSort:
+    case T_GatherMerge:
+    case T_WindowAgg:
+    case T_SetOp:
+        return true;
+    case T_Agg:
+        if (reinterpret_cast<Agg*>(node)->aggstrategy == AGG_SORTED ||
+            reinterpret_cast<Agg*>(node)->aggstrategy == AGG_MIXED)
+            return true;
+        break;
+    default:
+        break;
+    }
+    bool found = false;
+    for_each_child(node, [&](Plan*& child) { found = found || consumes_order(child); });
+    return found;
+}
+
+} // namespace
+
+bool order_free_statement(const Query* parse, PlannedStmt* statement) {
+    if (orders_walker(reinterpret_cast<Node*>(const_cast<Query*>(parse)), nullptr) ||
+        consumes_order(statement->planTree))
+        return false;
+    ListCell* cell;
+    foreach (cell, statement->subplans)
+        if (consumes_order(static_cast<Plan*>(lfirst(cell))))
+            return false;
+    return true;
 }
 
 int max_plan_node_id(Plan* node) {

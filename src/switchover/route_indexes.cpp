@@ -38,6 +38,10 @@ std::vector<Oid> find_matching_indexes(const RouteShape& shape, Oid source_index
         auto* source_option = reinterpret_cast<int2vector*>(DatumGetPointer(
             SysCacheGetAttr(INDEXRELID, source_tuple, Anum_pg_index_indoption, &isnull)));
         for (const auto& shadow : shape.shadows) {
+            if (shadow.remote) {
+                matches.push_back(InvalidOid); // a foreign scan needs none
+                continue;
+            }
             Oid match = InvalidOid;
             Relation rel = relation_open(shadow.relid, AccessShareLock);
             List* indexes = RelationGetIndexList(rel);

@@ -30,12 +30,15 @@ Oid route_function() {
     });
 }
 
-Plan* make_marker(Plan* new_tree, Plan* old_tree, Oid function, int64_t plan_id) {
+Plan* make_marker(Plan* new_tree, Plan* old_tree, Oid function, int64_t plan_id, bool remote) {
     Result* marker = makeNode(Result);
     Const* plan = makeConst(INT8OID, -1, InvalidOid, sizeof(int64), Int64GetDatum(plan_id), false,
                             FLOAT8PASSBYVAL);
     marker->resconstantqual = reinterpret_cast<Node*>(list_make1(makeFuncExpr(
         function, BOOLOID, list_make1(plan), InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL)));
+    if (remote)
+        marker->resconstantqual = reinterpret_cast<Node*>(
+            lappend(reinterpret_cast<List*>(marker->resconstantqual), makeBoolConst(true, false)));
     Plan* plan_node = &marker->plan;
     *plan_node = *old_tree; // costs, targetlist (never used: replaced before execution)
     plan_node->type = T_Result;

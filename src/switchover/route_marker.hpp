@@ -23,7 +23,7 @@ namespace presplit::switchover {
 Oid route_function();
 
 // The marker holding both trees (PostgreSQL node code: inside pg::call).
-Plan* make_marker(Plan* new_tree, Plan* old_tree, Oid function, int64_t plan_id);
+Plan* make_marker(Plan* new_tree, Plan* old_tree, Oid function, int64_t plan_id, bool remote);
 
 // Every ExecutorStart asks (inline: the hook's path for every statement).
 inline bool is_marker(Plan* node) {
@@ -34,6 +34,12 @@ inline int64_t marker_plan_id(Plan* node) {
     auto* qual = reinterpret_cast<List*>(reinterpret_cast<Result*>(node)->resconstantqual);
     auto* call = linitial_node(FuncExpr, qual);
     return DatumGetInt64(linitial_node(Const, call->args)->constvalue);
+}
+
+// Whether the new channel's trees read a target on another server.
+inline bool marker_reads_remote(Plan* node) {
+    return list_length(reinterpret_cast<List*>(reinterpret_cast<Result*>(node)->resconstantqual)) >
+           1;
 }
 
 } // namespace presplit::switchover

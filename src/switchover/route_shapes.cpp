@@ -69,6 +69,7 @@ void fill_shape(RouteShape& shape, const catalog::Route& route) {
     for (const auto& route_shadow : route.shadows) {
         ShadowShape& shadow = shape.shadows.emplace_back();
         shadow.relid = route_shadow.relid;
+        shadow.remote = route_shadow.remote;
         Relation rel = relation_open(shadow.relid, AccessShareLock);
         TupleDesc desc = RelationGetDescr(rel);
         shadow.attno.assign(source_desc->natts + 1, InvalidAttrNumber);
@@ -97,6 +98,7 @@ void fill_shape(RouteShape& shape, const catalog::Route& route) {
                         makeString(pstrdup(column->attisdropped ? "" : NameStr(column->attname))));
         }
         shadow.name = RelationGetRelationName(rel);
+        shadow.owner = rel->rd_rel->relowner;
         relation_close(rel, AccessShareLock);
         if (route_shadow.lower) {
             shadow.has_lower = true;

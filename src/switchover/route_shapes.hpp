@@ -30,6 +30,10 @@ struct ShadowShape {
     Datum lower = 0, upper = 0; // in the cache's memory context
     List* column_names = NIL;   // for the range table entry (EXPLAIN)
     std::string name;
+    // A target on another server, read through its foreign table as the
+    // table's owner (whose user mapping the split required).
+    bool remote = false;
+    Oid owner = InvalidOid;
 };
 
 struct RouteShape {

@@ -81,9 +81,18 @@ bool snapshot_sees(TransactionId xid, Snapshot snapshot) {
 constexpr int kCursorOptions = CURSOR_OPT_BINARY | CURSOR_OPT_SCROLL | CURSOR_OPT_INSENSITIVE |
                                CURSOR_OPT_ASENSITIVE | CURSOR_OPT_HOLD | CURSOR_OPT_FAST_PLAN;
 
+// A target on another server is fed by asynchronous logical replication:
+// a transaction that has written must read its own writes (never routed
+// there), and the others only while the worker's last measurement of the
+// lag is recent and within presplit.remote_read_max_lag.
+bool remote_read_allowed(int64_t plan_id) {
+    return !TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
+           remote_lag_within(plan_id, config::remote_read_max_lag_ms);
+}
+
 } // namespace
 
-void prepare_routing(PlannedStmt* statement, int cursor_options) {
+void prepare_routing(PlannedStmt* statement, const Query* parse, int cursor_options) {
     if (!config::routing_enabled || IsBackgroundWorker || (cursor_options & kCursorOptions) != 0 ||
         statement->commandType != CMD_SELECT || statement->utilityStmt != nullptr ||
         statement->hasModifyingCTE || statement->rowMarks != NIL || statement->parallelModeNeeded ||
@@ -120,6 +129,12 @@ void prepare_routing(PlannedStmt* statement, int cursor_options) {
         return;
 
     Rewrite rewrite{shape, source_rtis, {}, 0};
+    bool has_remote = false;
+    for (const auto& shadow : shape->shadows)
+        has_remote = has_remote || shadow.remote;
+    if (has_remote)
+        rewrite.unordered_statement =
+            pg::call([&] { return order_free_statement(parse, statement); });
     const int rtable_length = list_length(statement->rtable);
     for (size_t i = 0; i < shape->shadows.size(); ++i)
         rewrite.shadow_rtis.push_back(static_cast<Index>(rtable_length + 1 + i));
@@ -149,8 +164,10 @@ void prepare_routing(PlannedStmt* statement, int cursor_options) {
             RangeTblEntry* rte = makeNode(RangeTblEntry);
             rte->rtekind = RTE_RELATION;
             rte->relid = shadow.relid;
-            rte->relkind = RELKIND_RELATION;
+            rte->relkind = shadow.remote ? RELKIND_FOREIGN_TABLE : RELKIND_RELATION;
             rte->rellockmode = AccessShareLock;
+            if (shadow.remote)
+                rte->checkAsUser = shadow.owner; // postgres_fdw's user mapping
             rte->inFromCl = false;
             rte->eref = makeAlias(pstrdup(shadow.name.c_str()),
                                   static_cast<List*>(copyObjectImpl(shadow.column_names)));
@@ -159,14 +176,15 @@ void prepare_routing(PlannedStmt* statement, int cursor_options) {
             // A one-shot plan runs without the plan cache taking its locks.
             LockRelationOid(shadow.relid, AccessShareLock);
         }
-        statement->planTree = make_marker(new_tree, statement->planTree, function, route->plan_id);
+        statement->planTree =
+            make_marker(new_tree, statement->planTree, function, route->plan_id, rewrite.remote);
         int i = 0;
         ListCell* sub;
         foreach (sub, statement->subplans) {
             Plan* old_tree = static_cast<Plan*>(lfirst(sub));
             if (old_tree != nullptr)
                 lfirst(sub) = make_marker(static_cast<Plan*>(list_nth(new_subplans, i)), old_tree,
-                                          function, route->plan_id);
+                                          function, route->plan_id, rewrite.remote);
             ++i;
         }
     });
@@ -189,7 +207,12 @@ ChannelChoice choose_channel(QueryDesc* query, int eflags) {
             use_new = route->new_weight >= 100 ||
                       pg::backend_random() % 100 < static_cast<uint64_t>(route->new_weight);
     }
-    choice.channel = use_new ? Channel::new_channel : Channel::old_channel;
+    const bool remote = marker_reads_remote(statement->planTree);
+    if (use_new && remote && !remote_read_allowed(choice.plan_id))
+        use_new = false;
+    choice.channel = !use_new ? Channel::old_channel
+                     : remote ? Channel::remote_channel
+                              : Channel::new_channel;
     choice.counted = runs;
     // The executor gets a statement with the chosen trees only (freed again
     // after ExecutorEnd, or with the query's memory).
@@ -226,6 +249,11 @@ void routed_execution_started(QueryDesc* query, const ChannelChoice& choice) {
         callback->arg = execution.memory;
         MemoryContextRegisterResetCallback(execution.memory, callback);
     });
+}
+
+void routed_execution_failed_to_start(const ChannelChoice& choice) {
+    if (choice.counted)
+        record_channel_statement(choice.plan_id, choice.channel, 0, /*failed=*/true);
 }
 
 bool is_routed_execution(QueryDesc* query) {

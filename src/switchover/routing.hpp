@@ -32,6 +32,12 @@
 // presplit.routing is off. Privileges: the statement's own checks are
 // unchanged (on the parent or the partition named); the shadows check none.
 //
+// A target on another server (a split with servers) is read through its
+// foreign table (plan_rewrite.hpp); such an execution counts for the remote
+// channel, and is drawn only in a transaction that has not written and
+// while the target's replication lag is within presplit.remote_read_max_lag
+// (otherwise it reads the old channel: docs/multi_server.md).
+//
 // Each routed execution is timed (executor time) and counted for the channel
 // that served it, or as an error if it failed (switchover/channel_stats).
 #pragma once
@@ -50,7 +56,7 @@ namespace presplit::switchover {
 
 // Planner hook, after planning: adds the new channel's tree if the statement
 // reads a switching plan's source.
-void prepare_routing(PlannedStmt* statement, int cursor_options);
+void prepare_routing(PlannedStmt* statement, const Query* parse, int cursor_options);
 
 // What the ExecutorStart hook chose for a routed statement.
 struct ChannelChoice {
@@ -68,6 +74,9 @@ ChannelChoice choose_channel(QueryDesc* query, int eflags);
 // Once ExecutorStart has succeeded (if it fails, nothing was recorded and
 // the copy goes with the query's memory).
 void routed_execution_started(QueryDesc* query, const ChannelChoice& choice);
+// If ExecutorStart failed (e.g. a foreign scan could not connect): counts
+// the execution as an error of its channel. Only atomics.
+void routed_execution_failed_to_start(const ChannelChoice& choice);
 // Whether ExecutorEnd has a routed execution to count and restore.
 bool is_routed_execution(QueryDesc* query);
 // Before ExecutorEnd: counts the execution for its channel.

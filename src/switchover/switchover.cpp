@@ -262,6 +262,8 @@ migration::PlanLayout without_source(const migration::PlanLayout& layout) {
 } // namespace
 
 void begin_switching(const catalog::Plan& plan) {
+    if (catalog::has_remote_targets(plan.id))
+        remote::create_remote_read_tables(migration::load_layout(plan));
     catalog::set_new_channel_weight(plan.id, 0);
     catalog::set_plan_state(plan.id, core::PlanState::switching);
 }

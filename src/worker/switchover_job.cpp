@@ -12,6 +12,7 @@
 #include "worker/transaction.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -40,8 +41,14 @@ struct StepBaseline {
 };
 std::unordered_map<int64_t, StepBaseline> baselines;
 
-std::pair<core::ChannelMeasurement, core::ChannelMeasurement> measure_step(int64_t plan_id,
-                                                                           int weight) {
+// The lags published last round, by plan (a plan missing: not measured).
+std::unordered_map<int64_t, std::optional<double>> remote_lags;
+
+struct StepMeasurements {
+    core::ChannelMeasurement old_channel, new_channel, remote_channel;
+};
+
+StepMeasurements measure_step(int64_t plan_id, int weight) {
     const switchover::PlanChannels now =
         switchover::read_channel_stats(plan_id).value_or(switchover::PlanChannels{});
     auto found = baselines.find(plan_id);
@@ -58,11 +65,12 @@ std::pair<core::ChannelMeasurement, core::ChannelMeasurement> measure_step(int64
             core::latency_quantile_ms(core::subtract(now[channel].latency, before.latency), 0.95);
         return measured;
     };
-    return {since(0), since(1)};
+    return {since(0), since(1), since(2)};
 }
 
 std::string describe(const core::ChannelMeasurement& old_channel,
-                     const core::ChannelMeasurement& new_channel) {
+                     const core::ChannelMeasurement& new_channel,
+                     const std::optional<core::ChannelMeasurement>& remote_channel) {
     auto one = [](const char* name, const core::ChannelMeasurement& channel) {
         char text[160];
         snprintf(text, sizeof text, "%s %llu reads, %llu errors, p95 %.3f ms", name,
@@ -70,24 +78,29 @@ std::string describe(const core::ChannelMeasurement& old_channel,
                  static_cast<unsigned long long>(channel.errors), channel.p95_latency_ms);
         return std::string(text);
     };
-    return one("old", old_channel) + "; " + one("new", new_channel);
+    return one("old", old_channel) + "; " + one("new", new_channel) +
+           (remote_channel ? "; " + one("remote", *remote_channel) : "");
 }
 
 Step ramp(const catalog::Plan& plan) {
     const int weight = plan.new_channel_weight.value_or(0);
-    // A plan with targets on other servers takes no weighted reads (they are
-    // not routed: docs/multi_server.md): its ramp goes to the cutover.
-    if (weight < 100 && catalog::has_remote_targets(plan.id)) {
-        catalog::set_new_channel_weight(plan.id, 100);
-        catalog::log_event(plan.id, pg::qualified_relation_name(plan.source), "weight",
-                           "new channel " + std::to_string(weight) +
-                               " -> 100 (ramp: targets on other servers take no weighted reads)");
-        return {StepOutcome::progress, 0};
-    }
-    const auto [old_channel, new_channel] = measure_step(plan.id, weight);
-    core::RampDecision decision = core::decide_ramp_step(
-        ramp_settings(), weight, plan.paused, plan.ms_at_current_weight.value_or(0), old_channel,
-        new_channel, static_cast<int64_t>(pg::elapsed_ms(baselines[plan.id].since)));
+    const StepMeasurements measured = measure_step(plan.id, weight);
+    const int64_t ms_measured = static_cast<int64_t>(pg::elapsed_ms(baselines[plan.id].since));
+    // A plan with targets on other servers: its remote reads are judged
+    // apart (README, "Weighted reads onto other servers").
+    const auto lag = remote_lags.find(plan.id);
+    const bool remote = lag != remote_lags.end();
+    const core::RampDecision decision =
+        remote ? core::decide_ramp_step_with_remote(
+                     ramp_settings(), weight, plan.paused, plan.ms_at_current_weight.value_or(0),
+                     measured.old_channel, measured.new_channel, measured.remote_channel,
+                     lag->second.has_value(), ms_measured)
+               : core::decide_ramp_step(ramp_settings(), weight, plan.paused,
+                                        plan.ms_at_current_weight.value_or(0), measured.old_channel,
+                                        measured.new_channel, ms_measured);
+    const auto& [old_channel, new_channel, remote_channel] = measured;
+    const std::optional<core::ChannelMeasurement> remote_reads =
+        remote ? std::optional<core::ChannelMeasurement>(remote_channel) : std::nullopt;
     const std::string source = pg::qualified_relation_name(plan.source);
     switch (decision.action) {
     case core::RampAction::hold:
@@ -97,31 +110,35 @@ Step ramp(const catalog::Plan& plan) {
             baselines[plan.id].waiting_logged = true;
             catalog::log_event(
                 plan.id, source, "ramp_waiting",
-                "at " + std::to_string(weight) + "%: " + describe(old_channel, new_channel) +
-                    "; waiting for " + std::to_string(config::ramp_min_statements) +
+                "at " + std::to_string(weight) +
+                    "%: " + describe(old_channel, new_channel, remote_reads) + "; waiting for " +
+                    std::to_string(config::ramp_min_statements) +
                     " routable reads on each channel, at most presplit.ramp_evidence_timeout (" +
                     std::to_string(config::ramp_evidence_timeout_ms) + " ms)");
         }
-        // Until the interval is over, or (evidence pending) a naptime.
-        return {
-            StepOutcome::idle,
-            std::max<int64_t>(std::min<int64_t>(config::worker_naptime_ms, 1000),
-                              config::ramp_interval_ms - plan.ms_at_current_weight.value_or(0))};
+        // Until the interval is over, or (evidence pending) a naptime;
+        // remote targets are judged every round (publish_remote_lags).
+        return {StepOutcome::idle,
+                remote ? std::min<int64_t>(config::worker_naptime_ms, 1000)
+                       : std::max<int64_t>(std::min<int64_t>(config::worker_naptime_ms, 1000),
+                                           config::ramp_interval_ms -
+                                               plan.ms_at_current_weight.value_or(0))};
     case core::RampAction::raise:
         catalog::set_new_channel_weight(plan.id, decision.new_weight);
         catalog::log_event(
             plan.id, source, "weight",
             "new channel " + std::to_string(weight) + " -> " + std::to_string(decision.new_weight) +
                 " (ramp" + (decision.without_evidence ? ", without evidence" : "") + ")" +
-                (weight > 0
-                     ? "; at " + std::to_string(weight) + "%: " + describe(old_channel, new_channel)
-                     : ""));
+                (weight > 0 ? "; at " + std::to_string(weight) +
+                                  "%: " + describe(old_channel, new_channel, remote_reads)
+                            : ""));
         return {StepOutcome::progress, 0};
     case core::RampAction::abort:
         catalog::set_new_channel_weight(plan.id, 0);
         catalog::set_paused(plan.id, true);
         catalog::log_event(plan.id, source, "ramp_aborted",
-                           decision.reason + " (" + describe(old_channel, new_channel) + ")");
+                           decision.reason + " (" +
+                               describe(old_channel, new_channel, remote_reads) + ")");
         return {};
     case core::RampAction::cut_over:
         // A plan worker's (run_cutover_step): its lock may wait.
@@ -131,6 +148,19 @@ Step ramp(const catalog::Plan& plan) {
 }
 
 } // namespace
+
+bool publish_remote_lags() {
+    auto lags = in_transaction("pg_presplit: measuring remote lag", Isolation::read_committed,
+                               [] { return remote::switching_remote_lags(); });
+    remote_lags.clear();
+    if (!lags.ok)
+        return false;
+    for (const auto& [plan_id, lag_ms] : lags.value) {
+        switchover::publish_remote_lag(plan_id, lag_ms);
+        remote_lags[plan_id] = lag_ms;
+    }
+    return !lags.value.empty();
+}
 
 Step run_switchover_step(int64_t id) {
     auto step =

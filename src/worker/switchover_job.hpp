@@ -13,6 +13,12 @@ namespace presplit::worker {
 // another transaction holds.
 Step run_switchover_step(int64_t id);
 
+// Every round (the worker's own transaction): measures the replication lag
+// of every switching plan's targets on other servers and publishes it for
+// read routing (switchover/channel_stats.hpp). True if there is such a plan:
+// the round must then come again within a second.
+bool publish_remote_lags();
+
 // A plan worker's: the cutover the ramp has reached 100 for (its lock may
 // wait up to presplit.cutover_max_wait), or after it the validation of the
 // old partition's bound (a scan of all its rows).

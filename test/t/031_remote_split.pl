@@ -3,7 +3,7 @@
 # pgbench moves money between accounts and reads them; the invariant (row
 # count, total balance) checked through the parent and on each server; a
 # remote table in the way refused with nothing changed on either side;
-# weights refused for a plan with a remote target; a rollback before the
+# a weight set for a plan with a remote target; a rollback before the
 # cutover; a rollback after the cutover under pgbench (the changes made on
 # the other server since the cutover flowed back through the reverse
 # direction), and one refused when the reverse slot was dropped; a forward
@@ -20,10 +20,15 @@ use PresplitTest;
 use Test::More tests => 46;
 
 # The other server's wal_level logical: the reverse direction after the
-# cutover is replicated from there.
+# cutover is replicated from there. The ramp reads the remote half through
+# its foreign table: a remote read is slower by design, judged on errors
+# here (README, "Weighted reads onto other servers").
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 2000
+presplit.ramp_step = 50
+presplit.ramp_interval = 1000
+presplit.ramp_min_latency_increase = 60000
 wal_retrieve_retry_interval = 500
 }, { allows_streaming => 'logical' });
 
@@ -103,17 +108,19 @@ $node1->poll_query_until('postgres', "SELECT state = 'switching' FROM presplit.p
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
 is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || min(id) || \' \' || max(id) FROM public.accounts_1'),
 	'5000 15000 19999', 'the row filter: only the remote target\'s range was copied');
-refused("SELECT presplit.set_weight($plan, 50)", '0A000',
-	'it has targets on other servers', 'no weight between 0 and 100 for a plan with a remote target');
+$node1->safe_psql('postgres', "SELECT presplit.set_weight($plan, 50)");
+is($node1->safe_psql('postgres', "SELECT weight FROM presplit.channels WHERE plan_id = $plan AND channel = 'remote'"),
+	'50', 'any weight for a plan with a remote target (its weighted reads: 034_remote_reads.pl)');
 $node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'rolled_back', 'rollback before the cutover');
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts%'}),
 	'0', 'the rollback dropped the remote table');
 is($node1->safe_psql('postgres', q{
-SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+SELECT string_agg(c.relname, ',' ORDER BY c.relname) || ' ' || (SELECT count(*) FROM pg_foreign_table)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'accounts'::regclass}),
-	'accounts_0,accounts_1', 'the rollback left the partitions as they were');
+	'accounts_0,accounts_1 0', 'the rollback left the partitions as they were, and no foreign table');
 slots_and_replication('after the rollback');
 
 # 3. The split of the hot partition under pgbench transfers and reads: the
@@ -185,8 +192,8 @@ is($node2->safe_psql('postgres', 'SELECT count(*) FROM public.accounts_0 WHERE i
 like($node1->safe_psql('postgres', qq{
 SELECT string_agg(kind, ' ' ORDER BY id) FROM presplit.events
  WHERE plan_id = $plan AND kind IN ('remote_target', 'remote_target_verified', 'cutover')}),
-	qr/^remote_target remote_target_verified cutover remote_target$/,
-	'events: remote target created, verified, cut over, replication dropped');
+	qr/^remote_target remote_target_verified remote_target cutover remote_target$/,
+	'events: remote target created, verified, its foreign table for weighted reads, cut over, replication dropped');
 diag($node1->safe_psql('postgres', qq{
 SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.events
  WHERE plan_id = $plan AND kind IN ('remote_target', 'remote_target_verified', 'cutover', 'weight')}));

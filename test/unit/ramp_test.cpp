@@ -139,3 +139,56 @@ TEST(Ramp, MicrosecondNoiseIsNoLatencyRegression) {
                   .action,
               RampAction::abort);
 }
+
+TEST(RampWithRemote, AbortsOnRemoteErrorsTheLocalChannelDoesNotHave) {
+    RampSettings settings;
+    auto decision = decide_ramp_step_with_remote(settings, 50, false, 1000, kHealthy, kHealthy,
+                                                 channel(100, 10, 5.0), true);
+    EXPECT_EQ(decision.action, RampAction::abort);
+    EXPECT_EQ(decision.new_weight, 0);
+    EXPECT_EQ(decision.reason.find("remote reads: error rate 0.1000 on the remote channel"), 0u);
+}
+
+TEST(RampWithRemote, JudgesRemoteLatencyAgainstTheSameSettings) {
+    RampSettings settings; // x1.5 and at least 1 ms slower aborts
+    auto slow = decide_ramp_step_with_remote(settings, 50, false, 1000, kHealthy, kHealthy,
+                                             channel(100, 0, 3.5), true);
+    EXPECT_EQ(slow.action, RampAction::abort);
+    settings.min_latency_increase_ms = 5.0; // a round trip allowed for
+    auto allowed = decide_ramp_step_with_remote(settings, 50, false, 1000, kHealthy, kHealthy,
+                                                channel(100, 0, 3.5), true);
+    EXPECT_EQ(allowed.action, RampAction::hold);
+}
+
+TEST(RampWithRemote, AbortsWhileATargetIsNotStreaming) {
+    RampSettings settings;
+    auto decision = decide_ramp_step_with_remote(settings, 20, false, 0, kHealthy, kHealthy,
+                                                 channel(0, 0, 0), false);
+    EXPECT_EQ(decision.action, RampAction::abort);
+    EXPECT_NE(decision.reason.find("not streaming"), std::string::npos);
+    // At 0 nothing is read there yet; paused, nothing is judged.
+    EXPECT_EQ(decide_ramp_step_with_remote(settings, 0, false, 0, kHealthy, kHealthy,
+                                           channel(0, 0, 0), false)
+                  .action,
+              RampAction::hold);
+    EXPECT_EQ(decide_ramp_step_with_remote(settings, 20, true, 0, kHealthy, kHealthy,
+                                           channel(0, 0, 0), false)
+                  .action,
+              RampAction::hold);
+}
+
+TEST(RampWithRemote, StepsOnlyWhenBothChannelsWould) {
+    RampSettings settings;
+    settings.evidence_timeout_ms = 600000;
+    auto waiting = decide_ramp_step_with_remote(settings, 10, false, 10000, kHealthy, kHealthy,
+                                                channel(3, 0, 5.0), true, 10000);
+    EXPECT_EQ(waiting.action, RampAction::hold);
+    EXPECT_TRUE(waiting.waiting_for_evidence);
+    auto raised = decide_ramp_step_with_remote(settings, 10, false, 10000, kHealthy, kHealthy,
+                                               channel(1000, 0, 2.5), true, 10000);
+    EXPECT_EQ(raised.action, RampAction::raise);
+    EXPECT_EQ(raised.new_weight, 20);
+    auto cut = decide_ramp_step_with_remote(settings, 100, false, 0, kHealthy, kHealthy,
+                                            channel(0, 0, 0), true);
+    EXPECT_EQ(cut.action, RampAction::cut_over);
+}

@@ -1,0 +1,258 @@
+# Weighted reads of a split whose upper half goes to another server: while
+# the plan is switching, the reads the new channel draws for that half go
+# through a postgres_fdw foreign table (not attached) and are counted on the
+# remote channel. Shown: the foreign table made when switching starts and
+# dropped by the rollback; routed reads with the right results at weight 100
+# and under pgbench transfers at weight 50; a transaction that has written
+# never reads the other server; the ramp aborting back to weight 0 when the
+# other server stops, with no change lost, and when its reads fail while
+# replication goes on (errors on the remote channel). No replication slot is
+# left.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use IPC::Run;
+use PresplitTest;
+use Test::More tests => 32;
+
+# The ramp: one step to 50 %, judged on 5 reads per channel; latency never
+# aborts here (a remote read is slower by design: errors do).
+my ($node1, $node2) = presplit_server_pair(qq{
+presplit.naptime = 100
+presplit.backfill_batch_size = 2000
+presplit.ramp_step = 50
+presplit.ramp_interval = 500
+presplit.ramp_min_statements = 5
+presplit.ramp_evidence_timeout = 3600000
+presplit.ramp_min_latency_increase = 60000
+presplit.remote_read_max_lag = 30000
+});
+
+my $rows = 20000;
+my $total = $rows * 1000;
+$node1->safe_psql('postgres', qq{
+CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
+CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
+INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
+ANALYZE accounts;
+SELECT presplit.manage('accounts');
+-- The plan a statement ran with (its routed channel).
+CREATE FUNCTION plan_of(q text) RETURNS text LANGUAGE plpgsql AS \$\$
+DECLARE line text; result text := '';
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    result := result || line || E'\\n';
+  END LOOP;
+  RETURN result;
+END \$\$;
+});
+
+sub slots_and_replication {
+	my ($name) = @_;
+	is($node1->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_replication_slots)
+       || ' ' || (SELECT count(*) FROM pg_foreign_table)}),
+		'0 0 0', "$name: no publication, replication slot or foreign table here");
+	is($node2->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM pg_subscription) || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
+		'0 0', "$name: no subscription, no replication slot on the other server");
+}
+
+sub channel_counts {
+	my ($plan) = @_;
+	my %count = map { my ($c, $s, $e) = split /\|/; ($c => { statements => $s, errors => $e }) }
+	  split /\n/, $node1->safe_psql('postgres',
+		"SELECT channel, statements, errors FROM presplit.channels WHERE plan_id = $plan");
+	return \%count;
+}
+
+# 1. Switching starts: the remote target's foreign table exists, unattached.
+my $plan = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_0', '{5000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$node1->poll_query_until('postgres', "SELECT state = 'switching' FROM presplit.plans WHERE id = $plan")
+  or die 'the plan did not get to switching: '
+  . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+my $foreign = "accounts_0_${plan}_1";
+is($node1->safe_psql('postgres', qq{
+SELECT c.relname || ' ' || c.relispartition FROM pg_foreign_table f JOIN pg_class c ON c.oid = f.ftrelid}),
+	"$foreign false", 'switching: the remote target has a foreign table here, not attached');
+is($node1->safe_psql('postgres',
+		"SELECT string_agg(channel || ' ' || weight, ', ' ORDER BY channel) FROM presplit.channels WHERE plan_id = $plan"),
+	'new 0, old 100, remote 0', 'presplit.channels has a remote row');
+
+# 2. Weight 100 (no ramp: no cutover): a read of the upper half goes to the
+# other server once the worker has measured its lag.
+$node1->safe_psql('postgres', "SELECT presplit.set_weight($plan, 100)");
+my $upper = 'SELECT count(*), sum(balance) FROM accounts WHERE id >= 5000 AND id < 10000';
+ok($node1->poll_query_until('postgres', "SELECT plan_of('$upper') ~ 'Foreign Scan on $foreign'"),
+	'at weight 100 a read of the remote range is a foreign scan of its foreign table');
+like($node1->safe_psql('postgres', "SELECT plan_of('SELECT balance FROM accounts WHERE id = 1234')"),
+	qr/Index Scan using \S+ on accounts_0_${plan}_0 /, 'a read of the local range reads the local shadow');
+is($node1->safe_psql('postgres', "SET presplit.remote_read_max_lag = 0; SELECT plan_of('$upper') ~ 'Foreign Scan'"),
+	'f', 'presplit.remote_read_max_lag = 0: no read goes to the other server');
+my $before = channel_counts($plan);
+is($node1->safe_psql('postgres', "SELECT count(*) || ' ' || sum(balance) FROM accounts WHERE id >= 5000 AND id < 10000"),
+	'5000 5000000', 'a routed read of the remote range returns the right rows');
+my $after = channel_counts($plan);
+cmp_ok($after->{remote}{statements}, '>', $before->{remote}{statements},
+	'... and it was served by the remote channel');
+
+# 3. Read-your-writes: once a transaction has written, it never reads the
+# other server (replication there is asynchronous).
+my $ryw = $node1->safe_psql('postgres', qq{
+BEGIN;
+SELECT plan_of('SELECT balance FROM accounts WHERE id = 7000') ~ 'Foreign Scan';
+UPDATE accounts SET balance = balance + 1 WHERE id = 7000;
+SELECT plan_of('SELECT balance FROM accounts WHERE id = 7000') ~ 'Foreign Scan';
+SELECT balance FROM accounts WHERE id = 7000;
+ROLLBACK;
+});
+is($ryw, "t\nf\n1001", 'a transaction reads the other server before it writes, and its own write after');
+
+# 4. Weight 50 under pgbench transfers (a transaction that writes then
+# reads, then a read on its own) for 15 s.
+$node1->safe_psql('postgres', "SELECT presplit.set_weight($plan, 50)");
+my $dir = PostgreSQL::Test::Utils::tempdir;
+open(my $fh, '>', "$dir/transfer.sql") or die;
+print $fh q{
+\set a random(0, 9999)
+\set b random(0, 19999)
+BEGIN;
+UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
+ WHERE id IN (:a, :b) AND :a <> :b;
+SELECT balance FROM accounts WHERE id = :b;
+END;
+SELECT balance FROM accounts WHERE id = :a;
+};
+close $fh;
+$before = channel_counts($plan);
+my ($out, $err) = ('', '');
+IPC::Run::run(
+	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '15', '--max-tries=50',
+	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
+my ($failed) = $out =~ /number of failed transactions: (\d+)/;
+ok($done && !$failed, 'pgbench ran ' . ($done // 0) . ' transactions at weight 50, '
+	  . ($failed // 0) . ' failed') or diag("$out\n$err");
+$after = channel_counts($plan);
+my %served = map { $_ => $after->{$_}{statements} - $before->{$_}{statements} } qw(old new remote);
+diag("reads served at weight 50: old $served{old}, new $served{new}, remote $served{remote}");
+ok($served{old} > 0 && $served{new} > 0 && $served{remote} > 0,
+	'under pgbench the reads went to all three channels');
+is($after->{remote}{errors}, 0, 'no remote read failed');
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant through the parent');
+
+# 5. The rollback drops the foreign table with the rest.
+$node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
+	'rolled_back', 'rollback before the cutover');
+slots_and_replication('after the rollback');
+
+# 6. The ramp: at 50 % under reads, the other server stops. Its reads fail
+# or it stops streaming: the ramp aborts to weight 0, paused, and no
+# transfer made meanwhile is lost once it is back.
+$plan = $node1->safe_psql('postgres',
+	q{SELECT presplit.split_partition('accounts_0', '{5000}', servers => ARRAY[NULL, 'node2'])});
+$node1->poll_query_until('postgres',
+	"SELECT weight = 50 FROM presplit.channels WHERE plan_id = $plan AND channel = 'new'")
+  or die 'the ramp did not get to 50: '
+  . $node1->safe_psql('postgres', "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id");
+# No reads yet: the step waits for evidence. From now on it waits an hour.
+$node1->append_conf('postgresql.conf', 'presplit.ramp_interval = 3600000');
+$node1->reload;
+open($fh, '>', "$dir/reads.sql") or die;
+print $fh 'SELECT balance FROM accounts WHERE id = ' . int(rand(10000)) . ";\n" for 1 .. 200000;
+close $fh;
+open($fh, '>', "$dir/writes.sql") or die;
+print $fh q{
+\set a random(0, 9999)
+\set b random(0, 19999)
+UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
+ WHERE id IN (:a, :b) AND :a <> :b;
+};
+close $fh;
+my ($rout, $rerr) = ('', '');
+my $reads = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-h', $node1->host, '-p', $node1->port, '-d', 'postgres', '-f', "$dir/reads.sql" ],
+	'>', '/dev/null', '2>', \$rerr);
+my ($wout, $werr) = ('', '');
+my $writes = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '1', '-T', '600', '--max-tries=50',
+	  '-f', "$dir/writes.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
+	'>', \$wout, '2>', \$werr);
+ok($node1->poll_query_until('postgres',
+		"SELECT statements >= 20 FROM presplit.channels WHERE plan_id = $plan AND channel = 'remote'"),
+	'at 50 % the remote channel serves reads');
+$node2->stop('fast');
+ok($node1->poll_query_until('postgres',
+		"SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'ramp_aborted')"),
+	'the other server stopped: the ramp aborted');
+my $reason = $node1->safe_psql('postgres',
+	"SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'ramp_aborted'");
+diag("ramp_aborted: $reason");
+like($reason, qr/remote reads: error rate|not streaming/, 'the abort names the remote reads');
+is($node1->safe_psql('postgres',
+		"SELECT weight || ' ' || paused || ' ' || state FROM presplit.channels WHERE plan_id = $plan AND channel = 'new'"),
+	'0 true switching', 'back to weight 0, paused, still switching');
+my $remote = channel_counts($plan)->{remote};
+diag("remote channel of the ramped plan: $remote->{statements} reads, $remote->{errors} errors");
+unlike($node1->safe_psql('postgres', "SELECT plan_of('$upper')"), qr/Foreign Scan/,
+	'after the abort the remote range is read from the source again');
+$node2->start;
+$reads->kill_kill;
+$writes->kill_kill;
+# Nothing lost: once replication is back, the other server holds what the
+# source holds for the remote target's range.
+my $here = $node1->safe_psql('postgres',
+	"SELECT count(*) || ' ' || sum(balance) FROM ONLY accounts_0 WHERE id >= 5000");
+ok($node2->poll_query_until('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_0', $here),
+	"the other server caught up with every transfer ($here)");
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant through the parent after the abort');
+$node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
+	'rolled_back', 'the aborted plan rolled back');
+slots_and_replication('after the second rollback');
+
+# 7. The other server up, replication going on, but its reads failing (the
+# user mapping names a role it does not have): the errors count on the remote
+# channel and the ramp aborts on their rate.
+$node1->append_conf('postgresql.conf', 'presplit.ramp_interval = 500');
+$node1->reload;
+$plan = $node1->safe_psql('postgres',
+	q{SELECT presplit.split_partition('accounts_0', '{5000}', servers => ARRAY[NULL, 'node2'])});
+$node1->poll_query_until('postgres',
+	"SELECT weight = 50 FROM presplit.channels WHERE plan_id = $plan AND channel = 'new'")
+  or die 'the third ramp did not get to 50: '
+  . $node1->safe_psql('postgres', "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id");
+$node1->append_conf('postgresql.conf', 'presplit.ramp_interval = 3600000');
+$node1->reload;
+$rerr = '';
+$reads = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-h', $node1->host, '-p', $node1->port, '-d', 'postgres', '-f', "$dir/reads.sql" ],
+	'>', '/dev/null', '2>', \$rerr);
+ok($node1->poll_query_until('postgres',
+		"SELECT statements >= 10 FROM presplit.channels WHERE plan_id = $plan AND channel = 'remote'"),
+	'the third ramp at 50 %: the remote channel serves reads');
+$node1->safe_psql('postgres',
+	"ALTER USER MAPPING FOR CURRENT_USER SERVER node2 OPTIONS (ADD user 'no_such_role')");
+ok($node1->poll_query_until('postgres',
+		"SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'ramp_aborted')"),
+	'the remote reads failed: the ramp aborted');
+$reason = $node1->safe_psql('postgres',
+	"SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'ramp_aborted'");
+diag("ramp_aborted: $reason");
+like($reason, qr/^remote reads: error rate/, 'the abort names the remote reads\' error rate');
+$remote = channel_counts($plan)->{remote};
+cmp_ok($remote->{errors}, '>', 0,
+	"the failed reads counted as errors of the remote channel ($remote->{errors} of $remote->{statements})");
+$reads->kill_kill;
+$node1->safe_psql('postgres', 'ALTER USER MAPPING FOR CURRENT_USER SERVER node2 OPTIONS (DROP user)');
+$node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
+is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
+	"$rows $total", 'invariant through the parent after the third rollback');
+slots_and_replication('after the third rollback');
