@@ -32,18 +32,11 @@ start_cluster "shared_preload_libraries = 'pg_presplit'" "wal_level = logical" \
     "max_wal_senders = 10" "max_replication_slots = 10" \
     "presplit.publisher_conninfo = 'host=$BENCH_DIR port=$BENCH_PORT user=postgres'"
 stop_both() {
-    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -m immediate stop >/dev/null 2>&1 || true
+    stop_second_cluster b
     stop_cluster
 }
 trap stop_both EXIT
-as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/b" -A trust -U postgres >/dev/null
-cat >>"$BENCH_DIR/b/postgresql.conf" <<CONF
-port = $PORT_B
-unix_socket_directories = '$BENCH_DIR'
-listen_addresses = ''
-shared_buffers = 256MB
-CONF
-as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/b" -l "$BENCH_DIR/b.log" -w start >/dev/null
+start_second_cluster b "$PORT_B" "shared_buffers = 256MB"
 
 sql "CREATE EXTENSION pg_presplit"
 sql "CREATE EXTENSION postgres_fdw"

@@ -46,21 +46,15 @@ PGBENCH=""
 cleanup() {
     touch "$WORKDIR/stop" 2>/dev/null || true
     [ -n "$PGBENCH" ] && wait "$PGBENCH" 2>/dev/null || true
-    as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/node2" -m immediate stop >/dev/null 2>&1 || true
+    stop_second_cluster node2
     stop_cluster
 }
 trap cleanup EXIT
 # node2: a plain PostgreSQL 15 (no pg_presplit), its socket beside node1's.
-as_pg_user "$PG_BIN/initdb" -D "$BENCH_DIR/node2" -A trust -U postgres >/dev/null
-cat >>"$BENCH_DIR/node2/postgresql.conf" <<CONF
-port = $PORT2
-unix_socket_directories = '$BENCH_DIR'
-listen_addresses = ''
-shared_buffers = 256MB
-max_wal_size = 4GB
-max_replication_slots = 10
-CONF
-as_pg_user "$PG_BIN/pg_ctl" -D "$BENCH_DIR/node2" -l "$BENCH_DIR/node2.log" -w start >/dev/null
+# wal_writer_delay: the apply confirms what it flushed at most that often,
+# and the cutover waits for that (docs/multi_server.md, *Apply throughput*).
+start_second_cluster node2 "$PORT2" "shared_buffers = 256MB" "max_wal_size = 4GB" \
+    "max_replication_slots = 10" "wal_writer_delay = 10ms"
 sql2() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$PORT2" -c "$1"; }
 echo "== node1 (port $BENCH_PORT, pg_presplit) and node2 (port $PORT2): PostgreSQL $(sql "SHOW server_version")"
 
