@@ -563,7 +563,8 @@ SELECT p.id, p.parent, p.source, p.split_points, p.origin, p.owner, p.state,
        p.created_at, p.updated_at, p.cut_over_at, p.finished_at, p.reason,
        p.copy_held,
        CASE WHEN p.copy_seconds > 0 THEN round((p.copy_bytes / p.copy_seconds)::numeric)
-       END AS copy_bytes_per_second
+       END AS copy_bytes_per_second,
+       p.split_kind
   FROM presplit.plan p
   JOIN pg_catalog.pg_class parent_class ON parent_class.oid = p.parent
  WHERE pg_catalog.pg_has_role(parent_class.relowner, 'USAGE');

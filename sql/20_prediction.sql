@@ -55,8 +55,9 @@ SELECT split_load_threshold, split_size_threshold FROM presplit.managed_table
 -- creates one, its copy held. The worker leaves it at preparing.
 SELECT presplit_test_create_predicted_plan('pred_orders_0', '500', true) AS plan \gset
 SELECT origin, state, copy_held, split_points FROM presplit.plan WHERE id = :plan;
--- The plans view says the copy waits; no copy rate measured yet.
-SELECT copy_held, copy_bytes_per_second FROM presplit.plans WHERE id = :plan;
+-- The plans view says the copy waits; no copy rate measured yet; the split's
+-- kind (the test function's default: a load split).
+SELECT copy_held, copy_bytes_per_second, split_kind FROM presplit.plans WHERE id = :plan;
 SELECT pg_get_userbyid(owner::oid) = current_user AS owner_is_table_owner
   FROM presplit.plan WHERE id = :plan;
 -- "Nothing happened" is proved by waiting for the worker, not for time: two
