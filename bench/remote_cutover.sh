@@ -137,15 +137,19 @@ slowest() { # from to
         { t = $5 + $6 / 1e6 } t >= a && t <= b { printf "%.1f %.0f c%d\n", $3 / 1000, (t - a) * 1000, $1 }' |
         sort -gr | head -"${SLOWEST:-4}" | awk '{ printf "%s ms at +%s ms (%s); ", $1, $2, $3 }'
 }
-# "+ms" (from `from`) of each postgres_fdw connection B authorized in [from,
-# to] (B logs connections, with milliseconds): one per client after a cold
-# cutover.
+# "+ms(ms)" of each postgres_fdw connection B authorized in [from, to]: when
+# (from `from`) and how long after B received it (the fork and the
+# authentication); B logs connections with milliseconds. One per client
+# after a cold cutover.
 fdw_connections() { # from to
-    local line at out=""
+    local line pid at received out=""
     while read -r line; do
         at=$(date -d "$(echo "$line" | cut -d' ' -f1-3)" +%s.%N)
+        pid=$(echo "$line" | cut -d' ' -f4)
+        received=$(grep -F "$pid LOG:  connection received" "$BENCH_DIR/b.log" | tail -1 | cut -d' ' -f1-3)
+        received=$(date -d "$received" +%s.%N)
         if [ "$(echo "$at >= $1 && $at <= $2" | bc)" = 1 ]; then
-            out+="+$(echo "($at - $1) * 1000 / 1" | bc) "
+            out+="+$(echo "($at - $1) * 1000 / 1" | bc)($(echo "($at - $received) * 1000 / 1" | bc)) "
         fi
     done < <(grep 'connection authorized:.*application_name=postgres_fdw' "$BENCH_DIR/b.log")
     echo "${out:-none}"
