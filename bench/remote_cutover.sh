@@ -15,7 +15,11 @@
 #          servers => ARRAY[NULL, 'b']) (the upper half onto B) copied and
 #          verified with no load; then, under load, presplit.cutover(plan):
 #          the lag drained without a lock, ACCESS EXCLUSIVE, wait for B to
-#          confirm, the local shadow and a foreign table attached. Once.
+#          confirm, the local shadow and a foreign table attached. Twice,
+#          on two copies: cold (no read went through the foreign table
+#          before) and warm (set_weight(plan, 50) first, as a ramp does:
+#          routed reads open each client's postgres_fdw connection to B
+#          before the lock; the cutover once B shows CLIENTS of them).
 #   naive: one transaction on a copy of the same table, under the same load:
 #          LOCK the table IN EXCLUSIVE MODE (writes wait, reads go on;
 #          without it the updates made during the copy would be lost; the
@@ -30,13 +34,16 @@
 # lock at the end of the swap, so every transaction the lock held up ends
 # after it) to 2 s after it -- so not the verification, shown on its own --,
 # the split's cutover, the rollback and the naive move from their
-# call to 2 s after it. Target: ours' cutover worst <= 50 ms.
+# call to 2 s after it. Target: ours' cutover worst <= 50 ms. B logs its
+# connections (log_connections, milliseconds): each split's step lists when
+# postgres_fdw connections were authorized there, to set beside its slowest
+# transactions.
 # B runs with wal_writer_delay = WAL_WRITER_DELAY (default 10ms): the
 # subscription commits asynchronously there, and its apply worker confirms a
 # flush when it next wakes, every wal_writer_delay (docs/multi_server.md).
 # Usage: bench/remote_cutover.sh (as root or a user who can run initdb;
 # pg_presplit installed in PG_BIN). ROWS (default 1000000) in the moved
-# partition. About 3 minutes.
+# partition. About 4 minutes.
 source "$(dirname "$0")/lib.sh"
 ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-4}
@@ -57,7 +64,8 @@ stop_both() {
 }
 trap stop_both EXIT
 start_second_cluster b "$PORT_B" "wal_level = logical" "max_wal_senders = 10" \
-    "max_replication_slots = 10" "wal_writer_delay = $WAL_WRITER_DELAY"
+    "max_replication_slots = 10" "wal_writer_delay = $WAL_WRITER_DELAY" \
+    "log_connections = on" "log_line_prefix = '%m [%p] '" "log_timezone = 'UTC'"
 b_sql() { psql "${B[@]}" -c "$1"; }
 
 sql "CREATE EXTENSION pg_presplit"
@@ -129,6 +137,23 @@ slowest() { # from to
         { t = $5 + $6 / 1e6 } t >= a && t <= b { printf "%.1f %.0f c%d\n", $3 / 1000, (t - a) * 1000, $1 }' |
         sort -gr | head -"${SLOWEST:-4}" | awk '{ printf "%s ms at +%s ms (%s); ", $1, $2, $3 }'
 }
+# "+ms(ms)" of each postgres_fdw connection B authorized in [from, to]: when
+# (from `from`) and how long after B received it (the fork and the
+# authentication); B logs connections with milliseconds. One per client
+# after a cold cutover.
+fdw_connections() { # from to
+    local line pid at received out=""
+    while read -r line; do
+        at=$(date -d "$(echo "$line" | cut -d' ' -f1-3)" +%s.%N)
+        pid=$(echo "$line" | cut -d' ' -f4)
+        received=$(grep -F "$pid LOG:  connection received" "$BENCH_DIR/b.log" | tail -1 | cut -d' ' -f1-3)
+        received=$(date -d "$received" +%s.%N)
+        if [ "$(echo "$at >= $1 && $at <= $2" | bc)" = 1 ]; then
+            out+="+$(echo "($at - $1) * 1000 / 1" | bc)($(echo "($at - $received) * 1000 / 1" | bc)) "
+        fi
+    done < <(grep 'connection authorized:.*application_name=postgres_fdw' "$BENCH_DIR/b.log")
+    echo "${out:-none}"
+}
 # Updates pgbench completed (script 0), to hold against sum(v).
 load_updates() { cat "$LOAD_DIR"/chunk* | awk '$3 ~ /^[0-9]+$/ && $4 == 0 { n++ } END { print n + 0 }'; }
 check_updates() { # table updates
@@ -152,6 +177,7 @@ start=$(date +%s)
 make_table ours
 make_table naive
 make_table split
+make_table split_warm
 echo "loaded three copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
 
 cut_worsts=() cut_p99s=() rb_worsts=() updates=0
@@ -182,6 +208,7 @@ for round in $(seq "$ROUNDS"); do
     echo "   verification (SHARE lock for the cut, scans without it): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions; $(event_detail remote_move_verified "$move" | sed 's/^.*; the cut: /the cut: /')"
     echo "   cutover: worst ${c_worst} ms, p99 ${c_p99} ms over ${c_n} transactions; $(event_detail remote_cutover "$move" | sed 's/^move [0-9]*: //')"
     echo "   slowest: $(slowest "$t_cut" "$(echo "$t_cut + 2" | bc)")"
+    echo "   postgres_fdw connections authorized on B (from the event): $(fdw_connections "$t_cut" "$(echo "$t_cut + 2" | bc)")"
     echo "   rollback after the cutover: call $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${r_worst} ms, p99 ${r_p99} ms over ${r_n}; $(event_detail remote_rollback "$move" | sed 's/^move [0-9]*: //')"
     updates=$((updates + $(load_updates)))
     echo "   pgbench errors: $(load_errors); after the rollback: $(check_updates ours "$updates")"
@@ -190,32 +217,54 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # The split with its upper half onto B: copied and verified with no load,
-# then cut over under it.
+# then cut over under it; cold (no weighted reads before the cutover: each
+# client's first statement through the foreign table after it opens that
+# client's postgres_fdw connection to B) and warm (set_weight 50 first, so
+# the routed reads have opened every client's connection before the lock,
+# as a ramp does; the cutover once B shows CLIENTS of them).
 set_config presplit.backfill_paused off
-sql "SELECT presplit.manage('split')" >/dev/null
-start=$(date +%s)
-plan=$(sql "SELECT presplit.split_partition('split_0', ARRAY['$((ROWS / 2))'], ramp => false,
-                                            servers => ARRAY[NULL, 'b'])")
-# ramp => false: verified, the plan waits in synced or switching (weight 0).
-until [[ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" =~ ^(synced|switching)$ ]]; do
-    [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = failed ] &&
-        { sql "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id"; exit 1; }
-    sleep 0.5
-done
-copy=$(($(date +%s) - start))
-sql "CHECKPOINT"
-load_start split split
-t1=$(now)
-sql "SELECT presplit.cutover($plan)" >/dev/null
-t2=$(now)
-sleep 2
-read -r s_worst s_p99 s_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
-load_stop
-echo "split: plan $plan, copied and verified in ${copy} s (no load); cutover call $(echo "$t2 - $t1" | bc | cut -c1-5) s (the lag drained, then the lock);" \
-    "worst ${s_worst} ms, p99 ${s_p99} ms over ${s_n} transactions; pgbench errors: $(load_errors)"
-echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'cutover' ORDER BY id DESC LIMIT 1")"
-echo "   slowest: $(slowest "$t1" "$(echo "$t2 + 2" | bc)")"
-echo "   $(check_updates split "$(load_updates)"); rows on B: $(b_sql "SELECT count(*) FROM split_0")"
+split_run() { # table warm(0|1)
+    local table=$1 warm=$2 plan copy t1 t2 worst p99 n label fdw
+    sql "SELECT presplit.manage('$table')" >/dev/null
+    start=$(date +%s)
+    plan=$(sql "SELECT presplit.split_partition('${table}_0', ARRAY['$((ROWS / 2))'], ramp => false,
+                                                servers => ARRAY[NULL, 'b'])")
+    # ramp => false: verified, the plan waits in synced or switching (weight 0).
+    until [[ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" =~ ^(synced|switching)$ ]]; do
+        [ "$(sql "SELECT state FROM presplit.plans WHERE id = $plan")" = failed ] &&
+            { sql "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id"; exit 1; }
+        sleep 0.5
+    done
+    copy=$(($(date +%s) - start))
+    sql "CHECKPOINT"
+    load_start "$table" "$table"
+    label="cold: no routed reads before"
+    if [ "$warm" = 1 ]; then
+        sql "SELECT presplit.set_weight($plan, 50)" >/dev/null
+        for _ in $(seq 300); do
+            fdw=$(b_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'postgres_fdw'")
+            [ "$fdw" -ge "$CLIENTS" ] && break
+            sleep 0.1
+        done
+        label="warm: weight 50 before, $fdw postgres_fdw sessions on B at the cutover"
+    fi
+    t1=$(now)
+    sql "SELECT presplit.cutover($plan)" >/dev/null
+    t2=$(now)
+    sleep 2
+    read -r worst p99 n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
+    load_stop
+    echo "split ($label): plan $plan, copied and verified in ${copy} s (no load); cutover call $(echo "$t2 - $t1" | bc | cut -c1-5) s (the lag drained, then the lock);" \
+        "worst ${worst} ms, p99 ${p99} ms over ${n} transactions; pgbench errors: $(load_errors)"
+    echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'cutover' ORDER BY id DESC LIMIT 1")"
+    echo "   slowest (end from the call): $(slowest "$t1" "$(echo "$t2 + 2" | bc)")"
+    echo "   postgres_fdw connections authorized on B (from the call): $(fdw_connections "$t1" "$(echo "$t2 + 2" | bc)")"
+    echo "   $(check_updates "$table" "$(load_updates)"); rows on B: $(b_sql "SELECT count(*) FROM ${table}_0")"
+    SPLIT_WORST[$warm]=$worst SPLIT_P99[$warm]=$p99
+}
+SPLIT_WORST=() SPLIT_P99=()
+split_run split 0
+split_run split_warm 1
 
 # The naive way, under the same load.
 sql "CHECKPOINT"
@@ -242,7 +291,8 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}'
 printf '%-34s | %-10s | %-8s\n' 'client stall (ms)' worst p99
 printf '%-34s | %-10s | %-8s\n' "ours: cutover (max of $ROUNDS)" "$(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cut_p99s[@]}" | sort -g | tail -1)"
 printf '%-34s | %-10s | %-8s\n' "ours: rollback after it (max)" "$(printf '%s\n' "${rb_worsts[@]}" | sort -g | tail -1)" "-"
-printf '%-34s | %-10s | %-8s\n' "ours: split, upper half onto B" "$s_worst" "$s_p99"
+printf '%-34s | %-10s | %-8s\n' "ours: split onto B, cold" "${SPLIT_WORST[0]}" "${SPLIT_P99[0]}"
+printf '%-34s | %-10s | %-8s\n' "ours: split onto B, warm" "${SPLIT_WORST[1]}" "${SPLIT_P99[1]}"
 printf '%-34s | %-10s | %-8s\n' "naive: pg_dump | psql under a lock" "$n_worst" "$n_p99"
-echo "naive/ours (worst): move $(echo "$n_worst / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6), split $(echo "$n_worst / $s_worst" | bc -l | cut -c1-6)"
+echo "naive/ours (worst): move $(echo "$n_worst / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6), split cold $(echo "$n_worst / ${SPLIT_WORST[0]}" | bc -l | cut -c1-6), warm $(echo "$n_worst / ${SPLIT_WORST[1]}" | bc -l | cut -c1-6)"
 echo "(target: ours' cutover worst <= 50 ms; windows: from the start of the step to 2 s after it)"
