@@ -23,6 +23,8 @@ use IPC::Run;
 use Test::More tests => 13;
 
 my $rate = 1440;
+# The ramp (remote targets have weighted reads) in two short steps: part 3
+# switches with no reads, so each step waits ramp_evidence_timeout.
 my ($node1, $node2) = presplit_server_pair(qq{
 timezone = 'UTC'
 log_timezone = 'UTC'
@@ -36,6 +38,9 @@ presplit.split_load_threshold = 0.1
 presplit.prediction_horizon = '24h'
 presplit.maintenance_window = '01:00-07:00,13:00-19:00'
 presplit.predict_servers = 'node3'
+presplit.ramp_step = 50
+presplit.ramp_interval = '1s'
+presplit.ramp_evidence_timeout = '1s'
 });
 my ($host, $port) = ($node2->host, $node2->port);
 # node3: the same server as node2, but no user mapping for the owner.
