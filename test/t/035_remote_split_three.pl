@@ -182,6 +182,9 @@ SELECT string_agg(kind, ' ' ORDER BY id) FROM presplit.events
  WHERE plan_id = $plan AND kind IN ('remote_reverse_caught_up', 'rollback_swap')}),
 	qr/^remote_reverse_caught_up rollback_swap$/,
 	'events: the rollback waited for both reverse directions under its lock, then swapped');
+diag($node1->safe_psql('postgres', qq{
+SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.events
+ WHERE plan_id = $plan AND kind IN ('remote_reverse_caught_up', 'rollback_swap')}));
 for my $remote (@remotes) {
 	$remote->[1]->poll_query_until('postgres', q{SELECT to_regclass('public.accounts_0') IS NULL})
 	  or die "the table left on $remote->[0]";
@@ -205,6 +208,7 @@ SELECT string_agg(detail, '; ') FROM presplit.events WHERE plan_id = $plan AND k
 is($node1->safe_psql('postgres', qq{
 SELECT count(*) FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_reverse'}),
 	'1', 'one reverse direction, from node2');
+diag(events($plan));
 invariant_on_each_server('after the second cutover');
 my ($ret, $rout, $rerr) = $node1->psql('postgres', "\\set VERBOSITY verbose\nSELECT presplit.rollback($plan)");
 like($rerr, qr/ERROR:  55000: .*has no reverse direction.*HINT:  The events remote_reverse_unavailable or remote_reverse_lost say why/s,
