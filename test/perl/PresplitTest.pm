@@ -9,7 +9,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(presplit_node presplit_server_pair write_transfer_script);
+our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server write_transfer_script);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -30,7 +30,8 @@ sub presplit_node
 # lines, its presplit.publisher_conninfo pointing at itself; and 'remote', a
 # plain node (init with %$remote_init, then $remote_settings). In the
 # source's database postgres: pg_presplit, postgres_fdw, the server node2
-# (the remote) and a user mapping for the current user.
+# (the remote) and a user mapping for the current user. More servers:
+# presplit_add_server.
 sub presplit_server_pair
 {
 	my ($settings, $remote_init, $remote_settings) = @_;
@@ -47,15 +48,34 @@ sub presplit_server_pair
 		"presplit.publisher_conninfo = 'host=" . $source->host . " port=" . $source->port
 		  . " user=$user'");
 	$source->reload;
-	my ($host, $port) = ($remote->host, $remote->port);
-	$source->safe_psql('postgres', qq{
-CREATE EXTENSION pg_presplit;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
-    OPTIONS (host '$host', port '$port', dbname 'postgres');
-CREATE USER MAPPING FOR CURRENT_USER SERVER node2;
-});
+	$source->safe_psql('postgres', 'CREATE EXTENSION pg_presplit; CREATE EXTENSION postgres_fdw;');
+	server_for($source, 'node2', $remote);
 	return ($source, $remote);
+}
+
+# One more started plain node named $name (init with %$init, then
+# $settings), the server $name for it in the source's database postgres
+# (after presplit_server_pair) and a user mapping for the current user.
+sub presplit_add_server
+{
+	my ($source, $name, $init, $settings) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $init // {} });
+	$node->append_conf('postgresql.conf', $settings) if $settings;
+	$node->start;
+	server_for($source, $name, $node);
+	return $node;
+}
+
+sub server_for
+{
+	my ($source, $server, $node) = @_;
+	my ($host, $port) = ($node->host, $node->port);
+	$source->safe_psql('postgres', qq{
+CREATE SERVER $server FOREIGN DATA WRAPPER postgres_fdw
+    OPTIONS (host '$host', port '$port', dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER $server;
+});
 }
 
 # Writes dir/transfer.sql for pgbench and returns its path: a transfer of 1
