@@ -289,14 +289,13 @@ void create_subscription(Connection& remote, const std::string& name) {
     if (!remote_subscription_exists(remote, name))
         remote.execute("CREATE SUBSCRIPTION " + name + " CONNECTION " +
                        pg::quote_literal(publisher_conninfo()) + " PUBLICATION " + name +
-                       // Committed asynchronously there: a flush per applied
-                       // transaction made the apply several times slower than
-                       // the writes here (docs/multi_server.md, "Apply
-                       // throughput"). The slot still confirms only what is
-                       // flushed there, so nothing it confirmed can be lost
-                       // in a crash of the remote; wait_for_catch_up flushes
-                       // there rather than wait for its WAL writer.
-                       " WITH (synchronous_commit = 'off')");
+                       // Committed synchronously there during the initial
+                       // copy: its table sync drops its slot here before its
+                       // SYNCDONE state commits, so an asynchronous commit
+                       // lost in a crash there leaves it streaming from a
+                       // slot that is gone, for ever. initial_sync_done
+                       // switches to asynchronous commits after it.
+                       " WITH (synchronous_commit = 'on')");
     remote.execute("SELECT pg_catalog.set_config('statement_timeout', '0', false)");
 }
 
@@ -444,10 +443,22 @@ Cut take_cut(Connection& remote, const std::string& name, const std::string& ser
 }
 
 bool initial_sync_done(Connection& remote, const std::string& name) {
-    return remote.scalar("SELECT r.srsubstate FROM pg_catalog.pg_subscription_rel r"
-                         "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
-                         " WHERE s.subname = $1",
-                         {name}) == Value("r");
+    const Value state = remote.scalar("SELECT r.srsubstate::text || s.subsynccommit"
+                                      "  FROM pg_catalog.pg_subscription_rel r"
+                                      "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
+                                      " WHERE s.subname = $1",
+                                      {name});
+    if (!state || state->empty() || (*state)[0] != 'r')
+        return false;
+    // Copied: from now on the apply commits asynchronously there. A flush per
+    // applied transaction made it several times slower than the writes here
+    // (docs/multi_server.md, "Apply throughput"). The slot still confirms
+    // only what is flushed there, so nothing it confirmed can be lost in a
+    // crash of the remote; wait_for_catch_up flushes there rather than wait
+    // for its WAL writer.
+    if (state->substr(1) != "off")
+        remote.execute("ALTER SUBSCRIPTION " + name + " SET (synchronous_commit = 'off')");
+    return true;
 }
 
 std::vector<std::string> local_summary(unsigned int owner, const std::string& from,
