@@ -17,9 +17,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 source "$REPO/scripts/packages.sh"
-install_missing_packages
-echo "== building and installing pg_presplit"
-make -C "$REPO" -s -j2 >/dev/null && make -C "$REPO" -s install >/dev/null
+prepare_demo "$REPO"
 
 BENCH_PORT=${DEMO_PORT:-55439}
 source "$REPO/bench/lib.sh"

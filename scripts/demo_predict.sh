@@ -19,11 +19,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 source "$REPO/scripts/packages.sh"
-install_missing_packages
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-echo "== building and installing pg_presplit"
-make -C "$REPO" -s -j2 PG_CONFIG="$PG_BIN/pg_config" >/dev/null &&
-    make -C "$REPO" -s install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+prepare_demo "$REPO"
 
 RATE=1800       # a simulated day per 48 s of wall time
 THRESHOLD=0.08  # statements per simulated second on one partition (144 per wall second)
