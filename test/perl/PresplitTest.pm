@@ -9,7 +9,8 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server write_transfer_script);
+our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server write_transfer_script
+  replication_objects drop_slot);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -100,6 +101,31 @@ SELECT balance FROM accounts WHERE id = :b;
 };
 	close $fh;
 	return $path;
+}
+
+
+# The publications, replication slots and subscriptions of a node's database
+# postgres, by name: 'publications: a,b; slots: ...; subscriptions: ...'.
+sub replication_objects
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+SELECT 'publications: ' || coalesce((SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication), '')
+    || '; slots: ' || coalesce((SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots), '')
+    || '; subscriptions: ' || coalesce((SELECT string_agg(subname, ',' ORDER BY subname) FROM pg_subscription), '')});
+}
+
+# Drops a replication slot, ending the walsender that holds it (its
+# subscriber reconnects after wal_retrieve_retry_interval: tried again).
+sub drop_slot
+{
+	my ($node, $slot) = @_;
+	$node->poll_query_until('postgres', qq{
+SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot')
+    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
+                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
+          FROM pg_replication_slots WHERE slot_name = '$slot')})
+	  or die "could not drop the slot $slot";
 }
 
 1;

@@ -45,15 +45,6 @@ INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
 SELECT presplit.manage('accounts');
 });
 
-# Publications, replication slots, subscriptions (names) on a node.
-sub replication_objects {
-	my ($node) = @_;
-	return $node->safe_psql('postgres', q{
-SELECT 'publications: ' || coalesce((SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication), '')
-    || '; slots: ' || coalesce((SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots), '')
-    || '; subscriptions: ' || coalesce((SELECT string_agg(subname, ',' ORDER BY subname) FROM pg_subscription), '')});
-}
-
 sub slots_and_replication {
 	my ($name) = @_;
 	is(replication_objects($node1), 'publications: ; slots: ; subscriptions: ',
@@ -257,15 +248,6 @@ slots_and_replication('after the rollback after the cutover');
 # remote target. Then the reverse slot dropped on the other server: rollback
 # after the cutover refused, nothing changed; finalize drops the old
 # partition.
-sub drop_slot {
-	my ($node, $slot) = @_;
-	$node->poll_query_until('postgres', qq{
-SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot')
-    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
-                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
-          FROM pg_replication_slots WHERE slot_name = '$slot')})
-	  or die "could not drop the slot $slot";
-}
 $node1->safe_psql('postgres',
 	'ALTER SYSTEM SET presplit.backfill_max_rows_per_second = 100; SELECT pg_reload_conf()');
 $plan = $node1->safe_psql('postgres',

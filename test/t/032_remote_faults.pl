@@ -93,18 +93,6 @@ SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_
 		'0 0 0', "$name: none on the other server");
 }
 
-# Drops a replication slot, ending the walsender that holds it (its
-# subscriber reconnects after wal_retrieve_retry_interval: tried again).
-sub drop_slot {
-	my ($node, $slot) = @_;
-	$node->poll_query_until('postgres', qq{
-SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot')
-    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
-                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
-          FROM pg_replication_slots WHERE slot_name = '$slot')})
-	  or die "could not drop the slot $slot";
-}
-
 sub invariant {
 	my ($name) = @_;
 	is($node1->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(balance) FROM accounts}),

@@ -44,15 +44,6 @@ my %range = (node2 => [ 33000, 66000 ], node3 => [ 66000, 100000 ]);
 my $split = q{SELECT presplit.split_partition('accounts_0', '{33000,66000}',
                                             servers => ARRAY[NULL, 'node2', 'node3'])};
 
-# Publications, replication slots, subscriptions (names) on a node.
-sub replication_objects {
-	my ($node) = @_;
-	return $node->safe_psql('postgres', q{
-SELECT 'publications: ' || coalesce((SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication), '')
-    || '; slots: ' || coalesce((SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots), '')
-    || '; subscriptions: ' || coalesce((SELECT string_agg(subname, ',' ORDER BY subname) FROM pg_subscription), '')});
-}
-
 # Waits until the worker has dropped everything (here and on the other
 # servers), then checks by name.
 sub slots_and_replication {
