@@ -7,10 +7,12 @@ package PresplitTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
+use Test::More;
 
 our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server write_transfer_script
-  replication_objects drop_slot);
+  start_pgbench pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -80,14 +82,28 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER $server;
 }
 
 # Writes dir/transfer.sql for pgbench and returns its path: a transfer of 1
-# between two accounts of accounts (ids 0 to 199999; 80 % of the debited ones
-# in 0-99999), then a read of the credited one. The total never changes.
+# between two accounts of accounts, then a read of the credited one. The
+# total never changes. By default ids 0 to 199999, 80 % of the debited ones in
+# 0-99999; or, with { debit => [lo, hi], credit => [lo, hi] }, the debited
+# and credited ids drawn uniformly from those ranges, and the read only with
+# read => 1.
 sub write_transfer_script
 {
-	my ($dir) = @_;
+	my ($dir, $ranges) = @_;
 	my $path = "$dir/transfer.sql";
-	open(my $fh, '>', $path) or die "could not write $path: $!";
-	print $fh q{
+	my $script;
+	if ($ranges)
+	{
+		my ($debit, $credit) = ($ranges->{debit}, $ranges->{credit});
+		$script = "\\set a random($debit->[0], $debit->[1])\n"
+		  . "\\set b random($credit->[0], $credit->[1])\n"
+		  . "UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END\n"
+		  . " WHERE id IN (:a, :b) AND :a <> :b;\n"
+		  . ($ranges->{read} ? "SELECT balance FROM accounts WHERE id = :b;\n" : '');
+	}
+	else
+	{
+		$script = q{
 \set hot random(1, 100)
 \if :hot <= 80
 \set a random(0, 99999)
@@ -99,10 +115,83 @@ UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
  WHERE id IN (:a, :b) AND :a <> :b;
 SELECT balance FROM accounts WHERE id = :b;
 };
+	}
+	open(my $fh, '>', $path) or die "could not write $path: $!";
+	print $fh $script;
 	close $fh;
 	return $path;
 }
 
+# Starts pgbench in the background on $node's database postgres with the
+# script $script ($clients clients, one thread, $seconds seconds, failed
+# transactions retried); its output goes to $$out and $$err. Finish it with
+# pgbench_ok.
+sub start_pgbench
+{
+	my ($node, $script, $clients, $seconds, $out, $err) = @_;
+	return IPC::Run::start(
+		[ 'pgbench', '-n', '-c', $clients, '-j', '1', '-T', $seconds, '--max-tries=50',
+		  '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', $out, '2>', $err);
+}
+
+# Waits for a pgbench started by start_pgbench and passes when it ended well,
+# ran transactions and none failed. Returns the number it ran.
+sub pgbench_ok
+{
+	my ($load, $out, $err, $name) = @_;
+	$load->finish;
+	my ($done, $failed) = pgbench_counts($$out);
+	Test::More::ok($load->result == 0 && $done && !$failed,
+		"pgbench ran " . ($done // 0) . " transactions $name, " . ($failed // 0) . ' failed')
+	  or Test::More::diag("$$out\n$$err");
+	return $done;
+}
+
+# The transactions pgbench's output says it ran, and those that failed.
+sub pgbench_counts
+{
+	my ($out) = @_;
+	my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
+	my ($failed) = $out =~ /number of failed transactions: (\d+)/;
+	return ($done, $failed);
+}
+
+# The partitions of $parent on $node: 'relkind bound; ...' by name.
+sub partitions_of
+{
+	my ($node, $parent) = @_;
+	return $node->safe_psql('postgres', qq{
+SELECT string_agg(c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = '$parent'::regclass});
+}
+
+# Passes when $sql fails on $node with SQLSTATE $state and a message
+# matching $pattern.
+sub refused
+{
+	my ($node, $sql, $state, $pattern, $name) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql");
+	Test::More::like($err, qr/ERROR:  $state: .*$pattern/s, $name);
+}
+
+# Waits until no publication, replication slot or subscription is left on
+# any of @nodes (the worker drops them in the background), then passes when
+# none is, naming what is left otherwise.
+sub no_replication_left
+{
+	my ($name, @nodes) = @_;
+	for my $node (@nodes)
+	{
+		$node->poll_query_until('postgres', q{
+SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM pg_publication)
+   AND NOT EXISTS (SELECT FROM pg_subscription)});
+	}
+	Test::More::is(join(' | ', map { replication_objects($_) } @nodes),
+		join(' | ', ('publications: ; slots: ; subscriptions: ') x @nodes),
+		"$name: no publication, replication slot or subscription on any server");
+}
 
 # The publications, replication slots and subscriptions of a node's database
 # postgres, by name: 'publications: a,b; slots: ...; subscriptions: ...'.

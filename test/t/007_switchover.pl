@@ -60,8 +60,7 @@ sub finish_load {
 	my ($load, $name) = @_;
 	my ($h, $out, $err) = @$load;
 	$h->finish;
-	my ($done) = $$out =~ /number of transactions actually processed: (\d+)/;
-	my ($failed) = $$out =~ /number of failed transactions: (\d+)/;
+	my ($done, $failed) = pgbench_counts($$out);
 	$failed //= 0;
 	ok(($h->result == 0) && $done && $failed == 0,
 		"$name: pgbench ran " . ($done // 0) . " transactions, $failed failed, every audit passed")

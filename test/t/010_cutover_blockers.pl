@@ -68,8 +68,7 @@ sub start_load {
 sub finish_load {
 	my ($load, $name) = @_;
 	$load->{h}->finish;
-	my ($done) = ${ $load->{out} } =~ /number of transactions actually processed: (\d+)/;
-	my ($failed) = ${ $load->{out} } =~ /number of failed transactions: (\d+)/;
+	my ($done, $failed) = pgbench_counts(${ $load->{out} });
 	$failed //= 0;
 	ok(($load->{h}->result == 0) && $done && $failed == 0,
 		"$name: pgbench ran " . ($done // 0) . " transactions, $failed failed")

@@ -9,9 +9,8 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use IPC::Run;
 use PresplitTest;
-use Test::More tests => 37;
+use Test::More tests => 32;
 
 my ($node1, $node2) = presplit_server_pair("presplit.naptime = 100\n");
 
@@ -34,42 +33,28 @@ CREATE TABLE keyed (id int PRIMARY KEY) PARTITION BY RANGE (id);
 CREATE TABLE keyed_0 PARTITION OF keyed FOR VALUES FROM (0) TO (10);
 });
 
-sub nothing_left {
-	my ($name) = @_;
-	is($node1->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
-		'0 0', "$name: no publication, no replication slot here");
-	is($node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'),
-		'0', "$name: no subscription on the other server");
-}
-
 # 1. Bad input: a clear error and SQLSTATE, nothing changed on either side.
-sub refused {
-	my ($sql, $state, $pattern, $name) = @_;
-	my ($ret, $out, $err) = $node1->psql('postgres', "\\set VERBOSITY verbose\n$sql");
-	like($err, qr/ERROR:  $state: .*$pattern/s, $name);
-}
-refused(q{SELECT presplit.move_partition('accounts_0', 'nowhere')}, '42704',
+refused($node1, q{SELECT presplit.move_partition('accounts_0', 'nowhere')}, '42704',
 	'server "nowhere" does not exist', 'unknown server');
-refused(q{SELECT presplit.move_partition('accounts_0', 'not_pg')}, '42809',
+refused($node1, q{SELECT presplit.move_partition('accounts_0', 'not_pg')}, '42809',
 	'does not use postgres_fdw', 'server of another wrapper');
-refused(q{SELECT presplit.move_partition('accounts_0', 'unmapped')}, '42704',
+refused($node1, q{SELECT presplit.move_partition('accounts_0', 'unmapped')}, '42704',
 	'no user mapping', 'no user mapping for the owner');
-refused(q{SELECT presplit.move_partition('accounts_0', 'down')}, '08001',
+refused($node1, q{SELECT presplit.move_partition('accounts_0', 'down')}, '08001',
 	'could not connect to server "down"', 'remote unreachable');
-refused(q{SELECT presplit.move_partition('keyed_0', 'node2')}, '0A000',
+refused($node1, q{SELECT presplit.move_partition('keyed_0', 'node2')}, '0A000',
 	'unique index on the partitioned table', 'unique index on the parent');
-refused(q{SELECT presplit.move_partition('accounts', 'node2')}, '42809',
+refused($node1, q{SELECT presplit.move_partition('accounts', 'node2')}, '42809',
 	'is not a partition', 'not a partition');
 $node2->safe_psql('postgres', 'CREATE TABLE public.accounts_1 (id int)');
-refused(q{SELECT presplit.move_partition('accounts_1', 'node2')}, '42P07',
+refused($node1, q{SELECT presplit.move_partition('accounts_1', 'node2')}, '42P07',
 	'already exists on server "node2"', 'remote table exists');
 $node2->safe_psql('postgres', 'DROP TABLE public.accounts_1');
 is($node1->safe_psql('postgres', 'SELECT count(*) FROM presplit.remote_move'), '0',
 	'refused moves recorded nothing');
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts%'}),
 	'0', 'refused moves created nothing on the other server');
-nothing_left('after the refused moves');
+no_replication_left('after the refused moves', $node1, $node2);
 
 # wal_level: a server without logical decoding refuses.
 my $plain = presplit_node('plain', "wal_level = replica\n");
@@ -81,11 +66,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER s;
 CREATE TABLE t (id int NOT NULL) PARTITION BY RANGE (id);
 CREATE TABLE t_0 PARTITION OF t (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10);
 });
-{
-	my ($ret, $out, $err) =
-	  $plain->psql('postgres', "\\set VERBOSITY verbose\nSELECT presplit.move_partition('t_0', 's')");
-	like($err, qr/ERROR:  55000: wal_level must be logical/, 'wal_level not logical');
-}
+refused($plain, q{SELECT presplit.move_partition('t_0', 's')}, '55000', 'wal_level must be logical',
+	'wal_level not logical');
 $plain->stop;
 
 # 2. A rollback while the subscription copies (presplit.backfill_paused holds
@@ -117,25 +99,15 @@ is($node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE i
 	'rolled_back', 'rollback_move before the cutover');
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts%'}),
 	'0', 'the rollback dropped the remote table');
-nothing_left('after the rollback');
+no_replication_left('after the rollback', $node1, $node2);
 $node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused');
 $node1->reload;
 
 # 3. The move of the hot partition under pgbench transfers.
-my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $fh, '>', "$dir/transfer.sql") or die;
-print $fh q{
-\set a random(0, 9999)
-\set b random(0, 19999)
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-};
-close $fh;
+my $script = write_transfer_script(PostgreSQL::Test::Utils::tempdir,
+	{ debit => [ 0, 9999 ], credit => [ 0, 19999 ] });
 my ($out, $err) = ('', '');
-my $load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '40', '--max-tries=50',
-	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+my $load = start_pgbench($node1, $script, 3, 40, \$out, \$err);
 # Held before its verification until the initial copy is over, so that the
 # verification and the cutover come while pgbench writes.
 $node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
@@ -151,12 +123,7 @@ $node1->poll_query_until('postgres',
   or die 'the move did not cut over: '
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
 ok($load->pumpable, 'the move cut over while pgbench was writing');
-$load->finish;
-my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
-my ($failed) = $out =~ /number of failed transactions: (\d+)/;
-ok($load->result == 0 && $done && !$failed,
-	'pgbench ran ' . ($done // 0) . ' transactions through the move, ' . ($failed // 0) . ' failed')
-  or diag("$out\n$err");
+pgbench_ok($load, \$out, \$err, 'through the move');
 is($node1->safe_psql('postgres', q{
 SELECT c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid)
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -182,13 +149,13 @@ SELECT string_agg(kind || ': ' || detail, E'\n' ORDER BY id) FROM presplit.event
  WHERE kind LIKE 'remote%' AND detail LIKE 'move $move:%'}));
 # The other server's wal_level is replica: no reverse direction, so no
 # rollback after the cutover (test/t/032_remote_faults.pl has one).
-refused("SELECT presplit.rollback_move($move)", '55000', "move $move has no reverse direction",
+refused($node1, "SELECT presplit.rollback_move($move)", '55000', "move $move has no reverse direction",
 	'rollback after the cutover refused without a reverse direction');
 $node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
 is($node1->safe_psql('postgres', q{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.remote_move WHERE id = } . $move),
 	'finalized true', 'finalize_move dropped the old partition');
-nothing_left('after the move');
+no_replication_left('after the move', $node1, $node2);
 
 # 4. The verification catches a difference: a row changed on the other server
 # behind replication's back fails the move, with the counts and checksums.
@@ -208,7 +175,7 @@ like($node1->safe_psql('postgres', "SELECT reason FROM presplit.remote_move WHER
 	'a row changed there behind replication\'s back: the verification fails the move, saying why');
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts_1%'}),
 	'0', 'the failed move dropped the remote table');
-nothing_left('after the failed verification');
+no_replication_left('after the failed verification', $node1, $node2);
 
 # 5. The verification scans without the lock: it locks the partition (SHARE)
 # only for the cut -- a snapshot here, the other server caught up, a snapshot
@@ -262,4 +229,4 @@ ok($after ne $cut && $verified =~ /^move $move: here \Q$cut\E, on server "node2"
 is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
 	"$rows $total", 'invariant with both partitions on the other server');
 $node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
-nothing_left('after the second move');
+no_replication_left('after the second move', $node1, $node2);

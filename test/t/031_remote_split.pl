@@ -15,9 +15,8 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use IPC::Run;
 use PresplitTest;
-use Test::More tests => 46;
+use Test::More tests => 42;
 
 # The other server's wal_level logical: the reverse direction after the
 # cutover is replicated from there. The ramp reads the remote half through
@@ -45,31 +44,10 @@ INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
 SELECT presplit.manage('accounts');
 });
 
-sub slots_and_replication {
-	my ($name) = @_;
-	is(replication_objects($node1), 'publications: ; slots: ; subscriptions: ',
-		"$name: no publication, replication slot or subscription here");
-	is(replication_objects($node2), 'publications: ; slots: ; subscriptions: ',
-		"$name: no publication, replication slot or subscription on the other server");
-}
-
-sub partitions {
-	return $node1->safe_psql('postgres', q{
-SELECT string_agg(c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
-  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
- WHERE i.inhparent = 'accounts'::regclass});
-}
-
-sub refused {
-	my ($sql, $state, $pattern, $name) = @_;
-	my ($ret, $out, $err) = $node1->psql('postgres', "\\set VERBOSITY verbose\n$sql");
-	like($err, qr/ERROR:  $state: .*$pattern/s, $name);
-}
-
 # 1. A table of the source's name already on the server: refused before
 # anything is written, here or there.
 $node2->safe_psql('postgres', 'CREATE TABLE public.accounts_1 (id int)');
-refused(q{SELECT presplit.split_partition('accounts_1', '{15000}', servers => ARRAY[NULL, 'node2'])},
+refused($node1, q{SELECT presplit.split_partition('accounts_1', '{15000}', servers => ARRAY[NULL, 'node2'])},
 	'42P07', 'relation public.accounts_1 already exists on server "node2"', 'remote table exists');
 $node2->safe_psql('postgres', 'DROP TABLE public.accounts_1');
 # A unique index on the parent: PostgreSQL would refuse the foreign table.
@@ -78,17 +56,17 @@ CREATE TABLE keyed (id int PRIMARY KEY) PARTITION BY RANGE (id);
 CREATE TABLE keyed_0 PARTITION OF keyed FOR VALUES FROM (0) TO (10);
 SELECT presplit.manage('keyed');
 });
-refused(q{SELECT presplit.split_partition('keyed_0', '{5}', servers => ARRAY[NULL, 'node2'])},
+refused($node1, q{SELECT presplit.split_partition('keyed_0', '{5}', servers => ARRAY[NULL, 'node2'])},
 	'0A000', 'unique index on the partitioned table.*HINT:  Drop the primary key or unique index of the partitioned table and define it on each partition',
 	'a unique index on the parent: refused, with what to do');
-refused(q{SELECT presplit.split_partition('accounts_1', '{12000,15000}', servers => ARRAY['node2', NULL, 'node2'])},
+refused($node1, q{SELECT presplit.split_partition('accounts_1', '{12000,15000}', servers => ARRAY['node2', NULL, 'node2'])},
 	'0A000', 'server "node2" is given for more than one target', 'one target per server');
 is($node1->safe_psql('postgres', q{
 SELECT (SELECT count(*) FROM presplit.plans) || ' ' || (SELECT count(*) FROM pg_class WHERE relname ~ '^accounts_[01]_[0-9]+_[0-9]+$')}),
 	'0 0', 'the refused splits recorded and created nothing here');
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'accounts%'}),
 	'0', 'the refused splits created nothing on the other server');
-slots_and_replication('after the refused splits');
+no_replication_left('after the refused splits', $node1, $node2);
 
 # 2. A rollback before the cutover: ramp => false holds the plan at
 # switching once synced. Nothing is left on either side.
@@ -112,25 +90,14 @@ SELECT string_agg(c.relname, ',' ORDER BY c.relname) || ' ' || (SELECT count(*) 
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'accounts'::regclass}),
 	'accounts_0,accounts_1 0', 'the rollback left the partitions as they were, and no foreign table');
-slots_and_replication('after the rollback');
+no_replication_left('after the rollback', $node1, $node2);
 
 # 3. The split of the hot partition under pgbench transfers and reads: the
 # lower half stays here (a local shadow), the upper half goes to node2.
-my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $fh, '>', "$dir/transfer.sql") or die;
-print $fh q{
-\set a random(0, 9999)
-\set b random(0, 19999)
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-SELECT balance FROM accounts WHERE id = :b;
-};
-close $fh;
+my $script = write_transfer_script(PostgreSQL::Test::Utils::tempdir,
+	{ debit => [ 0, 9999 ], credit => [ 0, 19999 ], read => 1 });
 my ($out, $err) = ('', '');
-my $load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '45', '--max-tries=50',
-	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+my $load = start_pgbench($node1, $script, 3, 45, \$out, \$err);
 $plan = $node1->safe_psql('postgres',
 	q{SELECT presplit.split_partition('accounts_0', '{5000}', servers => ARRAY[NULL, 'node2'])});
 $node1->poll_query_until('postgres', qq{
@@ -152,7 +119,7 @@ is(replication_objects($node2), "publications: $back; slots: $back; subscription
 	'after the cutover: only the reverse publication and slot on the other server');
 my $cut_over_layout = "r FOR VALUES FROM ('0') TO ('5000'); f FOR VALUES FROM ('5000') TO ('10000'); "
   . "r FOR VALUES FROM ('10000') TO ('20000')";
-is(partitions(), $cut_over_layout, 'a local shadow and a foreign table took the partition\'s place');
+is(partitions_of($node1, 'accounts'), $cut_over_layout, 'a local shadow and a foreign table took the partition\'s place');
 like($node2->safe_psql('postgres', q{
 SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY indexrelid) FROM pg_index
  WHERE indrelid = 'public.accounts_0'::regclass}),
@@ -163,12 +130,7 @@ SELECT pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid = 'public.accounts_0'::regclass AND contype = 'c'}),
 	qr/CHECK \(\(\(id IS NOT NULL\) AND \(id >= '5000'::bigint\) AND \(id < '10000'::bigint\)\)\)/,
 	'the remote table has a CHECK equal to its bound');
-$load->finish;
-my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
-my ($failed) = $out =~ /number of failed transactions: (\d+)/;
-ok($load->result == 0 && $done && !$failed,
-	'pgbench ran ' . ($done // 0) . ' transactions through the split, ' . ($failed // 0) . ' failed')
-  or diag("$out\n$err");
+pgbench_ok($load, \$out, \$err, 'through the split');
 is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
 	"$rows $total", 'invariant through the parent (local and foreign partitions)');
 # Each server read directly: the remote target on node2, the rest here.
@@ -196,10 +158,7 @@ $node1->safe_psql('postgres', 'BEGIN; UPDATE accounts SET balance = balance + 10
 cmp_ok($node2->safe_psql('postgres', 'SELECT balance FROM public.accounts_0 WHERE id = 9999'), '>', 500000,
 	'a write through the parent after the cutover landed on the other server');
 ($out, $err) = ('', '');
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '20', '--max-tries=50',
-	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_pgbench($node1, $script, 3, 20, \$out, \$err);
 # Transfers reach the other server (its statistics count them) before the
 # rollback.
 my $updated = $node2->safe_psql('postgres',
@@ -209,15 +168,10 @@ SELECT n_tup_upd > $updated + 50 FROM pg_stat_user_tables WHERE relid = 'public.
   or die 'pgbench does not write on the other server';
 $node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
 ok($load->pumpable, 'rolled back after the cutover while pgbench was running');
-$load->finish;
-($done) = $out =~ /number of transactions actually processed: (\d+)/;
-($failed) = $out =~ /number of failed transactions: (\d+)/;
-ok($load->result == 0 && $done && !$failed,
-	'pgbench ran ' . ($done // 0) . ' transactions across the rollback, ' . ($failed // 0) . ' failed')
-  or diag("$out\n$err");
+pgbench_ok($load, \$out, \$err, 'across the rollback');
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'rolled_back', 'rolled back after the cutover');
-is(partitions(), "r FOR VALUES FROM ('0') TO ('10000'); r FOR VALUES FROM ('10000') TO ('20000')",
+is(partitions_of($node1, 'accounts'), "r FOR VALUES FROM ('0') TO ('10000'); r FOR VALUES FROM ('10000') TO ('20000')",
 	'the old partition is attached again, the shadow and the foreign table gone');
 is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
 	"$rows $total", 'invariant after the rollback');
@@ -241,7 +195,7 @@ SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM
   or die 'the reverse direction or the table left on the other server: ' . replication_objects($node2);
 $node1->poll_query_until('postgres', 'SELECT NOT EXISTS (SELECT FROM pg_subscription)')
   or die 'the reverse subscription left here';
-slots_and_replication('after the rollback after the cutover');
+no_replication_left('after the rollback after the cutover', $node1, $node2);
 
 # 5. The forward slot dropped here while the split copies (the local copy
 # throttled, so that the plan is still backfilling): the worker re-syncs the
@@ -282,10 +236,10 @@ is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM 
 	're-synced: the other server has the range as the old partition has it, the transfer included');
 $back = "presplit_back_split_${plan}_1";
 drop_slot($node2, $back);
-refused("SELECT presplit.rollback($plan)", '55000',
+refused($node1, "SELECT presplit.rollback($plan)", '55000',
 	"has no reverse direction.*HINT:  The events remote_reverse_unavailable or remote_reverse_lost say why",
 	'the reverse slot dropped: rollback after the cutover refused, with why');
-is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan") . '; ' . partitions(),
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan") . '; ' . partitions_of($node1, 'accounts'),
 	"cut_over; $cut_over_layout", 'the refused rollback changed nothing');
 $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', qq{
@@ -293,7 +247,7 @@ SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.plans W
 	'finalized true', 'finalize dropped the old partition');
 is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
 	"$rows $total", 'invariant after finalize');
-slots_and_replication('after finalize');
+no_replication_left('after finalize', $node1, $node2);
 # Writes through the foreign partition still land on the other server.
 $node1->safe_psql('postgres', 'UPDATE accounts SET balance = balance - 5 WHERE id = 9999;'
 	  . ' UPDATE accounts SET balance = balance + 5 WHERE id = 0');

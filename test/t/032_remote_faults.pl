@@ -16,9 +16,8 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use IPC::Run;
 use PresplitTest;
-use Test::More tests => 40;
+use Test::More tests => 36;
 
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
@@ -35,27 +34,17 @@ CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM
 INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
 });
 
-my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $fh, '>', "$dir/transfer.sql") or die;
-print $fh q{
-\set a random(0, 9999)
-\set b random(0, 19999)
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-};
-close $fh;
+my $script = write_transfer_script(PostgreSQL::Test::Utils::tempdir,
+	{ debit => [ 0, 9999 ], credit => [ 0, 19999 ] });
 
 # pgbench transfers for a few seconds; returns how many transactions ran.
 # Each is one statement (one transaction): the total never changes.
 sub transfers {
 	my ($seconds) = @_;
 	my ($out, $err) = ('', '');
-	IPC::Run::run(
-		[ 'pgbench', '-n', '-c', '2', '-j', '1', '-T', $seconds, '--max-tries=50',
-		  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-		'>', \$out, '2>', \$err) or die "pgbench failed: $out\n$err";
-	my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
-	my ($failed) = $out =~ /number of failed transactions: (\d+)/;
+	start_pgbench($node1, $script, 2, $seconds, \$out, \$err)->finish
+	  or die "pgbench failed: $out\n$err";
+	my ($done, $failed) = pgbench_counts($out);
 	die "pgbench: $failed transactions failed\n$out" if $failed;
 	return $done;
 }
@@ -78,19 +67,6 @@ sub crash_and_restart {
 	my ($node) = @_;
 	$node->stop('immediate');
 	$node->start;
-}
-
-# Nothing of replication left on either server.
-sub nothing_left {
-	my ($name) = @_;
-	is($node1->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_subscription)
-       || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
-		'0 0 0', "$name: no publication, subscription or replication slot here");
-	is($node2->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_subscription)
-       || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
-		'0 0 0', "$name: none on the other server");
 }
 
 sub invariant {
@@ -193,17 +169,11 @@ invariant('cut over, through the foreign partition');
 
 # The rollback while pgbench writes.
 my ($out, $err) = ('', '');
-my $load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '1', '-T', '8', '--max-tries=50',
-	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+my $load = start_pgbench($node1, $script, 2, 8, \$out, \$err);
 sleep 2;
 $node1->safe_psql('postgres', "SELECT presplit.rollback_move($move)");
 ok($load->pumpable, 'rolled back while pgbench was writing');
-$load->finish;
-my ($failed) = $out =~ /number of failed transactions: (\d+)/;
-ok($load->result == 0 && !$failed, 'no pgbench transaction failed across the rollback')
-  or diag("$out\n$err");
+pgbench_ok($load, \$out, \$err, 'across the rollback');
 is($node1->safe_psql('postgres', qq{
 SELECT m.state || ' ' || c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid)
   FROM presplit.remote_move m JOIN pg_class c ON c.oid = m.source WHERE m.id = $move}),
@@ -221,7 +191,7 @@ SELECT detail FROM presplit.events WHERE kind = 'remote_rollback' AND detail LIK
 diag($node1->safe_psql('postgres', qq{
 SELECT string_agg(kind || ': ' || detail, E'\\n' ORDER BY id) FROM presplit.events
  WHERE kind IN ('remote_cutover', 'remote_reverse', 'remote_rollback') AND detail LIKE 'move $move:%'}));
-nothing_left('after the rollback after the cutover');
+no_replication_left('after the rollback after the cutover', $node1, $node2);
 
 # 5. The forward slot dropped while backfilling: the move fails, with the
 # reason, and leaves nothing behind.
@@ -235,7 +205,7 @@ like($node1->safe_psql('postgres', "SELECT reason FROM presplit.remote_move WHER
 	qr/the replication slot presplit_move_$move here was dropped/, 'slot dropped: failed, with the reason');
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'accounts_0'}),
 	'0', 'the failed move dropped the table there');
-nothing_left('after the failed move');
+no_replication_left('after the failed move', $node1, $node2);
 invariant('after the failed move');
 
 # 6. The reverse slot dropped after a cutover: the direction is lost (an
@@ -263,7 +233,7 @@ invariant('cut over after the reverse direction was lost');
 $node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
 is(state_of($move), 'finalized', 'finalize_move after the lost reverse direction');
 invariant('finalized: the rows on the other server');
-nothing_left('after the finalized move');
+no_replication_left('after the finalized move', $node1, $node2);
 
 # 7. A cutover with the reverse direction, finalized: its objects dropped on
 # both servers; and DROP EXTENSION refused while a move is in progress.
@@ -290,7 +260,7 @@ SELECT state || ' ' || reversing || ' ' || (SELECT count(*) FROM pg_constraint
    WHERE conrelid = 'accounts_1'::regclass AND conname = 'presplit_old_bound')
   FROM presplit.remote_move WHERE id = $move}),
 	'finalized false 0', 'finalize_move(drop_old => false): reverse direction and the CHECK dropped');
-nothing_left('after the finalized move with its reverse direction');
+no_replication_left('after the finalized move with its reverse direction', $node1, $node2);
 invariant('after the last move');
 # The total over both servers, each read directly.
 my ($n2, $s2) = split / /, $node2->safe_psql('postgres', q{

@@ -51,13 +51,9 @@ END \$\$;
 
 sub slots_and_replication {
 	my ($name) = @_;
-	is($node1->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_publication) || ' ' || (SELECT count(*) FROM pg_replication_slots)
-       || ' ' || (SELECT count(*) FROM pg_foreign_table)}),
-		'0 0 0', "$name: no publication, replication slot or foreign table here");
-	is($node2->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM pg_subscription) || ' ' || (SELECT count(*) FROM pg_replication_slots)}),
-		'0 0', "$name: no subscription, no replication slot on the other server");
+	no_replication_left($name, $node1, $node2);
+	is($node1->safe_psql('postgres', 'SELECT count(*) FROM pg_foreign_table'),
+		'0', "$name: no foreign table here");
 }
 
 sub channel_counts {
@@ -129,14 +125,7 @@ SELECT balance FROM accounts WHERE id = :a;
 close $fh;
 $before = channel_counts($plan);
 my ($out, $err) = ('', '');
-IPC::Run::run(
-	[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', '15', '--max-tries=50',
-	  '-f', "$dir/transfer.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
-my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
-my ($failed) = $out =~ /number of failed transactions: (\d+)/;
-ok($done && !$failed, 'pgbench ran ' . ($done // 0) . ' transactions at weight 50, '
-	  . ($failed // 0) . ' failed') or diag("$out\n$err");
+pgbench_ok(start_pgbench($node1, "$dir/transfer.sql", 3, 15, \$out, \$err), \$out, \$err, 'at weight 50');
 $after = channel_counts($plan);
 my %served = map { $_ => $after->{$_}{statements} - $before->{$_}{statements} } qw(old new remote);
 diag("reads served at weight 50: old $served{old}, new $served{new}, remote $served{remote}");
@@ -167,23 +156,14 @@ $node1->reload;
 open($fh, '>', "$dir/reads.sql") or die;
 print $fh 'SELECT balance FROM accounts WHERE id = ' . int(rand(10000)) . ";\n" for 1 .. 200000;
 close $fh;
-open($fh, '>', "$dir/writes.sql") or die;
-print $fh q{
-\set a random(0, 9999)
-\set b random(0, 19999)
-UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
- WHERE id IN (:a, :b) AND :a <> :b;
-};
-close $fh;
+my $writes_script = write_transfer_script(PostgreSQL::Test::Utils::tempdir,
+	{ debit => [ 0, 9999 ], credit => [ 0, 19999 ] });
 my ($rout, $rerr) = ('', '');
 my $reads = IPC::Run::start(
 	[ 'psql', '-X', '-q', '-h', $node1->host, '-p', $node1->port, '-d', 'postgres', '-f', "$dir/reads.sql" ],
 	'>', '/dev/null', '2>', \$rerr);
 my ($wout, $werr) = ('', '');
-my $writes = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '1', '-T', '600', '--max-tries=50',
-	  '-f', "$dir/writes.sql", '-h', $node1->host, '-p', $node1->port, 'postgres' ],
-	'>', \$wout, '2>', \$werr);
+my $writes = start_pgbench($node1, $writes_script, 2, 600, \$wout, \$werr);
 ok($node1->poll_query_until('postgres',
 		"SELECT statements >= 20 FROM presplit.channels WHERE plan_id = $plan AND channel = 'remote'"),
 	'at 50 % the remote channel serves reads');

@@ -13,7 +13,6 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use IPC::Run;
 use PresplitTest;
 use Test::More tests => 30;
 
@@ -44,27 +43,6 @@ my %range = (node2 => [ 33000, 66000 ], node3 => [ 66000, 100000 ]);
 my $split = q{SELECT presplit.split_partition('accounts_0', '{33000,66000}',
                                             servers => ARRAY[NULL, 'node2', 'node3'])};
 
-# Waits until the worker has dropped everything (here and on the other
-# servers), then checks by name.
-sub slots_and_replication {
-	my ($name) = @_;
-	for my $node ($node1, $node2, $node3) {
-		$node->poll_query_until('postgres', q{
-SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM pg_publication)
-   AND NOT EXISTS (SELECT FROM pg_subscription)});
-	}
-	is(replication_objects($node1) . ' | ' . replication_objects($node2) . ' | ' . replication_objects($node3),
-		join(' | ', ('publications: ; slots: ; subscriptions: ') x 3),
-		"$name: no publication, replication slot or subscription on any server");
-}
-
-sub partitions {
-	return $node1->safe_psql('postgres', q{
-SELECT string_agg(c.relkind::text || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname)
-  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
- WHERE i.inhparent = 'accounts'::regclass});
-}
-
 sub events {
 	my ($plan) = @_;
 	return $node1->safe_psql('postgres', 'SELECT string_agg(kind || \': \' || coalesce(to_state, \'\') || \' \' || coalesce(detail, \'\'), E\'\n\' ORDER BY id)'
@@ -89,28 +67,11 @@ SELECT count(*) || ' ' || sum(balance) FROM accounts WHERE id < 33000 OR id >= 1
 	is("$n $s", "$rows $total", "$name: invariant over the three servers, each read directly");
 }
 
-sub pgbench {
-	my ($seconds, $out, $err) = @_;
-	return IPC::Run::start(
-		[ 'pgbench', '-n', '-c', '3', '-j', '1', '-T', $seconds, '--max-tries=50',
-		  '-f', write_transfer_script(PostgreSQL::Test::Utils::tempdir), '-h', $node1->host,
-		  '-p', $node1->port, 'postgres' ],
-		'>', $out, '2>', $err);
-}
-
-sub pgbench_ok {
-	my ($load, $out, $err, $name) = @_;
-	$load->finish;
-	my ($done) = $$out =~ /number of transactions actually processed: (\d+)/;
-	my ($failed) = $$out =~ /number of failed transactions: (\d+)/;
-	ok($load->result == 0 && $done && !$failed,
-		"pgbench ran " . ($done // 0) . " transactions $name, " . ($failed // 0) . ' failed')
-	  or diag("$$out\n$$err");
-}
+my $script = write_transfer_script(PostgreSQL::Test::Utils::tempdir);
 
 # 1. The split under pgbench: to synced, cut over.
 my ($out, $err) = ('', '');
-my $load = pgbench(60, \$out, \$err);
+my $load = start_pgbench($node1, $script, 3, 60, \$out, \$err);
 my $plan = $node1->safe_psql('postgres', $split);
 $node1->poll_query_until('postgres', qq{
 SELECT state = 'cut_over' FROM presplit.plans WHERE id = $plan
@@ -132,7 +93,7 @@ is(join(' | ', map { replication_objects($_) } ($node1, $node2, $node3)),
 	'after the cutover: only the two reverse directions (their subscriptions here)');
 my $cut_over_layout = "r FOR VALUES FROM ('0') TO ('33000'); f FOR VALUES FROM ('33000') TO ('66000'); "
   . "f FOR VALUES FROM ('66000') TO ('100000'); r FOR VALUES FROM ('100000') TO ('200000')";
-is(partitions(), $cut_over_layout, 'a local shadow and two foreign tables took the partition\'s place');
+is(partitions_of($node1, 'accounts'), $cut_over_layout, 'a local shadow and two foreign tables took the partition\'s place');
 pgbench_ok($load, \$out, \$err, 'through the split');
 invariant_on_each_server('after the cutover');
 diag(events($plan));
@@ -144,7 +105,7 @@ $node1->safe_psql('postgres', 'BEGIN; UPDATE accounts SET balance = balance + 10
 is(join(' ', map { $_->[1]->safe_psql('postgres', 'SELECT max(balance) > 500000 FROM public.accounts_0') } @remotes),
 	't t', 'the writes through the parent after the cutover landed on node2 and node3');
 ($out, $err) = ('', '');
-$load = pgbench(20, \$out, \$err);
+$load = start_pgbench($node1, $script, 3, 20, \$out, \$err);
 # Transfers reach both other servers before the rollback.
 for my $remote (@remotes) {
 	my $node = $remote->[1];
@@ -159,7 +120,7 @@ ok($load->pumpable, 'rolled back after the cutover while pgbench was running');
 pgbench_ok($load, \$out, \$err, 'across the rollback');
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'rolled_back', 'rolled back after the cutover');
-is(partitions(), "r FOR VALUES FROM ('0') TO ('100000'); r FOR VALUES FROM ('100000') TO ('200000')",
+is(partitions_of($node1, 'accounts'), "r FOR VALUES FROM ('0') TO ('100000'); r FOR VALUES FROM ('100000') TO ('200000')",
 	'the old partition attached again, the shadow and both foreign tables gone');
 is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
 	"$rows $total", 'invariant after the rollback');
@@ -180,7 +141,7 @@ for my $remote (@remotes) {
 	$remote->[1]->poll_query_until('postgres', q{SELECT to_regclass('public.accounts_0') IS NULL})
 	  or die "the table left on $remote->[0]";
 }
-slots_and_replication('after the rollback after the cutover');
+no_replication_left('after the rollback after the cutover', $node1, $node2, $node3);
 
 # 3. node3 with wal_level = replica: no reverse direction from there. A
 # second split cuts over (the forward direction needs logical only here);
@@ -204,7 +165,7 @@ invariant_on_each_server('after the second cutover');
 my ($ret, $rout, $rerr) = $node1->psql('postgres', "\\set VERBOSITY verbose\nSELECT presplit.rollback($plan)");
 like($rerr, qr/ERROR:  55000: .*has no reverse direction.*HINT:  The events remote_reverse_unavailable or remote_reverse_lost say why/s,
 	'rollback after the cutover refused (55000), with why');
-is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan") . '; ' . partitions(),
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan") . '; ' . partitions_of($node1, 'accounts'),
 	"cut_over; $cut_over_layout", 'the refused rollback changed nothing');
 $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', qq{
@@ -212,4 +173,4 @@ SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.plans W
 	'finalized true', 'finalize ended the plan and dropped the old partition');
 is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
 	"$rows $total", 'invariant after finalize');
-slots_and_replication('after finalize');
+no_replication_left('after finalize', $node1, $node2, $node3);
