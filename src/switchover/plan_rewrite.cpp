@@ -254,7 +254,10 @@ bool needs_statement_plan_walker(Node* node, void* context) {
 // scan's output> FROM ONLY <foreign table> WHERE <the scan's conditions>"
 // on its own (postgres_fdw sends what it can to the other server), and its
 // foreign scan joins the statement with its Vars on the foreign table's
-// range table entry. Read as the foreign table's owner (checkAsUser).
+// range table entry. Read with the executing user's user mapping
+// (checkAsUser unset), as a foreign partition is after the cutover; no
+// privilege is checked on the foreign table itself (the statement's on the
+// partitioned table were).
 Plan* foreign_scan_for(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
     const ShadowShape& target = rewrite.shape->shadows[shadow];
     List* targetlist = node->targetlist;
@@ -301,7 +304,6 @@ Plan* foreign_scan_for(Plan* node, Rewrite& rewrite, int shadow, Index rti) {
     rte->relkind = RELKIND_FOREIGN_TABLE;
     rte->rellockmode = AccessShareLock;
     rte->inFromCl = true;
-    rte->checkAsUser = target.owner;
     rte->eref = makeAlias(pstrdup(target.name.c_str()),
                           static_cast<List*>(copyObjectImpl(target.column_names)));
     query->rtable = list_make1(rte);

@@ -5,6 +5,8 @@
 extern "C" {
 #include "access/relation.h"
 #include "access/stratnum.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/inval.h"
@@ -12,6 +14,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 namespace presplit::switchover {
@@ -98,7 +101,8 @@ void fill_shape(RouteShape& shape, const catalog::Route& route) {
                         makeString(pstrdup(column->attisdropped ? "" : NameStr(column->attname))));
         }
         shadow.name = RelationGetRelationName(rel);
-        shadow.owner = rel->rd_rel->relowner;
+        if (shadow.remote)
+            shadow.server = GetForeignTable(shadow.relid)->serverid;
         relation_close(rel, AccessShareLock);
         if (route_shadow.lower) {
             shadow.has_lower = true;
@@ -145,6 +149,20 @@ const RouteShape* shape_of(const catalog::Route& route) {
     });
     shapes.push_back(std::move(shape));
     return &shapes.back();
+}
+
+bool current_user_can_read_remote(const RouteShape& shape) {
+    return pg::call([&] {
+        const Oid user = GetUserId();
+        for (const auto& shadow : shape.shadows)
+            if (shadow.remote &&
+                !SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(user),
+                                       ObjectIdGetDatum(shadow.server)) &&
+                !SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+                                       ObjectIdGetDatum(shadow.server)))
+                return false;
+        return true;
+    });
 }
 
 void install_shape_invalidation() {

@@ -30,10 +30,10 @@ struct ShadowShape {
     Datum lower = 0, upper = 0; // in the cache's memory context
     List* column_names = NIL;   // for the range table entry (EXPLAIN)
     std::string name;
-    // A target on another server, read through its foreign table as the
-    // table's owner (whose user mapping the split required).
+    // A target on another server, read through its foreign table with the
+    // reading user's own user mapping, as after the cutover.
     bool remote = false;
-    Oid owner = InvalidOid;
+    Oid server = InvalidOid; // the foreign table's
 };
 
 struct RouteShape {
@@ -55,6 +55,11 @@ struct RouteShape {
 // The shape of route's plan: cached, or built (needs a transaction). The
 // pointer lives until the next call (which may rebuild the cache).
 const RouteShape* shape_of(const catalog::Route& route);
+
+// Whether the current user has a user mapping (its own or PUBLIC) for the
+// server of each of the shape's remote targets: postgres_fdw needs one to
+// read them (a syscache lookup per remote target).
+bool current_user_can_read_remote(const RouteShape& shape);
 
 // Called from install_routing_callbacks: marks the cache stale when a routed
 // relation's relcache entry is invalidated.

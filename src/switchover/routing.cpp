@@ -132,6 +132,10 @@ void prepare_routing(PlannedStmt* statement, const Query* parse, int cursor_opti
     bool has_remote = false;
     for (const auto& shadow : shape->shadows)
         has_remote = has_remote || shadow.remote;
+    // A user without a user mapping for a remote target's server reads the
+    // source (its reads would fail there, as they will after the cutover).
+    if (has_remote && !current_user_can_read_remote(*shape))
+        return;
     if (has_remote)
         rewrite.unordered_statement =
             pg::call([&] { return order_free_statement(parse, statement); });
@@ -166,8 +170,6 @@ void prepare_routing(PlannedStmt* statement, const Query* parse, int cursor_opti
             rte->relid = shadow.relid;
             rte->relkind = shadow.remote ? RELKIND_FOREIGN_TABLE : RELKIND_RELATION;
             rte->rellockmode = AccessShareLock;
-            if (shadow.remote)
-                rte->checkAsUser = shadow.owner; // postgres_fdw's user mapping
             rte->inFromCl = false;
             rte->eref = makeAlias(pstrdup(shadow.name.c_str()),
                                   static_cast<List*>(copyObjectImpl(shadow.column_names)));
@@ -199,16 +201,20 @@ ChannelChoice choose_channel(QueryDesc* query, int eflags) {
     choice.plan_id = marker_plan_id(statement->planTree);
     bool use_new = false;
     const bool runs = (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0;
+    const catalog::Route* route = nullptr;
     if (runs && config::routing_enabled) {
         catalog::refresh_routes();
-        const catalog::Route* route = catalog::find_route(choice.plan_id);
+        route = catalog::find_route(choice.plan_id);
         if (route != nullptr && route->new_weight > 0 &&
             snapshot_sees(route->plan_row_xmin, query->snapshot))
             use_new = route->new_weight >= 100 ||
                       pg::backend_random() % 100 < static_cast<uint64_t>(route->new_weight);
     }
     const bool remote = marker_reads_remote(statement->planTree);
-    if (use_new && remote && !remote_read_allowed(choice.plan_id))
+    // The plan may have been made for another user (SET ROLE, SECURITY
+    // DEFINER): the mapping is the executing user's.
+    if (use_new && remote &&
+        (!remote_read_allowed(choice.plan_id) || !current_user_can_read_remote(*shape_of(*route))))
         use_new = false;
     choice.channel = !use_new ? Channel::old_channel
                      : remote ? Channel::remote_channel

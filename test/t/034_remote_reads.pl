@@ -14,7 +14,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 32;
+use Test::More tests => 35;
 
 # The ramp: one step to 50 %, judged on 5 reads per channel; latency never
 # aborts here (a remote read is slower by design: errors do).
@@ -106,6 +106,37 @@ SELECT balance FROM accounts WHERE id = 7000;
 ROLLBACK;
 });
 is($ryw, "t\nf\n1001", 'a transaction reads the other server before it writes, and its own write after');
+
+# 3b. Each reader's own user mapping, as after the cutover: a role without
+# one reads the source, also through a plan made by a role with one; with
+# one it reads the other server.
+my $superuser = $node1->safe_psql('postgres', 'SELECT current_user');
+$node1->safe_psql('postgres', 'CREATE ROLE reader; GRANT SELECT ON accounts TO reader');
+is($node1->safe_psql('postgres', qq{
+SET ROLE reader;
+SELECT plan_of('$upper') ~ 'Foreign Scan';
+SELECT count(*) || ' ' || sum(balance) FROM accounts WHERE id >= 5000 AND id < 10000}),
+	"f\n5000 5000000", 'a reader without a user mapping reads the remote range from the source');
+$before = channel_counts($plan);
+$node1->safe_psql('postgres', qq{
+SET plan_cache_mode = force_generic_plan;
+PREPARE upper_half AS $upper;
+EXECUTE upper_half;
+SET ROLE reader;
+EXECUTE upper_half});
+$after = channel_counts($plan);
+is(($after->{remote}{statements} - $before->{remote}{statements}) . ' '
+	  . ($after->{old}{statements} - $before->{old}{statements}),
+	'1 1', 'one plan: the superuser\'s execution read the other server, the reader\'s the source');
+$node1->safe_psql('postgres',
+	"CREATE USER MAPPING FOR reader SERVER node2 OPTIONS (user '$superuser', password_required 'false')");
+is($node1->safe_psql('postgres', qq{
+SET ROLE reader;
+SELECT plan_of('$upper') ~ 'Foreign Scan';
+SELECT count(*) || ' ' || sum(balance) FROM accounts WHERE id >= 5000 AND id < 10000}),
+	"t\n5000 5000000", 'with a user mapping of its own, the reader reads the other server');
+$node1->safe_psql('postgres',
+	'DROP USER MAPPING FOR reader SERVER node2; REVOKE SELECT ON accounts FROM reader; DROP ROLE reader');
 
 # 4. Weight 50 under pgbench transfers (a transaction that writes then
 # reads, then a read on its own) for 15 s.
