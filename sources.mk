@@ -72,6 +72,7 @@ PRESPLIT_PG_SOURCES = \
 	src/remote/split.cpp \
 	src/remote/move.cpp \
 	src/remote/reverse.cpp \
+	src/remote/copy_throttle.cpp \
 	src/worker/lifecycle.cpp \
 	src/worker/transaction.cpp \
 	src/worker/migration_job.cpp \

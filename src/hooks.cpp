@@ -6,6 +6,7 @@
 #include "catalog/routes.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
+#include "remote/copy_throttle.hpp"
 #include "switchover/channel_stats.hpp"
 #include "switchover/routing.hpp"
 
@@ -14,6 +15,7 @@ extern "C" {
 #include "executor/instrument.h"
 #include "miscadmin.h"
 #include "optimizer/planner.h"
+#include "replication/walsender.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "tcop/utility.h"
@@ -26,6 +28,7 @@ shmem_request_hook_type previous_shmem_request = nullptr;
 shmem_startup_hook_type previous_shmem_startup = nullptr;
 planner_hook_type previous_planner = nullptr;
 ExecutorStart_hook_type previous_executor_start = nullptr;
+ExecutorRun_hook_type previous_executor_run = nullptr;
 ExecutorEnd_hook_type previous_executor_end = nullptr;
 ProcessUtility_hook_type previous_process_utility = nullptr;
 
@@ -35,6 +38,7 @@ void request_shared_memory() {
     pg::request_shared_state();
     analyzer::request_shared_memory();
     switchover::request_channel_stats();
+    remote::request_copy_throttle();
 }
 
 void attach_shared_memory() {
@@ -44,6 +48,7 @@ void attach_shared_memory() {
     pg::attach_shared_state();
     analyzer::attach_shared_memory();
     switchover::attach_channel_stats();
+    remote::attach_copy_throttle();
     LWLockRelease(AddinShmemInitLock);
 }
 
@@ -92,6 +97,32 @@ void start_executor(QueryDesc* query, int eflags) {
         if (choice.routed)
             switchover::routed_execution_started(query, choice);
         analyzer::statement_started(query, scale);
+    });
+}
+
+void run_executor_unchanged(QueryDesc* query, ScanDirection direction, uint64 count,
+                            bool execute_once) {
+    if (previous_executor_run)
+        previous_executor_run(query, direction, count, execute_once);
+    else
+        standard_ExecutorRun(query, direction, count, execute_once);
+}
+
+// Only a walsender's COPY of a remote target's rows is paced (its receiver
+// wrapped for the run); anything else passes straight through.
+void run_executor(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once) {
+    if (!am_walsender) {
+        run_executor_unchanged(query, direction, count, execute_once);
+        return;
+    }
+    pg::entry([&] {
+        DestReceiver* paced = remote::paced_copy_receiver(query);
+        DestReceiver* original = query->dest;
+        if (paced != nullptr)
+            query->dest = paced;
+        // COPY reads its row count from its own receiver after the run.
+        pg::call([&] { run_executor_unchanged(query, direction, count, execute_once); });
+        query->dest = original;
     });
 }
 
@@ -159,6 +190,8 @@ void install_hooks() {
     planner_hook = plan_query;
     previous_executor_start = ExecutorStart_hook;
     ExecutorStart_hook = start_executor;
+    previous_executor_run = ExecutorRun_hook;
+    ExecutorRun_hook = run_executor;
     previous_executor_end = ExecutorEnd_hook;
     ExecutorEnd_hook = end_executor;
     previous_process_utility = ProcessUtility_hook;

@@ -334,11 +334,14 @@ int64_t move_partition(unsigned int source_oid, const std::string& server_name) 
     move.id = catalog::insert_move(move);
     {
         // As the owner: CREATE PUBLICATION ... FOR TABLE needs the table's
-        // owner (and CREATE on the database).
+        // owner (and CREATE on the database). The bound as a row filter
+        // changes no row but makes the initial sync a COPY (SELECT ...),
+        // which runs through the executor here and so can be paced
+        // (remote/copy_throttle.hpp).
         pg::RunAsTableOwner as_owner(source.owner);
         pg::SpiSession spi;
         spi.execute("CREATE PUBLICATION " + replication_name(move.id) + " FOR TABLE ONLY " +
-                    source.name);
+                    source.name + " WHERE (" + source.check + ")");
     }
     // Last, so that any error before leaves the remote as it was.
     std::vector<std::string> definitions = source.column_definitions;

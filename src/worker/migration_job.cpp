@@ -9,6 +9,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/copy_throttle.hpp"
 #include "remote/split.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
@@ -16,6 +17,7 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/syscache.h"
@@ -184,8 +186,9 @@ Step failed_step(int64_t id, const std::string& error, int sqlstate, bool interr
 }
 
 // Their subscriptions, whose initial table synchronisation copies the rows
-// at PostgreSQL's pace (presplit.backfill_paused and a held copy keep them
-// from starting, not from going on). nullopt: nothing to do.
+// (presplit.backfill_paused and a held copy keep them from starting; once
+// started, the copy is paced by remote/copy_throttle.hpp, not held).
+// nullopt: nothing to do.
 std::optional<Step> subscribe_step(int64_t id) {
     auto known = has_remote_targets.find(id);
     if (known != has_remote_targets.end() && !known->second)
@@ -243,6 +246,30 @@ std::optional<Step> verify_remote_step(int64_t id) {
 }
 
 } // namespace
+
+bool publish_remote_copy_limits() {
+    auto limits =
+        in_transaction("pg_presplit: limiting remote copies", Isolation::read_committed, [] {
+            std::vector<remote::CopyLimit> out;
+            const std::vector<Oid> sources = remote::remote_copy_sources();
+            if (sources.empty())
+                return out;
+            // The local backfill's brakes (core/throttle.hpp): its rate cap,
+            // and while the server is busy, a hold rather than a backoff.
+            // Not presplit.backfill_paused: it holds what comes after the
+            // copy (remote/copy_throttle.hpp says why).
+            const core::ThrottleSettings settings = throttle_settings();
+            const bool busy = settings.busy_active_backends > 0 &&
+                              core::foreground_is_busy(settings, active_client_backends());
+            for (const Oid source : sources)
+                out.push_back({MyDatabaseId, source, settings.max_rows_per_second, busy});
+            return out;
+        });
+    if (!limits.ok)
+        return false;
+    remote::publish_copy_limits(limits.value);
+    return !limits.value.empty();
+}
 
 Step run_migration_step(int64_t id) {
     // The plan's row lock serializes this step with cancel and other changes.

@@ -25,6 +25,12 @@ struct Step {
 // marked failed.
 Step run_migration_step(int64_t id);
 
+// The worker, each round: publishes the limits of the remote copies that may
+// run now (remote/copy_throttle.hpp), from the backfill's settings. Returns
+// whether there is any. On an error publishes nothing (the last limits go
+// stale).
+bool publish_remote_copy_limits();
+
 // Logs a failed step of plan `id` in presplit.events; with may_fail_plan, the
 // kMaxConsecutiveErrors-th error in a row of a backfill fails the plan.
 void record_worker_error(int64_t id, const std::string& error, bool may_fail_plan);

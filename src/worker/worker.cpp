@@ -269,6 +269,8 @@ int64_t run_round() {
     int64_t pause_ms = config::worker_naptime_ms;
     if (found.value.extension_present && !shutdown_requested() && publish_remote_lags())
         pause_ms = std::min<int64_t>(pause_ms, 1000); // routing needs a fresh lag
+    if (found.value.extension_present && !shutdown_requested() && publish_remote_copy_limits())
+        pause_ms = std::min<int64_t>(pause_ms, 1000); // a paced copy needs fresh limits
     for (const auto& [id, work] : found.value.plans) {
         if (work != core::PlanWork::supervisor || shutdown_requested())
             continue;
