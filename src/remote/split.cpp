@@ -240,7 +240,7 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
                            target_label(layout, shadow) + ": subscription " +
                                name_of(layout, shadow) +
                                " created there; its initial table sync copies the rows now "
-                               "(not throttled)");
+                               "(paced by presplit.backfill_max_rows_per_second)");
     }
     return !created.empty();
 }
