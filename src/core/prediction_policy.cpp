@@ -153,6 +153,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         t->has_plan = t->copy_started = t->copy_running = false;
     } else if (!t->has_plan && plan_active) {
         t->has_plan = true;
+        t->drift_kept_said = 0;
         t->plan_key = in.plan_key;
         t->plan_kind = in.plan_kind;
         t->plan_created_at = now;
@@ -167,25 +168,74 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
 
         // Being wrong, 1: the planned key no longer divides the load (or rows)
         // as it should, for an hour (not one noisy sample). Cancel; the next
-        // round re-plans at the new key.
-        if (in.drift > o.drift_tolerance) {
+        // round re-plans at the new key. A synced plan (its copy done) only
+        // beyond the wider tolerance held longer, and only when a new copy
+        // could still be synced before the crossing: else it is kept, as a
+        // split off its target still relieves the partition and none would
+        // be ready.
+        const bool synced = state == PlanState::synced;
+        const double tolerance = synced ? o.synced_drift_tolerance : o.drift_tolerance;
+        const int64_t persist = synced ? o.synced_drift_persist_seconds : o.drift_persist_seconds;
+        if (in.drift > tolerance) {
             if (t->drift_since == 0)
                 t->drift_since = now;
         } else {
             t->drift_since = 0;
         }
-        if (t->drift_since != 0 && now - t->drift_since >= o.drift_persist_seconds) {
+        bool drifted = t->drift_since != 0 && now - t->drift_since >= persist;
+        // Said once per plan and reason (a drift hovering at the tolerance
+        // would repeat it every round).
+        if (synced && in.drift > o.drift_tolerance) {
+            char buf[256];
+            std::string why;
+            int said = 1;
+            if (!drifted) {
+                std::snprintf(buf, sizeof buf,
+                              "split point off its target share by %.0f%% (tolerance %.0f%%), "
+                              "kept: the plan is synced; a synced plan is re-planned only beyond "
+                              "%.0f%% for %s, with time to copy again before the crossing",
+                              100 * in.drift, 100 * o.drift_tolerance,
+                              100 * o.synced_drift_tolerance,
+                              hours_text(o.synced_drift_persist_seconds).c_str());
+                why = buf;
+            } else {
+                const int64_t deadline = c.found                     ? c.at
+                                         : t->last_crossing_at > now ? t->last_crossing_at
+                                                                     : now;
+                const CopySchedule again = plan_copy(in.source_bytes, in.copy_bytes_per_second, now,
+                                                     deadline, windows, o.copy);
+                if (again.verdict != CopyVerdict::fits) {
+                    drifted = false;
+                    said = 2;
+                    std::snprintf(buf, sizeof buf,
+                                  "split point off its target share by %.0f%% (tolerance %.0f%% "
+                                  "for a synced plan) for %s, kept: a new copy would not be "
+                                  "synced before the crossing (",
+                                  100 * in.drift, 100 * o.synced_drift_tolerance,
+                                  hours_text(now - t->drift_since).c_str());
+                    why = buf + again.reason + ")";
+                }
+            }
+            if (!drifted && said > t->drift_kept_said) {
+                d.emit = true;
+                d.event.reason = why;
+                t->drift_kept_said = said;
+            }
+        }
+        if (drifted) {
             d = make(Action::cancel_plan, in);
             about_plan(&d, *t);
-            char buf[160];
+            char buf[200];
             std::snprintf(buf, sizeof buf,
                           "split point drifted: the planned key %.6g is off its target share by "
-                          "%.0f%% (tolerance %.0f%%) for %.0f min; re-planning",
-                          t->plan_key, 100 * in.drift, 100 * o.drift_tolerance,
+                          "%.0f%% (tolerance %.0f%%%s) for %.0f min; re-planning",
+                          t->plan_key, 100 * in.drift, 100 * tolerance,
+                          synced ? " for a synced plan" : "",
                           static_cast<double>(now - t->drift_since) / 60);
             d.event.reason = buf;
             t->has_plan = t->copy_started = t->copy_running = false;
             t->drift_since = 0;
+            t->drift_kept_said = 0;
             t->plans_cancelled++;
             t->replans++;
             return d;
@@ -360,6 +410,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     t->last_crossing_seen_at = now;
     t->last_crossing_at = c.at;
     t->drift_since = 0;
+    t->drift_kept_said = 0;
     t->crossing_since = 0;
     t->plans_created++;
     remember_said(t, Action::create_plan, crossing_hour);

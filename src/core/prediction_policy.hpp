@@ -16,12 +16,14 @@
 //           the crossing.
 // Being wrong: re-assessed every round; before cutover a plan is cancelled
 // when its split point stayed beyond a tolerance for an hour (and re-planned
-// at once), or when no crossing was predicted within twice the horizon for a
-// whole day. After such a cancellation, hysteresis against flapping: no new
-// predicted plan for that partition for a cooldown, and then for a week only
-// on stronger evidence (the point forecast, not just the upper bound, crosses
-// within the horizon, or the measured value does); the number of predicted
-// plans and the bytes of their shadows are capped.
+// at once; a synced plan only beyond a wider tolerance for 6 hours, and
+// only while a new copy could still be synced before the crossing), or when
+// no crossing was predicted within twice the horizon for a whole day. After
+// such a cancellation, hysteresis against flapping: no new predicted plan
+// for that partition for a cooldown, and then for a week only on stronger
+// evidence (the point forecast, not just the upper bound, crosses within the
+// horizon, or the measured value does); the number of predicted plans and
+// the bytes of their shadows are capped.
 // Every action comes with an event carrying its numbers.
 //
 // PartitionTrack is the manager's memory of one partition: fixed size, no
@@ -60,6 +62,12 @@ struct PolicyOptions {
     int64_t strict_seconds = 7 * 24 * 3600;   // and then only on the point forecast
     double drift_tolerance = 0.15;            // |share left of the planned key - target|
     int64_t drift_persist_seconds = 3600;     // ... beyond it this long: cancel
+    // A synced plan has its whole copy behind it, and a split somewhat off
+    // its target still relieves the partition: it is cancelled for drift
+    // only beyond a wider tolerance, held longer, and only while a new copy
+    // could still be synced before the crossing.
+    double synced_drift_tolerance = 0.25;
+    int64_t synced_drift_persist_seconds = 6 * 3600;
     // Create a plan this long before the latest copy start that still makes
     // it, even beyond the horizon (long copies, short windows).
     int64_t start_slack_seconds = 3600;
@@ -114,6 +122,7 @@ struct PartitionTrack {
     int64_t strict_until;          // before this, only on the point forecast's crossing
     int64_t last_crossing_at;      // the plan's last predicted crossing (its copy deadline)
     int64_t drift_since;           // first round of the current drift beyond tolerance, 0: none
+    int32_t drift_kept_said;       // a synced plan kept despite drift: which reason was said
     int64_t crossing_since;        // first round of the current predicted crossing, 0: none
     int64_t advised_crossing_hour; // advise/refuse: what was last said, to say it once
     int32_t advised_action;        // Action of the last advise/refuse event, 0: none

@@ -337,6 +337,67 @@ TEST(Policy, DriftCancelsAndReplansAtOnce) {
     EXPECT_EQ(w.track.replans, 1u);
 }
 
+TEST(Policy, SyncedPlanIsCancelledForDriftOnlyWhenItPersistsAndACopyStillFits) {
+    // A synced plan (its copy done) off its target by 20 %: beyond the 15 %
+    // that cancels a plan still copying, within the 25 % for a synced one.
+    World w;
+    int64_t t = kMidnight + 12 * H;
+    const int64_t crossing = t + 20 * H; // 08:00 tomorrow: tonight's window can copy again
+    ASSERT_EQ(w.round(t, crossing_in(t, crossing - t, 500)).action, Action::create_plan);
+    w.plan = PlanState::synced;
+    w.remaining = 0;
+    int emitted = 0;
+    Decision d;
+    for (t += 600; t < kMidnight + 18 * H; t += 600) {
+        d = w.round(t, crossing_in(t, crossing - t, 700), PredictMode::prepare, 0.2);
+        ASSERT_NE(d.action, Action::cancel_plan) << d.event.reason;
+        if (d.emit) {
+            emitted++;
+            EXPECT_NE(d.event.reason.find("kept: the plan is synced"), std::string::npos)
+                << d.event.reason;
+        }
+    }
+    EXPECT_EQ(emitted, 1); // said once, not every round
+    // Beyond 25 %: cancelled once it held for 6 hours, not before (a new copy
+    // still fits in tonight's window 01:00-05:00, before 07:00).
+    const int64_t first = t;
+    do {
+        d = w.round(t, crossing_in(t, crossing - t, 700), PredictMode::prepare, 0.3);
+        t += 600;
+    } while (d.action != Action::cancel_plan && t < crossing);
+    ASSERT_EQ(d.action, Action::cancel_plan);
+    EXPECT_EQ(t - 600 - first, 6 * H);
+    EXPECT_NE(d.event.reason.find("for a synced plan"), std::string::npos) << d.event.reason;
+    EXPECT_EQ(w.track.replans, 1u);
+
+    // The same drift with no window left before the crossing: a new copy could
+    // not be synced in time, so the synced plan stays, and says why once.
+    World v;
+    t = kMidnight + 12 * H;
+    const int64_t soon = t + 10 * H; // 22:00, no window before it
+    ASSERT_EQ(v.round(t, crossing_in(t, soon - t, 500)).action, Action::create_plan);
+    v.plan = PlanState::synced;
+    v.remaining = 0;
+    emitted = 0;
+    std::string said;
+    for (t += 600; t < soon; t += 600) {
+        d = v.round(t, crossing_in(t, soon - t, 700), PredictMode::prepare, 0.4);
+        ASSERT_NE(d.action, Action::cancel_plan) << d.event.reason;
+        if (d.emit) {
+            emitted++;
+            said = d.event.reason;
+        }
+    }
+    // Said when first beyond 15 % (kept: synced), then why past 6 hours.
+    EXPECT_EQ(emitted, 2);
+    EXPECT_NE(said.find("would not be synced before the crossing"), std::string::npos) << said;
+    EXPECT_TRUE(v.track.has_plan);
+    // Once the partition reaches its threshold, split mode switches with it.
+    Assessment over = crossing_in(soon, 0, 700);
+    over.crossing.already_over = true;
+    EXPECT_EQ(v.round(soon, over, PredictMode::split, 0.4).action, Action::start_switchover);
+}
+
 TEST(Policy, CapsOnPlansAndShadowBytes) {
     World w;
     w.options.max_predicted_plans = 2;
