@@ -30,7 +30,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/plan_work.cpp \
 	src/core/forecast.cpp \
 	src/core/forecast_models.cpp \
-	src/core/range_drift.cpp
+	src/core/range_drift.cpp \
+	src/core/retry_backoff.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

@@ -467,6 +467,23 @@ void finalize_move(int64_t id, bool drop_old) {
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         catalog::move_label(id) + " is " + move.state, "",
                         "Only a cut-over move can be finalized.");
+    if (drop_old && move.source) {
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("DROP TABLE " + pg::qualified_relation_name(*move.source));
+    } else if (move.source) {
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER TABLE " + pg::qualified_relation_name(*move.source) +
+                    " DROP CONSTRAINT IF EXISTS " + migration::old_bound_constraint_name());
+    }
+    if (drop_old)
+        catalog::set_move_source_dropped(id);
+    catalog::set_move_state(move, "finalized");
+    // Last, once everything here that can fail (the DROP TABLE waits for
+    // the partition's lock) has succeeded: what is dropped on the other
+    // server stays dropped if this transaction aborts, and a move whose
+    // reverse direction is gone can no longer be rolled back.
     if (move.replicating || move.reversing) {
         const unsigned int server = server_oid(move.server);
         Connection remote(server, move.owner);
@@ -481,19 +498,6 @@ void finalize_move(int64_t id, bool drop_old) {
             catalog::set_move_reversing(id, false);
         }
     }
-    if (drop_old && move.source) {
-        pg::RunAsTableOwner as_owner(move.owner);
-        pg::SpiSession spi;
-        spi.execute("DROP TABLE " + pg::qualified_relation_name(*move.source));
-    } else if (move.source) {
-        pg::RunAsTableOwner as_owner(move.owner);
-        pg::SpiSession spi;
-        spi.execute("ALTER TABLE " + pg::qualified_relation_name(*move.source) +
-                    " DROP CONSTRAINT IF EXISTS " + migration::old_bound_constraint_name());
-    }
-    if (drop_old)
-        catalog::set_move_source_dropped(id);
-    catalog::set_move_state(move, "finalized");
 }
 
 } // namespace presplit::remote

@@ -387,10 +387,6 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
 }
 
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
-    // What the worker did not drop after the cutover (the server was down).
-    if (remote::remote_replication_left(layout))
-        remote::drop_remote_targets(layout, /*drop_tables=*/false);
-    remote::drop_remote_reverse(layout, /*drop_tables=*/false);
     // Dropping reverse capture locks the new partitions: not the parent.
     lock_exclusively(layout, /*with_parent=*/false, "finalization");
     migration::remove_reverse_capture(layout);
@@ -408,6 +404,15 @@ void finalize(const migration::PlanLayout& layout, bool drop_old) {
     else
         spi.execute("ALTER TABLE " + layout.source + " DROP CONSTRAINT IF EXISTS " +
                     migration::old_bound_constraint_name());
+    // Last, once everything here that can fail has succeeded: what is
+    // dropped on the other servers stays dropped if this transaction aborts
+    // (a reverse direction dropped before a lock that then failed would
+    // leave the plan cut over without its rollback). What the worker did not
+    // drop after the cutover (the server was down), then the reverse
+    // directions.
+    if (remote::remote_replication_left(layout))
+        remote::drop_remote_targets(layout, /*drop_tables=*/false);
+    remote::drop_remote_reverse(layout, /*drop_tables=*/false);
 }
 
 void cancel(const catalog::Plan& plan, const std::string& reason) {

@@ -144,7 +144,7 @@ void run_plan_worker(int slot) {
 
     while (!shutdown_requested()) {
         reload_configuration_if_asked();
-        if (!still_has_work(id))
+        if (!remote_retry_pending(id) && !still_has_work(id))
             break;
         Step step = run_migration_step(id);
         if (step.outcome == StepOutcome::idle && step.pause_ms == 0)

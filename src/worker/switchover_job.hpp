@@ -21,7 +21,15 @@ bool publish_remote_lags();
 
 // A plan worker's: the cutover the ramp has reached 100 for (its lock may
 // wait up to presplit.cutover_max_wait), or after it the validation of the
-// old partition's bound (a scan of all its rows).
+// old partition's bound (a scan of all its rows); and the remote targets'
+// replication after the cutover or a rollback after it (retried after a
+// back-off while another server is down, event remote_split_retry).
 Step run_cutover_step(int64_t id);
+
+// Whether the plan's last remote step failed: its plan worker stays (with
+// its back-off) until one succeeds, even while the plan looks as if it had
+// nothing to do (an apply worker that only tries to connect to a server that
+// is down counts as running).
+bool remote_retry_pending(int64_t id);
 
 } // namespace presplit::worker

@@ -28,6 +28,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/remote_moves.hpp"
 #include "core/plan_work.hpp"
+#include "core/retry_backoff.hpp"
 #include "migration/layout.hpp"
 #include "remote/move.hpp"
 #include "predictor/manager.hpp"
@@ -191,19 +192,13 @@ struct WorkFound {
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
 };
 
-// A move whose step failed is tried again after 0.5 s, doubling with each
-// failure in a row up to 10 s: a server down for an hour gives a few hundred
-// retry events, not one per round.
-struct MoveBackoff {
-    int failures = 0;
-    TimestampTz next_try = 0;
-};
-std::map<int64_t, MoveBackoff> move_backoff;
+// Moves whose step failed wait before the next try (core/retry_backoff.hpp).
+core::RetryBackoff move_backoff;
 
 // One step of each move to another server (remote/move.hpp), each in its own
 // transaction. A step that fails (the other server down, the catch-up too
 // slow, a lock not granted) is retried at a later round (move_backoff), with
-// an event.
+// an event when the back-off reports it.
 // Looked for in a transaction of their own, so that nothing about moves can
 // keep the split plans from their round. Returns whether one of them made
 // progress, and in `any` whether there were moves to look at.
@@ -213,30 +208,30 @@ bool run_remote_moves(bool& any) {
     });
     any = found.ok && !found.value.empty();
     bool progress = false;
-    const TimestampTz now = GetCurrentTimestamp();
     for (int64_t id : found.value) {
         if (shutdown_requested())
             break;
-        MoveBackoff& backoff = move_backoff[id];
-        if (now < backoff.next_try)
+        if (move_backoff.wait_ms(id, GetCurrentTimestamp() / 1000) > 0)
             continue;
         auto step = in_transaction("pg_presplit: moving a partition", Isolation::read_committed,
                                    [&] { return remote::advance_move(id); });
         progress |= step.ok && step.value;
         if (step.ok) {
-            move_backoff.erase(id);
-        } else if (!step.interrupted) {
-            backoff.failures = std::min(backoff.failures + 1, 6);
-            backoff.next_try = GetCurrentTimestamp() +
-                               std::min<int64_t>(500 << (backoff.failures - 1), 10000) * 1000;
+            move_backoff.succeeded(id);
+            continue;
         }
-        if (!step.ok && !step.interrupted)
+        if (step.interrupted)
+            continue;
+        const core::RetryBackoff::Failure failure =
+            move_backoff.failed(id, GetCurrentTimestamp() / 1000, step.error);
+        if (failure.report)
             (void)in_transaction(
                 "pg_presplit: recording a move's error", Isolation::read_committed, [&] {
                     auto move = catalog::load_move(id, /*lock=*/false);
                     catalog::log_event(std::nullopt, move ? move->source_name : "",
                                        "remote_move_retry",
-                                       catalog::move_label(id) + ": " + step.error);
+                                       catalog::move_label(id) + ": " + step.error + "; " +
+                                           core::describe_retry(failure));
                     return true;
                 });
     }
