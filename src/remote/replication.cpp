@@ -375,14 +375,18 @@ bool applied_there(Connection& remote, const std::string& name, const std::strin
     return remote.scalar(kAppliedBeyond, {name, lsn}) == Value("true");
 }
 
-// A synchronous commit with an xid there: its WAL flushed up to it, so every
-// transaction the apply committed (asynchronously) before it too.
-void flush_remote_wal(Connection& remote) {
-    remote.execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
-                   " pg_catalog.pg_current_xact_id()");
-}
-
 } // namespace
+
+void flush_remote_wal(Connection& remote) {
+    // An xid alone is not enough: a transaction that wrote no WAL before
+    // its commit record commits asynchronously whatever synchronous_commit
+    // says (RecordTransactionCommit). The logical message is that WAL; no
+    // subscription of ours receives it (pgoutput sends messages only when
+    // asked).
+    remote.execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+                   " pg_catalog.pg_current_xact_id(),"
+                   " pg_catalog.pg_logical_emit_message(false, 'pg_presplit', '')");
+}
 
 void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
                        Connection* remote) {
@@ -395,8 +399,8 @@ void wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
     // record after it, so that the walsender reads past it and sends at
     // least a keepalive beyond it. Once the apply there received a message
     // beyond it, every transaction here up to it was applied and committed
-    // there (in WAL order, one message after the other); the synchronous
-    // commit there then makes them durable, so a crash of either server
+    // there (in WAL order, one message after the other); a flushed commit
+    // there (flush_remote_wal) then makes them durable, so a crash of either server
     // after the caller commits loses none of them. The slot's
     // confirmed_flush_lsn (the old test, still accepted) moves only when the
     // apply worker next reports, after its own flush: tens of ms.

@@ -165,4 +165,9 @@ std::string flush_local_wal();
 // applied every transaction up to it.
 std::string mark_local_wal();
 
+// A synchronous commit with an xid and a WAL record (a logical message no
+// subscription of ours receives) over `remote`: that server's WAL flushed up
+// to it, every transaction committed there before it with it.
+void flush_remote_wal(Connection& remote);
+
 } // namespace presplit::remote

@@ -132,20 +132,16 @@ void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target) 
 
 void wait_for_reverse_catch_up(const std::vector<ReverseWait>& waits) {
     // The forward wait's test the other way (wait_for_catch_up): each
-    // server's WAL end, then a synchronous commit with an xid there -- a
-    // record past that position, flushed, so that its walsender sends it on
-    // (as a keepalive at least) at once. Once the apply here received a
+    // server's WAL end, then a flushed commit there (flush_remote_wal) -- a
+    // record past that position, so that its walsender sends it on (as a
+    // keepalive at least) at once. Once the apply here received a
     // message beyond the position, it applied every transaction the server
     // committed up to it; one flush here then makes them durable.
     std::vector<std::string> lsns;
     for (const ReverseWait& wait : waits) {
-        lsns.push_back(*wait.remote->scalar(
-            "SELECT pg_catalog.pg_current_wal_insert_lsn()::text"
-            "  FROM pg_catalog.set_config('synchronous_commit', 'on', false)"));
-        // A statement of its own, its xid in the target list: the record
-        // comes after the position read above (and a stable function in an
-        // unused column could be planned away).
-        wait.remote->execute("SELECT pg_catalog.txid_current()");
+        lsns.push_back(*wait.remote->scalar("SELECT pg_catalog.pg_current_wal_insert_lsn()::text"));
+        // A statement of its own: its records come after the position read.
+        flush_remote_wal(*wait.remote);
         if (!wait.remote->scalar("SELECT 1 FROM pg_catalog.pg_replication_slots"
                                  " WHERE slot_name = $1",
                                  {wait.target->name}))
