@@ -257,6 +257,7 @@ split_run() { # table warm(0|1)
     echo "split ($label): plan $plan, copied and verified in ${copy} s (no load); cutover call $(echo "$t2 - $t1" | bc | cut -c1-5) s (the lag drained, then the lock);" \
         "worst ${worst} ms, p99 ${p99} ms over ${n} transactions; pgbench errors: $(load_errors)"
     echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'cutover' ORDER BY id DESC LIMIT 1")"
+    echo "   $(sql "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_caught_up' ORDER BY id DESC LIMIT 1")"
     echo "   slowest (end from the call): $(slowest "$t1" "$(echo "$t2 + 2" | bc)")"
     echo "   postgres_fdw connections authorized on B (from the call): $(fdw_connections "$t1" "$(echo "$t2 + 2" | bc)")"
     echo "   $(check_updates "$table" "$(load_updates)"); rows on B: $(b_sql "SELECT count(*) FROM ${table}_0")"

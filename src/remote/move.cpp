@@ -268,6 +268,8 @@ void roll_back_cut_over(const catalog::RemoteMove& move) {
     layout.plan.source = move.parent;
     layout.source = pg::qualified_relation_name(move.parent);
     layout.table_owner = move.owner;
+    // The reverse direction's lag drained first, without the lock.
+    drain_reverse_lag({ReverseWait{&remote, &reverse}});
     const instr_time started = pg::now();
     const switchover::LockReport lock = switchover::lock_exclusively(
         layout, /*with_parent=*/false, "rollback of " + catalog::move_label(move.id));

@@ -13,6 +13,7 @@ extern "C" {
 #include "commands/dbcommands.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "replication/message.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -40,6 +41,16 @@ const char* kSummary = "SELECT count(*), coalesce(sum(pg_catalog.hashtextextende
                        " 0)::text FROM ";
 
 } // namespace
+
+const char* const kAppliedBeyond =
+    "SELECT coalesce(bool_and(st.received_lsn > $2::pg_lsn AND NOT EXISTS ("
+    "         SELECT FROM pg_catalog.pg_subscription_rel r"
+    "          WHERE r.srsubid = su.oid AND r.srsubstate <> 'r')), false)::text"
+    "  FROM pg_catalog.pg_subscription su"
+    "  JOIN pg_catalog.pg_stat_subscription st ON st.subid = su.oid"
+    " WHERE su.subname = $1 AND st.relid IS NULL AND su.subdbid ="
+    "       (SELECT oid FROM pg_catalog.pg_database"
+    "         WHERE datname = pg_catalog.current_database())";
 
 void sleep_ms(long ms) {
     pg::call([&] {
@@ -356,36 +367,98 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
     }
 }
 
+namespace {
+
+// Whether the subscription `name` there has applied every change here up to
+// `lsn` (kAppliedBeyond).
+bool applied_there(Connection& remote, const std::string& name, const std::string& lsn) {
+    return remote.scalar(kAppliedBeyond, {name, lsn}) == Value("true");
+}
+
+} // namespace
+
+void flush_remote_wal(Connection& remote) {
+    // An xid alone is not enough: a transaction that wrote no WAL before
+    // its commit record commits asynchronously whatever synchronous_commit
+    // says (RecordTransactionCommit). The logical message is that WAL; no
+    // subscription of ours receives it (pgoutput sends messages only when
+    // asked).
+    remote.execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+                   " pg_catalog.pg_current_xact_id(),"
+                   " pg_catalog.pg_logical_emit_message(false, 'pg_presplit', '')");
+}
+
 void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
                        Connection* remote) {
-    // Flushed now rather than by the WAL writer's next round, so that the
-    // walsender sends it at once (an asynchronous commit's record too).
-    const std::string lsn = flush_local_wal();
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
+    wait_for_catch_up({CatchUpTarget{name, server, label, remote}});
+}
+
+void wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
+    // Why this loses nothing confirmed (docs/multi_server.md, "The wait at
+    // the cutover"): the position is this server's WAL end, flushed, with a
+    // record after it, so that the walsender reads past it and sends at
+    // least a keepalive beyond it. Once the apply there received a message
+    // beyond it, every transaction here up to it was applied and committed
+    // there (in WAL order, one message after the other); a flushed commit
+    // there (flush_remote_wal) then makes them durable, so a crash of either server
+    // after the caller commits loses none of them. The slot's
+    // confirmed_flush_lsn (the old test, still accepted) moves only when the
+    // apply worker next reports, after its own flush: tens of ms.
+    const std::string lsn = mark_local_wal();
+    std::vector<bool> done(targets.size(), false);
+    std::size_t left = targets.size();
     const instr_time started = pg::now();
     for (;;) {
-        Value done = spi.scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn"
-                                "  FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-                                {name, lsn});
-        if (!done)
-            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            "the replication slot of " + label + " is gone");
-        if (*done == "t")
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            if (done[i])
+                continue;
+            const CatchUpTarget& target = targets[i];
+            Value confirmed;
+            {
+                pg::RunAsExtension as_extension;
+                pg::SpiSession spi;
+                confirmed = spi.scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn"
+                                       "  FROM pg_catalog.pg_replication_slots"
+                                       " WHERE slot_name = $1",
+                                       {target.name, lsn});
+            }
+            if (!confirmed)
+                throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                "the replication slot of " + target.label + " is gone");
+            if (*confirmed != "t" && target.remote &&
+                applied_there(*target.remote, target.name, lsn)) {
+                flush_remote_wal(*target.remote);
+                confirmed = Value("t");
+            }
+            if (*confirmed == "t") {
+                done[i] = true;
+                --left;
+            } else if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+                throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                                "server \"" + target.server +
+                                    "\" has not applied the changes up to " + lsn +
+                                    " within presplit.remote_catchup_timeout",
+                                "", "The step is retried at a later round.");
+            }
+        }
+        if (left == 0)
             return;
-        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms)
-            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
-                            "server \"" + server + "\" has not applied the changes up to " + lsn +
-                                " within presplit.remote_catchup_timeout",
-                            "", "The step is retried at a later round.");
-        // A synchronous commit with an xid there flushes its WAL up to now,
-        // the apply's asynchronous commits with it: the apply worker then
-        // confirms them when it next wakes (at most its wal_writer_delay).
-        if (remote)
-            remote->execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
-                            " pg_catalog.pg_current_xact_id()");
-        sleep_ms(10);
+        sleep_ms(1);
     }
+}
+
+std::string mark_local_wal() {
+    return pg::call([]() -> const char* {
+        const XLogRecPtr insert = GetXLogInsertRecPtr();
+        // Not sent to subscribers (pgoutput sends messages only when asked),
+        // but the walsender reads it: a record past `insert`.
+        const XLogRecPtr mark = LogLogicalMessage("pg_presplit", "", 0, false);
+        XLogFlush(mark);
+        char text[32];
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
+                 static_cast<uint32>(insert));
+        return pstrdup(text);
+    });
 }
 
 std::string flush_local_wal() {

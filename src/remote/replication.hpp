@@ -76,15 +76,25 @@ bool local_slot_exists(const std::string& name);
 void drop_replication(Connection& remote, const std::string& name, unsigned int owner,
                       bool drop_publication);
 
-// Waits until the subscription of slot `name` confirmed every change of this
-// server's WAL up to now (the caller holds a lock that stops writes to the
-// source). ERROR 55P03 after presplit.remote_catchup_timeout; `label` names
-// the move or plan in messages.
-// With `remote` (a connection to the subscription's server), each round
-// also flushes the WAL there, so that the confirmation waits for the apply
-// worker's next wake-up rather than for that server's WAL writer too.
+// Waits until the subscription of slot `name` has applied every change of
+// this server's WAL up to now, durably (the caller holds a lock that stops
+// writes to the source): the slot confirmed it, or -- with `remote`, a
+// connection to the subscription's server, polled every millisecond -- its
+// apply worker received a message beyond it and a synchronous commit there
+// flushed what it applied. ERROR 55P03 after presplit.remote_catchup_timeout;
+// `label` names the move or plan in messages.
 void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
                        Connection* remote = nullptr);
+
+// The same for several subscriptions at once (a split's remote targets): one
+// position, all of them polled in one loop.
+struct CatchUpTarget {
+    std::string name;
+    std::string server;
+    std::string label;
+    Connection* remote = nullptr;
+};
+void wait_for_catch_up(const std::vector<CatchUpTarget>& targets);
 
 // Before a lock: waits, without it, until the subscription keeps up -- a
 // round of wait_for_catch_up (everything up to the position when it began)
@@ -132,10 +142,32 @@ std::vector<std::string> remote_summary(Connection& remote, const std::string& t
 
 void sleep_ms(long ms);
 
+// ($1 a subscription of this database, $2 a position on its publisher)
+// 'true' when its apply worker has applied every transaction of the
+// publisher up to $2: it received a message beyond $2 (received_lsn of its
+// pg_stat_subscription row, set before each message is applied; the messages
+// come in the publisher's WAL order and are applied one after the other, so
+// every commit up to $2 was applied before), and its tables are ready
+// (before that, a table synchronisation worker may still hold changes back).
+// The commits are asynchronous: a flush there makes them durable.
+extern const char* const kAppliedBeyond;
+
 // Flushes this server's WAL up to everything inserted so far (asynchronous
 // commits' records included) and returns that position as text: what a
 // walsender here can send at once, and what an apply worker here can
 // confirm once it next reports.
 std::string flush_local_wal();
+
+// Flushes this server's WAL with one more record after everything inserted
+// so far (a logical message no subscriber receives) and returns the position
+// before that record: once a subscriber's apply worker received anything
+// beyond it (that record's end at the latest, in a keepalive), it has
+// applied every transaction up to it.
+std::string mark_local_wal();
+
+// A synchronous commit with an xid and a WAL record (a logical message no
+// subscription of ours receives) over `remote`: that server's WAL flushed up
+// to it, every transaction committed there before it with it.
+void flush_remote_wal(Connection& remote);
 
 } // namespace presplit::remote

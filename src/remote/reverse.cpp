@@ -127,40 +127,85 @@ bool start_reverse(const ReverseTarget& target, const std::string& lsn) {
 }
 
 void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target) {
-    // A commit with an xid, synchronous: the server's WAL flushed up to it,
-    // so that its walsender sends every earlier change at once (one
-    // committed asynchronously too).
-    remote.execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', false)");
-    remote.execute("SELECT pg_catalog.txid_current()");
-    const std::string lsn = *remote.scalar("SELECT pg_catalog.pg_current_wal_flush_lsn()::text");
+    wait_for_reverse_catch_up({ReverseWait{&remote, &target}});
+}
+
+void wait_for_reverse_catch_up(const std::vector<ReverseWait>& waits) {
+    // The forward wait's test the other way (wait_for_catch_up): each
+    // server's WAL end, then a flushed commit there (flush_remote_wal) -- a
+    // record past that position, so that its walsender sends it on (as a
+    // keepalive at least) at once. Once the apply here received a
+    // message beyond the position, it applied every transaction the server
+    // committed up to it; one flush here then makes them durable.
+    std::vector<std::string> lsns;
+    for (const ReverseWait& wait : waits) {
+        lsns.push_back(*wait.remote->scalar("SELECT pg_catalog.pg_current_wal_insert_lsn()::text"));
+        // A statement of its own: its records come after the position read.
+        flush_remote_wal(*wait.remote);
+        if (!wait.remote->scalar("SELECT 1 FROM pg_catalog.pg_replication_slots"
+                                 " WHERE slot_name = $1",
+                                 {wait.target->name}))
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            "the replication slot " + wait.target->name + " of " +
+                                wait.target->label + " is gone from the other server");
+    }
+    std::vector<bool> done(waits.size(), false);
+    std::size_t left = waits.size();
     const instr_time started = pg::now();
     for (;;) {
-        if (!reverse_subscription_enabled(target))
-            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            "the subscription " + target.name + " of " + target.label +
-                                " is disabled or gone",
-                            "",
-                            "Just after the cutover the worker starts it within a round: "
-                            "try again then.");
-        Value done = remote.scalar("SELECT confirmed_flush_lsn >= $2::pg_lsn"
-                                   "  FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-                                   {target.name, lsn});
-        if (!done)
-            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            "the replication slot " + target.name + " of " + target.label +
-                                " is gone from the other server");
-        if (*done == "t")
+        for (std::size_t i = 0; i < waits.size(); ++i) {
+            if (done[i])
+                continue;
+            const ReverseTarget& target = *waits[i].target;
+            if (!reverse_subscription_enabled(target))
+                throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                "the subscription " + target.name + " of " + target.label +
+                                    " is disabled or gone",
+                                "",
+                                "Just after the cutover the worker starts it within a round: "
+                                "try again then.");
+            bool applied = false;
+            {
+                pg::RunAsExtension as_extension;
+                pg::SpiSession spi;
+                applied = spi.scalar(kAppliedBeyond, {target.name, lsns[i]}) == Value("true");
+            }
+            if (applied) {
+                done[i] = true;
+                --left;
+            } else if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+                throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                                "this server has not applied the other server's changes up to " +
+                                    lsns[i] + " within presplit.remote_catchup_timeout",
+                                "", "Try again later.");
+            }
+        }
+        if (left == 0)
+            break;
+        pg::sleep_on_latch(1);
+    }
+    // The apply here commits asynchronously: durable from here on.
+    flush_local_wal();
+}
+
+void drain_reverse_lag(const std::vector<ReverseWait>& waits) {
+    const instr_time started = pg::now();
+    for (;;) {
+        const instr_time round = pg::now();
+        wait_for_reverse_catch_up(waits);
+        const double round_ms = pg::elapsed_ms(round);
+        if (round_ms <= config::cutover_lock_timeout_ms)
             return;
-        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms)
+        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+            char took[32];
+            snprintf(took, sizeof took, "%.0f ms", round_ms);
             throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
-                            "this server has not applied the other server's changes up to " + lsn +
-                                " within presplit.remote_catchup_timeout",
-                            "", "Try again later.");
-        // The apply here commits asynchronously: flushed now, so that its
-        // worker confirms what it applied when it next reports rather than
-        // after this server's WAL writer.
-        flush_local_wal();
-        pg::sleep_on_latch(5);
+                            "this server does not keep up with the other server's changes "
+                            "within presplit.remote_catchup_timeout",
+                            std::string("Its last catch-up took ") + took +
+                                ", more than presplit.cutover_lock_timeout.",
+                            "Try again later.");
+        }
     }
 }
 

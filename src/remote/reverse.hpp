@@ -19,6 +19,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace presplit::remote {
 
@@ -59,6 +60,20 @@ bool start_reverse(const ReverseTarget& target, const std::string& lsn);
 // presplit.remote_catchup_timeout; ERROR 55000 if the slot or the enabled
 // subscription is gone (the caller says why the direction is lost).
 void wait_for_reverse_catch_up(Connection& remote, const ReverseTarget& target);
+
+// The same for several reverse directions at once (a split's remote
+// targets), polled in one loop.
+struct ReverseWait {
+    Connection* remote = nullptr;
+    const ReverseTarget* target = nullptr;
+};
+void wait_for_reverse_catch_up(const std::vector<ReverseWait>& waits);
+
+// Before the rollback's lock, without it: rounds of wait_for_reverse_catch_up
+// until one takes at most presplit.cutover_lock_timeout, so that under the
+// lock only what is written meanwhile is left (the forward direction's
+// drain_lag). ERROR 55P03 after presplit.remote_catchup_timeout.
+void drain_reverse_lag(const std::vector<ReverseWait>& waits);
 
 // Drops the subscription here (in the caller's transaction) -- whatever of
 // it exists.

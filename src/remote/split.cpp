@@ -305,11 +305,14 @@ TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
 
 void wait_for_remote_targets(const migration::PlanLayout& layout,
                              const TargetConnections& connections) {
+    // All targets in one loop: the lock is held as long as the slowest one.
+    std::vector<CatchUpTarget> targets;
     for (const auto& shadow : layout.shadows)
         if (shadow.row.server)
-            wait_for_catch_up(name_of(layout, shadow), *shadow.row.server,
-                              target_label(layout, shadow),
-                              connections.at(shadow.row.ordinal).get());
+            targets.push_back({name_of(layout, shadow), *shadow.row.server,
+                               target_label(layout, shadow),
+                               connections.at(shadow.row.ordinal).get()});
+    wait_for_catch_up(targets);
 }
 
 void create_remote_read_tables(const migration::PlanLayout& layout) {
@@ -438,14 +441,23 @@ RemoteReverse require_remote_reverse(const migration::PlanLayout& layout) {
     return reverse;
 }
 
+void drain_remote_reverse(RemoteReverse& reverse) {
+    std::vector<ReverseWait> waits;
+    for (RemoteReverse::Target& target : reverse.targets)
+        waits.push_back({target.remote.get(), &target.reverse});
+    drain_reverse_lag(waits);
+}
+
 double wait_for_remote_reverse(const migration::PlanLayout& layout, RemoteReverse& reverse) {
     // LOCK TABLE refuses foreign tables: locked directly.
     for (const auto& shadow : layout.shadows)
         if (shadow.row.server && shadow.row.relation)
             pg::call([&] { LockRelationOid(*shadow.row.relation, AccessExclusiveLock); });
     const instr_time started = pg::now();
+    std::vector<ReverseWait> waits;
     for (RemoteReverse::Target& target : reverse.targets)
-        wait_for_reverse_catch_up(*target.remote, target.reverse);
+        waits.push_back({target.remote.get(), &target.reverse});
+    wait_for_reverse_catch_up(waits);
     return pg::elapsed_ms(started);
 }
 

@@ -137,6 +137,10 @@ bool tend_remote_reverse(const migration::PlanLayout& layout);
 // target has a running reverse direction, else ERROR 55000 with why.
 RemoteReverse require_remote_reverse(const migration::PlanLayout& layout);
 
+// Before the rollback's lock, without it: every reverse direction's lag
+// drained (drain_reverse_lag).
+void drain_remote_reverse(RemoteReverse& reverse);
+
 // Under the rollback's lock on the parent: the foreign tables locked (for
 // writers that name them), then a wait until this server has applied every
 // change each other server committed (bounded by

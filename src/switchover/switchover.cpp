@@ -278,7 +278,14 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
     return locked_swap(layout, nullptr, "cutover", "cutover", [&](const std::string& parent) {
         // Writers wait for the lock: every change of the source is in the
         // WAL before this point; the remote targets must have applied it.
-        remote::wait_for_remote_targets(layout, connections);
+        if (!connections.empty()) {
+            const instr_time waited = pg::now();
+            remote::wait_for_remote_targets(layout, connections);
+            catalog::log_event(layout.plan.id, layout.source, "remote_caught_up",
+                               "under the cutover's lock, the other servers applied this "
+                               "server's last changes in " +
+                                   milliseconds(pg::elapsed_ms(waited)));
+        }
         remote::record_remote_reverse_starts(layout, reverse);
         migration::remove_capture(layout);
         {
@@ -348,6 +355,8 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
     // The scan, if the worker has not done it yet, before the exclusive lock.
     validate_old_bound(layout);
     const bool remote_targets = !reverse.targets.empty();
+    if (remote_targets)
+        remote::drain_remote_reverse(reverse);
     const migration::PlanLayout source_kept_unlocked = without_source(layout);
     const migration::PlanLayout* locked = remote_targets ? &source_kept_unlocked : nullptr;
     locked_swap(layout, locked, "rollback", "rollback_swap", [&](const std::string& parent) {
