@@ -162,6 +162,13 @@ bool publish_remote_lags() {
     return !lags.value.empty();
 }
 
+bool resync_lost_remote_targets() {
+    auto resynced =
+        in_transaction("pg_presplit: re-syncing lost remote targets", Isolation::read_committed,
+                       [] { return remote::resync_lost_remote_targets(); });
+    return resynced.ok && resynced.value;
+}
+
 Step run_switchover_step(int64_t id) {
     auto step =
         in_transaction("pg_presplit: switching over", Isolation::read_committed, [&]() -> Step {
