@@ -520,20 +520,23 @@ bool resync_lost_targets(const migration::PlanLayout& layout) {
 bool resync_lost_remote_targets() {
     if (!catalog::has_shadow_servers())
         return false;
-    std::vector<int64_t> plans;
+    pg::QueryResult targets;
     {
         pg::RunAsExtension as_extension;
         pg::SpiSession spi;
-        for (const auto& row :
-             spi.execute("SELECT DISTINCT s.plan_id FROM presplit.shadow s"
-                         "  JOIN presplit.plan p ON p.id = s.plan_id"
-                         " WHERE p.state IN ('synced', 'switching') AND s.server IS NOT NULL"
-                         " ORDER BY 1")
-                 .rows)
-            plans.push_back(std::stoll(*row[0]));
+        targets = spi.execute("SELECT s.plan_id, s.ordinal FROM presplit.shadow s"
+                              "  JOIN presplit.plan p ON p.id = s.plan_id"
+                              " WHERE p.state IN ('synced', 'switching') AND s.server IS NOT NULL"
+                              " ORDER BY 1, 2");
     }
+    // Looked at without a lock (a row lock each round would give every
+    // round an xid); only a plan with a slot gone is locked.
+    std::set<int64_t> lost;
+    for (const auto& row : targets.rows)
+        if (!local_slot_exists(split_replication_name(std::stoll(*row[0]), std::stoi(*row[1]))))
+            lost.insert(std::stoll(*row[0]));
     bool acted = false;
-    for (int64_t id : plans) {
+    for (int64_t id : lost) {
         // Not waiting for a plan row held by a cutover or a user's call:
         // the next round looks again.
         const std::optional<catalog::Plan> plan = catalog::load_plan_unless_locked(id);
