@@ -143,6 +143,12 @@ BEGIN
 END;
 $$;
 
+-- No split point: the whole partition onto one other server, a move with
+-- the split's weighted reads and ramp (split_partition(p, '{}', servers =>
+-- ARRAY['node2'])).
+ALTER TABLE presplit.plan DROP CONSTRAINT plan_split_points_check,
+    ADD CONSTRAINT plan_split_points_check CHECK (array_position(split_points, NULL) IS NULL);
+
 -- A finished plan forgets its source once the partition is dropped: a
 -- dangling OID would name another relation after a restore.
 ALTER TABLE presplit.plan ALTER COLUMN source DROP NOT NULL;

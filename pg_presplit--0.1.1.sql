@@ -85,9 +85,11 @@ CREATE TABLE presplit.plan (
     -- NULL once the plan is finished and the partition is gone (finalize
     -- dropped it, or its owner did); the events keep its name.
     source       regclass,
-    -- Values of the partition key, in its type's text form, ascending.
+    -- Values of the partition key, in its type's text form, ascending; none
+    -- when the whole partition goes to one other server (a move as a plan:
+    -- split_partition(p, '{}', servers => ARRAY['node2'])).
     split_points text[]      NOT NULL
-                 CHECK (cardinality(split_points) > 0 AND array_position(split_points, NULL) IS NULL),
+                 CHECK (array_position(split_points, NULL) IS NULL),
     origin       text        NOT NULL CHECK (origin IN ('manual', 'predicted')),
     owner        regrole     NOT NULL,
     state        text        NOT NULL DEFAULT 'planned'

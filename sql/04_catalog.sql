@@ -7,9 +7,10 @@ CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (1000);
 CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (1000) TO (2000);
 SELECT presplit.manage('events');
 
--- A plan has split points, a known origin and a managed parent.
+-- A plan's split points hold no NULL (it may have none: a whole partition
+-- onto another server), a known origin and a managed parent.
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
-    VALUES ('events', 'events_a', '{}', 'manual', current_user::regrole);
+    VALUES ('events', 'events_a', '{NULL}', 'manual', current_user::regrole);
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)
     VALUES ('events', 'events_a', '{500}', 'guessed', current_user::regrole);
 INSERT INTO presplit.plan (parent, source, split_points, origin, owner)

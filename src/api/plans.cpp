@@ -149,8 +149,8 @@ void require_autocommit_for_servers() {
 // and starts capture; the worker takes it from preparing.
 int64_t prepare_plan(FunctionCallInfo fcinfo, migration::SplitRequest request, int split_points_arg,
                      std::vector<std::optional<std::string>> servers = {}) {
-    migration::resolve_split_points(request, fcinfo, split_points_arg);
     request.servers = std::move(servers);
+    migration::resolve_split_points(request, fcinfo, split_points_arg);
     remote::check_remote_targets(request);
 
     Oid caller = pg::call([] { return GetUserId(); });

@@ -58,6 +58,8 @@ bool can_transition(PlanState from, PlanState to) {
         return true;
     if (from == PlanState::synced && to == PlanState::cut_over)
         return true; // manual cutover without a ramp
+    if ((from == PlanState::synced || from == PlanState::switching) && to == PlanState::backfilling)
+        return true; // a remote target re-synced: its replication was lost after verification
     auto from_position = main_path_position(from);
     auto to_position = main_path_position(to);
     return from_position && to_position && *to_position == *from_position + 1;

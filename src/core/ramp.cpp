@@ -83,7 +83,8 @@ RampDecision decide_ramp_step_with_remote(const RampSettings& settings, int curr
                                           const ChannelMeasurement& old_channel,
                                           const ChannelMeasurement& new_channel,
                                           const ChannelMeasurement& remote_channel,
-                                          bool remote_streaming, int64_t ms_measured) {
+                                          bool remote_streaming, int64_t ms_measured,
+                                          bool local_targets) {
     const RampDecision local =
         decide_ramp_step(settings, current_weight, paused, ms_at_current_weight, old_channel,
                          new_channel, ms_measured);
@@ -106,6 +107,8 @@ RampDecision decide_ramp_step_with_remote(const RampSettings& settings, int curr
         remote.reason = "remote reads: " + remote.reason;
         return remote;
     }
+    if (!local_targets)
+        return remote;
     if (remote.action == RampAction::hold)
         return remote.waiting_for_evidence || local.action != RampAction::hold ? remote : local;
     RampDecision both = local; // hold, or the same raise or cutover

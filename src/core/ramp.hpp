@@ -57,12 +57,15 @@ RampDecision decide_ramp_step(const RampSettings& settings, int current_weight, 
 // (the remote channel) are judged apart from its local ones, against the
 // same settings, and the ramp aborts while a target is not streaming (its
 // reads would fail, or be staler than the lag bound allows). The step goes
-// on only when both judgements would.
+// on only when both judgements would. A plan without a local target
+// (local_targets false: its new channel reads nothing here) is judged on
+// its remote reads alone.
 RampDecision decide_ramp_step_with_remote(const RampSettings& settings, int current_weight,
                                           bool paused, int64_t ms_at_current_weight,
                                           const ChannelMeasurement& old_channel,
                                           const ChannelMeasurement& new_channel,
                                           const ChannelMeasurement& remote_channel,
-                                          bool remote_streaming, int64_t ms_measured = INT64_MAX);
+                                          bool remote_streaming, int64_t ms_measured = INT64_MAX,
+                                          bool local_targets = true);
 
 } // namespace presplit::core

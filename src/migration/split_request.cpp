@@ -268,6 +268,8 @@ void resolve_split_points(SplitRequest& request, FunctionCallInfo fcinfo, int ar
     case core::SplitPointProblem::none:
         break;
     case core::SplitPointProblem::empty:
+        if (request.servers.size() == 1 && request.servers[0])
+            break; // the whole partition onto one server: a move as a plan
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "split_points must not be empty", "",
                         "Give at least one value of the partition key inside the partition.");
     case core::SplitPointProblem::null_point:

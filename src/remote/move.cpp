@@ -187,22 +187,30 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
                                "; rollback_move is refused");
 }
 
-// The forward direction broken (docs/multi_server.md, "Faults"): a disabled
-// subscription there is enabled again; a slot gone here fails the move.
-// Returns whether the move failed.
-bool repair_forward(Connection& remote, const catalog::RemoteMove& move) {
+// The forward direction lost before the cutover (docs/multi_server.md,
+// "Faults"): its slot here or its subscription there gone, the changes since
+// are lost to the table there. Re-synced, as a split's remote target is
+// (remote/split.hpp): what is left of the subscription dropped, the table
+// there emptied and copied again by a new subscription, verified again.
+// Creating the slot waits for every transaction here that has an xid: call
+// it before this transaction writes anything. Returns what was gone.
+std::optional<std::string> resync_forward(Connection& remote, const catalog::RemoteMove& move) {
     const std::string name = replication_name(move.id);
     const bool slot_here = local_slot_exists(name);
-    if (!slot_here) {
-        catalog::set_move_state(move, "failed",
-                                "the replication slot " + name + " here was dropped");
-        drop_replication(remote, move);
-        // What a cutover that did not commit may have left there.
-        drop_reverse_publication(remote, reverse_target(move, server_oid(move.server)));
-        catalog::set_move_replicating(move.id, false);
-        remote.execute("DROP TABLE IF EXISTS " + remote_table_name(move));
-        return true;
-    }
+    const bool subscribed = remote_subscription_exists(remote, name);
+    if (slot_here && subscribed)
+        return std::nullopt;
+    if (subscribed || slot_here)
+        drop_replication(remote, name, move.owner, /*drop_publication=*/false);
+    remote.execute("TRUNCATE " + remote_table_name(move));
+    create_subscription(remote, name);
+    return !slot_here ? "the replication slot " + name + " here"
+                      : "the subscription " + name + " on server \"" + move.server + "\"";
+}
+
+// A disabled subscription there is enabled again.
+void repair_forward(Connection& remote, const catalog::RemoteMove& move) {
+    const std::string name = replication_name(move.id);
     if (remote.scalar("SELECT subenabled::text FROM pg_catalog.pg_subscription"
                       " WHERE subname = $1",
                       {name}) == Value("false")) {
@@ -211,7 +219,6 @@ bool repair_forward(Connection& remote, const catalog::RemoteMove& move) {
                            catalog::move_label(move.id) + ": the subscription " + name +
                                " on server \"" + move.server + "\" was disabled: enabled again");
     }
-    return false;
 }
 
 catalog::RemoteMove owned_move(int64_t id) {
@@ -371,17 +378,24 @@ bool advance_move(int64_t id) {
         catalog::set_move_state(*move, "backfilling");
         return true;
     }
-    move = catalog::load_move(id, /*lock=*/true);
-    if (move->state == "backfilling") {
-        if (!remote_subscription_exists(remote, replication_name(id))) {
-            catalog::set_move_state(*move, "failed", "the subscription on the server is gone");
-            drop_replication(remote, *move);
-            catalog::set_move_replicating(id, false);
-            remote.execute("DROP TABLE IF EXISTS " + remote_table_name(*move));
+    if (move->state == "backfilling" || move->state == "synced") {
+        if (const std::optional<std::string> lost = resync_forward(remote, *move)) {
+            move = catalog::load_move(id, /*lock=*/true);
+            if (move->state != "backfilling" && move->state != "synced") { // rolled back meanwhile
+                drop_replication(remote, *move);
+                return false;
+            }
+            if (move->state == "synced")
+                catalog::set_move_state(*move, "backfilling", "re-sync: " + *lost + " was gone");
+            catalog::log_event(std::nullopt, move->source_name, "remote_move_resync",
+                               catalog::move_label(id) + ": " + *lost +
+                                   " was gone; the table there emptied and copied again");
             return true;
         }
-        if (repair_forward(remote, *move))
-            return true;
+    }
+    move = catalog::load_move(id, /*lock=*/true);
+    if (move->state == "backfilling") {
+        repair_forward(remote, *move);
         if (!initial_sync_done(remote, replication_name(id)) || config::backfill_paused)
             return false; // the initial copy runs, or presplit.backfill_paused holds us
         if (!verify(remote, *move))
@@ -392,8 +406,7 @@ bool advance_move(int64_t id) {
     if (move->state == "synced") {
         if (config::backfill_paused)
             return false;
-        if (repair_forward(remote, *move))
-            return true;
+        repair_forward(remote, *move);
         cut_over(remote, *move);
         return true;
     }

@@ -294,6 +294,16 @@ TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server)
             continue;
+        // Its changes since the slot went are lost to it: no catch-up to
+        // wait for (the worker re-syncs it, resync_lost_remote_targets).
+        if (!local_slot_exists(name_of(layout, shadow)))
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            "cannot cut over " + catalog::plan_label(layout.plan.id) + ": " +
+                                target_label(layout, shadow) + " lost its replication slot " +
+                                name_of(layout, shadow) + " here",
+                            "",
+                            "The worker copies that target again (event remote_target_resync); "
+                            "cut over once the plan is synced again.");
         auto remote =
             std::make_unique<Connection>(server_oid(*shadow.row.server), layout.table_owner);
         drain_lag(name_of(layout, shadow), *shadow.row.server, target_label(layout, shadow),
@@ -493,6 +503,60 @@ bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables) 
         dropped = true;
     }
     return dropped;
+}
+
+namespace {
+
+// The plan's remote targets whose slot here is gone, sent back to copying
+// (see resync_lost_remote_targets in split.hpp). True if there was one.
+bool resync_lost_targets(const migration::PlanLayout& layout) {
+    std::string lost;
+    for (const auto& shadow : layout.shadows) {
+        if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
+            continue;
+        catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
+        lost += (lost.empty() ? "" : "; ") + target_label(layout, shadow) +
+                ": its replication slot " + name_of(layout, shadow) + " here was dropped";
+    }
+    if (lost.empty())
+        return false;
+    // Reads back on the source until it is verified and switching again.
+    if (layout.plan.state == core::PlanState::switching)
+        catalog::set_new_channel_weight(layout.plan.id, 0);
+    catalog::set_plan_state(layout.plan.id, core::PlanState::backfilling, "re-sync: " + lost);
+    return true;
+}
+
+} // namespace
+
+bool resync_lost_remote_targets() {
+    if (!catalog::has_shadow_servers())
+        return false;
+    pg::QueryResult targets;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        targets = spi.execute("SELECT s.plan_id, s.ordinal FROM presplit.shadow s"
+                              "  JOIN presplit.plan p ON p.id = s.plan_id"
+                              " WHERE p.state IN ('synced', 'switching') AND s.server IS NOT NULL"
+                              " ORDER BY 1, 2");
+    }
+    // Looked at without a lock (a row lock each round would give every
+    // round an xid); only a plan with a slot gone is locked.
+    std::set<int64_t> lost;
+    for (const auto& row : targets.rows)
+        if (!local_slot_exists(split_replication_name(std::stoll(*row[0]), std::stoi(*row[1]))))
+            lost.insert(std::stoll(*row[0]));
+    bool acted = false;
+    for (int64_t id : lost) {
+        // Not waiting for a plan row held by a cutover or a user's call:
+        // the next round looks again.
+        const std::optional<catalog::Plan> plan = catalog::load_plan_unless_locked(id);
+        if (plan &&
+            (plan->state == core::PlanState::synced || plan->state == core::PlanState::switching))
+            acted |= resync_lost_targets(migration::load_layout(*plan));
+    }
+    return acted;
 }
 
 std::vector<RemoteLag> switching_remote_lags() {

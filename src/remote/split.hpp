@@ -155,6 +155,14 @@ void detach_remote_targets(const migration::PlanLayout& layout, const std::strin
 // forgotten. True if there was one.
 bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables);
 
+// The worker, each round: a remote target of a plan that is synced or
+// switching whose slot here is gone (dropped after its verification) is
+// copied again rather than left for a cutover that cannot catch up: the
+// plan back to backfilling (its weight to 0: reads back on the source), the
+// target's progress back to waiting; the plan's next copy step re-syncs it
+// (subscribe_remote_targets: event remote_target_resync), verifies it again,
+// and the plan is synced and switches again. True if one was found.
+bool resync_lost_remote_targets();
 // The replication lag of every switching plan's remote targets (the largest
 // per plan; nullopt if one is not streaming), from pg_stat_replication: the
 // worker publishes it each round for read routing.

@@ -93,13 +93,18 @@ Step ramp(const catalog::Plan& plan) {
     const int64_t ms_measured = static_cast<int64_t>(pg::elapsed_ms(baselines[plan.id].since));
     // A plan with targets on other servers: its remote reads are judged
     // apart (README, "Weighted reads onto other servers").
+    // Without a local target (a whole partition onto one server), only them.
     const auto lag = remote_lags.find(plan.id);
     const bool remote = lag != remote_lags.end();
+    bool local_targets = !remote;
+    if (remote)
+        for (const catalog::Shadow& shadow : catalog::load_shadows(plan.id))
+            local_targets |= !shadow.server.has_value();
     const core::RampDecision decision =
         remote ? core::decide_ramp_step_with_remote(
                      ramp_settings(), weight, plan.paused, plan.ms_at_current_weight.value_or(0),
                      measured.old_channel, measured.new_channel, measured.remote_channel,
-                     lag->second.has_value(), ms_measured)
+                     lag->second.has_value(), ms_measured, local_targets)
                : core::decide_ramp_step(ramp_settings(), weight, plan.paused,
                                         plan.ms_at_current_weight.value_or(0), measured.old_channel,
                                         measured.new_channel, ms_measured);
@@ -165,6 +170,13 @@ bool publish_remote_lags() {
         remote_lags[plan_id] = lag_ms;
     }
     return !lags.value.empty();
+}
+
+bool resync_lost_remote_targets() {
+    auto resynced =
+        in_transaction("pg_presplit: re-syncing lost remote targets", Isolation::read_committed,
+                       [] { return remote::resync_lost_remote_targets(); });
+    return resynced.ok && resynced.value;
 }
 
 Step run_switchover_step(int64_t id) {

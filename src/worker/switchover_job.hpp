@@ -19,6 +19,11 @@ Step run_switchover_step(int64_t id);
 // the round must then come again within a second.
 bool publish_remote_lags();
 
+// Every round (a transaction of its own): remote targets that lost their
+// slot after verification sent back to copying
+// (remote::resync_lost_remote_targets). True if there was one.
+bool resync_lost_remote_targets();
+
 // A plan worker's: the cutover the ramp has reached 100 for (its lock may
 // wait up to presplit.cutover_max_wait), or after it the validation of the
 // old partition's bound (a scan of all its rows); and the remote targets'

@@ -262,6 +262,8 @@ int64_t run_round() {
         start_plan_workers(need);
 
     int64_t pause_ms = config::worker_naptime_ms;
+    if (found.value.extension_present && !shutdown_requested() && resync_lost_remote_targets())
+        pause_ms = 0;
     if (found.value.extension_present && !shutdown_requested() && publish_remote_lags())
         pause_ms = std::min<int64_t>(pause_ms, 1000); // routing needs a fresh lag
     if (found.value.extension_present && !shutdown_requested() && publish_remote_copy_limits())

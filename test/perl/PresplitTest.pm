@@ -204,17 +204,28 @@ SELECT 'publications: ' || coalesce((SELECT string_agg(pubname, ',' ORDER BY pub
     || '; subscriptions: ' || coalesce((SELECT string_agg(subname, ',' ORDER BY subname) FROM pg_subscription), '')});
 }
 
-# Drops a replication slot, ending the walsender that holds it (its
-# subscriber reconnects after wal_retrieve_retry_interval: tried again).
+# Drops a replication slot once, ending the walsender that holds it (its
+# subscriber reconnects after wal_retrieve_retry_interval: tried again until
+# the slot is free). Once only: a slot of that name the worker creates again
+# right after (a re-sync) is left alone.
 sub drop_slot
 {
 	my ($node, $slot) = @_;
-	$node->poll_query_until('postgres', qq{
-SELECT NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot')
-    OR (SELECT bool_and(CASE WHEN active THEN NOT pg_terminate_backend(active_pid)
-                             ELSE pg_drop_replication_slot(slot_name) IS NULL END)
-          FROM pg_replication_slots WHERE slot_name = '$slot')})
-	  or die "could not drop the slot $slot";
+	$node->safe_psql('postgres', qq{
+DO \$\$
+BEGIN
+    WHILE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$slot') LOOP
+        PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots
+          WHERE slot_name = '$slot' AND active;
+        BEGIN
+            PERFORM pg_drop_replication_slot('$slot');
+            RETURN;
+        EXCEPTION WHEN object_in_use THEN
+            PERFORM pg_sleep(0.01);
+        END;
+    END LOOP;
+END
+\$\$});
 }
 
 1;

@@ -5,7 +5,7 @@
 #   after which the worker goes on;
 # - the other server down at the cutover: refused, nothing changed;
 # - replication broken: a forward subscription disabled (enabled again), the
-#   forward slot dropped (the move fails with the reason), the reverse
+#   forward slot dropped (re-synced; 036 in detail), the reverse
 #   subscription disabled (enabled again), the reverse slot dropped (the
 #   reverse direction is lost, the rollback refused), the replication
 #   connections killed (the walsender there, the apply worker here);
@@ -193,20 +193,24 @@ SELECT string_agg(kind || ': ' || detail, E'\\n' ORDER BY id) FROM presplit.even
  WHERE kind IN ('remote_cutover', 'remote_reverse', 'remote_rollback') AND detail LIKE 'move $move:%'}));
 no_replication_left('after the rollback after the cutover', $node1, $node2);
 
-# 5. The forward slot dropped while backfilling: the move fails, with the
-# reason, and leaves nothing behind.
+# 5. The forward slot dropped while backfilling: the move copies again
+# (036_remote_resync.pl in detail); rolled back, it leaves nothing behind.
 $node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on');
 $node1->reload;
 $move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_0', 'node2')});
 wait_for($node2, q{SELECT srsubstate = 'r' FROM pg_subscription_rel}, 'the initial copy');
 drop_slot($node1, "presplit_move_$move");
-wait_for($node1, "SELECT state = 'failed' FROM presplit.remote_move WHERE id = $move", 'the failure');
-like($node1->safe_psql('postgres', "SELECT reason FROM presplit.remote_move WHERE id = $move"),
-	qr/the replication slot presplit_move_$move here was dropped/, 'slot dropped: failed, with the reason');
+wait_for($node1, qq{SELECT count(*) > 0 FROM presplit.events
+  WHERE kind = 'remote_move_resync' AND detail LIKE 'move $move:%'}, 'the re-sync');
+like(state_of($move) . '; ' . $node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE kind = 'remote_move_resync' AND detail LIKE 'move $move:%'}),
+	qr/^backfilling; move $move: the replication slot presplit_move_$move here was gone/,
+	'slot dropped: re-synced rather than failed, with the reason');
+$node1->safe_psql('postgres', "SELECT presplit.rollback_move($move)");
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'accounts_0'}),
-	'0', 'the failed move dropped the table there');
-no_replication_left('after the failed move', $node1, $node2);
-invariant('after the failed move');
+	'0', 'the re-synced move rolled back: the table there dropped');
+no_replication_left('after the re-synced move is rolled back', $node1, $node2);
+invariant('after the re-synced move is rolled back');
 
 # 6. The reverse slot dropped after a cutover: the direction is lost (an
 # event), the rollback refused; finalize_move ends the move.

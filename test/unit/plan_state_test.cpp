@@ -10,11 +10,12 @@ using namespace presplit::core;
 
 namespace {
 
-// Every allowed transition, written out independently of the implementation.
+// Every allowed transition, written out independently of the implementation
+// (synced or switching back to backfilling: a remote target re-synced).
 const std::set<std::pair<std::string, std::string>> kAllowed = {
     {"planned", "preparing"},  {"preparing", "backfilling"}, {"backfilling", "synced"},
     {"synced", "switching"},   {"synced", "cut_over"},       {"switching", "cut_over"},
-    {"cut_over", "finalized"},
+    {"cut_over", "finalized"}, {"synced", "backfilling"},    {"switching", "backfilling"},
 };
 const std::set<std::string> kSideExits = {"rolled_back", "cancelled", "failed"};
 const std::set<std::string> kTerminal = {"finalized", "rolled_back", "cancelled", "failed"};
@@ -31,7 +32,7 @@ TEST(PlanState, EveryPairMatchesTheTable) {
             allowed += expected;
         }
     }
-    EXPECT_EQ(allowed, 7 + 6 * 3); // main path and manual cutover, side exits from 6 states
+    EXPECT_EQ(allowed, 9 + 6 * 3); // main path, manual cutover, re-syncs; side exits from 6 states
 }
 
 TEST(PlanState, NamesRoundTrip) {

@@ -160,6 +160,22 @@ TEST(RampWithRemote, JudgesRemoteLatencyAgainstTheSameSettings) {
     EXPECT_EQ(allowed.action, RampAction::hold);
 }
 
+TEST(RampWithRemote, WithoutALocalTargetOnlyTheRemoteReadsAreJudged) {
+    // A whole partition onto one server: the new channel reads nothing here.
+    RampSettings settings;
+    settings.min_latency_increase_ms = 5.0;
+    const ChannelMeasurement nothing = channel(0, 0, 0);
+    auto moved = decide_ramp_step_with_remote(settings, 50, false, 20000, kHealthy, nothing,
+                                              channel(1000, 0, 3.5), true, INT64_MAX,
+                                              /*local_targets=*/false);
+    EXPECT_EQ(moved.action, RampAction::raise);
+    EXPECT_FALSE(moved.without_evidence);
+    // With a local target, its missing evidence holds the step.
+    auto split = decide_ramp_step_with_remote(settings, 50, false, 20000, kHealthy, nothing,
+                                              channel(1000, 0, 3.5), true, 0);
+    EXPECT_EQ(split.action, RampAction::hold);
+}
+
 TEST(RampWithRemote, AbortsWhileATargetIsNotStreaming) {
     RampSettings settings;
     auto decision = decide_ramp_step_with_remote(settings, 20, false, 0, kHealthy, kHealthy,
