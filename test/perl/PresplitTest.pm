@@ -11,7 +11,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use Test::More;
 
-our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server write_transfer_script
+our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server create_accounts accounts_invariant_ok write_transfer_script
   start_pgbench pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
@@ -79,6 +79,35 @@ CREATE SERVER $server FOREIGN DATA WRAPPER postgres_fdw
     OPTIONS (host '$host', port '$port', dbname 'postgres');
 CREATE USER MAPPING FOR CURRENT_USER SERVER $server;
 });
+}
+
+# The table the transfers move money in: accounts(id, balance) RANGE
+# partitioned on id into $partitions partitions of equal width over ids 0 to
+# $rows - 1 (accounts_0, accounts_1 ...), the primary key on each partition
+# (not on the parent: PostgreSQL attaches no foreign table under a unique
+# index), every balance 1000; managed unless manage => 0. Returns the total
+# balance, the invariant the transfers keep.
+sub create_accounts
+{
+	my ($node, $rows, $partitions, %options) = @_;
+	my $width = int($rows / $partitions);
+	my $sql = "CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);\n";
+	$sql .= sprintf("CREATE TABLE accounts_%d PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (%d) TO (%d);\n",
+		$_, $_ * $width, ($_ + 1) * $width)
+	  for 0 .. $partitions - 1;
+	$sql .= "INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;\n";
+	$sql .= "SELECT presplit.manage('accounts');\n" if $options{manage} // 1;
+	$node->safe_psql('postgres', $sql);
+	return $rows * 1000;
+}
+
+# Checks the transfers' invariant through the parent on $node: $rows rows
+# (each once, wherever it lives) and the total balance $total.
+sub accounts_invariant_ok
+{
+	my ($node, $rows, $total, $name) = @_;
+	return is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(balance) FROM accounts}),
+		"$rows $total", $name);
 }
 
 # Writes dir/transfer.sql for pgbench and returns its path: a transfer of 1

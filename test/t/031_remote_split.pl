@@ -32,15 +32,9 @@ wal_retrieve_retry_interval = 500
 }, { allows_streaming => 'logical' });
 
 my $rows = 20000;
-my $total = $rows * 1000;
-# No unique index on the parent (PostgreSQL attaches no foreign table under
-# one): the primary key is on each partition, and manage() takes it there.
+my $total = create_accounts($node1, $rows, 2, manage => 0);
 $node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
 CREATE INDEX accounts_0_balance ON accounts_0 (balance);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
 SELECT presplit.manage('accounts');
 });
 
@@ -131,8 +125,7 @@ SELECT pg_get_constraintdef(oid) FROM pg_constraint
 	qr/CHECK \(\(\(id IS NOT NULL\) AND \(id >= '5000'::bigint\) AND \(id < '10000'::bigint\)\)\)/,
 	'the remote table has a CHECK equal to its bound');
 pgbench_ok($load, \$out, \$err, 'through the split');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent (local and foreign partitions)');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent (local and foreign partitions)');
 # Each server read directly: the remote target on node2, the rest here.
 my ($n2, $s2) = split / /, $node2->safe_psql('postgres',
 	'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_0');
@@ -173,8 +166,7 @@ is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $p
 	'rolled_back', 'rolled back after the cutover');
 is(partitions_of($node1, 'accounts'), "r FOR VALUES FROM ('0') TO ('10000'); r FOR VALUES FROM ('10000') TO ('20000')",
 	'the old partition is attached again, the shadow and the foreign table gone');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after the rollback');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after the rollback');
 is($node1->safe_psql('postgres', 'SELECT count(*) FROM ONLY accounts_0'), 10000,
 	'the old partition holds every row of its range');
 cmp_ok($node1->safe_psql('postgres', 'SELECT balance FROM ONLY accounts_0 WHERE id = 9999'), '>', 500000,
@@ -245,8 +237,7 @@ $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', qq{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.plans WHERE id = $plan}),
 	'finalized true', 'finalize dropped the old partition');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after finalize');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after finalize');
 no_replication_left('after finalize', $node1, $node2);
 # Writes through the foreign partition still land on the other server.
 $node1->safe_psql('postgres', 'UPDATE accounts SET balance = balance - 5 WHERE id = 9999;'

@@ -26,13 +26,7 @@ wal_retrieve_retry_interval = 500
 }, { allows_streaming => 'logical' }, "max_replication_slots = 10\nwal_retrieve_retry_interval = 500\n");
 
 my $rows = 20000;
-my $total = $rows * 1000;
-$node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
-});
+my $total = create_accounts($node1, $rows, 2, manage => 0);
 
 my $script = write_transfer_script(PostgreSQL::Test::Utils::tempdir,
 	{ debit => [ 0, 9999 ], credit => [ 0, 19999 ] });
@@ -71,8 +65,7 @@ sub crash_and_restart {
 
 sub invariant {
 	my ($name) = @_;
-	is($node1->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(balance) FROM accounts}),
-		"$rows $total", "$name: invariant (row count, total balance)");
+	accounts_invariant_ok($node1, $rows, $total, "$name: invariant (row count, total balance)");
 }
 
 sub events_of {

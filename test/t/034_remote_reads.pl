@@ -30,12 +30,8 @@ presplit.remote_read_max_lag = 30000
 });
 
 my $rows = 20000;
-my $total = $rows * 1000;
+my $total = create_accounts($node1, $rows, 2, manage => 0);
 $node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
 ANALYZE accounts;
 SELECT presplit.manage('accounts');
 -- The plan a statement ran with (its routed channel).
@@ -163,8 +159,7 @@ diag("reads served at weight 50: old $served{old}, new $served{new}, remote $ser
 ok($served{old} > 0 && $served{new} > 0 && $served{remote} > 0,
 	'under pgbench the reads went to all three channels');
 is($after->{remote}{errors}, 0, 'no remote read failed');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent');
 
 # 5. The rollback drops the foreign table with the rest.
 $node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
@@ -222,8 +217,7 @@ my $here = $node1->safe_psql('postgres',
 	"SELECT count(*) || ' ' || sum(balance) FROM ONLY accounts_0 WHERE id >= 5000");
 ok($node2->poll_query_until('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_0', $here),
 	"the other server caught up with every transfer ($here)");
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent after the abort');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent after the abort');
 $node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'rolled_back', 'the aborted plan rolled back');
@@ -264,6 +258,5 @@ cmp_ok($remote->{errors}, '>', 0,
 $reads->kill_kill;
 $node1->safe_psql('postgres', 'ALTER USER MAPPING FOR CURRENT_USER SERVER node2 OPTIONS (DROP user)');
 $node1->safe_psql('postgres', "SELECT presplit.rollback($plan)");
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent after the third rollback');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent after the third rollback');
 slots_and_replication('after the third rollback');

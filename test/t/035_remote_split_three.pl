@@ -30,14 +30,7 @@ my @remotes = ([ 'node2', $node2 ], [ 'node3', $node3 ]);
 # write_transfer_script's accounts: ids 0-199999, the hot ones (80 % of the
 # debits) in accounts_0, the partition split.
 my $rows = 200000;
-my $total = $rows * 1000;
-$node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (100000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (100000) TO (200000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
-SELECT presplit.manage('accounts');
-});
+my $total = create_accounts($node1, $rows, 2);
 # Each other server's range of accounts_0.
 my %range = (node2 => [ 33000, 66000 ], node3 => [ 66000, 100000 ]);
 my $split = q{SELECT presplit.split_partition('accounts_0', '{33000,66000}',
@@ -51,8 +44,7 @@ sub events {
 
 sub invariant_on_each_server {
 	my ($name) = @_;
-	is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-		"$rows $total", "$name: invariant through the parent");
+	accounts_invariant_ok($node1, $rows, $total, "$name: invariant through the parent");
 	my ($n, $s) = split / /, $node1->safe_psql('postgres', q{
 SELECT count(*) || ' ' || sum(balance) FROM accounts WHERE id < 33000 OR id >= 100000});
 	for my $remote (@remotes) {
@@ -122,8 +114,7 @@ is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $p
 	'rolled_back', 'rolled back after the cutover');
 is(partitions_of($node1, 'accounts'), "r FOR VALUES FROM ('0') TO ('100000'); r FOR VALUES FROM ('100000') TO ('200000')",
 	'the old partition attached again, the shadow and both foreign tables gone');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after the rollback');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after the rollback');
 is($node1->safe_psql('postgres', 'SELECT count(*) FROM ONLY accounts_0'), 100000,
 	'the old partition holds every row of its range');
 is($node1->safe_psql('postgres', 'SELECT string_agg((balance > 500000)::text, \' \' ORDER BY id)'
@@ -171,6 +162,5 @@ $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', qq{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.plans WHERE id = $plan}),
 	'finalized true', 'finalize ended the plan and dropped the old partition');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after finalize');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after finalize');
 no_replication_left('after finalize', $node1, $node2, $node3);

@@ -23,15 +23,7 @@ wal_retrieve_retry_interval = 500
 });
 
 my $rows = 30000;
-my $total = $rows * 1000;
-$node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
-CREATE TABLE accounts_2 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (20000) TO (30000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
-SELECT presplit.manage('accounts');
-});
+my $total = create_accounts($node1, $rows, 3);
 
 sub events
 {
@@ -77,8 +69,7 @@ is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) || \'
 	  . " $marked",
 	're-synced move: the other server has the partition as it was here, the transfer made while the slot was gone included');
 $node1->safe_psql('postgres', "SELECT presplit.finalize_move($move, true)");
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent after the first move');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent after the first move');
 no_replication_left('after the first move', $node1, $node2);
 
 # 2. A move's subscription there dropped after its verification (its
@@ -151,8 +142,7 @@ is($node1->safe_psql('postgres', "SELECT weight FROM presplit.channels WHERE pla
 	'0', 'switching again after the re-sync: reads start on the source again (weight 0)');
 ok($load->pumpable, 'the re-sync went on while pgbench was running');
 pgbench_ok($load, \$out, \$err, 'during the split\'s re-sync');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent after the re-sync');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent after the re-sync');
 $node1->safe_psql('postgres', "SELECT presplit.cutover($plan)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'cut_over', 'the re-synced split cut over');
@@ -161,8 +151,7 @@ is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) || \'
 	$node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM ONLY accounts_0 WHERE id >= 5000')
 	  . " $marked",
 	're-synced split: the other server has the upper half as the old partition has it, the transfer included');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent after the cutover');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent after the cutover');
 $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'finalized', 'finalized');

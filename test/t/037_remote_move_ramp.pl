@@ -24,14 +24,7 @@ presplit.ramp_min_latency_increase = 60000
 }, { allows_streaming => 'logical' });
 
 my $rows = 20000;
-my $total = $rows * 1000;
-$node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
-SELECT presplit.manage('accounts');
-});
+my $total = create_accounts($node1, $rows, 2);
 
 sub events
 {
@@ -72,8 +65,7 @@ SELECT string_agg(detail, ' / ' ORDER BY id) FROM presplit.events WHERE plan_id 
 	qr/^new channel 0 -> 50 \(ramp\) \/ new channel 50 -> 100 \(ramp\); at 50%: old \d+ reads, 0 errors, .*; remote [1-9]\d* reads, 0 errors/,
 	'the ramp stepped on the remote reads\' evidence (no local target to wait for)');
 pgbench_ok($load, \$out, \$err, 'during the move');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant through the parent');
+accounts_invariant_ok($node1, $rows, $total, 'invariant through the parent');
 is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_1')
 	  . ' + ' . $node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM ONLY accounts_0'),
 	$node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts WHERE id >= 10000')
@@ -85,5 +77,4 @@ $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"),
 	'finalized', 'finalized');
 no_replication_left('after finalize', $node1, $node2);
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after finalize');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after finalize');

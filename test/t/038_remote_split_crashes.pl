@@ -28,14 +28,7 @@ wal_retrieve_retry_interval = 500
 }, { allows_streaming => 'logical' }, "wal_retrieve_retry_interval = 500\nwal_writer_delay = 10ms\n");
 
 my $rows = 20000;
-my $total = $rows * 1000;
-$node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (10000) TO (20000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
-SELECT presplit.manage('accounts');
-});
+my $total = create_accounts($node1, $rows, 2);
 
 my $script = write_transfer_script(PostgreSQL::Test::Utils::tempdir,
 	{ debit => [ 0, 9999 ], credit => [ 0, 19999 ] });
@@ -128,8 +121,7 @@ SELECT EXISTS (SELECT FROM pg_stat_subscription WHERE subname = '$back' AND pid 
 		"SELECT count(*) || ' ' || sum(balance) = '" . ($nl + $n2) . ' ' . ($sl + $s2)
 		  . "' FROM ONLY accounts_0"),
 		"$name: the reverse direction resumed; the kept old partition caught up");
-	is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-		"$rows $total", "$name: invariant through the parent");
+	accounts_invariant_ok($node1, $rows, $total, "$name: invariant through the parent");
 	my ($nh, $sh) = split / /, $node1->safe_psql('postgres',
 		'SELECT count(*) || \' \' || sum(balance) FROM accounts WHERE id < 5000 OR id >= 10000');
 	is(($nh + $n2) . ' ' . ($sh + $s2) . ' ' . $n2, "$rows $total 5000",
@@ -237,8 +229,7 @@ SELECT NOT EXISTS (SELECT FROM pg_replication_slots) AND NOT EXISTS (SELECT FROM
 	'the clean-up there');
 wait_for($node1, 'SELECT NOT EXISTS (SELECT FROM pg_subscription)', 'the clean-up here');
 no_replication_left('crashes of both servers during the clean-up after a rollback', $node1, $node2);
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after the rollback');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after the rollback');
 cmp_ok($node1->safe_psql('postgres', 'SELECT balance FROM ONLY accounts_0 WHERE id = 9999'), '>', 500000,
 	'the write made there after the cutover is in the old partition');
 
@@ -296,6 +287,5 @@ $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 is($node1->safe_psql('postgres', qq{
 SELECT state || ' ' || (to_regclass('accounts_0') IS NULL) FROM presplit.plans WHERE id = $plan}),
 	'finalized true', 'finalize after the other server came back');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after finalize');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after finalize');
 no_replication_left('after finalize', $node1, $node2);

@@ -22,14 +22,7 @@ presplit.backfill_max_rows_per_second = 500
 });
 
 my $rows = 40000;
-my $total = $rows * 1000;
-$node1->safe_psql('postgres', qq{
-CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
-CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (20000);
-CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (20000) TO (40000);
-INSERT INTO accounts SELECT g, 1000 FROM generate_series(0, $rows - 1) g;
-SELECT presplit.manage('accounts');
-});
+my $total = create_accounts($node1, $rows, 2);
 
 # The rows a walsender's COPY here has sent so far (each read its own
 # transaction: a transaction sees one snapshot of the backends' progress).
@@ -97,8 +90,7 @@ is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM 
 $node1->safe_psql('postgres', "SELECT presplit.cutover($plan)");
 $node1->poll_query_until('postgres', "SELECT state = 'cut_over' FROM presplit.plans WHERE id = $plan")
   or die 'no cutover';
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after the paced split');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after the paced split');
 $node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
 no_replication_left('after the split', $node1, $node2);
 
@@ -123,7 +115,6 @@ $node1->poll_query_until('postgres',
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
 is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM public.accounts_1'),
 	'20000 20000000', 'the other server holds the moved partition');
-is($node1->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(balance) FROM accounts'),
-	"$rows $total", 'invariant after the paced move');
+accounts_invariant_ok($node1, $rows, $total, 'invariant after the paced move');
 $node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
 no_replication_left('after the move', $node1, $node2);
