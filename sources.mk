@@ -31,7 +31,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/forecast.cpp \
 	src/core/forecast_models.cpp \
 	src/core/range_drift.cpp \
-	src/core/retry_backoff.cpp
+	src/core/retry_backoff.cpp \
+	src/core/succession.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

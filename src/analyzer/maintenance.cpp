@@ -3,6 +3,7 @@
 #include "analyzer/managed_set.hpp"
 #include "analyzer/stats_store.hpp"
 #include "config.hpp"
+#include "core/succession.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -26,6 +27,7 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 
 // The worker's own state (one worker per server).
 uint64_t swept_generation = 0;
+uint64_t passed_on_generation = 0;   // the managed set's generation sweep_due() saw last
 bool sweep_again = true;             // at the start, and after a sweep that left entries too young
 int64_t last_sample_period = kNever; // now / interval of the last size sample
 int64_t last_save_seconds = kNever;
@@ -97,7 +99,52 @@ PartitionSize size_of(Oid relid) {
     });
 }
 
+// Fewer sampled access points than this inside the made partitions: their
+// load is shared as their size is (core/succession.hpp).
+constexpr size_t kMinSharePoints = 32;
+
 } // namespace
+
+std::vector<Inheritance> pass_on_histories(const std::vector<Succession>& successions,
+                                           int64_t now) {
+    std::vector<PartitionEntry> source(1); // large: not on the stack
+    std::vector<Inheritance> inherited;
+    for (const Succession& succession : successions) {
+        if (!copy_entry(MyDatabaseId, succession.source, source[0]))
+            continue;
+        std::vector<const ManagedLeaf*> leaves;
+        std::vector<core::MadePartition> made;
+        bool comparable = true;
+        for (Oid relid : succession.made) {
+            const ManagedLeaf* leaf = find_leaf(relid);
+            if (leaf == nullptr)
+                continue; // on another server: nothing is recorded there
+            comparable = comparable && leaf->axis.kind == KeyAxis::Kind::number;
+            core::MadePartition part;
+            part.has_lower = leaf->has_lower;
+            part.has_upper = leaf->has_upper;
+            part.lower = leaf->lower;
+            part.upper = leaf->upper;
+            const PartitionSize size = size_of(relid);
+            part.bytes = size.taken ? static_cast<double>(size.bytes) : 0.0;
+            leaves.push_back(leaf);
+            made.push_back(part);
+        }
+        if (leaves.empty())
+            continue;
+        const bool complete = leaves.size() == succession.made.size();
+        const core::SizeSample last = source[0].sizes.latest(now);
+        const core::InheritedShares shares =
+            core::inherited_shares(comparable ? &source[0].sampler : nullptr, made, kMinSharePoints,
+                                   complete, static_cast<double>(last.bytes));
+        for (size_t i = 0; i < leaves.size(); i++)
+            if (inherit(source[0], leaves[i]->relid, leaves[i]->parent, shares.load[i],
+                        shares.size[i], succession.cut_over_seconds, now))
+                inherited.push_back({succession.source, leaves[i]->relid, shares.load[i],
+                                     shares.size[i], shares.load_from_accesses});
+    }
+    return inherited;
+}
 
 int sample_sizes(int64_t now) {
     refresh_managed_set();
@@ -110,11 +157,21 @@ int sample_sizes(int64_t now) {
     return recorded;
 }
 
+bool sweep_due(int64_t now) {
+    refresh_managed_set();
+    passed_on_generation = managed_set_generation();
+    const int64_t interval = config::size_sample_interval_seconds;
+    return sweep_again || managed_set_generation() != swept_generation ||
+           (interval > 0 && now / interval != last_sample_period);
+}
+
 void maintain(int64_t now) {
     refresh_managed_set();
     const int64_t interval = config::size_sample_interval_seconds;
     const bool sample_due = interval > 0 && now / interval != last_sample_period;
-    if (sweep_again || managed_set_generation() != swept_generation || sample_due) {
+    if (managed_set_generation() != passed_on_generation) {
+        sweep_again = true; // changed since sweep_due(): pass it on first, next round
+    } else if (sweep_again || managed_set_generation() != swept_generation || sample_due) {
         sweep_again = sweep(now);
         swept_generation = managed_set_generation();
     }

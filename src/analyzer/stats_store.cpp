@@ -637,6 +637,29 @@ bool copy_entry(Oid dbid, Oid relid, PartitionEntry& out) {
     });
 }
 
+bool inherit(const PartitionEntry& source, Oid relid, Oid parent, double load_share,
+             double size_share, int64_t until_seconds, int64_t now) {
+    if (control == nullptr)
+        return false;
+    return pg::call([&] {
+        attach();
+        StoredEntry* entry = find_locked(MyDatabaseId, relid, LW_EXCLUSIVE);
+        if (entry == nullptr)
+            entry = claim(MyDatabaseId, relid, parent, now, false);
+        if (entry == nullptr)
+            return false;
+        PartitionEntry& data = entry->data;
+        const bool inherited =
+            data.history.empty() || data.history.started_seconds() >= until_seconds;
+        if (inherited) {
+            data.history.inherit(source.history, load_share, until_seconds);
+            data.sizes.inherit(source.sizes, size_share, until_seconds);
+        }
+        LWLockRelease(&entry->lock);
+        return inherited;
+    });
+}
+
 void reset(Oid dbid, Oid parent) {
     if (control == nullptr)
         return;

@@ -92,6 +92,15 @@ void for_each_entry(Oid dbid, const std::function<void(const PartitionEntry&)>& 
 // Copies out the entry of a partition of database dbid; false if it has none.
 bool copy_entry(Oid dbid, Oid relid, PartitionEntry& out);
 
+// A partition made by a split continues its source's history: load_share
+// of the source's load and size_share of its sizes, from before
+// until_seconds (the cutover; core::LoadHistory::inherit), into relid's
+// entry, given one if it has none and the cap allows it without evicting.
+// Once: not into an entry whose load already starts before until_seconds.
+// Returns whether it inherited.
+bool inherit(const PartitionEntry& source, Oid relid, Oid parent, double load_share,
+             double size_share, int64_t until_seconds, int64_t now_seconds);
+
 // Zeroes the load and key samples of the given partitions (all of dbid if
 // parent is InvalidOid). Their size history stays: it records the table,
 // not the workload.

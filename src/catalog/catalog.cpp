@@ -273,6 +273,20 @@ std::vector<Plan> active_plans_of_origin(const std::string& origin) {
     return plans;
 }
 
+std::vector<Plan> plans_cut_over_within(double max_seconds) {
+    auto result =
+        store(std::string("SELECT ") + plan_columns() +
+                  " FROM presplit.plan WHERE state = ANY ($1::text[])"
+                  "   AND cut_over_at > clock_timestamp() - make_interval(secs => $2::float8)"
+                  " ORDER BY id",
+              {plan_states_parameter({core::PlanState::cut_over, core::PlanState::finalized}),
+               std::to_string(max_seconds)});
+    std::vector<Plan> plans;
+    for (const auto& row : result.rows)
+        plans.push_back(plan_from_row(row));
+    return plans;
+}
+
 std::optional<Plan> load_plan(int64_t id, bool lock) {
     return first_plan(store(std::string("SELECT ") + plan_columns() +
                                 " FROM presplit.plan WHERE id = $1::bigint" +

@@ -112,6 +112,8 @@ int64_t insert_plan(unsigned int parent, unsigned int source,
                     unsigned int owner, bool copy_held = false);
 // The active plans of one origin ('predicted'), oldest first.
 std::vector<Plan> active_plans_of_origin(const std::string& origin);
+// The plans cut over (still, or finalized since) in the last max_seconds.
+std::vector<Plan> plans_cut_over_within(double max_seconds);
 void set_plan_state(int64_t id, core::PlanState state,
                     const std::optional<std::string>& reason = std::nullopt);
 void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key, bool done);

@@ -1,6 +1,7 @@
 #include "core/load_history.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -184,6 +185,62 @@ std::vector<double> LoadHistory::hourly_statement_rates(int64_t now_seconds) con
                         static_cast<double>(covered));
     }
     return rates;
+}
+
+namespace {
+
+LoadCounters scaled(const LoadCounters& c, double share) {
+    auto part = [share](uint64_t v) {
+        return static_cast<uint64_t>(std::llround(static_cast<double>(v) * share));
+    };
+    return LoadCounters{part(c.reads), part(c.writes), part(c.rows_read), part(c.rows_written),
+                        part(c.time_us)};
+}
+
+// Adds share of from's buckets that began before until_seconds into to,
+// oldest first, moving to's newest bucket forward where from's is newer;
+// returns what it added.
+LoadCounters inherit_ring(const ConstRing& from, const Ring& to, double share,
+                          int64_t until_seconds) {
+    LoadCounters added{};
+    const int64_t last = std::min(from.newest, floor_div(until_seconds - 1, from.width));
+    for (int64_t index = from.newest - static_cast<int64_t>(from.ring) + 1; index <= last;
+         ++index) {
+        const LoadCounters bucket = from.at(index);
+        if (bucket.is_zero())
+            continue;
+        const LoadCounters part = scaled(bucket, share);
+        if (index > *to.newest)
+            to.bucket_for(index * to.width) += part;
+        else if (static_cast<uint64_t>(*to.newest) - static_cast<uint64_t>(index) < to.ring)
+            to.buckets[slot_of(index, to.ring)] += part;
+        else
+            continue;
+        added += part;
+    }
+    return added;
+}
+
+} // namespace
+
+void LoadHistory::inherit(const LoadHistory& from, double share, int64_t until_seconds) {
+    if (!(share > 0.0 && share <= 1.0) || !from.started_ || from.started_seconds_ >= until_seconds)
+        return;
+    if (!started_) {
+        // An empty ring's newest index means nothing yet: start it at from's
+        // oldest bucket, so that bucket_for() moves it forward from there.
+        newest_minute_ = from.newest_minute_ - static_cast<int64_t>(kMinuteBuckets);
+        newest_hour_ = from.newest_hour_ - static_cast<int64_t>(kHourBuckets);
+    }
+    inherit_ring(ConstRing{from.minutes_, kMinuteBuckets, kMinuteSeconds, from.newest_minute_},
+                 Ring{minutes_, kMinuteBuckets, kMinuteSeconds, &newest_minute_}, share,
+                 until_seconds);
+    total_ +=
+        inherit_ring(ConstRing{from.hours_, kHourBuckets, kHourSeconds, from.newest_hour_},
+                     Ring{hours_, kHourBuckets, kHourSeconds, &newest_hour_}, share, until_seconds);
+    started_seconds_ =
+        started_ ? std::min(started_seconds_, from.started_seconds_) : from.started_seconds_;
+    started_ = true;
 }
 
 void LoadHistory::reset() {

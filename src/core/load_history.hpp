@@ -106,6 +106,16 @@ public:
 
     void reset();
 
+    // A partition made by a split (or a move) continues its source's
+    // history instead of starting without one: adds `share` of each of
+    // from's buckets that began before until_seconds (the cutover) to this
+    // history (its total grows by what the hour buckets got), and moves its
+    // start back to from's. Buckets this ring no
+    // longer holds (older than its newest by a whole ring) are skipped.
+    // Does nothing unless 0 < share <= 1 and from has data. docs/analyzer.md,
+    // "Partitions made by a split".
+    void inherit(const LoadHistory& from, double share, int64_t until_seconds);
+
 private:
     // All members have the same access, so the struct stays standard-layout;
     // no default member initializers, so it stays trivial (memset is its

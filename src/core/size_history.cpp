@@ -2,6 +2,8 @@
 
 #include "core/cpp_only.hpp"
 
+#include <cmath>
+
 namespace presplit::core {
 namespace {
 
@@ -45,6 +47,22 @@ SizeSample SizeHistory::latest(int64_t now_seconds) const {
             return slot;
     }
     return SizeSample{};
+}
+
+void SizeHistory::inherit(const SizeHistory& from, double share, int64_t until_seconds) {
+    if (!(share > 0.0 && share <= 1.0))
+        return;
+    auto part = [share](int64_t v) {
+        return v < 0 ? v : static_cast<int64_t>(std::llround(static_cast<double>(v) * share));
+    };
+    for (size_t i = 0; i < kHours; i++) {
+        const SizeSample& sample = from.slots_[i];
+        SizeSample& mine = slots_[i];
+        if (sample.at_seconds <= 0 || sample.at_seconds >= until_seconds ||
+            (mine.at_seconds > 0 && hour_of(mine.at_seconds) >= hour_of(sample.at_seconds)))
+            continue;
+        mine = SizeSample{sample.at_seconds, part(sample.rows), part(sample.bytes)};
+    }
 }
 
 } // namespace presplit::core

@@ -46,6 +46,12 @@ public:
     // at_seconds == 0 if there is none.
     SizeSample latest(int64_t now_seconds) const;
 
+    // A partition made by a split continues its source's size history
+    // (LoadHistory::inherit): from's samples taken before until_seconds,
+    // rows and bytes times share, into the slots that hold no newer sample.
+    // Does nothing unless 0 < share <= 1.
+    void inherit(const SizeHistory& from, double share, int64_t until_seconds);
+
 private:
     // Trivial (memset is the constructor): `SizeHistory h{}` on the stack.
     SizeSample slots_[kHours]; // slot = hour index mod 504

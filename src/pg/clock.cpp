@@ -40,15 +40,23 @@ namespace {
 constexpr int64_t kPostgresEpochSeconds =
     static_cast<int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 
+int64_t model_seconds_at(TimestampTz wall) {
+    TimestampTz model = wall;
+    if (config::clock_rate > 1 && PgStartTime > 0 && wall > PgStartTime)
+        model = PgStartTime + static_cast<TimestampTz>(static_cast<double>(wall - PgStartTime) *
+                                                       config::clock_rate);
+    return model / USECS_PER_SEC + kPostgresEpochSeconds;
+}
+
 } // namespace
 
 int64_t model_now_seconds() {
+    return model_seconds_at(call([] { return GetCurrentTimestamp(); }));
+}
+
+int64_t model_seconds_ago(double wall_seconds_ago) {
     const TimestampTz now = call([] { return GetCurrentTimestamp(); });
-    TimestampTz model = now;
-    if (config::clock_rate > 1 && PgStartTime > 0 && now > PgStartTime)
-        model = PgStartTime + static_cast<TimestampTz>(static_cast<double>(now - PgStartTime) *
-                                                       config::clock_rate);
-    return model / USECS_PER_SEC + kPostgresEpochSeconds;
+    return model_seconds_at(now - static_cast<TimestampTz>(wall_seconds_ago * USECS_PER_SEC));
 }
 
 TimestampTz model_timestamp(int64_t seconds) {

@@ -25,6 +25,9 @@ double elapsed_ms(instr_time since);
 // lives through days in minutes). Ramps, lock timeouts and the rollback
 // window stay on the wall clock.
 int64_t model_now_seconds();
+// The model-clock time of the moment wall_seconds_ago of wall time ago (the
+// catalog keeps its times, e.g. a plan's cutover, on the wall clock).
+int64_t model_seconds_ago(double wall_seconds_ago);
 // A model-clock time as a timestamptz (what the views show).
 TimestampTz model_timestamp(int64_t seconds);
 

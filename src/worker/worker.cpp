@@ -58,6 +58,7 @@ PGDLLEXPORT void presplit_worker_main(Datum main_arg);
 }
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -287,9 +288,48 @@ int64_t run_round() {
     return pause_ms;
 }
 
+std::string percent(double share) {
+    return std::to_string(static_cast<int>(std::lround(share * 100))) + "%";
+}
+
+// Before a sweep frees their entries, the sources of the splits cut over
+// lately pass their history on (analyzer/maintenance.hpp), each with an
+// event. A source's entry lives until the first sweep after its cutover; a
+// day covers a worker that was down meanwhile.
+void pass_on_split_histories(int64_t now) {
+    if (!pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); }))
+        return;
+    constexpr double kDaySeconds = 24 * 3600;
+    std::vector<analyzer::Succession> successions;
+    std::map<Oid, int64_t> plan_of_source;
+    for (const catalog::Plan& plan : catalog::plans_cut_over_within(kDaySeconds)) {
+        analyzer::Succession succession;
+        succession.source = plan.source;
+        succession.cut_over_seconds =
+            pg::model_seconds_ago(plan.seconds_since_cut_over.value_or(0));
+        for (const catalog::Shadow& shadow : catalog::load_shadows(plan.id))
+            if (shadow.relation)
+                succession.made.push_back(*shadow.relation);
+        plan_of_source[plan.source] = plan.id;
+        successions.push_back(std::move(succession));
+    }
+    for (const analyzer::Inheritance& got : analyzer::pass_on_histories(successions, now))
+        catalog::log_event(
+            plan_of_source[got.source], pg::qualified_relation_name(got.made), "history_inherited",
+            "continues " + percent(got.load_share) + " of the old partition's load (" +
+                (got.load_from_accesses ? "by its sampled accesses" : "as its size") + ") and " +
+                percent(got.size_share) + " of its size history from before the cutover");
+}
+
 // The analyzer's share of a round (analyzer/maintenance.hpp).
 void maintain_analyzer() {
     const int64_t now = analyzer::now_seconds();
+    in_transaction("pg_presplit: passing split sources' history on", Isolation::read_committed,
+                   [&] {
+                       if (analyzer::sweep_due(now))
+                           pass_on_split_histories(now);
+                       return true;
+                   });
     in_transaction("pg_presplit: analyzer maintenance", Isolation::read_committed, [&] {
         analyzer::maintain(now);
         return true;

@@ -18,7 +18,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
 use IPC::Run;
-use Test::More tests => 11;
+use Test::More tests => 12;
 
 my $rate = 1440;
 my $node = presplit_node('prediction_split', qq{
@@ -74,8 +74,10 @@ close $fh;
 my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
 # hot_0's reads: 20, 40, ... 180 per wall second, 8 s each, then 180 (1.25
 # times the threshold of 144) for the rest: after the split each half has
-# less than the threshold, so that the cap on predicted plans (4) is not
-# taken by splits of the halves before big_0 needs its plan.
+# less than the threshold. The halves continue hot_0's history, its growth
+# included, and may get predicted plans of their own (docs/prediction.md,
+# Limits): with hot_0's plan ended, two for the halves still leave big_0 a
+# place under the cap of four.
 my $steps = join(' ', map { 20 * $_ } 1 .. 9);
 my $load = IPC::Run::start(
 	[ 'bash', '-c',
@@ -126,7 +128,7 @@ note($node->safe_psql('postgres', q{
 	  FROM presplit.forecasts}));
 note($node->safe_psql('postgres', q{
 	SELECT string_agg(format('%s %s %s %s %s', at, plan_id, kind, to_state, detail), E'\n' ORDER BY id)
-	  FROM presplit.events WHERE kind IN ('prediction', 'state_change', 'weight')}));
+	  FROM presplit.events WHERE kind IN ('prediction', 'state_change', 'weight', 'history_inherited')}));
 $load->kill_kill;
 $grow->kill_kill;
 $plan{$_} //= 0 foreach ('hot_0', 'big_0');
@@ -159,6 +161,26 @@ foreach my $source ('hot_0', 'big_0')
 		  FROM presplit.plan p WHERE p.id = $plan{$source}}), 't|t',
 		"$source: switched by the normal ramp, step by step");
 }
+
+# The partitions made from hot_0 continue its history (its share of each
+# hour before the cutover) instead of starting without one: they show load
+# in more hours than have passed since the cutover (simulated: 24 hours a
+# wall minute). The worker passes the history on at its first sweep after
+# the cutover.
+my $inherited_hours = qq{
+	SELECT bool_and(hours > since + 3)
+	  FROM (SELECT (SELECT count(*) FROM presplit.forecast(t.relid, 168) f
+	                 WHERE f.metric = 'load' AND f.actual > 0 AND f.actual <> 'NaN') AS hours,
+	               (SELECT extract(epoch FROM clock_timestamp() - cut_over_at) * $rate / 3600
+	                  FROM presplit.plan WHERE id = $plan{hot_0}) AS since
+	          FROM pg_partition_tree('hot') t
+	         WHERE t.isleaf AND t.relid <> 'hot_1'::regclass) s};
+ok($cut{hot_0} && $node->poll_query_until('postgres', $inherited_hours),
+	'the partitions made from hot_0 inherited their share of its load history')
+  or diag($node->safe_psql('postgres', q{
+	SELECT string_agg(format('%s %s %s', t.relid, f.at, f.actual), E'\n')
+	  FROM pg_partition_tree('hot') t, presplit.forecast(t.relid, 48) f
+	 WHERE t.isleaf AND f.metric = 'load' AND f.actual IS NOT NULL}));
 
 # The copy rate: measured from the finished copies, and said in the events.
 ok($node->safe_psql('postgres', q{

@@ -315,3 +315,46 @@ TEST(LoadHistory, HourlyStatementRatesAreCompleteHoursWithNaNBeforeTheStart) {
     const std::vector<double> later = h->hourly_statement_rates(now + kHour);
     EXPECT_DOUBLE_EQ(later.back(), 0.0);
 }
+
+TEST(LoadHistory, InheritsAShareOfTheBucketsBeforeTheCutover) {
+    // The source: 3 days at 10 statements/s; cut over at kT0 + 3 days + 30 min.
+    auto source = fresh();
+    for (int64_t t = kT0; t < kT0 + 3 * kDay + kHour; t += 60)
+        source->add(t, reads(600));
+    const int64_t cutover = kT0 + 3 * kDay + 1800;
+    // The new partition: its own statements since the cutover.
+    auto made = fresh();
+    made->add(cutover + 60, reads(300));
+    made->add(cutover + 3 * 60, reads(300));
+    made->inherit(*source, 0.25, cutover);
+    EXPECT_EQ(made->started_seconds(), kT0);
+    const std::vector<double> rates = made->hourly_statement_rates(cutover + 2 * kHour);
+    const size_t n = rates.size();
+    // Whole days before: a quarter of 10/s.
+    EXPECT_DOUBLE_EQ(rates[n - 30], 2.5);
+    // The cutover's hour: a quarter of the source's whole hour (its bucket
+    // began before the cutover; a detached source records nothing after
+    // it, this one did) plus the new partition's own 600.
+    EXPECT_DOUBLE_EQ(rates[n - 2], (0.25 * 60 * 600 + 600) / 3600.0);
+    // Minutes: a quarter of the source's 59 before the cutover still in the
+    // window of 180, and its own 600 after.
+    EXPECT_EQ(made->last_seconds(cutover + 2 * kHour, 180 * 60).reads, 59u * 150u + 600u);
+}
+
+TEST(LoadHistory, InheritsIntoAnEmptyHistoryAndOnlyBeforeTheCutover) {
+    auto source = fresh();
+    source->add(kT0, reads(100));
+    source->add(kT0 + kHour, reads(100)); // after the cutover: not inherited
+    auto made = fresh();
+    made->inherit(*source, 0.5, kT0 + 60);
+    EXPECT_EQ(made->started_seconds(), kT0);
+    EXPECT_EQ(made->total(), reads(50)); // the bucket before the cutover only
+    EXPECT_EQ(made->last_seconds(kT0 + kHour, 2 * kHour), reads(50));
+    // Nothing to inherit: share out of range, source empty or started after.
+    auto untouched = fresh();
+    untouched->inherit(*source, 0.0, kT0 + 60);
+    untouched->inherit(*source, 1.5, kT0 + 60);
+    untouched->inherit(*fresh(), 0.5, kT0 + 60);
+    untouched->inherit(*source, 0.5, kT0);
+    EXPECT_TRUE(untouched->empty());
+}

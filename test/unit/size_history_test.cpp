@@ -131,3 +131,24 @@ TEST(SizeHistory, UnknownRowsAreKept) {
     h->record(kT0, -1, 8192);
     EXPECT_TRUE(same(h->latest(kT0), SizeSample{kT0, -1, 8192}));
 }
+
+TEST(SizeHistory, InheritsAShareOfTheSamplesBeforeTheCutover) {
+    auto source = fresh();
+    for (int64_t hour = 0; hour < 5; hour++)
+        source->record(kT0 + hour * kHour, 1000 * (hour + 1), 8000 * (hour + 1));
+    source->record(kT0 + 6 * kHour, -1, 80000); // rows unknown
+    const int64_t cutover = kT0 + 4 * kHour + 1800;
+    auto made = fresh();
+    made->record(cutover + 60, 1234, 5678); // its own sample, same hour as the source's last
+    made->inherit(*source, 0.25, cutover);
+    std::vector<SizeSample> s(8);
+    ASSERT_EQ(made->hour_series(kT0 + 7 * kHour, s.data(), s.size()), 8u);
+    EXPECT_TRUE(same(s[0], SizeSample{kT0, 250, 2000}));
+    EXPECT_TRUE(same(s[3], SizeSample{kT0 + 3 * kHour, 1000, 8000}));
+    EXPECT_TRUE(same(s[4], SizeSample{cutover + 60, 1234, 5678})); // its own is kept
+    EXPECT_EQ(s[6].at_seconds, 0); // after the cutover: not inherited
+    auto untouched = fresh();
+    untouched->inherit(*source, 0.0, cutover);
+    untouched->inherit(*source, 2.0, cutover);
+    EXPECT_EQ(untouched->latest(kT0 + 7 * kHour).at_seconds, 0);
+}
