@@ -286,9 +286,13 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
         // WAL up to this mark; the remote targets must have applied it. They
         // catch up while the catalog is changed here; the swap ends only
         // once they have (wait_for_remote_targets below).
-        const std::string mark = connections.empty() ? "" : remote::mark_local_wal();
-        remote::unpublish_remote_source(layout, reverse);
-        steps.step("the mark");
+        std::string mark;
+        if (!connections.empty()) {
+            mark = remote::mark_local_wal();
+            steps.step("the mark");
+            remote::unpublish_remote_source(layout, reverse);
+            steps.step("publications");
+        }
         migration::remove_capture(layout);
         steps.step("capture dropped");
         {
