@@ -475,11 +475,16 @@ std::string mark_local_wal() {
 
 std::string flush_local_wal() {
     return pg::call([]() -> const char* {
-        const XLogRecPtr insert = GetXLogInsertRecPtr();
-        XLogFlush(insert);
+        // Not XLogFlush(GetXLogInsertRecPtr()): at a page boundary the insert
+        // position is past the next page's header, not written yet, and
+        // XLogFlush fails ("xlog flush request ... is not satisfied"). A
+        // record's end is always a valid target, and after every record
+        // inserted before it.
+        const XLogRecPtr end = LogLogicalMessage("pg_presplit", "", 0, false);
+        XLogFlush(end);
         char text[32];
-        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
-                 static_cast<uint32>(insert));
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(end >> 32),
+                 static_cast<uint32>(end));
         return pstrdup(text);
     });
 }

@@ -163,8 +163,9 @@ void sleep_ms(long ms);
 extern const char* const kAppliedBeyond;
 
 // Flushes this server's WAL up to everything inserted so far (asynchronous
-// commits' records included) and returns that position as text: what a
-// walsender here can send at once, and what an apply worker here can
+// commits' records included), with one more record after it (a logical
+// message no subscriber receives), and returns that record's end as text:
+// what a walsender here can send at once, and what an apply worker here can
 // confirm once it next reports.
 std::string flush_local_wal();
 
