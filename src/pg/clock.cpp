@@ -34,6 +34,24 @@ double elapsed_ms(instr_time since) {
     return INSTR_TIME_GET_MILLISEC(time);
 }
 
+void StepTimes::step(const char* name) {
+    const instr_time at = now();
+    instr_time took = at;
+    INSTR_TIME_SUBTRACT(took, last_);
+    steps_.emplace_back(name, INSTR_TIME_GET_MILLISEC(took));
+    last_ = at;
+}
+
+std::string StepTimes::summary() const {
+    std::string out;
+    for (const auto& [name, ms] : steps_) {
+        char text[32];
+        snprintf(text, sizeof text, " %.1f ms", ms);
+        out += (out.empty() ? "" : ", ") + std::string(name) + text;
+    }
+    return out;
+}
+
 namespace {
 
 // TimestampTz counts microseconds from 2000-01-01.

@@ -8,6 +8,9 @@ extern "C" {
 }
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace presplit::pg {
 
@@ -18,6 +21,21 @@ void sleep_on_latch(int64_t ms);
 
 instr_time now();
 double elapsed_ms(instr_time since);
+
+// The time each step of a sequence took, for an event's detail (what a
+// cutover does under its lock: "the wait 15.2 ms, detach 2.1 ms, ...").
+class StepTimes {
+public:
+    StepTimes() : last_(now()) {}
+    // The time since the previous step (or since construction) is `name`'s.
+    void step(const char* name);
+    // "name 1.2 ms, name 3.4 ms" in the order taken; empty with no step.
+    std::string summary() const;
+
+private:
+    instr_time last_;
+    std::vector<std::pair<const char*, double>> steps_;
+};
 
 // The analyzer's and the predictor's clock, in seconds since 1970-01-01 UTC:
 // the wall clock, or with presplit.clock_rate = r > 1 a simulated one that

@@ -54,10 +54,15 @@ void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
 }
 
 // The move's subscription has applied every change here up to now
-// (wait_for_catch_up).
-void wait_for_remote_catch_up(Connection& remote, const catalog::RemoteMove& move) {
-    wait_for_catch_up(replication_name(move.id), move.server, catalog::move_label(move.id),
-                      &remote);
+// (wait_for_catch_up); the server's position after it, when it flushed there.
+// `mark`: mark_local_wal() under the cutover's lock.
+std::optional<std::string> wait_for_remote_catch_up(Connection& remote,
+                                                    const catalog::RemoteMove& move,
+                                                    const std::string& mark) {
+    return wait_for_catch_up({CatchUpTarget{replication_name(move.id), move.server,
+                                            catalog::move_label(move.id), &remote}},
+                             mark)
+        .front();
 }
 
 // The lag drained without a lock (drain_lag).
@@ -127,60 +132,83 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // The lag drained first, without the lock (writes go on during the
     // verification's scans).
     drain_remote_lag(remote, move);
-    const instr_time started = pg::now();
-    const switchover::LockReport lock =
-        switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
-    const instr_time locked = pg::now();
-    wait_for_remote_catch_up(remote, move);
-    const double catch_up_ms = pg::elapsed_ms(locked);
-    std::optional<std::string> reverse_lsn;
-    if (!no_reverse) {
-        // Everything from here is there: the other way starts at the
-        // server's position now, and nothing applied here from now on (by
-        // the reverse subscription) is published here again.
-        reverse_lsn = reverse_start_lsn(remote);
-        pg::RunAsTableOwner as_owner(move.owner);
-        pg::SpiSession spi;
-        spi.execute("ALTER PUBLICATION " + replication_name(move.id) + " DROP TABLE " +
-                    source.name);
-    }
     const std::string parent = pg::qualified_relation_name(move.parent);
     const std::string foreign_relname = foreign_table_relname(move);
     const std::string foreign_table =
         pg::quote_ident(source.schema) + "." + pg::quote_ident(foreign_relname);
     unsigned int foreign_oid = 0;
     {
+        // The foreign table before the lock: a new relation, locked by
+        // nothing the writers hold (attached under the lock).
         pg::RunAsTableOwner as_owner(move.owner);
         pg::SpiSession spi;
-        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + source.name);
-        // NOT VALID (no scan here): a rollback validates it before its lock
-        // and then attaches the source without a scan.
-        spi.execute("ALTER TABLE " + source.name + " ADD CONSTRAINT " +
-                    migration::old_bound_constraint_name() + " CHECK (" + source.check +
-                    ") NOT VALID");
         spi.execute("CREATE FOREIGN TABLE " + foreign_table + " (" +
                     join(source.column_definitions) + ") SERVER " + pg::quote_ident(move.server) +
                     " OPTIONS (schema_name " + pg::quote_literal(move.remote_schema) +
                     ", table_name " + pg::quote_literal(move.remote_table) + ")");
-        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + foreign_table + " " +
-                    source.bound);
         foreign_oid = static_cast<unsigned int>(
             std::stoul(*spi.scalar("SELECT c.oid FROM pg_catalog.pg_class c"
                                    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                                    " WHERE n.nspname = $1 AND c.relname = $2",
                                    {source.schema, foreign_relname})));
     }
+    const instr_time started = pg::now();
+    const switchover::LockReport lock =
+        switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
+    const instr_time locked = pg::now();
+    pg::StepTimes steps; // under the lock, for the event
+    // Writers wait for the lock: every change of the source is in the WAL
+    // up to this mark. The other server catches up with it while the
+    // catalog is changed here; the cutover commits only once it has
+    // (wait_for_remote_catch_up below).
+    const std::string mark = mark_local_wal();
+    steps.step("the mark");
+    if (!no_reverse) {
+        // Nothing applied here from now on (by the reverse subscription) is
+        // published there again. Decoding reads the publication as of each
+        // change: what committed before this commits is still sent.
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER PUBLICATION " + replication_name(move.id) + " DROP TABLE " +
+                    source.name);
+        steps.step("publication");
+    }
+    {
+        pg::RunAsTableOwner as_owner(move.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + source.name);
+        steps.step("detach");
+        // NOT VALID (no scan here): a rollback validates it before its lock
+        // and then attaches the source without a scan.
+        spi.execute("ALTER TABLE " + source.name + " ADD CONSTRAINT " +
+                    migration::old_bound_constraint_name() + " CHECK (" + source.check +
+                    ") NOT VALID");
+        steps.step("check");
+        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " + foreign_table + " " +
+                    source.bound);
+        steps.step("attach");
+    }
     catalog::set_move_cut_over(move.id, foreign_oid);
-    if (reverse_lsn)
-        catalog::set_move_reverse(move.id, *reverse_lsn);
     catalog::set_move_state(move, "cut_over");
-    char held[128];
+    steps.step("catalog");
+    const std::optional<std::string> flushed_at = wait_for_remote_catch_up(remote, move, mark);
+    const double catch_up_ms = pg::elapsed_ms(locked);
+    steps.step("the rest of the wait");
+    if (!no_reverse) {
+        // Everything from here is there: the other way starts at the
+        // server's position now (read in the wait's flush there, past every
+        // change it applied).
+        catalog::set_move_reverse(move.id, flushed_at ? *flushed_at : reverse_start_lsn(remote));
+        steps.step("reverse start");
+    }
+    char held[160];
     snprintf(held, sizeof held,
-             "%.1f ms to lock, held %.1f ms (%.1f ms of it waiting for the server to catch up)",
+             "%.1f ms to lock, held %.1f ms (the server caught up %.1f ms after the lock, the "
+             "catalog changed meanwhile)",
              pg::elapsed_ms(started) - pg::elapsed_ms(locked), pg::elapsed_ms(locked), catch_up_ms);
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
-                           " tries, " + held);
+                           " tries, " + held + "; under the lock: " + steps.summary());
     if (no_reverse)
         catalog::log_event(std::nullopt, move.source_name, "remote_reverse_unavailable",
                            catalog::move_label(move.id) + ": " + *no_reverse +

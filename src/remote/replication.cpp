@@ -377,23 +377,35 @@ bool applied_there(Connection& remote, const std::string& name, const std::strin
 
 } // namespace
 
-void flush_remote_wal(Connection& remote) {
+std::string flush_remote_wal(Connection& remote) {
     // An xid alone is not enough: a transaction that wrote no WAL before
     // its commit record commits asynchronously whatever synchronous_commit
     // says (RecordTransactionCommit). The logical message is that WAL; no
     // subscription of ours receives it (pgoutput sends messages only when
     // asked).
-    remote.execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
-                   " pg_catalog.pg_current_xact_id(),"
-                   " pg_catalog.pg_logical_emit_message(false, 'pg_presplit', '')");
+    // The insert position, read last: past every commit there before this
+    // statement (and past its message; its commit record changes no table).
+    return *remote
+                .execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', true),"
+                         " pg_catalog.pg_current_xact_id(),"
+                         " pg_catalog.pg_logical_emit_message(false, 'pg_presplit', ''),"
+                         " pg_catalog.pg_current_wal_insert_lsn()::text")
+                .at(0)
+                .at(3);
 }
 
-void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
-                       Connection* remote) {
-    wait_for_catch_up({CatchUpTarget{name, server, label, remote}});
+std::optional<std::string> wait_for_catch_up(const std::string& name, const std::string& server,
+                                             const std::string& label, Connection* remote) {
+    return wait_for_catch_up({CatchUpTarget{name, server, label, remote}}).front();
 }
 
-void wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
+std::vector<std::optional<std::string>>
+wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
+    return wait_for_catch_up(targets, mark_local_wal());
+}
+
+std::vector<std::optional<std::string>> wait_for_catch_up(const std::vector<CatchUpTarget>& targets,
+                                                          const std::string& lsn) {
     // Why this loses nothing confirmed (docs/multi_server.md, "The wait at
     // the cutover"): the position is this server's WAL end, flushed, with a
     // record after it, so that the walsender reads past it and sends at
@@ -404,8 +416,8 @@ void wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
     // after the caller commits loses none of them. The slot's
     // confirmed_flush_lsn (the old test, still accepted) moves only when the
     // apply worker next reports, after its own flush: tens of ms.
-    const std::string lsn = mark_local_wal();
     std::vector<bool> done(targets.size(), false);
+    std::vector<std::optional<std::string>> flushed_at(targets.size());
     std::size_t left = targets.size();
     const instr_time started = pg::now();
     for (;;) {
@@ -427,7 +439,7 @@ void wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
                                 "the replication slot of " + target.label + " is gone");
             if (*confirmed != "t" && target.remote &&
                 applied_there(*target.remote, target.name, lsn)) {
-                flush_remote_wal(*target.remote);
+                flushed_at[i] = flush_remote_wal(*target.remote);
                 confirmed = Value("t");
             }
             if (*confirmed == "t") {
@@ -442,7 +454,7 @@ void wait_for_catch_up(const std::vector<CatchUpTarget>& targets) {
             }
         }
         if (left == 0)
-            return;
+            return flushed_at;
         sleep_ms(1);
     }
 }
@@ -463,11 +475,16 @@ std::string mark_local_wal() {
 
 std::string flush_local_wal() {
     return pg::call([]() -> const char* {
-        const XLogRecPtr insert = GetXLogInsertRecPtr();
-        XLogFlush(insert);
+        // Not XLogFlush(GetXLogInsertRecPtr()): at a page boundary the insert
+        // position is past the next page's header, not written yet, and
+        // XLogFlush fails ("xlog flush request ... is not satisfied"). A
+        // record's end is always a valid target, and after every record
+        // inserted before it.
+        const XLogRecPtr end = LogLogicalMessage("pg_presplit", "", 0, false);
+        XLogFlush(end);
         char text[32];
-        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(insert >> 32),
-                 static_cast<uint32>(insert));
+        snprintf(text, sizeof text, "%X/%X", static_cast<uint32>(end >> 32),
+                 static_cast<uint32>(end));
         return pstrdup(text);
     });
 }

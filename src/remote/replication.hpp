@@ -82,9 +82,12 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
 // connection to the subscription's server, polled every millisecond -- its
 // apply worker received a message beyond it and a synchronous commit there
 // flushed what it applied. ERROR 55P03 after presplit.remote_catchup_timeout;
-// `label` names the move or plan in messages.
-void wait_for_catch_up(const std::string& name, const std::string& server, const std::string& label,
-                       Connection* remote = nullptr);
+// `label` names the move or plan in messages. Returns, when it flushed there,
+// that server's WAL insert position read in the flush (flush_remote_wal):
+// past every change it applied, where a reverse direction may start.
+std::optional<std::string> wait_for_catch_up(const std::string& name, const std::string& server,
+                                             const std::string& label,
+                                             Connection* remote = nullptr);
 
 // The same for several subscriptions at once (a split's remote targets): one
 // position, all of them polled in one loop.
@@ -94,7 +97,14 @@ struct CatchUpTarget {
     std::string label;
     Connection* remote = nullptr;
 };
-void wait_for_catch_up(const std::vector<CatchUpTarget>& targets);
+std::vector<std::optional<std::string>>
+wait_for_catch_up(const std::vector<CatchUpTarget>& targets);
+
+// The same in two halves, so that a cutover can change the catalog under its
+// lock while the other servers catch up: `mark`, mark_local_wal() taken
+// under the lock, is the position they must have applied.
+std::vector<std::optional<std::string>> wait_for_catch_up(const std::vector<CatchUpTarget>& targets,
+                                                          const std::string& mark);
 
 // Before a lock: waits, without it, until the subscription keeps up -- a
 // round of wait_for_catch_up (everything up to the position when it began)
@@ -153,8 +163,9 @@ void sleep_ms(long ms);
 extern const char* const kAppliedBeyond;
 
 // Flushes this server's WAL up to everything inserted so far (asynchronous
-// commits' records included) and returns that position as text: what a
-// walsender here can send at once, and what an apply worker here can
+// commits' records included), with one more record after it (a logical
+// message no subscriber receives), and returns that record's end as text:
+// what a walsender here can send at once, and what an apply worker here can
 // confirm once it next reports.
 std::string flush_local_wal();
 
@@ -167,7 +178,9 @@ std::string mark_local_wal();
 
 // A synchronous commit with an xid and a WAL record (a logical message no
 // subscription of ours receives) over `remote`: that server's WAL flushed up
-// to it, every transaction committed there before it with it.
-void flush_remote_wal(Connection& remote);
+// to it, every transaction committed there before it with it. Returns that
+// server's WAL insert position read in the same statement: past every
+// transaction committed there before it.
+std::string flush_remote_wal(Connection& remote);
 
 } // namespace presplit::remote

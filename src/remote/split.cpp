@@ -313,16 +313,25 @@ TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
     return connections;
 }
 
-void wait_for_remote_targets(const migration::PlanLayout& layout,
-                             const TargetConnections& connections) {
+std::map<int, std::string> wait_for_remote_targets(const migration::PlanLayout& layout,
+                                                   const TargetConnections& connections,
+                                                   const std::string& mark) {
     // All targets in one loop: the lock is held as long as the slowest one.
     std::vector<CatchUpTarget> targets;
+    std::vector<int> ordinals;
     for (const auto& shadow : layout.shadows)
-        if (shadow.row.server)
+        if (shadow.row.server) {
             targets.push_back({name_of(layout, shadow), *shadow.row.server,
                                target_label(layout, shadow),
                                connections.at(shadow.row.ordinal).get()});
-    wait_for_catch_up(targets);
+            ordinals.push_back(shadow.row.ordinal);
+        }
+    const std::vector<std::optional<std::string>> flushed = wait_for_catch_up(targets, mark);
+    std::map<int, std::string> flushed_at;
+    for (std::size_t i = 0; i < flushed.size(); ++i)
+        if (flushed[i])
+            flushed_at.emplace(ordinals[i], *flushed[i]);
+    return flushed_at;
 }
 
 void create_remote_read_tables(const migration::PlanLayout& layout) {
@@ -341,19 +350,32 @@ void create_remote_read_tables(const migration::PlanLayout& layout) {
     }
 }
 
-void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent) {
+ForeignTables ensure_remote_foreign_tables(const migration::PlanLayout& layout) {
+    ForeignTables tables;
     if (!has_remote_targets(layout))
-        return;
+        return tables;
     const Source source = describe_source(layout.plan.source, layout.plan.parent, kSplitting);
+    pg::RunAsTableOwner as_owner(layout.table_owner);
+    pg::SpiSession spi;
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server)
+            tables.emplace(shadow.row.ordinal, ensure_foreign_table(layout, shadow, source, spi));
+    return tables;
+}
+
+void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent,
+                           const ForeignTables& tables) {
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server)
             continue;
-        pg::RunAsTableOwner as_owner(layout.table_owner);
-        pg::SpiSession spi;
-        const unsigned int oid = ensure_foreign_table(layout, shadow, source, spi);
-        spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " +
-                    foreign_table_of(layout, shadow) + " " + shadow.row.bound);
-        catalog::set_shadow_relation(layout.plan.id, shadow.row.ordinal, oid);
+        {
+            pg::RunAsTableOwner as_owner(layout.table_owner);
+            pg::SpiSession spi;
+            spi.execute("ALTER TABLE " + parent + " ATTACH PARTITION " +
+                        foreign_table_of(layout, shadow) + " " + shadow.row.bound);
+        }
+        catalog::set_shadow_relation(layout.plan.id, shadow.row.ordinal,
+                                     tables.at(shadow.row.ordinal));
     }
 }
 
@@ -371,7 +393,22 @@ RemoteReverse prepare_remote_reverse(const migration::PlanLayout& layout) {
     return prepared;
 }
 
-void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteReverse& prepared) {
+void unpublish_remote_source(const migration::PlanLayout& layout, const RemoteReverse& prepared) {
+    for (const RemoteReverse::Target& target : prepared.targets) {
+        if (target.unavailable)
+            continue;
+        // Nothing applied here from now on (by the reverse subscription) is
+        // published there again. Decoding reads the publication as of each
+        // change: what committed before this commits is still sent.
+        pg::RunAsTableOwner as_owner(layout.table_owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER PUBLICATION " + split_replication_name(layout.plan.id, target.ordinal) +
+                    " DROP TABLE " + layout.source);
+    }
+}
+
+void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteReverse& prepared,
+                                  const std::map<int, std::string>& flushed_at) {
     for (RemoteReverse::Target& target : prepared.targets) {
         if (target.unavailable) {
             catalog::log_event(layout.plan.id, layout.source, "remote_reverse_unavailable",
@@ -380,14 +417,12 @@ void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteRev
             continue;
         }
         // Everything from here is there: the other way starts at that
-        // server's position now, and nothing applied here from now on (by
-        // the reverse subscription) is published there again.
-        catalog::set_shadow_reverse_lsn(layout.plan.id, target.ordinal,
-                                        reverse_start_lsn(*target.remote));
-        pg::RunAsTableOwner as_owner(layout.table_owner);
-        pg::SpiSession spi;
-        spi.execute("ALTER PUBLICATION " + split_replication_name(layout.plan.id, target.ordinal) +
-                    " DROP TABLE " + layout.source);
+        // server's position now (read in the wait's flush there, past every
+        // change it applied).
+        const auto flushed = flushed_at.find(target.ordinal);
+        catalog::set_shadow_reverse_lsn(
+            layout.plan.id, target.ordinal,
+            flushed != flushed_at.end() ? flushed->second : reverse_start_lsn(*target.remote));
     }
 }
 

@@ -88,16 +88,29 @@ TargetConnections drain_remote_targets(const migration::PlanLayout& layout);
 // source's changes up to now (bounded by presplit.remote_catchup_timeout,
 // ERROR 55P03 then: the cutover is given up and retried), flushing the WAL
 // there through `connections` (wait_for_catch_up).
-void wait_for_remote_targets(const migration::PlanLayout& layout,
-                             const TargetConnections& connections);
+// `mark`: mark_local_wal() taken under the lock (the swap changes the
+// catalog while they catch up). Returns, by ordinal, each server's WAL
+// position read in its flush (when it flushed there): where its reverse
+// direction may start.
+std::map<int, std::string> wait_for_remote_targets(const migration::PlanLayout& layout,
+                                                   const TargetConnections& connections,
+                                                   const std::string& mark);
 
 // When the plan starts switching: a foreign table per remote target (named
 // like a local shadow), not attached, for weighted reads.
 void create_remote_read_tables(const migration::PlanLayout& layout);
 
+// Before the cutover's lock: each remote target's foreign table (created
+// now if missing: a new relation locks nothing the writers hold), its OID by
+// ordinal.
+using ForeignTables = std::map<int, unsigned int>;
+ForeignTables ensure_remote_foreign_tables(const migration::PlanLayout& layout);
+
 // Under the cutover's lock, the source detached: each remote target's
-// foreign table (created now if missing), attached with its bound (no scan).
-void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent);
+// foreign table (ensure_remote_foreign_tables) attached with its bound (no
+// scan).
+void attach_remote_targets(const migration::PlanLayout& layout, const std::string& parent,
+                           const ForeignTables& tables);
 
 // The reverse direction of a remote target: its publication and slot
 // there, its subscription here.
@@ -120,12 +133,19 @@ struct RemoteReverse {
 // reverse direction prepared (prepare_reverse), or why it cannot be.
 RemoteReverse prepare_remote_reverse(const migration::PlanLayout& layout);
 
+// Under the cutover's lock: the source out of each forward publication with
+// a reverse direction, so that what the reverse subscription applies to it
+// is not sent there again (before the wait: decoding reads the publication
+// as of each change, so what committed before the cutover is still sent).
+void unpublish_remote_source(const migration::PlanLayout& layout, const RemoteReverse& prepared);
+
 // Under the cutover's lock, once every remote target applied the source's
 // changes (wait_for_remote_targets): where each reverse direction starts
-// (recorded in presplit.shadow.reverse_lsn), and the source out of the
-// forward publication, so that what the reverse subscription applies to it
-// is not sent there again. Events for the targets without one.
-void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteReverse& prepared);
+// (recorded in presplit.shadow.reverse_lsn). Events for the targets without
+// one. `flushed_at`: wait_for_remote_targets' positions; a target without
+// one is asked for its position now.
+void record_remote_reverse_starts(const migration::PlanLayout& layout, RemoteReverse& prepared,
+                                  const std::map<int, std::string>& flushed_at);
 
 // The worker, after the cutover: each reverse direction started once the
 // cutover committed, enabled again if disabled, or -- its subscription here

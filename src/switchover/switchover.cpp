@@ -6,6 +6,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/replication.hpp"
 #include "remote/split.hpp"
 #include "switchover/lock_holders.hpp"
 
@@ -227,10 +228,11 @@ void require_shadows(const migration::PlanLayout& layout) {
 // and records in events (`kind`) how many tries the lock took and how long
 // it was held until the swap was done.
 // lock_layout: the tables to lock, when not the plan's (see without_source).
+// steps: the swap's steps, when it times them (pg::StepTimes), for the event.
 template <typename Swap>
 SwapReport locked_swap(const migration::PlanLayout& layout,
                        const migration::PlanLayout* lock_layout, const char* what, const char* kind,
-                       Swap&& swap) {
+                       Swap&& swap, const pg::StepTimes* steps = nullptr) {
     SwapReport report;
     const LockReport lock = lock_layout
                                 ? lock_exclusively(*lock_layout, /*with_parent=*/false, what)
@@ -239,11 +241,11 @@ SwapReport locked_swap(const migration::PlanLayout& layout,
     const instr_time locked_at = pg::now();
     swap(pg::qualified_relation_name(layout.plan.parent));
     report.lock_held_ms = pg::elapsed_ms(locked_at);
-    catalog::log_event(layout.plan.id, layout.source, kind,
-                       "lock taken in " + std::to_string(report.tries) + " tries, held " +
-                           milliseconds(report.lock_held_ms) +
-                           " to the end of the swap; getting it took " +
-                           milliseconds(lock.waited_ms));
+    catalog::log_event(
+        layout.plan.id, layout.source, kind,
+        "lock taken in " + std::to_string(report.tries) + " tries, held " +
+            milliseconds(report.lock_held_ms) + " to the end of the swap; getting it took " +
+            milliseconds(lock.waited_ms) + (steps ? "; under the lock: " + steps->summary() : ""));
     return report;
 }
 
@@ -275,29 +277,36 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
     // transactions).
     const remote::TargetConnections connections = remote::drain_remote_targets(layout);
     remote::RemoteReverse reverse = remote::prepare_remote_reverse(layout);
-    return locked_swap(layout, nullptr, "cutover", "cutover", [&](const std::string& parent) {
+    const remote::ForeignTables foreign_tables = remote::ensure_remote_foreign_tables(layout);
+    pg::StepTimes steps;
+    auto swap = [&](const std::string& parent) {
+        const instr_time locked_at = pg::now();
+        steps = pg::StepTimes(); // from the lock
         // Writers wait for the lock: every change of the source is in the
-        // WAL before this point; the remote targets must have applied it.
+        // WAL up to this mark; the remote targets must have applied it. They
+        // catch up while the catalog is changed here; the swap ends only
+        // once they have (wait_for_remote_targets below).
+        std::string mark;
         if (!connections.empty()) {
-            const instr_time waited = pg::now();
-            remote::wait_for_remote_targets(layout, connections);
-            catalog::log_event(layout.plan.id, layout.source, "remote_caught_up",
-                               "under the cutover's lock, the other servers applied this "
-                               "server's last changes in " +
-                                   milliseconds(pg::elapsed_ms(waited)));
+            mark = remote::mark_local_wal();
+            steps.step("the mark");
+            remote::unpublish_remote_source(layout, reverse);
+            steps.step("publications");
         }
-        remote::record_remote_reverse_starts(layout, reverse);
         migration::remove_capture(layout);
+        steps.step("capture dropped");
         {
             pg::RunAsTableOwner as_owner(layout.table_owner);
             pg::SpiSession spi;
             spi.execute("ALTER TABLE " + parent + " DETACH PARTITION " + layout.source);
+            steps.step("detach");
             spi.execute("ALTER TABLE " + layout.source + " ADD CONSTRAINT " +
                         migration::old_bound_constraint_name() + " CHECK (" + layout.key +
                         " IS NOT NULL AND " +
                         migration::range_condition(layout.key, layout.key_type,
                                                    source_lower(layout), source_upper(layout)) +
                         ") NOT VALID");
+            steps.step("check");
             for (const auto& shadow : layout.shadows) {
                 if (shadow.row.server)
                     continue; // attached below
@@ -305,13 +314,30 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
                             shadow.row.bound);
                 spi.execute("ALTER TABLE " + shadow.name + " DROP CONSTRAINT presplit_bound");
             }
+            steps.step("local attaches");
         }
-        remote::attach_remote_targets(layout, parent);
+        remote::attach_remote_targets(layout, parent, foreign_tables);
+        steps.step("remote attaches");
         migration::install_reverse_capture(layout);
+        steps.step("reverse capture");
         catalog::set_new_channel_weight(layout.plan.id, 100);
         catalog::mark_cut_over(layout.plan.id);
         catalog::set_plan_state(layout.plan.id, core::PlanState::cut_over);
-    });
+        steps.step("catalog");
+        if (!connections.empty()) {
+            const std::map<int, std::string> flushed_at =
+                remote::wait_for_remote_targets(layout, connections, mark);
+            steps.step("the rest of the wait");
+            catalog::log_event(layout.plan.id, layout.source, "remote_caught_up",
+                               "under the cutover's lock, the other servers applied this "
+                               "server's last changes " +
+                                   milliseconds(pg::elapsed_ms(locked_at)) +
+                                   " after the lock (the catalog changed meanwhile)");
+            remote::record_remote_reverse_starts(layout, reverse, flushed_at);
+            steps.step("reverse starts");
+        }
+    };
+    return locked_swap(layout, nullptr, "cutover", "cutover", swap, &steps);
 }
 
 bool validate_old_bound(const migration::PlanLayout& layout) {
