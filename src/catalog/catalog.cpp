@@ -536,8 +536,12 @@ const char* const kPlanFacts =
 // A remote target's reverse direction (remote/split.hpp) needs the worker:
 // after the cutover, while its subscription here has no running apply
 // worker (pg_stat_subscription: the pid of the one running); in any other
-// state, while it is there.
+// state, while it is there. Finalized, the forward direction too (its
+// publication here), while it is there (a server lost during finalize).
 const char* const kRemoteReverseWork =
+    "((p.state = 'finalized' AND EXISTS (SELECT FROM pg_catalog.pg_publication"
+    "                                     WHERE pubname LIKE 'presplit\\_split\\_' || p.id"
+    "                                           || '\\_%')) OR "
     "EXISTS (SELECT FROM presplit.shadow s"
     "         WHERE s.plan_id = p.id AND s.reverse_lsn IS NOT NULL"
     "           AND (p.state <> 'cut_over' OR NOT EXISTS ("
@@ -546,7 +550,7 @@ const char* const kRemoteReverseWork =
     "                 WHERE u.subname = 'presplit_back_split_' || p.id || '_' || s.ordinal"
     "                   AND u.subenabled AND w.relid IS NULL AND w.pid IS NOT NULL"
     "                   AND u.subdbid = (SELECT oid FROM pg_catalog.pg_database"
-    "                                     WHERE datname = pg_catalog.current_database()))))";
+    "                                     WHERE datname = pg_catalog.current_database())))))";
 
 // kPlanFacts with copy_held and the remote targets' reverse work, or false
 // on a 0.1.0 catalog.
@@ -589,8 +593,9 @@ plans_needing_work(const std::string& old_bound_constraint) {
                             "                                      'presplit\\_split\\_' || p.id"
                             "                                      || '\\_%')))"
                             // Rolled back after the cutover: the remote
-                            // targets' reverse direction to drop.
-                            "    OR (p.state IN ($4, $5) AND " +
+                            // targets' reverse direction to drop; finalized:
+                            // what a server lost during finalize kept.
+                            "    OR (p.state IN ($4, $5, 'finalized') AND " +
                             std::string(has_shadow_servers() ? kRemoteReverseWork : "false") +
                             ")"
                             " ORDER BY p.id",

@@ -16,8 +16,9 @@ PlanWork work_for(const PlanFacts& facts, bool backfill_paused) {
         return facts.has_shadows || facts.remote_reverse_work ? PlanWork::plan_worker
                                                               : PlanWork::none;
     // Rolled back after the cutover: the other servers' reverse direction
-    // and tables, dropped once the rollback committed.
-    if (state == PlanState::rolled_back)
+    // and tables, dropped once the rollback committed. Finalized: what a
+    // server lost during finalize kept there.
+    if (state == PlanState::rolled_back || state == PlanState::finalized)
         return facts.remote_reverse_work ? PlanWork::plan_worker : PlanWork::none;
     if (state == PlanState::synced)
         return facts.switch_requested ? PlanWork::supervisor : PlanWork::none;

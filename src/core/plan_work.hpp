@@ -34,7 +34,8 @@ struct PlanFacts {
     // A remote target's reverse direction needs the worker: cut_over, its
     // subscription here has no running worker (to start, repair, or find
     // lost); rolled back or failed, it is still there (to drop, with the
-    // table on the other server).
+    // table on the other server); finalized, it or the forward direction is
+    // still there (a server lost during finalize: to drop).
     bool remote_reverse_work = false;
 };
 

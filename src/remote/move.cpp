@@ -216,33 +216,31 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
 }
 
 // The forward direction lost before the cutover (docs/multi_server.md,
-// "Faults"): its slot here or its subscription there gone, the changes since
-// are lost to the table there. Re-synced, as a split's remote target is
-// (remote/split.hpp): what is left of the subscription dropped, the table
-// there emptied and copied again by a new subscription, verified again.
-// Creating the slot waits for every transaction here that has an xid: call
-// it before this transaction writes anything. Returns what was gone.
+// "Faults"): its slot here gone, or its subscription there gone or detached
+// from that slot (remote_subscription_lost); the changes since are lost to
+// the table there. Re-synced, as a split's remote target is
+// (remote/split.hpp): what is left of the subscription and the slot here
+// dropped, the table there emptied and copied again by a new subscription,
+// verified again. Creating the slot waits for every transaction here that
+// has an xid: call it before this transaction writes anything. Returns what
+// was lost ("... was gone").
 std::optional<std::string> resync_forward(Connection& remote, const catalog::RemoteMove& move) {
     const std::string name = replication_name(move.id);
     const bool slot_here = local_slot_exists(name);
-    const bool subscribed = remote_subscription_exists(remote, name);
-    if (slot_here && subscribed)
+    const std::optional<std::string> lost_there =
+        remote_subscription_lost(remote, name, move.server);
+    if (slot_here && !lost_there)
         return std::nullopt;
-    if (subscribed || slot_here)
-        drop_replication(remote, name, move.owner, /*drop_publication=*/false);
+    drop_replication(remote, name, move.owner, /*drop_publication=*/false);
     remote.execute("TRUNCATE " + remote_table_name(move));
     create_subscription(remote, name);
-    return !slot_here ? "the replication slot " + name + " here"
-                      : "the subscription " + name + " on server \"" + move.server + "\"";
+    return !slot_here ? "the replication slot " + name + " here was gone" : *lost_there;
 }
 
 // A disabled subscription there is enabled again.
 void repair_forward(Connection& remote, const catalog::RemoteMove& move) {
     const std::string name = replication_name(move.id);
-    if (remote.scalar("SELECT subenabled::text FROM pg_catalog.pg_subscription"
-                      " WHERE subname = $1",
-                      {name}) == Value("false")) {
-        remote.execute("ALTER SUBSCRIPTION " + name + " ENABLE");
+    if (enable_remote_subscription(remote, name)) {
         catalog::log_event(std::nullopt, move.source_name, "remote_move_repaired",
                            catalog::move_label(move.id) + ": the subscription " + name +
                                " on server \"" + move.server + "\" was disabled: enabled again");
@@ -414,10 +412,10 @@ bool advance_move(int64_t id) {
                 return false;
             }
             if (move->state == "synced")
-                catalog::set_move_state(*move, "backfilling", "re-sync: " + *lost + " was gone");
+                catalog::set_move_state(*move, "backfilling", "re-sync: " + *lost);
             catalog::log_event(std::nullopt, move->source_name, "remote_move_resync",
                                catalog::move_label(id) + ": " + *lost +
-                                   " was gone; the table there emptied and copied again");
+                                   "; the table there emptied and copied again");
             return true;
         }
     }

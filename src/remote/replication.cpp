@@ -318,6 +318,42 @@ bool local_slot_exists(const std::string& name) {
                        {name}) == "t";
 }
 
+std::optional<bool> local_slot_active(const std::string& name) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    const Value active = spi.scalar("SELECT active::text FROM pg_catalog.pg_replication_slots"
+                                    " WHERE slot_name = $1",
+                                    {name});
+    if (!active)
+        return std::nullopt;
+    return *active == "true";
+}
+
+std::optional<std::string> remote_subscription_lost(Connection& remote, const std::string& name,
+                                                    const std::string& server) {
+    const Value slot = remote.scalar("SELECT coalesce(subslotname::text, '')"
+                                     "  FROM pg_catalog.pg_subscription"
+                                     " WHERE subname = $1 AND subdbid = (SELECT oid FROM"
+                                     " pg_catalog.pg_database WHERE datname = current_database())",
+                                     {name});
+    const std::string subscription = "the subscription " + name + " on server \"" + server + "\"";
+    if (!slot)
+        return subscription + " was gone";
+    if (*slot != name)
+        return subscription + " was detached from its replication slot (slot_name = " +
+               (slot->empty() ? "NONE" : *slot) + ")";
+    return std::nullopt;
+}
+
+bool enable_remote_subscription(Connection& remote, const std::string& name) {
+    if (remote.scalar("SELECT subenabled::text FROM pg_catalog.pg_subscription"
+                      " WHERE subname = $1",
+                      {name}) != Value("false"))
+        return false;
+    remote.execute("ALTER SUBSCRIPTION " + name + " ENABLE");
+    return true;
+}
+
 void drop_replication(Connection& remote, const std::string& name, unsigned int owner,
                       bool drop_publication) {
     // The slots this server may hold for the subscription: its own and its

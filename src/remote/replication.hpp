@@ -6,6 +6,7 @@
 
 #include "remote/connection.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,22 @@ bool remote_subscription_exists(Connection& remote, const std::string& name);
 void create_subscription(Connection& remote, const std::string& name);
 // Whether this server holds the subscription's slot.
 bool local_slot_exists(const std::string& name);
+// Whether a walsender streams from this server's slot `name` (a healthy
+// subscription there does); nullopt if there is no such slot.
+std::optional<bool> local_slot_active(const std::string& name);
+
+// Why the subscription `name` on server `server` no longer feeds its slot
+// here -- it is gone, or detached from its slot (ALTER SUBSCRIPTION ... SET
+// (slot_name = NONE), as one does before dropping a subscription without
+// its slot: it can then neither stream nor be enabled) -- as "the
+// subscription ... was ...", or nothing. Its slot here then holds WAL for
+// nothing, and the changes since are lost to the table there.
+std::optional<std::string> remote_subscription_lost(Connection& remote, const std::string& name,
+                                                    const std::string& server);
+
+// Enables the subscription `name` there if it is disabled (and has its
+// slot). Returns whether it was disabled.
+bool enable_remote_subscription(Connection& remote, const std::string& name);
 
 // Drops the subscription (which drops its slots on this server), whatever
 // slot is left (the remote could not reach us), and, if drop_publication,

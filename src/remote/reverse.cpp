@@ -252,8 +252,21 @@ bool reverse_subscription_enabled(const ReverseTarget& target) {
 }
 
 std::optional<std::string> reverse_lost(Connection& remote, const ReverseTarget& target) {
-    if (!local_subscription_oid(target.name))
+    Value slot;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        slot = spi.scalar("SELECT coalesce(subslotname::text, '') FROM pg_catalog.pg_subscription"
+                          " WHERE subname = $1 AND subdbid = (SELECT oid FROM"
+                          " pg_catalog.pg_database WHERE datname = current_database())",
+                          {target.name});
+    }
+    if (!slot)
         return "the subscription " + target.name + " here is gone";
+    // Detached from its slot (ALTER SUBSCRIPTION ... SET (slot_name =
+    // NONE)): it can neither stream nor be enabled again.
+    if (*slot != target.name)
+        return "the subscription " + target.name + " here was detached from its replication slot";
     if (!remote.scalar("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                        {target.name}))
         return "the replication slot " + target.name + " on the other server is gone";

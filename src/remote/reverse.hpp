@@ -85,8 +85,8 @@ void drop_reverse_publication(Connection& remote, const ReverseTarget& target);
 
 bool reverse_subscription_enabled(const ReverseTarget& target);
 
-// Why the direction is lost -- its subscription here or its slot there
-// gone -- or nothing.
+// Why the direction is lost -- its subscription here gone or detached from
+// its slot (slot_name = NONE), or its slot there gone -- or nothing.
 std::optional<std::string> reverse_lost(Connection& remote, const ReverseTarget& target);
 
 } // namespace presplit::remote

@@ -2,6 +2,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config.hpp"
+#include "core/retry_backoff.hpp"
 #include "core/text_array.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
@@ -14,6 +15,7 @@ extern "C" {
 #include "postgres.h"
 #include "storage/lmgr.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 }
 
 #include <algorithm>
@@ -191,35 +193,54 @@ void create_remote_targets(const migration::PlanLayout& layout) {
     }
 }
 
-bool subscribe_remote_targets(const migration::PlanLayout& layout) {
+Subscribing subscribe_remote_targets(const migration::PlanLayout& layout) {
     struct Subscribed {
         const migration::ShadowLayout* shadow;
-        std::optional<std::string> resync; // what was gone, when copied again
+        std::optional<std::string> resync; // what was lost ("... was gone"), when copied again
     };
     std::vector<Subscribed> created;
+    std::vector<const migration::ShadowLayout*> enabled;
+    Subscribing done = Subscribing::nothing;
     for (const auto& shadow : layout.shadows) {
-        if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
+        if (!shadow.row.server)
             continue;
         const std::string name = name_of(layout, shadow);
+        // Streaming: its subscription there is there, with this slot.
+        const std::optional<bool> slot_active = local_slot_active(name);
+        if (slot_active && *slot_active)
+            continue;
         Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-        // Its subscription there without its slot here (dropped by hand, or
-        // lost), or the subscription gone and rows left there: the changes
-        // since are lost to it. Re-synced: the subscription dropped, the
-        // table there emptied, copied again by a new subscription, and
-        // verified again.
-        const bool subscribed = remote_subscription_exists(remote, name);
-        if (subscribed)
+        done = Subscribing::looked;
+        std::optional<std::string> resync;
+        if (slot_active) {
+            // A slot here that nothing streams from: its subscription there
+            // gone, or detached from the slot (slot_name = NONE), is lost
+            // (the slot would hold WAL for nothing, the changes since are
+            // lost to the table there); disabled, it is enabled again;
+            // otherwise its worker is starting.
+            resync = remote_subscription_lost(remote, name, *shadow.row.server);
+            if (!resync) {
+                if (enable_remote_subscription(remote, name))
+                    enabled.push_back(&shadow);
+                continue;
+            }
             drop_replication(remote, name, layout.table_owner, /*drop_publication=*/false);
-        const bool resync = subscribed || remote.scalar("SELECT EXISTS (SELECT FROM " +
-                                                        remote_table(layout) + ")") == "t";
+        } else if (remote_subscription_exists(remote, name)) {
+            // Its subscription there without its slot here (dropped by hand,
+            // or lost): the changes since are lost to it.
+            drop_replication(remote, name, layout.table_owner, /*drop_publication=*/false);
+            resync = "the replication slot " + name + " here was gone";
+        } else if (remote.scalar("SELECT EXISTS (SELECT FROM " + remote_table(layout) + ")") ==
+                   "t") {
+            // The subscription gone and rows left there.
+            resync = "the subscription " + name + " there was gone";
+        }
+        // Re-synced: the table there emptied, copied again by a new
+        // subscription, and verified again.
         if (resync)
             remote.execute("TRUNCATE " + remote_table(layout));
         create_subscription(remote, name);
-        created.push_back({&shadow, resync
-                                        ? std::optional<std::string>(
-                                              subscribed ? "the replication slot " + name + " here"
-                                                         : "the subscription " + name + " there")
-                                        : std::nullopt});
+        created.push_back({&shadow, resync});
     }
     // Created only once the plan's copy runs (presplit.backfill_paused off,
     // a predicted plan's copy released inside its window): from here
@@ -235,14 +256,18 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
         if (subscribed.resync)
             catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
                                target_label(layout, shadow) + ": " + *subscribed.resync +
-                                   " was gone; the table there emptied and copied again");
+                                   "; the table there emptied and copied again");
         catalog::log_event(layout.plan.id, layout.source, "remote_copy_started",
                            target_label(layout, shadow) + ": subscription " +
                                name_of(layout, shadow) +
                                " created there; its initial table sync copies the rows now "
                                "(paced by presplit.backfill_max_rows_per_second)");
     }
-    return !created.empty();
+    for (const migration::ShadowLayout* shadow : enabled)
+        catalog::log_event(layout.plan.id, layout.source, "remote_target_repaired",
+                           target_label(layout, *shadow) + ": the subscription " +
+                               name_of(layout, *shadow) + " there was disabled: enabled again");
+    return created.empty() && enabled.empty() ? done : Subscribing::acted;
 }
 
 RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
@@ -294,18 +319,24 @@ TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server)
             continue;
-        // Its changes since the slot went are lost to it: no catch-up to
-        // wait for (the worker re-syncs it, resync_lost_remote_targets).
+        // Its changes since the slot went (or since its subscription there
+        // stopped feeding it) are lost to it: no catch-up to wait for (the
+        // worker re-syncs it, resync_lost_remote_targets).
+        const std::string hint = "The worker copies that target again (event "
+                                 "remote_target_resync); cut over once the plan is synced again.";
+        const std::string refused = "cannot cut over " + catalog::plan_label(layout.plan.id) +
+                                    ": " + target_label(layout, shadow);
         if (!local_slot_exists(name_of(layout, shadow)))
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            "cannot cut over " + catalog::plan_label(layout.plan.id) + ": " +
-                                target_label(layout, shadow) + " lost its replication slot " +
-                                name_of(layout, shadow) + " here",
-                            "",
-                            "The worker copies that target again (event remote_target_resync); "
-                            "cut over once the plan is synced again.");
+                            refused + " lost its replication slot " + name_of(layout, shadow) +
+                                " here",
+                            "", hint);
         auto remote =
             std::make_unique<Connection>(server_oid(*shadow.row.server), layout.table_owner);
+        if (const std::optional<std::string> lost =
+                remote_subscription_lost(*remote, name_of(layout, shadow), *shadow.row.server))
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            refused + " lost its replication: " + *lost, "", hint);
         drain_lag(name_of(layout, shadow), *shadow.row.server, target_label(layout, shadow),
                   remote.get());
         connections.emplace(shadow.row.ordinal, std::move(remote));
@@ -542,25 +573,158 @@ bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables) 
 
 namespace {
 
-// The plan's remote targets whose slot here is gone, sent back to copying
-// (see resync_lost_remote_targets in split.hpp). True if there was one.
-bool resync_lost_targets(const migration::PlanLayout& layout) {
-    std::string lost;
+// What is left of a remote target's replication once its plan is finalized:
+// the forward direction (the publication here, the subscription there, its
+// slots here) and the reverse direction's slot and publication there.
+struct TargetRemains {
+    int64_t plan_id = 0;
+    int ordinal = 0;
+    std::string server;
+    unsigned int owner = 0;
+    std::string relation; // for events
+    bool forward = false;
+    bool reverse = false;
+};
+
+bool publication_here(const std::string& name) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = $1)",
+                       {name}) == "t";
+}
+
+std::vector<TargetRemains> remains_of(int64_t plan_id, unsigned int owner,
+                                      const std::string& relation,
+                                      const std::vector<catalog::Shadow>& shadows) {
+    std::vector<TargetRemains> remains;
+    for (const catalog::Shadow& shadow : shadows) {
+        if (!shadow.server)
+            continue;
+        TargetRemains target{plan_id,
+                             shadow.ordinal,
+                             *shadow.server,
+                             owner,
+                             relation,
+                             publication_here(split_replication_name(plan_id, shadow.ordinal)),
+                             shadow.reverse_lsn.has_value()};
+        if (target.forward || target.reverse)
+            remains.push_back(target);
+    }
+    return remains;
+}
+
+ReverseTarget reverse_of(const TargetRemains& target) {
+    ReverseTarget reverse;
+    reverse.name = split_reverse_name(target.plan_id, target.ordinal);
+    reverse.label = catalog::plan_label(target.plan_id) + ", target " +
+                    std::to_string(target.ordinal) + " on server \"" + target.server + "\"";
+    return reverse;
+}
+
+// Drops what is left of `target` (its reverse subscription here already
+// gone), there through `remote` and here; its reverse position forgotten.
+void drop_remains(Connection& remote, const TargetRemains& target) {
+    const ReverseTarget reverse = reverse_of(target);
+    if (target.forward)
+        drop_replication(remote, split_replication_name(target.plan_id, target.ordinal),
+                         target.owner, /*drop_publication=*/true);
+    if (target.reverse) {
+        drop_reverse_publication(remote, reverse);
+        catalog::set_shadow_reverse_lsn(target.plan_id, target.ordinal, std::nullopt);
+    }
+    catalog::log_event(target.plan_id, target.relation, "remote_target",
+                       reverse.label + ": replication dropped" +
+                           (target.reverse ? ", the reverse direction's too" : ""));
+}
+
+} // namespace
+
+TargetConnections connect_for_finalize(const migration::PlanLayout& layout) {
+    TargetConnections connections;
+    for (const TargetRemains& target : remains_of(layout.plan.id, layout.table_owner, layout.source,
+                                                  catalog::load_shadows(layout.plan.id)))
+        connections.emplace(target.ordinal, std::make_unique<Connection>(server_oid(target.server),
+                                                                         layout.table_owner));
+    return connections;
+}
+
+void finalize_remote_targets(const migration::PlanLayout& layout, TargetConnections& connections) {
+    const std::vector<TargetRemains> remains = remains_of(
+        layout.plan.id, layout.table_owner, layout.source, catalog::load_shadows(layout.plan.id));
+    // Here first: transactional, undone if finalize fails.
+    for (const TargetRemains& target : remains)
+        if (target.reverse)
+            drop_reverse_subscription(reverse_of(target));
+    // Then there: not undone. A failure keeps finalize, and leaves the rest
+    // to the worker.
+    for (const TargetRemains& target : remains) {
+        const auto remote = connections.find(target.ordinal);
+        try {
+            if (remote == connections.end())
+                throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                "server \"" + target.server + "\" was not reached before");
+            drop_remains(*remote->second, target);
+        } catch (const pg::Error& error) {
+            catalog::log_event(layout.plan.id, layout.source, "remote_split_retry",
+                               reverse_of(target).label +
+                                   ": could not drop its replication "
+                                   "there at finalize: " +
+                                   error.what() + "; the worker drops it");
+        }
+    }
+}
+
+bool drop_finalized_remains(const catalog::Plan& plan) {
+    // The source may be dropped: the parent's owner (the owner of its
+    // partitions) and name.
+    std::string relation;
+    unsigned int owner = 0;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        const pg::QueryResult parent =
+            spi.execute("SELECT c.relowner::text FROM pg_catalog.pg_class c WHERE c.oid = $1::oid",
+                        {std::to_string(plan.parent)});
+        if (parent.rows.empty())
+            return false; // the table is gone, and nothing here can tell whose mapping to use
+        owner = static_cast<unsigned int>(std::stoul(*parent.rows[0][0]));
+    }
+    relation = pg::qualified_relation_name(plan.parent);
+    const std::vector<TargetRemains> remains =
+        remains_of(plan.id, owner, relation, catalog::load_shadows(plan.id));
+    for (const TargetRemains& target : remains) {
+        drop_reverse_subscription(reverse_of(target));
+        Connection remote(server_oid(target.server), owner);
+        drop_remains(remote, target);
+    }
+    return !remains.empty();
+}
+
+namespace {
+
+// The plan's remote targets that lost their replication (`lost`: why, by
+// ordinal), sent back to copying (see resync_lost_remote_targets in
+// split.hpp).
+void resync_lost_targets(const migration::PlanLayout& layout,
+                         const std::map<int, std::string>& lost) {
+    std::string reasons;
     for (const auto& shadow : layout.shadows) {
-        if (!shadow.row.server || local_slot_exists(name_of(layout, shadow)))
+        const auto found = lost.find(shadow.row.ordinal);
+        if (!shadow.row.server || found == lost.end())
             continue;
         catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
-        lost += (lost.empty() ? "" : "; ") + target_label(layout, shadow) +
-                ": its replication slot " + name_of(layout, shadow) + " here was dropped";
+        reasons +=
+            (reasons.empty() ? "" : "; ") + target_label(layout, shadow) + ": " + found->second;
     }
-    if (lost.empty())
-        return false;
     // Reads back on the source until it is verified and switching again.
     if (layout.plan.state == core::PlanState::switching)
         catalog::set_new_channel_weight(layout.plan.id, 0);
-    catalog::set_plan_state(layout.plan.id, core::PlanState::backfilling, "re-sync: " + lost);
-    return true;
+    catalog::set_plan_state(layout.plan.id, core::PlanState::backfilling, "re-sync: " + reasons);
 }
+
+// The servers of plans whose look there failed (down), asked again only
+// after a back-off: the supervisor does not try to connect each round.
+core::RetryBackoff looks_there;
 
 } // namespace
 
@@ -571,25 +735,57 @@ bool resync_lost_remote_targets() {
     {
         pg::RunAsExtension as_extension;
         pg::SpiSession spi;
-        targets = spi.execute("SELECT s.plan_id, s.ordinal FROM presplit.shadow s"
+        targets = spi.execute("SELECT s.plan_id, s.ordinal, s.server FROM presplit.shadow s"
                               "  JOIN presplit.plan p ON p.id = s.plan_id"
                               " WHERE p.state IN ('synced', 'switching') AND s.server IS NOT NULL"
                               " ORDER BY 1, 2");
     }
     // Looked at without a lock (a row lock each round would give every
-    // round an xid); only a plan with a slot gone is locked.
-    std::set<int64_t> lost;
-    for (const auto& row : targets.rows)
-        if (!local_slot_exists(split_replication_name(std::stoll(*row[0]), std::stoi(*row[1]))))
-            lost.insert(std::stoll(*row[0]));
+    // round an xid); only a plan with a target lost is locked. The other
+    // server is asked only about a slot here that nothing streams from.
+    std::map<int64_t, std::map<int, std::string>> lost;
+    const int64_t now_ms = GetCurrentTimestamp() / 1000;
+    for (const auto& row : targets.rows) {
+        const int64_t plan_id = std::stoll(*row[0]);
+        const int ordinal = std::stoi(*row[1]);
+        const std::string name = split_replication_name(plan_id, ordinal);
+        const std::optional<bool> slot_active = local_slot_active(name);
+        if (!slot_active) {
+            lost[plan_id][ordinal] = "its replication slot " + name + " here was dropped";
+            continue;
+        }
+        if (*slot_active || looks_there.wait_ms(plan_id, now_ms) > 0)
+            continue;
+        const std::optional<catalog::Plan> plan = catalog::load_plan(plan_id, /*lock=*/false);
+        if (!plan)
+            continue;
+        const migration::PlanLayout layout = migration::load_layout(*plan);
+        try {
+            Connection remote(server_oid(*row[2]), layout.table_owner);
+            looks_there.succeeded(plan_id);
+            if (std::optional<std::string> why = remote_subscription_lost(remote, name, *row[2]))
+                lost[plan_id][ordinal] = *why;
+            else if (enable_remote_subscription(remote, name))
+                catalog::log_event(plan_id, layout.source, "remote_target_repaired",
+                                   catalog::plan_label(plan_id) + ", target " +
+                                       std::to_string(ordinal) + " on server \"" + *row[2] +
+                                       "\": the subscription " + name +
+                                       " there was disabled: enabled again");
+        } catch (const pg::Error& error) {
+            // Down, most likely: its slot here is kept for when it is back.
+            (void)looks_there.failed(plan_id, now_ms, error.what());
+        }
+    }
     bool acted = false;
-    for (int64_t id : lost) {
+    for (const auto& [id, targets_lost] : lost) {
         // Not waiting for a plan row held by a cutover or a user's call:
         // the next round looks again.
         const std::optional<catalog::Plan> plan = catalog::load_plan_unless_locked(id);
         if (plan &&
-            (plan->state == core::PlanState::synced || plan->state == core::PlanState::switching))
-            acted |= resync_lost_targets(migration::load_layout(*plan));
+            (plan->state == core::PlanState::synced || plan->state == core::PlanState::switching)) {
+            resync_lost_targets(migration::load_layout(*plan), targets_lost);
+            acted = true;
+        }
     }
     return acted;
 }

@@ -56,12 +56,23 @@ void check_remote_targets(const migration::SplitRequest& request);
 // they were) the tables on the servers.
 void create_remote_targets(const migration::PlanLayout& layout);
 
+// What subscribe_remote_targets did.
+enum class Subscribing {
+    nothing, // every target's slot here streams: no server asked
+    looked,  // a server asked, nothing to do
+    acted,   // a subscription created (or re-synced, or enabled again)
+};
+
 // The worker's step before anything is written in its transaction (creating
 // a slot waits for every transaction with an xid): creates the missing
-// subscriptions, and re-syncs a target whose slot here is gone (its
-// subscription dropped, its table there truncated and copied again by a new
-// one, verified again; event remote_target_resync). True if it created one.
-bool subscribe_remote_targets(const migration::PlanLayout& layout);
+// subscriptions, and re-syncs a target that lost its replication -- its slot
+// here gone, or its subscription there gone or detached from that slot
+// (remote_subscription_lost; asked only when nothing streams from the slot
+// here) -- : what is left of its subscription and slot dropped, its table
+// there truncated and copied again by a new subscription, verified again;
+// event remote_target_resync. A subscription there found disabled is
+// enabled again (remote_target_repaired).
+Subscribing subscribe_remote_targets(const migration::PlanLayout& layout);
 
 enum class RemoteCheck {
     none,     // every remote target is verified (or there is none)
@@ -175,13 +186,40 @@ void detach_remote_targets(const migration::PlanLayout& layout, const std::strin
 // forgotten. True if there was one.
 bool drop_remote_reverse(const migration::PlanLayout& layout, bool drop_tables);
 
+// finalize, after its lock and before it changes anything: a connection to
+// the server of every remote target with replication left to drop (its
+// reverse direction, or a forward one the worker could not drop yet). One
+// that cannot be reached fails finalize with its error, nothing changed
+// here or on any server.
+TargetConnections connect_for_finalize(const migration::PlanLayout& layout);
+
+// finalize, last, once everything here has succeeded: the reverse
+// subscriptions here dropped (in finalize's transaction), then on each
+// server through `connections` what is left of the target's replication
+// (the forward subscription there and its slots here, the publication here;
+// the reverse slot and publication there). A server that fails now (lost
+// since connect_for_finalize) does not undo finalize: what is left of its
+// target stays recorded (presplit.shadow.reverse_lsn, the publication here)
+// and the worker drops it once finalize has committed
+// (drop_finalized_remains), with an event.
+void finalize_remote_targets(const migration::PlanLayout& layout, TargetConnections& connections);
+
+// The worker, for a finalized plan: what its finalize could not drop on the
+// other servers (above). Fails while a server is down (retried after the
+// remote steps' back-off). True if there was something.
+bool drop_finalized_remains(const catalog::Plan& plan);
+
 // The worker, each round: a remote target of a plan that is synced or
-// switching whose slot here is gone (dropped after its verification) is
-// copied again rather than left for a cutover that cannot catch up: the
-// plan back to backfilling (its weight to 0: reads back on the source), the
-// target's progress back to waiting; the plan's next copy step re-syncs it
-// (subscribe_remote_targets: event remote_target_resync), verifies it again,
-// and the plan is synced and switches again. True if one was found.
+// switching whose slot here is gone (dropped after its verification), or
+// whose subscription there no longer feeds it (gone, or detached from it:
+// asked only when nothing streams from the slot, and after a back-off when
+// the server could not be reached), is copied again rather than left for a
+// cutover that cannot catch up: the plan back to backfilling (its weight to
+// 0: reads back on the source), the target's progress back to waiting; the
+// plan's next copy step re-syncs it (subscribe_remote_targets: event
+// remote_target_resync), verifies it again, and the plan is synced and
+// switches again. A subscription there found disabled is enabled again.
+// True if one was found.
 bool resync_lost_remote_targets();
 // The replication lag of every switching plan's remote targets (the largest
 // per plan; nullopt if one is not streaming), from pg_stat_replication: the

@@ -424,6 +424,9 @@ void roll_back(const migration::PlanLayout& layout, const std::string& reason) {
 void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // Dropping reverse capture locks the new partitions: not the parent.
     lock_exclusively(layout, /*with_parent=*/false, "finalization");
+    // Every other server with something to drop, reached before anything
+    // changes: one that cannot be reached fails finalize here.
+    remote::TargetConnections servers = remote::connect_for_finalize(layout);
     migration::remove_reverse_capture(layout);
     catalog::log_event(layout.plan.id, layout.source, "finalized",
                        drop_old ? "old partition dropped" : "old partition kept as a plain table");
@@ -443,11 +446,10 @@ void finalize(const migration::PlanLayout& layout, bool drop_old) {
     // dropped on the other servers stays dropped if this transaction aborts
     // (a reverse direction dropped before a lock that then failed would
     // leave the plan cut over without its rollback). What the worker did not
-    // drop after the cutover (the server was down), then the reverse
-    // directions.
-    if (remote::remote_replication_left(layout))
-        remote::drop_remote_targets(layout, /*drop_tables=*/false);
-    remote::drop_remote_reverse(layout, /*drop_tables=*/false);
+    // drop after the cutover (the server was down), and the reverse
+    // directions; a server lost since it was reached leaves its part to the
+    // worker, after the commit.
+    remote::finalize_remote_targets(layout, servers);
 }
 
 void cancel(const catalog::Plan& plan, const std::string& reason) {

@@ -2,6 +2,7 @@
 
 #include "catalog/catalog.hpp"
 #include "config.hpp"
+#include "core/retry_backoff.hpp"
 #include "core/text_array.hpp"
 #include "core/throttle.hpp"
 #include "migration/backfill.hpp"
@@ -21,6 +22,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 }
 
 #include <algorithm>
@@ -173,46 +175,58 @@ Step clean_up_failed_plan(int64_t id) {
 }
 
 // A plan's targets on other servers (remote/split.hpp). An unreachable
-// server makes these steps fail with an event and retry; it does not fail
-// the plan.
+// server makes these steps fail and retry after a back-off, with an event
+// (remote_step_failed); it does not fail the plan.
 std::map<int64_t, bool> has_remote_targets; // by plan: its targets never change
 
-Step failed_step(int64_t id, const std::string& error, int sqlstate, bool interrupted) {
-    TransactionResult<Step> failed;
-    failed.error = error;
-    failed.sqlstate = sqlstate;
-    failed.interrupted = interrupted;
-    return step_outcome(id, failed, /*may_fail_plan=*/false);
+// The remote steps' back-off (remote_step_failed), by plan.
+core::RetryBackoff remote_backoff;
+
+int64_t now_ms() {
+    return GetCurrentTimestamp() / 1000;
 }
 
 // Their subscriptions, whose initial table synchronisation copies the rows
 // (presplit.backfill_paused and a held copy keep them from starting; once
-// started, the copy is paced by remote/copy_throttle.hpp, not held).
-// nullopt: nothing to do.
+// started, the copy is paced by remote/copy_throttle.hpp, not held), and
+// the subscriptions there that no longer feed their slot here (re-synced).
+// nullopt: nothing to do, or the step backs off (the local copy goes on
+// meanwhile).
 std::optional<Step> subscribe_step(int64_t id) {
     auto known = has_remote_targets.find(id);
     if (known != has_remote_targets.end() && !known->second)
         return std::nullopt;
+    if (remote_retry_wait_ms(id) > 0)
+        return std::nullopt;
     // Its own transaction, writing nothing before the subscriptions exist:
     // creating a slot waits for every transaction that has an xid.
-    auto subscribed = in_transaction(
-        "pg_presplit: subscribing remote targets", Isolation::read_committed, [&]() -> bool {
-            auto plan = catalog::load_plan(id, /*lock=*/false);
-            if (!plan || !core::in_backfill(plan->state))
-                return false;
-            const migration::PlanLayout layout = migration::load_layout(*plan);
-            has_remote_targets[id] = remote::has_remote_targets(layout);
-            if (!has_remote_targets[id] || !remote::subscribe_remote_targets(layout))
-                return false;
-            // Cancelled meanwhile: its clean-up did not see this subscription.
-            plan = catalog::load_plan(id, /*lock=*/false);
-            if (!plan || core::is_terminal(plan->state))
-                remote::drop_remote_targets(layout, /*drop_tables=*/false);
-            return true;
-        });
+    auto subscribed =
+        in_transaction("pg_presplit: subscribing remote targets", Isolation::read_committed,
+                       [&]() -> remote::Subscribing {
+                           auto plan = catalog::load_plan(id, /*lock=*/false);
+                           if (!plan || !core::in_backfill(plan->state))
+                               return remote::Subscribing::nothing;
+                           const migration::PlanLayout layout = migration::load_layout(*plan);
+                           has_remote_targets[id] = remote::has_remote_targets(layout);
+                           if (!has_remote_targets[id])
+                               return remote::Subscribing::nothing;
+                           const remote::Subscribing done =
+                               remote::subscribe_remote_targets(layout);
+                           if (done != remote::Subscribing::acted)
+                               return done;
+                           // Cancelled meanwhile: its clean-up did not see
+                           // this subscription.
+                           plan = catalog::load_plan(id, /*lock=*/false);
+                           if (!plan || core::is_terminal(plan->state))
+                               remote::drop_remote_targets(layout, /*drop_tables=*/false);
+                           return done;
+                       });
     if (!subscribed.ok)
-        return failed_step(id, subscribed.error, subscribed.sqlstate, subscribed.interrupted);
-    if (subscribed.value)
+        return remote_step_failed(id, subscribed.error, subscribed.sqlstate,
+                                  subscribed.interrupted);
+    if (subscribed.value != remote::Subscribing::nothing)
+        remote_step_succeeded(id);
+    if (subscribed.value == remote::Subscribing::acted)
         return Step{StepOutcome::progress, 0};
     return std::nullopt;
 }
@@ -223,6 +237,9 @@ std::optional<Step> verify_remote_step(int64_t id) {
     auto known = has_remote_targets.find(id);
     if (known != has_remote_targets.end() && !known->second)
         return std::nullopt;
+    // Not verified while backing off: nor are the local shadows meanwhile.
+    if (const int64_t wait_ms = remote_retry_wait_ms(id); wait_ms > 0)
+        return Step{StepOutcome::idle, wait_ms};
     auto verified = in_transaction(
         "pg_presplit: verifying a remote target", Isolation::read_committed,
         [&]() -> std::optional<Step> {
@@ -241,11 +258,46 @@ std::optional<Step> verify_remote_step(int64_t id) {
             return std::nullopt;
         });
     if (!verified.ok)
-        return failed_step(id, verified.error, verified.sqlstate, verified.interrupted);
+        return remote_step_failed(id, verified.error, verified.sqlstate, verified.interrupted);
+    if (verified.value) // it asked the server
+        remote_step_succeeded(id);
     return verified.value;
 }
 
 } // namespace
+
+int64_t remote_retry_wait_ms(int64_t id) {
+    return remote_backoff.wait_ms(id, now_ms());
+}
+
+void remote_step_succeeded(int64_t id) {
+    remote_backoff.succeeded(id);
+}
+
+bool remote_retry_pending(int64_t id) {
+    return remote_backoff.failing(id);
+}
+
+Step remote_step_failed(int64_t id, const std::string& error, int sqlstate, bool interrupted) {
+    if (interrupted) // shutting down: the plan did nothing wrong
+        return {};
+    if (is_retryable_sqlstate(sqlstate))
+        return {StepOutcome::progress, 0};
+    const core::RetryBackoff::Failure failure = remote_backoff.failed(id, now_ms(), error);
+    if (failure.report)
+        (void)in_transaction(
+            "pg_presplit: recording a remote error", Isolation::read_committed, [&] {
+                auto plan = catalog::load_plan(id, /*lock=*/false);
+                if (plan) // the parent's name once a finalize dropped the source
+                    catalog::log_event(
+                        id, pg::qualified_relation_name(plan->source ? plan->source : plan->parent),
+                        "remote_split_retry",
+                        catalog::plan_label(id) + ": " + error + "; " +
+                            core::describe_retry(failure));
+                return true;
+            });
+    return {StepOutcome::error, failure.retry_in_ms};
+}
 
 bool publish_remote_copy_limits() {
     auto limits =

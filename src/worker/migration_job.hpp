@@ -40,4 +40,27 @@ void record_worker_error(int64_t id, const std::string& error, bool may_fail_pla
 // otherwise the error recorded (record_worker_error) and a naptime's pause.
 Step step_outcome(int64_t id, const TransactionResult<Step>& step, bool may_fail_plan);
 
+// A split's steps that need the servers of its remote targets -- before its
+// cutover the subscriptions, their verification and the cutover itself,
+// after it the reverse directions and the clean-up there -- fail while one
+// of those servers is down. They share one back-off per plan
+// (core/retry_backoff.hpp: 0.5 s doubling up to 10 s) and report with a
+// remote_split_retry event at the 1st, 2nd, 4th ... failure in a row, not a
+// worker_error each round; they never fail the plan. In the plan worker,
+// which serves one plan.
+//
+// How long the plan's remote steps must still wait (0: they may run now).
+int64_t remote_retry_wait_ms(int64_t id);
+// A remote step reached its servers: the next failure starts over.
+void remote_step_succeeded(int64_t id);
+// A remote step's transaction failed: at once again after a serialization
+// failure or deadlock, nothing while shutting down; otherwise the back-off's
+// next try (an event when the back-off reports it).
+Step remote_step_failed(int64_t id, const std::string& error, int sqlstate, bool interrupted);
+// Whether the plan's last remote step failed: its plan worker stays (with
+// its back-off) until one succeeds, even while the plan looks as if it had
+// nothing to do (an apply worker that only tries to connect to a server that
+// is down counts as running).
+bool remote_retry_pending(int64_t id);
+
 } // namespace presplit::worker

@@ -20,8 +20,9 @@ std::optional<std::string> missing_for_work(int64_t plan_id) {
             "     s AS (SELECT * FROM presplit.shadow WHERE plan_id = $1::bigint)"
             " SELECT CASE"
             // Rolled back: the source is the partition again; what is left
-            // is a remote target's reverse direction, to drop.
-            "  WHEN p.state = $8 THEN NULL"
+            // is a remote target's reverse direction, to drop. Finalized:
+            // what a server lost during finalize kept, to drop.
+            "  WHEN p.state IN ($8, $9) THEN NULL"
             "  WHEN p.source IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c"
             "                                        WHERE c.oid = p.source::oid)"
             "   THEN 'its source partition does not exist'"
@@ -66,7 +67,8 @@ std::optional<std::string> missing_for_work(int64_t plan_id) {
          migration::reverse_capture_trigger_name(plan_id),
          migration::reverse_capture_truncate_trigger_name(plan_id),
          core::to_string(core::PlanState::switching), core::to_string(core::PlanState::cut_over),
-         core::to_string(core::PlanState::rolled_back)});
+         core::to_string(core::PlanState::rolled_back),
+         core::to_string(core::PlanState::finalized)});
     return missing;
 }
 

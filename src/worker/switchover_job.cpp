@@ -3,7 +3,6 @@
 #include "catalog/catalog.hpp"
 #include "config.hpp"
 #include "core/ramp.hpp"
-#include "core/retry_backoff.hpp"
 #include "migration/layout.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
@@ -11,10 +10,6 @@
 #include "switchover/channel_stats.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
-
-extern "C" {
-#include "utils/timestamp.h"
-}
 
 #include <cstdio>
 #include <optional>
@@ -201,76 +196,59 @@ Step run_switchover_step(int64_t id) {
 
 namespace {
 
-// Plans whose remote targets' step failed wait before the next try
-// (core/retry_backoff.hpp): in the plan worker, that serves one plan.
-core::RetryBackoff remote_backoff;
-
 // A split's remote targets once the cutover or a rollback after it has
 // committed: each reverse direction started (or repaired, or found lost) and
 // the forward replication dropped after the cutover; after a rollback (or a
 // failure), what is left of the reverse directions and the tables there
-// dropped. Each needs the other servers: while one is down the step fails,
-// and is tried again after a back-off, with a remote_split_retry event when
-// the back-off reports it. nullopt: nothing to do now.
+// dropped; after a finalize whose drops there failed (a server lost after
+// its checks), what is left there. Each needs the other servers: while one
+// is down the step fails, and is tried again after the remote steps'
+// back-off (remote_step_failed). nullopt: nothing to do now.
 std::optional<Step> tend_remote_targets(int64_t id) {
-    const int64_t wait_ms = remote_backoff.wait_ms(id, GetCurrentTimestamp() / 1000);
+    const int64_t wait_ms = remote_retry_wait_ms(id);
     if (wait_ms > 0)
         return Step{StepOutcome::idle, wait_ms};
+    // nullopt: no server was needed (the plan is in no such state).
     auto step =
-        in_transaction("pg_presplit: tending remote targets", Isolation::read_committed, [&] {
-            auto plan = catalog::load_plan(id, /*lock=*/true);
-            if (!plan)
-                return false;
-            if (plan->state == core::PlanState::cut_over) {
-                const migration::PlanLayout layout = migration::load_layout(*plan);
-                bool acted = remote::tend_remote_reverse(layout);
-                // Every change reached them under the cutover's lock: their
-                // replication holds WAL for nothing.
-                if (remote::remote_replication_left(layout)) {
-                    remote::drop_remote_targets(layout, /*drop_tables=*/false);
-                    acted = true;
-                }
-                return acted;
-            }
-            return (plan->state == core::PlanState::rolled_back ||
-                    plan->state == core::PlanState::failed) &&
-                   remote::drop_remote_reverse(migration::load_layout(*plan),
-                                               /*drop_tables=*/true);
-        });
-    if (step.ok) {
-        remote_backoff.succeeded(id);
-        return step.value ? std::optional<Step>(Step{StepOutcome::progress, 0}) : std::nullopt;
-    }
-    if (step.interrupted)
-        return Step{};
-    if (step.retryable())
-        return Step{StepOutcome::progress, 0};
-    const core::RetryBackoff::Failure failure =
-        remote_backoff.failed(id, GetCurrentTimestamp() / 1000, step.error);
-    if (failure.report)
-        (void)in_transaction(
-            "pg_presplit: recording a remote error", Isolation::read_committed, [&] {
-                auto plan = catalog::load_plan(id, /*lock=*/false);
-                if (plan)
-                    catalog::log_event(id, pg::qualified_relation_name(plan->source),
-                                       "remote_split_retry",
-                                       catalog::plan_label(id) + ": " + step.error + "; " +
-                                           core::describe_retry(failure));
-                return true;
-            });
-    return Step{StepOutcome::error, failure.retry_in_ms};
+        in_transaction("pg_presplit: tending remote targets", Isolation::read_committed,
+                       [&]() -> std::optional<bool> {
+                           auto plan = catalog::load_plan(id, /*lock=*/true);
+                           if (!plan)
+                               return std::nullopt;
+                           if (plan->state == core::PlanState::cut_over) {
+                               const migration::PlanLayout layout = migration::load_layout(*plan);
+                               bool acted = remote::tend_remote_reverse(layout);
+                               // Every change reached them under the cutover's lock: their
+                               // replication holds WAL for nothing.
+                               if (remote::remote_replication_left(layout)) {
+                                   remote::drop_remote_targets(layout, /*drop_tables=*/false);
+                                   acted = true;
+                               }
+                               return acted;
+                           }
+                           if (plan->state == core::PlanState::finalized)
+                               return remote::drop_finalized_remains(*plan);
+                           if (plan->state != core::PlanState::rolled_back &&
+                               plan->state != core::PlanState::failed)
+                               return std::nullopt;
+                           return remote::drop_remote_reverse(migration::load_layout(*plan),
+                                                              /*drop_tables=*/true);
+                       });
+    if (!step.ok)
+        return remote_step_failed(id, step.error, step.sqlstate, step.interrupted);
+    if (!step.value)
+        return std::nullopt;
+    remote_step_succeeded(id);
+    return *step.value ? std::optional<Step>(Step{StepOutcome::progress, 0}) : std::nullopt;
 }
 
 } // namespace
-
-bool remote_retry_pending(int64_t id) {
-    return remote_backoff.failing(id);
-}
 
 Step run_cutover_step(int64_t id) {
     // First its remote targets (their own transaction: a server down must
     // not keep the old bound from being validated here).
     const std::optional<Step> remote = tend_remote_targets(id);
+    bool remote_cutover = false; // a cutover onto other servers was tried
     auto step = in_transaction(
         "pg_presplit: cutting over or validating", Isolation::read_committed, [&]() -> Step {
             auto plan = catalog::load_plan(id, /*lock=*/true);
@@ -278,6 +256,13 @@ Step run_cutover_step(int64_t id) {
                 return {};
             if (plan->state == core::PlanState::switching && plan->switch_requested && plan->ramp &&
                 !plan->paused && plan->new_channel_weight.value_or(0) >= 100) {
+                // Onto other servers: one of the remote steps (their
+                // back-off, their events).
+                if (catalog::has_remote_targets(id)) {
+                    if (const int64_t wait_ms = remote_retry_wait_ms(id); wait_ms > 0)
+                        return {StepOutcome::idle, wait_ms};
+                    remote_cutover = true;
+                }
                 switchover::cut_over(migration::load_layout(*plan));
                 return {StepOutcome::progress, 0};
             }
@@ -286,6 +271,11 @@ Step run_cutover_step(int64_t id) {
                 return {StepOutcome::progress, 0};
             return {};
         });
+    if (remote_cutover) {
+        if (!step.ok)
+            return remote_step_failed(id, step.error, step.sqlstate, step.interrupted);
+        remote_step_succeeded(id);
+    }
     const Step local = step_outcome(id, step, /*may_fail_plan=*/false);
     if (local.outcome == StepOutcome::progress || !remote)
         return local;

@@ -31,10 +31,4 @@ bool resync_lost_remote_targets();
 // back-off while another server is down, event remote_split_retry).
 Step run_cutover_step(int64_t id);
 
-// Whether the plan's last remote step failed: its plan worker stays (with
-// its back-off) until one succeeds, even while the plan looks as if it had
-// nothing to do (an apply worker that only tries to connect to a server that
-// is down counts as running).
-bool remote_retry_pending(int64_t id);
-
 } // namespace presplit::worker

@@ -81,7 +81,7 @@ TEST(PlanWork, AfterTheCutoverOnlyTheValidationScan) {
     EXPECT_EQ(work_for(cut_over, false), PlanWork::plan_worker);
 }
 
-TEST(PlanWork, ARemoteTargetsReverseDirectionIsTendedAfterTheCutoverAndDroppedAfterARollback) {
+TEST(PlanWork, ARemoteTargetsReplicationIsTendedAfterTheCutoverAndDroppedAfterItEnds) {
     PlanFacts cut_over = facts(PlanState::cut_over);
     cut_over.remote_reverse_work = true;
     EXPECT_EQ(work_for(cut_over, true), PlanWork::plan_worker);
@@ -92,8 +92,12 @@ TEST(PlanWork, ARemoteTargetsReverseDirectionIsTendedAfterTheCutoverAndDroppedAf
     failed.remote_reverse_work = true;
     EXPECT_EQ(work_for(failed, false), PlanWork::plan_worker);
     PlanFacts finalized = facts(PlanState::finalized);
+    // What a server lost during finalize kept.
     finalized.remote_reverse_work = true;
-    EXPECT_EQ(work_for(finalized, false), PlanWork::none);
+    EXPECT_EQ(work_for(finalized, false), PlanWork::plan_worker);
+    PlanFacts cancelled = facts(PlanState::cancelled);
+    cancelled.remote_reverse_work = true;
+    EXPECT_EQ(work_for(cancelled, false), PlanWork::none);
 }
 
 TEST(PlanWork, FinishedPlansHaveNoWork) {
