@@ -191,7 +191,14 @@ void create_remote_targets(const migration::PlanLayout& layout) {
     }
 }
 
-bool subscribe_remote_targets(const migration::PlanLayout& layout) {
+bool remote_copy_would_start(const migration::PlanLayout& layout) {
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server && !local_slot_exists(name_of(layout, shadow)))
+            return true;
+    return false;
+}
+
+bool subscribe_remote_targets(const migration::PlanLayout& layout, const std::string& start_note) {
     struct Subscribed {
         const migration::ShadowLayout* shadow;
         std::optional<std::string> resync; // what was gone, when copied again
@@ -240,7 +247,8 @@ bool subscribe_remote_targets(const migration::PlanLayout& layout) {
                            target_label(layout, shadow) + ": subscription " +
                                name_of(layout, shadow) +
                                " created there; its initial table sync copies the rows now "
-                               "(paced by presplit.backfill_max_rows_per_second)");
+                               "(paced by presplit.backfill_max_rows_per_second)" +
+                               (start_note.empty() ? "" : "; " + start_note));
     }
     return !created.empty();
 }

@@ -61,7 +61,13 @@ void create_remote_targets(const migration::PlanLayout& layout);
 // subscriptions, and re-syncs a target whose slot here is gone (its
 // subscription dropped, its table there truncated and copied again by a new
 // one, verified again; event remote_target_resync). True if it created one.
-bool subscribe_remote_targets(const migration::PlanLayout& layout);
+// start_note, if any, is added to each remote_copy_started event.
+bool subscribe_remote_targets(const migration::PlanLayout& layout,
+                              const std::string& start_note = "");
+
+// Whether subscribe_remote_targets would create a subscription (a remote
+// target without its slot here): a copy would start. Looks only here.
+bool remote_copy_would_start(const migration::PlanLayout& layout);
 
 enum class RemoteCheck {
     none,     // every remote target is verified (or there is none)
