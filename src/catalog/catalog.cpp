@@ -463,6 +463,26 @@ void set_copy_held(int64_t id, bool held) {
           {std::to_string(id), held ? "true" : "false"});
 }
 
+bool copy_follows_windows(int64_t id) {
+    if (!has_prediction_catalog())
+        return false;
+    return store_scalar("SELECT origin = 'predicted' AND NOT switch_requested"
+                        "  FROM presplit.plan WHERE id = $1::bigint",
+                        {std::to_string(id)}) == "t";
+}
+
+std::vector<core::TimeWindow> stored_offpeak_windows() {
+    std::vector<core::TimeWindow> windows;
+    if (!has_prediction_catalog())
+        return windows;
+    for (const auto& row : store("SELECT extract(epoch FROM starts)::bigint,"
+                                 "       extract(epoch FROM ends)::bigint"
+                                 "  FROM presplit.offpeak_window ORDER BY starts")
+                               .rows)
+        windows.push_back({std::stoll(*row[0]), std::stoll(*row[1]), std::nan("")});
+    return windows;
+}
+
 void set_split_kind(int64_t id, const std::string& kind) {
     if (!has_prediction_catalog())
         return; // (no predicted plans on a 0.1.0 catalog)

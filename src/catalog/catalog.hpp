@@ -153,6 +153,13 @@ void add_copy_measure(int64_t id, double bytes, double seconds);
 // The copy measures of the plans whose backfill finished, newest first (at
 // most `limit`): what the predictive manager's copy rate is measured from.
 std::vector<core::CopyMeasure> recent_copy_measures(size_t limit);
+// Whether windows restrict when the plan's copy to another server starts:
+// a predicted plan whose switch nobody asked for yet (a manual plan, or one
+// split_partition took over, copies at once). False on a 0.1.0 catalog.
+bool copy_follows_windows(int64_t id);
+// The off-peak windows of the manager's last round (presplit.offpeak_window,
+// model-clock seconds), sorted.
+std::vector<core::TimeWindow> stored_offpeak_windows();
 void set_paused(int64_t id, bool paused);
 // Sets the channels to old = 100 - weight, new = weight (creating them).
 void set_new_channel_weight(int64_t id, int weight);

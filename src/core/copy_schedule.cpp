@@ -182,4 +182,117 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
     return s;
 }
 
+RemoteCopyEstimate estimate_remote_copy(double rows, double bytes, double max_rows_per_second,
+                                        const CopyRate& rate, double clock_rate) {
+    RemoteCopyEstimate e;
+    const bool by_cap = max_rows_per_second > 0 && rows > 0;
+    const bool by_rate = bytes > 0 && rate.wall_bytes_per_second > 0;
+    char buf[160];
+    double wall = 0;
+    if (by_cap) {
+        wall = rows / max_rows_per_second;
+        std::snprintf(buf, sizeof buf,
+                      "%.0f rows of the partition at presplit.backfill_max_rows_per_second = %g",
+                      rows, max_rows_per_second);
+        e.reason = buf;
+        // The cap is the most it gets: a slower measured rate wins.
+        if (by_rate && rate.measured && bytes / rate.wall_bytes_per_second > wall) {
+            wall = bytes / rate.wall_bytes_per_second;
+            e.reason += ", slower at the " + rate.reason;
+        }
+    } else if (by_rate) {
+        wall = bytes / rate.wall_bytes_per_second;
+        e.reason = megabytes_text(bytes) + " of the partition at the " + rate.reason;
+    } else {
+        e.reason = "neither the partition's row count (ANALYZE it) nor its size is known";
+        return e;
+    }
+    const double clock = clock_rate >= 1 ? clock_rate : 1;
+    e.seconds = wall * clock;
+    if (clock > 1) {
+        std::snprintf(buf, sizeof buf, "; %.3g s of wall time at clock rate %g", wall, clock);
+        e.reason += buf;
+    }
+    return e;
+}
+
+const char* to_string(RemoteStartVerdict verdict) {
+    switch (verdict) {
+    case RemoteStartVerdict::start:
+        return "start";
+    case RemoteStartVerdict::start_long:
+        return "start_long";
+    case RemoteStartVerdict::wait:
+        return "wait";
+    }
+    return "start";
+}
+
+RemoteCopyStart decide_remote_copy_start(const RemoteCopyEstimate& estimate, int64_t now,
+                                         const std::vector<TimeWindow>& windows,
+                                         const RemoteStartOptions& options) {
+    RemoteCopyStart r;
+    if (!(estimate.seconds > 0)) {
+        r.reason = "no estimate of its length (" + estimate.reason + "): it starts now";
+        return r;
+    }
+    const double factor = std::max(1.0, options.safety_factor);
+    const double planned = std::ceil(estimate.seconds * factor);
+    r.copy_seconds = planned > 1e15 ? int64_t{1000000000000000} : static_cast<int64_t>(planned);
+    if (windows.empty()) {
+        r.reason = "no off-peak window known: it starts now";
+        return r;
+    }
+    const size_t current = window_at(windows, now);
+    if (current != kNoWindow)
+        r.window_left_seconds = windows[current].ends - now;
+    size_t next = kNoWindow;
+    for (size_t i = 0; i < windows.size(); ++i)
+        if (windows[i].starts > now) {
+            if (next == kNoWindow)
+                next = i;
+            r.longest_window_seconds = std::max(r.longest_window_seconds, windows[i].seconds());
+        }
+    char factor_text[32];
+    std::snprintf(factor_text, sizeof factor_text, " x%.1f = ", factor);
+    const std::string numbers =
+        "estimated " + hours_text(static_cast<int64_t>(std::ceil(estimate.seconds))) + factor_text +
+        hours_text(r.copy_seconds) + " (" + estimate.reason + "), " +
+        (current != kNoWindow ? hours_text(r.window_left_seconds) + " left in this window"
+                              : std::string("outside the off-peak windows"));
+    const std::string longest_text =
+        r.longest_window_seconds > 0
+            ? "the longest whole window ahead lasts " + hours_text(r.longest_window_seconds)
+            : std::string("no whole window ahead is known");
+    if (current != kNoWindow && r.copy_seconds <= r.window_left_seconds) {
+        r.reason = "fits in this window: " + numbers;
+        return r;
+    }
+    const bool longer_than_windows = r.copy_seconds > r.longest_window_seconds;
+    if (longer_than_windows && current != kNoWindow) {
+        const int64_t slack =
+            std::min(options.window_start_slack_seconds, r.longest_window_seconds / 4);
+        if (r.window_left_seconds >= r.longest_window_seconds - slack) {
+            r.verdict = RemoteStartVerdict::start_long;
+            r.reason = "longer than any whole window (" + longest_text +
+                       "): it starts at this window's start and runs past its end, paced; " +
+                       numbers;
+            return r;
+        }
+    }
+    if (next == kNoWindow) {
+        r.reason = "no off-peak window ahead is known: it starts now; " + numbers;
+        return r;
+    }
+    r.verdict = RemoteStartVerdict::wait;
+    r.wait_until = windows[next].starts;
+    r.reason =
+        "waits for the next off-peak window, in " + hours_text(r.wait_until - now) + ": " +
+        (longer_than_windows
+             ? "longer than any whole window (" + longest_text + "), it starts at a window's start"
+             : std::string("it does not fit in what is left of this window")) +
+        "; " + numbers;
+    return r;
+}
+
 } // namespace presplit::core

@@ -99,4 +99,61 @@ std::string hours_text(int64_t seconds);
 int64_t finish_after_window_time(const std::vector<TimeWindow>& windows, int64_t from,
                                  int64_t seconds);
 
+// --- when a remote target's copy may start ----------------------------------
+//
+// A remote target's copy is PostgreSQL's initial table sync: one COPY in one
+// transaction, paced but never held, and lost if stopped
+// (docs/multi_server.md, "Throttling the remote copy"). So where off-peak
+// windows restrict a copy (a predicted plan's), it starts inside a window
+// only if its estimate fits in what is left of the window; otherwise at the
+// start of the next window. A copy longer than any whole window ahead
+// starts at a window's start (it overruns that window in any case).
+
+// The copy's estimated length on the model clock.
+struct RemoteCopyEstimate {
+    double seconds = 0; // 0: nothing to estimate with
+    std::string reason; // the numbers, in words
+};
+
+// rows, bytes: the source partition's (a remote target copies its range of
+// it, so this is an upper bound); 0 when unknown. max_rows_per_second:
+// presplit.backfill_max_rows_per_second (0: no cap), which paces the copy;
+// rate: the local backfill's copy rate (copy_rate(), measured or assumed).
+// With a cap, rows over the cap, or the measured rate if it is slower;
+// without one, bytes over the rate. Wall seconds times clock_rate.
+RemoteCopyEstimate estimate_remote_copy(double rows, double bytes, double max_rows_per_second,
+                                        const CopyRate& rate, double clock_rate);
+
+enum class RemoteStartVerdict {
+    start,      // fits in what is left of the window (or nothing restricts it)
+    start_long, // longer than any whole window ahead: starts at this window's start
+    wait,       // waits for the next window's start
+};
+const char* to_string(RemoteStartVerdict verdict);
+
+struct RemoteStartOptions {
+    double safety_factor = 1.5; // plan for this many times the estimate (CopyOptions's)
+    // A copy longer than any window starts when what is left of this window
+    // is at least the longest whole window ahead less this much (at most a
+    // quarter of it): the worker sees a window begin a round or two late.
+    int64_t window_start_slack_seconds = 3600;
+};
+
+struct RemoteCopyStart {
+    RemoteStartVerdict verdict = RemoteStartVerdict::start;
+    int64_t copy_seconds = 0;           // the estimate x safety factor (0: no estimate)
+    int64_t window_left_seconds = 0;    // of the window now (0: outside any)
+    int64_t longest_window_seconds = 0; // the longest whole window starting after now
+    int64_t wait_until = 0;             // wait: the next window's start
+    std::string reason;                 // the numbers, in words
+
+    bool starts() const { return verdict != RemoteStartVerdict::wait; }
+};
+
+// windows: sorted, disjoint, from the last round on (offpeak.hpp); empty:
+// none known, nothing restricts the copy. Pure.
+RemoteCopyStart decide_remote_copy_start(const RemoteCopyEstimate& estimate, int64_t now,
+                                         const std::vector<TimeWindow>& windows,
+                                         const RemoteStartOptions& options);
+
 } // namespace presplit::core

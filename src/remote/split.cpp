@@ -193,7 +193,15 @@ void create_remote_targets(const migration::PlanLayout& layout) {
     }
 }
 
-Subscribing subscribe_remote_targets(const migration::PlanLayout& layout) {
+bool remote_copy_would_start(const migration::PlanLayout& layout) {
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server && !local_slot_exists(name_of(layout, shadow)))
+            return true;
+    return false;
+}
+
+Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
+                                     const std::string& start_note) {
     struct Subscribed {
         const migration::ShadowLayout* shadow;
         std::optional<std::string> resync; // what was lost ("... was gone"), when copied again
@@ -261,7 +269,8 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout) {
                            target_label(layout, shadow) + ": subscription " +
                                name_of(layout, shadow) +
                                " created there; its initial table sync copies the rows now "
-                               "(paced by presplit.backfill_max_rows_per_second)");
+                               "(paced by presplit.backfill_max_rows_per_second)" +
+                               (start_note.empty() ? "" : "; " + start_note));
     }
     for (const migration::ShadowLayout* shadow : enabled)
         catalog::log_event(layout.plan.id, layout.source, "remote_target_repaired",

@@ -71,8 +71,14 @@ enum class Subscribing {
 // here) -- : what is left of its subscription and slot dropped, its table
 // there truncated and copied again by a new subscription, verified again;
 // event remote_target_resync. A subscription there found disabled is
-// enabled again (remote_target_repaired).
-Subscribing subscribe_remote_targets(const migration::PlanLayout& layout);
+// enabled again (remote_target_repaired). start_note, if any, is added to
+// each remote_copy_started event.
+Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
+                                     const std::string& start_note = "");
+
+// Whether subscribe_remote_targets would create a subscription (a remote
+// target without its slot here): a copy would start. Looks only here.
+bool remote_copy_would_start(const migration::PlanLayout& layout);
 
 enum class RemoteCheck {
     none,     // every remote target is verified (or there is none)

@@ -2,6 +2,8 @@
 
 #include "catalog/catalog.hpp"
 #include "config.hpp"
+#include "core/copy_schedule.hpp"
+#include "core/prediction_policy.hpp"
 #include "core/retry_backoff.hpp"
 #include "core/text_array.hpp"
 #include "core/throttle.hpp"
@@ -34,6 +36,8 @@ namespace presplit::worker {
 namespace {
 
 constexpr int kMaxConsecutiveErrors = 5;
+// Recent copies the copy rate is measured from, as the predictive manager's.
+constexpr size_t kCopyMeasures = 5;
 std::map<int64_t, int> consecutive_errors;
 constexpr int kConflictBatches = 8;
 std::map<int64_t, int> skip_conflicts_for;
@@ -58,22 +62,34 @@ core::ThrottleSettings throttle_settings() {
 // in this process (one estimate per copy, not per batch).
 std::map<int64_t, double> bytes_per_row;
 
+// The source's estimated rows (0 while never analyzed or vacuumed) and its
+// total bytes (indexes and TOAST included).
+struct SourceSize {
+    double rows = 0;
+    double bytes = 0;
+};
+
+SourceSize source_size(Oid source) {
+    return pg::call([&] {
+        SourceSize size;
+        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(source));
+        if (!HeapTupleIsValid(tuple))
+            return size;
+        size.rows = std::max(
+            0.0, static_cast<double>(reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->reltuples));
+        ReleaseSysCache(tuple);
+        size.bytes = static_cast<double>(
+            DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(source))));
+        return size;
+    });
+}
+
 double source_bytes_per_row(int64_t plan_id, Oid source) {
     auto known = bytes_per_row.find(plan_id);
     if (known != bytes_per_row.end())
         return known->second;
-    const double per_row = pg::call([&] {
-        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(source));
-        if (!HeapTupleIsValid(tuple))
-            return 0.0;
-        const double rows = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->reltuples;
-        ReleaseSysCache(tuple);
-        if (!(rows > 0))
-            return 0.0;
-        return static_cast<double>(DatumGetInt64(
-                   DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(source)))) /
-               rows;
-    });
+    const SourceSize size = source_size(source);
+    const double per_row = size.rows > 0 ? size.bytes / size.rows : 0.0;
     if (per_row > 0)
         bytes_per_row[plan_id] = per_row;
     return per_row;
@@ -186,8 +202,35 @@ int64_t now_ms() {
     return GetCurrentTimestamp() / 1000;
 }
 
+// When windows restrict the copy (a predicted plan's, the manager in
+// prepare or split): whether a remote copy may start now, for its estimate
+// (core::decide_remote_copy_start; the manager released the copy inside a
+// window, but PostgreSQL's table sync is not held when the window ends).
+// nullopt: nothing restricts it.
+std::optional<core::RemoteCopyStart> windowed_remote_start(const migration::PlanLayout& layout) {
+    const auto mode = static_cast<core::PredictMode>(config::predict_mode);
+    if ((mode != core::PredictMode::prepare && mode != core::PredictMode::split) ||
+        !catalog::copy_follows_windows(layout.plan.id))
+        return std::nullopt;
+    const SourceSize size = source_size(layout.plan.source);
+    core::CopyRateOptions rate_options;
+    rate_options.clock_rate = config::clock_rate;
+    const core::CopyRate rate =
+        core::copy_rate(catalog::recent_copy_measures(kCopyMeasures), rate_options);
+    const core::RemoteCopyEstimate estimate = core::estimate_remote_copy(
+        size.rows, size.bytes, config::backfill_max_rows_per_second, rate, config::clock_rate);
+    return core::decide_remote_copy_start(estimate, pg::model_now_seconds(),
+                                          catalog::stored_offpeak_windows(),
+                                          core::RemoteStartOptions{});
+}
+
+// The wait a plan's remote copy was last said to have (its next window's
+// start), so that it is said once per window.
+std::map<int64_t, int64_t> remote_wait_said;
+
 // Their subscriptions, whose initial table synchronisation copies the rows
-// (presplit.backfill_paused and a held copy keep them from starting; once
+// (presplit.backfill_paused and a held copy keep them from starting, and
+// windows that restrict it keep it from starting unless it fits; once
 // started, the copy is paced by remote/copy_throttle.hpp, not held), and
 // the subscriptions there that no longer feed their slot here (re-synced).
 // nullopt: nothing to do, or the step backs off (the local copy goes on
@@ -198,36 +241,59 @@ std::optional<Step> subscribe_step(int64_t id) {
         return std::nullopt;
     if (remote_retry_wait_ms(id) > 0)
         return std::nullopt;
+    enum class Subscribed { none, looked, created, waiting, waiting_copied };
     // Its own transaction, writing nothing before the subscriptions exist:
     // creating a slot waits for every transaction that has an xid.
-    auto subscribed =
-        in_transaction("pg_presplit: subscribing remote targets", Isolation::read_committed,
-                       [&]() -> remote::Subscribing {
-                           auto plan = catalog::load_plan(id, /*lock=*/false);
-                           if (!plan || !core::in_backfill(plan->state))
-                               return remote::Subscribing::nothing;
-                           const migration::PlanLayout layout = migration::load_layout(*plan);
-                           has_remote_targets[id] = remote::has_remote_targets(layout);
-                           if (!has_remote_targets[id])
-                               return remote::Subscribing::nothing;
-                           const remote::Subscribing done =
-                               remote::subscribe_remote_targets(layout);
-                           if (done != remote::Subscribing::acted)
-                               return done;
-                           // Cancelled meanwhile: its clean-up did not see
-                           // this subscription.
-                           plan = catalog::load_plan(id, /*lock=*/false);
-                           if (!plan || core::is_terminal(plan->state))
-                               remote::drop_remote_targets(layout, /*drop_tables=*/false);
-                           return done;
-                       });
+    auto subscribed = in_transaction(
+        "pg_presplit: subscribing remote targets", Isolation::read_committed, [&]() -> Subscribed {
+            auto plan = catalog::load_plan(id, /*lock=*/false);
+            if (!plan || !core::in_backfill(plan->state))
+                return Subscribed::none;
+            const migration::PlanLayout layout = migration::load_layout(*plan);
+            has_remote_targets[id] = remote::has_remote_targets(layout);
+            if (!has_remote_targets[id])
+                return Subscribed::none;
+            std::string start_note;
+            if (remote::remote_copy_would_start(layout))
+                if (const auto start = windowed_remote_start(layout)) {
+                    if (!start->starts()) {
+                        auto said = remote_wait_said.find(id);
+                        if (said == remote_wait_said.end() || said->second != start->wait_until) {
+                            catalog::log_event(id, layout.source, "remote_copy_waiting",
+                                               "the copy to the other server " + start->reason);
+                            remote_wait_said[id] = start->wait_until;
+                        }
+                        return plan->backfill_done ? Subscribed::waiting_copied
+                                                   : Subscribed::waiting;
+                    }
+                    if (start->verdict == core::RemoteStartVerdict::start_long)
+                        start_note = start->reason;
+                }
+            const remote::Subscribing done = remote::subscribe_remote_targets(layout, start_note);
+            if (done != remote::Subscribing::acted)
+                return done == remote::Subscribing::looked ? Subscribed::looked : Subscribed::none;
+            remote_wait_said.erase(id);
+            // Cancelled meanwhile: its clean-up did not see this subscription.
+            plan = catalog::load_plan(id, /*lock=*/false);
+            if (!plan || core::is_terminal(plan->state))
+                remote::drop_remote_targets(layout, /*drop_tables=*/false);
+            return Subscribed::created;
+        });
     if (!subscribed.ok)
         return remote_step_failed(id, subscribed.error, subscribed.sqlstate,
                                   subscribed.interrupted);
-    if (subscribed.value != remote::Subscribing::nothing)
+    if (subscribed.value == Subscribed::looked || subscribed.value == Subscribed::created)
         remote_step_succeeded(id);
-    if (subscribed.value == remote::Subscribing::acted)
+    switch (subscribed.value) {
+    case Subscribed::created:
         return Step{StepOutcome::progress, 0};
+    case Subscribed::waiting_copied: // nothing else to do until it starts
+        return Step{StepOutcome::idle, config::worker_naptime_ms};
+    case Subscribed::none:
+    case Subscribed::looked:
+    case Subscribed::waiting:
+        break;
+    }
     return std::nullopt;
 }
 

@@ -113,12 +113,14 @@ std::map<int64_t, std::string> waiting;
 
 // The plans with work that the worker may advance now (worker/readiness.hpp),
 // oldest first, with who does it; the others wait, with a line in the server
-// log.
-std::vector<std::pair<int64_t, core::PlanWork>> plans_ready_for_work() {
+// log. copying: whether any plan is copying (preparing, backfilling), ready
+// or not.
+std::vector<std::pair<int64_t, core::PlanWork>> plans_ready_for_work(bool& copying) {
     std::vector<std::pair<int64_t, core::PlanWork>> ready;
     std::map<int64_t, std::string> still_waiting;
     for (const auto& [id, facts] :
          catalog::plans_needing_work(migration::old_bound_constraint_name())) {
+        copying |= core::in_backfill(facts.state);
         // Even a plan with nothing to do now: a DBA learns that its capture
         // is gone before it has work again.
         std::optional<std::string> missing = missing_for_work(id);
@@ -190,8 +192,14 @@ void run_manager_if_due() {
 
 struct WorkFound {
     bool extension_present = false;
+    bool copying = false; // a plan is preparing or backfilling
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
 };
+
+// Whether the last round published limits for remote copies: a round with
+// no plan copying and no move skips the limits' catalog query
+// (publish_remote_copy_limits), once they are cleared.
+bool copy_limits_published = false;
 
 // Moves whose step failed wait before the next try (core/retry_backoff.hpp).
 core::RetryBackoff move_backoff;
@@ -246,7 +254,7 @@ int64_t run_round() {
         work.extension_present =
             pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
         if (work.extension_present)
-            work.plans = plans_ready_for_work();
+            work.plans = plans_ready_for_work(work.copying);
         return work;
     });
     publish_heartbeat(found.ok && found.value.extension_present);
@@ -267,8 +275,6 @@ int64_t run_round() {
         pause_ms = 0;
     if (found.value.extension_present && !shutdown_requested() && publish_remote_lags())
         pause_ms = std::min<int64_t>(pause_ms, 1000); // routing needs a fresh lag
-    if (found.value.extension_present && !shutdown_requested() && publish_remote_copy_limits())
-        pause_ms = std::min<int64_t>(pause_ms, 1000); // a paced copy needs fresh limits
     for (const auto& [id, work] : found.value.plans) {
         if (work != core::PlanWork::supervisor || shutdown_requested())
             continue;
@@ -284,6 +290,15 @@ int64_t run_round() {
             pause_ms = 0;
         else if (any_moves)
             pause_ms = std::min<int64_t>(pause_ms, 200); // a copy to watch
+    }
+    // Published while a copy may run (a plan copying, a move: after the
+    // moves' step, so that a new move's subscription is paced from this
+    // round on), and once more after, to clear them.
+    if (found.value.extension_present && !shutdown_requested() &&
+        (found.value.copying || any_moves || copy_limits_published)) {
+        copy_limits_published = publish_remote_copy_limits();
+        if (copy_limits_published)
+            pause_ms = std::min<int64_t>(pause_ms, 1000); // a paced copy needs fresh limits
     }
     return pause_ms;
 }

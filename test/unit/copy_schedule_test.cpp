@@ -164,3 +164,126 @@ TEST(CopyRate, OnTheModelClock) {
     EXPECT_NE(r.reason.find("1000 bytes per model second at clock rate 1440"), std::string::npos)
         << r.reason;
 }
+
+namespace {
+
+RemoteCopyEstimate hours_of_copy(double hours) {
+    RemoteCopyEstimate e;
+    e.seconds = hours * H;
+    e.reason = "test";
+    return e;
+}
+
+RemoteStartOptions no_safety() {
+    RemoteStartOptions o;
+    o.safety_factor = 1;
+    return o;
+}
+
+} // namespace
+
+TEST(RemoteCopyStart, StartsWhenTheEstimateFitsInWhatIsLeftOfTheWindow) {
+    auto w = nights(3); // 01:00-05:00
+    // 02:00, 3 h left: a 2 h copy starts, a 2 h copy x1.5 too.
+    RemoteCopyStart r =
+        decide_remote_copy_start(hours_of_copy(2), kMidnight + 2 * H, w, no_safety());
+    EXPECT_EQ(r.verdict, RemoteStartVerdict::start) << r.reason;
+    EXPECT_EQ(r.window_left_seconds, 3 * H);
+    EXPECT_EQ(r.longest_window_seconds, 4 * H);
+    EXPECT_NE(r.reason.find("fits in this window"), std::string::npos) << r.reason;
+    r = decide_remote_copy_start(hours_of_copy(2), kMidnight + 2 * H, w, RemoteStartOptions{});
+    EXPECT_EQ(r.copy_seconds, 3 * H);
+    EXPECT_TRUE(r.starts()) << r.reason;
+}
+
+TEST(RemoteCopyStart, WaitsForTheNextWindowWhenWhatIsLeftIsTooShort) {
+    auto w = nights(3);
+    // 04:00, 1 h left; 2 h x1.5 = 3 h fits tomorrow's 4 h: wait until 01:00.
+    RemoteCopyStart r =
+        decide_remote_copy_start(hours_of_copy(2), kMidnight + 4 * H, w, RemoteStartOptions{});
+    ASSERT_EQ(r.verdict, RemoteStartVerdict::wait) << r.reason;
+    EXPECT_FALSE(r.starts());
+    EXPECT_EQ(r.wait_until, kMidnight + kDaySeconds + H);
+    EXPECT_EQ(r.copy_seconds, 3 * H);
+    EXPECT_EQ(r.window_left_seconds, H);
+    // The numbers, in words: the estimate, the window left, when it starts.
+    EXPECT_NE(r.reason.find("in 21.0 h"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find("does not fit in what is left"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find("estimated 2.0 h x1.5 = 3.0 h (test), 1.0 h left in this window"),
+              std::string::npos)
+        << r.reason;
+    // At that window's start it fits.
+    r = decide_remote_copy_start(hours_of_copy(2), r.wait_until, w, RemoteStartOptions{});
+    EXPECT_EQ(r.verdict, RemoteStartVerdict::start) << r.reason;
+    // Outside the windows: the next one's start.
+    r = decide_remote_copy_start(hours_of_copy(1), kMidnight + 12 * H, w, RemoteStartOptions{});
+    EXPECT_EQ(r.verdict, RemoteStartVerdict::wait);
+    EXPECT_EQ(r.wait_until, kMidnight + kDaySeconds + H);
+    EXPECT_NE(r.reason.find("outside the off-peak windows"), std::string::npos) << r.reason;
+}
+
+TEST(RemoteCopyStart, ALongerCopyThanAnyWindowStartsAtAWindowsStart) {
+    auto w = nights(3);
+    // 10 h: no 4 h window holds it. At 01:00 (or up to an hour later: a
+    // quarter of the window here) it starts and says so; at 02:30 it waits.
+    RemoteCopyStart r = decide_remote_copy_start(hours_of_copy(10), kMidnight + H, w, no_safety());
+    EXPECT_EQ(r.verdict, RemoteStartVerdict::start_long) << r.reason;
+    EXPECT_TRUE(r.starts());
+    EXPECT_NE(r.reason.find("longer than any whole window (the longest whole window ahead lasts "
+                            "4.0 h): it starts at this window's start"),
+              std::string::npos)
+        << r.reason;
+    EXPECT_EQ(
+        decide_remote_copy_start(hours_of_copy(10), kMidnight + 2 * H, w, no_safety()).verdict,
+        RemoteStartVerdict::start_long);
+    r = decide_remote_copy_start(hours_of_copy(10), kMidnight + 2 * H + H / 2, w, no_safety());
+    ASSERT_EQ(r.verdict, RemoteStartVerdict::wait) << r.reason;
+    EXPECT_EQ(r.wait_until, kMidnight + kDaySeconds + H);
+    EXPECT_NE(r.reason.find("it starts at a window's start"), std::string::npos) << r.reason;
+    // The last window known: it starts (no later one to wait for).
+    auto one = nights(1);
+    EXPECT_EQ(
+        decide_remote_copy_start(hours_of_copy(10), kMidnight + 3 * H, one, no_safety()).verdict,
+        RemoteStartVerdict::start_long);
+}
+
+TEST(RemoteCopyStart, NothingRestrictsItWithoutWindowsOrAnEstimate) {
+    auto w = nights(2);
+    RemoteCopyStart r = decide_remote_copy_start(hours_of_copy(5), kMidnight + 12 * H, {}, {});
+    EXPECT_EQ(r.verdict, RemoteStartVerdict::start);
+    EXPECT_NE(r.reason.find("no off-peak window known"), std::string::npos) << r.reason;
+    r = decide_remote_copy_start(RemoteCopyEstimate{0, "nothing known"}, kMidnight + 12 * H, w, {});
+    EXPECT_EQ(r.verdict, RemoteStartVerdict::start);
+    EXPECT_NE(r.reason.find("no estimate of its length (nothing known)"), std::string::npos);
+    // Outside the windows, none ahead: now.
+    EXPECT_EQ(
+        decide_remote_copy_start(hours_of_copy(1), kMidnight + 3 * kDaySeconds, w, {}).verdict,
+        RemoteStartVerdict::start);
+}
+
+TEST(RemoteCopyEstimate, TheCapOrTheSlowerMeasuredRateOnTheModelClock) {
+    CopyRate assumed;
+    assumed.wall_bytes_per_second = 2e6;
+    assumed.reason = "copy rate assumed";
+    // 20000 rows at 4000 rows/s: 5 s; at clock rate 1440, 7200 model seconds.
+    RemoteCopyEstimate e = estimate_remote_copy(20000, 1e6, 4000, assumed, 1440);
+    EXPECT_DOUBLE_EQ(e.seconds, 7200);
+    EXPECT_NE(e.reason.find("20000 rows of the partition at "
+                            "presplit.backfill_max_rows_per_second = 4000"),
+              std::string::npos)
+        << e.reason;
+    EXPECT_NE(e.reason.find("clock rate 1440"), std::string::npos) << e.reason;
+    // A measured rate slower than the cap wins; an assumed one does not.
+    CopyRate measured = assumed;
+    measured.measured = true;
+    measured.wall_bytes_per_second = 1e5;
+    EXPECT_DOUBLE_EQ(estimate_remote_copy(20000, 1e6, 4000, measured, 1).seconds, 10);
+    EXPECT_DOUBLE_EQ(estimate_remote_copy(20000, 1e8, 4000, assumed, 1).seconds, 5);
+    // No cap: the size at the rate; no row count: the same.
+    EXPECT_DOUBLE_EQ(estimate_remote_copy(20000, 1e6, 0, measured, 1).seconds, 10);
+    EXPECT_DOUBLE_EQ(estimate_remote_copy(0, 1e6, 4000, measured, 1).seconds, 10);
+    // Nothing known: no estimate.
+    e = estimate_remote_copy(0, 0, 4000, measured, 1);
+    EXPECT_EQ(e.seconds, 0);
+    EXPECT_NE(e.reason.find("ANALYZE"), std::string::npos);
+}

@@ -1,0 +1,182 @@
+# A predicted split onto another server starts its remote copy (the
+# subscription, whose table sync copies the rows in one transaction, and is
+# not held when the window ends) inside an off-peak window only when its
+# estimate fits in what is left of the window. Two servers, presplit.predict
+# = 'prepare', presplit.predict_servers = 'node2', a clock 1440 times faster
+# than the wall (a day lasts a minute), presplit.backfill_max_rows_per_second
+# = 2500: hot_0's 20000 rows take 8 wall seconds, 3.2 simulated hours, 4.8
+# with the 1.5 safety factor. The reads of hot_0 grow towards the load
+# threshold (as in 033_remote_prediction.pl).
+#   1. The maintenance window is kept hours ahead of the model clock until
+#      the plan shows: it is made with its copy held, nothing subscribed.
+#   2. The window is then kept around the model clock's hour (from an hour
+#      before to four after: 5 h long, at most 4 h left): once the manager
+#      releases the copy, the worker does not start the remote copy and
+#      says why (remote_copy_waiting: the estimate and the window left).
+#   3. A window of 10 h that starts two hours ahead: the copy starts inside
+#      it and the plan reaches synced with every row of the upper piece on
+#      node2; cancelled, nothing is left on either server.
+# Nothing is timed: the test waits for conditions.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use PresplitTest;
+use IPC::Run;
+use Test::More tests => 10;
+
+my $rate = 1440;
+my ($node1, $node2) = presplit_server_pair(qq{
+timezone = 'UTC'
+log_timezone = 'UTC'
+presplit.naptime = 200
+presplit.backfill_batch_size = 5000
+presplit.backfill_max_rows_per_second = 2500
+presplit.analyzer_sample_every = 1
+presplit.clock_rate = $rate
+presplit.analyzer_key_half_life = '6h'
+presplit.predict = 'prepare'
+presplit.split_load_threshold = 0.1
+presplit.prediction_horizon = '24h'
+presplit.maintenance_window = '01:00-02:00'
+presplit.predict_servers = 'node2'
+});
+# A table with foreign partitions has no unique index of its own. ANALYZE:
+# the estimate counts the partition's rows (pg_class.reltuples).
+$node1->safe_psql('postgres', q{
+CREATE TABLE hot (id bigint NOT NULL, v int NOT NULL DEFAULT 0) PARTITION BY RANGE (id);
+CREATE TABLE hot_0 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (100000);
+CREATE TABLE hot_1 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (100000) TO (200000);
+INSERT INTO hot (id, v) SELECT g, g % 7 FROM generate_series(0, 19999) g;
+INSERT INTO hot (id) SELECT g FROM generate_series(100000, 101999) g;
+ANALYZE hot;
+SELECT presplit.manage('hot');
+});
+
+# The reads of hot_0's keys: 10, 20, ... 250 per wall second, 8 s each,
+# then 250 (the threshold of 0.1 per simulated second is 144 per wall second).
+my $dir = PostgreSQL::Test::Utils::tempdir();
+open my $fh, '>', "$dir/hot.sql" or die $!;
+print $fh "\\set k random(0, 19999)\nSELECT v FROM hot WHERE id = :k;\n";
+close $fh;
+my @connect = ('-h', $node1->host, '-p', $node1->port, 'postgres');
+my $steps = join(' ', map { 10 * $_ } 1 .. 25);
+my $load = IPC::Run::start(
+	[ 'bash', '-c',
+		"for r in $steps; do pgbench -n -c 2 -j 1 -R \$r -T 8 -f $dir/hot.sql @connect "
+		  . ">/dev/null 2>&1; done; pgbench -n -c 2 -j 1 -R 250 -T 400 -f $dir/hot.sql "
+		  . "@connect >/dev/null 2>&1" ]);
+
+sub events {
+	return $node1->safe_psql('postgres', q{
+	SELECT string_agg(format('%s %s %s %s', at, plan_id, kind, detail), E'\n' ORDER BY id)
+	  FROM presplit.events WHERE kind IN ('prediction', 'state_change', 'remote_copy_waiting',
+	                                      'remote_copy_started', 'worker_error')});
+}
+
+# The simulated time of a timestamp (the model clock runs $rate times faster
+# than the wall since the server started), and its hour now.
+sub simulated { my ($at) = @_; return "(s + ($at - s) * $rate)"; }
+sub simulated_hour {
+	return $node1->safe_psql('postgres',
+		"SELECT extract(hour FROM " . simulated('now()') . ")::int FROM pg_postmaster_start_time() s");
+}
+sub set_window {
+	my ($from, $to) = @_;
+	my $window = sprintf('%02d:00-%02d:00', $from % 24, $to % 24);
+	$node1->safe_psql('postgres', qq{
+		ALTER SYSTEM SET presplit.maintenance_window = '$window';
+		SELECT pg_reload_conf();});
+	return $window;
+}
+
+# 1. The window kept 6 to 10 simulated hours ahead (moved each simulated
+# hour) until the plan shows.
+my ($plan, $held_first, $last_hour) = ('', '', -1);
+foreach my $tick (1 .. 300)
+{
+	my $subscriptions = $node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription');
+	my ($id, $held) = split /\|/, $node1->safe_psql('postgres', q{
+		SELECT p.id, p.copy_held
+		  FROM presplit.plan p WHERE origin = 'predicted' AND source = 'hot_0'::regclass});
+	if (defined $id && $id ne '')
+	{
+		($plan, $held_first) = ($id, "$held $subscriptions");
+		last;
+	}
+	my $hour = simulated_hour();
+	if ($hour != $last_hour)
+	{
+		set_window($hour + 6, $hour + 10);
+		$last_hour = $hour;
+	}
+	sleep 1;
+}
+isnt($plan, '', 'the manager made a predicted plan') or note(events());
+is($held_first, 't 0', 'made outside the window: its copy held, nothing subscribed on node2');
+is($node1->safe_psql('postgres', qq{
+	SELECT string_agg(coalesce(server, 'here'), ',' ORDER BY ordinal) FROM presplit.shadow
+	 WHERE plan_id = $plan}), 'here,node2', 'its upper piece is a target on node2');
+
+# 2. The window around the model clock's hour (moved each simulated hour):
+# whenever the manager releases the copy, at most 4 of its 5 hours are left.
+my ($waiting, $released, $window) = ('', '', '');
+$last_hour = -1;
+foreach my $tick (1 .. 300)
+{
+	$waiting = $node1->safe_psql('postgres', qq{
+		SELECT detail FROM presplit.events
+		 WHERE plan_id = $plan AND kind = 'remote_copy_waiting' ORDER BY id LIMIT 1});
+	if ($waiting ne '')
+	{
+		# At once, while the window still holds the model clock: released
+		# by the manager, nothing subscribed.
+		$released = $node1->safe_psql('postgres', "SELECT copy_held FROM presplit.plan WHERE id = $plan")
+		  . ' ' . $node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription');
+		last;
+	}
+	my $hour = simulated_hour();
+	if ($hour != $last_hour)
+	{
+		$window = set_window($hour - 1 + 24, $hour + 4);
+		$last_hour = $hour;
+	}
+	sleep 1;
+}
+like($waiting,
+	qr/^the copy to the other server waits for the next off-peak window, in \d+\.\d h: it does not fit in what is left of this window; estimated 3\.2 h x1\.5 = 4\.8 h \(20000 rows of the partition at presplit\.backfill_max_rows_per_second = 2500; 8 s of wall time at clock rate 1440\), [0-4]\.\d h left in this window$/,
+	"a window ($window) with less left than the copy's estimate: the remote copy waits, and the event says why")
+  or note(events());
+is($released, 'f 0', 'the manager released the copy, but nothing was subscribed on node2');
+
+# 3. A window of 10 h from two simulated hours ahead.
+my $hour = simulated_hour();
+my ($from, $to) = (($hour + 2) % 24, ($hour + 12) % 24);
+$window = set_window($from, $to);
+my $synced = $node1->poll_query_until('postgres',
+	"SELECT state = 'synced' FROM presplit.plans WHERE id = $plan");
+ok($synced, "with the window $window, the plan reached synced") or note(events());
+
+my ($began, $started) = split /\|/, $node1->safe_psql('postgres', qq{
+	SELECT extract(hour FROM } . simulated('e.at') . qq{)::int, e.detail
+	  FROM presplit.events e, pg_postmaster_start_time() s
+	 WHERE e.plan_id = $plan AND e.kind = 'remote_copy_started'});
+my $inside = defined $began && $began ne ''
+  && ($from < $to ? ($began >= $from && $began < $to) : ($began >= $from || $began < $to));
+ok($inside, "node2's copy (its subscription) began inside the window $window (simulated hour "
+	. ($began // '') . ')') or note(events());
+like($started, qr/subscription presplit_split_${plan}_\d+ created there; its initial table sync copies the rows now \(paced by presplit.backfill_max_rows_per_second\)$/,
+	'it started as a copy that fits (nothing said about running past the window)');
+
+my $split = $node1->safe_psql('postgres', "SELECT split_points[1] FROM presplit.plan WHERE id = $plan");
+is($node2->safe_psql('postgres', 'SELECT count(*) || \' \' || sum(v) FROM public.hot_0'),
+	$node1->safe_psql('postgres', "SELECT count(*) || ' ' || sum(v) FROM hot_0 WHERE id >= $split"),
+	"node2 has every row of the upper piece (from $split)");
+
+$load->kill_kill;
+$node1->safe_psql('postgres', "SELECT presplit.cancel($plan)");
+no_replication_left('cancelled', $node1, $node2);
+note(events());
+
+$node1->stop;
+$node2->stop;
