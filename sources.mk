@@ -31,6 +31,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/forecast.cpp \
 	src/core/forecast_models.cpp \
 	src/core/range_drift.cpp \
+	src/core/range_handoff.cpp \
 	src/core/retry_backoff.cpp \
 	src/core/succession.cpp
 

@@ -8,12 +8,14 @@
 //
 //   presplit_simulate [--seeds N] [--scenario NAME] [--events] [--window HH:MM-HH:MM,...]
 //                     [--headroom F] [--interval F] [--horizon HOURS]
-//                     [--early-start|--latest-start] [--still-range]
+//                     [--early-start|--latest-start] [--still-range] [--no-handoff]
 //
 // --events prints every decision's event, each day's off-peak windows and
 // each crossing; --still-range splits at today's middle of the load even when
-// it moves (as before core/range_drift); the other switches override the
-// policy's defaults.
+// it moves (as before core/range_drift); --no-handoff forecasts each partition
+// from its own history only, also the one a moving hot range enters (as
+// before core/range_handoff); the other switches override the policy's
+// defaults.
 // docs/prediction.md explains the scenarios, the measures and the results.
 #include "core/copy_schedule.hpp"
 #include "core/forecast.hpp"
@@ -23,6 +25,7 @@
 #include "core/prediction_policy.hpp"
 #include "core/random.hpp"
 #include "core/range_drift.hpp"
+#include "core/range_handoff.hpp"
 #include "core/split_decision.hpp"
 
 #include <algorithm>
@@ -74,7 +77,7 @@ double day_of(int64_t t) {
 // ---------------------------------------------------------------------------
 // The world: partitions with a load (statements/s) and a key distribution.
 
-enum class Keys { uniform, drifting, hot_key, append };
+enum class Keys { uniform, drifting, hot_key, append, shared_range };
 
 struct PartitionSpec {
     const char* name;
@@ -93,6 +96,15 @@ struct PartitionSpec {
     double row_bytes = 200;
     double size_threshold = 0; // 0: off
     double load_threshold = kLoadThreshold;
+    // Keys::shared_range: neighbouring partitions [lo, hi) of one table (the
+    // same `table` > 0) share a hot range of hot_base statements/s at day 0
+    // (the same cycle and growth as the partition's own base load, uniform
+    // over [lo, hi)), a normal spread of sd hot_sd keys whose middle is at
+    // hot_centre0 on day 0 and moves hot_per_day keys a day; each partition
+    // has the part of it inside its bounds. Other partitions: [0, kKeySpace).
+    double lo = 0, hi = kKeySpace;
+    int table = 0;
+    double hot_base = 0, hot_centre0 = 0, hot_per_day = 0, hot_sd = 1;
 };
 
 struct Scenario {
@@ -101,6 +113,13 @@ struct Scenario {
     bool daily_cycle; // counted for the MASE target
     std::vector<PartitionSpec> partitions;
 };
+
+// Share of a shared hot range inside the partition at time t.
+double hot_inside(const PartitionSpec& p, int64_t t) {
+    double centre = p.hot_centre0 + p.hot_per_day * day_of(t);
+    auto below = [&](double x) { return 0.5 * std::erfc(-(x - centre) / p.hot_sd / std::sqrt(2)); };
+    return below(p.hi) - below(p.lo);
+}
 
 // Expected (noise-free) rate of a partition at time t.
 double expected_rate(const PartitionSpec& p, int64_t t) {
@@ -111,6 +130,8 @@ double expected_rate(const PartitionSpec& p, int64_t t) {
     int weekday = static_cast<int>(std::floor(d)) % 7;          // 0 = Monday
     double week = weekday >= 5 ? p.weekend : 1;
     double rate = p.base * daily * week * std::pow(1 + p.growth, d);
+    if (p.hot_base > 0)
+        rate += p.hot_base * hot_inside(p, t) * daily * week * std::pow(1 + p.growth, d);
     if (p.flash_day >= 0 && d >= p.flash_day && d < p.flash_day + 2.0 / 24)
         rate *= p.flash_factor;
     return rate;
@@ -135,6 +156,18 @@ double draw_key(const PartitionSpec& p, int64_t t, SplitMix64& rng) {
     case Keys::append:
         // Keys are seconds: inserts at now, reads over the last 7 days.
         return static_cast<double>(t);
+    case Keys::shared_range: {
+        double hot = p.hot_base * hot_inside(p, t);
+        if (rng.unit() * (p.base + hot) < hot) {
+            double centre = p.hot_centre0 + p.hot_per_day * day_of(t);
+            for (int tries = 0; tries < 100; tries++) {
+                double k = std::floor(centre + normal(rng) * p.hot_sd);
+                if (k >= p.lo && k < p.hi)
+                    return k;
+            }
+        }
+        return std::floor(rng.uniform(p.lo, p.hi));
+    }
     }
     return 0;
 }
@@ -248,6 +281,41 @@ std::vector<Scenario> scenarios() {
                      "their size thresholds (10 GB, 20 GB)",
                      true, parts});
     }
+    // Two tables of two neighbouring partitions each; a hot range (peak
+    // 600/s, sd 30 000 keys) moves through the keys and crosses from one
+    // partition into the next in the evaluation: upwards in t (its middle at
+    // the bound on day 16.0), downwards in u (day 18.5). The partition it
+    // leaves peaks at 200 + 600/s, the one it enters at 500/s before and
+    // 1100/s once it is in: only the entered one crosses. No growth. At 6 %
+    // of a partition's keys a day (as `drifting`; 5 % in u) and at twice that.
+    auto neighbours = [&](const char* name, const char* what, double per_day) {
+        auto part = [&](const char* pname, int table, double lo, double own_peak, double cross_day,
+                        double speed) {
+            PartitionSpec p = filler(pname, 3, own_peak / kLoadThreshold, 0.05);
+            p.keys = Keys::shared_range;
+            p.table = table;
+            p.lo = lo;
+            p.hi = lo + kKeySpace;
+            double a = (3.0 - 1) / (3.0 + 1);
+            p.hot_base = 600 / (1 + a);
+            p.hot_per_day = speed;
+            p.hot_centre0 = kKeySpace - cross_day * speed;
+            p.hot_sd = 30000;
+            return p;
+        };
+        const double up = per_day, down = -per_day * 5 / 6;
+        s.push_back(
+            {name,
+             what,
+             true,
+             {part("t1", 1, 0, 200, 16, up), part("t2", 1, kKeySpace, 500, 16, up),
+              part("u1", 2, 0, 500, 18.5, down), part("u2", 2, kKeySpace, 200, 18.5, down)}});
+    };
+    neighbours("neighbours",
+               "a hot range (600/s at peak) moves 6 % of a partition's keys a day into the "
+               "neighbour, which then crosses; two tables, upwards and downwards",
+               60000);
+    neighbours("neighbours_fast", "the same at 12 % of a partition's keys a day", 120000);
     s.push_back({"steady", "flat load at 50-75 % of the threshold, noise 5 %: nothing to do", false,
                  fillers(1, 0.05)});
     {
@@ -280,7 +348,9 @@ struct Plan {
 
 struct PartState {
     PartitionTrack track{};
-    RangeTrack range{}; // the load split key, hourly: a moving hot range
+    RangeTrack range{};          // the load split key, hourly: a moving hot range
+    RangeTrack hot{};            // the middle of that range itself (range_shape), hourly
+    RangeSnapshot range_whole{}; // that range as last measured whole (range_handoff)
     std::optional<PlanState> plan;
     size_t plan_index = 0; // into Strategy::plans
     double plan_key = 0;
@@ -292,6 +362,8 @@ struct PartState {
     SplitKind split_kind = SplitKind::none; // the split made at the crossing
     double split_key = 0;
     std::vector<ForecastPoint> load_fc, size_fc;
+    std::vector<ForecastPoint> own_load_fc; // from its own history, before hand-offs
+    Handoff incoming; // a neighbour's range entering within the forecast (this hour's)
     int64_t last_no_crossing_cancel = 0;
 };
 
@@ -321,6 +393,7 @@ struct Knobs {
     bool start_early = CopyOptions{}.start_early;
     int64_t horizon_hours = 24;
     bool follow_range = true; // aim load splits along a moving hot range
+    bool handoff = true;      // hand a moving range's load to the partition it enters
 };
 Knobs knobs;
 
@@ -410,7 +483,7 @@ std::vector<double> size_bounds(const PartitionSpec& p, int64_t now) {
             b.push_back(lo + (static_cast<double>(now) - lo) * i / 100.0);
     } else {
         for (int i = 0; i <= 100; i++)
-            b.push_back(kKeySpace * i / 100.0);
+            b.push_back(p.lo + (p.hi - p.lo) * i / 100.0);
     }
     return b;
 }
@@ -469,10 +542,11 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
             PartState& ps = s.parts[i];
             if (ps.done)
                 continue;
+            const PartitionSpec& p = w.sc.partitions[i];
             if (knobs.follow_range) {
                 SplitChoice middle = choose_load_split(w.sampler[i], LoadSplitOptions{});
                 if (middle.kind == SplitKind::load_balance)
-                    observe_range(&ps.range, now, middle.key, 0, kKeySpace);
+                    observe_range(&ps.range, now, middle.key, p.lo, p.hi);
             }
             Forecast f = forecast_hourly(w.hourly_rate[i].data() + first, hours - first, fo);
             ps.load_fc = f.hours;
@@ -481,6 +555,42 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
                 so.multiplicative = false;
                 Forecast z = forecast_hourly(w.hourly_size[i].data() + first, hours - first, so);
                 ps.size_fc = z.hours;
+            }
+        }
+        // A moving hot range about to cross into a neighbouring partition of
+        // the same table: its load goes from this forecast to the neighbour's.
+        for (PartState& ps : s.parts) {
+            ps.own_load_fc = ps.load_fc;
+            ps.incoming = Handoff{};
+        }
+        for (size_t i = 0; i < n && knobs.handoff && knobs.follow_range; i++) {
+            const PartitionSpec& p = w.sc.partitions[i];
+            PartState& ps = s.parts[i];
+            if (p.table == 0 || ps.done)
+                continue;
+            // The range's own middle, not the load's: a range entering from
+            // above moves the load's middle up while it moves down.
+            SplitChoice middle = choose_load_split(w.sampler[i], LoadSplitOptions{});
+            if (middle.kind == SplitKind::load_balance) {
+                const RangeShape shape = range_shape(w.sampler[i], middle.key, p.lo, p.hi);
+                if (shape.found)
+                    observe_range(&ps.hot, now, shape.centre, p.lo, p.hi);
+                remember_range(&ps.range_whole, shape, range_motion(ps.hot, now), ps.own_load_fc,
+                               hour_start, now, p.lo, p.hi);
+            }
+            Handoff h =
+                range_handoff(ps.range_whole, hour_start, ps.own_load_fc.size(), now, p.lo, p.hi);
+            if (!h.found)
+                continue;
+            for (size_t j = 0; j < n; j++) {
+                const PartitionSpec& q = w.sc.partitions[j];
+                if (q.table != p.table || (h.upward ? q.lo != p.hi : q.hi != p.lo))
+                    continue;
+                apply_handoff(&ps.load_fc, h.leaving, -1);
+                if (!s.parts[j].done) {
+                    apply_handoff(&s.parts[j].load_fc, h.into, +1);
+                    s.parts[j].incoming = h;
+                }
             }
         }
     }
@@ -503,12 +613,27 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
         // A moving hot range: the split where the load's middle will be the
         // day after the crossing, and the drift judged along its path.
         const RangeMotion motion = range_motion(ps.range, now);
-        const int64_t aim = aim_time(predict_crossing(ps.load_fc, hour_start, now, current,
-                                                      p.load_threshold, s.policy.headroom),
-                                     ps.track.last_crossing_at, now);
+        const Crossing load_crossing = predict_crossing(ps.load_fc, hour_start, now, current,
+                                                        p.load_threshold, s.policy.headroom);
+        const int64_t aim = aim_time(load_crossing, ps.track.last_crossing_at, now);
         MetricInput load{&ps.load_fc, current, p.load_threshold,
                          aim_load_split(choose_load_split(w.sampler[i], LoadSplitOptions{}), motion,
-                                        now, aim, 0, kKeySpace)};
+                                        now, aim, p.lo, p.hi)};
+        // The crossing comes with a neighbour's range (its own history sees
+        // none, or a later one): split where that load will be.
+        if (ps.incoming.found && load_crossing.found && !load_crossing.measured) {
+            const Crossing own = predict_crossing(ps.own_load_fc, hour_start, now, current,
+                                                  p.load_threshold, s.policy.headroom);
+            if (!own.found || own.at > load_crossing.at) {
+                size_t h = static_cast<size_t>(std::max<int64_t>(0, aim - hour_start) / kHour);
+                double own_load =
+                    ps.own_load_fc.empty()
+                        ? 0
+                        : ps.own_load_fc[std::min(h, ps.own_load_fc.size() - 1)].predicted;
+                load.split = handoff_split(ps.incoming, w.sampler[i], current, own_load, now, aim,
+                                           p.lo, p.hi);
+            }
+        }
         std::vector<double> bounds = size_bounds(p, now);
         MetricInput size{&ps.size_fc, w.size[i], p.size_threshold, choose_size_split(bounds)};
         SplitChoice append;
@@ -517,10 +642,11 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
                 choose_append_split(w.inserts[i], bounds.front(), bounds.back(), AppendOptions{});
         Item it{i, assess_partition(load, size, append, hour_start, now, s.policy.headroom), 0};
         if (ps.plan) {
-            if (ps.track.plan_kind == SplitKind::load_balance)
-                it.drift =
-                    load_split_drift(w.sampler[i], ps.plan_key,
-                                     range_shift(motion, now, aim, 0, kKeySpace), 0, kKeySpace);
+            if (ps.incoming.found)
+                it.drift = 0; // the load it was planned for is still in the neighbour
+            else if (ps.track.plan_kind == SplitKind::load_balance)
+                it.drift = load_split_drift(w.sampler[i], ps.plan_key,
+                                            range_shift(motion, now, aim, p.lo, p.hi), p.lo, p.hi);
             else if (ps.track.plan_kind == SplitKind::size_quantile)
                 it.drift = std::fabs(share_below_bounds(bounds, ps.plan_key) - 0.5);
             if (std::isnan(it.drift))
@@ -925,6 +1051,8 @@ int main(int argc, char** argv) {
             knobs.start_early = false;
         } else if (!std::strcmp(argv[a], "--still-range")) {
             knobs.follow_range = false;
+        } else if (!std::strcmp(argv[a], "--no-handoff")) {
+            knobs.handoff = false;
         } else if (!std::strcmp(argv[a], "--events")) {
             events = true;
         } else if (!std::strcmp(argv[a], "--window") && a + 1 < argc) {
@@ -938,7 +1066,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: %s [--seeds N] [--scenario NAME] [--events] [--window "
                          "HH:MM-HH:MM,...] [--headroom F] [--interval F] [--horizon HOURS] "
-                         "[--early-start|--latest-start] [--still-range]\n",
+                         "[--early-start|--latest-start] [--still-range] [--no-handoff]\n",
                          argv[0]);
             return 2;
         }
@@ -946,13 +1074,16 @@ int main(int argc, char** argv) {
     auto started = std::chrono::steady_clock::now();
     std::printf("%d days of history, %d days evaluated (+%d for outcomes), %d seed(s), rounds "
                 "every %lld min, mode prepare, load threshold %.0f/s; windows: %s; horizon %lld h, "
-                "headroom %.2f, interval %.2f, copy starts %s; load splits %s\n\n",
+                "headroom %.2f, interval %.2f, copy starts %s; load splits %s%s\n\n",
                 kHistoryDays, kEvalDays, kTailDays, seeds,
                 static_cast<long long>(kRoundSeconds / 60), kLoadThreshold,
                 fixed.empty() ? "predicted" : format_maintenance_window(fixed).c_str(),
                 static_cast<long long>(knobs.horizon_hours), knobs.headroom, knobs.interval,
                 knobs.start_early ? "at the first window" : "at the latest start",
-                knobs.follow_range ? "follow a moving hot range" : "at today's middle");
+                knobs.follow_range ? "follow a moving hot range" : "at today's middle",
+                knobs.follow_range && knobs.handoff
+                    ? ", and its load is forecast into the partition it enters"
+                    : "");
     std::printf("| scenario | strategy | MASE h1-24 (median) | MAPE h1 | needed splits | synced "
                 "before crossing | synced ahead (median) | bytes copied off-peak | bytes copied in "
                 "predicted windows | plans / unneeded | flaps / re-plans | "
