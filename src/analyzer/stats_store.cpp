@@ -587,14 +587,24 @@ void record(const PartitionUsage& usage, int64_t now, uint64_t random) {
     remember_entry(usage.relid, entry);
 }
 
+namespace {
+
+// The worker's way to an entry of this database (a size sample, a history
+// passed on): found, or given one if the cap allows it without evicting;
+// returned locked exclusively, or nullptr.
+StoredEntry* entry_to_fill(Oid relid, Oid parent, int64_t now) {
+    attach();
+    StoredEntry* entry = find_locked(MyDatabaseId, relid, LW_EXCLUSIVE);
+    return entry != nullptr ? entry : claim(MyDatabaseId, relid, parent, now, false);
+}
+
+} // namespace
+
 bool record_size(Oid relid, Oid parent, int64_t now, int64_t rows, int64_t bytes) {
     if (control == nullptr)
         return false;
     return pg::call([&] {
-        attach();
-        StoredEntry* entry = find_locked(MyDatabaseId, relid, LW_EXCLUSIVE);
-        if (entry == nullptr)
-            entry = claim(MyDatabaseId, relid, parent, now, false);
+        StoredEntry* entry = entry_to_fill(relid, parent, now);
         if (entry == nullptr)
             return false;
         entry->data.sizes.record(now, rows, bytes);
@@ -642,10 +652,7 @@ bool inherit(const PartitionEntry& source, Oid relid, Oid parent, double load_sh
     if (control == nullptr)
         return false;
     return pg::call([&] {
-        attach();
-        StoredEntry* entry = find_locked(MyDatabaseId, relid, LW_EXCLUSIVE);
-        if (entry == nullptr)
-            entry = claim(MyDatabaseId, relid, parent, now, false);
+        StoredEntry* entry = entry_to_fill(relid, parent, now);
         if (entry == nullptr)
             return false;
         PartitionEntry& data = entry->data;
