@@ -11,7 +11,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use Test::More;
 
-our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server create_accounts accounts_invariant_ok write_transfer_script
+our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server create_accounts accounts_invariant_ok marked_transfer write_transfer_script
   start_pgbench pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
@@ -108,6 +108,17 @@ sub accounts_invariant_ok
 	my ($node, $rows, $total, $name) = @_;
 	return is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(balance) FROM accounts}),
 		"$rows $total", $name);
+}
+
+# A transfer of 77 on $node from account $from to $to (the total unchanged),
+# one transaction; returns $to's balance after it (a mark to look for on
+# the other server).
+sub marked_transfer
+{
+	my ($node, $from, $to) = @_;
+	$node->safe_psql('postgres', "BEGIN; UPDATE accounts SET balance = balance + 77 WHERE id = $to;"
+		  . " UPDATE accounts SET balance = balance - 77 WHERE id = $from; COMMIT");
+	return $node->safe_psql('postgres', "SELECT balance FROM accounts WHERE id = $to");
 }
 
 # Writes dir/transfer.sql for pgbench and returns its path: a transfer of 1

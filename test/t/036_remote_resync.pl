@@ -30,16 +30,6 @@ sub events
 	return $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
 }
 
-# A transfer of 77 from $from to $to (the total unchanged); returns $to's
-# balance after it.
-sub marked_transfer
-{
-	my ($from, $to) = @_;
-	$node1->safe_psql('postgres', "BEGIN; UPDATE accounts SET balance = balance + 77 WHERE id = $to;"
-		  . " UPDATE accounts SET balance = balance - 77 WHERE id = $from; COMMIT");
-	return $node1->safe_psql('postgres', "SELECT balance FROM accounts WHERE id = $to");
-}
-
 # 1. A move's slot here dropped during its copy (held before its
 # verification by presplit.backfill_paused): re-synced.
 $node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on; SELECT pg_reload_conf()');
@@ -49,7 +39,7 @@ SELECT EXISTS (SELECT FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid
                 WHERE s.subname = 'presplit_move_$move' AND r.srsubstate = 'r')})
   or die 'the move did not copy';
 drop_slot($node1, "presplit_move_$move");
-my $marked = marked_transfer(10001, 19998);
+my $marked = marked_transfer($node1, 10001, 19998);
 $node1->poll_query_until('postgres', qq{
 SELECT EXISTS (SELECT FROM presplit.events WHERE kind = 'remote_move_resync' AND detail LIKE 'move $move:%')})
   or die 'no re-sync: ' . events();
@@ -84,7 +74,7 @@ $node1->poll_query_until('postgres', "SELECT state = 'synced' FROM presplit.remo
 $node2->safe_psql('postgres', "BEGIN; ALTER SUBSCRIPTION presplit_move_$move DISABLE;"
 	  . " ALTER SUBSCRIPTION presplit_move_$move SET (slot_name = NONE);"
 	  . " DROP SUBSCRIPTION presplit_move_$move; COMMIT");
-$marked = marked_transfer(20001, 29998);
+$marked = marked_transfer($node1, 20001, 29998);
 $node1->poll_query_until('postgres', qq{
 SELECT EXISTS (SELECT FROM presplit.events WHERE kind = 'remote_move_resync' AND detail LIKE 'move $move:%')})
   or die 'no re-sync of the second move: ' . events();
@@ -124,7 +114,7 @@ $node1->safe_psql('postgres', "SELECT presplit.set_weight($plan, 50)");
 $node1->poll_query_until('postgres', "SELECT statements > 0 FROM presplit.channels WHERE plan_id = $plan AND channel = 'remote'")
   or die 'no read went to the other server: ' . events();
 drop_slot($node1, "presplit_split_${plan}_1");
-$marked = marked_transfer(1, 9998);
+$marked = marked_transfer($node1, 1, 9998);
 $node1->poll_query_until('postgres', qq{
 SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync')})
   or die 'no re-sync of the split: ' . events();

@@ -54,16 +54,6 @@ sub count_events
 		"SELECT count(*) FROM presplit.events WHERE plan_id = $plan AND kind = '$kind'");
 }
 
-# A transfer of 77 from $from to $to (the total unchanged); returns $to's
-# balance after it.
-sub marked_transfer
-{
-	my ($from, $to) = @_;
-	$node1->safe_psql('postgres', "BEGIN; UPDATE accounts SET balance = balance + 77 WHERE id = $to;"
-		  . " UPDATE accounts SET balance = balance - 77 WHERE id = $from; COMMIT");
-	return $node1->safe_psql('postgres', "SELECT balance FROM accounts WHERE id = $to");
-}
-
 # A split of $partition at $points with ramp => false (switching at weight
 # 0 once synced), the upper targets on @servers; waits for switching.
 sub split_switching
@@ -81,7 +71,7 @@ sub split_switching
 my $plan = split_switching('accounts_1', '{15000}', 'node2');
 my $name = "presplit_split_${plan}_1";
 $node2->safe_psql('postgres', "ALTER SUBSCRIPTION $name DISABLE; ALTER SUBSCRIPTION $name SET (slot_name = NONE)");
-my $marked = marked_transfer(10001, 19998);
+my $marked = marked_transfer($node1, 10001, 19998);
 $node1->poll_query_until('postgres', qq{
 SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync')})
   or die 'the detached subscription was not found lost: ' . events($plan);
@@ -102,7 +92,7 @@ is($node2->safe_psql('postgres', "SELECT subslotname || ' ' || subenabled FROM p
 # Dropped there with its slot kept here.
 $node2->safe_psql('postgres', "ALTER SUBSCRIPTION $name DISABLE; ALTER SUBSCRIPTION $name SET (slot_name = NONE);"
 	  . " DROP SUBSCRIPTION $name");
-$marked = marked_transfer(10002, 19998);
+$marked = marked_transfer($node1, 10002, 19998);
 $node1->poll_query_until('postgres', qq{
 SELECT count(*) = 2 FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync'})
   or die 'the dropped subscription was not found lost: ' . events($plan);
