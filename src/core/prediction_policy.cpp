@@ -378,6 +378,15 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         cap = "a predicted plan for this partition was cancelled: for " +
               hours_text(t->strict_until - now) +
               " more a new one needs the point forecast to cross within the horizon";
+    } else if (!c.measured && c.upper > o.max_upper_ratio * c.predicted &&
+               !(c.point_found && c.point_at - now <= o.horizon_seconds)) {
+        std::snprintf(buf, sizeof buf,
+                      "the forecast is too uncertain: at the crossing its upper bound is %.3g "
+                      "times its point forecast %.4g (more than %.3g), and the point forecast "
+                      "does not cross within the horizon",
+                      c.predicted > 0 ? c.upper / c.predicted : HUGE_VAL, c.predicted,
+                      o.max_upper_ratio);
+        cap = buf;
     } else if (in.predicted_plans >= o.max_predicted_plans) {
         std::snprintf(buf, sizeof buf, "%zu predicted plans are active (the cap)",
                       in.predicted_plans);

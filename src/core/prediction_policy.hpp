@@ -22,8 +22,10 @@
 // such a cancellation, hysteresis against flapping: no new predicted plan
 // for that partition for a cooldown, and then for a week only on stronger
 // evidence (the point forecast, not just the upper bound, crosses within the
-// horizon, or the measured value does); the number of predicted plans and
-// the bytes of their shadows are capped.
+// horizon, or the measured value does); the same evidence is asked of a
+// crossing whose upper bound is far above its point forecast (an interval
+// too wide to act on); the number of predicted plans and the bytes of their
+// shadows are capped.
 // Every action comes with an event carrying its numbers.
 //
 // PartitionTrack is the manager's memory of one partition: fixed size, no
@@ -75,8 +77,15 @@ struct PolicyOptions {
     // row) before a plan or an advice: one forecast's interval can be wild.
     int64_t confirm_seconds = 3600;
     int64_t switch_lead_seconds = 3600; // split mode: switch at the latest this early
-    size_t max_predicted_plans = 4;     // active predicted plans, server-wide
-    double max_shadow_bytes = 0;        // bytes of their sources, server-wide; 0: no cap
+    // A crossing seen only by an upper bound more than this many times the
+    // point forecast at that hour needs the point forecast to cross within
+    // the horizon (or the measured value to) before a plan is made: such an
+    // interval says the history cannot tell (a short history with a regime
+    // change, e.g. a partition whose inherited history holds its source's
+    // ramp). Settled intervals stay far below it (docs/prediction.md).
+    double max_upper_ratio = 3.0;
+    size_t max_predicted_plans = 4; // active predicted plans, server-wide
+    double max_shadow_bytes = 0;    // bytes of their sources, server-wide; 0: no cap
     CopyOptions copy;
 };
 

@@ -25,6 +25,7 @@ Assessment crossing_in(int64_t now, int64_t lead, double key = 500) {
     if (lead >= 0) {
         a.crossing.found = true;
         a.crossing.at = now + lead;
+        a.crossing.predicted = 90; // an interval of a settled forecast: upper / point ~1.1
         a.crossing.upper = 101;
         a.crossing.level = 100;
     }
@@ -421,6 +422,46 @@ TEST(Policy, CapsOnPlansAndShadowBytes) {
     EXPECT_NE(d.event.reason.find("above the cap"), std::string::npos) << d.event.reason;
     in.shadow_bytes = 400;
     EXPECT_EQ(decide_round(&fresh, in, w.options).action, Action::create_plan);
+}
+
+// A partition's first days after a split continue its source's history,
+// ramp included: the upper bound can be hundreds of times the point forecast
+// (seen in the server: 0.03 statements/s forecast, upper bound 9).
+TEST(Policy, TooWideAnIntervalNeedsThePointForecastToCross) {
+    World w;
+    int64_t now = kMidnight + 12 * H;
+    Assessment wild = crossing_in(now, 5 * H);
+    wild.current = 30;
+    wild.crossing.predicted = 31;
+    wild.crossing.upper = 9000;
+    Decision d = w.round(now, wild);
+    EXPECT_EQ(d.action, Action::refuse);
+    EXPECT_TRUE(d.emit);
+    EXPECT_NE(d.event.reason.find("too uncertain"), std::string::npos) << d.event.reason;
+    EXPECT_NE(d.event.reason.find("290 times its point forecast 31"), std::string::npos)
+        << d.event.reason;
+    EXPECT_FALSE(w.track.has_plan);
+    // Within the ratio: a plan.
+    wild.crossing.upper = 3 * 31;
+    EXPECT_EQ(w.round(now, wild).action, Action::create_plan);
+
+    // The point forecast itself crossing within the horizon is evidence enough.
+    World v;
+    wild.crossing.upper = 9000;
+    wild.crossing.point_found = true;
+    wild.crossing.point_at = now + 20 * H;
+    EXPECT_EQ(v.round(now, wild).action, Action::create_plan);
+    // Beyond the horizon it is not.
+    World u;
+    wild.crossing.point_at = now + 30 * H;
+    EXPECT_EQ(u.round(now, wild).action, Action::refuse);
+    // Nor is the ratio asked of a measured crossing.
+    World m;
+    Assessment over = crossing_in(now, 0);
+    over.current = 96;
+    over.crossing.measured = true;
+    over.crossing.predicted = over.crossing.upper = 96;
+    EXPECT_EQ(m.round(now, over).action, Action::create_plan);
 }
 
 TEST(Policy, FollowsTheCatalog) {
