@@ -478,7 +478,13 @@ std::vector<ManagerAction> run_manager_round() {
     rate_options.clock_rate = config::clock_rate;
     const core::CopyRate copy_rate =
         core::copy_rate(catalog::recent_copy_measures(kCopyMeasures), rate_options);
-    size_t plans_counted = predicted_plans.size();
+    // The cap counts the plans with work ahead (copy, capture, switchover),
+    // as the bytes below count only sources still in their table: a cut-over
+    // plan keeps its old source only for a rollback.
+    size_t plans_counted = static_cast<size_t>(
+        std::count_if(predicted_plans.begin(), predicted_plans.end(), [](const auto& entry) {
+            return entry.second.state != core::PlanState::cut_over;
+        }));
     double shadow_bytes = 0;
     for (const Candidate& c : candidates)
         if (c.plan)

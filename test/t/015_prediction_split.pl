@@ -76,8 +76,10 @@ my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
 # times the threshold of 144) for the rest: after the split each half has
 # less than the threshold. The halves continue hot_0's history, its growth
 # included, and may get predicted plans of their own (docs/prediction.md,
-# Limits): with hot_0's plan ended, two for the halves still leave big_0 a
-# place under the cap of four.
+# Limits). The cap of four counts plans not yet cut over, and a partition
+# whose forecast interval is too wide to act on gets none (their quarters,
+# with that history, had upper bounds 200-600 times their forecast): two for
+# the halves leave big_0 a place.
 my $steps = join(' ', map { 20 * $_ } 1 .. 9);
 my $load = IPC::Run::start(
 	[ 'bash', '-c',
