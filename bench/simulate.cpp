@@ -348,9 +348,8 @@ struct Plan {
 
 struct PartState {
     PartitionTrack track{};
-    RangeTrack range{};          // the load split key, hourly: a moving hot range
-    RangeTrack hot{};            // the middle of that range itself (range_shape), hourly
-    RangeSnapshot range_whole{}; // that range as last measured whole (range_handoff)
+    RangeTrack range{};      // the load split key, hourly: a moving hot range
+    HandoffMemory handoff{}; // that range itself (range_handoff)
     std::optional<PlanState> plan;
     size_t plan_index = 0; // into Strategy::plans
     double plan_key = 0;
@@ -563,34 +562,23 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
             ps.own_load_fc = ps.load_fc;
             ps.incoming = Handoff{};
         }
-        for (size_t i = 0; i < n && knobs.handoff && knobs.follow_range; i++) {
-            const PartitionSpec& p = w.sc.partitions[i];
-            PartState& ps = s.parts[i];
-            if (p.table == 0 || ps.done)
-                continue;
-            // The range's own middle, not the load's: a range entering from
-            // above moves the load's middle up while it moves down.
-            SplitChoice middle = choose_load_split(w.sampler[i], LoadSplitOptions{});
-            if (middle.kind == SplitKind::load_balance) {
-                const RangeShape shape = range_shape(w.sampler[i], middle.key, p.lo, p.hi);
-                if (shape.found)
-                    observe_range(&ps.hot, now, shape.centre, p.lo, p.hi);
-                remember_range(&ps.range_whole, shape, range_motion(ps.hot, now), ps.own_load_fc,
-                               hour_start, now, p.lo, p.hi);
+        if (knobs.handoff && knobs.follow_range) {
+            std::vector<HandoffPartition> parts(n);
+            for (size_t i = 0; i < n; i++) {
+                const PartitionSpec& p = w.sc.partitions[i];
+                HandoffPartition& hp = parts[i];
+                hp.table = static_cast<uint64_t>(p.table);
+                hp.active = !s.parts[i].done;
+                hp.lo = p.lo;
+                hp.hi = p.hi;
+                hp.sampler = &w.sampler[i];
+                hp.memory = &s.parts[i].handoff;
+                hp.own = s.parts[i].own_load_fc;
             }
-            Handoff h =
-                range_handoff(ps.range_whole, hour_start, ps.own_load_fc.size(), now, p.lo, p.hi);
-            if (!h.found)
-                continue;
-            for (size_t j = 0; j < n; j++) {
-                const PartitionSpec& q = w.sc.partitions[j];
-                if (q.table != p.table || (h.upward ? q.lo != p.hi : q.hi != p.lo))
-                    continue;
-                apply_handoff(&ps.load_fc, h.leaving, -1);
-                if (!s.parts[j].done) {
-                    apply_handoff(&s.parts[j].load_fc, h.into, +1);
-                    s.parts[j].incoming = h;
-                }
+            hand_off_ranges(&parts, hour_start, now);
+            for (size_t i = 0; i < n; i++) {
+                s.parts[i].load_fc = std::move(parts[i].adjusted);
+                s.parts[i].incoming = std::move(parts[i].incoming);
             }
         }
     }
@@ -621,19 +609,10 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
                                         now, aim, p.lo, p.hi)};
         // The crossing comes with a neighbour's range (its own history sees
         // none, or a later one): split where that load will be.
-        if (ps.incoming.found && load_crossing.found && !load_crossing.measured) {
-            const Crossing own = predict_crossing(ps.own_load_fc, hour_start, now, current,
-                                                  p.load_threshold, s.policy.headroom);
-            if (!own.found || own.at > load_crossing.at) {
-                size_t h = static_cast<size_t>(std::max<int64_t>(0, aim - hour_start) / kHour);
-                double own_load =
-                    ps.own_load_fc.empty()
-                        ? 0
-                        : ps.own_load_fc[std::min(h, ps.own_load_fc.size() - 1)].predicted;
-                load.split = handoff_split(ps.incoming, w.sampler[i], current, own_load, now, aim,
-                                           p.lo, p.hi);
-            }
-        }
+        if (std::optional<SplitChoice> entering =
+                incoming_split(ps.incoming, load_crossing, ps.own_load_fc, w.sampler[i], hour_start,
+                               now, current, p.load_threshold, s.policy.headroom, aim, p.lo, p.hi))
+            load.split = *entering;
         std::vector<double> bounds = size_bounds(p, now);
         MetricInput size{&ps.size_fc, w.size[i], p.size_threshold, choose_size_split(bounds)};
         SplitChoice append;

@@ -293,4 +293,54 @@ SplitChoice handoff_split(const Handoff& handoff, const KeySampler& here, double
     return choice;
 }
 
+void hand_off_ranges(std::vector<HandoffPartition>* partitions, int64_t first_hour_start,
+                     int64_t now, const HandoffOptions& options) {
+    std::vector<HandoffPartition>& parts = *partitions;
+    for (HandoffPartition& p : parts) {
+        p.adjusted = p.own;
+        p.incoming = Handoff{};
+    }
+    for (HandoffPartition& p : parts) {
+        if (p.table == 0 || !p.active || p.memory == nullptr || p.sampler == nullptr)
+            continue;
+        const SplitChoice middle = choose_load_split(*p.sampler, LoadSplitOptions{});
+        if (middle.kind == SplitKind::load_balance) {
+            const RangeShape shape = range_shape(*p.sampler, middle.key, p.lo, p.hi, options);
+            if (shape.found)
+                observe_range(&p.memory->hot, now, shape.centre, p.lo, p.hi);
+            remember_range(&p.memory->whole, shape, range_motion(p.memory->hot, now), p.own,
+                           first_hour_start, now, p.lo, p.hi, options);
+        }
+        const Handoff h = range_handoff(p.memory->whole, first_hour_start, p.own.size(), now, p.lo,
+                                        p.hi, options);
+        if (!h.found)
+            continue;
+        for (HandoffPartition& q : parts) {
+            if (&q == &p || q.table != p.table || (h.upward ? q.lo != p.hi : q.hi != p.lo))
+                continue;
+            apply_handoff(&p.adjusted, h.leaving, -1);
+            if (q.active) {
+                apply_handoff(&q.adjusted, h.into, +1);
+                q.incoming = h;
+            }
+        }
+    }
+}
+
+std::optional<SplitChoice> incoming_split(const Handoff& incoming, const Crossing& crossing,
+                                          const std::vector<ForecastPoint>& own,
+                                          const KeySampler& here, int64_t first_hour_start,
+                                          int64_t now, double current, double threshold,
+                                          double headroom, int64_t aim, double lo, double hi) {
+    if (!incoming.found || !crossing.found || crossing.measured)
+        return std::nullopt;
+    const Crossing alone =
+        predict_crossing(own, first_hour_start, now, current, threshold, headroom);
+    if (alone.found && alone.at <= crossing.at)
+        return std::nullopt; // its own history has the crossing as soon
+    const size_t hour = static_cast<size_t>(std::max<int64_t>(0, aim - first_hour_start) / 3600);
+    const double own_load = own.empty() ? 0 : own[std::min(hour, own.size() - 1)].predicted;
+    return handoff_split(incoming, here, current, own_load, now, aim, lo, hi);
+}
+
 } // namespace presplit::core

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -123,5 +124,51 @@ void apply_handoff(std::vector<ForecastPoint>* forecast, const std::vector<Forec
 // [lo, hi). None when too little of the range is inside at target.
 SplitChoice handoff_split(const Handoff& handoff, const KeySampler& here, double load_now,
                           double own_forecast, int64_t now, int64_t target, double lo, double hi);
+
+// One round's hand-offs between the partitions of the tables (the glue the
+// server's manager and the simulator share). What a partition keeps from
+// round to round: the range's own middle, hourly (a range entering from above
+// moves the load's middle up while it moves down), and the range as last
+// measured whole. Fixed size, pointer-free; zero bytes: nothing yet.
+struct HandoffMemory {
+    RangeTrack hot;
+    RangeSnapshot whole;
+};
+static_assert(std::is_trivial_v<HandoffMemory> && std::is_standard_layout_v<HandoffMemory>,
+              "zero bytes must be an empty HandoffMemory");
+
+struct HandoffPartition {
+    // In.
+    uint64_t table = 0;    // partitions of one table share it; 0: none (takes no part)
+    bool active = true;    // false: neither measured nor handed to (still a neighbour)
+    double lo = 0, hi = 0; // its span on the key axis (finite: numbers and times only)
+    const KeySampler* sampler = nullptr;
+    HandoffMemory* memory = nullptr;
+    std::vector<ForecastPoint> own; // its load forecast from its own history
+    // Out: `own` with what leaves it and what enters it, and the range
+    // entering it (found), if any.
+    std::vector<ForecastPoint> adjusted;
+    Handoff incoming;
+};
+
+// Measures each active partition's hot range (range_shape around the middle
+// of its sampled load, observed into memory->hot, remember_range into
+// memory->whole), and hands a range found moving over (range_handoff) to the
+// partition of the same table whose bound is the source's bound in its
+// direction: taken off the source's forecast, added to the neighbour's.
+// `first_hour_start`: the forecasts' first hour.
+void hand_off_ranges(std::vector<HandoffPartition>* partitions, int64_t first_hour_start,
+                     int64_t now, const HandoffOptions& options = {});
+
+// The split of a partition [lo, hi) a range enters (`incoming`, found), when
+// the hand-off brings its crossing: `crossing` (on its adjusted forecast)
+// comes from the forecast, and `own` (its own forecast alone) crosses later
+// or not at all. Then the split is handoff_split at `aim`, with its own
+// forecast's load then; else nullopt.
+std::optional<SplitChoice> incoming_split(const Handoff& incoming, const Crossing& crossing,
+                                          const std::vector<ForecastPoint>& own,
+                                          const KeySampler& here, int64_t first_hour_start,
+                                          int64_t now, double current, double threshold,
+                                          double headroom, int64_t aim, double lo, double hi);
 
 } // namespace presplit::core

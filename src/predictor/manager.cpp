@@ -9,6 +9,7 @@
 #include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
 #include "core/range_drift.hpp"
+#include "core/range_handoff.hpp"
 #include "core/server_choice.hpp"
 #include "core/split_decision.hpp"
 #include "migration/layout.hpp"
@@ -49,8 +50,9 @@ constexpr const char* kPredicted = "predicted";
 // finished (core::copy_rate over catalog::recent_copy_measures); this many.
 constexpr size_t kCopyMeasures = 5;
 
-std::map<Oid, core::PartitionTrack> tracks; // by partition; this process only
-std::map<Oid, core::RangeTrack> ranges;     // the load split key, hourly: a moving hot range
+std::map<Oid, core::PartitionTrack> tracks;  // by partition; this process only
+std::map<Oid, core::RangeTrack> ranges;      // the load split key, hourly: a moving hot range
+std::map<Oid, core::HandoffMemory> handoffs; // that range itself, and as last measured whole
 int64_t last_round_hour = -1;
 // The earliest time a copy held in the last round would be let run (its
 // window's start, or its scheduled start; core::copy_release_at): a round
@@ -131,6 +133,7 @@ struct Candidate {
     core::Assessment assessment;
     std::string split_text; // of assessment.split, when ok
     double range_shift = 0; // how far the load's middle moves until the split's aim (range_drift)
+    bool entering = false;  // a neighbour's range enters it within the forecast (range_handoff)
     double source_bytes = 0;
     std::optional<catalog::Plan> plan; // our active predicted plan
     bool other_plan = false;           // an active plan that is not ours
@@ -251,30 +254,75 @@ std::vector<ManagerAction> run_manager_round() {
     analyzer::for_each_entry(MyDatabaseId,
                              [&](const analyzer::PartitionEntry& e) { entries.push_back(e); });
 
-    std::vector<Candidate> candidates;
-    std::vector<catalog::PredictionRow> rows;
+    // First pass: every managed partition's load forecast (once), from its
+    // own history.
+    struct Forecasted {
+        const analyzer::PartitionEntry* entry;
+        analyzer::ManagedLeaf leaf; // a copy: the set may be rebuilt by the statements below
+        PartitionSeries series;
+        core::Forecast load;
+        double load_threshold, size_threshold;
+    };
+    std::vector<Forecasted> forecasted;
     std::vector<std::vector<double>> loads;
     int64_t first_hour_start = (now / kHour) * kHour;
     for (const analyzer::PartitionEntry& entry : entries) {
         const analyzer::ManagedLeaf* found = analyzer::find_leaf(entry.relid);
         if (found == nullptr)
             continue; // no longer a managed leaf
-        // A copy: the set may be rebuilt by the statements below.
         const analyzer::ManagedLeaf leaf_copy = *found;
-        const analyzer::ManagedLeaf* leaf = &leaf_copy;
-        const PartitionSeries series = series_of_entry(entry, now);
+        PartitionSeries series = series_of_entry(entry, now);
         loads.push_back(series.load);
         first_hour_start = series.last_hour_start + kHour;
-        auto table = tables.find(leaf->parent);
+        auto table = tables.find(leaf_copy.parent);
         if (table == tables.end())
-            table = tables.emplace(leaf->parent, catalog::find_managed_table(leaf->parent)).first;
+            table = tables.emplace(leaf_copy.parent, catalog::find_managed_table(leaf_copy.parent))
+                        .first;
         if (!table->second)
             continue;
-        const double load_threshold =
-            table->second->split_load_threshold.value_or(config::split_load_threshold);
-        const double size_threshold =
-            static_cast<double>(table->second->split_size_threshold.value_or(
-                static_cast<int64_t>(config::split_size_threshold_mb) * 1024 * 1024));
+        core::Forecast f = core::forecast_hourly(series.load.data(), series.load.size(),
+                                                 load_forecast_options(horizon_hours));
+        forecasted.push_back(
+            {&entry, leaf_copy, std::move(series), std::move(f),
+             table->second->split_load_threshold.value_or(config::split_load_threshold),
+             static_cast<double>(table->second->split_size_threshold.value_or(
+                 static_cast<int64_t>(config::split_size_threshold_mb) * 1024 * 1024))});
+    }
+
+    // A moving hot range about to cross into the partition of the same table
+    // next to it: its load goes from the source's forecast to the
+    // neighbour's (core/range_handoff.hpp). Number and time keys of bounded
+    // partitions only; neighbours by parent and bound.
+    std::vector<core::HandoffPartition> handoff_parts(forecasted.size());
+    for (size_t i = 0; i < forecasted.size(); ++i) {
+        const Forecasted& fc = forecasted[i];
+        core::HandoffPartition& part = handoff_parts[i];
+        part.own = std::move(forecasted[i].load.hours);
+        if (fc.leaf.axis.kind != analyzer::KeyAxis::Kind::number || !fc.leaf.has_lower ||
+            !fc.leaf.has_upper)
+            continue; // table 0: takes no part
+        part.table = fc.leaf.parent;
+        part.lo = fc.leaf.lower;
+        part.hi = fc.leaf.upper;
+        part.sampler = &fc.entry->sampler;
+        part.memory = &handoffs[fc.entry->relid]; // zeroed when new
+    }
+    core::hand_off_ranges(&handoff_parts, first_hour_start, now);
+
+    // Second pass: each partition assessed on its forecast with the
+    // hand-offs.
+    std::vector<Candidate> candidates;
+    std::vector<catalog::PredictionRow> rows;
+    for (size_t i = 0; i < forecasted.size(); ++i) {
+        const analyzer::PartitionEntry& entry = *forecasted[i].entry;
+        const analyzer::ManagedLeaf* leaf = &forecasted[i].leaf;
+        const PartitionSeries& series = forecasted[i].series;
+        const double load_threshold = forecasted[i].load_threshold;
+        const double size_threshold = forecasted[i].size_threshold;
+        const core::HandoffPartition& handoff = handoff_parts[i];
+        // The forecast: its model and score, and its hours with the hand-offs.
+        core::Forecast& f = forecasted[i].load;
+        f.hours = handoff.adjusted;
 
         Candidate c;
         c.relid = entry.relid;
@@ -282,9 +330,8 @@ std::vector<ManagerAction> run_manager_round() {
         c.leaf = *leaf;
         c.sampler = entry.sampler;
         c.source_bytes = total_bytes(entry.relid);
+        c.entering = handoff.incoming.found;
 
-        const core::Forecast f = core::forecast_hourly(series.load.data(), series.load.size(),
-                                                       load_forecast_options(horizon_hours));
         double current = series.load.empty() ? 0 : series.load.back();
         if (std::isnan(current))
             current = 0;
@@ -303,17 +350,26 @@ std::vector<ManagerAction> run_manager_round() {
         core::RangeTrack& range = ranges[c.relid]; // zeroed when new
         if (split.kind == core::SplitKind::load_balance && !split_options.images_only)
             core::observe_range(&range, now, split.key, lo, hi);
+        bool handed = false; // the split is the hand-off's
         {
             const core::RangeMotion motion = core::range_motion(range, now);
             const auto known = tracks.find(c.relid);
-            const int64_t aim =
-                core::aim_time(core::predict_crossing(f.hours, first_hour_start, now, current,
-                                                      load_threshold, options.headroom),
-                               known != tracks.end() ? known->second.last_crossing_at : 0, now);
+            const core::Crossing crossing = core::predict_crossing(
+                f.hours, first_hour_start, now, current, load_threshold, options.headroom);
+            const int64_t aim = core::aim_time(
+                crossing, known != tracks.end() ? known->second.last_crossing_at : 0, now);
             c.range_shift = core::range_shift(motion, now, aim, lo, hi);
             if (!split_options.images_only)
                 split = inside_bounds(core::aim_load_split(split, motion, now, aim, lo, hi), *leaf,
                                       "sampled");
+            // The crossing comes with a neighbour's range (its own history
+            // sees none, or a later one): split where that load will be.
+            if (const std::optional<core::SplitChoice> entering = core::incoming_split(
+                    handoff.incoming, crossing, handoff.own, c.sampler, first_hour_start, now,
+                    current, load_threshold, options.headroom, aim, lo, hi)) {
+                split = inside_bounds(*entering, *leaf, "hand-off");
+                handed = true;
+            }
         }
         const std::string load_split_text = !split.ok() ? ""
                                             : split_options.images_only
@@ -408,8 +464,13 @@ std::vector<ManagerAction> run_manager_round() {
         else if (!row.predicted_crossing)
             row.reason = "no crossing within the horizon";
         else
-            row.reason = load_shown.ok() ? "split at " + load_shown.reason
-                                         : "no split: " + load_shown.reason;
+            row.reason =
+                handed && !append.ok()
+                    ? (split.ok() ? "split (hand-off) " : "no split (hand-off): ") + split.reason
+                : load_shown.ok() ? "split at " + load_shown.reason
+                                  : "no split: " + load_shown.reason;
+        if (c.entering && !handed)
+            row.reason += "; with a neighbour's range entering: " + handoff.incoming.reason;
         if (f.short_history)
             row.reason += " (under two days of history: trend only)";
         rows.push_back(row);
@@ -531,7 +592,9 @@ std::vector<ManagerAction> run_manager_round() {
                         : core::load_split_drift(c.sampler, *key, c.range_shift,
                                                  c.leaf.has_lower ? c.leaf.lower : -1e300,
                                                  c.leaf.has_upper ? c.leaf.upper : 1e300);
-                in.drift = std::isnan(drift) ? 0 : drift;
+                // While a neighbour's range enters, the load the plan was
+                // made for is still in the neighbour: no drift.
+                in.drift = std::isnan(drift) || c.entering ? 0 : drift;
             }
             in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;
         }

@@ -239,3 +239,69 @@ TEST(RangeHandoff, ApplyKeepsValuesAtOrAboveZero) {
     EXPECT_EQ(f[0].upper, 0);
     EXPECT_EQ(f[2].predicted, 100); // beyond the hand-off's hours: unchanged
 }
+
+TEST(RangeHandoff, ARoundHandsTheRangeToTheNeighbourOfItsTable) {
+    // Table 1: a [0, 1e6) with a range at 800 000 moving +25 000 keys an hour
+    // (its middle at the bound in 8 h), b [1e6, 2e6) above it; table 2's c
+    // also starts at 1e6 (another table: not a neighbour).
+    HandoffMemory a_memory{}, b_memory{}, c_memory{};
+    for (int h = 10; h >= 1; h--)
+        observe_range(&a_memory.hot, kT0 - h * H, 800000 - 25000.0 * h, 0, kSpan);
+    const KeySampler a_sampler = hot_range_sampler(0, 800000, 0.7, 21);
+    const KeySampler b_sampler = hot_range_sampler(kSpan, 0, 0, 22);
+    std::vector<HandoffPartition> parts(3);
+    parts[0] = {1, true, 0, kSpan, &a_sampler, &a_memory, flat(1000), {}, {}};
+    parts[1] = {1, true, kSpan, 2 * kSpan, &b_sampler, &b_memory, flat(300), {}, {}};
+    parts[2] = {2, true, kSpan, 2 * kSpan, &b_sampler, &c_memory, flat(300), {}, {}};
+    hand_off_ranges(&parts, kT0, kT0);
+    ASSERT_NE(a_memory.whole.at, 0) << "a whole moving range is remembered";
+    EXPECT_NEAR(a_memory.whole.per_second * H, 25000, 2000);
+    EXPECT_FALSE(parts[0].incoming.found);
+    ASSERT_TRUE(parts[1].incoming.found) << parts[1].incoming.reason;
+    EXPECT_TRUE(parts[1].incoming.upward);
+    EXPECT_FALSE(parts[2].incoming.found);
+    // b gains what a loses; its own forecast and c's stay as they were.
+    ASSERT_EQ(parts[1].adjusted.size(), 48u);
+    EXPECT_NEAR(parts[1].adjusted[0].predicted, 300, 1);
+    EXPECT_GT(parts[1].adjusted[20].predicted, 300 + 0.5 * 700 * 0.8);
+    EXPECT_NEAR(parts[1].adjusted[20].predicted - 300, 1000 - parts[0].adjusted[20].predicted, 1);
+    EXPECT_EQ(parts[1].own[20].predicted, 300);
+    EXPECT_EQ(parts[2].adjusted[20].predicted, 300);
+
+    // The hand-off brings b's crossing of 600/s: the split from the range
+    // entering it, at the aim, inside b where the range will be.
+    const Crossing with = predict_crossing(parts[1].adjusted, kT0, kT0, 300, 600, 0.95);
+    ASSERT_TRUE(with.found);
+    const int64_t aim = with.at + 12 * H;
+    const std::optional<SplitChoice> split =
+        incoming_split(parts[1].incoming, with, parts[1].own, b_sampler, kT0, kT0, 300, 600, 0.95,
+                       aim, kSpan, 2 * kSpan);
+    ASSERT_TRUE(split.has_value());
+    ASSERT_EQ(split->kind, SplitKind::load_balance) << split->reason;
+    EXPECT_GT(split->key, kSpan);
+    EXPECT_LT(split->key, kSpan + 0.5 * kSpan);
+    EXPECT_EQ(split->reason.rfind("from the neighbour's range", 0), 0u) << split->reason;
+    // Its own history crosses as soon (or a measured crossing): its own split.
+    EXPECT_FALSE(incoming_split(parts[1].incoming, with, flat(700), b_sampler, kT0, kT0, 300, 600,
+                                0.95, aim, kSpan, 2 * kSpan));
+    Crossing measured = with;
+    measured.measured = true;
+    EXPECT_FALSE(incoming_split(parts[1].incoming, measured, parts[1].own, b_sampler, kT0, kT0, 300,
+                                600, 0.95, aim, kSpan, 2 * kSpan));
+
+    // An inactive neighbour gets nothing; the source still loses the range.
+    HandoffMemory again = a_memory;
+    parts[0].memory = &again;
+    parts[1].active = false;
+    hand_off_ranges(&parts, kT0, kT0);
+    EXPECT_FALSE(parts[1].incoming.found);
+    EXPECT_EQ(parts[1].adjusted[20].predicted, 300);
+    EXPECT_LT(parts[0].adjusted[20].predicted, 1000 - 0.5 * 700 * 0.8);
+    // Without a table, no part in it: nothing measured, nothing handed.
+    HandoffMemory fresh{};
+    parts[0] = {0, true, 0, kSpan, &a_sampler, &fresh, flat(1000), {}, {}};
+    parts[1].active = true;
+    hand_off_ranges(&parts, kT0, kT0);
+    EXPECT_EQ(fresh.hot.count, 0u);
+    EXPECT_FALSE(parts[1].incoming.found);
+}
