@@ -62,6 +62,7 @@ PRESPLIT_PG_SOURCES = \
 	src/migration/shadows.cpp \
 	src/migration/capture.cpp \
 	src/migration/backfill.cpp \
+	src/migration/copy_rate.cpp \
 	src/switchover/lock_holders.cpp \
 	src/switchover/switchover.cpp \
 	src/switchover/channel_stats.cpp \

@@ -386,6 +386,16 @@ bool has_remote_targets(int64_t plan_id) {
     return false;
 }
 
+bool remote_targets_in_use() {
+    if (!has_shadow_servers())
+        return false;
+    return store_scalar(
+               "SELECT EXISTS (SELECT FROM presplit.shadow s"
+               "                 JOIN presplit.plan p ON p.id = s.plan_id"
+               "                WHERE s.server IS NOT NULL AND p.state IN"
+               "                      ('preparing', 'backfilling', 'synced', 'switching'))") == "t";
+}
+
 void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated) {
     if (shadow.server && !has_shadow_servers())
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

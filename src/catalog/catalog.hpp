@@ -121,6 +121,11 @@ void record_backfill_batch(int64_t id, const std::vector<std::string>& last_key,
 std::vector<Shadow> load_shadows(int64_t plan_id);
 // Whether a shadow of the plan lives on another server.
 bool has_remote_targets(int64_t plan_id);
+// Whether a plan copying (preparing, backfilling), synced or switching has a
+// shadow on another server: without one, the worker's per-round remote
+// checks (lost subscriptions, replication lag, the remote copies' limits)
+// have nothing to look at, and are skipped.
+bool remote_targets_in_use();
 void insert_shadow(int64_t plan_id, const Shadow& shadow, std::optional<int64_t> rows_estimated);
 void set_shadow_relation(int64_t plan_id, int ordinal, std::optional<unsigned int> relation);
 void set_shadow_reverse_lsn(int64_t plan_id, int ordinal, std::optional<std::string> lsn);

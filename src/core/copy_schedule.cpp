@@ -76,6 +76,8 @@ const char* to_string(CopyVerdict verdict) {
         return "no_window";
     case CopyVerdict::no_rate:
         return "no_rate";
+    case CopyVerdict::too_long:
+        return "too_long";
     }
     return "no_rate";
 }
@@ -93,30 +95,31 @@ int64_t finish_after_window_time(const std::vector<TimeWindow>& windows, int64_t
     return 0;
 }
 
-CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t now,
-                       int64_t crossing, const std::vector<TimeWindow>& windows,
-                       const CopyOptions& options) {
+namespace {
+
+// The window time a copy is planned for: its estimate x the safety factor,
+// rounded up to a second (at least one).
+int64_t planned_seconds(double seconds, double safety_factor) {
+    const double planned = std::ceil(seconds * std::max(1.0, safety_factor));
+    if (planned > 1e15)
+        return int64_t{1000000000000000};
+    return std::max<int64_t>(1, static_cast<int64_t>(planned));
+}
+
+// A resumable copy of copy_seconds of window time; `what` is how its length
+// was found, for the reason.
+CopySchedule plan_window_time(int64_t copy_seconds, const std::string& what, int64_t now,
+                              int64_t crossing, const std::vector<TimeWindow>& windows,
+                              const CopyOptions& options) {
     CopySchedule s;
     s.deadline = crossing - options.margin_seconds;
-    if (!(bytes_remaining > 0)) {
-        s.verdict = CopyVerdict::done;
-        s.start = s.finish = now;
-        s.reason = "nothing left to copy";
-        return s;
-    }
-    if (!(bytes_per_second > 0)) {
-        s.verdict = CopyVerdict::no_rate;
-        s.reason = "no copy rate measured yet";
-        return s;
-    }
-    double seconds =
-        std::ceil(bytes_remaining / bytes_per_second * std::max(1.0, options.safety_factor));
-    s.copy_seconds = seconds > 1e15 ? int64_t{1000000000000000} : static_cast<int64_t>(seconds);
-    if (s.copy_seconds < 1)
-        s.copy_seconds = 1;
+    s.copy_seconds = copy_seconds;
     s.available_seconds = window_seconds_between(windows, now, s.deadline);
 
-    char buf[256];
+    char factor[32];
+    std::snprintf(factor, sizeof factor, ", x%.1f)", options.safety_factor);
+    const std::string needs =
+        "copy needs " + hours_text(s.copy_seconds) + " of window time (" + what + factor;
     if (s.available_seconds >= s.copy_seconds) {
         // Walk back from the deadline through the windows.
         int64_t need = s.copy_seconds;
@@ -147,12 +150,8 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
                 }
         s.finish = finish_after_window_time(windows, s.start, s.copy_seconds);
         s.verdict = CopyVerdict::fits;
-        std::snprintf(buf, sizeof buf,
-                      "copy needs %s of window time (%.0f bytes at %.0f bytes/s, x%.1f); %s "
-                      "available before the deadline",
-                      hours_text(s.copy_seconds).c_str(), bytes_remaining, bytes_per_second,
-                      options.safety_factor, hours_text(s.available_seconds).c_str());
-        s.reason = buf;
+        s.reason =
+            needs + "; " + hours_text(s.available_seconds) + " available before the deadline";
         return s;
     }
     // Cannot make it in the windows before the deadline: as early as possible.
@@ -169,17 +168,171 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
             }
     }
     s.verdict = s.finish != 0 ? CopyVerdict::late : CopyVerdict::no_window;
-    std::snprintf(buf, sizeof buf,
-                  "cannot make it: copy needs %s of window time (%.0f bytes at %.0f bytes/s, "
-                  "x%.1f) but only %s lie before the deadline",
-                  hours_text(s.copy_seconds).c_str(), bytes_remaining, bytes_per_second,
-                  options.safety_factor, hours_text(s.available_seconds).c_str());
-    s.reason = buf;
+    s.reason = "cannot make it: " + needs + " but only " + hours_text(s.available_seconds) +
+               " lie before the deadline";
     if (s.verdict == CopyVerdict::late)
         s.reason += "; it would finish " + hours_text(s.finish - s.deadline) + " late";
     else
         s.reason += "; the windows known end before it could finish";
     return s;
+}
+
+// A copy that cannot pause once started: see plan_copy(estimate, ...).
+CopySchedule plan_unpausable(const RemoteCopyEstimate& estimate, int64_t now, int64_t crossing,
+                             const std::vector<TimeWindow>& windows, const CopyOptions& options) {
+    CopySchedule s;
+    s.resumable = false;
+    s.deadline = crossing - options.margin_seconds;
+    if (!(estimate.seconds > 0)) {
+        s.verdict = CopyVerdict::no_rate;
+        s.reason = "no estimate of the copy's length (" + estimate.reason + ")";
+        return s;
+    }
+    RemoteStartOptions start_options;
+    start_options.safety_factor = options.safety_factor;
+    start_options.window_start_slack_seconds = options.window_start_slack_seconds;
+    // The worker's own rule, asked at a start considered.
+    auto verdict_at = [&](int64_t t) {
+        return decide_remote_copy_start(estimate, t, windows, start_options).verdict;
+    };
+    s.copy_seconds = planned_seconds(estimate.seconds, options.safety_factor);
+    const int64_t c = s.copy_seconds;
+
+    // The starts the worker could take: now inside a window, each window's
+    // start after now (what is left of a window only shrinks inside it).
+    std::vector<int64_t> candidates;
+    for (const TimeWindow& w : windows)
+        if (w.ends > now)
+            candidates.push_back(std::max(w.starts, now));
+    int64_t earliest = 0;
+    RemoteStartVerdict earliest_verdict = RemoteStartVerdict::wait;
+    for (int64_t t : candidates)
+        if ((earliest_verdict = verdict_at(t)) != RemoteStartVerdict::wait) {
+            earliest = t;
+            break;
+        }
+
+    char factor[32];
+    std::snprintf(factor, sizeof factor, " x%.1f = ", std::max(1.0, options.safety_factor));
+    const std::string numbers = "estimated " +
+                                hours_text(static_cast<int64_t>(std::ceil(estimate.seconds))) +
+                                factor + hours_text(c) + " (" + estimate.reason + ")";
+
+    // The latest start whose window holds it whole before the deadline,
+    // leaving the worker its slack where the window has it to spare.
+    for (size_t i = windows.size(); i-- > 0;) {
+        const int64_t a = std::max(windows[i].starts, now);
+        const int64_t b = std::min(windows[i].ends, s.deadline);
+        if (a >= b)
+            continue;
+        s.available_seconds = std::max(s.available_seconds, b - a);
+        if (s.latest_start != 0 || b - a < c)
+            continue;
+        int64_t t = std::min(b, windows[i].ends - options.window_start_slack_seconds) - c;
+        const int64_t g = options.start_granularity_seconds;
+        if (g > 1) {
+            const int64_t r = t % g;
+            t -= r < 0 ? r + g : r;
+        }
+        t = std::max(t, a);
+        if (verdict_at(t) == RemoteStartVerdict::start)
+            s.latest_start = t;
+    }
+    const std::string cannot_pause =
+        "the copy to another server cannot pause: it starts only where it fits in what is left "
+        "of one window; ";
+    if (s.latest_start != 0) {
+        s.verdict = CopyVerdict::fits;
+        s.start = options.start_early && earliest != 0 ? earliest : s.latest_start;
+        s.finish = s.start + c;
+        s.reason = cannot_pause + numbers + "; the longest window time before the deadline is " +
+                   hours_text(s.available_seconds);
+        return s;
+    }
+    if (earliest == 0) {
+        s.verdict = CopyVerdict::no_window;
+        s.reason = cannot_pause + numbers + "; no window ahead is known";
+        return s;
+    }
+    if (earliest_verdict == RemoteStartVerdict::start) {
+        s.verdict = CopyVerdict::late;
+        s.start = earliest;
+        s.finish = s.start + c;
+        s.reason = "cannot make it: " + cannot_pause + numbers +
+                   "; no window before the deadline holds it (the longest holds " +
+                   hours_text(s.available_seconds) + "); it would finish " +
+                   hours_text(s.finish - s.deadline) + " late";
+        return s;
+    }
+    // Longer than any whole window: it starts at a window's start, the
+    // latest that still finishes before the deadline, else the earliest.
+    s.verdict = CopyVerdict::too_long;
+    for (size_t i = candidates.size(); i-- > 0;)
+        if (candidates[i] + c <= s.deadline && candidates[i] >= earliest &&
+            verdict_at(candidates[i]) == RemoteStartVerdict::start_long) {
+            s.latest_start = candidates[i];
+            break;
+        }
+    s.start = s.latest_start != 0 && !options.start_early ? s.latest_start : earliest;
+    s.finish = s.start + c;
+    s.reason = cannot_pause + numbers +
+               ", longer than any whole window: it starts at a window's start and runs past its "
+               "end, paced; ";
+    s.reason += s.finish <= s.deadline
+                    ? "it finishes " + hours_text(s.deadline - s.finish) + " before the deadline"
+                    : "it would finish " + hours_text(s.finish - s.deadline) + " late";
+    return s;
+}
+
+} // namespace
+
+CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t now,
+                       int64_t crossing, const std::vector<TimeWindow>& windows,
+                       const CopyOptions& options) {
+    if (!(bytes_remaining > 0)) {
+        CopySchedule s;
+        s.resumable = options.resumable;
+        s.deadline = crossing - options.margin_seconds;
+        s.verdict = CopyVerdict::done;
+        s.start = s.finish = now;
+        s.reason = "nothing left to copy";
+        return s;
+    }
+    if (!(bytes_per_second > 0)) {
+        CopySchedule s;
+        s.resumable = options.resumable;
+        s.deadline = crossing - options.margin_seconds;
+        s.verdict = CopyVerdict::no_rate;
+        s.reason = "no copy rate measured yet";
+        return s;
+    }
+    char what[96];
+    std::snprintf(what, sizeof what, "%.0f bytes at %.0f bytes/s", bytes_remaining,
+                  bytes_per_second);
+    if (!options.resumable)
+        return plan_unpausable(RemoteCopyEstimate{bytes_remaining / bytes_per_second, what}, now,
+                               crossing, windows, options);
+    return plan_window_time(
+        planned_seconds(bytes_remaining / bytes_per_second, options.safety_factor), what, now,
+        crossing, windows, options);
+}
+
+CopySchedule plan_copy(const RemoteCopyEstimate& estimate, int64_t now, int64_t crossing,
+                       const std::vector<TimeWindow>& windows, const CopyOptions& options) {
+    if (!options.resumable)
+        return plan_unpausable(estimate, now, crossing, windows, options);
+    if (!(estimate.seconds > 0)) {
+        CopySchedule s;
+        s.deadline = crossing - options.margin_seconds;
+        s.verdict = CopyVerdict::no_rate;
+        s.reason = "no estimate of the copy's length (" + estimate.reason + ")";
+        return s;
+    }
+    return plan_window_time(planned_seconds(estimate.seconds, options.safety_factor),
+                            "estimated " +
+                                hours_text(static_cast<int64_t>(std::ceil(estimate.seconds))) +
+                                ": " + estimate.reason,
+                            now, crossing, windows, options);
 }
 
 RemoteCopyEstimate estimate_remote_copy(double rows, double bytes, double max_rows_per_second,
@@ -237,8 +390,7 @@ RemoteCopyStart decide_remote_copy_start(const RemoteCopyEstimate& estimate, int
         return r;
     }
     const double factor = std::max(1.0, options.safety_factor);
-    const double planned = std::ceil(estimate.seconds * factor);
-    r.copy_seconds = planned > 1e15 ? int64_t{1000000000000000} : static_cast<int64_t>(planned);
+    r.copy_seconds = planned_seconds(estimate.seconds, factor);
     if (windows.empty()) {
         r.reason = "no off-peak window known: it starts now";
         return r;

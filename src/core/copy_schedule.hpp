@@ -8,11 +8,15 @@
 // at the first window time from now (more slack should the crossing come
 // sooner than forecast; the simulator measured no difference in synced plans
 // once the crossing is judged on the upper bound with headroom, and more
-// capture time: docs/prediction.md). A copy may span several windows (it is
-// resumable). When the window time before the deadline is too short the
-// schedule says so ("cannot make it"): it then starts at the next window and
-// reports when it would finish; whether to copy outside the windows is the
-// caller's policy.
+// capture time: docs/prediction.md). A local backfill may span several
+// windows (it is resumable). When the window time before the deadline is too
+// short the schedule says so ("cannot make it"): it then starts at the next
+// window and reports when it would finish; whether to copy outside the
+// windows is the caller's policy.
+// A copy that cannot pause once started (a remote target's table sync,
+// CopyOptions::resumable false) must fit in what is left of ONE window when
+// it starts: the schedule then asks decide_remote_copy_start, the worker's
+// own rule, at each start it considers, so the two never disagree.
 // Pure: time and windows are passed in. docs/prediction.md has the reasoning.
 #pragma once
 
@@ -30,30 +34,55 @@ enum class CopyVerdict {
     late,      // the windows before the deadline are too short: finish is after it
     no_window, // not enough window time in the windows given at all
     no_rate,   // no copy rate measured (or assumed) yet
+    // A copy that cannot pause, longer than any whole window: it starts at a
+    // window's start (decide_remote_copy_start's start_long) and runs past
+    // its end; latest_start != 0: it still finishes before the deadline.
+    too_long,
 };
 const char* to_string(CopyVerdict verdict);
 
+// Plan for this many times the estimated copy time: the manager's schedule
+// and the worker's start of a remote copy alike.
+constexpr double kCopySafetyFactor = 1.5;
+// The worker sees a window begin (or a copy released) a round or two late:
+// a copy that cannot pause is planned with this much to spare (at most a
+// quarter of the window, decide_remote_copy_start; at most what the window
+// has to spare, plan_copy).
+constexpr int64_t kWindowStartSlackSeconds = 3600;
+// The copy rate is measured from this many of the most recent copies that
+// finished (copy_rate over the catalog's copy measures).
+constexpr size_t kRecentCopies = 5;
+
 struct CopyOptions {
-    double safety_factor = 1.5;    // plan for this many times the measured copy time
-    int64_t margin_seconds = 3600; // finish this long before the crossing
+    double safety_factor = kCopySafetyFactor; // plan for this many times the copy time
+    int64_t margin_seconds = 3600;            // finish this long before the crossing
     // The start is rounded down to a multiple of this (the caller's round
     // interval), so that the round that starts the copy still sees it fit.
     int64_t start_granularity_seconds = 60;
     bool start_early = false; // at the first window time, not the latest that fits
+    // false: the copy cannot pause once started (a remote target's table
+    // sync): it starts only where it fits in what is left of one window (or,
+    // longer than any window, at a window's start), as the worker decides.
+    bool resumable = true;
+    int64_t window_start_slack_seconds = kWindowStartSlackSeconds; // (not resumable)
 };
 
 struct CopySchedule {
     CopyVerdict verdict = CopyVerdict::no_rate;
-    int64_t copy_seconds = 0;      // window time needed (safety factor included)
-    int64_t available_seconds = 0; // window time between now and the deadline
-    int64_t deadline = 0;          // crossing - margin
-    int64_t start = 0;             // when to start copying (inside a window)
-    int64_t latest_start = 0;      // the latest start that still fits (0: none)
-    int64_t finish = 0;            // when the planned copy time is used up (0: never)
-    std::string reason;            // the numbers, in words
+    bool resumable = true;    // CopyOptions::resumable
+    int64_t copy_seconds = 0; // window time needed (safety factor included)
+    // Window time between now and the deadline; for a copy that cannot
+    // pause, the longest part of one window between them.
+    int64_t available_seconds = 0;
+    int64_t deadline = 0;     // crossing - margin
+    int64_t start = 0;        // when to start copying (inside a window)
+    int64_t latest_start = 0; // the latest start that still fits (0: none)
+    int64_t finish = 0;       // when the planned copy time is used up (0: never)
+    std::string reason;       // the numbers, in words
 
     bool can_make_it() const {
-        return verdict == CopyVerdict::fits || verdict == CopyVerdict::done;
+        return verdict == CopyVerdict::fits || verdict == CopyVerdict::done ||
+               (verdict == CopyVerdict::too_long && latest_start != 0);
     }
 };
 
@@ -132,11 +161,11 @@ enum class RemoteStartVerdict {
 const char* to_string(RemoteStartVerdict verdict);
 
 struct RemoteStartOptions {
-    double safety_factor = 1.5; // plan for this many times the estimate (CopyOptions's)
+    double safety_factor = kCopySafetyFactor; // plan for this many times the estimate
     // A copy longer than any window starts when what is left of this window
     // is at least the longest whole window ahead less this much (at most a
     // quarter of it): the worker sees a window begin a round or two late.
-    int64_t window_start_slack_seconds = 3600;
+    int64_t window_start_slack_seconds = kWindowStartSlackSeconds;
 };
 
 struct RemoteCopyStart {
@@ -155,5 +184,17 @@ struct RemoteCopyStart {
 RemoteCopyStart decide_remote_copy_start(const RemoteCopyEstimate& estimate, int64_t now,
                                          const std::vector<TimeWindow>& windows,
                                          const RemoteStartOptions& options);
+
+// plan_copy for a copy whose length is estimated (a remote target's copy:
+// estimate_remote_copy, the worker's estimate). Not resumable
+// (options.resumable false): it starts only where decide_remote_copy_start,
+// with options' safety factor and slack, starts it -- at the latest start
+// whose window holds it before the deadline (verdict fits), else at the
+// earliest start (late), or, longer than any whole window ahead, at a
+// window's start (too_long: the latest that still finishes before the
+// deadline, else the earliest). Resumable: as plan_copy above, with the
+// estimate as its copy time.
+CopySchedule plan_copy(const RemoteCopyEstimate& estimate, int64_t now, int64_t crossing,
+                       const std::vector<TimeWindow>& windows, const CopyOptions& options);
 
 } // namespace presplit::core

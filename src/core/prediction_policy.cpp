@@ -71,6 +71,19 @@ void attach_schedule(Decision* d, const CopySchedule& s) {
     d->event.copy_finish = s.finish;
 }
 
+// The schedule of a copy of `bytes`: a remote copy (in.remote_copy, unless
+// `remote` is false: it has begun) cannot pause, and is scheduled to fit in
+// one window with the worker's estimate.
+CopySchedule schedule_copy(double bytes, bool remote, const RoundInput& in, int64_t crossing,
+                           const std::vector<TimeWindow>& windows, const CopyOptions& options) {
+    if (remote && in.remote_copy) {
+        CopyOptions unpausable = options;
+        unpausable.resumable = false;
+        return plan_copy(*in.remote_copy, in.now, crossing, windows, unpausable);
+    }
+    return plan_copy(bytes, in.copy_bytes_per_second, in.now, crossing, windows, options);
+}
+
 // Said once: the same advice or refusal is not repeated every round, only
 // when the action changes or the predicted crossing moved by 3 hours or more.
 bool already_said(const PartitionTrack& t, Action action, int64_t crossing_hour) {
@@ -202,9 +215,9 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
                 const int64_t deadline = c.found                     ? c.at
                                          : t->last_crossing_at > now ? t->last_crossing_at
                                                                      : now;
-                const CopySchedule again = plan_copy(in.source_bytes, in.copy_bytes_per_second, now,
-                                                     deadline, windows, o.copy);
-                if (again.verdict != CopyVerdict::fits) {
+                const CopySchedule again =
+                    schedule_copy(in.source_bytes, true, in, deadline, windows, o.copy);
+                if (!again.can_make_it()) {
                     drifted = false;
                     said = 2;
                     std::snprintf(buf, sizeof buf,
@@ -296,9 +309,12 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
                            : t->last_crossing_at > now ? t->last_crossing_at
                                                        : now + 2 * o.horizon_seconds;
         CopySchedule s =
-            plan_copy(in.bytes_remaining, in.copy_bytes_per_second, now, crossing, windows, o.copy);
+            schedule_copy(in.bytes_remaining, !in.remote_copy_begun, in, crossing, windows, o.copy);
         size_t w = window_at(windows, now);
-        bool due = t->copy_started || s.verdict != CopyVerdict::fits || now >= s.start;
+        // A copy that cannot pause is due only from its start: released
+        // before, it would wait in the worker (for the next window).
+        bool due = s.resumable ? t->copy_started || s.verdict != CopyVerdict::fits || now >= s.start
+                               : now >= s.start;
         // Nothing left to copy (done) still leaves the verification, which
         // the same hold keeps waiting: it too runs inside a window.
         bool copy = in.mode != PredictMode::advise && w != kNoWindow && due;
@@ -327,11 +343,12 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     CopySchedule schedule;
     bool start_near = false;
     if (c.found && !c.already_over) {
-        schedule = plan_copy(in.source_bytes, in.copy_bytes_per_second, now, c.at, windows, o.copy);
-        start_near = schedule.verdict == CopyVerdict::late ||
-                     schedule.verdict == CopyVerdict::no_window ||
-                     (schedule.verdict == CopyVerdict::fits &&
-                      schedule.latest_start - now <= o.start_slack_seconds);
+        schedule = schedule_copy(in.source_bytes, true, in, c.at, windows, o.copy);
+        start_near =
+            schedule.verdict == CopyVerdict::late || schedule.verdict == CopyVerdict::no_window ||
+            (schedule.verdict == CopyVerdict::too_long && schedule.latest_start == 0) ||
+            ((schedule.verdict == CopyVerdict::fits || schedule.verdict == CopyVerdict::too_long) &&
+             schedule.latest_start - now <= o.start_slack_seconds);
     }
     bool due = c.found && (within_horizon || c.already_over || start_near);
     // Confirmation: a predicted crossing must hold for confirm_seconds (two
@@ -407,7 +424,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     }
     Decision d = make(Action::create_plan, in);
     if (c.already_over)
-        schedule = plan_copy(in.source_bytes, in.copy_bytes_per_second, now, now, windows, o.copy);
+        schedule = schedule_copy(in.source_bytes, true, in, now, windows, o.copy);
     attach_schedule(&d, schedule);
     d.event.reason =
         crossing_text(a, now) + "; split at " + a.split.reason + "; " + schedule.reason;
@@ -434,8 +451,9 @@ int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, P
         return 0;
     // decide_round lets the copy run inside a window once it is due: at once
     // when it started before or cannot make it, else from the scheduled start.
+    // A copy that cannot pause: from its start only.
     const CopySchedule& s = decision.schedule;
-    const bool due_now = track.copy_started || s.verdict != CopyVerdict::fits;
+    const bool due_now = s.resumable && (track.copy_started || s.verdict != CopyVerdict::fits);
     const int64_t due = due_now ? now : std::max(now, s.start);
     for (const TimeWindow& w : windows) {
         if (w.ends <= due)

@@ -159,6 +159,16 @@ struct RoundInput {
     // Our plan's split kind (presplit.plan.split_kind), adopted with the
     // plan after a restart; none: unknown.
     SplitKind plan_kind = SplitKind::none;
+
+    // The plan copies (or a new one would copy) to another server: the
+    // estimate of that copy (estimate_remote_copy, the worker's). A remote
+    // target's table sync cannot pause, so its copy is scheduled not
+    // resumable (CopyOptions::resumable): to fit in one window. nullopt: a
+    // local backfill only.
+    std::optional<RemoteCopyEstimate> remote_copy;
+    // Our plan's remote copy has begun (its subscription exists): what is
+    // left is the local backfill, scheduled as usual.
+    bool remote_copy_begun = false;
 };
 
 struct Decision {

@@ -12,6 +12,7 @@
 #include "core/range_handoff.hpp"
 #include "core/server_choice.hpp"
 #include "core/split_decision.hpp"
+#include "migration/copy_rate.hpp"
 #include "migration/layout.hpp"
 #include "migration/shadows.hpp"
 #include "migration/split_request.hpp"
@@ -29,7 +30,6 @@ extern "C" {
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -45,10 +45,6 @@ namespace {
 
 constexpr int64_t kHour = core::LoadHistory::kHourSeconds;
 constexpr const char* kPredicted = "predicted";
-
-// The copy rate of the schedule is measured from the last copies that
-// finished (core::copy_rate over catalog::recent_copy_measures); this many.
-constexpr size_t kCopyMeasures = 5;
 
 std::map<Oid, core::PartitionTrack> tracks;  // by partition; this process only
 std::map<Oid, core::RangeTrack> ranges;      // the load split key, hourly: a moving hot range
@@ -71,13 +67,6 @@ Oid relation_owner(Oid relid) {
         Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
         ReleaseSysCache(tuple);
         return owner;
-    });
-}
-
-double total_bytes(Oid relid) {
-    return pg::call([&] {
-        return static_cast<double>(
-            DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(relid))));
     });
 }
 
@@ -138,6 +127,17 @@ struct Candidate {
     std::optional<catalog::Plan> plan; // our active predicted plan
     bool other_plan = false;           // an active plan that is not ours
 };
+
+// The servers a predicted split of a partition of `parent` may go to: the
+// table's own list, else presplit.predict_servers (its check hook refused a
+// value that is no list). Empty: this server.
+std::vector<std::string> predict_servers_of(Oid parent) {
+    const std::optional<catalog::ManagedTable> table = catalog::find_managed_table(parent);
+    if (table && table->predict_servers)
+        return *table->predict_servers;
+    return core::parse_server_list(config::predict_servers ? config::predict_servers : "")
+        .value_or(std::vector<std::string>{});
+}
 
 // The words of one decision's event: the action and its numbers.
 std::string event_text(const core::Decision& d, const std::string& key_text,
@@ -329,7 +329,8 @@ std::vector<ManagerAction> run_manager_round() {
         c.parent = leaf->parent;
         c.leaf = *leaf;
         c.sampler = entry.sampler;
-        c.source_bytes = total_bytes(entry.relid);
+        // The bytes the copy rate is measured in (migration/copy_rate.hpp).
+        c.source_bytes = migration::source_size(entry.relid).bytes;
         c.entering = handoff.incoming.found;
 
         double current = series.load.empty() ? 0 : series.load.back();
@@ -535,10 +536,7 @@ std::vector<ManagerAction> run_manager_round() {
         return x.found && x.at < y.at;
     });
 
-    core::CopyRateOptions rate_options;
-    rate_options.clock_rate = config::clock_rate;
-    const core::CopyRate copy_rate =
-        core::copy_rate(catalog::recent_copy_measures(kCopyMeasures), rate_options);
+    const core::CopyRate copy_rate = migration::current_copy_rate();
     // The cap counts the plans with work ahead (copy, capture, switchover),
     // as the bytes below count only sources still in their table: a cut-over
     // plan keeps its old source only for a rollback.
@@ -598,6 +596,22 @@ std::vector<ManagerAction> run_manager_round() {
             }
             in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;
         }
+        // Onto another server (the plan's targets, or the predict servers a
+        // new plan would go to): that copy, PostgreSQL's table sync, cannot
+        // pause, and is scheduled to fit in one window with the estimate the
+        // worker starts it by (migration/copy_rate.hpp).
+        bool remote = false;
+        if (c.plan) {
+            if (catalog::has_remote_targets(c.plan->id)) {
+                remote = true;
+                in.remote_copy_begun =
+                    !remote::remote_copy_would_start(migration::load_layout(*c.plan));
+            }
+        } else {
+            remote = !predict_servers_of(c.parent).empty();
+        }
+        if (remote)
+            in.remote_copy = migration::estimate_remote_copy(c.relid, copy_rate);
         core::PartitionTrack& track = tracks[c.relid]; // zeroed when new
         const core::Decision d = core::decide_round(&track, in, options);
         const int64_t release = core::copy_release_at(d, track, predict, windows, now);
@@ -628,7 +642,8 @@ std::vector<ManagerAction> run_manager_round() {
             // decides for the plan's copy.
             action.copy_held =
                 core::window_at(windows, now) == core::kNoWindow ||
-                (d.schedule.verdict == core::CopyVerdict::fits && now < d.schedule.start);
+                ((d.schedule.verdict == core::CopyVerdict::fits || !d.schedule.resumable) &&
+                 now < d.schedule.start);
             ++plans_counted;
             shadow_bytes += c.source_bytes;
             break;
@@ -651,17 +666,6 @@ std::vector<ManagerAction> run_manager_round() {
 }
 
 namespace {
-
-// The servers a predicted split of a partition of `parent` may go to: the
-// table's own list, else presplit.predict_servers (its check hook refused a
-// value that is no list). Empty: this server.
-std::vector<std::string> predict_servers_of(Oid parent) {
-    const std::optional<catalog::ManagedTable> table = catalog::find_managed_table(parent);
-    if (table && table->predict_servers)
-        return *table->predict_servers;
-    return core::parse_server_list(config::predict_servers ? config::predict_servers : "")
-        .value_or(std::vector<std::string>{});
-}
 
 std::string refusal_text(const std::string& server, const pg::Error& error) {
     std::string text = "server \"" + server + "\": " + error.what();

@@ -8,6 +8,7 @@
 #include "core/text_array.hpp"
 #include "core/throttle.hpp"
 #include "migration/backfill.hpp"
+#include "migration/copy_rate.hpp"
 #include "migration/layout.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
@@ -18,12 +19,8 @@
 #include "worker/transaction.hpp"
 
 extern "C" {
-#include "access/htup_details.h"
-#include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 }
 
@@ -36,8 +33,6 @@ namespace presplit::worker {
 namespace {
 
 constexpr int kMaxConsecutiveErrors = 5;
-// Recent copies the copy rate is measured from, as the predictive manager's.
-constexpr size_t kCopyMeasures = 5;
 std::map<int64_t, int> consecutive_errors;
 constexpr int kConflictBatches = 8;
 std::map<int64_t, int> skip_conflicts_for;
@@ -62,33 +57,11 @@ core::ThrottleSettings throttle_settings() {
 // in this process (one estimate per copy, not per batch).
 std::map<int64_t, double> bytes_per_row;
 
-// The source's estimated rows (0 while never analyzed or vacuumed) and its
-// total bytes (indexes and TOAST included).
-struct SourceSize {
-    double rows = 0;
-    double bytes = 0;
-};
-
-SourceSize source_size(Oid source) {
-    return pg::call([&] {
-        SourceSize size;
-        HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(source));
-        if (!HeapTupleIsValid(tuple))
-            return size;
-        size.rows = std::max(
-            0.0, static_cast<double>(reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->reltuples));
-        ReleaseSysCache(tuple);
-        size.bytes = static_cast<double>(
-            DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(source))));
-        return size;
-    });
-}
-
 double source_bytes_per_row(int64_t plan_id, Oid source) {
     auto known = bytes_per_row.find(plan_id);
     if (known != bytes_per_row.end())
         return known->second;
-    const SourceSize size = source_size(source);
+    const migration::SourceSize size = migration::source_size(source);
     const double per_row = size.rows > 0 ? size.bytes / size.rows : 0.0;
     if (per_row > 0)
         bytes_per_row[plan_id] = per_row;
@@ -212,13 +185,9 @@ std::optional<core::RemoteCopyStart> windowed_remote_start(const migration::Plan
     if ((mode != core::PredictMode::prepare && mode != core::PredictMode::split) ||
         !catalog::copy_follows_windows(layout.plan.id))
         return std::nullopt;
-    const SourceSize size = source_size(layout.plan.source);
-    core::CopyRateOptions rate_options;
-    rate_options.clock_rate = config::clock_rate;
-    const core::CopyRate rate =
-        core::copy_rate(catalog::recent_copy_measures(kCopyMeasures), rate_options);
-    const core::RemoteCopyEstimate estimate = core::estimate_remote_copy(
-        size.rows, size.bytes, config::backfill_max_rows_per_second, rate, config::clock_rate);
+    // The estimate the manager's schedule made it with (migration/copy_rate.hpp).
+    const core::RemoteCopyEstimate estimate =
+        migration::estimate_remote_copy(layout.plan.source, migration::current_copy_rate());
     return core::decide_remote_copy_start(estimate, pg::model_now_seconds(),
                                           catalog::stored_offpeak_windows(),
                                           core::RemoteStartOptions{});

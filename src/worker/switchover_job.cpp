@@ -167,6 +167,10 @@ bool publish_remote_lags() {
     return !lags.value.empty();
 }
 
+void forget_remote_lags() {
+    remote_lags.clear();
+}
+
 bool resync_lost_remote_targets() {
     auto resynced =
         in_transaction("pg_presplit: re-syncing lost remote targets", Isolation::read_committed,

@@ -18,6 +18,9 @@ Step run_switchover_step(int64_t id);
 // read routing (switchover/channel_stats.hpp). True if there is such a plan:
 // the round must then come again within a second.
 bool publish_remote_lags();
+// A round with no remote target in use (catalog::remote_targets_in_use)
+// measures no lag: the last round's are forgotten.
+void forget_remote_lags();
 
 // Every round (a transaction of its own): remote targets that lost their
 // slot after verification sent back to copying

@@ -193,11 +193,14 @@ void run_manager_if_due() {
 struct WorkFound {
     bool extension_present = false;
     bool copying = false; // a plan is preparing or backfilling
+    // A plan copying, synced or switching has a target on another server:
+    // else the round's remote checks are skipped, with no query.
+    bool remote_targets = false;
     std::vector<std::pair<int64_t, core::PlanWork>> plans;
 };
 
 // Whether the last round published limits for remote copies: a round with
-// no plan copying and no move skips the limits' catalog query
+// no plan copying onto another server and no move skips the limits' query
 // (publish_remote_copy_limits), once they are cleared.
 bool copy_limits_published = false;
 
@@ -253,8 +256,10 @@ int64_t run_round() {
         WorkFound work;
         work.extension_present =
             pg::call([] { return OidIsValid(get_extension_oid("pg_presplit", true)); });
-        if (work.extension_present)
+        if (work.extension_present) {
             work.plans = plans_ready_for_work(work.copying);
+            work.remote_targets = catalog::remote_targets_in_use();
+        }
         return work;
     });
     publish_heartbeat(found.ok && found.value.extension_present);
@@ -271,10 +276,16 @@ int64_t run_round() {
         start_plan_workers(need);
 
     int64_t pause_ms = config::worker_naptime_ms;
-    if (found.value.extension_present && !shutdown_requested() && resync_lost_remote_targets())
+    // The remote checks: lost subscriptions (re-sync), the lag for routing.
+    // Only while a plan has a target on another server (a plan's reverse
+    // direction after the cutover is its plan worker's step).
+    const bool remote = found.value.extension_present && found.value.remote_targets;
+    if (remote && !shutdown_requested() && resync_lost_remote_targets())
         pause_ms = 0;
-    if (found.value.extension_present && !shutdown_requested() && publish_remote_lags())
+    if (remote && !shutdown_requested() && publish_remote_lags())
         pause_ms = std::min<int64_t>(pause_ms, 1000); // routing needs a fresh lag
+    if (!remote)
+        forget_remote_lags();
     for (const auto& [id, work] : found.value.plans) {
         if (work != core::PlanWork::supervisor || shutdown_requested())
             continue;
@@ -295,7 +306,7 @@ int64_t run_round() {
     // moves' step, so that a new move's subscription is paced from this
     // round on), and once more after, to clear them.
     if (found.value.extension_present && !shutdown_requested() &&
-        (found.value.copying || any_moves || copy_limits_published)) {
+        ((found.value.copying && remote) || any_moves || copy_limits_published)) {
         copy_limits_published = publish_remote_copy_limits();
         if (copy_limits_published)
             pause_ms = std::min<int64_t>(pause_ms, 1000); // a paced copy needs fresh limits

@@ -1,7 +1,8 @@
 # A predicted split onto another server starts its remote copy (the
 # subscription, whose table sync copies the rows in one transaction, and is
 # not held when the window ends) inside an off-peak window only when its
-# estimate fits in what is left of the window. Two servers, presplit.predict
+# estimate fits in what is left of the window; the manager's schedule knows
+# it, and releases the copy only where it fits. Two servers, presplit.predict
 # = 'prepare', presplit.predict_servers = 'node2', a clock 1440 times faster
 # than the wall (a day lasts a minute), presplit.backfill_max_rows_per_second
 # = 2500: hot_0's 20000 rows take 8 wall seconds, 3.2 simulated hours, 4.8
@@ -9,13 +10,19 @@
 # threshold (as in 033_remote_prediction.pl).
 #   1. The maintenance window is kept hours ahead of the model clock until
 #      the plan shows: it is made with its copy held, nothing subscribed.
+#      Its event schedules the copy as one that cannot pause, with the
+#      worker's estimate.
 #   2. The window is then kept around the model clock's hour (from an hour
-#      before to four after: 5 h long, at most 4 h left): once the manager
-#      releases the copy, the worker does not start the remote copy and
-#      says why (remote_copy_waiting: the estimate and the window left).
+#      before to four after: 5 h long, at most 4 h left) for 8 simulated
+#      hours: the manager never releases the copy (it would not fit in what
+#      is left; a whole window holds it), so the worker never has to refuse
+#      it (no remote_copy_waiting event), and nothing is subscribed.
 #   3. A window of 10 h that starts two hours ahead: the copy starts inside
 #      it and the plan reaches synced with every row of the upper piece on
 #      node2; cancelled, nothing is left on either server.
+# Under a loaded machine the manager may cancel a held plan for drift and
+# make another (docs/prediction.md, Being wrong): hot_0's predicted plans
+# are followed by source.
 # Nothing is timed: the test waits for conditions.
 use strict;
 use warnings;
@@ -118,44 +125,54 @@ is($node1->safe_psql('postgres', qq{
 	SELECT string_agg(coalesce(server, 'here'), ',' ORDER BY ordinal) FROM presplit.shadow
 	 WHERE plan_id = $plan}), 'here,node2', 'its upper piece is a target on node2');
 
+like($node1->safe_psql('postgres', qq{
+	SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'prediction'
+	 ORDER BY id LIMIT 1}),
+	qr/^create_plan: .*the copy to another server cannot pause: it starts only where it fits in what is left of one window; estimated 3\.2 h x1\.5 = 4\.8 h \(20000 rows of the partition at presplit\.backfill_max_rows_per_second = 2500; 8 s of wall time at clock rate 1440\)/,
+	'its event schedules the copy as one that cannot pause, with the worker\'s estimate')
+  or note(events());
+
 # 2. The window around the model clock's hour (moved each simulated hour):
-# whenever the manager releases the copy, at most 4 of its 5 hours are left.
-my ($waiting, $released, $window) = ('', '', '');
+# at most 4 of its 5 hours are ever left, less than the copy's 4.8 h.
+my ($bad, $window, $hours) = ('', '', 0);
 $last_hour = -1;
 foreach my $tick (1 .. 300)
 {
-	$waiting = $node1->safe_psql('postgres', qq{
-		SELECT detail FROM presplit.events
-		 WHERE plan_id = $plan AND kind = 'remote_copy_waiting' ORDER BY id LIMIT 1});
-	if ($waiting ne '')
+	my $seen = $node1->safe_psql('postgres', q{
+		SELECT CASE WHEN coalesce(bool_and(copy_held), true) THEN 't' ELSE 'f' END
+		       || ' ' || (SELECT count(*) FROM presplit.events WHERE kind = 'remote_copy_waiting')
+		  FROM presplit.plan WHERE origin = 'predicted' AND source = 'hot_0'::regclass
+		   AND state IN ('planned', 'preparing', 'backfilling')})
+	  . ' ' . $node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription');
+	if ($seen ne 't 0 0')
 	{
-		# At once, while the window still holds the model clock: released
-		# by the manager, nothing subscribed.
-		$released = $node1->safe_psql('postgres', "SELECT copy_held FROM presplit.plan WHERE id = $plan")
-		  . ' ' . $node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription');
+		$bad = "$seen (copy held, remote_copy_waiting events, subscriptions on node2)";
 		last;
 	}
 	my $hour = simulated_hour();
 	if ($hour != $last_hour)
 	{
+		last if $hours++ == 8;
 		$window = set_window($hour - 1 + 24, $hour + 4);
 		$last_hour = $hour;
 	}
 	sleep 1;
 }
-like($waiting,
-	qr/^the copy to the other server waits for the next off-peak window, in \d+\.\d h: it does not fit in what is left of this window; estimated 3\.2 h x1\.5 = 4\.8 h \(20000 rows of the partition at presplit\.backfill_max_rows_per_second = 2500; 8 s of wall time at clock rate 1440\), [0-4]\.\d h left in this window$/,
-	"a window ($window) with less left than the copy's estimate: the remote copy waits, and the event says why")
+is($bad, '',
+	"8 simulated hours with the window around the model clock (last $window): the copy stayed held, the worker never refused it, nothing was subscribed on node2")
   or note(events());
-is($released, 'f 0', 'the manager released the copy, but nothing was subscribed on node2');
 
 # 3. A window of 10 h from two simulated hours ahead.
 my $hour = simulated_hour();
 my ($from, $to) = (($hour + 2) % 24, ($hour + 12) % 24);
 $window = set_window($from, $to);
-my $synced = $node1->poll_query_until('postgres',
-	"SELECT state = 'synced' FROM presplit.plans WHERE id = $plan");
+my $synced = $node1->poll_query_until('postgres', q{
+	SELECT EXISTS (SELECT FROM presplit.plan WHERE origin = 'predicted'
+	                  AND source = 'hot_0'::regclass AND state = 'synced')});
 ok($synced, "with the window $window, the plan reached synced") or note(events());
+$plan = $node1->safe_psql('postgres', q{
+	SELECT max(id) FROM presplit.plan WHERE origin = 'predicted' AND source = 'hot_0'::regclass})
+  if $synced;
 
 my ($began, $started) = split /\|/, $node1->safe_psql('postgres', qq{
 	SELECT extract(hour FROM } . simulated('e.at') . qq{)::int, e.detail

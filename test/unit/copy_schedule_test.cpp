@@ -287,3 +287,169 @@ TEST(RemoteCopyEstimate, TheCapOrTheSlowerMeasuredRateOnTheModelClock) {
     EXPECT_EQ(e.seconds, 0);
     EXPECT_NE(e.reason.find("ANALYZE"), std::string::npos);
 }
+
+// --- a copy that cannot pause (a remote target's): one window, the worker's rule
+
+namespace {
+
+CopyOptions unpausable() {
+    CopyOptions o;
+    o.margin_seconds = 0;
+    o.resumable = false; // safety factor 1.5, as the worker's
+    return o;
+}
+
+// The worker, at the schedule's start, starts the copy.
+void expect_worker_starts(const CopySchedule& s, const RemoteCopyEstimate& e,
+                          const std::vector<TimeWindow>& w) {
+    const RemoteCopyStart r = decide_remote_copy_start(e, s.start, w, RemoteStartOptions{});
+    EXPECT_TRUE(r.starts()) << "schedule: " << s.reason << "; worker: " << r.reason;
+    EXPECT_EQ(r.copy_seconds, s.copy_seconds);
+}
+
+} // namespace
+
+TEST(UnpausableCopy, FitsInOneWindowWhereTheResumableScheduleSpansTwo) {
+    auto w = nights(3); // 01:00-05:00
+    // 2 h x1.5 = 3 h; crossing at 03:00 on day 2. Resumable, the copy would
+    // start at 04:00 on day 1 and go on at 01:00 on day 2: the worker
+    // refuses to start it with 1 h left, and then it finishes after the
+    // crossing. Not resumable: the whole night of day 1.
+    const int64_t now = kMidnight + 12 * H, crossing = kMidnight + 2 * kDaySeconds + 3 * H;
+    CopyOptions resumable = unpausable();
+    resumable.resumable = true;
+    CopySchedule local = plan_copy(hours_of_copy(2), now, crossing, w, resumable);
+    ASSERT_EQ(local.verdict, CopyVerdict::fits) << local.reason;
+    EXPECT_EQ(local.start, kMidnight + kDaySeconds + 4 * H);
+    EXPECT_FALSE(decide_remote_copy_start(hours_of_copy(2), local.start, w, {}).starts());
+
+    CopySchedule s = plan_copy(hours_of_copy(2), now, crossing, w, unpausable());
+    ASSERT_EQ(s.verdict, CopyVerdict::fits) << s.reason;
+    EXPECT_FALSE(s.resumable);
+    EXPECT_TRUE(s.can_make_it());
+    EXPECT_EQ(s.copy_seconds, 3 * H);
+    // The latest start in that window, an hour to spare for the worker's
+    // rounds where the window has it (here it has one: 01:00).
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+    EXPECT_EQ(s.latest_start, s.start);
+    EXPECT_EQ(s.finish, kMidnight + kDaySeconds + 4 * H);
+    EXPECT_EQ(s.available_seconds, 4 * H); // the longest part of one window before it
+    expect_worker_starts(s, hours_of_copy(2), w);
+    EXPECT_NE(s.reason.find("cannot pause"), std::string::npos) << s.reason;
+    EXPECT_NE(s.reason.find("estimated 2.0 h x1.5 = 3.0 h (test)"), std::string::npos) << s.reason;
+
+    // A shorter copy starts later in the window, the slack left: 1 h x1.5
+    // ends at 04:00, an hour before the window's.
+    s = plan_copy(hours_of_copy(1), now, crossing + kDaySeconds, w, unpausable());
+    ASSERT_EQ(s.verdict, CopyVerdict::fits) << s.reason;
+    EXPECT_EQ(s.start, kMidnight + 2 * kDaySeconds + 2 * H + H / 2);
+    expect_worker_starts(s, hours_of_copy(1), w);
+    // start_early: the first start the worker would take.
+    CopyOptions early = unpausable();
+    early.start_early = true;
+    s = plan_copy(hours_of_copy(1), now, crossing + kDaySeconds, w, early);
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+}
+
+TEST(UnpausableCopy, LateStartsWhereTheWorkerWouldNotNearAWindowsEnd) {
+    auto w = nights(3);
+    // 04:00 on day 0, inside a window with 1 h left; 3 h needed; crossing at
+    // 03:00 on day 1: no window before it holds the copy. Resumable: now.
+    // Not resumable: at 01:00 on day 1, where the worker starts it.
+    const int64_t now = kMidnight + 4 * H, crossing = kMidnight + kDaySeconds + 3 * H;
+    CopySchedule s = plan_copy(hours_of_copy(2), now, crossing, w, unpausable());
+    ASSERT_EQ(s.verdict, CopyVerdict::late) << s.reason;
+    EXPECT_FALSE(s.can_make_it());
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+    EXPECT_EQ(s.finish, kMidnight + kDaySeconds + 4 * H);
+    EXPECT_EQ(s.latest_start, 0);
+    expect_worker_starts(s, hours_of_copy(2), w);
+    EXPECT_NE(s.reason.find("cannot make it"), std::string::npos) << s.reason;
+    EXPECT_NE(s.reason.find("no window before the deadline holds it (the longest holds 2.0 h); it "
+                            "would finish 1.0 h late"),
+              std::string::npos)
+        << s.reason;
+    CopyOptions resumable = unpausable();
+    resumable.resumable = true;
+    EXPECT_EQ(plan_copy(hours_of_copy(2), now, crossing, w, resumable).start, now);
+}
+
+TEST(UnpausableCopy, LongerThanAnyWindowStartsAtAWindowsStart) {
+    auto w = nights(3);
+    // 10 h x1.5 = 15 h: no 4 h window holds it. It starts at a window's
+    // start, the latest that still finishes before the deadline.
+    const int64_t now = kMidnight + 12 * H;
+    CopySchedule s =
+        plan_copy(hours_of_copy(10), now, kMidnight + 3 * kDaySeconds, w, unpausable());
+    ASSERT_EQ(s.verdict, CopyVerdict::too_long) << s.reason;
+    EXPECT_TRUE(s.can_make_it());
+    EXPECT_EQ(s.start, kMidnight + 2 * kDaySeconds + H);
+    EXPECT_EQ(s.latest_start, s.start);
+    EXPECT_EQ(s.finish, s.start + 15 * H);
+    expect_worker_starts(s, hours_of_copy(10), w);
+    EXPECT_EQ(decide_remote_copy_start(hours_of_copy(10), s.start, w, {}).verdict,
+              RemoteStartVerdict::start_long);
+    EXPECT_NE(s.reason.find("longer than any whole window: it starts at a window's start"),
+              std::string::npos)
+        << s.reason;
+    EXPECT_NE(s.reason.find("it finishes 8.0 h before the deadline"), std::string::npos)
+        << s.reason;
+    EXPECT_STREQ(to_string(s.verdict), "too_long");
+    // The deadline too near for any: the earliest window's start, late.
+    s = plan_copy(hours_of_copy(10), now, kMidnight + kDaySeconds + 5 * H, w, unpausable());
+    ASSERT_EQ(s.verdict, CopyVerdict::too_long) << s.reason;
+    EXPECT_FALSE(s.can_make_it());
+    EXPECT_EQ(s.latest_start, 0);
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+    expect_worker_starts(s, hours_of_copy(10), w);
+    EXPECT_NE(s.reason.find("it would finish 11.0 h late"), std::string::npos) << s.reason;
+    // Half-way through a window it is not started there (the worker would
+    // wait): the next window's start.
+    s = plan_copy(hours_of_copy(10), kMidnight + 3 * H, kMidnight + kDaySeconds + 5 * H, w,
+                  unpausable());
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H) << s.reason;
+}
+
+TEST(UnpausableCopy, NoEstimateNoWindowAndTheBytesForm) {
+    auto w = nights(2);
+    CopySchedule s = plan_copy(RemoteCopyEstimate{0, "nothing known"}, kMidnight + 12 * H,
+                               kMidnight + 2 * kDaySeconds, w, unpausable());
+    EXPECT_EQ(s.verdict, CopyVerdict::no_rate);
+    EXPECT_NE(s.reason.find("nothing known"), std::string::npos) << s.reason;
+    s = plan_copy(hours_of_copy(1), kMidnight + 3 * kDaySeconds, kMidnight + 4 * kDaySeconds, w,
+                  unpausable());
+    EXPECT_EQ(s.verdict, CopyVerdict::no_window) << s.reason;
+    // Bytes over a rate, not resumable: the same as that estimate.
+    s = plan_copy(2 * H * 1000.0, 1000, kMidnight + 12 * H, kMidnight + kDaySeconds + 3 * H + 2, w,
+                  unpausable());
+    ASSERT_EQ(s.verdict, CopyVerdict::late) << s.reason;
+    EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
+}
+
+TEST(UnpausableCopy, TheWorkerStartsItWhereverTheScheduleStartsIt) {
+    // Windows of uneven lengths, every hour of two days, several lengths and
+    // deadlines: each start the schedule gives, the worker takes.
+    std::vector<TimeWindow> w;
+    for (int d = 0; d < 4; ++d) {
+        w.push_back(
+            {kMidnight + d * kDaySeconds + H, kMidnight + d * kDaySeconds + (3 + d) * H, 0});
+        w.push_back({kMidnight + d * kDaySeconds + 13 * H,
+                     kMidnight + d * kDaySeconds + 14 * H + H / 2, 0});
+    }
+    int checked = 0;
+    for (int64_t now = kMidnight; now < kMidnight + 2 * kDaySeconds; now += H / 4)
+        for (double hours : {0.3, 1.0, 1.9, 3.5, 9.0})
+            for (int64_t lead : {6 * H, 20 * H, 40 * H})
+                for (bool early : {false, true}) {
+                    CopyOptions o = unpausable();
+                    o.start_early = early;
+                    const CopySchedule s = plan_copy(hours_of_copy(hours), now, now + lead, w, o);
+                    if (s.start == 0)
+                        continue;
+                    EXPECT_GE(s.start, now);
+                    EXPECT_NE(window_at(w, s.start), kNoWindow) << s.reason;
+                    expect_worker_starts(s, hours_of_copy(hours), w);
+                    ++checked;
+                }
+    EXPECT_GT(checked, 1000);
+}

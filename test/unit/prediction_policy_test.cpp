@@ -44,7 +44,9 @@ struct World {
     PolicyOptions options = unconfirmed();
     std::vector<TimeWindow> windows = nights();
     std::optional<PlanState> plan;
-    double remaining = 3600 * 100.0; // one hour of copy at 100 bytes/s
+    double remaining = 3600 * 100.0;          // one hour of copy at 100 bytes/s
+    std::optional<RemoteCopyEstimate> remote; // a copy to another server
+    bool remote_begun = false;
 
     Decision round(int64_t now, const Assessment& a, PredictMode mode = PredictMode::prepare,
                    double drift = 0) {
@@ -59,6 +61,8 @@ struct World {
         in.copy_bytes_per_second = 100;
         in.drift = drift;
         in.windows = &windows;
+        in.remote_copy = remote;
+        in.remote_copy_begun = remote_begun;
         Decision d = decide_round(&track, in, options);
         if (d.action == Action::create_plan)
             plan = PlanState::planned;
@@ -546,4 +550,63 @@ TEST(Policy, HeldCopyIsReleasedAtItsWindowsStart) {
     // No window ahead: nothing to wake for.
     std::vector<TimeWindow> none;
     EXPECT_EQ(copy_release_at(c, late.track, PredictMode::prepare, none, noon), 0);
+}
+
+// A remote copy cannot pause: the manager lets it run only where the worker
+// will start it (it fits in what is left of one window), not near a
+// window's end as it would a local backfill.
+TEST(Policy, RemoteCopyIsReleasedOnlyWhereItFitsInOneWindow) {
+    for (bool remote : {false, true}) {
+        World w;
+        w.remaining = 2 * 3600 * 100.0; // 2 h at 100 bytes/s, 3 h with the factor
+        if (remote)
+            w.remote = RemoteCopyEstimate{2.0 * H, "2 h"};
+        w.plan = PlanState::backfilling;
+        // 04:00 on day 1, an hour of window left; crossing at 03:00 on day 2.
+        const int64_t four = kMidnight + kDaySeconds + 4 * H;
+        Decision d = w.round(four, crossing_in(four, 23 * H));
+        const int64_t next_night = kMidnight + 2 * kDaySeconds + H;
+        if (!remote) {
+            // Resumable: it cannot make it, so it copies at once.
+            EXPECT_EQ(d.action, Action::copy) << d.event.reason;
+            EXPECT_EQ(d.schedule.verdict, CopyVerdict::late);
+            continue;
+        }
+        ASSERT_EQ(d.action, Action::hold_copy) << d.event.reason;
+        EXPECT_EQ(d.schedule.verdict, CopyVerdict::late);
+        EXPECT_FALSE(d.schedule.resumable);
+        EXPECT_EQ(d.schedule.start, next_night);
+        EXPECT_NE(d.event.reason.find("the copy is scheduled to start in 21.0 h"),
+                  std::string::npos)
+            << d.event.reason;
+        EXPECT_NE(d.event.reason.find("cannot pause"), std::string::npos) << d.event.reason;
+        EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, four), next_night);
+        EXPECT_TRUE(decide_remote_copy_start(*w.remote, next_night, w.windows, {}).starts());
+        d = w.round(next_night, crossing_in(next_night, 2 * H));
+        EXPECT_EQ(d.action, Action::copy) << d.event.reason;
+        // Begun: what is left is the local backfill, resumable again (at
+        // 04:30 the local copy goes on though the remote estimate would not
+        // fit in what is left).
+        w.remote_begun = true;
+        const int64_t later = next_night + 3 * H + H / 2;
+        d = w.round(later, crossing_in(later, 10 * H));
+        EXPECT_EQ(d.action, Action::copy) << d.event.reason;
+        EXPECT_TRUE(d.schedule.resumable);
+    }
+}
+
+// A new plan onto another server is planned with the remote estimate: a copy
+// longer than any window is said so, and made near its window's start.
+TEST(Policy, NewRemotePlanIsScheduledAsACopyThatCannotPause) {
+    World w;
+    w.remote = RemoteCopyEstimate{10.0 * H, "10 h"}; // 15 h with the factor, windows of 4 h
+    const int64_t noon = kMidnight + 12 * H;
+    Decision d = w.round(noon, crossing_in(noon, 20 * H));
+    ASSERT_EQ(d.action, Action::create_plan) << d.event.reason;
+    EXPECT_EQ(d.schedule.verdict, CopyVerdict::too_long);
+    EXPECT_EQ(d.schedule.start, kMidnight + kDaySeconds + H);
+    EXPECT_NE(d.event.reason.find("longer than any whole window"), std::string::npos)
+        << d.event.reason;
+    EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, noon),
+              kMidnight + kDaySeconds + H);
 }
