@@ -142,6 +142,13 @@ const char* to_string(Action action) {
     return "none";
 }
 
+std::optional<double> too_wide_an_interval(const Crossing& c, int64_t now, const PolicyOptions& o) {
+    if (!c.found || c.measured || !(c.upper > o.max_upper_ratio * c.predicted) ||
+        (c.point_found && c.point_at - now <= o.horizon_seconds))
+        return std::nullopt;
+    return c.predicted > 0 ? c.upper / c.predicted : HUGE_VAL;
+}
+
 Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptions& o) {
     if (in.mode == PredictMode::off)
         return Decision{};
@@ -395,14 +402,12 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         cap = "a predicted plan for this partition was cancelled: for " +
               hours_text(t->strict_until - now) +
               " more a new one needs the point forecast to cross within the horizon";
-    } else if (!c.measured && c.upper > o.max_upper_ratio * c.predicted &&
-               !(c.point_found && c.point_at - now <= o.horizon_seconds)) {
+    } else if (const std::optional<double> ratio = too_wide_an_interval(c, now, o)) {
         std::snprintf(buf, sizeof buf,
                       "the forecast is too uncertain: at the crossing its upper bound is %.3g "
                       "times its point forecast %.4g (more than %.3g), and the point forecast "
                       "does not cross within the horizon",
-                      c.predicted > 0 ? c.upper / c.predicted : HUGE_VAL, c.predicted,
-                      o.max_upper_ratio);
+                      *ratio, c.predicted, o.max_upper_ratio);
         cap = buf;
     } else if (in.predicted_plans >= o.max_predicted_plans) {
         std::snprintf(buf, sizeof buf, "%zu predicted plans are active (the cap)",

@@ -178,6 +178,14 @@ struct Decision {
     CopySchedule schedule;
 };
 
+// When a crossing is seen only through an interval too wide to act on
+// (upper bound above max_upper_ratio x the point forecast at that hour, not
+// measured, and the point forecast does not cross within the horizon): that
+// ratio (infinity for a zero forecast); nullopt otherwise. decide_round makes
+// no plan for it; the forecasts view says so.
+std::optional<double> too_wide_an_interval(const Crossing& crossing, int64_t now,
+                                           const PolicyOptions& options);
+
 // Decides this round and updates the track. Partitions compete for the caps:
 // call it in order of predicted crossing (earliest first), counting the plans
 // created so far into predicted_plans / shadow_bytes.

@@ -46,6 +46,21 @@ namespace {
 constexpr int64_t kHour = core::LoadHistory::kHourSeconds;
 constexpr const char* kPredicted = "predicted";
 
+// For the forecasts view: what decide_round says of a crossing seen only
+// through too wide an interval (core::too_wide_an_interval), or "".
+std::string interval_too_wide_text(const core::Crossing& crossing, int64_t now,
+                                   const core::PolicyOptions& options) {
+    const std::optional<double> ratio = core::too_wide_an_interval(crossing, now, options);
+    if (!ratio)
+        return "";
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "; too uncertain to act on: the upper bound is %.3g times the forecast there, "
+                  "no plan until the forecast itself crosses",
+                  *ratio);
+    return buf;
+}
+
 std::map<Oid, core::PartitionTrack> tracks;  // by partition; this process only
 std::map<Oid, core::RangeTrack> ranges;      // the load split key, hourly: a moving hot range
 std::map<Oid, core::HandoffMemory> handoffs; // that range itself, and as last measured whole
@@ -472,6 +487,8 @@ std::vector<ManagerAction> run_manager_round() {
                                   : "no split: " + load_shown.reason;
         if (c.entering && !handed)
             row.reason += "; with a neighbour's range entering: " + handoff.incoming.reason;
+        if (row.predicted_crossing)
+            row.reason += interval_too_wide_text(load_crossing, now, options);
         if (f.short_history)
             row.reason += " (under two days of history: trend only)";
         rows.push_back(row);
@@ -501,6 +518,8 @@ std::vector<ManagerAction> run_manager_round() {
             else
                 size_row.reason = size_shown.ok() ? "split at " + size_shown.reason
                                                   : "no split: " + size_shown.reason;
+            if (size_row.predicted_crossing)
+                size_row.reason += interval_too_wide_text(size_crossing, now, options);
             if (!size_f.hours.empty() && size_f.short_history)
                 size_row.reason += " (under two days of history: trend only)";
             rows.push_back(size_row);

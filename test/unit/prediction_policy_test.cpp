@@ -1,5 +1,6 @@
 #include "core/prediction_policy.hpp"
 
+#include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -459,6 +460,14 @@ TEST(Policy, TooWideAnIntervalNeedsThePointForecastToCross) {
     World u;
     wild.crossing.point_at = now + 30 * H;
     EXPECT_EQ(u.round(now, wild).action, Action::refuse);
+    // What the forecasts view says comes from the same rule.
+    wild.crossing.point_found = false;
+    EXPECT_DOUBLE_EQ(too_wide_an_interval(wild.crossing, now, PolicyOptions{}).value(),
+                     9000.0 / 31);
+    wild.crossing.predicted = 0;
+    EXPECT_TRUE(std::isinf(too_wide_an_interval(wild.crossing, now, PolicyOptions{}).value()));
+    wild.crossing.found = false;
+    EXPECT_FALSE(too_wide_an_interval(wild.crossing, now, PolicyOptions{}).has_value());
     // Nor is the ratio asked of a measured crossing.
     World m;
     Assessment over = crossing_in(now, 0);
