@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 
 our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server create_accounts accounts_invariant_ok marked_transfer write_transfer_script
-  start_pgbench pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
+  start_pgbench start_moving_reads pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -173,6 +173,26 @@ sub start_pgbench
 		[ 'pgbench', '-n', '-c', $clients, '-j', '1', '-T', $seconds, '--max-tries=50',
 		  '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
 		'>', $out, '2>', $err);
+}
+
+# Starts, in the background, reads of a hot key range moving up through the
+# keys of table $table on $node: $steps + 1 steps of 2 seconds each, the
+# range [$from + $step s, + $width) read $rate times a second by one pgbench
+# client in step s. With $lo_file, each step writes its range's lower key
+# there first (the test can tell where the range is).
+sub start_moving_reads
+{
+	my ($node, $dir, %a) = @_;
+	my $record = $a{lo_file} ? "echo \$lo > $a{lo_file}; " : '';
+	my $last = $a{width} - 1;
+	return IPC::Run::start(
+		[ 'bash', '-c',
+			"for s in \$(seq 0 $a{steps}); do lo=\$(($a{from} + $a{step} * s)); $record"
+			  . "printf '\\\\set k random(%d, %d)\\nSELECT v FROM $a{table} WHERE id = :k;\\n' "
+			  . "\$lo \$((lo + $last)) > $dir/moving.sql; "
+			  . "pgbench -n -c 1 -R $a{rate} -T 2 -f $dir/moving.sql -h "
+			  . $node->host . ' -p ' . $node->port
+			  . " postgres >/dev/null 2>&1; done" ]);
 }
 
 # Waits for a pgbench started by start_pgbench and passes when it ended well,

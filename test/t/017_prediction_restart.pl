@@ -73,11 +73,8 @@ my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
 my $still = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '1', '-R', '40', '-T', '400', '-f', "$dir/still.sql", @connect ],
 	'>', '/dev/null', '2>', '/dev/null');
-my $moving = IPC::Run::start(
-	[ 'bash', '-c',
-		"for s in \$(seq 0 150); do lo=\$((210000 + 1000 * s)); "
-		  . "printf '\\\\set k random(%d, %d)\\nSELECT v FROM t WHERE id = :k;\\n' \$lo \$((lo + 1999)) > $dir/moving.sql; "
-		  . "pgbench -n -c 1 -R 40 -T 2 -f $dir/moving.sql @connect >/dev/null 2>&1; done" ]);
+my $moving = start_moving_reads($node, $dir, table => 't', from => 210000, step => 1000,
+	width => 2000, rate => 40, steps => 150);
 
 # Wait (up to 6 minutes) for: the load plan cancelled for drift, the size
 # plan synced, and t_2's forecast row aimed along its moving range.

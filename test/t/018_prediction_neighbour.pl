@@ -58,11 +58,8 @@ my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
 my $own = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '1', '-T', '300', '-f', "$dir/t_1.sql", @connect ],
 	'>', '/dev/null', '2>', '/dev/null');
-my $moving = IPC::Run::start(
-	[ 'bash', '-c',
-		"for s in \$(seq 0 60); do lo=\$((60000 + 1500 * s)); echo \$lo > $dir/lo; "
-		  . "printf '\\\\set k random(%d, %d)\\nSELECT v FROM t WHERE id = :k;\\n' \$lo \$((lo + 3999)) > $dir/moving.sql; "
-		  . "pgbench -n -c 1 -R 60 -T 2 -f $dir/moving.sql @connect >/dev/null 2>&1; done" ]);
+my $moving = start_moving_reads($node, $dir, table => 't', from => 60000, step => 1500,
+	width => 4000, rate => 60, steps => 60, lo_file => "$dir/lo");
 
 sub range_lo
 {
