@@ -285,10 +285,10 @@ SplitChoice handoff_split(const Handoff& handoff, const KeySampler& here, double
     choice.left_share = below(key);
     choice.right_share = 1 - choice.left_share;
     std::snprintf(text, sizeof text,
-                  "from the neighbour's range: %s; split at the middle of this partition's load "
-                  "%.1f h from now (its own %.4g/s and %.4g/s of the range, whose middle will be "
-                  "at %.10g)",
-                  handoff.reason.c_str(), hours_ahead, own, range_load, std::floor(x));
+                  "the middle of this partition's load %.1f h from now (its own %.4g/s and "
+                  "%.4g/s of a hot range whose middle will be at %.10g), from the neighbour's "
+                  "range: %s",
+                  hours_ahead, own, range_load, std::floor(x), handoff.reason.c_str());
     choice.reason = text;
     return choice;
 }

@@ -482,7 +482,7 @@ std::vector<ManagerAction> run_manager_round() {
         else
             row.reason =
                 handed && !append.ok()
-                    ? (split.ok() ? "split (hand-off) " : "no split (hand-off): ") + split.reason
+                    ? (split.ok() ? "split (hand-off) at " : "no split (hand-off): ") + split.reason
                 : load_shown.ok() ? "split at " + load_shown.reason
                                   : "no split: " + load_shown.reason;
         if (c.entering && !handed)

@@ -81,7 +81,7 @@ foreach my $tick (1 .. 480)
 		  FROM presplit.forecasts
 		 WHERE partition = 't_1'::regclass AND metric = 'load'
 		   AND predicted_crossing IS NOT NULL AND split_point IS NOT NULL
-		   AND reason LIKE 'split (hand-off) from the neighbour''s range%'});
+		   AND reason LIKE 'split (hand-off) at %from the neighbour''s range: %'});
 	my $lo = range_lo();
 	if ($row ne '')
 	{
