@@ -138,6 +138,7 @@ struct Candidate {
     std::string split_text; // of assessment.split, when ok
     double range_shift = 0; // how far the load's middle moves until the split's aim (range_drift)
     bool entering = false;  // a neighbour's range enters it within the forecast (range_handoff)
+    bool handed = false;    // and brings the crossing: the split is the hand-off's
     double source_bytes = 0;
     std::optional<catalog::Plan> plan; // our active predicted plan
     bool other_plan = false;           // an active plan that is not ours
@@ -323,6 +324,13 @@ std::vector<ManagerAction> run_manager_round() {
         part.memory = &handoffs[fc.entry->relid]; // zeroed when new
     }
     core::hand_off_ranges(&handoff_parts, first_hour_start, now);
+    // A partition gone (split, detached, dropped) is forgotten: the memory
+    // is ~2 kB each.
+    for (auto it = handoffs.begin(); it != handoffs.end();)
+        it = std::any_of(forecasted.begin(), forecasted.end(),
+                         [&](const Forecasted& fc) { return fc.entry->relid == it->first; })
+                 ? std::next(it)
+                 : handoffs.erase(it);
 
     // Second pass: each partition assessed on its forecast with the
     // hand-offs.
@@ -387,6 +395,7 @@ std::vector<ManagerAction> run_manager_round() {
                 handed = true;
             }
         }
+        c.handed = handed;
         const std::string load_split_text = !split.ok() ? ""
                                             : split_options.images_only
                                                 ? analyzer::image_text(split.image)
@@ -487,8 +496,8 @@ std::vector<ManagerAction> run_manager_round() {
                                   : "no split: " + load_shown.reason;
         if (c.entering && !handed)
             row.reason += "; with a neighbour's range entering: " + handoff.incoming.reason;
-        if (row.predicted_crossing)
-            row.reason += interval_too_wide_text(load_crossing, now, options);
+        if (row.predicted_crossing && c.assessment.metric == core::SplitMetric::load)
+            row.reason += interval_too_wide_text(c.assessment.crossing, now, options);
         if (f.short_history)
             row.reason += " (under two days of history: trend only)";
         rows.push_back(row);
@@ -518,8 +527,8 @@ std::vector<ManagerAction> run_manager_round() {
             else
                 size_row.reason = size_shown.ok() ? "split at " + size_shown.reason
                                                   : "no split: " + size_shown.reason;
-            if (size_row.predicted_crossing)
-                size_row.reason += interval_too_wide_text(size_crossing, now, options);
+            if (size_row.predicted_crossing && c.assessment.metric == core::SplitMetric::size)
+                size_row.reason += interval_too_wide_text(c.assessment.crossing, now, options);
             if (!size_f.hours.empty() && size_f.short_history)
                 size_row.reason += " (under two days of history: trend only)";
             rows.push_back(size_row);
@@ -579,7 +588,10 @@ std::vector<ManagerAction> run_manager_round() {
         in.source_bytes = c.source_bytes;
         in.copy_bytes_per_second = copy_rate.bytes_per_second;
         in.windows = &windows;
-        in.predicted_plans = plans_counted - (c.plan ? 1 : 0);
+        // This partition's own plan is not counted against it (if counted:
+        // a cut-over one is not).
+        in.predicted_plans =
+            plans_counted - (c.plan && c.plan->state != core::PlanState::cut_over ? 1 : 0);
         in.shadow_bytes = shadow_bytes - (c.plan ? c.source_bytes : 0);
         std::string key_text = c.split_text;
         if (c.plan) {
@@ -609,9 +621,10 @@ std::vector<ManagerAction> run_manager_round() {
                         : core::load_split_drift(c.sampler, *key, c.range_shift,
                                                  c.leaf.has_lower ? c.leaf.lower : -1e300,
                                                  c.leaf.has_upper ? c.leaf.upper : 1e300);
-                // While a neighbour's range enters, the load the plan was
-                // made for is still in the neighbour: no drift.
-                in.drift = std::isnan(drift) || c.entering ? 0 : drift;
+                // While the crossing comes with a neighbour's entering
+                // range, the load the split is aimed at is still in the
+                // neighbour: no drift.
+                in.drift = std::isnan(drift) || c.handed ? 0 : drift;
             }
             in.bytes_remaining = c.plan->backfill_done ? 0 : c.source_bytes;
         }
