@@ -147,12 +147,14 @@ struct Candidate {
 // The servers a predicted split of a partition of `parent` may go to: the
 // table's own list, else presplit.predict_servers (its check hook refused a
 // value that is no list). Empty: this server.
-std::vector<std::string> predict_servers_of(Oid parent) {
-    const std::optional<catalog::ManagedTable> table = catalog::find_managed_table(parent);
+std::vector<std::string> predict_servers_of(const std::optional<catalog::ManagedTable>& table) {
     if (table && table->predict_servers)
         return *table->predict_servers;
     return core::parse_server_list(config::predict_servers ? config::predict_servers : "")
         .value_or(std::vector<std::string>{});
+}
+std::vector<std::string> predict_servers_of(Oid parent) {
+    return predict_servers_of(catalog::find_managed_table(parent));
 }
 
 // The words of one decision's event: the action and its numbers.
@@ -634,13 +636,20 @@ std::vector<ManagerAction> run_manager_round() {
         // worker starts it by (migration/copy_rate.hpp).
         bool remote = false;
         if (c.plan) {
-            if (catalog::has_remote_targets(c.plan->id)) {
+            // A switching or cut-over plan is the switchover's (decide_round
+            // looks no further); a synced one's copy is done, but its drift
+            // rule asks whether a new copy would still make it.
+            const core::PlanState state = c.plan->state;
+            const bool decided =
+                state != core::PlanState::switching && state != core::PlanState::cut_over;
+            if (decided && catalog::has_remote_targets(c.plan->id)) {
                 remote = true;
-                in.remote_copy_begun =
-                    !remote::remote_copy_would_start(migration::load_layout(*c.plan));
+                if (state != core::PlanState::synced)
+                    in.remote_copy_begun =
+                        !remote::remote_copy_would_start(migration::load_layout(*c.plan));
             }
         } else {
-            remote = !predict_servers_of(c.parent).empty();
+            remote = !predict_servers_of(tables.at(c.parent)).empty();
         }
         if (remote)
             in.remote_copy = migration::estimate_remote_copy(c.relid, copy_rate);
