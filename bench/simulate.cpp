@@ -429,7 +429,8 @@ struct World {
     std::vector<DailyWindow> fixed; // presplit.maintenance_window, if given
 
     World(const Scenario& s, uint64_t seed, bool events, std::vector<DailyWindow> fixed_windows)
-        : sc(s), rng{seed}, print_events(events), fixed(std::move(fixed_windows)) {
+        : sc(s), rng(SplitMix64::stream(seed)), print_events(events),
+          fixed(std::move(fixed_windows)) {
         size_t n = sc.partitions.size();
         history.assign(n, LoadHistory{});
         sampler.assign(n, KeySampler{});
@@ -1075,7 +1076,7 @@ int main(int argc, char** argv) {
             continue;
         Outcome sums[3];
         for (int seed = 1; seed <= seeds; seed++) {
-            World w(sc, 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(seed), events, fixed);
+            World w(sc, static_cast<uint64_t>(seed), events, fixed);
             std::vector<Strategy> strategies(3);
             for (int k = 0; k < 3; k++) {
                 strategies[k].name = names[k];

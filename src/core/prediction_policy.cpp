@@ -258,6 +258,10 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
             t->drift_kept_said = 0;
             t->plans_cancelled++;
             t->replans++;
+            // The crossing held all along the plan's life: the re-plan comes
+            // in the next round, not after a new confirmation (an hour of
+            // window time lost, often the copy's last).
+            t->crossing_since = now - o.confirm_seconds;
             return d;
         }
         // Being wrong, 2: no crossing within twice the horizon for a day.

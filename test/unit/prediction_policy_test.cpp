@@ -343,6 +343,42 @@ TEST(Policy, DriftCancelsAndReplansAtOnce) {
     EXPECT_EQ(w.track.replans, 1u);
 }
 
+TEST(Policy, DriftReplanNeedsNoNewConfirmation) {
+    // With the default confirmation (an hour): the crossing was confirmed
+    // before the first plan and held since, so the re-plan after a drift
+    // cancel comes in the next round (the simulator's `drifting` lost the
+    // last hour of a night's window to a second confirmation).
+    World w;
+    w.options = PolicyOptions{};
+    int64_t t = kMidnight + 12 * H;
+    EXPECT_EQ(w.round(t, crossing_in(t, 20 * H, 500)).action, Action::none);
+    t += H;
+    ASSERT_EQ(w.round(t, crossing_in(t, 19 * H, 500)).action, Action::create_plan);
+    Decision d;
+    const int64_t first = t + 600;
+    for (t = first; t <= first + H; t += 600)
+        d = w.round(t, crossing_in(t, 17 * H, 700), PredictMode::prepare, 0.3);
+    ASSERT_EQ(d.action, Action::cancel_plan);
+    t += 600;
+    d = w.round(t, crossing_in(t, 16 * H, 700));
+    EXPECT_EQ(d.action, Action::create_plan);
+    EXPECT_EQ(w.track.plan_key, 700);
+    // A crossing gone after the cancel is confirmed afresh when it returns.
+    World v;
+    v.options = PolicyOptions{};
+    t = kMidnight + 12 * H;
+    v.round(t, crossing_in(t, 20 * H, 500));
+    ASSERT_EQ(v.round(t + H, crossing_in(t + H, 19 * H, 500)).action, Action::create_plan);
+    for (t = first; t <= first + H; t += 600)
+        d = v.round(t, crossing_in(t, 17 * H, 700), PredictMode::prepare, 0.3);
+    ASSERT_EQ(d.action, Action::cancel_plan);
+    t += 600;
+    EXPECT_EQ(v.round(t, crossing_in(t, -1)).action, Action::none);
+    t += 600;
+    EXPECT_EQ(v.round(t, crossing_in(t, 16 * H, 700)).action, Action::none);
+    EXPECT_EQ(v.round(t + H, crossing_in(t + H, 15 * H, 700)).action, Action::create_plan);
+}
+
 TEST(Policy, SyncedPlanIsCancelledForDriftOnlyWhenItPersistsAndACopyStillFits) {
     // A synced plan (its copy done) off its target by 20 %: beyond the 15 %
     // that cancels a plan still copying, within the 25 % for a synced one.
