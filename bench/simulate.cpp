@@ -265,15 +265,16 @@ std::vector<Scenario> scenarios() {
         PartitionSpec ts = filler("ts", 3, 0.5, 0.05);
         ts.keys = Keys::append;
         ts.insert_share = 1;
-        ts.row_bytes = 40;
-        // mean rate 0.5 * 1000 / 1.5 = 333/s -> 333 * 86400 * 40 = 1.15 GB/day
-        ts.bytes0 = 10e9 - 17.5 * 333.3 * 86400 * 40;
+        ts.row_bytes = 10;
+        // mean rate 0.5 * 1000 / 1.5 = 333/s -> 333 * 86400 * 10 = 0.29 GB/day,
+        // from 4.96 GB (a size history that is positive from its first day)
+        ts.bytes0 = 10e9 - 17.5 * 333.3 * 86400 * 10;
         ts.size_threshold = 10e9;
         parts.insert(parts.begin(), ts);
         PartitionSpec sz = filler("sz", 3, 0.5, 0.05);
         sz.insert_share = 1;
-        sz.row_bytes = 60;
-        sz.bytes0 = 20e9 - 19.2 * 333.3 * 86400 * 60;
+        sz.row_bytes = 20; // 0.58 GB/day from 8.94 GB
+        sz.bytes0 = 20e9 - 19.2 * 333.3 * 86400 * 20;
         sz.size_threshold = 20e9; // uniform inserts: a size split at the median
         parts.insert(parts.begin() + 1, sz);
         s.push_back({"append_size",
