@@ -39,6 +39,7 @@ extern "C" {
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <unordered_set>
 
 namespace presplit::predictor {
 namespace {
@@ -326,13 +327,20 @@ std::vector<ManagerAction> run_manager_round() {
         part.memory = &handoffs[fc.entry->relid]; // zeroed when new
     }
     core::hand_off_ranges(&handoff_parts, first_hour_start, now);
-    // A partition gone (split, detached, dropped) is forgotten: the memory
-    // is ~2 kB each.
-    for (auto it = handoffs.begin(); it != handoffs.end();)
-        it = std::any_of(forecasted.begin(), forecasted.end(),
-                         [&](const Forecasted& fc) { return fc.entry->relid == it->first; })
-                 ? std::next(it)
-                 : handoffs.erase(it);
+    // A partition gone (split, detached, dropped, no longer managed, or out
+    // of the analyzer) is forgotten: without this the worker's memory would
+    // grow with every partition it ever saw (~2 kB each for the hand-off).
+    // Losing a partition's memory is safe (core/prediction_policy.hpp).
+    std::unordered_set<Oid> present;
+    for (const Forecasted& fc : forecasted)
+        present.insert(fc.entry->relid);
+    const auto forget_gone = [&present](auto& memory) {
+        for (auto it = memory.begin(); it != memory.end();)
+            it = present.count(it->first) ? std::next(it) : memory.erase(it);
+    };
+    forget_gone(tracks);
+    forget_gone(ranges);
+    forget_gone(handoffs);
 
     // Second pass: each partition assessed on its forecast with the
     // hand-offs.
