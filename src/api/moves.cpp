@@ -38,7 +38,7 @@ Datum move_partition(FunctionCallInfo fcinfo) {
     catalog::require_extension();
     require_autocommit("move_partition");
     const int64_t id = remote::move_partition(source, server);
-    worker::wake_worker();
+    worker::wake_worker_for_moves();
     return Int64GetDatum(id);
 }
 
@@ -47,6 +47,7 @@ Datum rollback_move(FunctionCallInfo fcinfo) {
     catalog::require_extension();
     require_autocommit("rollback_move");
     remote::roll_back_move(id);
+    worker::wake_worker_for_moves(); // a reverse direction to watch or drop
     PG_RETURN_VOID();
 }
 
@@ -57,6 +58,7 @@ Datum finalize_move(FunctionCallInfo fcinfo) {
     catalog::require_extension();
     require_autocommit("finalize_move");
     remote::finalize_move(id, PG_GETARG_BOOL(1));
+    worker::wake_worker_for_moves();
     PG_RETURN_VOID();
 }
 

@@ -131,11 +131,32 @@ void set_move_reversing(int64_t id, bool reversing) {
           {std::to_string(id), reversing ? "true" : "false"});
 }
 
+namespace {
+
+// The extension may be at a version without moves (0.1.0, before ALTER
+// EXTENSION ... UPDATE): then there are none.
+bool has_moves_table() {
+    return store("SELECT pg_catalog.to_regclass('presplit.remote_move') IS NOT NULL")
+               .rows.at(0)
+               .at(0) == Value("t");
+}
+
+} // namespace
+
+bool any_open_move() {
+    if (!has_moves_table())
+        return false;
+    // moves_needing_work's conditions, whether or not an apply worker runs.
+    return store("SELECT EXISTS (SELECT FROM presplit.remote_move"
+                 "   WHERE state IN ('preparing', 'backfilling', 'synced')"
+                 "      OR (state = 'cut_over' AND (replicating OR reversing))"
+                 "      OR (state IN ('rolled_back', 'failed') AND reversing))")
+               .rows.at(0)
+               .at(0) == Value("t");
+}
+
 std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix) {
-    // The extension may be at a version without moves (0.1.0, before
-    // ALTER EXTENSION ... UPDATE): then there are none.
-    if (store("SELECT pg_catalog.to_regclass('presplit.remote_move') IS NULL").rows.at(0).at(0) ==
-        Value("t"))
+    if (!has_moves_table())
         return {};
     auto result = store("SELECT id FROM presplit.remote_move m"
                         " WHERE state IN ('preparing', 'backfilling', 'synced')"

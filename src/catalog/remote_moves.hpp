@@ -51,5 +51,8 @@ void set_move_reversing(int64_t id, bool reversing);
 // reverse objects left; oldest first. None while the extension is at a
 // version without presplit.remote_move.
 std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix);
+// A move in any of those states, whether or not its apply worker runs: the
+// worker keeps looking at the moves while one is open.
+bool any_open_move();
 
 } // namespace presplit::catalog

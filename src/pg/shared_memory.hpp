@@ -43,6 +43,11 @@ struct SharedState {
     // Guarded by shared_lock().
     PlanWorkerSlot plan_workers[kMaxPlanWorkers];
     uint64_t plan_worker_reservations; // generations handed out
+    // Guarded by shared_lock(). A move onto another server may need the
+    // worker: set when its worker starts and when a move function commits,
+    // cleared by the worker's round once no move is open, so that rounds
+    // without moves run no query for them.
+    bool moves_to_look_at;
 };
 static_assert(std::is_standard_layout_v<SharedState>);
 

@@ -207,6 +207,25 @@ bool copy_limits_published = false;
 // Moves whose step failed wait before the next try (core/retry_backoff.hpp).
 core::RetryBackoff move_backoff;
 
+// SharedState::moves_to_look_at: read and cleared, or set.
+bool take_moves_flag() {
+    return pg::call([] {
+        LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
+        const bool look = pg::shared_state()->moves_to_look_at;
+        pg::shared_state()->moves_to_look_at = false;
+        LWLockRelease(pg::shared_lock());
+        return look;
+    });
+}
+
+void set_moves_flag() {
+    pg::call([] {
+        LWLockAcquire(pg::shared_lock(), LW_EXCLUSIVE);
+        pg::shared_state()->moves_to_look_at = true;
+        LWLockRelease(pg::shared_lock());
+    });
+}
+
 // One step of each move to another server (remote/move.hpp), each in its own
 // transaction. A step that fails (the other server down, the catch-up too
 // slow, a lock not granted) is retried at a later round (move_backoff), with
@@ -215,12 +234,26 @@ core::RetryBackoff move_backoff;
 // keep the split plans from their round. Returns whether one of them made
 // progress, and in `any` whether there were moves to look at.
 bool run_remote_moves(bool& any) {
+    any = false;
+    // Taken before the query: a move committed after it sets it again (seen
+    // next round); one committed before it, the query sees.
+    if (!take_moves_flag())
+        return false;
+    struct MovesFound {
+        std::vector<int64_t> ids;
+        bool open = false;
+    };
     auto found = in_transaction("pg_presplit: looking for moves", Isolation::read_committed, [] {
-        return catalog::moves_needing_work(remote::reverse_name_prefix());
+        MovesFound moves;
+        moves.ids = catalog::moves_needing_work(remote::reverse_name_prefix());
+        moves.open = !moves.ids.empty() || catalog::any_open_move();
+        return moves;
     });
-    any = found.ok && !found.value.empty();
+    if (!found.ok || found.value.open)
+        set_moves_flag();
+    any = found.ok && !found.value.ids.empty();
     bool progress = false;
-    for (int64_t id : found.value) {
+    for (int64_t id : found.value.ids) {
         if (shutdown_requested())
             break;
         if (move_backoff.wait_ms(id, GetCurrentTimestamp() / 1000) > 0)
@@ -372,6 +405,7 @@ void run_worker() {
     publish_start();
     BackgroundWorkerInitializeConnection(config::worker_database, nullptr, 0);
     forget_unclaimed_plan_workers();
+    set_moves_flag(); // moves may be open since before this worker started
     ereport(LOG,
             (errmsg("pg_presplit worker started for database \"%s\"", config::worker_database)));
 
@@ -392,6 +426,7 @@ void run_worker() {
 namespace {
 
 bool wake_at_commit = false;
+bool moves_at_commit = false; // and have it look at the moves
 
 void set_worker_latch() {
     LWLockAcquire(pg::shared_lock(), LW_SHARED);
@@ -408,10 +443,14 @@ void on_transaction_end(XactEvent event, void*) {
     pg::entry([&] {
         if (!wake_at_commit)
             return;
+        if (event == XACT_EVENT_COMMIT && moves_at_commit)
+            set_moves_flag();
         if (event == XACT_EVENT_COMMIT)
             pg::call(set_worker_latch);
-        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+        if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT) {
             wake_at_commit = false;
+            moves_at_commit = false;
+        }
     });
 }
 
@@ -419,6 +458,11 @@ void on_transaction_end(XactEvent event, void*) {
 
 void wake_worker() {
     wake_at_commit = true;
+}
+
+void wake_worker_for_moves() {
+    wake_at_commit = true;
+    moves_at_commit = true;
 }
 
 void register_worker() {

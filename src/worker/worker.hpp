@@ -10,4 +10,8 @@ void register_worker();
 // for work at once (e.g. a plan this transaction created).
 void wake_worker();
 
+// As wake_worker, and the worker looks at the moves onto other servers
+// again (remote/move.hpp): its rounds skip them while none is open.
+void wake_worker_for_moves();
+
 } // namespace presplit::worker

@@ -2,7 +2,9 @@
 # no query for lost subscriptions (re-sync), for the replication lag of
 # switching plans, or for the sources whose remote copies it paces. One
 # cheap catalog check per round (catalog::remote_targets_in_use) says there
-# is no target on another server. The evidence is auto_explain, loaded
+# is no target on another server. Nor any for the moves onto other servers:
+# the worker looks at them when it starts, and then only while one is open or
+# after a move function committed (SharedState::moves_to_look_at). The evidence is auto_explain, loaded
 # beside pg_presplit with log_min_duration = 0: it logs every statement the
 # worker runs through SPI, the round's own plan list included (that shows
 # the rounds ran), and none of the remote checks' statements.
@@ -14,7 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
 use Time::HiRes qw(usleep);
-use Test::More tests => 5;
+use Test::More tests => 6;
 
 # The copy of t_1 (200000 rows at 2000 rows/s) lasts well beyond what the
 # test looks at; t_0's (2000 rows) a second.
@@ -64,11 +66,16 @@ my $log = slurp_file($node->logfile, $offset);
 my %checks = (
 	're-sync of lost subscriptions' => qr/SELECT s\.plan_id, s\.ordinal, s\.server FROM presplit\.shadow s/,
 	'lag of switching remote targets' => qr/WHERE p\.state = 'switching' AND s\.server IS NOT NULL/,
-	'the remote copies\' limits' => qr/SELECT p\.source::oid::text FROM presplit\.plan p/);
+	'the remote copies\' limits' => qr/SELECT p\.source::oid::text FROM presplit\.plan p/,
+	'the moves onto other servers' => qr/FROM presplit\.remote_move/);
 my @ran = grep { $log =~ $checks{$_} } sort keys %checks;
 is(join(', ', @ran), '', 'none of the remote checks ran in those rounds');
 ok($log =~ /JOIN presplit\.plan p ON p\.id = s\.plan_id\s+WHERE s\.server IS NOT NULL AND p\.state IN/,
 	'the round\'s one catalog check for remote targets did');
+# The worker looks at the moves once when it starts (one may be open since
+# before), and no more while none is open and no move function committed.
+ok(slurp_file($node->logfile, 0) =~ $checks{'the moves onto other servers'},
+	'the worker looked at the moves when it started');
 
 $node->safe_psql('postgres', "SELECT presplit.cancel($copying)");
 $node->safe_psql('postgres', "SELECT presplit.rollback($switching)");
