@@ -129,9 +129,6 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // the shadows (there are none), as for any plan not yet cut over.
     layout.source = source.name;
     layout.table_owner = source.owner;
-    // The lag drained first, without the lock (writes go on during the
-    // verification's scans).
-    drain_remote_lag(remote, move);
     const std::string parent = pg::qualified_relation_name(move.parent);
     const std::string foreign_relname = foreign_table_relname(move);
     const std::string foreign_table =
@@ -152,6 +149,10 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
                                    " WHERE n.nspname = $1 AND c.relname = $2",
                                    {source.schema, foreign_relname})));
     }
+    // The lag drained last, without the lock (writes go on during the
+    // verification's scans), so that only what is written while the lock
+    // is taken is left for the wait under it.
+    drain_remote_lag(remote, move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
