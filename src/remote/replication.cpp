@@ -526,8 +526,8 @@ std::string flush_local_wal() {
     });
 }
 
-void drain_lag(const std::string& name, const std::string& server, const std::string& label,
-               Connection* remote) {
+Drained drain_lag(const std::string& name, const std::string& server, const std::string& label,
+                  Connection* remote) {
     const instr_time started = pg::now();
     core::LagDrain drain(config::cutover_lock_timeout_ms, config::remote_catchup_timeout_ms);
     for (;;) {
@@ -536,7 +536,7 @@ void drain_lag(const std::string& name, const std::string& server, const std::st
         const double round_ms = pg::elapsed_ms(round);
         const core::DrainAction action = drain.after_round(round_ms, pg::elapsed_ms(started));
         if (action == core::DrainAction::lock)
-            return;
+            return Drained{drain.rounds(), round_ms, pg::elapsed_ms(started)};
         if (action == core::DrainAction::give_up) {
             char took[32];
             snprintf(took, sizeof took, "%.0f ms", round_ms);
