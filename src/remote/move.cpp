@@ -205,10 +205,11 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     char held[256];
     snprintf(held, sizeof held,
              "%.1f ms to lock, held %.1f ms (the server caught up %.1f ms after the lock, the "
-             "catalog changed meanwhile); the lag drained before it in %d rounds, %.1f ms, the "
+             "catalog changed meanwhile); the lag drained before it in %d round%s, %.1f ms, the "
              "last %.1f ms",
              pg::elapsed_ms(started) - pg::elapsed_ms(locked), pg::elapsed_ms(locked), catch_up_ms,
-             drained.rounds, drained.total_ms, drained.last_round_ms);
+             drained.rounds, drained.rounds == 1 ? "" : "s", drained.total_ms,
+             drained.last_round_ms);
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
                            " tries, " + held + "; under the lock: " + steps.summary());
