@@ -27,6 +27,7 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/ramp.cpp \
 	src/core/latency_histogram.cpp \
 	src/core/lock_wait.cpp \
+	src/core/lag_drain.cpp \
 	src/core/plan_work.cpp \
 	src/core/forecast.cpp \
 	src/core/forecast_models.cpp \

@@ -66,8 +66,8 @@ std::optional<std::string> wait_for_remote_catch_up(Connection& remote,
 }
 
 // The lag drained without a lock (drain_lag).
-void drain_remote_lag(Connection& remote, const catalog::RemoteMove& move) {
-    drain_lag(replication_name(move.id), move.server, catalog::move_label(move.id), &remote);
+Drained drain_remote_lag(Connection& remote, const catalog::RemoteMove& move) {
+    return drain_lag(replication_name(move.id), move.server, catalog::move_label(move.id), &remote);
 }
 
 std::string remote_table_name(const catalog::RemoteMove& move) {
@@ -129,9 +129,6 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // the shadows (there are none), as for any plan not yet cut over.
     layout.source = source.name;
     layout.table_owner = source.owner;
-    // The lag drained first, without the lock (writes go on during the
-    // verification's scans).
-    drain_remote_lag(remote, move);
     const std::string parent = pg::qualified_relation_name(move.parent);
     const std::string foreign_relname = foreign_table_relname(move);
     const std::string foreign_table =
@@ -152,6 +149,10 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
                                    " WHERE n.nspname = $1 AND c.relname = $2",
                                    {source.schema, foreign_relname})));
     }
+    // The lag drained last, without the lock (writes go on during the
+    // verification's scans), so that only what is written while the lock
+    // is taken is left for the wait under it.
+    const Drained drained = drain_remote_lag(remote, move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
@@ -201,11 +202,14 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
         catalog::set_move_reverse(move.id, flushed_at ? *flushed_at : reverse_start_lsn(remote));
         steps.step("reverse start");
     }
-    char held[160];
+    char held[256];
     snprintf(held, sizeof held,
              "%.1f ms to lock, held %.1f ms (the server caught up %.1f ms after the lock, the "
-             "catalog changed meanwhile)",
-             pg::elapsed_ms(started) - pg::elapsed_ms(locked), pg::elapsed_ms(locked), catch_up_ms);
+             "catalog changed meanwhile); the lag drained before it in %d round%s, %.1f ms, the "
+             "last %.1f ms",
+             pg::elapsed_ms(started) - pg::elapsed_ms(locked), pg::elapsed_ms(locked), catch_up_ms,
+             drained.rounds, drained.rounds == 1 ? "" : "s", drained.total_ms,
+             drained.last_round_ms);
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
                            " tries, " + held + "; under the lock: " + steps.summary());

@@ -1,6 +1,7 @@
 #include "remote/replication.hpp"
 
 #include "config.hpp"
+#include "core/lag_drain.hpp"
 #include "migration/layout.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
@@ -525,16 +526,18 @@ std::string flush_local_wal() {
     });
 }
 
-void drain_lag(const std::string& name, const std::string& server, const std::string& label,
-               Connection* remote) {
+Drained drain_lag(const std::string& name, const std::string& server, const std::string& label,
+                  Connection* remote) {
     const instr_time started = pg::now();
+    core::LagDrain drain(config::cutover_lock_timeout_ms, config::remote_catchup_timeout_ms);
     for (;;) {
         const instr_time round = pg::now();
         wait_for_catch_up(name, server, label, remote);
         const double round_ms = pg::elapsed_ms(round);
-        if (round_ms <= config::cutover_lock_timeout_ms)
-            return;
-        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+        const core::DrainAction action = drain.after_round(round_ms, pg::elapsed_ms(started));
+        if (action == core::DrainAction::lock)
+            return Drained{drain.rounds(), round_ms, pg::elapsed_ms(started)};
+        if (action == core::DrainAction::give_up) {
             char took[32];
             snprintf(took, sizeof took, "%.0f ms", round_ms);
             throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,

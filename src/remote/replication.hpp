@@ -123,14 +123,21 @@ wait_for_catch_up(const std::vector<CatchUpTarget>& targets);
 std::vector<std::optional<std::string>> wait_for_catch_up(const std::vector<CatchUpTarget>& targets,
                                                           const std::string& mark);
 
-// Before a lock: waits, without it, until the subscription keeps up -- a
-// round of wait_for_catch_up (everything up to the position when it began)
-// that takes at most presplit.cutover_lock_timeout -- so that under the lock
-// only about that much is left to wait for. ERROR 55P03 after
+// Before a lock: waits, without it, until the subscription keeps up --
+// rounds of wait_for_catch_up (everything up to the position when each
+// began) until one takes at most presplit.cutover_lock_timeout and is as
+// short as they get (core/lag_drain.hpp) -- so that under the lock only
+// about that much is left to wait for. ERROR 55P03 after
 // presplit.remote_catchup_timeout in all: the other server applies more
 // slowly than this one writes (the step is retried at a later round).
-void drain_lag(const std::string& name, const std::string& server, const std::string& label,
-               Connection* remote = nullptr);
+// Returns how it went, for an event.
+struct Drained {
+    int rounds = 0;
+    double last_round_ms = 0; // about what is left to wait for under the lock
+    double total_ms = 0;
+};
+Drained drain_lag(const std::string& name, const std::string& server, const std::string& label,
+                  Connection* remote = nullptr);
 
 // What take_cut returns: the snapshot here (registered; the caller
 // unregisters it), and for the event how it went.

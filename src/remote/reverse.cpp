@@ -2,6 +2,7 @@
 #include "remote/replication.hpp"
 
 #include "config.hpp"
+#include "core/lag_drain.hpp"
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
@@ -190,13 +191,15 @@ void wait_for_reverse_catch_up(const std::vector<ReverseWait>& waits) {
 
 void drain_reverse_lag(const std::vector<ReverseWait>& waits) {
     const instr_time started = pg::now();
+    core::LagDrain drain(config::cutover_lock_timeout_ms, config::remote_catchup_timeout_ms);
     for (;;) {
         const instr_time round = pg::now();
         wait_for_reverse_catch_up(waits);
         const double round_ms = pg::elapsed_ms(round);
-        if (round_ms <= config::cutover_lock_timeout_ms)
+        const core::DrainAction action = drain.after_round(round_ms, pg::elapsed_ms(started));
+        if (action == core::DrainAction::lock)
             return;
-        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms) {
+        if (action == core::DrainAction::give_up) {
             char took[32];
             snprintf(took, sizeof took, "%.0f ms", round_ms);
             throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,

@@ -70,9 +70,10 @@ struct ReverseWait {
 void wait_for_reverse_catch_up(const std::vector<ReverseWait>& waits);
 
 // Before the rollback's lock, without it: rounds of wait_for_reverse_catch_up
-// until one takes at most presplit.cutover_lock_timeout, so that under the
-// lock only what is written meanwhile is left (the forward direction's
-// drain_lag). ERROR 55P03 after presplit.remote_catchup_timeout.
+// until one takes at most presplit.cutover_lock_timeout and is as short as
+// they get (core/lag_drain.hpp), so that under the lock only what is
+// written meanwhile is left (the forward direction's drain_lag). ERROR 55P03
+// after presplit.remote_catchup_timeout.
 void drain_reverse_lag(const std::vector<ReverseWait>& waits);
 
 // Drops the subscription here (in the caller's transaction) -- whatever of
