@@ -236,7 +236,9 @@ CopySchedule plan_window_time(int64_t copy_seconds, const std::string& what, int
             cannot + "; " + hours_text(s.outside_seconds) +
             " of it outside the windows, without a pause from " +
             (s.outside_from > now ? "in " + hours_text(s.outside_from - now) : std::string("now")) +
-            " on (presplit.late_copy_outside_windows), the windows before that first";
+            " on (presplit.late_copy_outside_windows)" +
+            (s.available_seconds > 0 ? std::string(", the windows before that first")
+                                     : std::string());
         s.reason +=
             s.verdict == CopyVerdict::outside_windows
                 ? ": it finishes " + hours_text(s.deadline - s.finish) + " before the deadline"
