@@ -8,7 +8,8 @@
 //
 //   presplit_simulate [--seeds N] [--scenario NAME] [--events] [--window HH:MM-HH:MM,...]
 //                     [--headroom F] [--interval F] [--horizon HOURS]
-//                     [--early-start|--latest-start] [--still-range] [--no-handoff]
+//                     [--early-start|--latest-start] [--windows-only] [--still-range]
+//                     [--no-handoff]
 //
 // --events prints every decision's event, each day's off-peak windows and
 // each crossing; --still-range splits at today's middle of the load even when
@@ -345,6 +346,7 @@ struct Plan {
     bool served = false; // the partition crossed while the plan was active
     SplitKind kind;
     double key;
+    double bytes_outside = 0; // copied outside the strategy's windows before any crossing
 };
 
 struct PartState {
@@ -374,6 +376,8 @@ struct Outcome {
     double bytes = 0;       // copied, all plans
     double bytes_offpeak = 0;
     double bytes_in_windows = 0;
+    double bytes_outside = 0;          // by predicted plans outside their windows
+    double bytes_outside_unneeded = 0; // ... by plans that turned out not needed
     int plans = 0;
     int unneeded = 0;
     int judged = 0; // plans old enough to judge
@@ -391,6 +395,7 @@ struct Knobs {
     double headroom = PolicyOptions{}.headroom;
     double interval = 0.95;
     bool start_early = CopyOptions{}.start_early;
+    bool outside_windows = CopyOptions{}.outside_windows; // --windows-only: false
     int64_t horizon_hours = 24;
     bool follow_range = true; // aim load splits along a moving hot range
     bool handoff = true;      // hand a moving range's load to the partition it enters
@@ -675,7 +680,7 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
             if (now - ps.last_no_crossing_cancel < 2 * kDaySeconds &&
                 ps.last_no_crossing_cancel != 0)
                 s.out.flaps++;
-            if (!d.schedule.can_make_it())
+            if (!d.schedule.in_windows()) // too little window time
                 s.out.late_verdicts++;
             break;
         case Action::copy:
@@ -863,8 +868,12 @@ void run(World& w, std::vector<Strategy>& strategies) {
                 s.out.bytes += bytes;
                 if (w.quiet(t))
                     s.out.bytes_offpeak += bytes;
-                if (window_at(s.windows, t) != kNoWindow && !ps.reactive_copy)
+                if (window_at(s.windows, t) != kNoWindow && !ps.reactive_copy) {
                     s.out.bytes_in_windows += bytes;
+                } else if (!ps.reactive_copy) {
+                    s.out.bytes_outside += bytes;
+                    s.plans[ps.plan_index].bytes_outside += bytes;
+                }
                 if (ps.remaining <= 0) {
                     ps.copying = false;
                     ps.plan = PlanState::synced;
@@ -917,8 +926,10 @@ void run(World& w, std::vector<Strategy>& strategies) {
                 if (plan.created > kEvalEnd - kDaySeconds && !plan.served && !plan.cancelled)
                     continue; // too young to judge
                 o.judged++;
-                if (!plan.served && !plan.drift_cancel)
+                if (!plan.served && !plan.drift_cancel) {
                     o.unneeded++;
+                    o.bytes_outside_unneeded += plan.bytes_outside;
+                }
             }
         }
     }
@@ -976,6 +987,8 @@ void merge(Outcome& into, const Outcome& o) {
     into.bytes += o.bytes;
     into.bytes_offpeak += o.bytes_offpeak;
     into.bytes_in_windows += o.bytes_in_windows;
+    into.bytes_outside += o.bytes_outside;
+    into.bytes_outside_unneeded += o.bytes_outside_unneeded;
     into.plans += o.plans;
     into.unneeded += o.unneeded;
     into.judged += o.judged;
@@ -1030,6 +1043,8 @@ int main(int argc, char** argv) {
             knobs.start_early = true;
         } else if (!std::strcmp(argv[a], "--latest-start")) {
             knobs.start_early = false;
+        } else if (!std::strcmp(argv[a], "--windows-only")) {
+            knobs.outside_windows = false;
         } else if (!std::strcmp(argv[a], "--still-range")) {
             knobs.follow_range = false;
         } else if (!std::strcmp(argv[a], "--no-handoff")) {
@@ -1044,23 +1059,26 @@ int main(int argc, char** argv) {
             }
             fixed = p.windows;
         } else {
-            std::fprintf(stderr,
-                         "usage: %s [--seeds N] [--scenario NAME] [--events] [--window "
-                         "HH:MM-HH:MM,...] [--headroom F] [--interval F] [--horizon HOURS] "
-                         "[--early-start|--latest-start] [--still-range] [--no-handoff]\n",
-                         argv[0]);
+            std::fprintf(
+                stderr,
+                "usage: %s [--seeds N] [--scenario NAME] [--events] [--window "
+                "HH:MM-HH:MM,...] [--headroom F] [--interval F] [--horizon HOURS] "
+                "[--early-start|--latest-start] [--windows-only] [--still-range] [--no-handoff]\n",
+                argv[0]);
             return 2;
         }
     }
     auto started = std::chrono::steady_clock::now();
     std::printf("%d days of history, %d days evaluated (+%d for outcomes), %d seed(s), rounds "
                 "every %lld min, mode prepare, load threshold %.0f/s; windows: %s; horizon %lld h, "
-                "headroom %.2f, interval %.2f, copy starts %s; load splits %s%s\n\n",
+                "headroom %.2f, interval %.2f, copy starts %s, %s; load splits %s%s\n\n",
                 kHistoryDays, kEvalDays, kTailDays, seeds,
                 static_cast<long long>(kRoundSeconds / 60), kLoadThreshold,
                 fixed.empty() ? "predicted" : format_maintenance_window(fixed).c_str(),
                 static_cast<long long>(knobs.horizon_hours), knobs.headroom, knobs.interval,
                 knobs.start_early ? "at the first window" : "at the latest start",
+                knobs.outside_windows ? "the shortfall of late copies outside the windows"
+                                      : "copies inside the windows only",
                 knobs.follow_range ? "follow a moving hot range" : "at today's middle",
                 knobs.follow_range && knobs.handoff
                     ? ", and its load is forecast into the partition it enters"
@@ -1087,6 +1105,7 @@ int main(int argc, char** argv) {
                 strategies[k].parts.assign(sc.partitions.size(), PartState{});
                 strategies[k].policy.copy.start_granularity_seconds = kRoundSeconds;
                 strategies[k].policy.copy.start_early = knobs.start_early;
+                strategies[k].policy.copy.outside_windows = knobs.outside_windows;
                 strategies[k].policy.horizon_seconds = knobs.horizon_hours * kHour;
                 strategies[k].policy.headroom = knobs.headroom;
             }
@@ -1112,6 +1131,12 @@ int main(int argc, char** argv) {
                 num(median(daily_totals[1].mase)).c_str(), num(mean(daily_totals[1].mase)).c_str(),
                 num(100 * mean(daily_totals[0].ape1), "%.1f %%").c_str(),
                 num(100 * mean(daily_totals[1].ape1), "%.1f %%").c_str());
+    for (int k = 0; k < 2; k++)
+        std::printf("%s: %.3g GB copied outside its windows before a crossing (%s of all bytes "
+                    "copied), %.3g GB of it by plans not needed\n",
+                    names[k], totals[k].bytes_outside / 1e9,
+                    pct(totals[k].bytes_outside, totals[k].bytes).c_str(),
+                    totals[k].bytes_outside_unneeded / 1e9);
     std::printf("took %.0f s\n", elapsed);
     return 0;
 }

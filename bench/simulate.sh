@@ -3,7 +3,8 @@
 # PostgreSQL, no server; builds the CMake target presplit_simulate and prints
 # the table that docs/prediction.md keeps. Arguments go to the simulator
 # (--seeds N, --scenario NAME, --events, --window HH:MM-HH:MM, --headroom F,
-# --interval F, --horizon HOURS, --early-start, --still-range, --no-handoff). About 30 s per seed on one
+# --interval F, --horizon HOURS, --early-start, --windows-only, --still-range,
+# --no-handoff). About 30 s per seed on one
 # core of this machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

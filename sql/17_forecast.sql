@@ -8,19 +8,26 @@ SHOW presplit.split_size_threshold;
 SHOW presplit.prediction_horizon;
 SHOW presplit.maintenance_window;
 SHOW presplit.clock_rate;
+SHOW presplit.late_copy_outside_windows;
 -- Bad values are refused (ALTER SYSTEM validates without changing anything).
 ALTER SYSTEM SET presplit.predict = 'often';
 ALTER SYSTEM SET presplit.split_load_threshold = -1;
 ALTER SYSTEM SET presplit.prediction_horizon = '30min';
 ALTER SYSTEM SET presplit.clock_rate = 0.5;
+ALTER SYSTEM SET presplit.late_copy_outside_windows = 'sometimes';
 \set VERBOSITY default
 ALTER SYSTEM SET presplit.predict = 'often';
+ALTER SYSTEM SET presplit.late_copy_outside_windows = 'sometimes';
+-- Copies strictly inside the windows.
+ALTER SYSTEM SET presplit.late_copy_outside_windows = off;
+ALTER SYSTEM RESET presplit.late_copy_outside_windows;
 -- Sizes take units.
 ALTER SYSTEM SET presplit.split_size_threshold = '10GB';
 ALTER SYSTEM RESET presplit.split_size_threshold;
--- Only at server start.
+-- Only at server start (clock_rate) or at a reload (the others), not per session.
 \set VERBOSITY sqlstate
 SET presplit.clock_rate = 2;
+SET presplit.late_copy_outside_windows = off;
 \set VERBOSITY default
 
 CREATE TABLE weather (id int PRIMARY KEY, v int NOT NULL) PARTITION BY RANGE (id);

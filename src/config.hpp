@@ -90,6 +90,10 @@ extern int prediction_horizon_seconds;
 // presplit.maintenance_window: fixed off-peak windows ('01:00-05:00', several
 // separated by commas, server time zone); empty: predicted from the load.
 extern char* maintenance_window;
+// presplit.late_copy_outside_windows: a predicted plan's copy that the
+// off-peak windows before its crossing cannot hold copies the shortfall
+// outside them, as late as still finishes in time; off: inside windows only.
+extern bool late_copy_outside_windows;
 // presplit.predict_servers: postgres_fdw servers (a comma-separated list of
 // names) a predicted split puts its upper piece on; empty: this server only.
 // Overridable per table (presplit.set_predict_servers).

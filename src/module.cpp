@@ -57,6 +57,7 @@ int config::split_size_threshold_mb = 0;
 int config::prediction_horizon_seconds = 48 * 3600;
 char* config::maintenance_window = nullptr;
 char* config::predict_servers = nullptr;
+bool config::late_copy_outside_windows = true;
 double config::clock_rate = 1;
 
 namespace {
@@ -121,6 +122,14 @@ void define_prediction_settings() {
         "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",
         "In the server's time zone. Empty: the quiet hours predicted from the load.",
         &config::maintenance_window, "", PGC_SIGHUP, 0, check_maintenance_window, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "presplit.late_copy_outside_windows",
+        "Copies a predicted split outside the off-peak windows when they cannot hold it before "
+        "the crossing.",
+        "The shortfall only, as late as still finishes an hour before the crossing, throttled. "
+        "Off: predicted copies run inside the windows only.",
+        &config::late_copy_outside_windows, config::late_copy_outside_windows, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "presplit.predict_servers",
         "postgres_fdw servers a predicted split puts its new upper piece on, e.g. 'node2,node3'.",

@@ -78,8 +78,32 @@ const char* to_string(CopyVerdict verdict) {
         return "no_rate";
     case CopyVerdict::too_long:
         return "too_long";
+    case CopyVerdict::outside_windows:
+        return "outside_windows";
     }
     return "no_rate";
+}
+
+bool CopySchedule::runs_at(int64_t t, const std::vector<TimeWindow>& windows, bool started,
+                           bool outside_begun) const {
+    if (window_at(windows, t) == kNoWindow)
+        return outside_from != 0 && (t >= outside_from || outside_begun);
+    return resumable ? started || verdict != CopyVerdict::fits || t >= start : t >= start;
+}
+
+int64_t CopySchedule::runs_from(int64_t now, const std::vector<TimeWindow>& windows,
+                                bool started) const {
+    const bool due_now = resumable && (started || verdict != CopyVerdict::fits);
+    const int64_t due = due_now ? now : std::max(now, start);
+    int64_t at = 0;
+    for (const TimeWindow& w : windows)
+        if (w.ends > due) {
+            at = std::max(due, w.starts);
+            break;
+        }
+    if (outside_from != 0 && (at == 0 || outside_from < at))
+        at = std::max(outside_from, now);
+    return at;
 }
 
 int64_t finish_after_window_time(const std::vector<TimeWindow>& windows, int64_t from,
@@ -96,6 +120,25 @@ int64_t finish_after_window_time(const std::vector<TimeWindow>& windows, int64_t
 }
 
 namespace {
+
+// The latest time from which `seconds` of time outside the windows lie
+// before `until` (walking back from it through the gaps between windows);
+// `from` if there is not that much.
+int64_t latest_outside_start(const std::vector<TimeWindow>& windows, int64_t from, int64_t until,
+                             int64_t seconds) {
+    int64_t cursor = until;
+    for (size_t i = windows.size(); i-- > 0 && cursor > from;) {
+        const TimeWindow& w = windows[i];
+        if (w.starts >= cursor)
+            continue;
+        const int64_t gap = cursor - std::min(std::max(w.ends, from), cursor);
+        if (gap >= seconds)
+            return cursor - seconds;
+        seconds -= gap;
+        cursor = std::max(w.starts, from);
+    }
+    return std::max(from, cursor - seconds);
+}
 
 // The window time a copy is planned for: its estimate x the safety factor,
 // rounded up to a second (at least one).
@@ -154,26 +197,62 @@ CopySchedule plan_window_time(int64_t copy_seconds, const std::string& what, int
             needs + "; " + hours_text(s.available_seconds) + " available before the deadline";
         return s;
     }
-    // Cannot make it in the windows before the deadline: as early as possible.
-    s.finish = finish_after_window_time(windows, now, s.copy_seconds);
-    size_t next = window_at(windows, now);
-    if (next != kNoWindow) {
+    // Cannot make it in the windows before the deadline: in every window
+    // from now on.
+    s.start = 0;
+    if (window_at(windows, now) != kNoWindow)
         s.start = now;
-    } else {
-        s.start = 0;
+    else
         for (const TimeWindow& w : windows)
             if (w.starts > now) {
                 s.start = w.starts;
                 break;
             }
+    const std::string cannot = "cannot make it in the windows: " + needs + " but only " +
+                               hours_text(s.available_seconds) + " lie before the deadline";
+    if (options.outside_windows) {
+        // And outside them from the latest time that still finishes by the
+        // deadline: every window before it, all the time after it.
+        const int64_t shortfall = s.copy_seconds - s.available_seconds;
+        if (s.deadline - now < s.copy_seconds) {
+            s.outside_from = now;
+        } else {
+            s.outside_from = latest_outside_start(windows, now, s.deadline, shortfall);
+            const int64_t g = options.start_granularity_seconds;
+            if (g > 1) {
+                const int64_t r = s.outside_from % g;
+                s.outside_from -= r < 0 ? r + g : r;
+            }
+            s.outside_from = std::max(s.outside_from, now);
+        }
+        const int64_t before = window_seconds_between(windows, now, s.outside_from);
+        s.finish = s.outside_from + (s.copy_seconds - before);
+        s.outside_seconds =
+            (s.finish - s.outside_from) - window_seconds_between(windows, s.outside_from, s.finish);
+        if (s.start == 0 || s.outside_from < s.start)
+            s.start = s.outside_from;
+        s.verdict = s.finish <= s.deadline ? CopyVerdict::outside_windows : CopyVerdict::late;
+        s.reason =
+            cannot + "; " + hours_text(s.outside_seconds) +
+            " of it outside the windows, without a pause from " +
+            (s.outside_from > now ? "in " + hours_text(s.outside_from - now) : std::string("now")) +
+            " on (presplit.late_copy_outside_windows)" +
+            (s.available_seconds > 0 ? std::string(", the windows before that first")
+                                     : std::string());
+        s.reason +=
+            s.verdict == CopyVerdict::outside_windows
+                ? ": it finishes " + hours_text(s.deadline - s.finish) + " before the deadline"
+                : ": it would finish " + hours_text(s.finish - s.deadline) + " late";
+        return s;
     }
+    s.finish = finish_after_window_time(windows, now, s.copy_seconds);
     s.verdict = s.finish != 0 ? CopyVerdict::late : CopyVerdict::no_window;
-    s.reason = "cannot make it: " + needs + " but only " + hours_text(s.available_seconds) +
-               " lie before the deadline";
+    s.reason = cannot;
     if (s.verdict == CopyVerdict::late)
         s.reason += "; it would finish " + hours_text(s.finish - s.deadline) + " late";
     else
         s.reason += "; the windows known end before it could finish";
+    s.reason += " (inside the windows only: presplit.late_copy_outside_windows is off)";
     return s;
 }
 
@@ -296,6 +375,21 @@ CopySchedule plan_copy(double bytes_remaining, double bytes_per_second, int64_t 
         s.verdict = CopyVerdict::done;
         s.start = s.finish = now;
         s.reason = "nothing left to copy";
+        // What follows the copy (its verification) waits for a window as
+        // the copy does, unless none begins before the deadline.
+        if (options.outside_windows && options.resumable) {
+            int64_t next = 0;
+            for (const TimeWindow& w : windows)
+                if (w.ends > now) {
+                    next = std::max(w.starts, now);
+                    break;
+                }
+            if (next == 0 || next >= s.deadline) {
+                s.outside_from = now;
+                s.reason += "; no window begins before the deadline: what follows the copy runs "
+                            "outside the windows now (presplit.late_copy_outside_windows)";
+            }
+        }
         return s;
     }
     if (!(bytes_per_second > 0)) {

@@ -10,9 +10,15 @@
 // once the crossing is judged on the upper bound with headroom, and more
 // capture time: docs/prediction.md). A local backfill may span several
 // windows (it is resumable). When the window time before the deadline is too
-// short the schedule says so ("cannot make it"): it then starts at the next
-// window and reports when it would finish; whether to copy outside the
-// windows is the caller's policy.
+// short for a resumable copy the schedule says so: with
+// CopyOptions::outside_windows (presplit.late_copy_outside_windows) the
+// shortfall is copied outside the windows, as late as still finishes by the
+// deadline (every window from now first, then without a pause from
+// outside_from: capture runs shortest, and a forecast that changes its mind
+// meanwhile saves that copy): verdict outside_windows, or late when even a
+// copy without a pause from now finishes after the deadline. Without it
+// ("cannot make it"): it starts at the next window and reports when it would
+// finish.
 // A copy that cannot pause once started (a remote target's table sync,
 // CopyOptions::resumable false) must fit in what is left of ONE window when
 // it starts: the schedule then asks decide_remote_copy_start, the worker's
@@ -34,6 +40,10 @@ enum class CopyVerdict {
     late,      // the windows before the deadline are too short: finish is after it
     no_window, // not enough window time in the windows given at all
     no_rate,   // no copy rate measured (or assumed) yet
+    // The windows before the deadline are too short for a resumable copy:
+    // with the shortfall copied outside the windows from outside_from on, it
+    // finishes by the deadline (CopyOptions::outside_windows).
+    outside_windows,
     // A copy that cannot pause, longer than any whole window: it starts at a
     // window's start (decide_remote_copy_start's start_long) and runs past
     // its end; latest_start != 0: it still finishes before the deadline.
@@ -65,6 +75,11 @@ struct CopyOptions {
     // longer than any window, at a window's start), as the worker decides.
     bool resumable = true;
     int64_t window_start_slack_seconds = kWindowStartSlackSeconds; // (not resumable)
+    // A resumable copy the windows before the deadline cannot hold copies
+    // the shortfall outside them, as late as still finishes by the deadline
+    // (presplit.late_copy_outside_windows); false: inside windows only. A
+    // copy that cannot pause keeps to decide_remote_copy_start either way.
+    bool outside_windows = true;
 };
 
 struct CopySchedule {
@@ -78,12 +93,33 @@ struct CopySchedule {
     int64_t start = 0;        // when to start copying (inside a window)
     int64_t latest_start = 0; // the latest start that still fits (0: none)
     int64_t finish = 0;       // when the planned copy time is used up (0: never)
-    std::string reason;       // the numbers, in words
+    // Resumable and the windows too short (CopyOptions::outside_windows):
+    // from this time on the copy runs outside the windows too, without a
+    // pause until it is done (as late as still finishes by the deadline;
+    // now when even that cannot: verdict late). 0: inside windows only.
+    int64_t outside_from = 0;
+    int64_t outside_seconds = 0; // of the planned copy time, outside the windows
+    std::string reason;          // the numbers, in words
 
-    bool can_make_it() const {
+    // Finishes by the deadline (outside the windows too, if need be).
+    bool can_make_it() const { return verdict == CopyVerdict::outside_windows || in_windows(); }
+    // Finishes by the deadline inside the windows (a copy that cannot pause:
+    // starting in one).
+    bool in_windows() const {
         return verdict == CopyVerdict::fits || verdict == CopyVerdict::done ||
                (verdict == CopyVerdict::too_long && latest_start != 0);
     }
+    // Whether the copy runs at time t (a round's now) by this schedule:
+    // inside a window once it is due (at once if `started` before, or the
+    // windows cannot make it; else from start; a copy that cannot pause only
+    // from start), and outside the windows from outside_from on (or, once
+    // begun there, `outside_begun`, while the windows still fall short: a
+    // copy that shrinks as it goes must not stop and start each round).
+    bool runs_at(int64_t t, const std::vector<TimeWindow>& windows, bool started,
+                 bool outside_begun) const;
+    // The earliest time from `now` on at which runs_at would say yes, if
+    // nothing else changed; 0: none (no window ahead, no outside_from).
+    int64_t runs_from(int64_t now, const std::vector<TimeWindow>& windows, bool started) const;
 };
 
 // windows: sorted, disjoint (offpeak.hpp). bytes_per_second: the measured

@@ -170,7 +170,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     // failed) is no longer ours; an active one found after a restart is.
     bool plan_active = in.plan_state.has_value() && is_active(*in.plan_state);
     if (t->has_plan && !plan_active) {
-        t->has_plan = t->copy_started = t->copy_running = false;
+        t->has_plan = t->copy_started = t->copy_running = t->copy_outside = false;
     } else if (!t->has_plan && plan_active) {
         t->has_plan = true;
         t->drift_kept_said = 0;
@@ -224,7 +224,9 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
                                                                      : now;
                 const CopySchedule again =
                     schedule_copy(in.source_bytes, true, in, deadline, windows, o.copy);
-                if (!again.can_make_it()) {
+                // In the windows: a plan already synced is not copied
+                // again outside them for a better split point.
+                if (!again.in_windows()) {
                     drifted = false;
                     said = 2;
                     std::snprintf(buf, sizeof buf,
@@ -253,7 +255,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
                           synced ? " for a synced plan" : "",
                           static_cast<double>(now - t->drift_since) / 60);
             d.event.reason = buf;
-            t->has_plan = t->copy_started = t->copy_running = false;
+            t->has_plan = t->copy_started = t->copy_running = t->copy_outside = false;
             t->drift_since = 0;
             t->drift_kept_said = 0;
             t->plans_cancelled++;
@@ -273,7 +275,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
                              crossing_text(a, now) + "); no new predicted plan for " +
                              hours_text(o.cooldown_seconds) + ", then for " +
                              hours_text(o.strict_seconds) + " only on the point forecast";
-            t->has_plan = t->copy_started = t->copy_running = false;
+            t->has_plan = t->copy_started = t->copy_running = t->copy_outside = false;
             t->drift_since = 0;
             t->plans_cancelled++;
             t->cooldown_until = now + o.cooldown_seconds;
@@ -310,8 +312,9 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
             return d;
         }
 
-        // planned, preparing, backfilling: copy only inside windows, from the
-        // scheduled start (or at once when the schedule cannot make it).
+        // planned, preparing, backfilling: copy inside windows from the
+        // scheduled start (or at once when the windows cannot make it), and
+        // outside them from the time the schedule says they fall short.
         // Without a crossing in this round's forecast, the last one predicted
         // stays the deadline (the plan lives on until the cancellation rule).
         if (c.found)
@@ -322,18 +325,21 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         CopySchedule s =
             schedule_copy(in.bytes_remaining, !in.remote_copy_begun, in, crossing, windows, o.copy);
         size_t w = window_at(windows, now);
-        // A copy that cannot pause is due only from its start: released
-        // before, it would wait in the worker (for the next window).
-        bool due = s.resumable ? t->copy_started || s.verdict != CopyVerdict::fits || now >= s.start
-                               : now >= s.start;
-        // Nothing left to copy (done) still leaves the verification, which
-        // the same hold keeps waiting: it too runs inside a window.
-        bool copy = in.mode != PredictMode::advise && w != kNoWindow && due;
+        // Inside a window once due (a copy that cannot pause only from its
+        // start: released before, it would wait in the worker for the next
+        // window); outside the windows only from the time the schedule says
+        // the windows fall short. Nothing left to copy (done) still leaves
+        // the verification, which the same hold keeps waiting.
+        bool copy = in.mode != PredictMode::advise &&
+                    s.runs_at(now, windows, t->copy_started, t->copy_outside);
+        const bool outside = copy && w == kNoWindow;
         d = make(copy ? Action::copy : Action::hold_copy, in);
         about_plan(&d, *t);
         attach_schedule(&d, s);
-        d.emit = copy != t->copy_running;
-        if (copy)
+        d.emit = copy != t->copy_running || outside != t->copy_outside;
+        if (outside)
+            d.event.reason = "copying outside the off-peak windows: " + s.reason;
+        else if (copy)
             d.event.reason = "copying inside the off-peak window until " +
                              hours_text(windows[w].ends - now) + " from now; " + s.reason;
         else if (w == kNoWindow)
@@ -346,6 +352,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         if (copy)
             t->copy_started = true;
         t->copy_running = copy;
+        t->copy_outside = outside;
         return d;
     }
 
@@ -357,6 +364,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         schedule = schedule_copy(in.source_bytes, true, in, c.at, windows, o.copy);
         start_near =
             schedule.verdict == CopyVerdict::late || schedule.verdict == CopyVerdict::no_window ||
+            schedule.verdict == CopyVerdict::outside_windows ||
             (schedule.verdict == CopyVerdict::too_long && schedule.latest_start == 0) ||
             ((schedule.verdict == CopyVerdict::fits || schedule.verdict == CopyVerdict::too_long) &&
              schedule.latest_start - now <= o.start_slack_seconds);
@@ -438,7 +446,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     d.event.reason =
         crossing_text(a, now) + "; split at " + a.split.reason + "; " + schedule.reason;
     t->has_plan = true;
-    t->copy_started = t->copy_running = false;
+    t->copy_started = t->copy_running = t->copy_outside = false;
     t->plan_kind = a.split.kind;
     t->plan_key = a.split.key;
     t->plan_created_at = now;
@@ -458,19 +466,9 @@ int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, P
         return 0;
     if (decision.action != Action::hold_copy && decision.action != Action::create_plan)
         return 0;
-    // decide_round lets the copy run inside a window once it is due: at once
-    // when it started before or cannot make it, else from the scheduled start.
-    // A copy that cannot pause: from its start only.
-    const CopySchedule& s = decision.schedule;
-    const bool due_now = s.resumable && (track.copy_started || s.verdict != CopyVerdict::fits);
-    const int64_t due = due_now ? now : std::max(now, s.start);
-    for (const TimeWindow& w : windows) {
-        if (w.ends <= due)
-            continue;
-        const int64_t at = std::max(due, w.starts);
-        return at > now ? at : 0;
-    }
-    return 0;
+    // decide_round lets the copy run when its schedule says it runs.
+    const int64_t at = decision.schedule.runs_from(now, windows, track.copy_started);
+    return at > now ? at : 0;
 }
 
 } // namespace presplit::core

@@ -7,8 +7,10 @@
 //   prepare creates a plan with origin 'predicted' when a crossing is
 //           predicted within the horizon (or earlier, when its copy needs
 //           more window time than the horizon holds: the latest start that
-//           still makes it is near), lets its copy run only inside off-peak
-//           windows, from the time the copy schedule says, and leaves the
+//           still makes it is near), lets its copy run inside off-peak
+//           windows from the time the copy schedule says (and outside them
+//           from the time it says, when the windows before the crossing
+//           cannot hold it: CopySchedule::outside_from), and leaves the
 //           plan synced (split_partition(source) then reuses it);
 //   split   as prepare, and starts the switchover when the partition really
 //           reaches its threshold, or at the start of the last off-peak window
@@ -123,6 +125,7 @@ struct PartitionTrack {
     bool has_plan;     // a predicted plan of ours is active
     bool copy_started; // its copy has run at least once
     bool copy_running; // the last round said copy
+    bool copy_outside; // ... outside the windows (CopySchedule::outside_from)
     SplitKind plan_kind;
     double plan_key;
     int64_t plan_created_at;
@@ -193,7 +196,9 @@ Decision decide_round(PartitionTrack* track, const RoundInput& in, const PolicyO
 
 // When a copy this decision holds (hold_copy, or create_plan outside a
 // window or before its scheduled start) would be let run, if nothing else
-// changed: its scheduled start, or the start of the next window from then.
+// changed: its scheduled start, or the start of the next window from then,
+// or the time it is to run outside the windows from, whichever is first
+// (CopySchedule::runs_from).
 // The manager runs its next round at the earliest such time rather than at
 // the next hourly one, so that a copy starts with its window. 0: nothing
 // held, or no window ahead (in mode advise nothing is ever let run).

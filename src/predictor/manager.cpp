@@ -260,6 +260,7 @@ std::vector<ManagerAction> run_manager_round() {
         std::min<size_t>(core::kMaxHorizonHours, static_cast<size_t>(horizon / kHour) + 1);
     core::PolicyOptions options;
     options.horizon_seconds = horizon;
+    options.copy.outside_windows = config::late_copy_outside_windows;
     if (!catalog::has_prediction_catalog())
         return {}; // a 0.1.0 catalog, until ALTER EXTENSION pg_presplit UPDATE
     analyzer::refresh_managed_set();
@@ -686,13 +687,11 @@ std::vector<ManagerAction> run_manager_round() {
             action.kind = ManagerAction::Kind::create_plan;
             action.split_point = c.split_text;
             action.split_kind = c.assessment.split.kind;
-            // Held outside the windows, and inside one until the scheduled
-            // start (the latest that still makes it), as decide_round then
-            // decides for the plan's copy.
-            action.copy_held =
-                core::window_at(windows, now) == core::kNoWindow ||
-                ((d.schedule.verdict == core::CopyVerdict::fits || !d.schedule.resumable) &&
-                 now < d.schedule.start);
+            // Held unless its schedule runs it now, as decide_round then
+            // decides for the plan's copy: inside a window from the scheduled
+            // start, outside the windows only from the time they fall short.
+            action.copy_held = !d.schedule.runs_at(now, windows, /*started=*/false,
+                                                   /*outside_begun=*/false);
             ++plans_counted;
             shadow_bytes += c.source_bytes;
             break;

@@ -87,10 +87,13 @@ TEST(CopySchedule, SpansSeveralNightsAndHonoursTheMargin) {
 
 TEST(CopySchedule, CannotMakeItSaysSoAndStartsAtTheNextWindow) {
     auto w = nights(3);
+    CopyOptions o = exact();
+    o.outside_windows = false; // presplit.late_copy_outside_windows off
     // 6 h of copy; only tonight's 4 h lie before the crossing at noon day 1.
     CopySchedule s =
-        plan_copy(6 * H * 1.0, 1, kMidnight + 12 * H, kMidnight + kDaySeconds + 12 * H, w, exact());
+        plan_copy(6 * H * 1.0, 1, kMidnight + 12 * H, kMidnight + kDaySeconds + 12 * H, w, o);
     EXPECT_EQ(s.verdict, CopyVerdict::late);
+    EXPECT_EQ(s.outside_from, 0);
     EXPECT_FALSE(s.can_make_it());
     EXPECT_EQ(s.start, kMidnight + kDaySeconds + H);
     EXPECT_EQ(s.finish, kMidnight + 2 * kDaySeconds + 3 * H);
@@ -98,14 +101,104 @@ TEST(CopySchedule, CannotMakeItSaysSoAndStartsAtTheNextWindow) {
     EXPECT_NE(s.reason.find("late"), std::string::npos) << s.reason;
 
     // Inside a window now: start now.
-    s = plan_copy(6 * H * 1.0, 1, kMidnight + 2 * H, kMidnight + 4 * H, w, exact());
+    s = plan_copy(6 * H * 1.0, 1, kMidnight + 2 * H, kMidnight + 4 * H, w, o);
     EXPECT_EQ(s.verdict, CopyVerdict::late);
     EXPECT_EQ(s.start, kMidnight + 2 * H);
 
     // More than all the windows known: no_window.
-    s = plan_copy(100 * H * 1.0, 1, kMidnight, kMidnight + 2 * kDaySeconds, w, exact());
+    s = plan_copy(100 * H * 1.0, 1, kMidnight, kMidnight + 2 * kDaySeconds, w, o);
     EXPECT_EQ(s.verdict, CopyVerdict::no_window);
     EXPECT_EQ(s.finish, 0);
+}
+
+// presplit.late_copy_outside_windows (the default): the windows before the
+// deadline first, the shortfall outside them just before the deadline.
+TEST(CopySchedule, OutsideTheWindowsTheShortfallEndsAtTheDeadline) {
+    auto w = nights(3);
+    const int64_t noon = kMidnight + 12 * H, day1 = kMidnight + kDaySeconds;
+    // 6 h of copy, tonight's 4 h before the crossing at noon day 1: 2 h
+    // outside the windows, 10:00-12:00 on day 1.
+    CopySchedule s = plan_copy(6 * H * 1.0, 1, noon, day1 + 12 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::outside_windows) << s.reason;
+    EXPECT_TRUE(s.can_make_it());
+    EXPECT_FALSE(s.in_windows());
+    EXPECT_EQ(s.available_seconds, 4 * H);
+    EXPECT_EQ(s.start, day1 + H); // the night's window first
+    EXPECT_EQ(s.outside_from, day1 + 10 * H);
+    EXPECT_EQ(s.outside_seconds, 2 * H);
+    EXPECT_EQ(s.finish, day1 + 12 * H);
+    EXPECT_EQ(to_string(s.verdict), std::string("outside_windows"));
+    EXPECT_NE(s.reason.find("cannot make it in the windows"), std::string::npos) << s.reason;
+    EXPECT_NE(s.reason.find("2.0 h of it outside the windows, without a pause from in 22.0 h"),
+              std::string::npos)
+        << s.reason;
+    EXPECT_NE(s.reason.find("finishes 0.0 h before the deadline"), std::string::npos) << s.reason;
+
+    // The off-window part spans a window: 14 h of copy before 03:00 on day 2
+    // (margin 0), 6 h of windows (01:00-05:00 day 1, 01:00-03:00 day 2):
+    // without a pause from 17:00 on day 1, 8 h of it outside the windows.
+    s = plan_copy(14 * H * 1.0, 1, noon, kMidnight + 2 * kDaySeconds + 3 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::outside_windows) << s.reason;
+    EXPECT_EQ(s.available_seconds, 6 * H);
+    EXPECT_EQ(s.outside_from, day1 + 17 * H);
+    EXPECT_EQ(s.outside_seconds, 8 * H);
+    EXPECT_EQ(s.finish, kMidnight + 2 * kDaySeconds + 3 * H);
+
+    // Rounded down to the round interval, never before now.
+    CopyOptions o = exact();
+    o.start_granularity_seconds = 600;
+    s = plan_copy((6 * H + 100) * 1.0, 1, noon, day1 + 12 * H, w, o);
+    ASSERT_EQ(s.verdict, CopyVerdict::outside_windows) << s.reason;
+    EXPECT_EQ(s.outside_from, day1 + 9 * H + 50 * 60);
+    EXPECT_LE(s.finish, day1 + 12 * H);
+
+    // Even without a pause from now it finishes late: from now, and late.
+    s = plan_copy(30 * H * 1.0, 1, noon, day1 + 12 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::late) << s.reason;
+    EXPECT_FALSE(s.can_make_it());
+    EXPECT_EQ(s.outside_from, noon);
+    EXPECT_EQ(s.start, noon);
+    EXPECT_EQ(s.finish, noon + 30 * H);
+    EXPECT_NE(s.reason.find("would finish 6.0 h late"), std::string::npos) << s.reason;
+
+    // No window before the deadline at all: all of it outside, at the end.
+    s = plan_copy(2 * H * 1.0, 1, noon, noon + 10 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::outside_windows) << s.reason;
+    EXPECT_EQ(s.outside_from, noon + 8 * H);
+    EXPECT_EQ(s.start, noon + 8 * H);
+
+    // Enough window time: no outside part.
+    s = plan_copy(2 * H * 1.0, 1, noon, day1 + 12 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::fits);
+    EXPECT_EQ(s.outside_from, 0);
+
+    // A copy that cannot pause keeps its own rule.
+    o = exact();
+    o.resumable = false;
+    s = plan_copy(6 * H * 1.0, 1, noon, day1 + 12 * H, w, o);
+    EXPECT_EQ(s.outside_from, 0);
+}
+
+TEST(CopySchedule, RunsInsideTheWindowsAndOutsideThemFromTheFillTime) {
+    auto w = nights(3);
+    const int64_t noon = kMidnight + 12 * H, day1 = kMidnight + kDaySeconds;
+    const CopySchedule s = plan_copy(6 * H * 1.0, 1, noon, day1 + 12 * H, w, exact());
+    ASSERT_EQ(s.verdict, CopyVerdict::outside_windows) << s.reason;
+    EXPECT_FALSE(s.runs_at(noon, w, false, false));
+    EXPECT_TRUE(s.runs_at(day1 + 2 * H, w, false, false)); // the window, at once
+    EXPECT_FALSE(s.runs_at(day1 + 6 * H, w, true, false));
+    EXPECT_FALSE(s.runs_at(day1 + 9 * H + 50 * 60, w, true, false));
+    EXPECT_TRUE(s.runs_at(day1 + 10 * H, w, true, false));
+    // Begun outside the windows: it goes on while they still fall short.
+    EXPECT_TRUE(s.runs_at(day1 + 9 * H + 50 * 60, w, true, true));
+    EXPECT_EQ(s.runs_from(noon, w, false), day1 + H);
+    EXPECT_EQ(s.runs_from(day1 + 6 * H, w, true), day1 + 10 * H);
+    // Inside the windows only: never outside.
+    CopyOptions o = exact();
+    o.outside_windows = false;
+    const CopySchedule strict = plan_copy(6 * H * 1.0, 1, noon, day1 + 12 * H, w, o);
+    EXPECT_FALSE(strict.runs_at(day1 + 10 * H, w, true, true));
+    EXPECT_EQ(strict.runs_from(day1 + 6 * H, w, true), kMidnight + 2 * kDaySeconds + H);
 }
 
 TEST(CopySchedule, DoneNoRateAndCrossingInThePast) {
@@ -117,6 +210,17 @@ TEST(CopySchedule, DoneNoRateAndCrossingInThePast) {
     s = plan_copy(10, 1, kMidnight + 12 * H, kMidnight, w, exact());
     EXPECT_EQ(s.verdict, CopyVerdict::late);
     EXPECT_EQ(s.available_seconds, 0);
+    EXPECT_EQ(s.outside_from, kMidnight + 12 * H);
+
+    // Done, and no window begins before the deadline: what follows the copy
+    // (its verification) runs outside the windows now; else it waits.
+    s = plan_copy(0, 10, kMidnight + 12 * H, kMidnight + 20 * H, w, exact());
+    EXPECT_EQ(s.verdict, CopyVerdict::done);
+    EXPECT_EQ(s.outside_from, kMidnight + 12 * H);
+    EXPECT_TRUE(s.runs_at(kMidnight + 12 * H, w, true, false));
+    s = plan_copy(0, 10, kMidnight + 12 * H, kMidnight + kDaySeconds + 12 * H, w, exact());
+    EXPECT_EQ(s.outside_from, 0);
+    EXPECT_FALSE(s.runs_at(kMidnight + 12 * H, w, true, false));
 }
 
 TEST(CopySchedule, FinishAfterWindowTime) {

@@ -46,6 +46,7 @@ struct World {
     std::vector<TimeWindow> windows = nights();
     std::optional<PlanState> plan;
     double remaining = 3600 * 100.0;          // one hour of copy at 100 bytes/s
+    double source = 3600 * 100.0;             // the partition's bytes
     std::optional<RemoteCopyEstimate> remote; // a copy to another server
     bool remote_begun = false;
 
@@ -57,7 +58,7 @@ struct World {
         in.assessment = a;
         in.plan_state = plan;
         in.plan_key = track.plan_key;
-        in.source_bytes = 3600 * 100.0;
+        in.source_bytes = source;
         in.bytes_remaining = remaining;
         in.copy_bytes_per_second = 100;
         in.drift = drift;
@@ -612,14 +613,17 @@ TEST(Policy, RemoteCopyIsReleasedOnlyWhereItFitsInOneWindow) {
         Decision d = w.round(four, crossing_in(four, 23 * H));
         const int64_t next_night = kMidnight + 2 * kDaySeconds + H;
         if (!remote) {
-            // Resumable: it cannot make it, so it copies at once.
+            // Resumable: the windows cannot make it, so it copies at once
+            // (and the last hour outside the windows, 01:00 on day 2).
             EXPECT_EQ(d.action, Action::copy) << d.event.reason;
-            EXPECT_EQ(d.schedule.verdict, CopyVerdict::late);
+            EXPECT_EQ(d.schedule.verdict, CopyVerdict::outside_windows);
+            EXPECT_EQ(d.schedule.outside_from, kMidnight + 2 * kDaySeconds);
             continue;
         }
         ASSERT_EQ(d.action, Action::hold_copy) << d.event.reason;
         EXPECT_EQ(d.schedule.verdict, CopyVerdict::late);
         EXPECT_FALSE(d.schedule.resumable);
+        EXPECT_EQ(d.schedule.outside_from, 0); // its own rule: one window
         EXPECT_EQ(d.schedule.start, next_night);
         EXPECT_NE(d.event.reason.find("the copy is scheduled to start in 21.0 h"),
                   std::string::npos)
@@ -654,4 +658,63 @@ TEST(Policy, NewRemotePlanIsScheduledAsACopyThatCannotPause) {
         << d.event.reason;
     EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, noon),
               kMidnight + kDaySeconds + H);
+}
+
+// The windows before the crossing cannot hold the copy: they copy first, and
+// the rest is copied outside them from the latest time that still finishes
+// by the deadline, not before, and without stopping once begun.
+TEST(Policy, LateCopyRunsOutsideTheWindowsFromTheFillTimeNotBefore) {
+    for (bool outside : {true, false}) {
+        World w;
+        w.options.copy.outside_windows = outside;
+        w.remaining = w.source = 5 * 3600 * 100.0; // 5 h of copy, 7.5 h planned; the night holds 4
+        const int64_t noon = kMidnight + 12 * H, day1 = kMidnight + kDaySeconds;
+        const int64_t crossing = day1 + 13 * H; // deadline 12:00 on day 1
+        Decision d = w.round(noon, crossing_in(noon, crossing - noon));
+        ASSERT_EQ(d.action, Action::create_plan) << d.event.reason;
+        EXPECT_EQ(d.schedule.verdict, outside ? CopyVerdict::outside_windows : CopyVerdict::late);
+        // Planned: the night, then 3.5 h outside from 08:30.
+        EXPECT_EQ(d.schedule.outside_from, outside ? day1 + 8 * H + 30 * 60 : 0);
+        EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, noon), day1 + H);
+        w.plan = PlanState::backfilling;
+        int64_t first_outside = 0, synced_at = 0;
+        int emitted = 0;
+        for (int64_t t = noon + 600; t < crossing && !synced_at; t += 600) {
+            d = w.round(t, crossing_in(t, crossing - t));
+            emitted += d.emit;
+            const bool in_window = window_at(w.windows, t) != kNoWindow;
+            if (d.action == Action::hold_copy && t == day1 + 5 * H) {
+                // 1 h of copy left, 1.5 h planned: outside from 10:30.
+                EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, t),
+                          outside ? day1 + 10 * H + 30 * 60 : kMidnight + 2 * kDaySeconds + H)
+                    << d.event.reason;
+            }
+            if (d.action != Action::copy) {
+                ASSERT_EQ(d.action, Action::hold_copy) << d.event.reason;
+                // Once begun outside the windows, it does not stop.
+                EXPECT_TRUE(first_outside == 0) << "stopped at " << (t - day1) / 60 << " min";
+                continue;
+            }
+            if (!in_window && first_outside == 0) {
+                first_outside = t;
+                EXPECT_NE(d.event.reason.find("copying outside the off-peak windows"),
+                          std::string::npos)
+                    << d.event.reason;
+                EXPECT_TRUE(d.emit);
+            }
+            w.remaining -= 600 * 100.0;
+            if (w.remaining <= 0) {
+                w.plan = PlanState::synced;
+                synced_at = t + 600;
+            }
+        }
+        if (outside) {
+            EXPECT_EQ(first_outside, day1 + 10 * H + 30 * 60);
+            EXPECT_EQ(synced_at, day1 + 11 * H + 30 * 60);
+            EXPECT_LE(emitted, 4); // window on, off, outside on: not one per round
+        } else {
+            EXPECT_EQ(first_outside, 0);
+            EXPECT_EQ(synced_at, 0); // the next night is after the crossing
+        }
+    }
 }
