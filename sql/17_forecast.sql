@@ -9,12 +9,15 @@ SHOW presplit.prediction_horizon;
 SHOW presplit.maintenance_window;
 SHOW presplit.clock_rate;
 SHOW presplit.late_copy_outside_windows;
+SHOW presplit.prediction_interval;
 -- Bad values are refused (ALTER SYSTEM validates without changing anything).
 ALTER SYSTEM SET presplit.predict = 'often';
 ALTER SYSTEM SET presplit.split_load_threshold = -1;
 ALTER SYSTEM SET presplit.prediction_horizon = '30min';
 ALTER SYSTEM SET presplit.clock_rate = 0.5;
 ALTER SYSTEM SET presplit.late_copy_outside_windows = 'sometimes';
+ALTER SYSTEM SET presplit.prediction_interval = 1;
+ALTER SYSTEM SET presplit.prediction_interval = 0.4;
 \set VERBOSITY default
 ALTER SYSTEM SET presplit.predict = 'often';
 ALTER SYSTEM SET presplit.late_copy_outside_windows = 'sometimes';
@@ -28,6 +31,7 @@ ALTER SYSTEM RESET presplit.split_size_threshold;
 \set VERBOSITY sqlstate
 SET presplit.clock_rate = 2;
 SET presplit.late_copy_outside_windows = off;
+SET presplit.prediction_interval = 0.99;
 \set VERBOSITY default
 
 CREATE TABLE weather (id int PRIMARY KEY, v int NOT NULL) PARTITION BY RANGE (id);

@@ -87,6 +87,9 @@ extern double split_load_threshold;
 extern int split_size_threshold_mb;
 // presplit.prediction_horizon: seconds ahead the forecasts look for a crossing.
 extern int prediction_horizon_seconds;
+// presplit.prediction_interval: nominal coverage of the forecasts' intervals;
+// the manager acts on their upper bound (docs/prediction.md, *Intervals*).
+extern double prediction_interval;
 // presplit.maintenance_window: fixed off-peak windows ('01:00-05:00', several
 // separated by commas, server time zone); empty: predicted from the load.
 extern char* maintenance_window;

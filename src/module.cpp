@@ -58,6 +58,7 @@ int config::prediction_horizon_seconds = 48 * 3600;
 char* config::maintenance_window = nullptr;
 char* config::predict_servers = nullptr;
 bool config::late_copy_outside_windows = true;
+double config::prediction_interval = 0.95;
 double config::clock_rate = 1;
 
 namespace {
@@ -117,6 +118,12 @@ void define_prediction_settings() {
                             "How far ahead the forecasts look for a threshold crossing.", nullptr,
                             &config::prediction_horizon_seconds, config::prediction_horizon_seconds,
                             3600, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable(
+        "presplit.prediction_interval",
+        "Nominal coverage of the forecasts' intervals, whose upper bound the manager acts on.",
+        "Higher: crossings are seen earlier and more predicted plans turn out not needed.",
+        &config::prediction_interval, config::prediction_interval, 0.5, 0.999, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
     DefineCustomStringVariable(
         "presplit.maintenance_window",
         "Fixed off-peak windows for predicted copies, e.g. '01:00-05:00,13:00-14:00'.",

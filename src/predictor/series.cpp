@@ -2,6 +2,7 @@
 
 #include "analyzer/key_axis.hpp"
 #include "analyzer/stats_store.hpp"
+#include "config.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -49,7 +50,7 @@ std::optional<PartitionSeries> series_of(Oid relid, int64_t now_seconds) {
 core::ForecastOptions load_forecast_options(size_t horizon_hours) {
     core::ForecastOptions options;
     options.horizon_hours = horizon_hours;
-    options.interval = 0.95;
+    options.interval = config::prediction_interval;
     options.multiplicative = true;
     return options;
 }
