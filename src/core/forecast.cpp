@@ -41,8 +41,8 @@ constexpr size_t kMinBacktestHours = 3 * kDayHours;
 // Fewer residuals at one horizon than this: pool the neighbouring horizons.
 constexpr size_t kMinQuantileSamples = 100;
 constexpr size_t kPoolCapacity = 4 * kMaxHistoryHours;
-// A change of regime in a load (docs/prediction.md, *Intervals*): over half
-// a day, the median ratio of each hour to the same hour a day before is
+// A change of regime in a load (docs/prediction.md, *Intervals*): over 6
+// hours, the median ratio of each hour to the same hour a day before is
 // beyond 4x (or under 1/4); the change lasts while that median is beyond
 // 1.5x. A 10 %/day growth, a weekend at half the load or a two-hour flash
 // crowd stay under it.

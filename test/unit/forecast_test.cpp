@@ -620,8 +620,10 @@ TEST(Forecast, IntervalAfterAChangeOfRegime) {
                     }
                 }
                 double coverage = static_cast<double>(inside) / static_cast<double>(points);
-                std::printf("%zu h, %gx over %zu h: upper/forecast at most %.1f, coverage %.3f\n",
-                            n, ramp, ramp_hours, worst, coverage);
+                std::printf("%zu h, %gx over %zu h: upper/forecast at most %.1f, coverage %.3f, "
+                            "above %.3f\n",
+                            n, ramp, ramp_hours, worst, coverage,
+                            static_cast<double>(above) / static_cast<double>(points));
                 EXPECT_LE(worst, 3) << n << " " << ramp << " " << ramp_hours;
                 // Below the lower bound: a daily peak trend through the ramp
                 // (2.5 days) over-forecasts the next days; the manager acts on
