@@ -559,6 +559,7 @@ void predictor_round(World& w, Strategy& s, int64_t now, bool new_hour) {
             if (w.sc.partitions[i].size_threshold > 0) {
                 ForecastOptions so = fo;
                 so.multiplicative = false;
+                so.horizon_hours = kMaxHorizonHours; // as the manager: a big copy's nights
                 Forecast z = forecast_hourly(w.hourly_size[i].data() + first, hours - first, so);
                 ps.size_fc = z.hours;
             }

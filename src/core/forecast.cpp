@@ -41,6 +41,17 @@ constexpr size_t kMinBacktestHours = 3 * kDayHours;
 // Fewer residuals at one horizon than this: pool the neighbouring horizons.
 constexpr size_t kMinQuantileSamples = 100;
 constexpr size_t kPoolCapacity = 4 * kMaxHistoryHours;
+// A change of regime in a load (docs/prediction.md, *Intervals*): over 6
+// hours, the median ratio of each hour to the same hour a day before is
+// beyond 4x (or under 1/4); the change lasts while that median is beyond
+// 1.5x. A 10 %/day growth, a weekend at half the load or a two-hour flash
+// crowd stay under it.
+constexpr size_t kRegimeWindow = 6;
+const double kRegimeShift = std::log(4.0);
+const double kRegimeSettled = std::log(1.5);
+// Fewer backtest origins than this since the change: the residuals of the
+// whole history are kept (the history cannot tell yet).
+constexpr size_t kMinRegimeOrigins = 8;
 
 // Everything a call needs, allocated once: its size is fixed by the caps.
 struct Workspace {
@@ -297,6 +308,39 @@ void collect_residuals(Model& model, Workspace& ws, size_t first) {
     }
 }
 
+// The first backtest origin of a load's current regime: the hour after the
+// latest change of regime (kRegimeShift) from which the day-over-day median
+// ratio has settled again (kRegimeSettled), i.e. the first origin whose
+// previous day is in the new regime; 0 without a change, n while the change
+// lasts. Only loads (multiplicative): a size's residuals are rescaled to its
+// current growth already (error_scale()).
+size_t regime_origin(const Series& s) {
+    if (!s.multiplicative || s.n < kDayHours + kRegimeWindow)
+        return 0;
+    // The median day-over-day log ratio of the window [t - kRegimeWindow, t).
+    auto median_ratio = [&s](size_t t) {
+        double d[kRegimeWindow];
+        for (size_t i = 0; i < kRegimeWindow; i++) {
+            size_t u = t - kRegimeWindow + i;
+            d[i] = s.z[u] - s.z[u - kDayHours];
+        }
+        std::nth_element(d, d + kRegimeWindow / 2, d + kRegimeWindow);
+        double upper = d[kRegimeWindow / 2];
+        double lower = *std::max_element(d, d + kRegimeWindow / 2);
+        return (lower + upper) / 2;
+    };
+    size_t change = 0; // the end of the latest window with a change, 0: none
+    for (size_t t = kDayHours + kRegimeWindow; t <= s.n; t++)
+        if (std::fabs(median_ratio(t)) > kRegimeShift)
+            change = t;
+    if (change == 0)
+        return 0;
+    for (size_t t = change + 1; t <= s.n; t++)
+        if (std::fabs(median_ratio(t)) < kRegimeSettled)
+            return t;
+    return s.n;
+}
+
 // The in-sample seasonal-naive (24 h) mean absolute error: MASE's scale.
 double seasonal_naive_scale(const Series& s) {
     double sum = 0;
@@ -420,9 +464,16 @@ Forecast forecast_hourly(const double* history, size_t n, const ForecastOptions&
     // The chosen model again: its residuals per horizon (from every origin
     // where it has settled: more than it was compared on, when it can), then
     // the forecast from the end of the history.
+    // A load whose regime changed: only from the origins of the current
+    // regime, when there are enough of them, and of those from where the
+    // model has settled if that leaves enough (docs/prediction.md, *Intervals*).
     Model& model = *chosen->model;
     model.restart();
-    collect_residuals(model, *ws, std::min(s.n - 1, model.settled()));
+    size_t residual_first = std::min(s.n - 1, model.settled());
+    const size_t regime = regime_origin(s);
+    if (regime > 0 && s.n >= regime + kMinRegimeOrigins)
+        residual_first = std::max(regime, std::min(residual_first, s.n - kMinRegimeOrigins));
+    collect_residuals(model, *ws, residual_first);
     Band bands[kMaxHorizonHours];
     residual_bands(*ws, horizon, coverage, bands);
     model.advance(s.n);

@@ -5,7 +5,8 @@
 // Several models are fitted to the history and the one with the best rolling
 // backtest (MASE over horizons 1..24 h, against the in-sample seasonal-naive
 // scale as in M4) is kept; its interval comes from the same backtest's
-// residuals, per horizon. Additive series (sizes) are also modelled by their
+// residuals, per horizon (a load's, after a change of regime, from the
+// origins of its current regime only). Additive series (sizes) are also modelled by their
 // hourly increments, added to the last value. Under kShortHistoryHours of
 // history there is no daily cycle to learn: a linear trend of the recent
 // hours only, flagged short_history. docs/prediction.md ("Forecast models") has the reasoning and

@@ -82,9 +82,11 @@ struct PolicyOptions {
     // A crossing seen only by an upper bound more than this many times the
     // point forecast at that hour needs the point forecast to cross within
     // the horizon (or the measured value to) before a plan is made: such an
-    // interval says the history cannot tell (a short history with a regime
-    // change, e.g. a partition whose inherited history holds its source's
-    // ramp). Settled intervals stay far below it (docs/prediction.md).
+    // interval says the history cannot tell. A backstop: the forecaster
+    // measures a load's interval over its current regime, but not yet in
+    // the first day and a half after a change (a partition whose inherited
+    // history holds its source's ramp), nor after a change under 4x a day.
+    // Settled intervals stay far below it (docs/prediction.md).
     double max_upper_ratio = 3.0;
     size_t max_predicted_plans = 4; // active predicted plans, server-wide
     double max_shadow_bytes = 0;    // bytes of their sources, server-wide; 0: no cap

@@ -414,12 +414,16 @@ std::vector<ManagerAction> run_manager_round() {
 
         // Sizes: the worker's hourly samples, forecast additively; the split
         // at the median of the rows (the key's histogram as ANALYZE left it).
+        // As far as the forecast reaches (7 days), not just the horizon: a
+        // big copy may need more nights than the horizon holds, and the
+        // policy makes its plan when the copy must start (docs/prediction.md,
+        // Big copies). The view still shows crossings within the horizon.
         core::Forecast size_f{};
         core::SplitChoice size_split;
         std::string size_split_text;
         if (size_threshold > 0) {
             size_f = core::forecast_hourly(series.size.data(), series.size.size(),
-                                           size_forecast_options(horizon_hours));
+                                           size_forecast_options(core::kMaxHorizonHours));
             if (!analyzer::positions_are_keys(leaf->axis)) {
                 size_split.reason = "size splits need a key type whose axis positions are keys "
                                     "(numbers, times, uuid), not text";

@@ -78,8 +78,9 @@ my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
 # included, and may get predicted plans of their own (docs/prediction.md,
 # Limits). The cap of four counts plans not yet cut over, and a partition
 # whose forecast interval is too wide to act on gets none (their quarters,
-# with that history, had upper bounds 200-600 times their forecast): two for
-# the halves leave big_0 a place.
+# with that history, had upper bounds 200-600 times their forecast; the
+# forecaster measures it over the regime after the ramp only from about a
+# day and a half after it): two for the halves leave big_0 a place.
 my $steps = join(' ', map { 20 * $_ } 1 .. 9);
 my $load = IPC::Run::start(
 	[ 'bash', '-c',
