@@ -163,7 +163,12 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     const std::vector<TimeWindow>& windows = in.windows ? *in.windows : kNoWindows;
 
     // A fresh track (a restart) counts the day without a crossing from now.
-    if (within_twice || t->last_crossing_seen_at == 0)
+    // A plan made for a crossing further out than twice the horizon (a big
+    // copy that must start early) sees it while it is no further out than
+    // when the plan was made.
+    const bool planned_crossing_held =
+        t->has_plan && c.found && lead <= std::max(2 * o.horizon_seconds, t->plan_lead_seconds);
+    if (within_twice || planned_crossing_held || t->last_crossing_seen_at == 0)
         t->last_crossing_seen_at = now;
 
     // Follow the catalog: a plan that ended (finalized, cancelled by the DBA,
@@ -177,6 +182,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         t->plan_key = in.plan_key;
         t->plan_kind = in.plan_kind;
         t->plan_created_at = now;
+        t->plan_lead_seconds = lead;
     }
 
     if (t->has_plan) {
@@ -364,7 +370,8 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
         schedule = schedule_copy(in.source_bytes, true, in, c.at, windows, o.copy);
         start_near =
             schedule.verdict == CopyVerdict::late || schedule.verdict == CopyVerdict::no_window ||
-            schedule.verdict == CopyVerdict::outside_windows ||
+            (schedule.verdict == CopyVerdict::outside_windows &&
+             schedule.start - now <= o.start_slack_seconds) ||
             (schedule.verdict == CopyVerdict::too_long && schedule.latest_start == 0) ||
             ((schedule.verdict == CopyVerdict::fits || schedule.verdict == CopyVerdict::too_long) &&
              schedule.latest_start - now <= o.start_slack_seconds);
@@ -450,6 +457,7 @@ Decision decide_round(PartitionTrack* t, const RoundInput& in, const PolicyOptio
     t->plan_kind = a.split.kind;
     t->plan_key = a.split.key;
     t->plan_created_at = now;
+    t->plan_lead_seconds = lead;
     t->last_crossing_seen_at = now;
     t->last_crossing_at = c.at;
     t->drift_since = 0;
@@ -469,6 +477,18 @@ int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, P
     // decide_round lets the copy run when its schedule says it runs.
     const int64_t at = decision.schedule.runs_from(now, windows, track.copy_started);
     return at > now ? at : 0;
+}
+
+int64_t copy_hold_at(const Decision& decision, PredictMode mode,
+                     const std::vector<TimeWindow>& windows, int64_t now) {
+    if (mode != PredictMode::prepare && mode != PredictMode::split)
+        return 0;
+    if (decision.action != Action::copy && decision.action != Action::create_plan)
+        return 0;
+    for (const TimeWindow& w : windows)
+        if (w.starts <= now && now < w.ends)
+            return w.ends;
+    return 0;
 }
 
 } // namespace presplit::core

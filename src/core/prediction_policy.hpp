@@ -135,6 +135,7 @@ struct PartitionTrack {
     int64_t cooldown_until;        // no new predicted plan before (unless over the threshold)
     int64_t strict_until;          // before this, only on the point forecast's crossing
     int64_t last_crossing_at;      // the plan's last predicted crossing (its copy deadline)
+    int64_t plan_lead_seconds;     // how far ahead its crossing was when the plan was made
     int64_t drift_since;           // first round of the current drift beyond tolerance, 0: none
     int32_t drift_kept_said;       // a synced plan kept despite drift: which reason was said
     int64_t crossing_since;        // first round of the current predicted crossing, 0: none
@@ -206,5 +207,12 @@ Decision decide_round(PartitionTrack* track, const RoundInput& in, const PolicyO
 // held, or no window ahead (in mode advise nothing is ever let run).
 int64_t copy_release_at(const Decision& decision, const PartitionTrack& track, PredictMode mode,
                         const std::vector<TimeWindow>& windows, int64_t now);
+
+// When a copy this decision lets run inside a window (copy, or create_plan
+// there) must be looked at again: that window's end, where the next round
+// holds it unless it may run on outside the windows. The manager rounds run
+// hourly, and a window may end off the hour. 0: not in a window.
+int64_t copy_hold_at(const Decision& decision, PredictMode mode,
+                     const std::vector<TimeWindow>& windows, int64_t now);
 
 } // namespace presplit::core

@@ -67,9 +67,20 @@ std::map<Oid, core::RangeTrack> ranges;      // the load split key, hourly: a mo
 std::map<Oid, core::HandoffMemory> handoffs; // that range itself, and as last measured whole
 int64_t last_round_hour = -1;
 // The earliest time a copy held in the last round would be let run (its
-// window's start, or its scheduled start; core::copy_release_at): a round
-// runs then, not only at the next hour. 0: none.
+// window's start, or its scheduled start; core::copy_release_at), or a copy
+// let run in a window must be held again (the window's end, which may be off
+// the hour; core::copy_hold_at): a round runs then, not only at the next
+// hour. 0: none.
 int64_t next_release_at = 0;
+// The settings a held or running copy depends on, as the last round saw
+// them: a reload that changes them runs a round at once.
+std::string last_round_settings;
+
+std::string copy_settings() {
+    return std::to_string(config::predict_mode) + " " +
+           std::to_string(config::late_copy_outside_windows) + " " +
+           (config::maintenance_window ? config::maintenance_window : "");
+}
 
 core::PredictMode mode() {
     return static_cast<core::PredictMode>(config::predict_mode);
@@ -245,9 +256,11 @@ bool manager_round_due() {
     const int64_t now = pg::model_now_seconds();
     const int64_t hour = now / kHour;
     const bool release = next_release_at != 0 && now >= next_release_at;
-    if (hour == last_round_hour && !release)
+    const bool reloaded = copy_settings() != last_round_settings;
+    if (hour == last_round_hour && !release && !reloaded)
         return false;
     last_round_hour = hour;
+    last_round_settings = copy_settings();
     next_release_at = 0; // the round sets it again (or a failed round waits for the hour)
     return true;
 }
@@ -668,9 +681,10 @@ std::vector<ManagerAction> run_manager_round() {
             in.remote_copy = migration::estimate_remote_copy(c.relid, copy_rate);
         core::PartitionTrack& track = tracks[c.relid]; // zeroed when new
         const core::Decision d = core::decide_round(&track, in, options);
-        const int64_t release = core::copy_release_at(d, track, predict, windows, now);
-        if (release != 0 && (next_release_at == 0 || release < next_release_at))
-            next_release_at = release;
+        for (const int64_t release : {core::copy_release_at(d, track, predict, windows, now),
+                                      core::copy_hold_at(d, predict, windows, now)})
+            if (release != 0 && (next_release_at == 0 || release < next_release_at))
+                next_release_at = release;
 
         ManagerAction action;
         action.partition = c.relid;

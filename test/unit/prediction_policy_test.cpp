@@ -223,6 +223,31 @@ TEST(Policy, LongCopyIsPlannedBeyondTheHorizon) {
     EXPECT_EQ(d.schedule.latest_start, kMidnight + kDaySeconds + 2 * H);
 }
 
+// A plan made for a crossing beyond twice the horizon (its copy had to
+// start) is not cancelled for "no crossing within twice the horizon" while
+// its crossing is no further out than when it was made; once it recedes
+// beyond that, the day without a crossing counts.
+TEST(Policy, PlanBeyondTwiceTheHorizonIsKeptWhileItsCrossingHolds) {
+    for (bool recedes : {false, true}) {
+        World w;
+        w.remaining = w.source = 10 * 3600 * 100.0; // 15 h planned: four nights of 4 h
+        const int64_t crossing = kMidnight + 4 * kDaySeconds + 12 * H;
+        int64_t now = kMidnight + kDaySeconds + 70 * 60; // its copy must start by 02:00
+        Decision d = w.round(now, crossing_in(now, crossing - now));
+        ASSERT_EQ(d.action, Action::create_plan) << d.event.reason;
+        const int64_t lead = crossing - now; // 83 h, beyond 2 x 24 h
+        w.plan = PlanState::backfilling;
+        bool cancelled = false;
+        for (int hour = 1; hour <= 30 && !cancelled; hour++) {
+            now += H;
+            const int64_t at = recedes ? now + lead + 2 * H : crossing;
+            d = w.round(now, crossing_in(now, at - now));
+            cancelled = d.action == Action::cancel_plan;
+        }
+        EXPECT_EQ(cancelled, recedes) << d.event.reason;
+    }
+}
+
 TEST(Policy, SplitModeSwitchesInTheLastWindowBeforeTheCrossing) {
     World w;
     w.plan = PlanState::synced;
@@ -671,15 +696,22 @@ TEST(Policy, LateCopyRunsOutsideTheWindowsFromTheFillTimeNotBefore) {
         const int64_t noon = kMidnight + 12 * H, day1 = kMidnight + kDaySeconds;
         const int64_t crossing = day1 + 13 * H; // deadline 12:00 on day 1
         Decision d = w.round(noon, crossing_in(noon, crossing - noon));
+        if (outside) {
+            // 25 h ahead, beyond the horizon: the copy's first window
+            // (01:00) is not near yet; the plan comes within the horizon.
+            EXPECT_EQ(d.action, Action::none) << d.event.reason;
+            d = w.round(noon + H, crossing_in(noon + H, crossing - noon - H));
+        }
         ASSERT_EQ(d.action, Action::create_plan) << d.event.reason;
         EXPECT_EQ(d.schedule.verdict, outside ? CopyVerdict::outside_windows : CopyVerdict::late);
         // Planned: the night, then 3.5 h outside from 08:30.
         EXPECT_EQ(d.schedule.outside_from, outside ? day1 + 8 * H + 30 * 60 : 0);
-        EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, noon), day1 + H);
+        const int64_t created = outside ? noon + H : noon;
+        EXPECT_EQ(copy_release_at(d, w.track, PredictMode::prepare, w.windows, created), day1 + H);
         w.plan = PlanState::backfilling;
         int64_t first_outside = 0, synced_at = 0;
         int emitted = 0;
-        for (int64_t t = noon + 600; t < crossing && !synced_at; t += 600) {
+        for (int64_t t = created + 600; t < crossing && !synced_at; t += 600) {
             d = w.round(t, crossing_in(t, crossing - t));
             emitted += d.emit;
             const bool in_window = window_at(w.windows, t) != kNoWindow;
@@ -717,4 +749,20 @@ TEST(Policy, LateCopyRunsOutsideTheWindowsFromTheFillTimeNotBefore) {
             EXPECT_EQ(synced_at, 0); // the next night is after the crossing
         }
     }
+}
+
+// A copy let run in a window is looked at again at the window's end, which
+// may be off the manager's hourly rounds.
+TEST(Policy, CopyRunningInAWindowIsLookedAtAgainAtItsEnd) {
+    auto p = parse_maintenance_window("01:00-05:30");
+    const std::vector<TimeWindow> windows =
+        expand_daily_windows(p.windows, kMidnight, kMidnight + 2 * kDaySeconds, 0);
+    Decision d;
+    d.action = Action::copy;
+    EXPECT_EQ(copy_hold_at(d, PredictMode::prepare, windows, kMidnight + 4 * H),
+              kMidnight + 5 * H + 30 * 60);
+    EXPECT_EQ(copy_hold_at(d, PredictMode::prepare, windows, kMidnight + 6 * H), 0);
+    EXPECT_EQ(copy_hold_at(d, PredictMode::advise, windows, kMidnight + 4 * H), 0);
+    d.action = Action::hold_copy;
+    EXPECT_EQ(copy_hold_at(d, PredictMode::prepare, windows, kMidnight + 4 * H), 0);
 }
