@@ -393,7 +393,7 @@ struct Outcome {
 // Settings under study (command line).
 struct Knobs {
     double headroom = PolicyOptions{}.headroom;
-    double interval = 0.95;
+    double interval = kPredictionInterval;
     bool start_early = CopyOptions{}.start_early;
     bool outside_windows = CopyOptions{}.outside_windows; // --windows-only: false
     int64_t horizon_hours = 24;

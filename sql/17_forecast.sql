@@ -31,7 +31,7 @@ ALTER SYSTEM RESET presplit.split_size_threshold;
 \set VERBOSITY sqlstate
 SET presplit.clock_rate = 2;
 SET presplit.late_copy_outside_windows = off;
-SET presplit.prediction_interval = 0.99;
+SET presplit.prediction_interval = 0.95;
 \set VERBOSITY default
 
 CREATE TABLE weather (id int PRIMARY KEY, v int NOT NULL) PARTITION BY RANGE (id);

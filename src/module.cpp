@@ -2,6 +2,7 @@
 // pg_presplit works only when preloaded: its hooks must see every backend and
 // its shared memory and worker exist only if requested at server start.
 #include "config.hpp"
+#include "core/forecast.hpp"
 #include "core/offpeak.hpp"
 #include "core/prediction_policy.hpp"
 #include "core/server_choice.hpp"
@@ -58,7 +59,7 @@ int config::prediction_horizon_seconds = 48 * 3600;
 char* config::maintenance_window = nullptr;
 char* config::predict_servers = nullptr;
 bool config::late_copy_outside_windows = true;
-double config::prediction_interval = 0.95;
+double config::prediction_interval = core::kPredictionInterval;
 double config::clock_rate = 1;
 
 namespace {

@@ -48,6 +48,12 @@ struct ForecastPoint {
     double upper;
 };
 
+// The interval the predictive manager acts on by default
+// (presplit.prediction_interval, and the simulator's): its upper bound sees a
+// crossing early enough to sync a split in time. docs/prediction.md,
+// *Results*, has the trade-off against 0.95 (more plans not needed).
+constexpr double kPredictionInterval = 0.99;
+
 struct ForecastOptions {
     size_t horizon_hours = 48; // capped at kMaxHorizonHours
     double interval = 0.95;    // nominal coverage of [lower, upper], in (0, 1)
