@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 
 our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server create_accounts accounts_invariant_ok marked_transfer write_transfer_script
-  start_pgbench start_moving_reads pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
+  start_pgbench start_rising_reads start_moving_reads pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -173,6 +173,26 @@ sub start_pgbench
 		[ 'pgbench', '-n', '-c', $clients, '-j', '1', '-T', $seconds, '--max-tries=50',
 		  '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
 		'>', $out, '2>', $err);
+}
+
+# Starts, in the background, reads by key of table $table's keys [$from,
+# $to] on $node by two pgbench clients at rising rates: each rate of @$rates
+# (per wall second) for 8 seconds, then $hold_rate for $hold_seconds (none
+# without them). The prediction tests' load that crosses a threshold.
+sub start_rising_reads
+{
+	my ($node, $dir, %a) = @_;
+	open my $fh, '>', "$dir/rising.sql" or die $!;
+	print $fh "\\set k random($a{from}, $a{to})\nSELECT v FROM $a{table} WHERE id = :k;\n";
+	close $fh;
+	my $pgbench = "pgbench -n -c 2 -j 1 -f $dir/rising.sql";
+	my $connect = '-h ' . $node->host . ' -p ' . $node->port . ' postgres';
+	my $rates = join(' ', @{ $a{rates} });
+	my $hold = $a{hold_seconds}
+	  ? "; $pgbench -R $a{hold_rate} -T $a{hold_seconds} $connect >/dev/null 2>&1" : '';
+	return IPC::Run::start(
+		[ 'bash', '-c',
+			"for r in $rates; do $pgbench -R \$r -T 8 $connect >/dev/null 2>&1; done$hold" ]);
 }
 
 # Starts, in the background, reads of a hot key range moving up through the

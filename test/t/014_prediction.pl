@@ -54,18 +54,12 @@ SELECT presplit.manage('appended');
 # The workload: reads of hot_0's keys 0-19999 at 10, 20, ... 250 per wall
 # second, 8 s each (about 3 simulated hours per step), and a trickle on hot_1.
 my $dir = PostgreSQL::Test::Utils::tempdir();
-open my $fh, '>', "$dir/hot.sql" or die $!;
-print $fh "\\set k random(0, 19999)\nSELECT v FROM hot WHERE id = :k;\n";
-close $fh;
-open $fh, '>', "$dir/cold.sql" or die $!;
+open my $fh, '>', "$dir/cold.sql" or die $!;
 print $fh "\\set k random(100000, 101999)\nSELECT v FROM hot WHERE id = :k;\n";
 close $fh;
 my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
-my $steps = join(' ', map { 10 * $_ } 1 .. 25);
-my $load = IPC::Run::start(
-	[ 'bash', '-c',
-		"for r in $steps; do pgbench -n -c 2 -j 1 -R \$r -T 8 -f $dir/hot.sql @connect "
-		  . ">/dev/null 2>&1; done" ]);
+my $load = start_rising_reads($node, $dir, table => 'hot', from => 0, to => 19999,
+	rates => [ map { 10 * $_ } 1 .. 25 ]);
 open $fh, '>', "$dir/append.sql" or die $!;
 print $fh "INSERT INTO appended VALUES (nextval('appended_next'));\n";
 close $fh;

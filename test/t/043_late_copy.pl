@@ -56,16 +56,8 @@ SELECT presplit.manage('hot');
 # The reads of hot_0's keys: 10, 20, ... 250 per wall second, 8 s each,
 # then 250 (the threshold of 0.1 per simulated second is 144 per wall second).
 my $dir = PostgreSQL::Test::Utils::tempdir();
-open my $fh, '>', "$dir/hot.sql" or die $!;
-print $fh "\\set k random(0, 19999)\nSELECT v FROM hot WHERE id = :k;\n";
-close $fh;
-my @connect = ('-h', $node->host, '-p', $node->port, 'postgres');
-my $steps = join(' ', map { 10 * $_ } 1 .. 25);
-my $load = IPC::Run::start(
-	[ 'bash', '-c',
-		"for r in $steps; do pgbench -n -c 2 -j 1 -R \$r -T 8 -f $dir/hot.sql @connect "
-		  . ">/dev/null 2>&1; done; pgbench -n -c 2 -j 1 -R 250 -T 400 -f $dir/hot.sql "
-		  . "@connect >/dev/null 2>&1" ]);
+my $load = start_rising_reads($node, $dir, table => 'hot', from => 0, to => 19999,
+	rates => [ map { 10 * $_ } 1 .. 25 ], hold_rate => 250, hold_seconds => 400);
 
 sub events {
 	return $node->safe_psql('postgres', q{
