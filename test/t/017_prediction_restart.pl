@@ -11,7 +11,9 @@
 #   - a hot range moving up through the keys: the load split is aimed where
 #     the load's middle will be, ahead of it, and says so.
 # The thresholds are tiny: every partition with load is over its threshold,
-# so that its plan's copy is due in the next window. Nothing is timed: the
+# so that its plan's copy is due in the next window; copies stay inside the
+# windows (presplit.late_copy_outside_windows off: the load plan would
+# otherwise be copied at once, outside them, and be judged as a synced plan). Nothing is timed: the
 # test waits for conditions.
 use strict;
 use warnings;
@@ -32,6 +34,7 @@ presplit.predict = 'prepare'
 presplit.split_load_threshold = 0.0001
 presplit.prediction_horizon = '24h'
 presplit.maintenance_window = '03:20-03:50,15:20-15:50'
+presplit.late_copy_outside_windows = off
 });
 $node->start;
 
