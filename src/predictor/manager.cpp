@@ -256,11 +256,11 @@ bool manager_round_due() {
     const int64_t now = pg::model_now_seconds();
     const int64_t hour = now / kHour;
     const bool release = next_release_at != 0 && now >= next_release_at;
-    const bool reloaded = copy_settings() != last_round_settings;
-    if (hour == last_round_hour && !release && !reloaded)
+    std::string settings = copy_settings();
+    if (hour == last_round_hour && !release && settings == last_round_settings)
         return false;
     last_round_hour = hour;
-    last_round_settings = copy_settings();
+    last_round_settings = std::move(settings);
     next_release_at = 0; // the round sets it again (or a failed round waits for the hour)
     return true;
 }
