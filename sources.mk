@@ -75,6 +75,7 @@ PRESPLIT_PG_SOURCES = \
 	src/remote/connection.cpp \
 	src/remote/replication.cpp \
 	src/remote/split.cpp \
+	src/remote/warmup.cpp \
 	src/remote/move.cpp \
 	src/remote/reverse.cpp \
 	src/remote/copy_throttle.cpp \

@@ -21,6 +21,12 @@ SELECT presplit.rollback_move(NULL);
 SELECT presplit.rollback_move(42);
 SELECT presplit.finalize_move(42);
 SELECT presplit.finalize_move(42, NULL);
+-- presplit.remote_cutover_warmup: 0 to 60 s, set in the configuration.
+SHOW presplit.remote_cutover_warmup;
+ALTER SYSTEM SET presplit.remote_cutover_warmup = -1;
+ALTER SYSTEM SET presplit.remote_cutover_warmup = '2min';
+ALTER SYSTEM SET presplit.remote_cutover_warmup = 'soon';
+SET presplit.remote_cutover_warmup = 0;
 -- Nothing was recorded or created.
 SELECT count(*) FROM presplit.remote_moves;
 SELECT count(*) FROM pg_publication;

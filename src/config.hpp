@@ -71,6 +71,10 @@ extern char* publisher_conninfo;
 // presplit.remote_catchup_timeout: milliseconds a move's verification or
 // cutover waits for the other server to apply every change before its lock.
 extern int remote_catchup_timeout_ms;
+// presplit.remote_cutover_warmup: milliseconds before a cutover onto another
+// server locks its table during which the sessions using the table open
+// their postgres_fdw connections there (0: none; remote/warmup.hpp).
+extern int remote_cutover_warmup_ms;
 // presplit.remote_read_max_lag: milliseconds of replication lag up to which
 // a switching plan's reads may go to its remote targets (0: never).
 extern int remote_read_max_lag_ms;

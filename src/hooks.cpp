@@ -7,6 +7,7 @@
 #include "pg/guard.hpp"
 #include "pg/shared_memory.hpp"
 #include "remote/copy_throttle.hpp"
+#include "remote/warmup.hpp"
 #include "switchover/channel_stats.hpp"
 #include "switchover/routing.hpp"
 
@@ -65,38 +66,46 @@ PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_optio
     });
 }
 
+// ExecutorStart with the analyzer's sampling and the router's channel.
+void start_executor_tracked(QueryDesc* query, int eflags) {
+    const uint64_t scale = analyzer::statement_starting(query, eflags);
+    const switchover::ChannelChoice choice = switchover::choose_channel(query, eflags);
+    try {
+        pg::call([&] {
+            if (previous_executor_start)
+                previous_executor_start(query, eflags);
+            else
+                standard_ExecutorStart(query, eflags);
+        });
+    } catch (...) {
+        if (choice.routed) {
+            query->plannedstmt = choice.original;
+            switchover::routed_execution_failed_to_start(choice);
+        }
+        throw;
+    }
+    if (scale == 0 && !choice.routed)
+        return;
+    // Both the analyzer and the channel statistics want executor time.
+    if (scale > 0 || choice.counted)
+        pg::call([&] {
+            if (query->totaltime == nullptr) {
+                MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
+                query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
+                MemoryContextSwitchTo(old);
+            }
+        });
+    if (choice.routed)
+        switchover::routed_execution_started(query, choice);
+    analyzer::statement_started(query, scale);
+}
+
 void start_executor(QueryDesc* query, int eflags) {
     pg::entry([&] {
-        const uint64_t scale = analyzer::statement_starting(query, eflags);
-        const switchover::ChannelChoice choice = switchover::choose_channel(query, eflags);
-        try {
-            pg::call([&] {
-                if (previous_executor_start)
-                    previous_executor_start(query, eflags);
-                else
-                    standard_ExecutorStart(query, eflags);
-            });
-        } catch (...) {
-            if (choice.routed) {
-                query->plannedstmt = choice.original;
-                switchover::routed_execution_failed_to_start(choice);
-            }
-            throw;
-        }
-        if (scale == 0 && !choice.routed)
-            return;
-        // Both the analyzer and the channel statistics want executor time.
-        if (scale > 0 || choice.counted)
-            pg::call([&] {
-                if (query->totaltime == nullptr) {
-                    MemoryContext old = MemoryContextSwitchTo(query->estate->es_query_cxt);
-                    query->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
-                    MemoryContextSwitchTo(old);
-                }
-            });
-        if (choice.routed)
-            switchover::routed_execution_started(query, choice);
-        analyzer::statement_started(query, scale);
+        start_executor_tracked(query, eflags);
+        // Last: the statement has started (its permissions checked), and
+        // the analyzer and the router are set for whatever follows.
+        remote::warm_connections_for_cutover(query, eflags);
     });
 }
 

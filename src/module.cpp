@@ -51,6 +51,7 @@ int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
 char* config::publisher_conninfo = nullptr;
 int config::remote_catchup_timeout_ms = 10000;
+int config::remote_cutover_warmup_ms = 500;
 int config::remote_read_max_lag_ms = 1000;
 int config::predict_mode = static_cast<int>(core::PredictMode::advise);
 double config::split_load_threshold = 0;
@@ -305,6 +306,15 @@ void define_settings() {
                             "Past it the step is given up and retried at a later round.",
                             &config::remote_catchup_timeout_ms, config::remote_catchup_timeout_ms,
                             0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.remote_cutover_warmup",
+        "How long before a cutover onto another server locks its table the sessions using "
+        "the table open their postgres_fdw connections there.",
+        "Each session whose statement reads or writes the table in that time opens its "
+        "connection (its own user mapping) once, so that its first statement after the cutover "
+        "does not. The lock waits for it; nothing is locked meanwhile. 0: no warm-up.",
+        &config::remote_cutover_warmup_ms, config::remote_cutover_warmup_ms, 0, 60 * 1000,
+        PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "presplit.remote_read_max_lag",
         "Replication lag up to which a switching plan's reads may go to a target on another "

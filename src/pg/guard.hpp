@@ -152,19 +152,25 @@ void rollback_subtransaction(const SubtransactionState& state);
 } // namespace detail
 
 // The one way to survive a PostgreSQL error: run f in a subtransaction. If f
-// raises an error with SQLSTATE `recoverable`, the subtransaction is rolled
+// raises an error with SQLSTATE `recoverable` (an int), or one that
+// `recoverable(sqlstate)` accepts (a predicate), the subtransaction is rolled
 // back (releasing what f held: locks, SPI connections, memory) and the result
 // is false; any other exception rolls it back too and propagates. An SPI
 // session used inside f must be opened inside f.
-template <typename F>
-bool in_subtransaction(F&& f, int recoverable) {
+template <typename F, typename Recoverable>
+bool in_subtransaction(F&& f, Recoverable recoverable) {
     detail::SubtransactionState state = detail::begin_subtransaction();
     try {
         f();
     } catch (const PgError& error) {
         const int sqlstate = error.sqlstate();
         detail::rollback_subtransaction(state);
-        if (sqlstate == recoverable)
+        bool recovered;
+        if constexpr (std::is_invocable_r_v<bool, Recoverable, int>)
+            recovered = recoverable(sqlstate);
+        else
+            recovered = sqlstate == recoverable;
+        if (recovered)
             return false;
         throw;
     } catch (...) {

@@ -27,8 +27,11 @@ void request_shared_state() {
 void attach_shared_state() {
     bool found = false;
     state = static_cast<SharedState*>(ShmemInitStruct(kSegmentName, sizeof(SharedState), &found));
-    if (!found)
+    if (!found) {
         memset(state, 0, sizeof(SharedState));
+        pg_atomic_init_u64(&state->warmups.generation, 0);
+        SpinLockInit(&state->warmups.mutex);
+    }
     lock = &GetNamedLWLockTranche(kTrancheName)->lock;
 }
 

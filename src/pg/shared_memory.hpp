@@ -6,7 +6,9 @@
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 }
 
 #include <cstdint>
@@ -38,6 +40,29 @@ struct PlanWorkerSlot {
     int pid;             // 0 until the worker has claimed the slot
 };
 
+// A cutover onto other servers about to take its lock (remote/warmup.hpp):
+// sessions that use its table open their postgres_fdw connections first.
+constexpr int kWarmupSlots = 4;      // cutovers announced at once (plan workers)
+constexpr int kMaxWarmupServers = 8; // servers per cutover; more are not warmed
+struct CutoverWarmupSlot {
+    uint64_t announcement; // 0: free
+    TimestampTz until;     // the announcement lapses then (or when withdrawn)
+    Oid relations[2];      // the parent and the partition cut over
+    int server_count;
+    Oid servers[kMaxWarmupServers];
+    int sessions_warmed; // sessions that opened (or had) their connections
+    int sessions_failed; // sessions whose attempt raised an error
+};
+struct CutoverWarmups {
+    // Changed by every announcement and withdrawal; a session reads it
+    // without the mutex on each statement and looks further only when it
+    // moved.
+    pg_atomic_uint64 generation;
+    slock_t mutex; // guards the slots
+    uint64_t announcements;
+    CutoverWarmupSlot slots[kWarmupSlots];
+};
+
 struct SharedState {
     WorkerHeartbeat worker; // guarded by shared_lock()
     // Guarded by shared_lock().
@@ -48,6 +73,7 @@ struct SharedState {
     // cleared by the worker's round once no move is open, so that rounds
     // without moves run no query for them.
     bool moves_to_look_at;
+    CutoverWarmups warmups; // its own mutex
 };
 static_assert(std::is_standard_layout_v<SharedState>);
 

@@ -12,6 +12,7 @@
 #include "remote/connection.hpp"
 #include "remote/replication.hpp"
 #include "remote/reverse.hpp"
+#include "remote/warmup.hpp"
 #include "switchover/switchover.hpp"
 
 extern "C" {
@@ -116,6 +117,9 @@ std::string foreign_table_relname(const catalog::RemoteMove& move) {
 // applied everything: the source detached, a foreign table attached.
 void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     const Source source = describe_source(*move.source, move.parent, kMoving);
+    // The sessions using the table open their connections there while the
+    // objects below are prepared (remote/warmup.hpp).
+    CutoverWarmup warmup(move.parent, *move.source, {server_oid(move.server)});
     // The reverse direction, prepared before the lock (remote objects, the
     // subscription here, disabled: the worker starts it once this commits).
     const ReverseTarget reverse = reverse_target(move, server_oid(move.server));
@@ -152,11 +156,13 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // The lag drained last, without the lock (writes go on during the
     // verification's scans), so that only what is written while the lock
     // is taken is left for the wait under it.
+    warmup.wait();
     const Drained drained = drain_remote_lag(remote, move);
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
     const instr_time locked = pg::now();
+    warmup.withdraw();
     pg::StepTimes steps; // under the lock, for the event
     // Writers wait for the lock: every change of the source is in the WAL
     // up to this mark. The other server catches up with it while the
@@ -212,7 +218,8 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
              drained.last_round_ms);
     catalog::log_event(std::nullopt, move.source_name, "remote_cutover",
                        catalog::move_label(move.id) + ": " + std::to_string(lock.tries) +
-                           " tries, " + held + "; under the lock: " + steps.summary());
+                           " tries, " + held + "; under the lock: " + steps.summary() + "; " +
+                           warmup.summary());
     if (no_reverse)
         catalog::log_event(std::nullopt, move.source_name, "remote_reverse_unavailable",
                            catalog::move_label(move.id) + ": " + *no_reverse +

@@ -323,6 +323,14 @@ RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout) {
     return RemoteCheck::verified;
 }
 
+std::vector<unsigned int> remote_target_servers(const migration::PlanLayout& layout) {
+    std::vector<unsigned int> servers;
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server)
+            servers.push_back(server_oid(*shadow.row.server));
+    return servers;
+}
+
 TargetConnections drain_remote_targets(const migration::PlanLayout& layout) {
     TargetConnections connections;
     for (const auto& shadow : layout.shadows) {

@@ -93,6 +93,9 @@ enum class RemoteCheck {
 // change committed before the lock.
 RemoteCheck verify_next_remote_target(const migration::PlanLayout& layout);
 
+// The servers (OIDs) of the plan's remote targets; empty for a local plan.
+std::vector<unsigned int> remote_target_servers(const migration::PlanLayout& layout);
+
 // A connection to the server of each remote target, by ordinal.
 using TargetConnections = std::map<int, std::unique_ptr<Connection>>;
 

@@ -8,6 +8,7 @@
 #include "pg/spi.hpp"
 #include "remote/replication.hpp"
 #include "remote/split.hpp"
+#include "remote/warmup.hpp"
 #include "switchover/lock_holders.hpp"
 
 extern "C" {
@@ -17,6 +18,7 @@ extern "C" {
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 namespace presplit::switchover {
 namespace {
@@ -272,6 +274,13 @@ void begin_switching(const catalog::Plan& plan) {
 
 SwapReport cut_over(const migration::PlanLayout& layout) {
     require_shadows(layout);
+    // The sessions using the table open their connections to the remote
+    // targets' servers first (remote/warmup.hpp).
+    std::optional<remote::CutoverWarmup> warmup;
+    if (const std::vector<Oid> servers = remote::remote_target_servers(layout); !servers.empty()) {
+        warmup.emplace(layout.plan.parent, layout.plan.source, servers);
+        warmup->wait();
+    }
     // Before the lock, without it: the remote targets' lag drained, and the
     // reverse directions' slots created (that waits for the other server's
     // transactions).
@@ -282,6 +291,8 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
     auto swap = [&](const std::string& parent) {
         const instr_time locked_at = pg::now();
         steps = pg::StepTimes(); // from the lock
+        if (warmup)
+            warmup->withdraw();
         // Writers wait for the lock: every change of the source is in the
         // WAL up to this mark; the remote targets must have applied it. They
         // catch up while the catalog is changed here; the swap ends only
@@ -332,7 +343,8 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
                                "under the cutover's lock, the other servers applied this "
                                "server's last changes " +
                                    milliseconds(pg::elapsed_ms(locked_at)) +
-                                   " after the lock (the catalog changed meanwhile)");
+                                   " after the lock (the catalog changed meanwhile); " +
+                                   warmup->summary());
             remote::record_remote_reverse_starts(layout, reverse, flushed_at);
             steps.step("reverse starts");
         }
