@@ -6,6 +6,7 @@
 #include "pg/shared_memory.hpp"
 
 extern "C" {
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -99,6 +100,11 @@ void warm_connections_for_cutover(QueryDesc* query, int eflags) {
     // definer function, pg_presplit acting as a table's owner).
     if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) || MyBackendType != B_BACKEND || IsInParallelMode() ||
         InLocalUserIdChange() || InSecurityRestrictedOperation())
+        return;
+    // Nor in a transaction block that may end with PREPARE TRANSACTION:
+    // postgres_fdw refuses to prepare one that has a remote transaction
+    // open, and opening the connection opens one.
+    if (max_prepared_xacts > 0 && IsTransactionBlock())
         return;
     pg::CutoverWarmupSlot slots[pg::kWarmupSlots];
     with_slots(

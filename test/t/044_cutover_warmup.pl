@@ -4,17 +4,18 @@
 # session that reads the table during the warm-up opens its postgres_fdw
 # connection to the other server then -- before the lock, not with its first
 # statement after it. A session whose role has no user mapping there fails
-# its warm-up quietly: none of its statements fails. The cutover's event
-# counts both.
+# its warm-up quietly: none of its statements fails. A session whose
+# transactions end with PREPARE TRANSACTION is not warmed (postgres_fdw
+# would refuse to prepare them). The cutover's event counts the sessions.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
-use Test::More tests => 9;
+use Test::More tests => 10;
 
-my ($node1, $node2) = presplit_server_pair(
-	"presplit.naptime = 100\npresplit.remote_cutover_warmup = '3s'\n");
+my ($node1, $node2) = presplit_server_pair("presplit.naptime = 100\n"
+	  . "presplit.remote_cutover_warmup = '3s'\nmax_prepared_transactions = 5\n");
 
 my $rows = 20000;
 my $total = create_accounts($node1, $rows, 2, manage => 0);
@@ -43,12 +44,17 @@ close $fh;
 open $fh, '>', "$dir/staying.sql" or die $!;
 print $fh "\\set k random(0, 9999)\nSELECT balance FROM accounts WHERE id = :k;\n\\sleep 20 ms\n";
 close $fh;
-my ($out, $err, $out_u, $err_u) = ('', '', '', '');
+open $fh, '>', "$dir/prepared.sql" or die $!;
+print $fh "\\set k random(0, 9999)\nBEGIN;\nSELECT balance FROM accounts WHERE id = :k;\n"
+  . "PREPARE TRANSACTION 'warm:client_id';\nCOMMIT PREPARED 'warm:client_id';\n\\sleep 20 ms\n";
+close $fh;
+my ($out, $err, $out_u, $err_u, $out_p, $err_p) = ('', '', '', '', '', '');
 my $readers = start_pgbench($node1, "$dir/both.sql", 3, 25, \$out, \$err);
 my $unmapped = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', 1, '-T', 25, '-f', "$dir/staying.sql", '-U', 'unmapped',
 	  '-h', $node1->host, '-p', $node1->port, 'postgres' ],
 	'>', \$out_u, '2>', \$err_u);
+my $prepared = start_pgbench($node1, "$dir/prepared.sql", 1, 25, \$out_p, \$err_p);
 sleep 2; # every session connected and reading
 is($node2->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'postgres_fdw'}),
@@ -75,6 +81,7 @@ ok($readers->pumpable, 'the readers were still reading after the cutover');
 pgbench_ok($readers, \$out, \$err, 'of the owner\'s sessions through the cutover');
 $unmapped->finish;
 my ($done, $failed) = pgbench_counts($out_u);
+pgbench_ok($prepared, \$out_p, \$err_p, 'ending in PREPARE TRANSACTION through the warm-up');
 ok($unmapped->result == 0 && $done && !$failed,
 	"the unmapped role's session: $done statements, none failed")
   or diag("$out_u\n$err_u");
