@@ -10,16 +10,21 @@
 #          wait for B to confirm, detach, attach a foreign table); then, under
 #          the same load, rollback_move after the cutover (the reverse
 #          direction catches up, the foreign table is swapped for the kept
-#          partition). ROUNDS times (default 1).
+#          partition). ROUNDS times (default 1), each twice: with
+#          presplit.remote_cutover_warmup = 0 (cold: each client's first
+#          statement after the cutover opens its postgres_fdw connection to
+#          B) and with WARMUP_MS (default 500: the clients open them during
+#          the warm-up, before the lock).
 #   split: presplit.split_partition('split_0', ARRAY[ROWS/2], ramp => false,
 #          servers => ARRAY[NULL, 'b']) (the upper half onto B) copied and
 #          verified with no load; then, under load, presplit.cutover(plan):
-#          the lag drained without a lock, ACCESS EXCLUSIVE, wait for B to
-#          confirm, the local shadow and a foreign table attached. Twice,
-#          on two copies: cold (no read went through the foreign table
-#          before) and warm (set_weight(plan, 50) first, as a ramp does:
-#          routed reads open each client's postgres_fdw connection to B
-#          before the lock; the cutover once B shows CLIENTS of them).
+#          the warm-up (WARMUP_MS), the lag drained without a lock, ACCESS
+#          EXCLUSIVE, wait for B to confirm, the local shadow and a foreign
+#          table attached. Twice, on two copies: with the warm-up alone
+#          (no read went through the foreign table before) and with
+#          set_weight(plan, 50) first, as a ramp does (routed reads open
+#          each client's postgres_fdw connection to B before the lock; the
+#          cutover once B shows CLIENTS of them).
 #   naive: one transaction on a copy of the same table, under the same load:
 #          LOCK the table IN EXCLUSIVE MODE (writes wait, reads go on;
 #          without it the updates made during the copy would be lost; the
@@ -43,12 +48,13 @@
 # flush when it next wakes, every wal_writer_delay (docs/multi_server.md).
 # Usage: bench/remote_cutover.sh (as root or a user who can run initdb;
 # pg_presplit installed in PG_BIN). ROWS (default 1000000) in the moved
-# partition. About 4 minutes.
+# partition. About 5 minutes.
 source "$(dirname "$0")/lib.sh"
 ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-4}
 ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-3}
+WARMUP_MS=${WARMUP_MS:-500}
 WAL_WRITER_DELAY=${WAL_WRITER_DELAY:-10ms}
 OTHER_ROWS=200000
 UPPER=100000000
@@ -180,15 +186,17 @@ make_table split
 make_table split_warm
 echo "loaded three copies of $ROWS + $OTHER_ROWS rows in $(($(date +%s) - start)) s"
 
-cut_worsts=() cut_p99s=() rb_worsts=() updates=0
+cut_worsts=() cut_p99s=() cold_worsts=() cold_p99s=() rb_worsts=() updates=0
 for round in $(seq "$ROUNDS"); do
+  for warmup_ms in 0 "$WARMUP_MS"; do
+    set_config presplit.remote_cutover_warmup "$warmup_ms"
     set_config presplit.backfill_paused on
     start=$(date +%s)
     move=$(sql "SELECT presplit.move_partition('ours_0', 'b')")
     until [ "$(b_sql "SELECT bool_and(srsubstate = 'r') FROM pg_subscription_rel")" = t ]; do sleep 0.2; done
     copy=$(($(date +%s) - start))
     sql "CHECKPOINT"
-    load_start ours "ours_$round"
+    load_start ours "ours_${round}_$warmup_ms"
     baseline=$(window "$(echo "$(now) - $WARMUP + 0.5" | bc)" "$(now)")
     t0=$(now)
     set_config presplit.backfill_paused off
@@ -204,7 +212,7 @@ for round in $(seq "$ROUNDS"); do
     sleep 2
     read -r r_worst r_p99 r_n <<<"$(window "$t1" "$(echo "$t2 + 2" | bc)")"
     load_stop
-    echo "ours round $round: move $move, initial sync ${copy} s (no load); before: worst/p99 ${baseline% *} ms"
+    echo "ours round $round, presplit.remote_cutover_warmup = $warmup_ms ms: move $move, initial sync ${copy} s (no load); before: worst/p99 ${baseline% *} ms"
     echo "   verification (SHARE lock for the cut, scans without it): worst ${v_worst} ms, p99 ${v_p99} ms over ${v_n} transactions; $(event_detail remote_move_verified "$move" | sed 's/^.*; the cut: /the cut: /')"
     echo "   cutover: worst ${c_worst} ms, p99 ${c_p99} ms over ${c_n} transactions; $(event_detail remote_cutover "$move" | sed 's/^move [0-9]*: //')"
     echo "   slowest: $(slowest "$t_cut" "$(echo "$t_cut + 2" | bc)")"
@@ -212,16 +220,19 @@ for round in $(seq "$ROUNDS"); do
     echo "   rollback after the cutover: call $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${r_worst} ms, p99 ${r_p99} ms over ${r_n}; $(event_detail remote_rollback "$move" | sed 's/^move [0-9]*: //')"
     updates=$((updates + $(load_updates)))
     echo "   pgbench errors: $(load_errors); after the rollback: $(check_updates ours "$updates")"
-    cut_worsts+=("$c_worst") cut_p99s+=("$c_p99") rb_worsts+=("$r_worst")
+    if [ "$warmup_ms" = 0 ]; then cold_worsts+=("$c_worst") cold_p99s+=("$c_p99")
+    else cut_worsts+=("$c_worst") cut_p99s+=("$c_p99"); fi
+    rb_worsts+=("$r_worst")
     until [ "$(sql "SELECT NOT reversing FROM presplit.remote_moves WHERE id = $move")" = t ]; do sleep 0.2; done
+  done
 done
 
 # The split with its upper half onto B: copied and verified with no load,
-# then cut over under it; cold (no weighted reads before the cutover: each
-# client's first statement through the foreign table after it opens that
-# client's postgres_fdw connection to B) and warm (set_weight 50 first, so
-# the routed reads have opened every client's connection before the lock,
-# as a ramp does; the cutover once B shows CLIENTS of them).
+# then cut over under it; with the warm-up alone (no weighted reads before
+# the cutover: the clients open their postgres_fdw connections to B during
+# the warm-up) and warm (set_weight 50 first, so the routed reads have
+# opened every client's connection before the lock, as a ramp does; the
+# cutover once B shows CLIENTS of them).
 set_config presplit.backfill_paused off
 split_run() { # table warm(0|1)
     local table=$1 warm=$2 plan copy t1 t2 worst p99 n label fdw
@@ -238,7 +249,7 @@ split_run() { # table warm(0|1)
     copy=$(($(date +%s) - start))
     sql "CHECKPOINT"
     load_start "$table" "$table"
-    label="cold: no routed reads before"
+    label="warm-up ${WARMUP_MS} ms, no routed reads before"
     if [ "$warm" = 1 ]; then
         sql "SELECT presplit.set_weight($plan, 50)" >/dev/null
         for _ in $(seq 300); do
@@ -290,10 +301,12 @@ echo "naive: the move $(echo "$t2 - $t1" | bc | cut -c1-5) s; worst ${n_worst} m
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg); two servers on it (B: wal_writer_delay = $WAL_WRITER_DELAY); $CLIENTS clients, half reads and half updates by key, 80% on the moved partition of $ROWS rows"
 printf '%-34s | %-10s | %-8s\n' 'client stall (ms)' worst p99
-printf '%-34s | %-10s | %-8s\n' "ours: cutover (max of $ROUNDS)" "$(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cut_p99s[@]}" | sort -g | tail -1)"
+printf '%-34s | %-10s | %-8s\n' "ours: move, no warm-up (max of $ROUNDS)" "$(printf '%s\n' "${cold_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cold_p99s[@]}" | sort -g | tail -1)"
+printf '%-34s | %-10s | %-8s\n' "ours: move, warm-up $WARMUP_MS ms (max)" "$(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" "$(printf '%s\n' "${cut_p99s[@]}" | sort -g | tail -1)"
 printf '%-34s | %-10s | %-8s\n' "ours: rollback after it (max)" "$(printf '%s\n' "${rb_worsts[@]}" | sort -g | tail -1)" "-"
-printf '%-34s | %-10s | %-8s\n' "ours: split onto B, cold" "${SPLIT_WORST[0]}" "${SPLIT_P99[0]}"
-printf '%-34s | %-10s | %-8s\n' "ours: split onto B, warm" "${SPLIT_WORST[1]}" "${SPLIT_P99[1]}"
+printf '%-34s | %-10s | %-8s\n' "ours: split onto B, warm-up" "${SPLIT_WORST[0]}" "${SPLIT_P99[0]}"
+printf '%-34s | %-10s | %-8s\n' "ours: split onto B, weight 50 first" "${SPLIT_WORST[1]}" "${SPLIT_P99[1]}"
 printf '%-34s | %-10s | %-8s\n' "naive: pg_dump | psql under a lock" "$n_worst" "$n_p99"
-echo "naive/ours (worst): move $(echo "$n_worst / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6), split cold $(echo "$n_worst / ${SPLIT_WORST[0]}" | bc -l | cut -c1-6), warm $(echo "$n_worst / ${SPLIT_WORST[1]}" | bc -l | cut -c1-6)"
+echo "naive/ours (worst): move $(echo "$n_worst / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6), split $(echo "$n_worst / ${SPLIT_WORST[0]}" | bc -l | cut -c1-6), split with weight 50 first $(echo "$n_worst / ${SPLIT_WORST[1]}" | bc -l | cut -c1-6)"
+echo "move without/with the warm-up (worst): $(echo "$(printf '%s\n' "${cold_worsts[@]}" | sort -g | tail -1) / $(printf '%s\n' "${cut_worsts[@]}" | sort -g | tail -1)" | bc -l | cut -c1-6)"
 echo "(target: ours' cutover worst <= 50 ms; windows: from the start of the step to 2 s after it)"
