@@ -31,7 +31,8 @@ struct ActivePlan {
     std::string parent, source, split_points, state, origin;
     std::optional<int> weight;
     bool paused = false, ramp = true, switch_requested = false;
-    bool copy_held = false; // a predicted plan's copy waits for an off-peak window
+    bool copy_held =
+        false; // a predicted plan's copy waits for its start (a window, or a late copy's time)
     int64_t rows_copied = 0;
     std::optional<int64_t> rows_estimated;
     double since_seconds = 0; // in the current state (since the last change)
