@@ -98,7 +98,7 @@ void sleep_until(const instr_time& started, int64_t pause_ms) {
     // A walsender's latch is set by every WAL flush: sleep out the rest.
     for (double left = static_cast<double>(pause_ms); left > 0;
          left = static_cast<double>(pause_ms) - pg::elapsed_ms(started))
-        sleep_ms(static_cast<long>(std::ceil(left)));
+        pg::sleep_on_latch(static_cast<int64_t>(std::ceil(left)));
 }
 
 // After kCheckRows rows: wait while held, then as long as the rate cap
@@ -107,7 +107,7 @@ void pace(PacedReceiver& paced) {
     for (;;) {
         const std::optional<Limit> limit = limit_of(paced.database, paced.source);
         if (limit && limit->hold) {
-            sleep_ms(kHoldPollMs);
+            pg::sleep_on_latch(kHoldPollMs);
             paced.last_check = pg::now();
             continue;
         }

@@ -53,15 +53,6 @@ const char* const kAppliedBeyond =
     "       (SELECT oid FROM pg_catalog.pg_database"
     "         WHERE datname = pg_catalog.current_database())";
 
-void sleep_ms(long ms) {
-    pg::call([&] {
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
-                        PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    });
-}
-
 std::string publisher_conninfo() {
     const std::string setting = config::publisher_conninfo ? config::publisher_conninfo : "";
     if (setting.empty())
@@ -393,7 +384,7 @@ void drop_replication(Connection& remote, const std::string& name, unsigned int 
                                 {pattern});
                     break;
                 }
-                sleep_ms(20);
+                pg::sleep_on_latch(20);
             }
         }
     }
@@ -492,7 +483,7 @@ std::vector<std::optional<std::string>> wait_for_catch_up(const std::vector<Catc
         }
         if (left == 0)
             return flushed_at;
-        sleep_ms(1);
+        pg::sleep_on_latch(1);
     }
 }
 

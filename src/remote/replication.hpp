@@ -174,8 +174,6 @@ std::vector<std::string> local_summary(unsigned int owner, const std::string& fr
                                        SnapshotData* snapshot = nullptr);
 std::vector<std::string> remote_summary(Connection& remote, const std::string& table);
 
-void sleep_ms(long ms);
-
 // ($1 a subscription of this database, $2 a position on its publisher)
 // 'true' when its apply worker has applied every transaction of the
 // publisher up to $2: it received a message beyond $2 (received_lsn of its
