@@ -101,12 +101,28 @@ void start_executor_tracked(QueryDesc* query, int eflags) {
 }
 
 void start_executor(QueryDesc* query, int eflags) {
-    pg::entry([&] {
-        start_executor_tracked(query, eflags);
-        // Last: the statement has started (its permissions checked), and
-        // the analyzer and the router are set for whatever follows.
-        remote::warm_connections_for_cutover(query, eflags);
-    });
+    pg::entry([&] { start_executor_tracked(query, eflags); });
+}
+
+// How many statements (executor runs, utility commands) are running in this
+// backend: 0 at the end of an outermost statement, more for a statement run
+// by a function or a DO block inside one. (A trigger's statements in
+// ExecutorFinish count as outermost: only the end of their statement and
+// its commit follow them.)
+int statements_running = 0;
+
+// f, a thin PostgreSQL call, counted as a statement running (inside
+// pg::entry: an error unwinds through here as a C++ exception).
+template <typename F>
+void run_counted(F&& f) {
+    ++statements_running;
+    try {
+        pg::call(f);
+    } catch (...) {
+        --statements_running;
+        throw;
+    }
+    --statements_running;
 }
 
 void run_executor_unchanged(QueryDesc* query, ScanDirection direction, uint64 count,
@@ -117,14 +133,14 @@ void run_executor_unchanged(QueryDesc* query, ScanDirection direction, uint64 co
         standard_ExecutorRun(query, direction, count, execute_once);
 }
 
-// Only a walsender's COPY of a remote target's rows is paced (its receiver
-// wrapped for the run); anything else passes straight through.
+// Counted in statements_running; only a walsender's COPY of a remote
+// target's rows is paced (its receiver wrapped for the run).
 void run_executor(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once) {
-    if (!am_walsender) {
-        run_executor_unchanged(query, direction, count, execute_once);
-        return;
-    }
     pg::entry([&] {
+        if (!am_walsender) {
+            run_counted([&] { run_executor_unchanged(query, direction, count, execute_once); });
+            return;
+        }
         DestReceiver* paced = remote::paced_copy_receiver(query);
         DestReceiver* original = query->dest;
         if (paced != nullptr)
@@ -148,6 +164,8 @@ double executor_seconds(QueryDesc* query) {
 
 void end_executor(QueryDesc* query) {
     pg::entry([&] {
+        const bool outermost = statements_running == 0 && query->estate != nullptr &&
+                               !(query->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY);
         if (analyzer::is_tracked(query))
             analyzer::statement_ending(query, executor_seconds(query));
         const bool routed = query->estate != nullptr && switchover::is_routed_execution(query);
@@ -161,6 +179,9 @@ void end_executor(QueryDesc* query) {
         });
         if (routed)
             switchover::routed_execution_finished(query);
+        // Last: the statement is done.
+        if (outermost)
+            remote::warm_connections_for_cutover(query);
     });
 }
 
@@ -171,7 +192,7 @@ void process_utility(PlannedStmt* statement, const char* query_string, bool read
         const analyzer::UtilityRecording recording = analyzer::utility_starting(statement);
         instr_time start;
         INSTR_TIME_SET_CURRENT(start);
-        pg::call([&] {
+        run_counted([&] {
             if (previous_process_utility)
                 previous_process_utility(statement, query_string, read_only_tree, context, params,
                                          env, dest, completion);

@@ -153,23 +153,23 @@ void rollback_subtransaction(const SubtransactionState& state);
 
 // The one way to survive a PostgreSQL error: run f in a subtransaction. If f
 // raises an error with SQLSTATE `recoverable` (an int), or one that
-// `recoverable(sqlstate)` accepts (a predicate), the subtransaction is rolled
-// back (releasing what f held: locks, SPI connections, memory) and the result
-// is false; any other exception rolls it back too and propagates. An SPI
-// session used inside f must be opened inside f.
+// `recoverable(error)` accepts (a predicate on the PgError), the
+// subtransaction is rolled back (releasing what f held: locks, SPI
+// connections, memory) and the result is false; any other exception rolls it
+// back too and propagates. An SPI session used inside f must be opened
+// inside f.
 template <typename F, typename Recoverable>
 bool in_subtransaction(F&& f, Recoverable recoverable) {
     detail::SubtransactionState state = detail::begin_subtransaction();
     try {
         f();
     } catch (const PgError& error) {
-        const int sqlstate = error.sqlstate();
-        detail::rollback_subtransaction(state);
         bool recovered;
-        if constexpr (std::is_invocable_r_v<bool, Recoverable, int>)
-            recovered = recoverable(sqlstate);
+        if constexpr (std::is_invocable_r_v<bool, Recoverable, const PgError&>)
+            recovered = recoverable(error);
         else
-            recovered = sqlstate == recoverable;
+            recovered = error.sqlstate() == recoverable;
+        detail::rollback_subtransaction(state);
         if (recovered)
             return false;
         throw;

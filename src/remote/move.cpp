@@ -158,11 +158,11 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
     // is taken is left for the wait under it.
     warmup.wait();
     const Drained drained = drain_remote_lag(remote, move);
+    warmup.withdraw();
     const instr_time started = pg::now();
     const switchover::LockReport lock =
         switchover::lock_exclusively(layout, true, "cutover of " + catalog::move_label(move.id));
     const instr_time locked = pg::now();
-    warmup.withdraw();
     pg::StepTimes steps; // under the lock, for the event
     // Writers wait for the lock: every change of the source is in the WAL
     // up to this mark. The other server catches up with it while the

@@ -6,8 +6,8 @@
 #include "pg/shared_memory.hpp"
 
 extern "C" {
-#include "access/twophase.h"
 #include "access/xact.h"
+#include "commands/defrem.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
@@ -20,12 +20,13 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
-// postgres_fdw's own, exported from its library (contrib/postgres_fdw,
-// postgres_fdw.h; this signature since PostgreSQL 14).
-#if PG_VERSION_NUM < 140000
-#error "the warm-up calls postgres_fdw's GetConnection as PostgreSQL 14 and later declare it"
-#endif
+// postgres_fdw's own GetConnection, exported from its library on
+// PostgreSQL 14 and 15 (contrib/postgres_fdw/postgres_fdw.h). From 16 on,
+// extension libraries export only what they mark: there is none to call.
+#define PRESPLIT_HAS_FDW_CONNECT (PG_VERSION_NUM >= 140000 && PG_VERSION_NUM < 160000)
 struct pg_conn;
 struct PgFdwConnState;
 using GetConnectionFunction = pg_conn* (*)(UserMapping*, bool, PgFdwConnState**);
@@ -52,70 +53,106 @@ void with_slots(F&& f) noexcept {
 
 // --- the session's side ------------------------------------------------------
 
-uint64_t seen_generation = 0; // the generation this session has dealt with
+uint64_t seen_generation = 0;   // the generation this session is done with
+uint64_t copied_generation = 0; // the generation of `announced`
+pg::CutoverWarmupSlot announced[pg::kWarmupSlots];
 // Per slot, the announcement this session has warmed for (or tried to).
 uint64_t handled[pg::kWarmupSlots] = {};
+// The user mappings (OIDs) this session has opened a connection for.
+std::vector<Oid> opened_mappings;
 GetConnectionFunction get_connection = nullptr;
 
-// postgres_fdw's connection of this session to `server` as `user`'s mapping
-// (or PUBLIC's) says, opened if it is not open yet. Any error short of a
-// cancel or a shutdown is kept from the statement: false.
+// Raised here by an interrupt (a cancel, statement_timeout, a shutdown):
+// those stop the statement as they would anywhere. Errors of the other
+// server (postgres_fdw reports them with the remote SQLSTATE) and every
+// other error are the warm-up's own, kept from the statement.
+bool raised_by_interrupt(const pg::PgError& error) {
+    const ErrorData* data = error.data();
+    return data != nullptr && data->funcname != nullptr &&
+           std::strcmp(data->funcname, "ProcessInterrupts") == 0;
+}
+
+// This session's postgres_fdw connection to `server` as `user`'s mapping (or
+// PUBLIC's) says, opened if this session has not opened it for an earlier
+// announcement. False if it could not be (no mapping, the server down...).
 bool open_connection(Oid user, Oid server) {
     return pg::in_subtransaction(
         [&] {
+            UserMapping* mapping = pg::call([&] { return GetUserMapping(user, server); });
+            if (std::find(opened_mappings.begin(), opened_mappings.end(), mapping->umid) !=
+                opened_mappings.end())
+                return;
+#if PRESPLIT_HAS_FDW_CONNECT
             pg::call([&] {
                 if (get_connection == nullptr)
                     get_connection = reinterpret_cast<GetConnectionFunction>(load_external_function(
                         "$libdir/postgres_fdw", "GetConnection", true, nullptr));
-                (void)get_connection(GetUserMapping(user, server), false, nullptr);
+                (void)get_connection(mapping, false, nullptr);
             });
+#endif
+            opened_mappings.push_back(mapping->umid);
         },
-        [](int sqlstate) {
-            return ERRCODE_TO_CATEGORY(sqlstate) != ERRCODE_OPERATOR_INTERVENTION;
-        });
+        [](const pg::PgError& error) { return !raised_by_interrupt(error); });
 }
 
-// The statement's entry for one of `relations`, if it uses one.
-const RangeTblEntry* entry_for(const List* rtable, const Oid (&relations)[2]) {
+// The range-table entry through which this statement uses the partition
+// cut over (relations[1]; present only when planning did not prune it), or,
+// for an INSERT, its parent (relations[0]: rows are routed at execution).
+const RangeTblEntry* entry_using(const QueryDesc* query, const Oid (&relations)[2]) {
     const ListCell* cell;
-    foreach (cell, rtable) {
+    foreach (cell, query->plannedstmt->rtable) {
         const auto* rte = static_cast<const RangeTblEntry*>(lfirst(cell));
         if (rte->rtekind == RTE_RELATION &&
-            (rte->relid == relations[0] || rte->relid == relations[1]))
+            (rte->relid == relations[1] ||
+             (rte->relid == relations[0] && query->operation == CMD_INSERT)))
             return rte;
     }
     return nullptr;
 }
 
-} // namespace
+// The first of `servers` whose options set no connect_timeout, or InvalidOid.
+Oid server_without_connect_timeout(const std::vector<Oid>& servers) {
+    for (Oid server : servers) {
+        const bool bounded = pg::call([&] {
+            const ListCell* cell;
+            foreach (cell, GetForeignServer(server)->options) {
+                auto* option = static_cast<DefElem*>(lfirst(cell));
+                if (std::strcmp(option->defname, "connect_timeout") == 0)
+                    return std::atoi(defGetString(option)) > 0;
+            }
+            return false;
+        });
+        if (!bounded)
+            return server;
+    }
+    return InvalidOid;
+}
 
-void warm_connections_for_cutover(QueryDesc* query, int eflags) {
-    if (pg::shared_state() == nullptr)
-        return;
-    const uint64_t generation = pg_atomic_read_u64(&warmups().generation);
-    if (generation == seen_generation)
-        return;
-    // Only a client's own statements: not EXPLAIN, a parallel worker, a
-    // background process, nor a statement run as another role (a security
-    // definer function, pg_presplit acting as a table's owner).
-    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) || MyBackendType != B_BACKEND || IsInParallelMode() ||
+// warm_connections_for_cutover once the generation has moved: apart, so
+// that the check every statement makes stays a few instructions.
+[[gnu::noinline]] void warm_for_announcements(QueryDesc* query, uint64_t generation) {
+    // Only a client's own statement, alone in its transaction (its commit
+    // follows at once: postgres_fdw's remote transaction, opened with the
+    // connection, is committed with it). Not in a transaction block -- it
+    // would stay open, and PREPARE TRANSACTION would be refused --, nor in
+    // a parallel worker, a background process, or as another role (a
+    // security definer function, pg_presplit acting as a table's owner).
+    if (MyBackendType != B_BACKEND || IsTransactionBlock() || IsInParallelMode() ||
         InLocalUserIdChange() || InSecurityRestrictedOperation())
         return;
-    // Nor in a transaction block that may end with PREPARE TRANSACTION:
-    // postgres_fdw refuses to prepare one that has a remote transaction
-    // open, and opening the connection opens one.
-    if (max_prepared_xacts > 0 && IsTransactionBlock())
-        return;
-    pg::CutoverWarmupSlot slots[pg::kWarmupSlots];
-    with_slots(
-        [&](pg::CutoverWarmups& w) { std::copy(w.slots, w.slots + pg::kWarmupSlots, slots); });
+    if (generation != copied_generation) {
+        with_slots([&](pg::CutoverWarmups& w) {
+            std::copy(w.slots, w.slots + pg::kWarmupSlots, announced);
+        });
+        copied_generation = generation;
+    }
     const TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
     bool waiting = false; // an announcement this statement does not concern
     for (int i = 0; i < pg::kWarmupSlots; i++) {
-        const pg::CutoverWarmupSlot& slot = slots[i];
+        const pg::CutoverWarmupSlot& slot = announced[i];
         if (slot.announcement == 0 || slot.until <= now || handled[i] == slot.announcement)
             continue;
-        const RangeTblEntry* rte = entry_for(query->plannedstmt->rtable, slot.relations);
+        const RangeTblEntry* rte = entry_using(query, slot.relations);
         if (rte == nullptr) {
             waiting = true;
             continue;
@@ -136,6 +173,18 @@ void warm_connections_for_cutover(QueryDesc* query, int eflags) {
         seen_generation = generation;
 }
 
+} // namespace
+
+void warm_connections_for_cutover(QueryDesc* query) {
+    const pg::SharedState* state = pg::shared_state();
+    if (state == nullptr)
+        return;
+    const uint64_t generation =
+        pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&state->warmups.generation));
+    if (generation != seen_generation)
+        warm_for_announcements(query, generation);
+}
+
 // --- the cutover's side ------------------------------------------------------
 
 CutoverWarmup::CutoverWarmup(Oid parent, Oid source, const std::vector<Oid>& servers) {
@@ -144,11 +193,24 @@ CutoverWarmup::CutoverWarmup(Oid parent, Oid source, const std::vector<Oid>& ser
         not_announced_ = "no warm-up (presplit.remote_cutover_warmup is 0)";
         return;
     }
+#if !PRESPLIT_HAS_FDW_CONNECT
+    not_announced_ = "no warm-up (this PostgreSQL's postgres_fdw exports no GetConnection)";
+    return;
+#endif
     std::vector<Oid> distinct = servers;
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     if (distinct.size() > static_cast<size_t>(pg::kMaxWarmupServers))
         distinct.resize(pg::kMaxWarmupServers);
+    // PostgreSQL 15's postgres_fdw connects without looking at interrupts:
+    // a server that accepts the connection and never answers would hold
+    // every warmed statement until the connection's own timeout.
+    if (const Oid unbounded = server_without_connect_timeout(distinct); unbounded != InvalidOid) {
+        const char* name = pg::call([&] { return GetForeignServer(unbounded)->servername; });
+        not_announced_ = std::string("no warm-up (server \"") + name +
+                         "\" sets no connect_timeout: a connection to it could wait without end)";
+        return;
+    }
     announced_at_us_ = pg::call([] { return GetCurrentTimestamp(); });
     const TimestampTz until = announced_at_us_ + (warmup_ms_ + kLapseAfterMs) * 1000;
     with_slots([&](pg::CutoverWarmups& w) {
@@ -214,8 +276,7 @@ std::string CutoverWarmup::summary() const {
         return not_announced_;
     char text[160];
     snprintf(text, sizeof text,
-             "%d session%s had %s postgres_fdw connections open before the lock (warm-up "
-             "%d ms)",
+             "%d session%s had %s postgres_fdw connections open before the lock (warm-up %d ms)",
              warmed_, warmed_ == 1 ? "" : "s", warmed_ == 1 ? "its" : "their", warmup_ms_);
     std::string result = text;
     if (failed_ > 0)

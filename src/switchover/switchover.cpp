@@ -291,8 +291,6 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
     auto swap = [&](const std::string& parent) {
         const instr_time locked_at = pg::now();
         steps = pg::StepTimes(); // from the lock
-        if (warmup)
-            warmup->withdraw();
         // Writers wait for the lock: every change of the source is in the
         // WAL up to this mark; the remote targets must have applied it. They
         // catch up while the catalog is changed here; the swap ends only
@@ -343,12 +341,14 @@ SwapReport cut_over(const migration::PlanLayout& layout) {
                                "under the cutover's lock, the other servers applied this "
                                "server's last changes " +
                                    milliseconds(pg::elapsed_ms(locked_at)) +
-                                   " after the lock (the catalog changed meanwhile); " +
-                                   warmup->summary());
+                                   " after the lock (the catalog changed meanwhile)" +
+                                   (warmup ? "; " + warmup->summary() : std::string()));
             remote::record_remote_reverse_starts(layout, reverse, flushed_at);
             steps.step("reverse starts");
         }
     };
+    if (warmup)
+        warmup->withdraw();
     return locked_swap(layout, nullptr, "cutover", "cutover", swap, &steps);
 }
 
