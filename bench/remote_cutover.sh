@@ -76,8 +76,9 @@ b_sql() { psql "${B[@]}" -c "$1"; }
 
 sql "CREATE EXTENSION pg_presplit"
 sql "CREATE EXTENSION postgres_fdw"
+# connect_timeout: the warm-up connects only to a server that bounds it.
 sql "CREATE SERVER b FOREIGN DATA WRAPPER postgres_fdw
-       OPTIONS (host '$BENCH_DIR', port '$PORT_B', dbname 'postgres')"
+       OPTIONS (host '$BENCH_DIR', port '$PORT_B', dbname 'postgres', connect_timeout '10')"
 sql "CREATE USER MAPPING FOR postgres SERVER b OPTIONS (user 'postgres')"
 echo "server: $(sql "SHOW server_version"); pg_presplit from $(sql "SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'")"
 

@@ -131,14 +131,15 @@ Oid server_without_connect_timeout(const std::vector<Oid>& servers) {
 // warm_connections_for_cutover once the generation has moved: apart, so
 // that the check every statement makes stays a few instructions.
 [[gnu::noinline]] void warm_for_announcements(QueryDesc* query, uint64_t generation) {
-    // Only a client's own statement, alone in its transaction (its commit
+    // Only a client's own statement, in a transaction that goes on (not a
+    // portal cleaned up during an abort) and alone in it (its commit
     // follows at once: postgres_fdw's remote transaction, opened with the
     // connection, is committed with it). Not in a transaction block -- it
     // would stay open, and PREPARE TRANSACTION would be refused --, nor in
     // a parallel worker, a background process, or as another role (a
     // security definer function, pg_presplit acting as a table's owner).
-    if (MyBackendType != B_BACKEND || IsTransactionBlock() || IsInParallelMode() ||
-        InLocalUserIdChange() || InSecurityRestrictedOperation())
+    if (MyBackendType != B_BACKEND || !IsTransactionState() || IsTransactionBlock() ||
+        IsInParallelMode() || InLocalUserIdChange() || InSecurityRestrictedOperation())
         return;
     if (generation != copied_generation) {
         with_slots([&](pg::CutoverWarmups& w) {
