@@ -56,8 +56,10 @@ echo "== node1 (port $BENCH_PORT, pg_presplit) and node2 (port $PORT2): PostgreS
 
 sql "CREATE EXTENSION pg_presplit"
 sql "CREATE EXTENSION postgres_fdw"
+# connect_timeout: bounds postgres_fdw's connections, and lets the cutover's
+# warm-up open them before its lock (README, Several servers).
 sql "CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
-       OPTIONS (host '$BENCH_DIR', port '$PORT2', dbname 'postgres')"
+       OPTIONS (host '$BENCH_DIR', port '$PORT2', dbname 'postgres', connect_timeout '10')"
 sql "CREATE USER MAPPING FOR postgres SERVER node2 OPTIONS (user 'postgres')"
 
 ROWS=400000

@@ -70,13 +70,16 @@ sub presplit_add_server
 	return $node;
 }
 
+# The server $server for $node (connect_timeout set, as the README asks:
+# the cutovers warm their sessions' connections up) and a user mapping for
+# the current user.
 sub server_for
 {
 	my ($source, $server, $node) = @_;
 	my ($host, $port) = ($node->host, $node->port);
 	$source->safe_psql('postgres', qq{
 CREATE SERVER $server FOREIGN DATA WRAPPER postgres_fdw
-    OPTIONS (host '$host', port '$port', dbname 'postgres');
+    OPTIONS (host '$host', port '$port', dbname 'postgres', connect_timeout '10');
 CREATE USER MAPPING FOR CURRENT_USER SERVER $server;
 });
 }

@@ -20,8 +20,7 @@ use Test::More tests => 12;
 
 my ($node1, $node2) = presplit_server_pair("presplit.naptime = 100\n"
 	  . "presplit.remote_cutover_warmup = '3s'\nmax_prepared_transactions = 5\n");
-# The warm-up's connections are bounded by the server's connect_timeout.
-$node1->safe_psql('postgres', q{ALTER SERVER node2 OPTIONS (ADD connect_timeout '5')});
+# node2 sets connect_timeout (presplit_server_pair): the warm-up needs it.
 
 my $rows = 20000;
 my $total = create_accounts($node1, $rows, 2, manage => 0);
