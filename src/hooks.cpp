@@ -22,6 +22,8 @@ extern "C" {
 #include "tcop/utility.h"
 }
 
+#include <type_traits>
+
 namespace presplit {
 namespace {
 
@@ -32,6 +34,34 @@ ExecutorStart_hook_type previous_executor_start = nullptr;
 ExecutorRun_hook_type previous_executor_run = nullptr;
 ExecutorEnd_hook_type previous_executor_end = nullptr;
 ProcessUtility_hook_type previous_process_utility = nullptr;
+
+// How many statements are running in this backend: planning, executor
+// start, run and end, utility commands. 0 when ExecutorEnd of an outermost
+// statement begins; more for a statement run by a function (however it is
+// called: while planning, pruning, running), a DO block or a utility
+// command. (A trigger's statements in ExecutorFinish count as outermost:
+// only the end of their statement and its commit follow them.)
+int statements_running = 0;
+
+// pg::call(f), counted as a statement running (inside pg::entry: an error
+// unwinds through here as a C++ exception).
+template <typename F>
+auto counted_call(F&& f) -> std::invoke_result_t<F&> {
+    ++statements_running;
+    try {
+        if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+            pg::call(f);
+            --statements_running;
+        } else {
+            auto result = pg::call(f);
+            --statements_running;
+            return result;
+        }
+    } catch (...) {
+        --statements_running;
+        throw;
+    }
+}
 
 void request_shared_memory() {
     if (previous_shmem_request)
@@ -56,7 +86,7 @@ void attach_shared_memory() {
 PlannedStmt* plan_query(Query* parse, const char* query_string, int cursor_options,
                         ParamListInfo bound_params) {
     return pg::entry([&] {
-        PlannedStmt* planned = pg::call([&] {
+        PlannedStmt* planned = counted_call([&] {
             return previous_planner
                        ? previous_planner(parse, query_string, cursor_options, bound_params)
                        : standard_planner(parse, query_string, cursor_options, bound_params);
@@ -71,7 +101,7 @@ void start_executor_tracked(QueryDesc* query, int eflags) {
     const uint64_t scale = analyzer::statement_starting(query, eflags);
     const switchover::ChannelChoice choice = switchover::choose_channel(query, eflags);
     try {
-        pg::call([&] {
+        counted_call([&] {
             if (previous_executor_start)
                 previous_executor_start(query, eflags);
             else
@@ -104,27 +134,6 @@ void start_executor(QueryDesc* query, int eflags) {
     pg::entry([&] { start_executor_tracked(query, eflags); });
 }
 
-// How many statements (executor runs, utility commands) are running in this
-// backend: 0 at the end of an outermost statement, more for a statement run
-// by a function or a DO block inside one. (A trigger's statements in
-// ExecutorFinish count as outermost: only the end of their statement and
-// its commit follow them.)
-int statements_running = 0;
-
-// f, a thin PostgreSQL call, counted as a statement running (inside
-// pg::entry: an error unwinds through here as a C++ exception).
-template <typename F>
-void run_counted(F&& f) {
-    ++statements_running;
-    try {
-        pg::call(f);
-    } catch (...) {
-        --statements_running;
-        throw;
-    }
-    --statements_running;
-}
-
 void run_executor_unchanged(QueryDesc* query, ScanDirection direction, uint64 count,
                             bool execute_once) {
     if (previous_executor_run)
@@ -136,11 +145,14 @@ void run_executor_unchanged(QueryDesc* query, ScanDirection direction, uint64 co
 // Counted in statements_running; only a walsender's COPY of a remote
 // target's rows is paced (its receiver wrapped for the run).
 void run_executor(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once) {
+    if (!am_walsender) {
+        ++statements_running;
+        pg::pass_through([&] { run_executor_unchanged(query, direction, count, execute_once); },
+                         [] { --statements_running; });
+        --statements_running;
+        return;
+    }
     pg::entry([&] {
-        if (!am_walsender) {
-            run_counted([&] { run_executor_unchanged(query, direction, count, execute_once); });
-            return;
-        }
         DestReceiver* paced = remote::paced_copy_receiver(query);
         DestReceiver* original = query->dest;
         if (paced != nullptr)
@@ -171,7 +183,7 @@ void end_executor(QueryDesc* query) {
         const bool routed = query->estate != nullptr && switchover::is_routed_execution(query);
         if (routed)
             switchover::routed_execution_ended(query, executor_seconds(query));
-        pg::call([&] {
+        counted_call([&] {
             if (previous_executor_end)
                 previous_executor_end(query);
             else
@@ -192,7 +204,7 @@ void process_utility(PlannedStmt* statement, const char* query_string, bool read
         const analyzer::UtilityRecording recording = analyzer::utility_starting(statement);
         instr_time start;
         INSTR_TIME_SET_CURRENT(start);
-        run_counted([&] {
+        counted_call([&] {
             if (previous_process_utility)
                 previous_process_utility(statement, query_string, read_only_tree, context, params,
                                          env, dest, completion);

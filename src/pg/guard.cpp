@@ -42,6 +42,17 @@ ErrorData* run_catching_pg_error(void (*fn)(void*), void* arg) {
     return error;
 }
 
+void run_undoing_on_error(void (*fn)(void*), void* arg, void (*undo)(void*), void* undo_arg) {
+    PG_TRY();
+    { fn(arg); }
+    PG_CATCH();
+    {
+        undo(undo_arg);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+}
+
 static void copy_text(char* dst, size_t size, const char* src) noexcept {
     if (src == nullptr) {
         dst[0] = '\0';

@@ -181,6 +181,25 @@ bool in_subtransaction(F&& f, Recoverable recoverable) {
     return true;
 }
 
+namespace detail {
+void run_undoing_on_error(void (*fn)(void*), void* arg, void (*undo)(void*), void* undo_arg);
+} // namespace detail
+
+// For a hook that passes a call on to PostgreSQL and keeps plain state of
+// its own around it (a counter): runs f -- C code only, which raises errors
+// the PostgreSQL way and throws no C++ exception --; if it raises an error,
+// `undo` (no PostgreSQL call, no exception) puts the state back and the
+// error goes on up as it was: not copied, not turned into a C++ exception,
+// so that an error caught further up (a PL/pgSQL exception block) costs
+// what it costs without the hook. The frames between must own nothing with
+// a destructor.
+template <typename F, typename Undo>
+void pass_through(F&& f, Undo&& undo) {
+    auto run = [](void* p) { (*static_cast<std::remove_reference_t<F>*>(p))(); };
+    auto put_back = [](void* p) { (*static_cast<std::remove_reference_t<Undo>*>(p))(); };
+    detail::run_undoing_on_error(run, &f, put_back, &undo);
+}
+
 // A SQL-callable function whose body is thin PostgreSQL code: it may
 // ereport, and owns no C++ object with a destructor.
 //   extern "C" Datum presplit_x(PG_FUNCTION_ARGS) { return pg::guarded<x_impl>(fcinfo); }

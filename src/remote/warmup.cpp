@@ -6,6 +6,7 @@
 #include "pg/shared_memory.hpp"
 
 extern "C" {
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
@@ -27,6 +28,8 @@ extern "C" {
 // PostgreSQL 14 and 15 (contrib/postgres_fdw/postgres_fdw.h). From 16 on,
 // extension libraries export only what they mark: there is none to call.
 #define PRESPLIT_HAS_FDW_CONNECT (PG_VERSION_NUM >= 140000 && PG_VERSION_NUM < 160000)
+// From libpq/libpq.h, which needs GSSAPI's headers (libpq-be.h) to include.
+extern "C" bool pq_buffer_has_data(void);
 struct pg_conn;
 struct PgFdwConnState;
 using GetConnectionFunction = pg_conn* (*)(UserMapping*, bool, PgFdwConnState**);
@@ -58,41 +61,30 @@ uint64_t copied_generation = 0; // the generation of `announced`
 pg::CutoverWarmupSlot announced[pg::kWarmupSlots];
 // Per slot, the announcement this session has warmed for (or tried to).
 uint64_t handled[pg::kWarmupSlots] = {};
-// The user mappings (OIDs) this session has opened a connection for.
-std::vector<Oid> opened_mappings;
 GetConnectionFunction get_connection = nullptr;
 
-// Raised here by an interrupt (a cancel, statement_timeout, a shutdown):
-// those stop the statement as they would anywhere. Errors of the other
-// server (postgres_fdw reports them with the remote SQLSTATE) and every
-// other error are the warm-up's own, kept from the statement.
-bool raised_by_interrupt(const pg::PgError& error) {
-    const ErrorData* data = error.data();
-    return data != nullptr && data->funcname != nullptr &&
-           std::strcmp(data->funcname, "ProcessInterrupts") == 0;
-}
-
 // This session's postgres_fdw connection to `server` as `user`'s mapping (or
-// PUBLIC's) says, opened if this session has not opened it for an earlier
-// announcement. False if it could not be (no mapping, the server down...).
+// PUBLIC's) says: opened, or found open (postgres_fdw reopens one it lost).
+// False if it could not be. Every error is the warm-up's own and kept from
+// the statement, which is over: the other server's, a missing mapping, and
+// a cancel or statement_timeout that comes meanwhile too (the statement
+// then ends as if it had come a moment later, after its commit).
 bool open_connection(Oid user, Oid server) {
     return pg::in_subtransaction(
         [&] {
-            UserMapping* mapping = pg::call([&] { return GetUserMapping(user, server); });
-            if (std::find(opened_mappings.begin(), opened_mappings.end(), mapping->umid) !=
-                opened_mappings.end())
-                return;
-#if PRESPLIT_HAS_FDW_CONNECT
             pg::call([&] {
+                UserMapping* mapping = GetUserMapping(user, server);
+#if PRESPLIT_HAS_FDW_CONNECT
                 if (get_connection == nullptr)
                     get_connection = reinterpret_cast<GetConnectionFunction>(load_external_function(
                         "$libdir/postgres_fdw", "GetConnection", true, nullptr));
                 (void)get_connection(mapping, false, nullptr);
-            });
+#else
+                (void)mapping;
 #endif
-            opened_mappings.push_back(mapping->umid);
+            });
         },
-        [](const pg::PgError& error) { return !raised_by_interrupt(error); });
+        [](const pg::PgError&) { return true; });
 }
 
 // The range-table entry through which this statement uses the partition
@@ -110,22 +102,32 @@ const RangeTblEntry* entry_using(const QueryDesc* query, const Oid (&relations)[
     return nullptr;
 }
 
-// The first of `servers` whose options set no connect_timeout, or InvalidOid.
-Oid server_without_connect_timeout(const std::vector<Oid>& servers) {
-    for (Oid server : servers) {
-        const bool bounded = pg::call([&] {
-            const ListCell* cell;
-            foreach (cell, GetForeignServer(server)->options) {
-                auto* option = static_cast<DefElem*>(lfirst(cell));
-                if (std::strcmp(option->defname, "connect_timeout") == 0)
-                    return std::atoi(defGetString(option)) > 0;
-            }
-            return false;
-        });
-        if (!bounded)
-            return server;
-    }
-    return InvalidOid;
+// Why the sessions' connections to `server` cannot be warmed up, or "".
+std::string unwarmable(Oid server) {
+    int connect_timeout = 0;
+    bool keep_connections = true;
+    const char* name = pg::call([&] {
+        ForeignServer* fs = GetForeignServer(server);
+        const ListCell* cell;
+        foreach (cell, fs->options) {
+            auto* option = static_cast<DefElem*>(lfirst(cell));
+            if (std::strcmp(option->defname, "connect_timeout") == 0)
+                connect_timeout = std::atoi(defGetString(option));
+            else if (std::strcmp(option->defname, "keep_connections") == 0)
+                keep_connections = defGetBoolean(option);
+        }
+        return fs->servername;
+    });
+    const std::string server_name = std::string("server \"") + name + "\"";
+    // PostgreSQL 15's postgres_fdw connects without looking at interrupts: a
+    // server that accepts the connection and never answers would hold
+    // every warmed statement until the connection's own timeout.
+    if (connect_timeout <= 0)
+        return server_name + " sets no connect_timeout: a connection to it could wait without end";
+    if (!keep_connections)
+        return server_name + " sets keep_connections off: each session closes its "
+                             "connection at its commit";
+    return "";
 }
 
 // warm_connections_for_cutover once the generation has moved: apart, so
@@ -140,6 +142,11 @@ Oid server_without_connect_timeout(const std::vector<Oid>& servers) {
     // security definer function, pg_presplit acting as a table's owner).
     if (MyBackendType != B_BACKEND || !IsTransactionState() || IsTransactionBlock() ||
         IsInParallelMode() || InLocalUserIdChange() || InSecurityRestrictedOperation())
+        return;
+    // Nor when the client has sent more that may run in this transaction:
+    // statements pipelined before their Sync (extended protocol), or
+    // anything at all where a transaction may yet be prepared.
+    if (pq_buffer_has_data() && ((MyXactFlags & XACT_FLAGS_PIPELINING) || max_prepared_xacts > 0))
         return;
     if (generation != copied_generation) {
         with_slots([&](pg::CutoverWarmups& w) {
@@ -203,15 +210,11 @@ CutoverWarmup::CutoverWarmup(Oid parent, Oid source, const std::vector<Oid>& ser
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     if (distinct.size() > static_cast<size_t>(pg::kMaxWarmupServers))
         distinct.resize(pg::kMaxWarmupServers);
-    // PostgreSQL 15's postgres_fdw connects without looking at interrupts:
-    // a server that accepts the connection and never answers would hold
-    // every warmed statement until the connection's own timeout.
-    if (const Oid unbounded = server_without_connect_timeout(distinct); unbounded != InvalidOid) {
-        const char* name = pg::call([&] { return GetForeignServer(unbounded)->servername; });
-        not_announced_ = std::string("no warm-up (server \"") + name +
-                         "\" sets no connect_timeout: a connection to it could wait without end)";
-        return;
-    }
+    for (Oid server : distinct)
+        if (std::string why = unwarmable(server); !why.empty()) {
+            not_announced_ = "no warm-up (" + why + ")";
+            return;
+        }
     announced_at_us_ = pg::call([] { return GetCurrentTimestamp(); });
     const TimestampTz until = announced_at_us_ + (warmup_ms_ + kLapseAfterMs) * 1000;
     with_slots([&](pg::CutoverWarmups& w) {

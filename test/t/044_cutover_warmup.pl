@@ -66,21 +66,26 @@ foreach my $name (keys %scripts)
 }
 my @connect = ('-h', $node1->host, '-p', $node1->port, 'postgres');
 my ($out, $err, $out_u, $err_u, $out_p, $err_p, $out_f, $err_f) = ('') x 8;
-my $readers = start_pgbench($node1, "$dir/both.sql", 3, 40, \$out, \$err);
+my $readers = start_pgbench($node1, "$dir/both.sql", 3, 60, \$out, \$err);
 my $unmapped = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', 1, '-T', 40, '-l', "--log-prefix=$dir/unmapped",
+	[ 'pgbench', '-n', '-c', 1, '-T', 60, '-l', "--log-prefix=$dir/unmapped",
 	  '-f', "$dir/moved.sql", '-U', 'unmapped', @connect ],
 	'>', \$out_u, '2>', \$err_u);
-my $function = start_pgbench($node1, "$dir/function.sql", 1, 40, \$out_f, \$err_f);
+my $function = start_pgbench($node1, "$dir/function.sql", 1, 60, \$out_f, \$err_f);
 my $prepared;
 {
 	local $ENV{PGOPTIONS} = '-c plan_cache_mode=force_generic_plan';
 	$prepared = IPC::Run::start(
-		[ 'pgbench', '-n', '-c', 1, '-T', 40, '-M', 'prepared', '-f', "$dir/prepared.sql",
+		[ 'pgbench', '-n', '-c', 1, '-T', 60, '-M', 'prepared', '-f', "$dir/prepared.sql",
 		  @connect ],
 		'>', \$out_p, '2>', \$err_p);
 }
-sleep 2; # every session connected and reading
+# Every session connected (6 pgbench clients) and reading.
+$node1->poll_query_until('postgres', q{
+SELECT count(*) = 6 FROM pg_stat_activity
+ WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()})
+  or die 'the pgbench clients did not connect';
+sleep 1;
 is($node2->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'postgres_fdw'}),
 	'0', 'no session has a postgres_fdw connection to node2 before the cutover');
