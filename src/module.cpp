@@ -309,10 +309,11 @@ void define_settings() {
     DefineCustomIntVariable(
         "presplit.remote_cutover_warmup",
         "How long before a cutover onto another server locks its table the sessions using "
-        "the table open their postgres_fdw connections there.",
-        "Each session whose statement reads or writes the table in that time opens its "
-        "connection (its own user mapping) once, so that its first statement after the cutover "
-        "does not. The lock waits for it; nothing is locked meanwhile. 0: no warm-up.",
+        "the partition open their postgres_fdw connections there.",
+        "Each session whose statement, alone in its transaction, reads the partition (or inserts "
+        "through the table) in that time opens its connection (its own user mapping), so that "
+        "its first statement after the cutover does not. Only servers that set connect_timeout "
+        "are warmed up. The lock waits for it; nothing is locked meanwhile. 0: no warm-up.",
         &config::remote_cutover_warmup_ms, config::remote_cutover_warmup_ms, 0, 60 * 1000,
         PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
