@@ -17,6 +17,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "optimizer/planner.h"
 #include "replication/walsender.h"
+#include "storage/proc.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "tcop/utility.h"
@@ -42,6 +43,12 @@ ProcessUtility_hook_type previous_process_utility = nullptr;
 // command. (A trigger's statements in ExecutorFinish count as outermost:
 // only the end of their statement and its commit follow them.)
 int statements_running = 0;
+// ExecutorRun counts only once this server has had a cutover onto another
+// server announced (before, it calls on at no cost): from the transaction
+// after the one it began in, every statement has been counted from its
+// start, and the count can be trusted.
+bool counting_runs = false;
+LocalTransactionId counting_runs_since = InvalidLocalTransactionId;
 
 // pg::call(f), counted as a statement running (inside pg::entry: an error
 // unwinds through here as a C++ exception).
@@ -146,6 +153,14 @@ void run_executor_unchanged(QueryDesc* query, ScanDirection direction, uint64 co
 // target's rows is paced (its receiver wrapped for the run).
 void run_executor(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once) {
     if (!am_walsender) {
+        if (!counting_runs && remote::cutovers_announced()) {
+            counting_runs = true;
+            counting_runs_since = MyProc->lxid;
+        }
+        if (!counting_runs) {
+            run_executor_unchanged(query, direction, count, execute_once);
+            return;
+        }
         ++statements_running;
         pg::pass_through([&] { run_executor_unchanged(query, direction, count, execute_once); },
                          [] { --statements_running; });
@@ -176,7 +191,8 @@ double executor_seconds(QueryDesc* query) {
 
 void end_executor(QueryDesc* query) {
     pg::entry([&] {
-        const bool outermost = statements_running == 0 && query->estate != nullptr &&
+        const bool outermost = statements_running == 0 && counting_runs &&
+                               MyProc->lxid != counting_runs_since && query->estate != nullptr &&
                                !(query->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY);
         if (analyzer::is_tracked(query))
             analyzer::statement_ending(query, executor_seconds(query));

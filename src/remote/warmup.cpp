@@ -193,6 +193,12 @@ void warm_connections_for_cutover(QueryDesc* query) {
         warm_for_announcements(query, generation);
 }
 
+bool cutovers_announced() {
+    const pg::SharedState* state = pg::shared_state();
+    return state != nullptr &&
+           pg_atomic_read_u64(const_cast<pg_atomic_uint64*>(&state->warmups.generation)) != 0;
+}
+
 // --- the cutover's side ------------------------------------------------------
 
 CutoverWarmup::CutoverWarmup(Oid parent, Oid source, const std::vector<Oid>& servers) {

@@ -65,4 +65,8 @@ private:
 // per statement when nothing is announced.
 void warm_connections_for_cutover(QueryDesc* query);
 
+// Whether a cutover onto another server has ever been announced on this
+// server since it started (one atomic read).
+bool cutovers_announced();
+
 } // namespace presplit::remote
