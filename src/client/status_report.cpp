@@ -127,7 +127,7 @@ std::vector<std::string> render_status(const StatusReport& report, const Style& 
             line += ", paused";
         if (plan.copy_held &&
             (plan.state == "planned" || plan.state == "preparing" || plan.state == "backfilling"))
-            line += ", copy held to its scheduled start (events: prediction)";
+            line += ", copy held until its scheduled start";
         if (plan.state == "switching" && !plan.ramp)
             line += ", no ramp";
         if (plan.state == "synced" && !plan.switch_requested)

@@ -197,7 +197,7 @@ TEST(ClientStatus, ReportAndHealth) {
     EXPECT_NE(json.find(R"("healthy":false,"verdict":"not running")"), std::string::npos);
 }
 
-TEST(ClientStatus, PredictedPlanWaitingForAWindow) {
+TEST(ClientStatus, PredictedPlanHeldToItsStart) {
     StatusReport report;
     report.database = "db";
     ActivePlan plan;
@@ -214,7 +214,7 @@ TEST(ClientStatus, PredictedPlanWaitingForAWindow) {
     for (const std::string& line : lines)
         if (line.find("plan 9") != std::string::npos) {
             found = true;
-            EXPECT_NE(line.find("10 rows copied, copy waiting for an off-peak window (predicted)"),
+            EXPECT_NE(line.find("10 rows copied, copy held until its scheduled start (predicted)"),
                       std::string::npos)
                 << line;
         }
