@@ -153,9 +153,10 @@ void cut_over(Connection& remote, const catalog::RemoteMove& move) {
                                    " WHERE n.nspname = $1 AND c.relname = $2",
                                    {source.schema, foreign_relname})));
     }
-    // The lag drained last, without the lock (writes go on during the
-    // verification's scans), so that only what is written while the lock
-    // is taken is left for the wait under it.
+    // The rest of the warm-up; then the lag drained last, without the lock
+    // (writes go on during the verification's scans), so that only what is
+    // written while the lock is taken is left for the wait under it; the
+    // announcement withdrawn right before the lock.
     warmup.wait();
     const Drained drained = drain_remote_lag(remote, move);
     warmup.withdraw();
