@@ -89,9 +89,10 @@ is($node2->safe_psql('postgres', "SELECT subslotname || ' ' || subenabled FROM p
 	  . '; ' . $node1->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$name'"),
 	"$name true; 1", 'a new subscription there, on one slot here');
 
-# Dropped there with its slot kept here.
-$node2->safe_psql('postgres', "ALTER SUBSCRIPTION $name DISABLE; ALTER SUBSCRIPTION $name SET (slot_name = NONE);"
-	  . " DROP SUBSCRIPTION $name");
+# Dropped there with its slot kept here, in one transaction: the worker must
+# not see it detached from its slot first (a CI run did).
+$node2->safe_psql('postgres', "BEGIN; ALTER SUBSCRIPTION $name DISABLE;"
+	  . " ALTER SUBSCRIPTION $name SET (slot_name = NONE); DROP SUBSCRIPTION $name; COMMIT");
 $marked = marked_transfer($node1, 10002, 19998);
 $node1->poll_query_until('postgres', qq{
 SELECT count(*) = 2 FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync'})
