@@ -71,6 +71,11 @@ extern char* publisher_conninfo;
 // presplit.remote_catchup_timeout: milliseconds a move's verification or
 // cutover waits for the other server to apply every change before its lock.
 extern int remote_catchup_timeout_ms;
+// presplit.remote_copy_chunk_rows: a split's remote target copies its range
+// in chunks of about this many rows, each its own table synchronisation, so
+// that a copy stops between chunks when its window ends (0: one pass;
+// docs/multi_server.md, "The remote copy in chunks").
+extern int remote_copy_chunk_rows;
 // presplit.remote_cutover_warmup: milliseconds before a cutover onto another
 // server locks its table during which the sessions using the table open
 // their postgres_fdw connections there (0: none; remote/warmup.hpp).

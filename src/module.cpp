@@ -51,6 +51,7 @@ int config::cutover_max_wait_ms = 30000;
 int config::rollback_window_seconds = 3600;
 char* config::publisher_conninfo = nullptr;
 int config::remote_catchup_timeout_ms = 10000;
+int config::remote_copy_chunk_rows = 1000000;
 int config::remote_cutover_warmup_ms = 500;
 int config::remote_read_max_lag_ms = 1000;
 int config::predict_mode = static_cast<int>(core::PredictMode::advise);
@@ -306,6 +307,15 @@ void define_settings() {
                             "Past it the step is given up and retried at a later round.",
                             &config::remote_catchup_timeout_ms, config::remote_catchup_timeout_ms,
                             0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "presplit.remote_copy_chunk_rows",
+        "Rows a split's target on another server copies per chunk.",
+        "Each chunk is a table synchronisation of its own, folded into the target's subscription "
+        "when done; no chunk starts while the copy is paused or held, so a copy stops between "
+        "chunks when its off-peak window ends. Used when the partition has an index that begins "
+        "with the partition key. 0: the whole range in one pass.",
+        &config::remote_copy_chunk_rows, config::remote_copy_chunk_rows, 0, INT_MAX, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "presplit.remote_cutover_warmup",
         "How long before a cutover onto another server locks its table the sessions using "

@@ -455,6 +455,37 @@ std::map<int, std::string> progress_phases(int64_t plan_id) {
     return phases;
 }
 
+std::optional<RemoteChunks> remote_chunks(int64_t plan_id, int ordinal) {
+    const Value stored = store_scalar("SELECT last_key::text FROM presplit.shadow_progress"
+                                      " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+                                      {std::to_string(plan_id), std::to_string(ordinal)});
+    if (!stored)
+        return std::nullopt;
+    const std::optional<core::TextArray> elements = core::parse_text_array(*stored);
+    if (!elements || elements->empty() || elements->size() > 2 || !(*elements)[0])
+        throw pg::Error(ERRCODE_INTERNAL_ERROR, "pg_presplit: malformed chunk state " + *stored);
+    RemoteChunks chunks;
+    chunks.copied_below = *(*elements)[0];
+    chunks.chunk_running = elements->size() == 2;
+    if (chunks.chunk_running)
+        chunks.chunk_below = (*elements)[1];
+    return chunks;
+}
+
+void set_remote_chunks(int64_t plan_id, int ordinal, const std::optional<RemoteChunks>& chunks) {
+    Value stored;
+    if (chunks) {
+        core::TextArray elements{chunks->copied_below};
+        if (chunks->chunk_running)
+            elements.push_back(chunks->chunk_below);
+        stored = core::format_text_array(elements);
+    }
+    store(
+        "UPDATE presplit.shadow_progress SET last_key = $3::text[], updated_at = clock_timestamp()"
+        " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+        {std::to_string(plan_id), std::to_string(ordinal), stored});
+}
+
 void request_switch(int64_t id, bool ramp) {
     store(has_prediction_catalog() ? "UPDATE presplit.plan SET switch_requested = true,"
                                      "       ramp = $2::boolean, copy_held = false"

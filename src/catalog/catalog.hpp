@@ -134,6 +134,21 @@ void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
 // Each shadow's phase (presplit.shadow_progress), by ordinal.
 std::map<int, std::string> progress_phases(int64_t plan_id);
 
+// A remote target copied in chunks (docs/multi_server.md, "The remote copy
+// in chunks"): the publication of its subscription holds the rows below
+// copied_below; while a chunk runs, the chunk's own subscription copies the
+// rows from there up to chunk_below (nullopt: the end of the target's range).
+// Kept in presplit.shadow_progress.last_key, which a remote target does not
+// use otherwise: {copied_below} or {copied_below, chunk_below or NULL}.
+struct RemoteChunks {
+    std::string copied_below;
+    bool chunk_running = false;
+    std::optional<std::string> chunk_below;
+};
+// nullopt: copied in one pass, or every chunk folded in.
+std::optional<RemoteChunks> remote_chunks(int64_t plan_id, int ordinal);
+void set_remote_chunks(int64_t plan_id, int ordinal, const std::optional<RemoteChunks>& chunks);
+
 // Sets a table's threshold overrides (nullopt: the setting's value).
 void set_split_thresholds(unsigned int parent, std::optional<double> load,
                           std::optional<int64_t> size_bytes);

@@ -36,8 +36,13 @@ SourceSize source_size(Oid relid) {
     });
 }
 
-core::RemoteCopyEstimate estimate_remote_copy(Oid source, const core::CopyRate& rate) {
-    const SourceSize size = source_size(source);
+core::RemoteCopyEstimate estimate_remote_copy(Oid source, const core::CopyRate& rate,
+                                              std::optional<double> max_rows) {
+    SourceSize size = source_size(source);
+    if (max_rows && size.rows > *max_rows) {
+        size.bytes *= *max_rows / size.rows;
+        size.rows = *max_rows;
+    }
     return core::estimate_remote_copy(size.rows, size.bytes, config::backfill_max_rows_per_second,
                                       rate, config::clock_rate);
 }

@@ -5,6 +5,8 @@
 // fits what is left of the window*).
 #pragma once
 
+#include <optional>
+
 #include "core/copy_schedule.hpp"
 
 extern "C" {
@@ -28,6 +30,9 @@ SourceSize source_size(Oid relid);
 // How long a copy of the source to another server (a remote target's table
 // sync) takes on the model clock: core::estimate_remote_copy over its size,
 // presplit.backfill_max_rows_per_second and `rate` (current_copy_rate()).
-core::RemoteCopyEstimate estimate_remote_copy(Oid source, const core::CopyRate& rate);
+// With max_rows: of at most that many of its rows (a chunk of the copy), its
+// bytes in proportion.
+core::RemoteCopyEstimate estimate_remote_copy(Oid source, const core::CopyRate& rate,
+                                              std::optional<double> max_rows = std::nullopt);
 
 } // namespace presplit::migration

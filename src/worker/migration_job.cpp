@@ -180,14 +180,17 @@ int64_t now_ms() {
 // (core::decide_remote_copy_start; the manager released the copy inside a
 // window, but PostgreSQL's table sync is not held when the window ends).
 // nullopt: nothing restricts it.
-std::optional<core::RemoteCopyStart> windowed_remote_start(const migration::PlanLayout& layout) {
+// With max_rows: for a chunk of the copy of at most that many rows.
+std::optional<core::RemoteCopyStart>
+windowed_remote_start(const migration::PlanLayout& layout,
+                      std::optional<double> max_rows = std::nullopt) {
     const auto mode = static_cast<core::PredictMode>(config::predict_mode);
     if ((mode != core::PredictMode::prepare && mode != core::PredictMode::split) ||
         !catalog::copy_follows_windows(layout.plan.id))
         return std::nullopt;
     // The estimate the manager's schedule made it with (migration/copy_rate.hpp).
-    const core::RemoteCopyEstimate estimate =
-        migration::estimate_remote_copy(layout.plan.source, migration::current_copy_rate());
+    const core::RemoteCopyEstimate estimate = migration::estimate_remote_copy(
+        layout.plan.source, migration::current_copy_rate(), max_rows);
     return core::decide_remote_copy_start(estimate, pg::model_now_seconds(),
                                           catalog::stored_offpeak_windows(),
                                           core::RemoteStartOptions{});
@@ -264,6 +267,49 @@ std::optional<Step> subscribe_step(int64_t id) {
         break;
     }
     return std::nullopt;
+}
+
+// The remote targets copied in chunks (remote::advance_remote_chunks): a
+// chunk copied is folded in whatever the settings, a new one starts only when
+// the copy may run (may_start: not paused, not held) and, when windows
+// restrict it, fits in what is left of the window. nullopt: nothing to do
+// now, or the step backs off.
+std::optional<Step> chunk_step(int64_t id, bool may_start) {
+    auto known = has_remote_targets.find(id);
+    if (known != has_remote_targets.end() && !known->second)
+        return std::nullopt;
+    if (remote_retry_wait_ms(id) > 0)
+        return std::nullopt;
+    auto stepped = in_transaction(
+        "pg_presplit: copying a remote chunk", Isolation::read_committed,
+        [&]() -> remote::ChunkStep {
+            auto plan = catalog::load_plan(id, /*lock=*/false);
+            if (!plan || !core::in_backfill(plan->state))
+                return remote::ChunkStep::none;
+            const migration::PlanLayout layout = migration::load_layout(*plan);
+            has_remote_targets[id] = remote::has_remote_targets(layout);
+            if (!has_remote_targets[id])
+                return remote::ChunkStep::none;
+            return remote::advance_remote_chunks(layout, may_start, [&](double rows) {
+                const auto start = windowed_remote_start(layout, rows);
+                if (!start || start->starts())
+                    return true;
+                auto said = remote_wait_said.find(id);
+                if (said == remote_wait_said.end() || said->second != start->wait_until) {
+                    catalog::log_event(id, layout.source, "remote_copy_waiting",
+                                       "the next chunk of the copy to the other server " +
+                                           start->reason);
+                    remote_wait_said[id] = start->wait_until;
+                }
+                return false;
+            });
+        });
+    if (!stepped.ok)
+        return remote_step_failed(id, stepped.error, stepped.sqlstate, stepped.interrupted);
+    if (stepped.value != remote::ChunkStep::acted)
+        return std::nullopt;
+    remote_step_succeeded(id);
+    return Step{StepOutcome::progress, 0};
 }
 
 // Once the local copy is done: their verification, before the local
@@ -364,6 +410,10 @@ Step run_migration_step(int64_t id) {
                                [&] { return catalog::load_plan(id, /*lock=*/false); });
     if (peek.ok && peek.value && peek.value->state == core::PlanState::failed)
         return clean_up_failed_plan(id);
+    if (peek.ok && peek.value && core::in_backfill(peek.value->state))
+        if (std::optional<Step> chunked =
+                chunk_step(id, !config::backfill_paused && !peek.value->copy_held))
+            return *chunked;
     if (config::backfill_paused)
         return {};
     if (!peek.ok || !peek.value || !core::in_backfill(peek.value->state))

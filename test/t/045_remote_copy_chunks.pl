@@ -1,0 +1,149 @@
+# A split's remote target copies its range in chunks of
+# presplit.remote_copy_chunk_rows rows (docs/multi_server.md, "The remote
+# copy in chunks"): each chunk is a table synchronisation of its own, folded
+# into the target's subscription once copied, and no chunk starts while the
+# copy is paused (or held outside its window), so the copy stops between
+# chunks and goes on from there. Shown under writes that move rows across the
+# chunks' edges and the split point (an update of the key: an insert into one
+# chunk's filter, a delete from another's):
+#   1. the copy goes chunk by chunk;
+#   2. paused, the running chunk is folded in and no other starts;
+#   3. resumed, it finishes; the verification (count and checksum of each
+#      target under one cut) passes, the plan cuts over with the invariant
+#      (row count, total balance) intact, and no replication is left;
+#   4. a crash of the source while a chunk copies: the copy goes on after the
+#      restart and verifies.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use PresplitTest;
+use Test::More tests => 11;
+
+my ($node1, $node2) = presplit_server_pair(qq{
+presplit.naptime = 100
+presplit.backfill_batch_size = 500
+presplit.backfill_max_rows_per_second = 1000
+presplit.remote_copy_chunk_rows = 1000
+});
+
+# accounts_0 holds ids 0-19999: transfer accounts at 4k (never moved),
+# movers at 4k+1, which move by 5002 to 4k+3 and back; accounts_1 plain
+# rows. Upper half of accounts_0 (5000 rows): five chunks.
+$node1->safe_psql('postgres', q{
+CREATE TABLE accounts (id bigint NOT NULL, balance bigint NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE accounts_0 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (20000);
+CREATE TABLE accounts_1 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (20000) TO (40000);
+INSERT INTO accounts SELECT 4 * g + r, 1000 FROM generate_series(0, 4999) g, (VALUES (0), (1)) v(r);
+INSERT INTO accounts SELECT g, 1000 FROM generate_series(20000, 29999) g;
+SELECT presplit.manage('accounts');
+});
+my ($rows, $total) = (10000, 10000000);
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+open(my $fh, '>', "$dir/transfer.sql") or die $!;
+print $fh q{\set a random(0, 4999)
+\set b random(0, 4999)
+UPDATE accounts SET balance = balance + CASE WHEN id = 4 * :a THEN -1 ELSE 1 END
+ WHERE id IN (4 * :a, 4 * :b) AND :a <> :b;
+};
+close $fh;
+# One client: nothing else moves these rows, so the NOT EXISTS holds.
+open($fh, '>', "$dir/mover.sql") or die $!;
+print $fh q{\set a random(0, 3748)
+UPDATE accounts SET id = id + 5002 WHERE id = 4 * :a + 1
+   AND NOT EXISTS (SELECT FROM accounts WHERE id = 4 * :a + 5003);
+UPDATE accounts SET id = id - 5002 WHERE id = 4 * :a + 5003
+   AND NOT EXISTS (SELECT FROM accounts WHERE id = 4 * :a + 1);
+UPDATE accounts SET id = id + 5002 WHERE id = 4 * :a + 1
+   AND NOT EXISTS (SELECT FROM accounts WHERE id = 4 * :a + 5003);
+};
+close $fh;
+
+sub events_of
+{
+	my ($plan, $kind) = @_;
+	return $node1->safe_psql('postgres',
+		"SELECT count(*) FROM presplit.events WHERE plan_id = $plan AND kind = '$kind'");
+}
+
+sub history
+{
+	my ($plan) = @_;
+	return $node1->safe_psql('postgres',
+		"SELECT string_agg(kind || ': ' || coalesce(detail, ''), E'\\n' ORDER BY id)"
+		  . " FROM presplit.events WHERE plan_id = $plan");
+}
+
+sub set_and_reload
+{
+	my ($settings) = @_;
+	$node1->safe_psql('postgres', "$settings; SELECT pg_reload_conf()");
+}
+
+my ($out1, $err1, $out2, $err2) = ('', '', '', '');
+my $transfers = start_pgbench($node1, "$dir/transfer.sql", 2, 40, \$out1, \$err1);
+my $mover = start_pgbench($node1, "$dir/mover.sql", 1, 40, \$out2, \$err2);
+
+# 1. Chunk by chunk.
+my $plan = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+like(history($plan), qr/copied in chunks of 1000 rows/, 'the target is copied in chunks');
+$node1->poll_query_until('postgres',
+	"SELECT count(*) >= 2 FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy_chunk'")
+  or die 'no chunk folded in: ' . history($plan);
+like($node1->safe_psql('postgres', "SELECT pg_get_expr(r.prqual, r.prrelid) FROM pg_publication_rel r"
+		  . " JOIN pg_publication p ON p.oid = r.prpubid WHERE p.pubname = 'presplit_split_${plan}_1'"),
+	qr/AND \(id < '1\d{4}'::bigint\)\)$/, "the target's publication holds the chunks folded in so far");
+
+# 2. Paused: the running chunk's table sync finishes its copy, and no other
+# chunk starts (the copied one is folded in once the copy resumes).
+set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = on');
+$node2->poll_query_until('postgres', q{
+SELECT NOT EXISTS (SELECT FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+                    WHERE s.subname LIKE '%\_c' AND r.srsubstate <> 'r')})
+  or die 'the running chunk did not finish its copy: ' . history($plan);
+my $frontier = sub {
+	return $node1->safe_psql('postgres', "SELECT last_key FROM presplit.shadow_progress"
+		  . " WHERE plan_id = $plan AND ordinal = 1");
+};
+my ($started, $before) = (events_of($plan, 'remote_copy_chunk_started'), $frontier->());
+sleep 3;
+is(events_of($plan, 'remote_copy_chunk_started') . ' ' . $frontier->(), "$started $before",
+	"paused: no chunk starts ($started started, at $before)");
+isnt($before, '', '... with chunks left to copy');
+
+# 3. Resumed: it finishes and verifies under the writes.
+set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = off');
+$node1->poll_query_until('postgres', "SELECT state IN ('switching', 'failed') FROM presplit.plans WHERE id = $plan")
+  or die 'the split did not get to switching: ' . history($plan);
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"), 'switching',
+	'the chunks add up: the remote target verified')
+  or diag(history($plan));
+cmp_ok(events_of($plan, 'remote_copy_chunk'), '>=', 4, 'the copy went in chunks (' . events_of($plan, 'remote_copy_chunk') . ' folded in)');
+pgbench_ok($transfers, \$out1, \$err1, 'of transfers during the chunked copy');
+pgbench_ok($mover, \$out2, \$err2, 'of rows moving across the chunks');
+$node1->safe_psql('postgres', "SELECT presplit.cutover($plan)");
+$node1->poll_query_until('postgres', "SELECT state = 'cut_over' FROM presplit.plans WHERE id = $plan")
+  or die 'no cutover: ' . history($plan);
+is($node1->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(balance) FROM accounts WHERE id < 20000}),
+	"$rows $total", 'invariant after the chunked split');
+$node1->safe_psql('postgres', "SELECT presplit.finalize($plan)");
+
+# 4. The source crashes while a chunk copies; the copy goes on after it.
+my $second = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_1', '{25000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$node2->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_subscription WHERE subname LIKE '%\_c')})
+  or die 'no chunk started: ' . history($second);
+$node1->stop('immediate');
+$node1->start;
+$node1->poll_query_until('postgres', "SELECT state IN ('switching', 'failed') FROM presplit.plans WHERE id = $second")
+  or die 'the second split did not get to switching: ' . history($second);
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $second"), 'switching',
+	'after a crash during a chunk, the copy went on and verified')
+  or diag(history($second));
+$node1->safe_psql('postgres', "SELECT presplit.cutover($second)");
+$node1->poll_query_until('postgres', "SELECT state = 'cut_over' FROM presplit.plans WHERE id = $second")
+  or die 'no cutover: ' . history($second);
+$node1->safe_psql('postgres', "SELECT presplit.finalize($second)");
+no_replication_left('after the chunked splits', $node1, $node2);
