@@ -591,7 +591,10 @@ const char* const kPlanFacts =
     "       EXISTS (SELECT FROM pg_catalog.pg_constraint k"
     "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
     "                  AND NOT k.convalidated),"
-    "       %r"
+    "       %r,"
+    // A remote target's chunk subscription (remote/split.hpp): its slot here.
+    "       EXISTS (SELECT FROM pg_catalog.pg_replication_slots"
+    "                WHERE slot_name LIKE 'presplit\\_split\\_' || p.id || '\\_%\\_c')"
     "  FROM presplit.plan p";
 
 // A remote target's reverse direction (remote/split.hpp) needs the worker:
@@ -633,6 +636,7 @@ std::pair<int64_t, core::PlanFacts> facts_from_row(const pg::Row& row) {
     facts.has_shadows = *row[7] == "t";
     facts.old_bound_unvalidated = *row[8] == "t";
     facts.remote_reverse_work = *row[9] == "t";
+    facts.remote_chunk_running = *row[10] == "t";
     return {std::stoll(*row[0]), facts};
 }
 

@@ -9,7 +9,9 @@ namespace presplit::core {
 PlanWork work_for(const PlanFacts& facts, bool backfill_paused) {
     const PlanState state = facts.state;
     if (in_backfill(state))
-        return backfill_paused || facts.copy_held ? PlanWork::none : PlanWork::plan_worker;
+        return !(backfill_paused || facts.copy_held) || facts.remote_chunk_running
+                   ? PlanWork::plan_worker
+                   : PlanWork::none;
     // A failed plan's capture and shadows are dropped under an exclusive
     // lock that may have to wait (even while backfills are paused).
     if (state == PlanState::failed)

@@ -37,6 +37,10 @@ struct PlanFacts {
     // table on the other server); finalized, it or the forward direction is
     // still there (a server lost during finalize: to drop).
     bool remote_reverse_work = false;
+    // A remote target's chunk (remote/split.hpp) has its subscription: to
+    // fold in once copied, even while the copy is paused or held (no other
+    // chunk starts then).
+    bool remote_chunk_running = false;
 };
 
 enum class PlanWork {
@@ -45,8 +49,9 @@ enum class PlanWork {
     plan_worker, // long work, for a plan worker
 };
 
-// backfill_paused: presplit.backfill_paused (nothing is copied or verified);
-// facts.copy_held holds one plan's copy and verification the same way.
+// backfill_paused: presplit.backfill_paused (nothing is copied or verified;
+// a remote chunk already copying is folded in); facts.copy_held holds one
+// plan's copy and verification the same way.
 PlanWork work_for(const PlanFacts& facts, bool backfill_paused);
 
 struct PlanWorkerAssignment {

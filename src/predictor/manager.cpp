@@ -670,9 +670,16 @@ std::vector<ManagerAction> run_manager_round() {
                 state != core::PlanState::switching && state != core::PlanState::cut_over;
             if (decided && catalog::has_remote_targets(c.plan->id)) {
                 remote = true;
-                if (state != core::PlanState::synced)
-                    in.remote_copy_begun =
-                        !remote::remote_copy_would_start(migration::load_layout(*c.plan));
+                if (state != core::PlanState::synced) {
+                    const migration::PlanLayout layout = migration::load_layout(*c.plan);
+                    in.remote_copy_begun = !remote::remote_copy_would_start(layout);
+                    // Copied in chunks, begun: it stops between chunks, so
+                    // it is scheduled (held outside the windows) like a
+                    // local copy, for at most the whole source while
+                    // chunks are left.
+                    if (remote::remote_chunks_left(layout))
+                        in.bytes_remaining = c.source_bytes;
+                }
             }
         } else {
             remote = !predict_servers_of(tables.at(c.parent)).empty();

@@ -274,7 +274,7 @@ std::optional<Step> subscribe_step(int64_t id) {
 // the copy may run (may_start: not paused, not held) and, when windows
 // restrict it, fits in what is left of the window. nullopt: nothing to do
 // now, or the step backs off.
-std::optional<Step> chunk_step(int64_t id, bool may_start) {
+std::optional<Step> chunk_step(int64_t id, bool may_start, bool* chunk_waits) {
     auto known = has_remote_targets.find(id);
     if (known != has_remote_targets.end() && !known->second)
         return std::nullopt;
@@ -306,6 +306,7 @@ std::optional<Step> chunk_step(int64_t id, bool may_start) {
         });
     if (!stepped.ok)
         return remote_step_failed(id, stepped.error, stepped.sqlstate, stepped.interrupted);
+    *chunk_waits = stepped.value == remote::ChunkStep::waiting;
     if (stepped.value != remote::ChunkStep::acted)
         return std::nullopt;
     remote_step_succeeded(id);
@@ -410,18 +411,17 @@ Step run_migration_step(int64_t id) {
                                [&] { return catalog::load_plan(id, /*lock=*/false); });
     if (peek.ok && peek.value && peek.value->state == core::PlanState::failed)
         return clean_up_failed_plan(id);
-    if (peek.ok && peek.value && core::in_backfill(peek.value->state))
-        if (std::optional<Step> chunked =
-                chunk_step(id, !config::backfill_paused && !peek.value->copy_held))
-            return *chunked;
-    if (config::backfill_paused)
-        return {};
     if (!peek.ok || !peek.value || !core::in_backfill(peek.value->state))
         return {};
     // Held by the predictive manager outside its off-peak windows (capture
     // keeps the shadows current meanwhile): checked again under the lock.
-    if (peek.value->copy_held)
-        return {};
+    const bool held = config::backfill_paused || peek.value->copy_held;
+    bool chunk_waits = false;
+    if (std::optional<Step> chunked = chunk_step(id, !held, &chunk_waits))
+        return *chunked;
+    // Paused or held, only a running remote chunk goes on, to its fold.
+    if (held)
+        return chunk_waits ? Step{StepOutcome::idle, config::worker_naptime_ms} : Step{};
     if (std::optional<Step> subscribed = subscribe_step(id))
         return *subscribed;
     if (peek.value->backfill_done)

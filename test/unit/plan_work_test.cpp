@@ -28,6 +28,17 @@ TEST(PlanWork, PausedBackfillsWaitButFailedPlansAreStillCleanedUp) {
     EXPECT_EQ(work_for(failed, false), PlanWork::none);
 }
 
+TEST(PlanWork, ARunningRemoteChunkIsFoldedInWhilePausedOrHeld) {
+    PlanFacts chunk = facts(PlanState::backfilling);
+    chunk.remote_chunk_running = true;
+    EXPECT_EQ(work_for(chunk, true), PlanWork::plan_worker);
+    chunk.copy_held = true;
+    EXPECT_EQ(work_for(chunk, false), PlanWork::plan_worker);
+    chunk.remote_chunk_running = false;
+    EXPECT_EQ(work_for(chunk, false), PlanWork::none);
+    EXPECT_EQ(work_for(chunk, true), PlanWork::none);
+}
+
 TEST(PlanWork, AHeldCopyWaitsLikeAPausedBackfillButOnlyThatPlan) {
     PlanFacts held = facts(PlanState::backfilling);
     held.copy_held = true;
