@@ -27,6 +27,11 @@ ALTER SYSTEM SET presplit.remote_cutover_warmup = -1;
 ALTER SYSTEM SET presplit.remote_cutover_warmup = '2min';
 ALTER SYSTEM SET presplit.remote_cutover_warmup = 'soon';
 SET presplit.remote_cutover_warmup = 0;
+-- presplit.remote_copy_chunk_rows: 0 (one pass) or more, set in the configuration.
+SHOW presplit.remote_copy_chunk_rows;
+ALTER SYSTEM SET presplit.remote_copy_chunk_rows = -1;
+ALTER SYSTEM SET presplit.remote_copy_chunk_rows = 'many';
+SET presplit.remote_copy_chunk_rows = 0;
 -- Nothing was recorded or created.
 SELECT count(*) FROM presplit.remote_moves;
 SELECT count(*) FROM pg_publication;
