@@ -227,6 +227,10 @@ CREATE TABLE presplit.remote_move (
     -- its publication and slot there, its subscription here, exist.
     reverse_lsn   pg_lsn,
     reversing     boolean     NOT NULL DEFAULT false,
+    -- A copy in chunks (docs/multi_server.md, "The remote copy in chunks"):
+    -- {copied below[, chunk below or NULL[, 'folded']]}; NULL: one pass, or
+    -- every chunk folded in.
+    copy_chunks   text[],
     reason        text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now()

@@ -184,8 +184,9 @@ CREATE TABLE presplit.shadow_progress (
                    CHECK (phase IN ('waiting', 'copying', 'indexing', 'analyzing', 'verifying', 'done')),
     rows_copied    bigint      NOT NULL DEFAULT 0 CHECK (rows_copied >= 0),
     rows_estimated bigint      CHECK (rows_estimated >= 0),
-    -- Identity of the last row copied, so that a restarted backfill resumes
-    -- after it.
+    -- A remote target's copy in chunks (docs/multi_server.md, "The remote
+    -- copy in chunks"): {copied below[, chunk below or NULL[, 'folded']]};
+    -- NULL: one pass, or every chunk folded in.
     last_key       text[],
     started_at     timestamptz,
     updated_at     timestamptz NOT NULL DEFAULT now(),
@@ -887,6 +888,10 @@ CREATE TABLE presplit.remote_move (
     -- its publication and slot there, its subscription here, exist.
     reverse_lsn   pg_lsn,
     reversing     boolean     NOT NULL DEFAULT false,
+    -- A copy in chunks (docs/multi_server.md, "The remote copy in chunks"):
+    -- {copied below[, chunk below or NULL[, 'folded']]}; NULL: one pass, or
+    -- every chunk folded in.
+    copy_chunks   text[],
     reason        text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now()

@@ -74,6 +74,7 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/routing.cpp \
 	src/remote/connection.cpp \
 	src/remote/replication.cpp \
+	src/remote/chunks.cpp \
 	src/remote/split.cpp \
 	src/remote/warmup.cpp \
 	src/remote/move.cpp \

@@ -455,35 +455,44 @@ std::map<int, std::string> progress_phases(int64_t plan_id) {
     return phases;
 }
 
-std::optional<RemoteChunks> remote_chunks(int64_t plan_id, int ordinal) {
-    const Value stored = store_scalar("SELECT last_key::text FROM presplit.shadow_progress"
-                                      " WHERE plan_id = $1::bigint AND ordinal = $2::int",
-                                      {std::to_string(plan_id), std::to_string(ordinal)});
+std::optional<RemoteChunks> parse_remote_chunks(const std::optional<std::string>& stored) {
     if (!stored)
         return std::nullopt;
     const std::optional<core::TextArray> elements = core::parse_text_array(*stored);
-    if (!elements || elements->empty() || elements->size() > 2 || !(*elements)[0])
+    if (!elements || elements->empty() || elements->size() > 3 || !(*elements)[0] ||
+        (elements->size() == 3 && (*elements)[2] != std::optional<std::string>("folded")))
         throw pg::Error(ERRCODE_INTERNAL_ERROR, "pg_presplit: malformed chunk state " + *stored);
     RemoteChunks chunks;
     chunks.copied_below = *(*elements)[0];
-    chunks.chunk_running = elements->size() == 2;
+    chunks.chunk_running = elements->size() >= 2;
     if (chunks.chunk_running)
         chunks.chunk_below = (*elements)[1];
+    chunks.folded = elements->size() == 3;
     return chunks;
 }
 
+std::optional<std::string> format_remote_chunks(const std::optional<RemoteChunks>& chunks) {
+    if (!chunks)
+        return std::nullopt;
+    core::TextArray elements{chunks->copied_below};
+    if (chunks->chunk_running)
+        elements.push_back(chunks->chunk_below);
+    if (chunks->chunk_running && chunks->folded)
+        elements.push_back("folded");
+    return core::format_text_array(elements);
+}
+
+std::optional<RemoteChunks> remote_chunks(int64_t plan_id, int ordinal) {
+    return parse_remote_chunks(store_scalar("SELECT last_key::text FROM presplit.shadow_progress"
+                                            " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+                                            {std::to_string(plan_id), std::to_string(ordinal)}));
+}
+
 void set_remote_chunks(int64_t plan_id, int ordinal, const std::optional<RemoteChunks>& chunks) {
-    Value stored;
-    if (chunks) {
-        core::TextArray elements{chunks->copied_below};
-        if (chunks->chunk_running)
-            elements.push_back(chunks->chunk_below);
-        stored = core::format_text_array(elements);
-    }
     store(
         "UPDATE presplit.shadow_progress SET last_key = $3::text[], updated_at = clock_timestamp()"
         " WHERE plan_id = $1::bigint AND ordinal = $2::int",
-        {std::to_string(plan_id), std::to_string(ordinal), stored});
+        {std::to_string(plan_id), std::to_string(ordinal), format_remote_chunks(chunks)});
 }
 
 void request_switch(int64_t id, bool ramp) {
@@ -592,9 +601,9 @@ const char* const kPlanFacts =
     "                WHERE k.conrelid = p.source::oid AND k.conname = $1::name"
     "                  AND NOT k.convalidated),"
     "       %r,"
-    // A remote target's chunk subscription (remote/split.hpp): its slot here.
-    "       EXISTS (SELECT FROM pg_catalog.pg_replication_slots"
-    "                WHERE slot_name LIKE 'presplit\\_split\\_' || p.id || '\\_%\\_c')"
+    // A remote target's chunk copying or folding (remote/chunks.hpp).
+    "       EXISTS (SELECT FROM presplit.shadow_progress g"
+    "                WHERE g.plan_id = p.id AND cardinality(g.last_key) >= 2)"
     "  FROM presplit.plan p";
 
 // A remote target's reverse direction (remote/split.hpp) needs the worker:

@@ -179,4 +179,17 @@ std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix) {
     return ids;
 }
 
+std::optional<RemoteChunks> move_chunks(int64_t id) {
+    const pg::QueryResult result =
+        store("SELECT copy_chunks::text FROM presplit.remote_move WHERE id = $1::bigint",
+              {std::to_string(id)});
+    return result.rows.empty() ? std::nullopt : parse_remote_chunks(result.rows[0][0]);
+}
+
+void set_move_chunks(int64_t id, const std::optional<RemoteChunks>& chunks) {
+    store("UPDATE presplit.remote_move SET copy_chunks = $2::text[], updated_at = now()"
+          " WHERE id = $1::bigint",
+          {std::to_string(id), format_remote_chunks(chunks)});
+}
+
 } // namespace presplit::catalog

@@ -3,6 +3,8 @@
 // rest of the metadata store (catalog.hpp).
 #pragma once
 
+#include "catalog/catalog.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +53,10 @@ void set_move_reversing(int64_t id, bool reversing);
 // reverse objects left; oldest first. None while the extension is at a
 // version without presplit.remote_move.
 std::vector<int64_t> moves_needing_work(const std::string& reverse_prefix);
+// A move's copy in chunks (remote/chunks.hpp): nullopt: one pass, or every
+// chunk folded in.
+std::optional<RemoteChunks> move_chunks(int64_t id);
+void set_move_chunks(int64_t id, const std::optional<RemoteChunks>& chunks);
 // A move in any of those states, whether or not its apply worker runs: the
 // worker keeps looking at the moves while one is open.
 bool any_open_move();

@@ -9,6 +9,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/chunks.hpp"
 #include "remote/connection.hpp"
 #include "remote/replication.hpp"
 #include "remote/reverse.hpp"
@@ -47,11 +48,54 @@ ReverseTarget reverse_target(const catalog::RemoteMove& move, unsigned int serve
 
 // --- replication -------------------------------------------------------------
 
+std::string remote_table_name(const catalog::RemoteMove& move) {
+    return pg::quote_ident(move.remote_schema) + "." + pg::quote_ident(move.remote_table);
+}
+
 // Drops the subscription (which drops its slots on this server), whatever
-// slot is left (the remote could not reach us), and the publication.
+// slot is left (the remote could not reach us), and the publication; a
+// running chunk's too.
 void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
+    drop_replication(remote, chunk_name(replication_name(move.id)), move.owner,
+                     /*drop_publication=*/move.source.has_value());
     drop_replication(remote, replication_name(move.id), move.owner,
                      /*drop_publication=*/move.source.has_value());
+}
+
+// The partition's copy to the other server, in chunks or one pass
+// (remote/chunks.hpp), for the partition `source` (its bound as `check`).
+ChunkedCopy chunked_copy(const catalog::RemoteMove& move, const Source& source) {
+    ChunkedCopy copy;
+    copy.name = replication_name(move.id);
+    copy.server = move.server;
+    copy.owner = move.owner;
+    copy.source_oid = source.oid;
+    copy.source = source.name;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        const pg::Row key =
+            spi.execute("SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod)"
+                        "  FROM pg_catalog.pg_partitioned_table p"
+                        "  JOIN pg_catalog.pg_attribute a"
+                        "    ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
+                        " WHERE p.partrelid = $1::oid",
+                        {std::to_string(source.parent)})
+                .rows.at(0);
+        copy.key_column = *key[0];
+        copy.key_type = *key[1];
+    }
+    copy.key = pg::quote_ident(copy.key_column);
+    copy.condition = source.check;
+    copy.remote_table = remote_table_name(move);
+    copy.label = catalog::move_label(move.id);
+    copy.relation = move.source_name;
+    const int64_t id = move.id;
+    copy.load = [id] { return catalog::move_chunks(id); };
+    copy.store = [id](const std::optional<catalog::RemoteChunks>& chunks) {
+        catalog::set_move_chunks(id, chunks);
+    };
+    return copy;
 }
 
 // The move's subscription has applied every change here up to now
@@ -69,10 +113,6 @@ std::optional<std::string> wait_for_remote_catch_up(Connection& remote,
 // The lag drained without a lock (drain_lag).
 Drained drain_remote_lag(Connection& remote, const catalog::RemoteMove& move) {
     return drain_lag(replication_name(move.id), move.server, catalog::move_label(move.id), &remote);
-}
-
-std::string remote_table_name(const catalog::RemoteMove& move) {
-    return pg::quote_ident(move.remote_schema) + "." + pg::quote_ident(move.remote_table);
 }
 
 // Verification under one cut (take_cut), the scans of both sides after the
@@ -245,6 +285,8 @@ std::optional<std::string> resync_forward(Connection& remote, const catalog::Rem
         return std::nullopt;
     drop_replication(remote, name, move.owner, /*drop_publication=*/false);
     remote.execute("TRUNCATE " + remote_table_name(move));
+    // A running chunk's rows went with it: it is copied again.
+    drop_replication(remote, chunk_name(name), move.owner, /*drop_publication=*/false);
     create_subscription(remote, name);
     return !slot_here ? "the replication slot " + name + " here was gone" : *lost_there;
 }
@@ -379,6 +421,13 @@ int64_t move_partition(unsigned int source_oid, const std::string& server_name) 
     move.remote_table = source.relname;
     move.owner = source.owner;
     move.id = catalog::insert_move(move);
+    // More than presplit.remote_copy_chunk_rows rows: copied in chunks, the
+    // subscription starting with the first.
+    const ChunkedCopy copy = chunked_copy(move, source);
+    const std::optional<std::string> first_end = first_chunk_end(copy);
+    if (first_end)
+        catalog::set_move_chunks(move.id,
+                                 catalog::RemoteChunks{*first_end, false, std::nullopt, false});
     {
         // As the owner: CREATE PUBLICATION ... FOR TABLE needs the table's
         // owner (and CREATE on the database). The bound as a row filter
@@ -388,7 +437,7 @@ int64_t move_partition(unsigned int source_oid, const std::string& server_name) 
         pg::RunAsTableOwner as_owner(source.owner);
         pg::SpiSession spi;
         spi.execute("CREATE PUBLICATION " + replication_name(move.id) + " FOR TABLE ONLY " +
-                    source.name + " WHERE (" + source.check + ")");
+                    source.name + " WHERE (" + chunk_filter(copy, std::nullopt, first_end) + ")");
     }
     // Last, so that any error before leaves the remote as it was.
     std::vector<std::string> definitions = source.column_definitions;
@@ -431,11 +480,31 @@ bool advance_move(int64_t id) {
             return true;
         }
     }
+    // Its chunks (remote/chunks.hpp), before this transaction writes
+    // anything (a chunk's subscription creates a slot); a copied chunk is
+    // folded in even while presplit.backfill_paused holds new ones.
+    if (move->state == "backfilling" && move->source && catalog::move_chunks(id)) {
+        bool wrote_here = false;
+        const ChunkStep step = advance_chunks(
+            chunked_copy(*move, describe_source(*move->source, move->parent, kMoving)),
+            !config::backfill_paused, [](double) { return true; }, &wrote_here);
+        if (step == ChunkStep::acted) {
+            move = catalog::load_move(id, /*lock=*/true);
+            if (move->state != "backfilling") { // rolled back meanwhile
+                drop_replication(remote, *move);
+                return false;
+            }
+            return true;
+        }
+        if (step == ChunkStep::waiting)
+            return false;
+    }
     move = catalog::load_move(id, /*lock=*/true);
     if (move->state == "backfilling") {
         repair_forward(remote, *move);
-        if (!initial_sync_done(remote, replication_name(id)) || config::backfill_paused)
-            return false; // the initial copy runs, or presplit.backfill_paused holds us
+        if (!initial_sync_done(remote, replication_name(id)) || config::backfill_paused ||
+            catalog::move_chunks(id))
+            return false; // the copy runs, or presplit.backfill_paused holds us
         if (!verify(remote, *move))
             return true;
         catalog::set_move_state(*move, "synced");

@@ -346,21 +346,6 @@ bool enable_remote_subscription(Connection& remote, const std::string& name) {
     return true;
 }
 
-void disable_remote_subscription(Connection& remote, const std::string& name) {
-    remote.execute("ALTER SUBSCRIPTION " + name + " DISABLE");
-    // Its apply worker exits when it next looks at its subscription.
-    const instr_time started = pg::now();
-    while (remote.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_subscription"
-                         " WHERE subname = $1 AND pid IS NOT NULL)",
-                         {name}) == Value("t")) {
-        if (pg::elapsed_ms(started) > config::remote_catchup_timeout_ms)
-            throw pg::Error(ERRCODE_LOCK_NOT_AVAILABLE,
-                            "the apply worker of subscription " + name +
-                                " did not stop within presplit.remote_catchup_timeout");
-        pg::sleep_on_latch(10);
-    }
-}
-
 void drop_replication(Connection& remote, const std::string& name, unsigned int owner,
                       bool drop_publication) {
     // The slots this server may hold for the subscription: its own and its

@@ -87,11 +87,6 @@ std::optional<std::string> remote_subscription_lost(Connection& remote, const st
 // slot). Returns whether it was disabled.
 bool enable_remote_subscription(Connection& remote, const std::string& name);
 
-// Disables the subscription `name` there and waits until its apply worker
-// has stopped: from then on it applies nothing until enabled. ERROR 55P03
-// after presplit.remote_catchup_timeout.
-void disable_remote_subscription(Connection& remote, const std::string& name);
-
 // Drops the subscription (which drops its slots on this server), whatever
 // slot is left (the remote could not reach us), and, if drop_publication,
 // the publication (as `owner`).

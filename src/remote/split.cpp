@@ -7,6 +7,7 @@
 #include "pg/clock.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "remote/chunks.hpp"
 #include "remote/connection.hpp"
 #include "remote/replication.hpp"
 #include "switchover/switchover.hpp"
@@ -94,58 +95,30 @@ unsigned int ensure_foreign_table(const migration::PlanLayout& layout,
         std::stoul(*spi.scalar("SELECT $1::regclass::oid", {foreign_table})));
 }
 
-// The subscription, slot and publication of a remote target's running chunk.
-std::string chunk_name(const migration::PlanLayout& layout, const migration::ShadowLayout& shadow) {
-    return name_of(layout, shadow) + "_c";
-}
-
-// The target's rows with keys from `from` on (nullopt: its start) and below
-// `below` (nullopt: its end): a publication's row filter.
-std::string chunk_condition(const migration::PlanLayout& layout,
-                            const migration::ShadowLayout& shadow,
-                            const std::optional<std::string>& from,
-                            const std::optional<std::string>& below) {
-    std::string condition = target_condition(layout, shadow, "");
-    if (from || below)
-        condition += " AND " + migration::range_condition(layout.key, layout.key_type, from, below);
-    return condition;
-}
-
-// Whether a valid btree index of the source begins with the key: a chunk's
-// COPY and the search for its end then read only the chunk's rows.
-bool key_leads_an_index(const migration::PlanLayout& layout) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    return *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_index i"
-                       "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-                       "  JOIN pg_catalog.pg_am a ON a.oid = c.relam"
-                       "  JOIN pg_catalog.pg_attribute k ON k.attrelid = i.indrelid"
-                       "   AND k.attnum = i.indkey[0]"
-                       " WHERE i.indrelid = $1::oid AND i.indisvalid AND a.amname = 'btree'"
-                       "   AND k.attname = $2)",
-                       {std::to_string(layout.plan.source), layout.key_column}) == "t";
-}
-
-// Where the chunk that begins at `from` (nullopt: the target's start) ends:
-// the key presplit.remote_copy_chunk_rows rows on, past `from`; nullopt when
-// fewer rows are left (the chunk takes the rest of the range). As the owner:
-// the key's operators are the table's.
-std::optional<std::string> chunk_end(const migration::PlanLayout& layout,
-                                     const migration::ShadowLayout& shadow,
-                                     const std::optional<std::string>& from) {
-    pg::RunAsTableOwner as_owner(layout.table_owner);
-    pg::CanonicalTextFormat canonical;
-    pg::SpiSession spi;
-    const std::string rows =
-        " FROM ONLY " + layout.source + " WHERE " + chunk_condition(layout, shadow, from, {});
-    pg::Value end =
-        spi.scalar("SELECT " + layout.key + "::text" + rows + " ORDER BY " + layout.key +
-                   " OFFSET " + std::to_string(config::remote_copy_chunk_rows) + " LIMIT 1");
-    // Rows sharing the key `from`: the chunk ends at the next key.
-    if (end && from && *end == *from)
-        end = spi.scalar("SELECT min(" + layout.key + ")::text" + rows + " AND " + layout.key +
-                         " > " + pg::quote_literal(*from) + "::" + layout.key_type);
-    return end;
+// The target's copy, in chunks or one pass (remote/chunks.hpp).
+ChunkedCopy chunked_copy(const migration::PlanLayout& layout,
+                         const migration::ShadowLayout& shadow) {
+    ChunkedCopy copy;
+    copy.name = name_of(layout, shadow);
+    copy.server = *shadow.row.server;
+    copy.owner = layout.table_owner;
+    copy.source_oid = layout.plan.source;
+    copy.source = layout.source;
+    copy.key = layout.key;
+    copy.key_column = layout.key_column;
+    copy.key_type = layout.key_type;
+    copy.condition = target_condition(layout, shadow, "");
+    copy.remote_table = remote_table(layout);
+    copy.label = target_label(layout, shadow);
+    copy.plan_id = layout.plan.id;
+    copy.relation = layout.source;
+    const int64_t plan_id = layout.plan.id;
+    const int ordinal = shadow.row.ordinal;
+    copy.load = [plan_id, ordinal] { return catalog::remote_chunks(plan_id, ordinal); };
+    copy.store = [plan_id, ordinal](const std::optional<catalog::RemoteChunks>& chunks) {
+        catalog::set_remote_chunks(plan_id, ordinal, chunks);
+    };
+    return copy;
 }
 
 } // namespace
@@ -219,16 +192,14 @@ void create_remote_targets(const migration::PlanLayout& layout) {
     const Source source = describe_source(layout.plan.source, layout.plan.parent, kSplitting);
     // A range of more than presplit.remote_copy_chunk_rows rows is copied in
     // chunks: the target's subscription starts with the first.
-    const bool chunked = config::remote_copy_chunk_rows > 0 && key_leads_an_index(layout);
     std::map<int, std::string> first_chunk_ends;
-    if (chunked)
-        for (const auto& shadow : layout.shadows)
-            if (shadow.row.server)
-                if (std::optional<std::string> end = chunk_end(layout, shadow, std::nullopt)) {
-                    first_chunk_ends[shadow.row.ordinal] = *end;
-                    catalog::set_remote_chunks(layout.plan.id, shadow.row.ordinal,
-                                               catalog::RemoteChunks{*end, false, std::nullopt});
-                }
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.server)
+            if (std::optional<std::string> end = first_chunk_end(chunked_copy(layout, shadow))) {
+                first_chunk_ends[shadow.row.ordinal] = *end;
+                catalog::set_remote_chunks(layout.plan.id, shadow.row.ordinal,
+                                           catalog::RemoteChunks{*end, false, std::nullopt, false});
+            }
     {
         // As the owner: CREATE PUBLICATION ... FOR TABLE needs the table's
         // owner (and CREATE on the database). The row filter is the
@@ -242,10 +213,10 @@ void create_remote_targets(const migration::PlanLayout& layout) {
             const auto first_end = first_chunk_ends.find(shadow.row.ordinal);
             spi.execute("CREATE PUBLICATION " + name_of(layout, shadow) + " FOR TABLE ONLY " +
                         layout.source + " WHERE (" +
-                        chunk_condition(layout, shadow, std::nullopt,
-                                        first_end == first_chunk_ends.end()
-                                            ? std::nullopt
-                                            : std::optional<std::string>(first_end->second)) +
+                        chunk_filter(chunked_copy(layout, shadow), std::nullopt,
+                                     first_end == first_chunk_ends.end()
+                                         ? std::nullopt
+                                         : std::optional<std::string>(first_end->second)) +
                         ")");
         }
     }
@@ -327,8 +298,7 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
             remote.execute("TRUNCATE " + remote_table(layout));
             // A running chunk's rows went with it: its chunk is copied again
             // (advance_remote_chunks), and meanwhile adds nothing.
-            drop_replication(remote, chunk_name(layout, shadow), layout.table_owner,
-                             /*drop_publication=*/false);
+            drop_chunk_subscription(remote, chunked_copy(layout, shadow));
         }
         create_subscription(remote, name);
         created.push_back({&shadow, resync});
@@ -362,130 +332,26 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
     return created.empty() && enabled.empty() ? done : Subscribing::acted;
 }
 
-namespace {
-
-// The last action of a fold whose transaction committed (the chunk no longer
-// in the catalog, its subscription still there): the chunk's subscription
-// applies everything up to now -- the fold's commit included, after which its
-// publication sends nothing -- then the target's subscription, which takes
-// the chunk's rows from that commit on, is enabled again, and the chunk's
-// replication dropped.
-void finish_fold(const migration::PlanLayout& layout, const migration::ShadowLayout& shadow,
-                 Connection& remote) {
-    const std::string chunk = chunk_name(layout, shadow);
-    if (remote_subscription_exists(remote, chunk))
-        wait_for_catch_up(chunk, *shadow.row.server, target_label(layout, shadow), &remote);
-    enable_remote_subscription(remote, name_of(layout, shadow));
-    drop_replication(remote, chunk, layout.table_owner, /*drop_publication=*/true);
-}
-
-// The fold's transaction: the target's subscription stopped; the chunk's
-// publication sends nothing from this commit on, the target's everything up
-// to the chunk's end. finish_fold follows once it committed.
-void fold_chunk(const migration::PlanLayout& layout, const migration::ShadowLayout& shadow,
-                Connection& remote, const catalog::RemoteChunks& chunks) {
-    disable_remote_subscription(remote, name_of(layout, shadow));
-    {
-        pg::RunAsTableOwner as_owner(layout.table_owner);
-        pg::SpiSession spi;
-        spi.execute("ALTER PUBLICATION " + chunk_name(layout, shadow) + " DROP TABLE ONLY " +
-                    layout.source);
-        spi.execute("ALTER PUBLICATION " + name_of(layout, shadow) + " SET TABLE ONLY " +
-                    layout.source + " WHERE (" +
-                    chunk_condition(layout, shadow, std::nullopt, chunks.chunk_below) + ")");
-    }
-    std::optional<catalog::RemoteChunks> after;
-    if (chunks.chunk_below)
-        after = catalog::RemoteChunks{*chunks.chunk_below, false, std::nullopt};
-    catalog::set_remote_chunks(layout.plan.id, shadow.row.ordinal, after);
-    catalog::log_event(layout.plan.id, layout.source, "remote_copy_chunk",
-                       target_label(layout, shadow) + ": the rows from " + chunks.copied_below +
-                           (chunks.chunk_below ? " below " + *chunks.chunk_below : " on") +
-                           " copied; the subscription " + name_of(layout, shadow) +
-                           " takes them over" + (after ? "" : " (the last chunk)"));
-}
-
-} // namespace
-
 ChunkStep advance_remote_chunks(const migration::PlanLayout& layout, bool may_start,
                                 const std::function<bool(double rows)>& chunk_fits) {
     ChunkStep result = ChunkStep::none;
-    bool wrote_here = false; // then no slot can be created in this transaction
+    bool wrote_here = false;
     for (const auto& shadow : layout.shadows) {
         if (!shadow.row.server)
             continue;
-        const std::string chunk = chunk_name(layout, shadow);
-        const std::optional<catalog::RemoteChunks> chunks =
-            catalog::remote_chunks(layout.plan.id, shadow.row.ordinal);
-        const bool chunk_slot_here = local_slot_exists(chunk);
-        if (!chunks && !chunk_slot_here)
-            continue; // one pass, or every chunk folded in
-        if (!local_slot_exists(name_of(layout, shadow)))
-            continue; // the copy has not started (subscribe_remote_targets)
-        Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-        if (!chunks || !chunks->chunk_running) {
-            if (chunk_slot_here) { // a fold that committed
-                finish_fold(layout, shadow, remote);
-                return ChunkStep::acted;
-            }
-            if (!may_start || !initial_sync_done(remote, name_of(layout, shadow))) {
-                result = ChunkStep::waiting;
-                continue;
-            }
-            if (!chunk_fits(config::remote_copy_chunk_rows)) {
-                wrote_here = true; // (its event)
-                result = ChunkStep::waiting;
-                continue;
-            }
-            const std::optional<std::string> end = chunk_end(layout, shadow, chunks->copied_below);
-            // Its publication and the catalog in one transaction; its
-            // subscription in the next (creating a slot waits for this one).
-            {
-                pg::RunAsTableOwner as_owner(layout.table_owner);
-                pg::SpiSession spi;
-                spi.execute("DROP PUBLICATION IF EXISTS " + chunk);
-                spi.execute("CREATE PUBLICATION " + chunk + " FOR TABLE ONLY " + layout.source +
-                            " WHERE (" +
-                            chunk_condition(layout, shadow, chunks->copied_below, end) + ")");
-            }
-            catalog::set_remote_chunks(layout.plan.id, shadow.row.ordinal,
-                                       catalog::RemoteChunks{chunks->copied_below, true, end});
-            return ChunkStep::acted;
-        }
-        if (!remote_subscription_exists(remote, chunk)) {
-            if (!may_start || wrote_here) {
-                result = ChunkStep::waiting;
-                continue;
-            }
-            // Not created yet, or lost (dropped there, or its rows truncated
-            // by a re-sync): what it copied is deleted there (only it writes
-            // the chunk's rows there) and the chunk copied again.
-            drop_replication(remote, chunk, layout.table_owner, /*drop_publication=*/false);
-            remote.execute(
-                "DELETE FROM " + remote_table(layout) + " WHERE " +
-                chunk_condition(layout, shadow, chunks->copied_below, chunks->chunk_below));
-            create_subscription(remote, chunk);
-            catalog::log_event(
-                layout.plan.id, layout.source, "remote_copy_chunk_started",
-                target_label(layout, shadow) + ": subscription " + chunk +
-                    " created there; it copies the rows from " + chunks->copied_below +
-                    (chunks->chunk_below ? " below " + *chunks->chunk_below : " on"));
-            return ChunkStep::acted;
-        }
-        if (!initial_sync_done(remote, chunk)) {
-            result = ChunkStep::waiting;
-            continue;
-        }
-        fold_chunk(layout, shadow, remote, *chunks);
-        return ChunkStep::acted;
+        const ChunkStep step =
+            advance_chunks(chunked_copy(layout, shadow), may_start, chunk_fits, &wrote_here);
+        if (step == ChunkStep::acted)
+            return step;
+        if (step == ChunkStep::waiting)
+            result = step;
     }
     return result;
 }
 
 bool remote_chunks_left(const migration::PlanLayout& layout) {
     for (const auto& shadow : layout.shadows)
-        if (shadow.row.server && (catalog::remote_chunks(layout.plan.id, shadow.row.ordinal) ||
-                                  local_slot_exists(chunk_name(layout, shadow))))
+        if (shadow.row.server && chunks_left(chunked_copy(layout, shadow)))
             return true;
     return false;
 }
@@ -1087,7 +953,7 @@ void drop_remote_targets(const migration::PlanLayout& layout, bool drop_tables) 
         if (!shadow.row.server)
             continue;
         Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-        drop_replication(remote, chunk_name(layout, shadow), layout.table_owner,
+        drop_replication(remote, chunk_name(name_of(layout, shadow)), layout.table_owner,
                          /*drop_publication=*/true);
         drop_replication(remote, name_of(layout, shadow), layout.table_owner,
                          /*drop_publication=*/true);

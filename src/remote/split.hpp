@@ -29,6 +29,7 @@
 
 #include "migration/layout.hpp"
 #include "migration/split_request.hpp"
+#include "remote/chunks.hpp"
 #include "remote/connection.hpp"
 #include "remote/reverse.hpp"
 
@@ -81,25 +82,12 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
 // target without its slot here): a copy would start. Looks only here.
 bool remote_copy_would_start(const migration::PlanLayout& layout);
 
-// The copy of a remote target in chunks (docs/multi_server.md, "The remote
-// copy in chunks"; presplit.remote_copy_chunk_rows): the target's
-// subscription starts with the rows of its first chunk; each further chunk
-// is copied by a subscription of its own (named like the target's, with
-// "_c"), whose table synchronisation copies it and then streams its changes;
-// once it is copied it is folded in: the target's subscription disabled, in
-// one transaction here the chunk's publication stops and the target's takes
-// the chunk's rows from that commit on, the chunk's subscription applies
-// everything up to that commit, the target's is enabled again and the
-// chunk's dropped. One action per call, each in the caller's transaction,
-// writing here only after any slot it creates. may_start: whether a new
-// chunk may start now (not paused, not held); chunk_fits, asked before one
-// starts with its estimated rows: whether its window has room for it (an
-// event says why not).
-enum class ChunkStep {
-    none,    // no target copies in chunks any more, or none of it can go on now
-    waiting, // a chunk copies, or waits for its window
-    acted,   // one action done: call again
-};
+// One step of the copy in chunks of the plan's remote targets
+// (remote/chunks.hpp): one action, on the first target with one to do, in
+// the caller's transaction. may_start: whether a new chunk may start now
+// (not paused, not held); chunk_fits, asked before one starts with its
+// estimated rows: whether its window has room for it (an event says why
+// not).
 ChunkStep advance_remote_chunks(const migration::PlanLayout& layout, bool may_start,
                                 const std::function<bool(double rows)>& chunk_fits);
 

@@ -290,19 +290,28 @@ std::optional<Step> chunk_step(int64_t id, bool may_start, bool* chunk_waits) {
             has_remote_targets[id] = remote::has_remote_targets(layout);
             if (!has_remote_targets[id])
                 return remote::ChunkStep::none;
-            return remote::advance_remote_chunks(layout, may_start, [&](double rows) {
-                const auto start = windowed_remote_start(layout, rows);
-                if (!start || start->starts())
-                    return true;
-                auto said = remote_wait_said.find(id);
-                if (said == remote_wait_said.end() || said->second != start->wait_until) {
-                    catalog::log_event(id, layout.source, "remote_copy_waiting",
-                                       "the next chunk of the copy to the other server " +
-                                           start->reason);
-                    remote_wait_said[id] = start->wait_until;
-                }
-                return false;
-            });
+            const remote::ChunkStep step =
+                remote::advance_remote_chunks(layout, may_start, [&](double rows) {
+                    const auto start = windowed_remote_start(layout, rows);
+                    if (!start || start->starts())
+                        return true;
+                    auto said = remote_wait_said.find(id);
+                    if (said == remote_wait_said.end() || said->second != start->wait_until) {
+                        catalog::log_event(id, layout.source, "remote_copy_waiting",
+                                           "the next chunk of the copy to the other server " +
+                                               start->reason);
+                        remote_wait_said[id] = start->wait_until;
+                    }
+                    return false;
+                });
+            if (step == remote::ChunkStep::acted) {
+                // Cancelled meanwhile: its clean-up did not see a chunk's
+                // subscription made now.
+                plan = catalog::load_plan(id, /*lock=*/false);
+                if (!plan || core::is_terminal(plan->state))
+                    remote::drop_remote_targets(layout, /*drop_tables=*/false);
+            }
+            return step;
         });
     if (!stepped.ok)
         return remote_step_failed(id, stepped.error, stepped.sqlstate, stepped.interrupted);

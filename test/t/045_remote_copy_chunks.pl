@@ -12,13 +12,18 @@
 #      target under one cut) passes, the plan cuts over with the invariant
 #      (row count, total balance) intact, and no replication is left;
 #   4. a crash of the source while a chunk copies: the copy goes on after the
-#      restart and verifies.
+#      restart and verifies;
+#   5. a move in chunks under transfers: paused between chunks, then
+#      verified and cut over with its total intact;
+#   6. a transaction that wrote a chunk's rows and is open when the chunk is
+#      copied: the fold waits for its commit, the target verifies.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
-use Test::More tests => 11;
+use IPC::Run;
+use Test::More tests => 16;
 
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
@@ -97,19 +102,22 @@ like($node1->safe_psql('postgres', "SELECT pg_get_expr(r.prqual, r.prrelid) FROM
 	qr/AND \(id < '1\d{4}'::bigint\)\)$/, "the target's publication holds the chunks folded in so far");
 
 # 2. Paused: the running chunk finishes its copy and is folded in, and no
-# other chunk starts.
+# other chunk starts. (The worker reads the setting within a round: a chunk
+# it started just before is let run.)
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = on');
+sleep 1;
 $node2->poll_query_until('postgres', q{SELECT NOT EXISTS (SELECT FROM pg_subscription WHERE subname LIKE '%\_c')})
   or die 'the running chunk was not folded in: ' . history($plan);
-my $frontier = sub {
-	return $node1->safe_psql('postgres', "SELECT last_key FROM presplit.shadow_progress"
-		  . " WHERE plan_id = $plan AND ordinal = 1");
-};
-my ($started, $before) = (events_of($plan, 'remote_copy_chunk_started'), $frontier->());
+sub chunk_subscriptions
+{
+	return $node2->safe_psql('postgres', q{SELECT count(*) FROM pg_subscription WHERE subname LIKE '%\_c'});
+}
+my $started = events_of($plan, 'remote_copy_chunk_started');
 sleep 3;
-is(events_of($plan, 'remote_copy_chunk_started') . ' ' . $frontier->(), "$started $before",
-	"paused: no chunk starts ($started started, at $before)");
-isnt($before, '', '... with chunks left to copy');
+is(events_of($plan, 'remote_copy_chunk_started') . ' ' . chunk_subscriptions(), "$started 0",
+	"paused: no chunk starts ($started started)");
+isnt($node1->safe_psql('postgres', "SELECT last_key FROM presplit.shadow_progress"
+		  . " WHERE plan_id = $plan AND ordinal = 1"), '', '... with chunks left to copy');
 
 # 3. Resumed: it finishes and verifies under the writes.
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = off');
@@ -144,4 +152,87 @@ $node1->safe_psql('postgres', "SELECT presplit.cutover($second)");
 $node1->poll_query_until('postgres', "SELECT state = 'cut_over' FROM presplit.plans WHERE id = $second")
   or die 'no cutover: ' . history($second);
 $node1->safe_psql('postgres', "SELECT presplit.finalize($second)");
-no_replication_left('after the chunked splits', $node1, $node2);
+
+# 5. A move in chunks under transfers: paused between chunks, then cut over.
+$node1->safe_psql('postgres', q{
+CREATE TABLE accounts_2 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (40000) TO (60000);
+INSERT INTO accounts SELECT g, 1000 FROM generate_series(40000, 44999) g;});
+open($fh, '>', "$dir/transfer2.sql") or die $!;
+print $fh q{\set a random(40000, 44999)
+\set b random(40000, 44999)
+UPDATE accounts SET balance = balance + CASE WHEN id = :a THEN -1 ELSE 1 END
+ WHERE id IN (:a, :b) AND :a <> :b;
+};
+close $fh;
+my ($out3, $err3) = ('', '');
+my $transfers2 = start_pgbench($node1, "$dir/transfer2.sql", 2, 25, \$out3, \$err3);
+my $move = $node1->safe_psql('postgres', q{SELECT presplit.move_partition('accounts_2', 'node2')});
+sub move_events
+{
+	my ($kind) = @_;
+	return $node1->safe_psql('postgres', "SELECT count(*) FROM presplit.events"
+		  . " WHERE kind = '$kind' AND detail LIKE 'move $move:%'");
+}
+$node1->poll_query_until('postgres', "SELECT count(*) >= 1 FROM presplit.events"
+	  . " WHERE kind = 'remote_copy_chunk' AND detail LIKE 'move $move:%'")
+  or die 'no chunk of the move folded in: ' . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = on');
+sleep 1;
+$node2->poll_query_until('postgres', q{SELECT NOT EXISTS (SELECT FROM pg_subscription WHERE subname LIKE '%\_c')})
+  or die 'the running chunk of the move was not folded in';
+$started = move_events('remote_copy_chunk_started');
+sleep 3;
+is(move_events('remote_copy_chunk_started') . ' ' . chunk_subscriptions() . ' '
+	  . $node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
+	"$started 0 backfilling", "the move paused between chunks ($started started)");
+set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = off');
+$node1->poll_query_until('postgres',
+	"SELECT state IN ('cut_over', 'failed') AND NOT replicating FROM presplit.remote_move WHERE id = $move")
+  or die 'the move did not cut over: ' . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move") . ' '
+	  . move_events('remote_copy_chunk'), 'cut_over 4', 'the move went in five chunks (four folded in), verified and cut over');
+pgbench_ok($transfers2, \$out3, \$err3, 'of transfers during the chunked move');
+is($node2->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(balance) FROM public.accounts_2}),
+	'5000 5000000', 'the other server holds the moved partition, its total intact');
+$node1->safe_psql('postgres', "SELECT presplit.finalize_move($move)");
+
+# 6. A transaction that wrote a chunk's rows before the fold and commits after
+# it would have its changes split between the chunk's subscription (those
+# before the fold, sent at its commit) and the target's: the fold waits for
+# it (SHARE on the source) and so comes after its commit, and the target
+# verifies. It starts once the chunk's table sync copies (creating the
+# chunk's slots waited for every open transaction).
+$node1->safe_psql('postgres', q{
+CREATE TABLE accounts_3 PARTITION OF accounts (PRIMARY KEY (id)) FOR VALUES FROM (60000) TO (80000);
+INSERT INTO accounts SELECT g, 1000 FROM generate_series(60000, 64999) g;
+CREATE TABLE public.open_writer_end (at timestamptz);});
+my $third = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_3', '{61000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$node1->poll_query_until('postgres', qq{
+SELECT coalesce(max(p.tuples_processed), 0) > 0 FROM pg_stat_progress_copy p
+  JOIN pg_stat_activity a ON a.pid = p.pid
+ WHERE a.backend_type = 'walsender'
+   AND EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'presplit_split_' || $third || '_1_c')})
+  or die 'no chunk copied: ' . history($third);
+my $writer = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-h', $node1->host, '-p', $node1->port, '-d', 'postgres', '-c', q{
+BEGIN;
+UPDATE accounts SET balance = balance + 5 WHERE id = 62500;
+UPDATE accounts SET id = 65001 WHERE id = 62501;
+SELECT pg_sleep(4);
+UPDATE accounts SET balance = balance - 5 WHERE id = 64500;
+UPDATE accounts SET id = 62501 WHERE id = 65001;
+INSERT INTO public.open_writer_end VALUES (clock_timestamp());
+COMMIT;} ],
+	'>', '/dev/null', '2>', '/dev/null');
+$writer->finish;
+$node1->poll_query_until('postgres', "SELECT state IN ('switching', 'failed') FROM presplit.plans WHERE id = $third")
+  or die 'the third split did not get to switching: ' . history($third);
+is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $third") . ' '
+	  . $node1->safe_psql('postgres', "SELECT bool_and(e.at > w.at) FROM presplit.events e, public.open_writer_end w"
+		  . " WHERE e.plan_id = $third AND e.kind = 'remote_copy_chunk'"),
+	'switching t', 'a transaction open across a fold: the fold waited for it, the target verified')
+  or diag(history($third));
+$node1->safe_psql('postgres', "SELECT presplit.rollback($third)");
+
+no_replication_left('after the chunked splits and move', $node1, $node2);

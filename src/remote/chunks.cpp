@@ -1,0 +1,212 @@
+#include "remote/chunks.hpp"
+
+#include "config.hpp"
+#include "migration/layout.hpp"
+#include "pg/clock.hpp"
+#include "pg/spi.hpp"
+#include "remote/replication.hpp"
+#include "switchover/switchover.hpp"
+
+#include <cstdio>
+
+namespace presplit::remote {
+namespace {
+
+// Whether the source can be copied in chunks: a valid btree index begins
+// with the key (a chunk's COPY and the search for its end then read only the
+// chunk's rows), and every unique index has the key among its columns (two
+// subscriptions write the table there, one each side of a chunk's edge, in
+// no order between them: a row moving across the edge is a delete on one and
+// an insert on the other, which must not collide on a key without it).
+bool can_copy_in_chunks(const ChunkedCopy& copy) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return *spi.scalar("WITH k AS (SELECT attnum FROM pg_catalog.pg_attribute"
+                       "            WHERE attrelid = $1::oid AND attname = $2)"
+                       "SELECT EXISTS (SELECT FROM pg_catalog.pg_index i"
+                       "                 JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
+                       "                 JOIN pg_catalog.pg_am a ON a.oid = c.relam"
+                       "                WHERE i.indrelid = $1::oid AND i.indisvalid"
+                       "                  AND a.amname = 'btree'"
+                       "                  AND i.indkey[0] = (SELECT attnum FROM k))"
+                       "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i"
+                       "                    WHERE i.indrelid = $1::oid AND i.indisunique"
+                       "                      AND NOT (SELECT attnum FROM k) = ANY (i.indkey))",
+                       {std::to_string(copy.source_oid), copy.key_column}) == "t";
+}
+
+// Where the chunk that begins at `from` (nullopt: the target's start) ends:
+// the key presplit.remote_copy_chunk_rows rows on, past `from`; nullopt when
+// fewer rows are left (the chunk takes the rest of the range). As the owner:
+// the key's operators are the table's.
+std::optional<std::string> chunk_end(const ChunkedCopy& copy,
+                                     const std::optional<std::string>& from) {
+    pg::RunAsTableOwner as_owner(copy.owner);
+    pg::CanonicalTextFormat canonical;
+    pg::SpiSession spi;
+    const std::string rows =
+        " FROM ONLY " + copy.source + " WHERE " + chunk_filter(copy, from, std::nullopt);
+    // (The text named apart from the key: ORDER BY a bare name takes an
+    // output column first, and would sort the text.)
+    pg::Value end =
+        spi.scalar("SELECT " + copy.key + "::text AS chunk_end" + rows + " ORDER BY " + copy.key +
+                   " OFFSET " + std::to_string(config::remote_copy_chunk_rows) + " LIMIT 1");
+    // Rows sharing the key `from`: the chunk ends at the next key.
+    if (end && from && *end == *from)
+        end = spi.scalar("SELECT min(" + copy.key + ")::text" + rows + " AND " + copy.key + " > " +
+                         pg::quote_literal(*from) + "::" + copy.key_type);
+    return end;
+}
+
+void log_chunk_event(const ChunkedCopy& copy, const std::string& kind, const std::string& detail) {
+    catalog::log_event(copy.plan_id, copy.relation, kind, copy.label + ": " + detail);
+}
+
+std::string chunk_range(const catalog::RemoteChunks& chunks) {
+    return "the rows from " + chunks.copied_below +
+           (chunks.chunk_below ? " below " + *chunks.chunk_below : " on");
+}
+
+// The fold's transaction. Its lag drained without a lock, then under SHARE
+// on the source (taken with the cutover's bounded retry: it waits for every
+// transaction that wrote the source and keeps new writes out until this
+// commit, so that no transaction has changes of the source on both sides of
+// it -- pgoutput filters each change by where it is in the WAL, not by its
+// commit) the chunk's subscription applies every change up to now; then the
+// chunk's publication stops sending the source's changes and the target's
+// takes the chunk's keys. So every change of the chunk's keys before this
+// commit is applied there, every one after it comes through the target's
+// subscription. finish_fold follows once it committed.
+void fold_chunk(const ChunkedCopy& copy, Connection& remote, const catalog::RemoteChunks& chunks) {
+    const std::string chunk = chunk_name(copy.name);
+    const Drained drained = drain_lag(chunk, copy.server, copy.label, &remote);
+    migration::PlanLayout source;
+    source.plan.source = copy.source_oid;
+    source.source = copy.source;
+    source.table_owner = copy.owner;
+    const int tries = switchover::lock_shared(source, "fold of a chunk of " + copy.label).tries;
+    const instr_time locked = pg::now();
+    wait_for_catch_up(chunk, copy.server, copy.label, &remote);
+    {
+        pg::RunAsTableOwner as_owner(copy.owner);
+        pg::SpiSession spi;
+        spi.execute("ALTER PUBLICATION " + chunk + " DROP TABLE ONLY " + copy.source);
+        spi.execute("ALTER PUBLICATION " + copy.name + " SET TABLE ONLY " + copy.source +
+                    " WHERE (" + chunk_filter(copy, std::nullopt, chunks.chunk_below) + ")");
+    }
+    catalog::RemoteChunks folded = chunks;
+    folded.folded = true;
+    copy.store(folded);
+    char held[160];
+    snprintf(held, sizeof held,
+             "; the lag drained in %d round%s, %.1f ms; the source locked SHARE in %d tr%s, "
+             "held %.1f ms",
+             drained.rounds, drained.rounds == 1 ? "" : "s", drained.total_ms, tries,
+             tries == 1 ? "y" : "ies", pg::elapsed_ms(locked));
+    const bool last = !chunks.chunk_below;
+    log_chunk_event(copy, "remote_copy_chunk",
+                    chunk_range(chunks) + " copied; the subscription " + copy.name +
+                        " takes them over" + (last ? " (the last chunk)" : "") + held);
+}
+
+// The rest of a fold once its transaction committed: the chunk's
+// replication dropped (it applied everything it had to before the commit).
+void finish_fold(const ChunkedCopy& copy, Connection& remote, const catalog::RemoteChunks& chunks) {
+    drop_replication(remote, chunk_name(copy.name), copy.owner, /*drop_publication=*/true);
+    std::optional<catalog::RemoteChunks> after;
+    if (chunks.chunk_below)
+        after = catalog::RemoteChunks{*chunks.chunk_below, false, std::nullopt, false};
+    copy.store(after);
+}
+
+} // namespace
+
+std::string chunk_name(const std::string& name) {
+    return name + "_c";
+}
+
+std::optional<std::string> first_chunk_end(const ChunkedCopy& copy) {
+    if (config::remote_copy_chunk_rows <= 0 || !can_copy_in_chunks(copy))
+        return std::nullopt;
+    return chunk_end(copy, std::nullopt);
+}
+
+std::string chunk_filter(const ChunkedCopy& copy, const std::optional<std::string>& from,
+                         const std::optional<std::string>& below) {
+    if (!from && !below)
+        return copy.condition;
+    return copy.condition + " AND " +
+           migration::range_condition(copy.key, copy.key_type, from, below);
+}
+
+ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
+                         const std::function<bool(double rows)>& chunk_fits, bool* wrote_here) {
+    const std::string chunk = chunk_name(copy.name);
+    const std::optional<catalog::RemoteChunks> chunks = copy.load();
+    if (!chunks)
+        return ChunkStep::none; // one pass, or every chunk folded in
+    if (chunks->folded) {
+        Connection remote(server_oid(copy.server), copy.owner);
+        finish_fold(copy, remote, *chunks);
+        *wrote_here = true;
+        return ChunkStep::acted;
+    }
+    if (!local_slot_exists(copy.name))
+        return ChunkStep::none; // the copy has not started, or is re-synced first
+    Connection remote(server_oid(copy.server), copy.owner);
+    if (!chunks->chunk_running) {
+        if (!may_start || !initial_sync_done(remote, copy.name))
+            return ChunkStep::waiting;
+        if (!chunk_fits(config::remote_copy_chunk_rows)) {
+            *wrote_here = true; // (its event)
+            return ChunkStep::waiting;
+        }
+        // A chunk's subscription left there (a drop that failed) would be
+        // taken for this one's.
+        drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
+        const std::optional<std::string> end = chunk_end(copy, chunks->copied_below);
+        // Its publication and the state in one transaction; its subscription
+        // in the next (creating a slot waits for this one).
+        {
+            pg::RunAsTableOwner as_owner(copy.owner);
+            pg::SpiSession spi;
+            spi.execute("DROP PUBLICATION IF EXISTS " + chunk);
+            spi.execute("CREATE PUBLICATION " + chunk + " FOR TABLE ONLY " + copy.source +
+                        " WHERE (" + chunk_filter(copy, chunks->copied_below, end) + ")");
+        }
+        copy.store(catalog::RemoteChunks{chunks->copied_below, true, end, false});
+        *wrote_here = true;
+        return ChunkStep::acted;
+    }
+    if (!remote_subscription_exists(remote, chunk)) {
+        if (!may_start || *wrote_here)
+            return ChunkStep::waiting;
+        // Not created yet, or lost (dropped there, or its rows emptied by a
+        // re-sync): what it copied is deleted there (only it writes the
+        // chunk's keys there) and the chunk copied again.
+        drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
+        remote.execute("DELETE FROM " + copy.remote_table + " WHERE " +
+                       chunk_filter(copy, chunks->copied_below, chunks->chunk_below));
+        create_subscription(remote, chunk);
+        log_chunk_event(copy, "remote_copy_chunk_started",
+                        "subscription " + chunk + " created there; it copies " +
+                            chunk_range(*chunks));
+        *wrote_here = true;
+        return ChunkStep::acted;
+    }
+    if (!initial_sync_done(remote, chunk))
+        return ChunkStep::waiting;
+    fold_chunk(copy, remote, *chunks);
+    *wrote_here = true;
+    return ChunkStep::acted;
+}
+
+bool chunks_left(const ChunkedCopy& copy) {
+    return copy.load().has_value();
+}
+
+void drop_chunk_subscription(Connection& remote, const ChunkedCopy& copy) {
+    drop_replication(remote, chunk_name(copy.name), copy.owner, /*drop_publication=*/false);
+}
+
+} // namespace presplit::remote
