@@ -109,14 +109,30 @@ void fold_chunk(const ChunkedCopy& copy, Connection& remote, const catalog::Remo
                         " takes them over" + (last ? " (the last chunk)" : "") + held);
 }
 
-// The rest of a fold once its transaction committed: the chunk's
-// replication dropped (it applied everything it had to before the commit).
+// The rest of a fold once its transaction committed (the chunk's
+// subscription applied everything it had to before the commit): the source
+// taken out of the chunk's subscription's list of tables, for the next
+// chunk's table sync; after the last chunk, its replication dropped.
 void finish_fold(const ChunkedCopy& copy, Connection& remote, const catalog::RemoteChunks& chunks) {
-    drop_replication(remote, chunk_name(copy.name), copy.owner, /*drop_publication=*/true);
+    const std::string chunk = chunk_name(copy.name);
+    if (!chunks.chunk_below)
+        drop_replication(remote, chunk, copy.owner, /*drop_publication=*/true);
+    else if (remote_subscription_exists(remote, chunk))
+        remote.execute("ALTER SUBSCRIPTION " + chunk + " REFRESH PUBLICATION");
     std::optional<catalog::RemoteChunks> after;
     if (chunks.chunk_below)
         after = catalog::RemoteChunks{*chunks.chunk_below, false, std::nullopt, false};
     copy.store(after);
+}
+
+// Whether the chunk's subscription there lists the source (its one table):
+// the chunk's table sync has begun.
+bool chunk_table_listed(Connection& remote, const std::string& chunk) {
+    return remote.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_subscription_rel r"
+                         "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
+                         " WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM"
+                         " pg_catalog.pg_database WHERE datname = current_database()))",
+                         {chunk}) == pg::Value("t");
 }
 
 } // namespace
@@ -161,36 +177,47 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
             *wrote_here = true; // (its event)
             return ChunkStep::waiting;
         }
-        // A chunk's subscription left there (a drop that failed) would be
-        // taken for this one's.
-        drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
         const std::optional<std::string> end = chunk_end(copy, chunks->copied_below);
-        // Its publication and the state in one transaction; its subscription
-        // in the next (creating a slot waits for this one).
+        // The chunk's publication (made for the first chunk, without a table
+        // between chunks) and the state in one transaction; its table sync
+        // in the next.
         {
             pg::RunAsTableOwner as_owner(copy.owner);
             pg::SpiSession spi;
-            spi.execute("DROP PUBLICATION IF EXISTS " + chunk);
-            spi.execute("CREATE PUBLICATION " + chunk + " FOR TABLE ONLY " + copy.source +
-                        " WHERE (" + chunk_filter(copy, chunks->copied_below, end) + ")");
+            const std::string table = " TABLE ONLY " + copy.source + " WHERE (" +
+                                      chunk_filter(copy, chunks->copied_below, end) + ")";
+            if (*spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_publication"
+                            " WHERE pubname = $1)",
+                            {chunk}) == "t")
+                spi.execute("ALTER PUBLICATION " + chunk + " SET" + table);
+            else
+                spi.execute("CREATE PUBLICATION " + chunk + " FOR" + table);
         }
         copy.store(catalog::RemoteChunks{chunks->copied_below, true, end, false});
         *wrote_here = true;
         return ChunkStep::acted;
     }
-    if (!remote_subscription_exists(remote, chunk)) {
-        if (!may_start || *wrote_here)
+    // The chunk's table sync: by a new subscription (the first chunk, or one
+    // lost: dropped there, or by a re-sync), or by the chunk's subscription
+    // refreshed (its apply worker runs on: no new worker to wait for). What
+    // the chunk wrote there before, in an attempt that did not finish, is
+    // deleted first (only it writes the chunk's keys there).
+    const bool subscribed = remote_subscription_exists(remote, chunk);
+    if (!subscribed || !chunk_table_listed(remote, chunk)) {
+        if (!may_start || (!subscribed && *wrote_here))
             return ChunkStep::waiting;
-        // Not created yet, or lost (dropped there, or its rows emptied by a
-        // re-sync): what it copied is deleted there (only it writes the
-        // chunk's keys there) and the chunk copied again.
-        drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
         remote.execute("DELETE FROM " + copy.remote_table + " WHERE " +
                        chunk_filter(copy, chunks->copied_below, chunks->chunk_below));
-        create_subscription(remote, chunk);
+        if (!subscribed) {
+            drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
+            create_subscription(remote, chunk);
+        } else {
+            // Synchronously during the copy, as create_subscription says.
+            remote.execute("ALTER SUBSCRIPTION " + chunk + " SET (synchronous_commit = 'on')");
+            remote.execute("ALTER SUBSCRIPTION " + chunk + " REFRESH PUBLICATION");
+        }
         log_chunk_event(copy, "remote_copy_chunk_started",
-                        "subscription " + chunk + " created there; it copies " +
-                            chunk_range(*chunks));
+                        "the subscription " + chunk + " there copies " + chunk_range(*chunks));
         *wrote_here = true;
         return ChunkStep::acted;
     }

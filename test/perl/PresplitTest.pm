@@ -12,7 +12,8 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 
 our @EXPORT = qw(presplit_node presplit_server_pair presplit_add_server create_accounts accounts_invariant_ok marked_transfer write_transfer_script
-  start_pgbench start_rising_reads start_moving_reads pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot);
+  start_pgbench start_rising_reads start_moving_reads pgbench_ok pgbench_counts partitions_of refused no_replication_left replication_objects drop_slot
+  model_time model_hour set_maintenance_window create_hot_table start_hot_reads);
 
 # A new, initialized (not started) node: pg_presplit preloaded, its worker
 # serving the database postgres, then the given postgresql.conf lines.
@@ -216,6 +217,64 @@ sub start_moving_reads
 			  . "pgbench -n -c 1 -R $a{rate} -T 2 -f $dir/moving.sql -h "
 			  . $node->host . ' -p ' . $node->port
 			  . " postgres >/dev/null 2>&1; done" ]);
+}
+
+# The predicted splits' table on $node: hot(id, v) RANGE partitioned on id,
+# hot_0 (ids 0-99999) holding ids 0-19999, hot_1 (from 100000) 2000 rows,
+# the primary key on each partition (a table with foreign partitions has no
+# unique index of its own); ANALYZEd (a remote copy's estimate counts the
+# partition's rows: pg_class.reltuples) and managed.
+sub create_hot_table
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+CREATE TABLE hot (id bigint NOT NULL, v int NOT NULL DEFAULT 0) PARTITION BY RANGE (id);
+CREATE TABLE hot_0 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (100000);
+CREATE TABLE hot_1 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (100000) TO (200000);
+INSERT INTO hot (id, v) SELECT g, g % 7 FROM generate_series(0, 19999) g;
+INSERT INTO hot (id) SELECT g FROM generate_series(100000, 101999) g;
+ANALYZE hot;
+SELECT presplit.manage('hot');
+});
+}
+
+# The reads of hot_0's keys that cross the load threshold 0.1 at clock rate
+# 1440 (144 per wall second): 10, 20, ... 250 per wall second, 8 s each,
+# then 250 for 400 s (start_rising_reads).
+sub start_hot_reads
+{
+	my ($node, $dir) = @_;
+	return start_rising_reads($node, $dir, table => 'hot', from => 0, to => 19999,
+		rates => [ map { 10 * $_ } 1 .. 25 ], hold_rate => 250, hold_seconds => 400);
+}
+
+# The model clock (presplit.clock_rate: $rate times faster than the wall
+# since the server started): the SQL timestamptz expression $at on it, as SQL
+# over pg_postmaster_start_time() aliased s.
+sub model_time
+{
+	my ($at, $rate) = @_;
+	return "(s + ($at - s) * $rate)";
+}
+
+# The model clock's hour of the day on $node now.
+sub model_hour
+{
+	my ($node, $rate) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT extract(hour FROM " . model_time('now()', $rate) . ")::int FROM pg_postmaster_start_time() s");
+}
+
+# Sets presplit.maintenance_window on $node to the hours $from to $to of the
+# day (taken modulo 24) and reloads; returns the window as set.
+sub set_maintenance_window
+{
+	my ($node, $from, $to) = @_;
+	my $window = sprintf('%02d:00-%02d:00', $from % 24, $to % 24);
+	$node->safe_psql('postgres', qq{
+		ALTER SYSTEM SET presplit.maintenance_window = '$window';
+		SELECT pg_reload_conf();});
+	return $window;
 }
 
 # Waits for a pgbench started by start_pgbench and passes when it ended well,

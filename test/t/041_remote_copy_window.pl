@@ -48,45 +48,16 @@ presplit.prediction_horizon = '24h'
 presplit.maintenance_window = '01:00-02:00'
 presplit.predict_servers = 'node2'
 });
-# A table with foreign partitions has no unique index of its own. ANALYZE:
-# the estimate counts the partition's rows (pg_class.reltuples).
-$node1->safe_psql('postgres', q{
-CREATE TABLE hot (id bigint NOT NULL, v int NOT NULL DEFAULT 0) PARTITION BY RANGE (id);
-CREATE TABLE hot_0 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (100000);
-CREATE TABLE hot_1 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (100000) TO (200000);
-INSERT INTO hot (id, v) SELECT g, g % 7 FROM generate_series(0, 19999) g;
-INSERT INTO hot (id) SELECT g FROM generate_series(100000, 101999) g;
-ANALYZE hot;
-SELECT presplit.manage('hot');
-});
+create_hot_table($node1);
 
-# The reads of hot_0's keys: 10, 20, ... 250 per wall second, 8 s each,
-# then 250 (the threshold of 0.1 per simulated second is 144 per wall second).
 my $dir = PostgreSQL::Test::Utils::tempdir();
-my $load = start_rising_reads($node1, $dir, table => 'hot', from => 0, to => 19999,
-	rates => [ map { 10 * $_ } 1 .. 25 ], hold_rate => 250, hold_seconds => 400);
+my $load = start_hot_reads($node1, $dir);
 
 sub events {
 	return $node1->safe_psql('postgres', q{
 	SELECT string_agg(format('%s %s %s %s', at, plan_id, kind, detail), E'\n' ORDER BY id)
 	  FROM presplit.events WHERE kind IN ('prediction', 'state_change', 'remote_copy_waiting',
 	                                      'remote_copy_started', 'worker_error')});
-}
-
-# The simulated time of a timestamp (the model clock runs $rate times faster
-# than the wall since the server started), and its hour now.
-sub simulated { my ($at) = @_; return "(s + ($at - s) * $rate)"; }
-sub simulated_hour {
-	return $node1->safe_psql('postgres',
-		"SELECT extract(hour FROM " . simulated('now()') . ")::int FROM pg_postmaster_start_time() s");
-}
-sub set_window {
-	my ($from, $to) = @_;
-	my $window = sprintf('%02d:00-%02d:00', $from % 24, $to % 24);
-	$node1->safe_psql('postgres', qq{
-		ALTER SYSTEM SET presplit.maintenance_window = '$window';
-		SELECT pg_reload_conf();});
-	return $window;
 }
 
 # 1. The window kept 6 to 10 simulated hours ahead (moved each simulated
@@ -103,10 +74,10 @@ foreach my $tick (1 .. 300)
 		($plan, $held_first) = ($id, "$held $subscriptions");
 		last;
 	}
-	my $hour = simulated_hour();
+	my $hour = model_hour($node1, $rate);
 	if ($hour != $last_hour)
 	{
-		set_window($hour + 6, $hour + 10);
+		set_maintenance_window($node1, $hour + 6, $hour + 10);
 		$last_hour = $hour;
 	}
 	sleep 1;
@@ -145,11 +116,11 @@ foreach my $tick (1 .. 300)
 		$bad = "$seen (copy held, remote_copy_waiting events, subscriptions on node2)";
 		last;
 	}
-	my $hour = simulated_hour();
+	my $hour = model_hour($node1, $rate);
 	if ($hour != $last_hour)
 	{
 		last if $hours++ == 8;
-		$window = set_window($hour - 1 + 24, $hour + 4);
+		$window = set_maintenance_window($node1, $hour - 1 + 24, $hour + 4);
 		$last_hour = $hour;
 	}
 	sleep 1;
@@ -160,9 +131,9 @@ is($bad, '',
   or note(events());
 
 # 3. A window of 10 h from two simulated hours ahead.
-my $hour = simulated_hour();
+my $hour = model_hour($node1, $rate);
 my ($from, $to) = (($hour + 2) % 24, ($hour + 12) % 24);
-$window = set_window($from, $to);
+$window = set_maintenance_window($node1, $from, $to);
 my $synced = $node1->poll_query_until('postgres', q{
 	SELECT EXISTS (SELECT FROM presplit.plan WHERE origin = 'predicted'
 	                  AND source = 'hot_0'::regclass AND state = 'synced')});
@@ -172,7 +143,7 @@ $plan = $node1->safe_psql('postgres', q{
   if $synced;
 
 my ($began, $started) = split /\|/, $node1->safe_psql('postgres', qq{
-	SELECT extract(hour FROM } . simulated('e.at') . qq{)::int, e.detail
+	SELECT extract(hour FROM } . model_time('e.at', $rate) . qq{)::int, e.detail
 	  FROM presplit.events e, pg_postmaster_start_time() s
 	 WHERE e.plan_id = $plan AND e.kind = 'remote_copy_started'});
 my $inside = defined $began && $began ne ''

@@ -102,22 +102,40 @@ like($node1->safe_psql('postgres', "SELECT pg_get_expr(r.prqual, r.prrelid) FROM
 	qr/AND \(id < '1\d{4}'::bigint\)\)$/, "the target's publication holds the chunks folded in so far");
 
 # 2. Paused: the running chunk finishes its copy and is folded in, and no
-# other chunk starts. (The worker reads the setting within a round: a chunk
-# it started just before is let run.)
+# other chunk's copy starts. (The worker reads the setting within a round:
+# a chunk it started just before is let run.)
+# The tables the chunks' subscriptions on node2 are copying or have copied
+# and not yet handed over (a chunk's table sync, until its fold).
+sub chunk_tables
+{
+	return $node2->safe_psql('postgres', q{
+SELECT count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+ WHERE s.subname LIKE '%\_c'});
+}
+# Waits until no chunk copies or waits for its fold: $state returns the
+# chunk state ({F}, {F,U} or {F,U,folded}).
+sub wait_for_chunks_at_rest
+{
+	my ($state) = @_;
+	foreach my $try (1 .. 1800)
+	{
+		return 1 if chunk_tables() == 0 && ($state->() =~ tr/,//) < 2;
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
+my $target_chunks = sub {
+	return $node1->safe_psql('postgres', "SELECT last_key FROM presplit.shadow_progress"
+		  . " WHERE plan_id = $plan AND ordinal = 1");
+};
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = on');
 sleep 1;
-$node2->poll_query_until('postgres', q{SELECT NOT EXISTS (SELECT FROM pg_subscription WHERE subname LIKE '%\_c')})
-  or die 'the running chunk was not folded in: ' . history($plan);
-sub chunk_subscriptions
-{
-	return $node2->safe_psql('postgres', q{SELECT count(*) FROM pg_subscription WHERE subname LIKE '%\_c'});
-}
-my $started = events_of($plan, 'remote_copy_chunk_started');
+wait_for_chunks_at_rest($target_chunks) or die 'the running chunk was not folded in: ' . history($plan);
+my ($started, $before) = (events_of($plan, 'remote_copy_chunk_started'), $target_chunks->());
 sleep 3;
-is(events_of($plan, 'remote_copy_chunk_started') . ' ' . chunk_subscriptions(), "$started 0",
-	"paused: no chunk starts ($started started)");
-isnt($node1->safe_psql('postgres', "SELECT last_key FROM presplit.shadow_progress"
-		  . " WHERE plan_id = $plan AND ordinal = 1"), '', '... with chunks left to copy');
+is(events_of($plan, 'remote_copy_chunk_started') . ' ' . chunk_tables() . ' ' . $target_chunks->(),
+	"$started 0 $before", "paused: no chunk's copy starts ($started started, at $before)");
+isnt($before, '', '... with chunks left to copy');
 
 # 3. Resumed: it finishes and verifies under the writes.
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = off');
@@ -176,15 +194,17 @@ sub move_events
 $node1->poll_query_until('postgres', "SELECT count(*) >= 1 FROM presplit.events"
 	  . " WHERE kind = 'remote_copy_chunk' AND detail LIKE 'move $move:%'")
   or die 'no chunk of the move folded in: ' . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
+my $move_chunks = sub {
+	return $node1->safe_psql('postgres', "SELECT copy_chunks FROM presplit.remote_move WHERE id = $move");
+};
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = on');
 sleep 1;
-$node2->poll_query_until('postgres', q{SELECT NOT EXISTS (SELECT FROM pg_subscription WHERE subname LIKE '%\_c')})
-  or die 'the running chunk of the move was not folded in';
-$started = move_events('remote_copy_chunk_started');
+wait_for_chunks_at_rest($move_chunks) or die 'the running chunk of the move was not folded in';
+($started, $before) = (move_events('remote_copy_chunk_started'), $move_chunks->());
 sleep 3;
-is(move_events('remote_copy_chunk_started') . ' ' . chunk_subscriptions() . ' '
+is(move_events('remote_copy_chunk_started') . ' ' . chunk_tables() . ' ' . $move_chunks->() . ' '
 	  . $node1->safe_psql('postgres', "SELECT state FROM presplit.remote_move WHERE id = $move"),
-	"$started 0 backfilling", "the move paused between chunks ($started started)");
+	"$started 0 $before backfilling", "the move paused between chunks ($started started, at $before)");
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = off');
 $node1->poll_query_until('postgres',
 	"SELECT state IN ('cut_over', 'failed') AND NOT replicating FROM presplit.remote_move WHERE id = $move")

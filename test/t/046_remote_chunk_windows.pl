@@ -43,19 +43,10 @@ presplit.prediction_horizon = '24h'
 presplit.maintenance_window = '01:00-02:00'
 presplit.predict_servers = 'node2'
 });
-$node1->safe_psql('postgres', q{
-CREATE TABLE hot (id bigint NOT NULL, v int NOT NULL DEFAULT 0) PARTITION BY RANGE (id);
-CREATE TABLE hot_0 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (100000);
-CREATE TABLE hot_1 PARTITION OF hot (PRIMARY KEY (id)) FOR VALUES FROM (100000) TO (200000);
-INSERT INTO hot (id, v) SELECT g, g % 7 FROM generate_series(0, 19999) g;
-INSERT INTO hot (id) SELECT g FROM generate_series(100000, 101999) g;
-ANALYZE hot;
-SELECT presplit.manage('hot');
-});
+create_hot_table($node1);
 
 my $dir = PostgreSQL::Test::Utils::tempdir();
-my $load = start_rising_reads($node1, $dir, table => 'hot', from => 0, to => 19999,
-	rates => [ map { 10 * $_ } 1 .. 25 ], hold_rate => 250, hold_seconds => 400);
+my $load = start_hot_reads($node1, $dir);
 
 sub events {
 	return $node1->safe_psql('postgres', q{
@@ -65,19 +56,6 @@ sub events {
 	                                      'remote_copy_chunk', 'remote_target', 'worker_error')});
 }
 
-sub simulated { my ($at) = @_; return "(s + ($at - s) * $rate)"; }
-sub simulated_hour {
-	return $node1->safe_psql('postgres',
-		"SELECT extract(hour FROM " . simulated('now()') . ")::int FROM pg_postmaster_start_time() s");
-}
-sub set_window {
-	my ($from, $to) = @_;
-	my $window = sprintf('%02d:00-%02d:00', $from % 24, $to % 24);
-	$node1->safe_psql('postgres', qq{
-		ALTER SYSTEM SET presplit.maintenance_window = '$window';
-		SELECT pg_reload_conf();});
-	return $window;
-}
 
 # 1. The window kept 6 to 10 simulated hours ahead until the plan shows.
 my ($plan, $last_hour) = ('', -1);
@@ -90,10 +68,10 @@ foreach my $tick (1 .. 300)
 		$plan = $id;
 		last;
 	}
-	my $hour = simulated_hour();
+	my $hour = model_hour($node1, $rate);
 	if ($hour != $last_hour)
 	{
-		set_window($hour + 6, $hour + 10);
+		set_maintenance_window($node1, $hour + 6, $hour + 10);
 		$last_hour = $hour;
 	}
 	sleep 1;
@@ -104,9 +82,9 @@ like($node1->safe_psql('postgres', qq{
 	qr/copied in chunks of 2000 rows/, 'its target on node2 is copied in chunks');
 
 # 2. A window of 4 h from two simulated hours ahead, kept there.
-my $hour = simulated_hour();
+my $hour = model_hour($node1, $rate);
 my ($from, $to) = (($hour + 2) % 24, ($hour + 6) % 24);
-my $window = set_window($from, $to);
+my $window = set_maintenance_window($node1, $from, $to);
 my $synced = $node1->poll_query_until('postgres', q{
 	SELECT EXISTS (SELECT FROM presplit.plan WHERE origin = 'predicted'
 	                  AND source = 'hot_0'::regclass AND state = 'synced')});
@@ -117,8 +95,8 @@ $plan = $node1->safe_psql('postgres', q{
 # The simulated time (hours since the server started, and hour of the day)
 # of the copy's start and of each chunk's.
 my @starts = map { [ split /\|/ ] } split /\n/, $node1->safe_psql('postgres', qq{
-	SELECT round(extract(epoch FROM } . simulated('e.at') . qq{ - s) / 3600, 2),
-	       extract(hour FROM } . simulated('e.at') . qq{)::int
+	SELECT round(extract(epoch FROM } . model_time('e.at', $rate) . qq{ - s) / 3600, 2),
+	       extract(hour FROM } . model_time('e.at', $rate) . qq{)::int
 	  FROM presplit.events e, pg_postmaster_start_time() s
 	 WHERE e.plan_id = $plan AND e.kind IN ('remote_copy_started', 'remote_copy_chunk_started')
 	 ORDER BY e.id});
