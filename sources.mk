@@ -34,7 +34,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/range_drift.cpp \
 	src/core/range_handoff.cpp \
 	src/core/retry_backoff.cpp \
-	src/core/succession.cpp
+	src/core/succession.cpp \
+	src/core/remote_chunks.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \

@@ -455,44 +455,26 @@ std::map<int, std::string> progress_phases(int64_t plan_id) {
     return phases;
 }
 
-std::optional<RemoteChunks> parse_remote_chunks(const std::optional<std::string>& stored) {
+std::optional<RemoteChunks> stored_remote_chunks(const std::optional<std::string>& stored) {
     if (!stored)
         return std::nullopt;
-    const std::optional<core::TextArray> elements = core::parse_text_array(*stored);
-    if (!elements || elements->empty() || elements->size() > 3 || !(*elements)[0] ||
-        (elements->size() == 3 && (*elements)[2] != std::optional<std::string>("folded")))
+    std::optional<RemoteChunks> chunks = core::parse_remote_chunks(*stored);
+    if (!chunks)
         throw pg::Error(ERRCODE_INTERNAL_ERROR, "pg_presplit: malformed chunk state " + *stored);
-    RemoteChunks chunks;
-    chunks.copied_below = *(*elements)[0];
-    chunks.chunk_running = elements->size() >= 2;
-    if (chunks.chunk_running)
-        chunks.chunk_below = (*elements)[1];
-    chunks.folded = elements->size() == 3;
     return chunks;
 }
 
-std::optional<std::string> format_remote_chunks(const std::optional<RemoteChunks>& chunks) {
-    if (!chunks)
-        return std::nullopt;
-    core::TextArray elements{chunks->copied_below};
-    if (chunks->chunk_running)
-        elements.push_back(chunks->chunk_below);
-    if (chunks->chunk_running && chunks->folded)
-        elements.push_back("folded");
-    return core::format_text_array(elements);
-}
-
 std::optional<RemoteChunks> remote_chunks(int64_t plan_id, int ordinal) {
-    return parse_remote_chunks(store_scalar("SELECT last_key::text FROM presplit.shadow_progress"
-                                            " WHERE plan_id = $1::bigint AND ordinal = $2::int",
-                                            {std::to_string(plan_id), std::to_string(ordinal)}));
+    return stored_remote_chunks(store_scalar("SELECT last_key::text FROM presplit.shadow_progress"
+                                             " WHERE plan_id = $1::bigint AND ordinal = $2::int",
+                                             {std::to_string(plan_id), std::to_string(ordinal)}));
 }
 
 void set_remote_chunks(int64_t plan_id, int ordinal, const std::optional<RemoteChunks>& chunks) {
     store(
         "UPDATE presplit.shadow_progress SET last_key = $3::text[], updated_at = clock_timestamp()"
         " WHERE plan_id = $1::bigint AND ordinal = $2::int",
-        {std::to_string(plan_id), std::to_string(ordinal), format_remote_chunks(chunks)});
+        {std::to_string(plan_id), std::to_string(ordinal), core::format_remote_chunks(chunks)});
 }
 
 void request_switch(int64_t id, bool ramp) {

@@ -9,6 +9,7 @@
 #include "core/copy_schedule.hpp"
 #include "core/plan_state.hpp"
 #include "core/plan_work.hpp"
+#include "core/remote_chunks.hpp"
 #include "pg/spi.hpp"
 
 #include <cstdint>
@@ -134,23 +135,12 @@ void set_progress(int64_t plan_id, int ordinal, const std::string& phase,
 // Each shadow's phase (presplit.shadow_progress), by ordinal.
 std::map<int, std::string> progress_phases(int64_t plan_id);
 
-// A remote target copied in chunks (remote/chunks.hpp; docs/multi_server.md,
-// "The remote copy in chunks"): the publication of its subscription holds
-// the rows below copied_below; while a chunk runs, the chunk's own
-// subscription copies the rows from there up to chunk_below (nullopt: the
-// end of the target's range); once folded (the publications changed), that
-// fold is yet to be finished. Kept as a text array ({copied_below},
-// {copied_below, chunk_below or NULL}, or that and 'folded'): a split's in
-// presplit.shadow_progress.last_key, which a remote target does not use
-// otherwise, a move's in presplit.remote_move.copy_chunks.
-struct RemoteChunks {
-    std::string copied_below;
-    bool chunk_running = false;
-    std::optional<std::string> chunk_below;
-    bool folded = false;
-};
-std::optional<RemoteChunks> parse_remote_chunks(const std::optional<std::string>& stored);
-std::optional<std::string> format_remote_chunks(const std::optional<RemoteChunks>& chunks);
+// A remote target's copy in chunks (core/remote_chunks.hpp): a split's in
+// presplit.shadow_progress.last_key (which a remote target does not use
+// otherwise), a move's in presplit.remote_move.copy_chunks.
+using core::RemoteChunks;
+// The stored state read back; ERROR XX000 if malformed.
+std::optional<RemoteChunks> stored_remote_chunks(const std::optional<std::string>& stored);
 // nullopt: copied in one pass, or every chunk folded in.
 std::optional<RemoteChunks> remote_chunks(int64_t plan_id, int ordinal);
 void set_remote_chunks(int64_t plan_id, int ordinal, const std::optional<RemoteChunks>& chunks);

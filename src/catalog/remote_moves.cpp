@@ -183,13 +183,13 @@ std::optional<RemoteChunks> move_chunks(int64_t id) {
     const pg::QueryResult result =
         store("SELECT copy_chunks::text FROM presplit.remote_move WHERE id = $1::bigint",
               {std::to_string(id)});
-    return result.rows.empty() ? std::nullopt : parse_remote_chunks(result.rows[0][0]);
+    return result.rows.empty() ? std::nullopt : stored_remote_chunks(result.rows[0][0]);
 }
 
 void set_move_chunks(int64_t id, const std::optional<RemoteChunks>& chunks) {
     store("UPDATE presplit.remote_move SET copy_chunks = $2::text[], updated_at = now()"
           " WHERE id = $1::bigint",
-          {std::to_string(id), format_remote_chunks(chunks)});
+          {std::to_string(id), core::format_remote_chunks(chunks)});
 }
 
 } // namespace presplit::catalog

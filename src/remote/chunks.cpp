@@ -41,6 +41,8 @@ bool can_copy_in_chunks(const ChunkedCopy& copy) {
 // the key's operators are the table's.
 std::optional<std::string> chunk_end(const ChunkedCopy& copy,
                                      const std::optional<std::string>& from) {
+    if (config::remote_copy_chunk_rows <= 0)
+        return std::nullopt; // set to one pass meanwhile: the rest in one chunk
     pg::RunAsTableOwner as_owner(copy.owner);
     pg::CanonicalTextFormat canonical;
     pg::SpiSession spi;
@@ -119,10 +121,7 @@ void finish_fold(const ChunkedCopy& copy, Connection& remote, const catalog::Rem
         drop_replication(remote, chunk, copy.owner, /*drop_publication=*/true);
     else if (remote_subscription_exists(remote, chunk))
         remote.execute("ALTER SUBSCRIPTION " + chunk + " REFRESH PUBLICATION");
-    std::optional<catalog::RemoteChunks> after;
-    if (chunks.chunk_below)
-        after = catalog::RemoteChunks{*chunks.chunk_below, false, std::nullopt, false};
-    copy.store(after);
+    copy.store(core::after_fold(chunks));
 }
 
 // Whether the chunk's subscription there lists the source (its one table):
@@ -202,9 +201,35 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
     // refreshed (its apply worker runs on: no new worker to wait for). What
     // the chunk wrote there before, in an attempt that did not finish, is
     // deleted first (only it writes the chunk's keys there).
-    const bool subscribed = remote_subscription_exists(remote, chunk);
+    bool subscribed = remote_subscription_exists(remote, chunk);
+    if (subscribed) {
+        // Lost (its slot here gone, or it detached from it there): made
+        // again, and the chunk copied again. Disabled: enabled again.
+        std::optional<std::string> lost = remote_subscription_lost(remote, chunk, copy.server);
+        if (!lost && !local_slot_exists(chunk))
+            lost = "its replication slot here was gone";
+        if (lost) {
+            drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
+            subscribed = false;
+        } else if (enable_remote_subscription(remote, chunk)) {
+            log_chunk_event(copy, "remote_target_repaired",
+                            "the subscription " + chunk + " there was disabled: enabled again");
+            *wrote_here = true;
+            return ChunkStep::acted;
+        }
+    }
     if (!subscribed || !chunk_table_listed(remote, chunk)) {
-        if (!may_start || (!subscribed && *wrote_here))
+        if (!may_start) {
+            // Not begun (or lost), and held: the chunk is started again later,
+            // perhaps with another end, so what it may have written there goes
+            // now; its plan needs no worker meanwhile.
+            remote.execute("DELETE FROM " + copy.remote_table + " WHERE " +
+                           chunk_filter(copy, chunks->copied_below, chunks->chunk_below));
+            copy.store(catalog::RemoteChunks{chunks->copied_below, false, std::nullopt, false});
+            *wrote_here = true;
+            return ChunkStep::acted;
+        }
+        if (!subscribed && *wrote_here)
             return ChunkStep::waiting;
         remote.execute("DELETE FROM " + copy.remote_table + " WHERE " +
                        chunk_filter(copy, chunks->copied_below, chunks->chunk_below));

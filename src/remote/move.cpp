@@ -62,9 +62,10 @@ void drop_replication(Connection& remote, const catalog::RemoteMove& move) {
                      /*drop_publication=*/move.source.has_value());
 }
 
-// The partition's copy to the other server, in chunks or one pass
-// (remote/chunks.hpp), for the partition `source` (its bound as `check`).
-ChunkedCopy chunked_copy(const catalog::RemoteMove& move, const Source& source) {
+// The partition's copy to the other server in chunks (remote/chunks.hpp),
+// for the partition `source` (its bound as `check`); nullopt when its table
+// is partitioned by an expression (copied in one pass).
+std::optional<ChunkedCopy> chunked_copy(const catalog::RemoteMove& move, const Source& source) {
     ChunkedCopy copy;
     copy.name = replication_name(move.id);
     copy.server = move.server;
@@ -74,16 +75,17 @@ ChunkedCopy chunked_copy(const catalog::RemoteMove& move, const Source& source) 
     {
         pg::RunAsExtension as_extension;
         pg::SpiSession spi;
-        const pg::Row key =
+        const pg::QueryResult key =
             spi.execute("SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod)"
                         "  FROM pg_catalog.pg_partitioned_table p"
                         "  JOIN pg_catalog.pg_attribute a"
                         "    ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
-                        " WHERE p.partrelid = $1::oid",
-                        {std::to_string(source.parent)})
-                .rows.at(0);
-        copy.key_column = *key[0];
-        copy.key_type = *key[1];
+                        " WHERE p.partrelid = $1::oid AND p.partnatts = 1",
+                        {std::to_string(source.parent)});
+        if (key.rows.empty())
+            return std::nullopt;
+        copy.key_column = *key.rows[0][0];
+        copy.key_type = *key.rows[0][1];
     }
     copy.key = pg::quote_ident(copy.key_column);
     copy.condition = source.check;
@@ -423,8 +425,8 @@ int64_t move_partition(unsigned int source_oid, const std::string& server_name) 
     move.id = catalog::insert_move(move);
     // More than presplit.remote_copy_chunk_rows rows: copied in chunks, the
     // subscription starting with the first.
-    const ChunkedCopy copy = chunked_copy(move, source);
-    const std::optional<std::string> first_end = first_chunk_end(copy);
+    const std::optional<ChunkedCopy> copy = chunked_copy(move, source);
+    const std::optional<std::string> first_end = copy ? first_chunk_end(*copy) : std::nullopt;
     if (first_end)
         catalog::set_move_chunks(move.id,
                                  catalog::RemoteChunks{*first_end, false, std::nullopt, false});
@@ -437,7 +439,9 @@ int64_t move_partition(unsigned int source_oid, const std::string& server_name) 
         pg::RunAsTableOwner as_owner(source.owner);
         pg::SpiSession spi;
         spi.execute("CREATE PUBLICATION " + replication_name(move.id) + " FOR TABLE ONLY " +
-                    source.name + " WHERE (" + chunk_filter(copy, std::nullopt, first_end) + ")");
+                    source.name + " WHERE (" +
+                    (first_end ? chunk_filter(*copy, std::nullopt, first_end) : source.check) +
+                    ")");
     }
     // Last, so that any error before leaves the remote as it was.
     std::vector<std::string> definitions = source.column_definitions;
@@ -483,11 +487,13 @@ bool advance_move(int64_t id) {
     // Its chunks (remote/chunks.hpp), before this transaction writes
     // anything (a chunk's subscription creates a slot); a copied chunk is
     // folded in even while presplit.backfill_paused holds new ones.
-    if (move->state == "backfilling" && move->source && catalog::move_chunks(id)) {
+    std::optional<ChunkedCopy> copy;
+    if (move->state == "backfilling" && move->source && catalog::move_chunks(id))
+        copy = chunked_copy(*move, describe_source(*move->source, move->parent, kMoving));
+    if (copy) {
         bool wrote_here = false;
         const ChunkStep step = advance_chunks(
-            chunked_copy(*move, describe_source(*move->source, move->parent, kMoving)),
-            !config::backfill_paused, [](double) { return true; }, &wrote_here);
+            *copy, !config::backfill_paused, [](double) { return true; }, &wrote_here);
         if (step == ChunkStep::acted) {
             move = catalog::load_move(id, /*lock=*/true);
             if (move->state != "backfilling") { // rolled back meanwhile

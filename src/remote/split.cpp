@@ -696,13 +696,15 @@ std::vector<TargetRemains> remains_of(int64_t plan_id, unsigned int owner,
     for (const catalog::Shadow& shadow : shadows) {
         if (!shadow.server)
             continue;
-        TargetRemains target{plan_id,
-                             shadow.ordinal,
-                             *shadow.server,
-                             owner,
-                             relation,
-                             publication_here(split_replication_name(plan_id, shadow.ordinal)),
-                             shadow.reverse_lsn.has_value()};
+        TargetRemains target{
+            plan_id,
+            shadow.ordinal,
+            *shadow.server,
+            owner,
+            relation,
+            publication_here(split_replication_name(plan_id, shadow.ordinal)) ||
+                publication_here(chunk_name(split_replication_name(plan_id, shadow.ordinal))),
+            shadow.reverse_lsn.has_value()};
         if (target.forward || target.reverse)
             remains.push_back(target);
     }
@@ -721,9 +723,12 @@ ReverseTarget reverse_of(const TargetRemains& target) {
 // gone), there through `remote` and here; its reverse position forgotten.
 void drop_remains(Connection& remote, const TargetRemains& target) {
     const ReverseTarget reverse = reverse_of(target);
-    if (target.forward)
+    if (target.forward) {
+        drop_replication(remote, chunk_name(split_replication_name(target.plan_id, target.ordinal)),
+                         target.owner, /*drop_publication=*/true);
         drop_replication(remote, split_replication_name(target.plan_id, target.ordinal),
                          target.owner, /*drop_publication=*/true);
+    }
     if (target.reverse) {
         drop_reverse_publication(remote, reverse);
         catalog::set_shadow_reverse_lsn(target.plan_id, target.ordinal, std::nullopt);

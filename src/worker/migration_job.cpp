@@ -246,7 +246,8 @@ std::optional<Step> subscribe_step(int64_t id) {
                 return done == remote::Subscribing::looked ? Subscribed::looked : Subscribed::none;
             remote_wait_said.erase(id);
             // Cancelled meanwhile: its clean-up did not see this subscription.
-            plan = catalog::load_plan(id, /*lock=*/false);
+            // (Locked: a cancel holds the row until it commits.)
+            plan = catalog::load_plan(id, /*lock=*/true);
             if (!plan || core::is_terminal(plan->state))
                 remote::drop_remote_targets(layout, /*drop_tables=*/false);
             return Subscribed::created;
@@ -306,8 +307,9 @@ std::optional<Step> chunk_step(int64_t id, bool may_start, bool* chunk_waits) {
                 });
             if (step == remote::ChunkStep::acted) {
                 // Cancelled meanwhile: its clean-up did not see a chunk's
-                // subscription made now.
-                plan = catalog::load_plan(id, /*lock=*/false);
+                // subscription made now. (Locked: a cancel holds the row
+                // until it commits.)
+                plan = catalog::load_plan(id, /*lock=*/true);
                 if (!plan || core::is_terminal(plan->state))
                     remote::drop_remote_targets(layout, /*drop_tables=*/false);
             }

@@ -8,7 +8,8 @@
 # chunk's filter, a delete from another's):
 #   1. the copy goes chunk by chunk;
 #   2. paused, the running chunk finishes and is folded in, no other starts;
-#   3. resumed, it finishes; the verification (count and checksum of each
+#   3. resumed (the chunks' subscription disabled there meanwhile: enabled
+#      again), it finishes; the verification (count and checksum of each
 #      target under one cut) passes, the plan cuts over with the invariant
 #      (row count, total balance) intact, and no replication is left;
 #   4. a crash of the source while a chunk copies: the copy goes on after the
@@ -23,7 +24,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
 use IPC::Run;
-use Test::More tests => 16;
+use Test::More tests => 17;
 
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
@@ -137,13 +138,23 @@ is(events_of($plan, 'remote_copy_chunk_started') . ' ' . chunk_tables() . ' ' . 
 	"$started 0 $before", "paused: no chunk's copy starts ($started started, at $before)");
 isnt($before, '', '... with chunks left to copy');
 
-# 3. Resumed: it finishes and verifies under the writes.
+# 3. Resumed: it finishes and verifies under the writes; the chunks'
+# subscription, disabled there meanwhile, is enabled again.
+$node2->safe_psql('postgres', q{
+DO $$ DECLARE s name;
+BEGIN
+    FOR s IN SELECT subname FROM pg_subscription WHERE subname LIKE '%\_c' LOOP
+        EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', s);
+    END LOOP;
+END $$});
 set_and_reload('ALTER SYSTEM SET presplit.backfill_paused = off');
 $node1->poll_query_until('postgres', "SELECT state IN ('switching', 'failed') FROM presplit.plans WHERE id = $plan")
   or die 'the split did not get to switching: ' . history($plan);
 is($node1->safe_psql('postgres', "SELECT state FROM presplit.plans WHERE id = $plan"), 'switching',
 	'the chunks add up: the remote target verified')
   or diag(history($plan));
+cmp_ok(events_of($plan, 'remote_target_repaired'), '>=', 1,
+	"the chunks' subscription, disabled there, was enabled again");
 cmp_ok(events_of($plan, 'remote_copy_chunk'), '>=', 4, 'the copy went in chunks (' . events_of($plan, 'remote_copy_chunk') . ' folded in)');
 pgbench_ok($transfers, \$out1, \$err1, 'of transfers during the chunked copy');
 pgbench_ok($mover, \$out2, \$err2, 'of rows moving across the chunks');
