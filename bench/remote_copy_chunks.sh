@@ -13,35 +13,44 @@
 #             copied by one table sync of the target's subscription;
 #   chunked:  the same with presplit.remote_copy_chunk_rows = ROWS / CHUNKS
 #             (default CHUNKS=10): the remote target copied in about CHUNKS
-#             chunks, each a subscription (table sync) of its own, folded into
-#             the target's subscription once copied;
+#             chunks of about ROWS / CHUNKS rows each (the first by the
+#             target's subscription's own table sync, each further one by the
+#             chunks' one subscription, refreshed for it), each further chunk
+#             folded into the target's subscription once copied: its lag
+#             drained, SHARE on t_0 here, the chunk caught up under the lock,
+#             the publications altered, commit (the target's subscription
+#             keeps streaming throughout);
 #   pg_dump:  `pg_dump -t t_0 | psql` to node2 (the key built after the data;
 #             the ATTACH PARTITION it ends with fails there, no parent).
-# Timed: from the split_partition call until the event
-# remote_target_verified (the copy done, then count and checksum of both
-# sides under one cut); split into "setup" (the call until the event
-# remote_copy_started: the plan, the table on node2, the publication, slot
-# and subscription), "copy" (from there until the copy is done: for the one
-# pass the target's subscription state 'r' on node2, polled every 0.1 s;
-# chunked, the event of the last chunk folded in) and "verify" (from there to
-# the event; chunked, it includes the restart of the target's subscription
-# after the last fold, which the verification waits for). rows/s over the
-# rows of the remote target (ROWS - ROWS/1000) for the splits, over ROWS for
-# pg_dump. Between runs each plan is cancelled (rolled back if it went on
-# to switching), no publication, replication slot or subscription is left
-# on either server, and the table on node2 is dropped. The order alternates between runs (odd: one pass,
-# chunked, pg_dump; even: pg_dump, chunked, one pass). Before each split the
-# bench waits 6 s: node2's logical replication launcher starts workers at
-# most once per wal_retrieve_retry_interval (PostgreSQL's default 5 s), so a
-# split right after the previous run's workers would wait for it. Each chunk
-# is a subscription whose apply worker the launcher starts, so the chunked
-# copy pays that interval about once per chunk; WAL_RETRIEVE_RETRY_INTERVAL
-# (e.g. 100ms; default unset: PostgreSQL's 5s) sets it on node2.
+# Timed: from the split_partition call until the event remote_target_verified
+# (the copy done, then count and checksum of both sides under one cut); split
+# into "setup" (the call until the event remote_copy_started: the plan, the
+# table on node2, the publication, slot and subscription), "copy" (from there
+# until the copy is done: for the one pass the target's subscription state 'r'
+# on node2, polled every 0.1 s; chunked, the event of the last chunk folded
+# in) and "verify" (from there to the event; chunked, it includes dropping the
+# last chunk's replication). rows/s over the rows of the remote target (ROWS -
+# ROWS/1000) for the splits, over ROWS for pg_dump. After each chunked run a
+# line gives the rows of each chunk (counted here in t_0 between the bounds
+# its events name) and, from the fold events, the rounds that drained the lag,
+# the tries that took SHARE and how long the lock was held (min / median / max
+# over the chunks folded in). Between runs each plan is cancelled (rolled back
+# if it went on to switching), no publication, replication slot or
+# subscription is left on either server, and the table on node2 is dropped.
+# The order alternates between runs (odd: one pass, chunked, pg_dump; even:
+# pg_dump, chunked, one pass). Before each split the bench waits 6 s: node2's
+# logical replication launcher starts workers at most once per
+# wal_retrieve_retry_interval (PostgreSQL's default 5 s), so a split right
+# after the previous run's workers would wait for it. The chunked copy starts
+# one more apply worker there (the chunks' subscription, for its first
+# chunk); each further chunk is a table sync that subscription's running
+# apply worker starts. WAL_RETRIEVE_RETRY_INTERVAL (e.g. 100ms; default
+# unset: PostgreSQL's 5s) sets it on node2.
 # Usage: PG_BIN=<bin dir with pg_presplit installed> bench/remote_copy_chunks.sh
 # (as root or a user who can run initdb); ROWS (default 1000000), RUNS
 # (default 2), CHUNKS (default 10), BENCH_PORT (default 56432; node2 the
 # next port), WAL_RETRIEVE_RETRY_INTERVAL (node2). About 3 minutes with the
-# defaults on 2 cores (the chunked copy ~70 s a run).
+# defaults on 2 cores.
 BENCH_PORT=${BENCH_PORT:-56432}
 source "$(dirname "$0")/lib.sh"
 ROWS=${ROWS:-1000000}
@@ -112,6 +121,31 @@ report() { # name seconds rows [extra]
     awk -v n="$1" -v s="$2" -v r="$3" -v x="${4:-}" \
         'BEGIN { printf "  %-10s %7.2f s  %9.0f rows/s  %s\n", n, s, r / s, x }'
 }
+# The chunks of a chunked plan, from its remote_copy_chunk events (before the
+# plan is cancelled): the rows of each (t_0 here counted between the bounds
+# the events name; the first chunk below the first fold's), and each fold's
+# rounds to drain the lag, tries to lock SHARE and the lock's hold.
+chunk_folds() { # plan
+    sql "WITH f AS (
+           SELECT m[1]::bigint AS lo, m[2]::bigint AS hi, m[3]::int AS rounds,
+                  m[4]::int AS tries, m[5]::float8 AS held
+             FROM presplit.events, regexp_match(detail,
+                  'the rows from (\d+) (?:below (\d+) |on )copied;.* the lag drained in (\d+) rounds?, '
+                  '[0-9.]+ ms; the source locked SHARE in (\d+) tr(?:y|ies), held ([0-9.]+) ms') m
+            WHERE plan_id = $1 AND kind = 'remote_copy_chunk'),
+         c AS (SELECT (SELECT count(*) FROM ONLY t_0 WHERE id >= f.lo AND (f.hi IS NULL OR id < f.hi)) AS n, f.*
+                 FROM f)
+         SELECT format('%s chunks, rows: the first %s, the %s folded in %s / %s / %s (min / median / max);'
+                       ' folds: the lag drained in %s..%s rounds, SHARE in %s..%s tries, held %s / %s / %s ms'
+                       ' (min / median / max)',
+                       count(*) + 1,
+                       (SELECT count(*) FROM ONLY t_0 WHERE id >= $SPLIT AND id < min(lo)), count(*),
+                       min(n), percentile_disc(0.5) WITHIN GROUP (ORDER BY n), max(n),
+                       min(rounds), max(rounds), min(tries), max(tries), round(min(held)::numeric, 1),
+                       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY held))::numeric, 1),
+                       round(max(held)::numeric, 1))
+           FROM c" | sed 's/^/             /'
+}
 declare -A TOTALS COPIES
 
 split_run() { # label chunk_rows
@@ -136,7 +170,7 @@ split_run() { # label chunk_rows
         sleep 0.1
     done
     if [ "$chunk_rows" != 0 ]; then
-        t_copy=$(event_epoch "$plan" remote_copy_chunk '%(the last chunk)')
+        t_copy=$(event_epoch "$plan" remote_copy_chunk '%(the last chunk)%')
     elif [ -n "$t_copy" ] && [ "$(echo "$t_copy > $t_verified" | bc)" = 1 ]; then
         t_copy=$t_verified # seen in the poll after the event
     fi
@@ -149,6 +183,7 @@ split_run() { # label chunk_rows
     verify=$(echo "$t_verified - ${t_copy:-$t_verified}" | bc)
     rows_there=$(b_sql "SELECT count(*) FROM public.t_0")
     report "$label" "$total" "$REMOTE_ROWS" "(plan $plan: setup $(printf %.2f "$setup") s, copy $(printf %.2f "$copy") s, verify $(printf %.2f "$verify") s; $chunks chunks folded in; $rows_there rows on node2)"
+    if [ "$chunks" != 0 ]; then chunk_folds "$plan"; fi
     TOTALS[$label]+="$total " COPIES[$label]+="$copy "
     state=$(sql "SELECT state FROM presplit.plans WHERE id = $plan")
     if [ "$state" = synced ] || [ "$state" = preparing ] || [ "$state" = backfilling ]; then

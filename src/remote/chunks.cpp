@@ -170,6 +170,24 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
         return ChunkStep::none; // the copy has not started, or is re-synced first
     Connection remote(server_oid(copy.server), copy.owner);
     if (!chunks->chunk_running) {
+        // The chunks' subscription is made while the first chunk copies
+        // (its publication without a table until a chunk starts): the
+        // launcher there starts an apply worker at most once per
+        // wal_retrieve_retry_interval, so it starts in good time.
+        if (may_start && !remote_subscription_exists(remote, chunk)) {
+            if (!publication_here(chunk)) {
+                pg::RunAsTableOwner as_owner(copy.owner);
+                pg::SpiSession spi;
+                spi.execute("CREATE PUBLICATION " + chunk);
+                *wrote_here = true;
+                return ChunkStep::acted;
+            }
+            if (*wrote_here)
+                return ChunkStep::waiting;
+            drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
+            create_subscription(remote, chunk);
+            return ChunkStep::acted;
+        }
         if (!may_start || !initial_sync_done(remote, copy.name))
             return ChunkStep::waiting;
         if (!chunk_fits(config::remote_copy_chunk_rows)) {
@@ -185,9 +203,7 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
             pg::SpiSession spi;
             const std::string table = " TABLE ONLY " + copy.source + " WHERE (" +
                                       chunk_filter(copy, chunks->copied_below, end) + ")";
-            if (*spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_publication"
-                            " WHERE pubname = $1)",
-                            {chunk}) == "t")
+            if (publication_here(chunk))
                 spi.execute("ALTER PUBLICATION " + chunk + " SET" + table);
             else
                 spi.execute("CREATE PUBLICATION " + chunk + " FOR" + table);

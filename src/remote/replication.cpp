@@ -310,6 +310,13 @@ bool local_slot_exists(const std::string& name) {
                        {name}) == "t";
 }
 
+bool publication_here(const std::string& name) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = $1)",
+                       {name}) == "t";
+}
+
 std::optional<bool> local_slot_active(const std::string& name) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;

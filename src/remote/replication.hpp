@@ -70,6 +70,8 @@ bool remote_subscription_exists(Connection& remote, const std::string& name);
 void create_subscription(Connection& remote, const std::string& name);
 // Whether this server holds the subscription's slot.
 bool local_slot_exists(const std::string& name);
+// Whether this server has the publication `name`.
+bool publication_here(const std::string& name);
 // Whether a walsender streams from this server's slot `name` (a healthy
 // subscription there does); nullopt if there is no such slot.
 std::optional<bool> local_slot_active(const std::string& name);

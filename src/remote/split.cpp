@@ -682,13 +682,6 @@ struct TargetRemains {
     bool reverse = false;
 };
 
-bool publication_here(const std::string& name) {
-    pg::RunAsExtension as_extension;
-    pg::SpiSession spi;
-    return *spi.scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = $1)",
-                       {name}) == "t";
-}
-
 std::vector<TargetRemains> remains_of(int64_t plan_id, unsigned int owner,
                                       const std::string& relation,
                                       const std::vector<catalog::Shadow>& shadows) {
