@@ -195,9 +195,8 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
             return ChunkStep::waiting;
         }
         const std::optional<std::string> end = chunk_end(copy, chunks->copied_below);
-        // The chunk's publication (made for the first chunk, without a table
-        // between chunks) and the state in one transaction; its table sync
-        // in the next.
+        // The chunk's publication (without a table between chunks) and the
+        // state in one transaction; its table sync in the next.
         {
             pg::RunAsTableOwner as_owner(copy.owner);
             pg::SpiSession spi;
@@ -212,9 +211,9 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
         *wrote_here = true;
         return ChunkStep::acted;
     }
-    // The chunk's table sync: by a new subscription (the first chunk, or one
-    // lost: dropped there, or by a re-sync), or by the chunk's subscription
-    // refreshed (its apply worker runs on: no new worker to wait for). What
+    // The chunk's table sync: by the chunks' subscription refreshed (its
+    // apply worker runs on: no new worker to wait for), or by a new one (it
+    // was lost: dropped there, or by a re-sync). What
     // the chunk wrote there before, in an attempt that did not finish, is
     // deleted first (only it writes the chunk's keys there).
     bool subscribed = remote_subscription_exists(remote, chunk);

@@ -2,13 +2,15 @@
 // copy in chunks"; presplit.remote_copy_chunk_rows), for a split's remote
 // target (remote/split.hpp) and a move (remote/move.hpp). The target's
 // subscription starts with the rows of its first chunk; each further chunk
-// is copied by a subscription of its own (named like the target's, with
-// "_c"), whose table synchronisation copies it and then streams its changes;
-// once it is copied it is folded in, in one transaction here under SHARE on
-// the source: the chunk's subscription applies every change up to then, the
-// chunk's publication stops and the target's takes the chunk's keys from
-// that commit on; then the chunk's replication is dropped. The state ({F},
-// {F, U}, folded: catalog::RemoteChunks) is kept by the caller.
+// is copied by the chunks' one subscription (named like the target's, with
+// "_c"; made while the first chunk copies, refreshed for each chunk), whose
+// table synchronisation copies it and then streams its changes; once it is
+// copied it is folded in, in one transaction here under SHARE on the
+// source: the chunk's subscription applies every change up to then, the
+// chunk's publication lets go of the source and the target's takes the
+// chunk's keys from that commit on. After the last chunk the chunks'
+// replication is dropped. The state (core/remote_chunks.hpp) is kept by the
+// caller.
 #pragma once
 
 #include "catalog/catalog.hpp"
@@ -41,7 +43,7 @@ struct ChunkedCopy {
     std::function<void(const std::optional<catalog::RemoteChunks>&)> store;
 };
 
-// The subscription, slot and publication of a target's running chunk.
+// The subscription, slot and publication of a target's chunks.
 std::string chunk_name(const std::string& name);
 
 // When the target is made: the end of its first chunk, if it is copied in
@@ -76,8 +78,8 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
 bool chunks_left(const ChunkedCopy& copy);
 
 // A re-sync (the target's subscription lost, the table there emptied):
-// the running chunk's subscription dropped there, so that the chunk is
-// copied again.
+// the chunks' subscription dropped there, so that a running chunk is copied
+// again.
 void drop_chunk_subscription(Connection& remote, const ChunkedCopy& copy);
 
 } // namespace presplit::remote
