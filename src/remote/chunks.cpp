@@ -186,7 +186,7 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
                 return ChunkStep::waiting;
             drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
             create_subscription(remote, chunk);
-            return ChunkStep::acted;
+            return ChunkStep::subscribed;
         }
         if (!may_start || !initial_sync_done(remote, copy.name))
             return ChunkStep::waiting;
@@ -259,7 +259,7 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
         log_chunk_event(copy, "remote_copy_chunk_started",
                         "the subscription " + chunk + " there copies " + chunk_range(*chunks));
         *wrote_here = true;
-        return ChunkStep::acted;
+        return ChunkStep::subscribed;
     }
     if (!initial_sync_done(remote, chunk))
         return ChunkStep::waiting;

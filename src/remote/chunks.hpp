@@ -60,6 +60,11 @@ enum class ChunkStep {
     none,    // not copied in chunks any more, or nothing can go on now
     waiting, // a chunk copies, or waits to start
     acted,   // one action done: call again
+    // One action done that made or refreshed a subscription there: call
+    // again; a cancel or rollback meanwhile did not see it (the caller looks
+    // under its plan's or move's row lock; not after a fold, whose lock on
+    // the source such a cancel waits for).
+    subscribed,
 };
 
 // One action, in the caller's transaction, which must not have written

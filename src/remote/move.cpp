@@ -494,7 +494,9 @@ bool advance_move(int64_t id) {
         bool wrote_here = false;
         const ChunkStep step = advance_chunks(
             *copy, !config::backfill_paused, [](double) { return true; }, &wrote_here);
-        if (step == ChunkStep::acted) {
+        if (step == ChunkStep::acted)
+            return true;
+        if (step == ChunkStep::subscribed) {
             move = catalog::load_move(id, /*lock=*/true);
             if (move->state != "backfilling") { // rolled back meanwhile
                 drop_replication(remote, *move);

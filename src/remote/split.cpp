@@ -341,7 +341,7 @@ ChunkStep advance_remote_chunks(const migration::PlanLayout& layout, bool may_st
             continue;
         const ChunkStep step =
             advance_chunks(chunked_copy(layout, shadow), may_start, chunk_fits, &wrote_here);
-        if (step == ChunkStep::acted)
+        if (step == ChunkStep::acted || step == ChunkStep::subscribed)
             return step;
         if (step == ChunkStep::waiting)
             result = step;

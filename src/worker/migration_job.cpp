@@ -305,7 +305,7 @@ std::optional<Step> chunk_step(int64_t id, bool may_start, bool* chunk_waits) {
                     }
                     return false;
                 });
-            if (step == remote::ChunkStep::acted) {
+            if (step == remote::ChunkStep::subscribed) {
                 // Cancelled meanwhile: its clean-up did not see a chunk's
                 // subscription made now. (Locked: a cancel holds the row
                 // until it commits.)
@@ -318,7 +318,7 @@ std::optional<Step> chunk_step(int64_t id, bool may_start, bool* chunk_waits) {
     if (!stepped.ok)
         return remote_step_failed(id, stepped.error, stepped.sqlstate, stepped.interrupted);
     *chunk_waits = stepped.value == remote::ChunkStep::waiting;
-    if (stepped.value != remote::ChunkStep::acted)
+    if (stepped.value != remote::ChunkStep::acted && stepped.value != remote::ChunkStep::subscribed)
         return std::nullopt;
     remote_step_succeeded(id);
     return Step{StepOutcome::progress, 0};
