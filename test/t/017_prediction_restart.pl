@@ -6,14 +6,21 @@
 #     by its rows (its load lies far below that key), while a load plan at
 #     the same place is cancelled for drift (the control);
 #   - a held copy is let run when its off-peak window starts, not at the
-#     next hourly round: the windows (03:20-03:50, 15:20-15:50) hold no full
+#     next hourly round: the windows (HH:20-HH:50, twice a day) hold no full
 #     hour, so hourly rounds alone would never copy;
 #   - a hot range moving up through the keys: the load split is aimed where
 #     the load's middle will be, ahead of it, and says so.
 # The thresholds are tiny: every partition with load is over its threshold,
 # so that its plan's copy is due in the next window; copies stay inside the
 # windows (presplit.late_copy_outside_windows off: the load plan would
-# otherwise be copied at once, outside them, and be judged as a synced plan). Nothing is timed: the
+# otherwise be copied at once, outside them, and be judged as a synced plan).
+# The model clock starts at the wall clock's time of day whenever the server
+# starts, so the windows are set from the wall clock's hour: none opens
+# before the restart, and the first after it opens at 20 past the third
+# simulated hour after it (5.8 s or more). The hourly round at the second
+# hour sees the reads sampled and the load plan off its target; the round at
+# the third cancels it, before the window could copy it (a copy started
+# there would be synced before any round judged it). Nothing is timed: the
 # test waits for conditions.
 use strict;
 use warnings;
@@ -21,9 +28,19 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
 use IPC::Run;
-use Test::More tests => 9;
+use Test::More tests => 10;
 
-my $node = presplit_node('prediction_restart', q{
+# Two windows of 30 simulated minutes at 20 past the hour, 12 hours apart,
+# the first at the hour $hour of the day.
+sub windows_from
+{
+	my ($hour) = @_;
+	return sprintf('%02d:20-%02d:50,%02d:20-%02d:50',
+		$hour % 24, $hour % 24, ($hour + 12) % 24, ($hour + 12) % 24);
+}
+
+# Before the restart: the first window over 10 simulated hours (25 s) away.
+my $node = presplit_node('prediction_restart', qq{
 timezone = 'UTC'
 log_timezone = 'UTC'
 presplit.naptime = 100
@@ -33,7 +50,7 @@ presplit.analyzer_key_half_life = '2h'
 presplit.predict = 'prepare'
 presplit.split_load_threshold = 0.0001
 presplit.prediction_horizon = '24h'
-presplit.maintenance_window = '03:20-03:50,15:20-15:50'
+presplit.maintenance_window = '@{[windows_from((gmtime)[2] + 11)]}'
 presplit.late_copy_outside_windows = off
 });
 $node->start;
@@ -61,7 +78,11 @@ is($node->safe_psql('postgres', qq{
 	 WHERE id IN ($size_plan, $load_plan)}), 'size,load',
 	'a predicted plan records its split kind');
 
-# The manager's memory is gone; the catalog is not.
+# The manager's memory is gone; the catalog is not. After the restart the
+# first window opens three hours of the day on.
+my $windows = windows_from($node->safe_psql('postgres',
+	q{SELECT extract(hour FROM now() AT TIME ZONE 'UTC')::int}) + 3);
+$node->safe_psql('postgres', qq{ALTER SYSTEM SET presplit.maintenance_window = '$windows'});
 $node->restart;
 
 # Reads: t_0 and t_1 only at the bottom 10 % of their keys; t_2 in a range
@@ -110,6 +131,10 @@ like($node->safe_psql('postgres', qq{
 	SELECT detail FROM presplit.events WHERE plan_id = $load_plan AND kind = 'prediction'
 	   AND detail LIKE 'cancel_plan:%' ORDER BY id LIMIT 1}),
 	qr/split point drifted/, 'cancelled for drift, judged by its load');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM presplit.events WHERE plan_id = $load_plan AND kind = 'prediction'
+	   AND detail LIKE 'copy:%'}), '0',
+	'the drifting load plan\'s copy never started: cancelled before its window');
 ok($synced, 'the size plan at the same place was copied and synced');
 is($node->safe_psql('postgres', qq{
 	SELECT count(*) FROM presplit.events WHERE plan_id = $size_plan AND kind = 'prediction'
@@ -121,7 +146,7 @@ like($node->safe_psql('postgres', qq{
 	SELECT detail FROM presplit.events WHERE plan_id = $size_plan AND kind = 'prediction'
 	   AND detail LIKE 'copy:%' ORDER BY id LIMIT 1}),
 	qr/copying inside the off-peak window/,
-	'the held copy was let run inside a window that holds no full hour');
+	"the held copy was let run inside a window that holds no full hour ($windows)");
 is($node->safe_psql('postgres', qq{SELECT copy_held FROM presplit.plan WHERE id = $size_plan}),
 	'f', 'the synced plan is not held');
 
