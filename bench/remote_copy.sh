@@ -2,7 +2,12 @@
 # Copy rate of a partition to another server: PostgreSQL's logical
 # replication initial sync (what move_partition uses) against
 # `pg_dump -t | psql` of the same table, side by side, alternating, on two
-# throwaway servers (docs/multi_server.md). Run as a non-root user with the
+# throwaway servers (docs/multi_server.md). A third way is what option 2 of
+# docs/multi_server.md (*Copy and sync*) would do, not built in pg_presplit:
+# a slot made on a replication connection exporting its snapshot, a COPY
+# under that snapshot into a table without its key, the key built after,
+# and a subscription that starts from the slot (copy_data = false); timed
+# until its apply worker streams. Run as a non-root user with the
 # PostgreSQL 15 binaries in PG_BIN; ROWS rows (default 1 000 000), RUNS
 # alternations (default 2). Prints seconds and rows/s of each run.
 set -euo pipefail
@@ -34,7 +39,7 @@ CREATE PUBLICATION p FOR TABLE t;"
 "$PG_BIN/psql" "${A[@]}" -c "VACUUM ANALYZE t"
 echo "rows: $ROWS; size: $("$PG_BIN/psql" "${A[@]}" -c "SELECT pg_size_pretty(pg_total_relation_size('t'))")"
 now() { date +%s.%N; }
-report() { awk -v n="$1" -v s="$2" -v r="$ROWS" 'BEGIN { printf "%-22s %6.2f s  %9.0f rows/s\n", n, s, r / s }'; }
+report() { awk -v n="$1" -v s="$2" -v r="$ROWS" 'BEGIN { printf "%-26s %6.2f s  %9.0f rows/s\n", n, s, r / s }'; }
 for run in $(seq "$RUNS"); do
     "$PG_BIN/psql" "${B[@]}" -c "DROP TABLE IF EXISTS t"
     start=$(now)
@@ -42,6 +47,7 @@ for run in $(seq "$RUNS"); do
     report "pg_dump | psql" "$(echo "$(now) - $start" | bc)"
 
     "$PG_BIN/psql" "${B[@]}" -c "DROP TABLE t; CREATE TABLE t (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)"
+    sleep 5
     start=$(now)
     "$PG_BIN/psql" "${B[@]}" -c "CREATE SUBSCRIPTION s CONNECTION 'host=$DIR port=$PA dbname=postgres' PUBLICATION p"
     until [ "$("$PG_BIN/psql" "${B[@]}" -c "SELECT bool_and(srsubstate = 'r') FROM pg_subscription_rel")" = t ]; do
@@ -49,4 +55,31 @@ for run in $(seq "$RUNS"); do
     done
     report "logical initial sync" "$(echo "$(now) - $start" | bc)"
     "$PG_BIN/psql" "${B[@]}" -c "DROP SUBSCRIPTION s"
+
+    "$PG_BIN/psql" "${B[@]}" -c "DROP TABLE t; CREATE TABLE t (id bigint, balance bigint NOT NULL, note text)"
+    # The other server's launcher starts a subscription's worker at most
+    # once per wal_retrieve_retry_interval (5 s): not this way's time.
+    sleep 5
+    start=$(now)
+    # The exported snapshot lives while its connection stays open and idle.
+    coproc SLOT { "$PG_BIN/psql" "host=$DIR port=$PA dbname=postgres replication=database" -X -q -At; }
+    echo "CREATE_REPLICATION_SLOT s LOGICAL pgoutput (SNAPSHOT 'export');" >&"${SLOT[1]}"
+    IFS='|' read -r _ _ snapshot _ <&"${SLOT[0]}"
+    "$PG_BIN/psql" "${A[@]}" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+        -c "SET TRANSACTION SNAPSHOT '$snapshot'" \
+        -c "COPY (SELECT id, balance, note FROM ONLY t) TO STDOUT" -c "COMMIT" |
+        "$PG_BIN/psql" "${B[@]}" -c "COPY t FROM STDIN"
+    echo '\q' >&"${SLOT[1]}"
+    wait "$SLOT_PID"
+    copied=$(now)
+    "$PG_BIN/psql" "${B[@]}" -c "ALTER TABLE t ADD PRIMARY KEY (id);
+        CREATE SUBSCRIPTION s CONNECTION 'host=$DIR port=$PA dbname=postgres' PUBLICATION p
+          WITH (copy_data = false, create_slot = false, slot_name = 's')"
+    until [ "$("$PG_BIN/psql" "${A[@]}" -c "SELECT active FROM pg_replication_slots WHERE slot_name = 's'")" = t ]; do
+        sleep 0.05
+    done
+    report "snapshot copy, key after" "$(echo "$(now) - $start" | bc)"
+    echo "  of which the slot and the copy: $(echo "$copied - $start" | bc | cut -c1-5) s"
+    "$PG_BIN/psql" "${B[@]}" -c "DROP SUBSCRIPTION s"
+    [ "$("$PG_BIN/psql" "${B[@]}" -c "SELECT count(*) FROM t")" = "$ROWS" ] || { echo "snapshot copy: rows missing" >&2; exit 1; }
 done
