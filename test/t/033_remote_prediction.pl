@@ -100,9 +100,26 @@ is($node1->safe_psql('postgres', q{SELECT count(*) FROM presplit.plans WHERE ori
 # 2. The table's own list: node2. Until the plan shows, the maintenance
 # window is kept 6 to 10 simulated hours ahead of the model clock (moved
 # each simulated hour), so that the plan is made outside it and its copy is
-# held; then the window stays, and comes.
-$node1->safe_psql('postgres', q{SELECT presplit.set_predict_servers('hot', ARRAY['node2'])});
+# held; then the window stays, and comes. It is moved there before node2 is
+# listed: the fixed windows of the settings above may be open now (the
+# model clock starts at the wall clock's time of day).
 my ($plan, $held_first, $window, $from, $to, $last_hour) = ('', '', '', 0, 0, -1);
+sub keep_window_ahead
+{
+	my $hour = $node1->safe_psql('postgres',
+		"SELECT extract(hour FROM " . simulated('now()') . ")::int FROM pg_postmaster_start_time() s");
+	return if $hour == $last_hour;
+	($from, $to, $last_hour) = (($hour + 6) % 24, ($hour + 10) % 24, $hour);
+	$window = sprintf('%02d:00-%02d:00', $from, $to);
+	$node1->safe_psql('postgres', qq{
+		ALTER SYSTEM SET presplit.maintenance_window = '$window';
+		SELECT pg_reload_conf();});
+}
+keep_window_ahead();
+$node1->poll_query_until('postgres', "SELECT current_setting('presplit.maintenance_window') = '$window'")
+  or die 'the moved window was not loaded';
+sleep 1; # the worker reloads at its next nap (presplit.naptime: 0.2 s)
+$node1->safe_psql('postgres', q{SELECT presplit.set_predict_servers('hot', ARRAY['node2'])});
 foreach my $tick (1 .. 240)
 {
 	my $subscriptions = $node2->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription');
@@ -114,16 +131,7 @@ foreach my $tick (1 .. 240)
 		($plan, $held_first) = ($id, "$held $subscriptions");
 		last;
 	}
-	my $hour = $node1->safe_psql('postgres',
-		"SELECT extract(hour FROM " . simulated('now()') . ")::int FROM pg_postmaster_start_time() s");
-	if ($hour != $last_hour)
-	{
-		($from, $to, $last_hour) = (($hour + 6) % 24, ($hour + 10) % 24, $hour);
-		$window = sprintf('%02d:00-%02d:00', $from, $to);
-		$node1->safe_psql('postgres', qq{
-			ALTER SYSTEM SET presplit.maintenance_window = '$window';
-			SELECT pg_reload_conf();});
-	}
+	keep_window_ahead();
 	sleep 1;
 }
 isnt($plan, '', 'with node2 in the table\'s list, the manager made a predicted plan')
