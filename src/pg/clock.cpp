@@ -1,5 +1,7 @@
 #include "pg/clock.hpp"
 
+#include <cmath>
+
 #include "config.hpp"
 #include "pg/guard.hpp"
 
@@ -20,6 +22,13 @@ void sleep_on_latch(int64_t ms) {
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
     });
+}
+
+void sleep_out(int64_t ms) {
+    const instr_time started = now();
+    for (double left = static_cast<double>(ms); left > 0;
+         left = static_cast<double>(ms) - elapsed_ms(started))
+        sleep_on_latch(static_cast<int64_t>(std::ceil(left)));
 }
 
 instr_time now() {

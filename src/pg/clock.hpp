@@ -18,6 +18,9 @@ namespace presplit::pg {
 // a shutdown request, a reload), then handles interrupts (a cancel request
 // raises its ERROR here).
 void sleep_on_latch(int64_t ms);
+// Sleeps out all of `ms` (a rate cap's pause), however often the latch wakes
+// it (a walsender's is set by every WAL flush); interrupts still interrupt.
+void sleep_out(int64_t ms);
 
 instr_time now();
 double elapsed_ms(instr_time since);

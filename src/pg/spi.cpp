@@ -9,8 +9,10 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 }
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 #include <type_traits>
@@ -112,6 +114,74 @@ QueryResult SpiSession::collect_result() {
         }
     }
     return result;
+}
+
+TextCursor::TextCursor(const std::string& sql) : exceptions_at_entry_(std::uncaught_exceptions()) {
+    portal_ = call([&] {
+        SPIPlanPtr plan = SPI_prepare(sql.c_str(), 0, nullptr);
+        if (plan == nullptr)
+            elog(ERROR, "pg_presplit: statement failed (%s): %s",
+                 SPI_result_code_string(SPI_result), sql.c_str());
+        Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, /*read_only=*/true);
+        SPI_freeplan(plan);
+        memory_ =
+            AllocSetContextCreate(CurrentMemoryContext, "pg_presplit cursor", ALLOCSET_SMALL_SIZES);
+        batch_memory_ =
+            AllocSetContextCreate(memory_, "pg_presplit cursor batch", ALLOCSET_DEFAULT_SIZES);
+        return portal;
+    });
+}
+
+TextCursor::~TextCursor() {
+    if (std::uncaught_exceptions() > exceptions_at_entry_)
+        return; // the transaction abort closes the portal and frees the memory
+    try {
+        call([&] {
+            SPI_cursor_close(portal_);
+            MemoryContextDelete(memory_);
+        });
+    } catch (...) {
+    }
+}
+
+uint64_t TextCursor::fetch(long rows) {
+    const uint64_t fetched = call([&] {
+        MemoryContextReset(batch_memory_);
+        SPI_cursor_fetch(portal_, true, rows);
+        if (SPI_processed == 0)
+            SPI_freetuptable(SPI_tuptable);
+        return SPI_processed;
+    });
+    if (fetched == 0)
+        return 0;
+    if (output_functions_ == nullptr)
+        columns_ = call([&] {
+            TupleDesc descriptor = SPI_tuptable->tupdesc;
+            output_functions_ = static_cast<FmgrInfo*>(
+                MemoryContextAlloc(memory_, sizeof(FmgrInfo) * std::max(descriptor->natts, 1)));
+            for (int c = 0; c < descriptor->natts; c++) {
+                Oid function;
+                bool is_varlena;
+                getTypeOutputInfo(TupleDescAttr(descriptor, c)->atttypid, &function, &is_varlena);
+                fmgr_info_cxt(function, &output_functions_[c], memory_);
+            }
+            return descriptor->natts;
+        });
+    values_.resize(fetched * static_cast<uint64_t>(columns_));
+    call([&] {
+        MemoryContext caller = MemoryContextSwitchTo(batch_memory_);
+        SPITupleTable* table = SPI_tuptable;
+        for (uint64 r = 0; r < fetched; r++)
+            for (int c = 0; c < columns_; c++) {
+                bool is_null;
+                Datum value = SPI_getbinval(table->vals[r], table->tupdesc, c + 1, &is_null);
+                values_[r * columns_ + c] =
+                    is_null ? nullptr : OutputFunctionCall(&output_functions_[c], value);
+            }
+        MemoryContextSwitchTo(caller);
+        SPI_freetuptable(table); // its values are copied out
+    });
+    return fetched;
 }
 
 Value SpiSession::scalar(const std::string& sql, const std::vector<Value>& params) {

@@ -9,8 +9,11 @@
 #include <string>
 #include <vector>
 
-struct _SPI_plan;    // executor/spi.h's SPIPlanPtr
-struct SnapshotData; // utils/snapshot.h's Snapshot
+struct _SPI_plan;         // executor/spi.h's SPIPlanPtr
+struct SnapshotData;      // utils/snapshot.h's Snapshot
+struct PortalData;        // utils/portal.h's Portal
+struct MemoryContextData; // nodes/memnodes.h's MemoryContext
+struct FmgrInfo;          // fmgr.h
 
 namespace presplit::pg {
 
@@ -52,6 +55,33 @@ public:
 private:
     QueryResult collect_result(); // the last statement's rows, as text
 
+    int exceptions_at_entry_;
+};
+
+// A read-only statement's rows (no parameters, the active snapshot) through a
+// cursor, a batch at a time, each value as its type's output text: for a
+// stream of many rows (a copy to another server) that SpiSession::execute
+// would hold all at once. Needs an SpiSession open around it.
+class TextCursor {
+public:
+    explicit TextCursor(const std::string& sql);
+    ~TextCursor();
+    TextCursor(const TextCursor&) = delete;
+    TextCursor& operator=(const TextCursor&) = delete;
+
+    // The next at most `rows` rows; 0 at the end. Their values, row after
+    // row, columns() each (nullptr for NULL), stay valid until the next call.
+    uint64_t fetch(long rows);
+    const char* const* values() const { return values_.data(); }
+    int columns() const { return columns_; }
+
+private:
+    PortalData* portal_ = nullptr;
+    MemoryContextData* memory_ = nullptr;       // the cursor's
+    MemoryContextData* batch_memory_ = nullptr; // the current batch's values
+    FmgrInfo* output_functions_ = nullptr;      // one per column
+    int columns_ = 0;
+    std::vector<const char*> values_;
     int exceptions_at_entry_;
 };
 

@@ -1,5 +1,6 @@
 #include "remote/connection.hpp"
 
+#include "pg/clock.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -13,6 +14,7 @@ extern "C" {
 #include "libpq-fe.h"
 }
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -111,18 +113,30 @@ std::string conninfo_value(const std::string& value) {
 Connection::Connection(unsigned int server_oid, unsigned int role) {
     bool role_is_superuser = false;
     Options options = mapping_options(server_oid, role, server_name_, role_is_superuser);
-    options.keywords.emplace_back("fallback_application_name");
-    options.values.emplace_back("pg_presplit");
-    options.keywords.emplace_back("client_encoding");
-    options.values.emplace_back(pg::call([] { return GetDatabaseEncodingName(); }));
+    connect(options.keywords, options.values, /*expand_dbname=*/false);
+    if (!role_is_superuser && !PQconnectionUsedPassword(conn_))
+        throw pg::Error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+                        "password is required to connect to server \"" + server_name_ + "\"",
+                        "The server did not ask for the password of the user mapping.");
+}
+
+Connection::Connection(const std::string& conninfo, const std::string& label)
+    : server_name_(label) {
+    connect({"dbname"}, {conninfo}, /*expand_dbname=*/true);
+}
+
+void Connection::connect(const std::vector<std::string>& option_keywords,
+                         const std::vector<std::string>& option_values, bool expand_dbname) {
     std::vector<const char*> keywords, values;
-    for (size_t i = 0; i < options.keywords.size(); ++i) {
-        keywords.push_back(options.keywords[i].c_str());
-        values.push_back(options.values[i].c_str());
+    for (size_t i = 0; i < option_keywords.size(); ++i) {
+        keywords.push_back(option_keywords[i].c_str());
+        values.push_back(option_values[i].c_str());
     }
-    keywords.push_back(nullptr);
-    values.push_back(nullptr);
-    conn_ = PQconnectdbParams(keywords.data(), values.data(), 0);
+    const std::string encoding = pg::call([] { return GetDatabaseEncodingName(); });
+    keywords.insert(keywords.end(), {"fallback_application_name", "client_encoding", nullptr});
+    values.insert(values.end(), {"pg_presplit", encoding.c_str(), nullptr});
+    // As postgres_fdw, a foreign server's dbname is only a name.
+    conn_ = PQconnectdbParams(keywords.data(), values.data(), expand_dbname ? 1 : 0);
     if (!conn_)
         throw std::bad_alloc();
     if (PQstatus(conn_) != CONNECTION_OK) {
@@ -134,15 +148,55 @@ Connection::Connection(unsigned int server_oid, unsigned int role) {
                         "Check that the server is up and the options of the foreign server and "
                         "of the user mapping.");
     }
-    if (!role_is_superuser && !PQconnectionUsedPassword(conn_))
-        throw pg::Error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
-                        "password is required to connect to server \"" + server_name_ + "\"",
-                        "The server did not ask for the password of the user mapping.");
 }
 
 Connection::~Connection() {
     if (conn_)
         PQfinish(conn_);
+}
+
+void Connection::lost() {
+    throw pg::Error(ERRCODE_CONNECTION_FAILURE,
+                    "lost the connection to server \"" + server_name_ + "\"",
+                    PQerrorMessage(conn_));
+}
+
+void Connection::wait_for_result(long timeout_ms) {
+    const instr_time started = pg::now();
+    bool cancelled = false;
+    // Wait on the latch, so that a cancel or a shutdown interrupts us.
+    while (PQisBusy(conn_)) {
+        long wait_ms = -1;
+        if (timeout_ms >= 0 && !cancelled) {
+            wait_ms = std::max<long>(0, timeout_ms - static_cast<long>(pg::elapsed_ms(started)));
+            if (wait_ms == 0) {
+                // Its error (57014) comes back as the statement's result.
+                char message[256];
+                PGcancel* cancel = PQgetCancel(conn_);
+                if (!cancel || !PQcancel(cancel, message, sizeof message)) {
+                    PQfreeCancel(cancel);
+                    throw pg::Error(ERRCODE_QUERY_CANCELED,
+                                    "server \"" + server_name_ + "\": statement timed out",
+                                    message);
+                }
+                PQfreeCancel(cancel);
+                cancelled = true;
+                wait_ms = -1;
+            }
+        }
+        const int socket = PQsocket(conn_);
+        const int events = pg::call([&] {
+            int rc = WaitLatchOrSocket(MyLatch,
+                                       WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH |
+                                           (wait_ms >= 0 ? WL_TIMEOUT : 0),
+                                       socket, wait_ms, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+            return rc;
+        });
+        if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
+            lost();
+    }
 }
 
 std::vector<pg::Row> Connection::execute(const std::string& sql,
@@ -152,25 +206,78 @@ std::vector<pg::Row> Connection::execute(const std::string& sql,
         values.push_back(value ? value->c_str() : nullptr);
     if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                            values.data(), nullptr, nullptr, 0))
+        lost();
+    wait_for_result(-1);
+    return collect_results();
+}
+
+std::vector<pg::Row> Connection::execute_simple(const std::string& command, long timeout_ms) {
+    if (!PQsendQuery(conn_, command.c_str()))
+        lost();
+    wait_for_result(timeout_ms);
+    return collect_results();
+}
+
+void Connection::copy_in(const std::string& sql,
+                         const std::function<bool(std::string& buffer)>& next) {
+    if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
+        lost();
+    wait_for_result(-1);
+    Result started(PQgetResult(conn_));
+    if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) {
+        // The remote refused it: its error is the result.
+        started.reset();
+        (void)collect_results();
         throw pg::Error(ERRCODE_CONNECTION_FAILURE,
-                        "lost the connection to server \"" + server_name_ + "\"",
-                        PQerrorMessage(conn_));
-    // Wait on the latch, so that a cancel or a shutdown interrupts us.
-    while (PQisBusy(conn_)) {
-        const int socket = PQsocket(conn_);
-        const int events = pg::call([&] {
-            int rc =
-                WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-                                  socket, -1L, PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-            return rc;
-        });
-        if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
-            throw pg::Error(ERRCODE_CONNECTION_FAILURE,
-                            "lost the connection to server \"" + server_name_ + "\"",
-                            PQerrorMessage(conn_));
+                        "server \"" + server_name_ + "\": COPY did not start");
     }
+    started.reset();
+    // Non-blocking while the rows go out: a full socket waits on the latch.
+    if (PQsetnonblocking(conn_, 1) != 0)
+        lost();
+    auto flush = [&] {
+        for (;;) {
+            const int pending = PQflush(conn_);
+            if (pending < 0)
+                lost();
+            if (pending == 0)
+                return;
+            const int socket = PQsocket(conn_);
+            const int events = pg::call([&] {
+                int rc = WaitLatchOrSocket(MyLatch,
+                                           WL_LATCH_SET | WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE |
+                                               WL_EXIT_ON_PM_DEATH,
+                                           socket, -1L, PG_WAIT_EXTENSION);
+                ResetLatch(MyLatch);
+                CHECK_FOR_INTERRUPTS();
+                return rc;
+            });
+            // An error the remote sends early is read, not left to fill its buffer.
+            if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
+                lost();
+        }
+    };
+    std::string buffer;
+    bool more = true;
+    while (more) {
+        buffer.clear();
+        more = next(buffer);
+        if (!buffer.empty()) {
+            if (PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) < 0)
+                lost();
+            flush();
+        }
+    }
+    if (PQputCopyEnd(conn_, nullptr) < 0)
+        lost();
+    flush();
+    if (PQsetnonblocking(conn_, 0) != 0)
+        lost();
+    wait_for_result(-1);
+    (void)collect_results();
+}
+
+std::vector<pg::Row> Connection::collect_results() {
     std::vector<pg::Row> rows;
     std::optional<pg::Error> failure;
     for (;;) {
@@ -199,6 +306,9 @@ std::vector<pg::Row> Connection::execute(const std::string& sql,
                                 "\": " + (primary ? primary : PQerrorMessage(conn_)),
                             detail ? detail : "");
         }
+        // Before the next: a result still pending (COPY ended) must be read.
+        if (PQisBusy(conn_))
+            wait_for_result(-1);
     }
     if (failure)
         throw *failure;

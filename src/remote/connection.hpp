@@ -12,6 +12,7 @@
 
 #include "pg/spi.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ namespace presplit::remote {
 class Connection {
 public:
     Connection(unsigned int server, unsigned int role);
+    // A connection to this server from a connection string pg_presplit built
+    // (presplit.publisher_conninfo, say with replication=database); `label`
+    // names it in messages.
+    Connection(const std::string& conninfo, const std::string& label);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -34,8 +39,24 @@ public:
     // (prefixed with the server's name) if it fails.
     std::vector<pg::Row> execute(const std::string& sql, const std::vector<pg::Value>& params = {});
     pg::Value scalar(const std::string& sql, const std::vector<pg::Value>& params = {});
+    // A command in the simple query protocol, the only one a replication
+    // connection takes (CREATE_REPLICATION_SLOT). After timeout_ms (-1: none)
+    // it is cancelled: ERROR 57014.
+    std::vector<pg::Row> execute_simple(const std::string& command, long timeout_ms = -1);
+    // COPY ... FROM STDIN: `next` fills its buffer with the next rows in
+    // COPY's text format and returns false once there are none; the buffer
+    // is sent as it is. Returns when the remote has committed the COPY.
+    void copy_in(const std::string& sql, const std::function<bool(std::string& buffer)>& next);
 
 private:
+    void connect(const std::vector<std::string>& keywords, const std::vector<std::string>& values,
+                 bool expand_dbname);
+    // Waits (on the latch) until the result is in; after timeout_ms the
+    // statement is cancelled.
+    void wait_for_result(long timeout_ms);
+    std::vector<pg::Row> collect_results();
+    [[noreturn]] void lost();
+
     pg_conn* conn_ = nullptr;
     std::string server_name_;
 };

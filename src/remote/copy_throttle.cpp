@@ -94,13 +94,6 @@ struct PacedReceiver {
 };
 static_assert(std::is_standard_layout_v<PacedReceiver>);
 
-void sleep_until(const instr_time& started, int64_t pause_ms) {
-    // A walsender's latch is set by every WAL flush: sleep out the rest.
-    for (double left = static_cast<double>(pause_ms); left > 0;
-         left = static_cast<double>(pause_ms) - pg::elapsed_ms(started))
-        pg::sleep_on_latch(static_cast<int64_t>(std::ceil(left)));
-}
-
 // After kCheckRows rows: wait while held, then as long as the rate cap
 // wants for those rows.
 void pace(PacedReceiver& paced) {
@@ -114,9 +107,8 @@ void pace(PacedReceiver& paced) {
         if (limit) {
             core::ThrottleSettings settings;
             settings.max_rows_per_second = limit->max_rows_per_second;
-            sleep_until(paced.last_check,
-                        core::pause_after_batch_ms(settings, paced.rows_since_check,
-                                                   pg::elapsed_ms(paced.last_check)));
+            pg::sleep_out(core::pause_after_batch_ms(settings, paced.rows_since_check,
+                                                     pg::elapsed_ms(paced.last_check)));
         }
         break;
     }
