@@ -35,7 +35,8 @@ PRESPLIT_CORE_SOURCES = \
 	src/core/range_handoff.cpp \
 	src/core/retry_backoff.cpp \
 	src/core/succession.cpp \
-	src/core/remote_chunks.cpp
+	src/core/remote_chunks.cpp \
+	src/core/copy_text.cpp
 
 PRESPLIT_PG_SOURCES = \
 	src/module.cpp \
@@ -75,6 +76,7 @@ PRESPLIT_PG_SOURCES = \
 	src/switchover/routing.cpp \
 	src/remote/connection.cpp \
 	src/remote/replication.cpp \
+	src/remote/snapshot_copy.cpp \
 	src/remote/chunks.cpp \
 	src/remote/split.cpp \
 	src/remote/warmup.cpp \

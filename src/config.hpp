@@ -76,6 +76,11 @@ extern int remote_catchup_timeout_ms;
 // that a copy stops between chunks when its window ends (0: one pass;
 // docs/multi_server.md, "The remote copy in chunks").
 extern int remote_copy_chunk_rows;
+// presplit.remote_copy_by_snapshot: a remote target's rows (its first chunk)
+// are copied by the worker under the snapshot of the slot its subscription
+// then streams from, rather than by PostgreSQL's table synchronisation
+// (docs/multi_server.md, "Copy and sync").
+extern bool remote_copy_by_snapshot;
 // presplit.remote_cutover_warmup: milliseconds before a cutover onto another
 // server locks its table during which the sessions using the table open
 // their postgres_fdw connections there (0: none; remote/warmup.hpp).

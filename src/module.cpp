@@ -52,6 +52,7 @@ int config::rollback_window_seconds = 3600;
 char* config::publisher_conninfo = nullptr;
 int config::remote_catchup_timeout_ms = 10000;
 int config::remote_copy_chunk_rows = 1000000;
+bool config::remote_copy_by_snapshot = true;
 int config::remote_cutover_warmup_ms = 500;
 int config::remote_read_max_lag_ms = 1000;
 int config::predict_mode = static_cast<int>(core::PredictMode::advise);
@@ -316,6 +317,16 @@ void define_settings() {
         "with the partition key. 0: the whole range in one pass.",
         &config::remote_copy_chunk_rows, config::remote_copy_chunk_rows, 0, INT_MAX, PGC_SIGHUP, 0,
         nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "presplit.remote_copy_by_snapshot",
+        "Copies a target on another server under the snapshot of its replication slot.",
+        "The worker makes the target's slot here with an exported snapshot, streams the rows "
+        "its publication publishes into the table there with COPY, as the table's owner, then "
+        "subscribes there from that slot without a copy. Off: the subscription's initial table "
+        "synchronisation copies them. Further chunks are copied by table synchronisation either "
+        "way.",
+        &config::remote_copy_by_snapshot, config::remote_copy_by_snapshot, PGC_SIGHUP, 0, nullptr,
+        nullptr, nullptr);
     DefineCustomIntVariable(
         "presplit.remote_cutover_warmup",
         "How long before a cutover onto another server locks its table the sessions using "

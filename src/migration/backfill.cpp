@@ -183,4 +183,12 @@ ShadowCheck verify_shadow(const PlanLayout& layout, const ShadowLayout& shadow) 
     return check;
 }
 
+int active_client_backends() {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    return std::stoi(*spi.scalar("SELECT count(*) FROM pg_catalog.pg_stat_activity"
+                                 " WHERE state = 'active' AND backend_type = 'client backend'"
+                                 "   AND pid <> pg_catalog.pg_backend_pid()"));
+}
+
 } // namespace presplit::migration

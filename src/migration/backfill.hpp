@@ -59,6 +59,11 @@ BatchResult run_batch(const PlanLayout& layout, int batch_size,
 // preparing → backfilling, on the first step (plan is locked).
 void mark_backfilling(catalog::Plan& plan);
 
+// Client backends running a statement now, other than this one: the load
+// that presplit.backfill_busy_backends backs copies off for
+// (core::foreground_is_busy). Read as the extension (every backend's state).
+int active_client_backends();
+
 void analyze_shadow(const PlanLayout& layout, const ShadowLayout& shadow);
 
 struct ShadowCheck {

@@ -166,8 +166,21 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
         *wrote_here = true;
         return ChunkStep::acted;
     }
-    if (!local_slot_exists(copy.name))
-        return ChunkStep::none; // the copy has not started, or is re-synced first
+    if (!local_slot_exists(copy.name)) {
+        // The copy has not started, or is re-synced first. Copied under the
+        // slot's snapshot, its first chunk wants the chunks' subscription
+        // made beforehand (prepare_chunk_subscription): its publication
+        // first, in a step of its own.
+        if (config::remote_copy_by_snapshot && may_start && !chunks->chunk_running &&
+            !publication_here(chunk)) {
+            pg::RunAsTableOwner as_owner(copy.owner);
+            pg::SpiSession spi;
+            spi.execute("CREATE PUBLICATION " + chunk);
+            *wrote_here = true;
+            return ChunkStep::acted;
+        }
+        return ChunkStep::none;
+    }
     Connection remote(server_oid(copy.server), copy.owner);
     if (!chunks->chunk_running) {
         // The chunks' subscription is made while the first chunk copies
@@ -270,6 +283,16 @@ ChunkStep advance_chunks(const ChunkedCopy& copy, bool may_start,
 
 bool chunks_left(const ChunkedCopy& copy) {
     return copy.load().has_value();
+}
+
+void prepare_chunk_subscription(const ChunkedCopy& copy, Connection& remote) {
+    const std::optional<catalog::RemoteChunks> chunks = copy.load();
+    const std::string chunk = chunk_name(copy.name);
+    if (!chunks || chunks->chunk_running || chunks->folded || !publication_here(chunk) ||
+        remote_subscription_exists(remote, chunk))
+        return;
+    drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false); // a slot left here
+    create_subscription(remote, chunk, /*copy_data=*/true, /*enabled=*/false);
 }
 
 void drop_chunk_subscription(Connection& remote, const ChunkedCopy& copy) {

@@ -46,6 +46,16 @@ struct ChunkedCopy {
 // The subscription, slot and publication of a target's chunks.
 std::string chunk_name(const std::string& name);
 
+// A target copied under its slot's snapshot (remote/snapshot_copy.hpp) whose
+// first chunk is about to be copied: the chunks' subscription made there
+// now, disabled, if its publication is here (advance_chunks makes it first)
+// and the subscription is not there yet. copy_remote_target enables it in
+// the transaction there that makes the target's own, so that the other
+// server's launcher starts both apply workers at once: it starts them at
+// most once per wal_retrieve_retry_interval. In a transaction that has
+// written nothing here (its slot waits for every xid here).
+void prepare_chunk_subscription(const ChunkedCopy& copy, Connection& remote);
+
 // When the target is made: the end of its first chunk, if it is copied in
 // chunks (presplit.remote_copy_chunk_rows set, a valid btree index of the
 // source beginning with the key, more rows than a chunk); nullopt: one pass.

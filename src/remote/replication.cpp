@@ -283,7 +283,8 @@ bool remote_subscription_exists(Connection& remote, const std::string& name) {
                           {name}) == "t";
 }
 
-void create_subscription(Connection& remote, const std::string& name) {
+void create_subscription(Connection& remote, const std::string& name, bool copy_data,
+                         bool enabled) {
     // Creating the slot waits for every transaction here that has an xid:
     // bounded, so that a long transaction here delays the step (a retry at
     // the next round), not the worker.
@@ -298,7 +299,10 @@ void create_subscription(Connection& remote, const std::string& name) {
                        // lost in a crash there leaves it streaming from a
                        // slot that is gone, for ever. initial_sync_done
                        // switches to asynchronous commits after it.
-                       " WITH (synchronous_commit = 'on')");
+                       (copy_data ? " WITH (synchronous_commit = 'on'"
+                                  : " WITH (create_slot = false, copy_data = false,"
+                                    " synchronous_commit = 'off'") +
+                       (enabled ? ")" : ", enabled = false)"));
     remote.execute("SELECT pg_catalog.set_config('statement_timeout', '0', false)");
 }
 

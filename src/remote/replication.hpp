@@ -66,8 +66,11 @@ bool remote_subscription_exists(Connection& remote, const std::string& name);
 // CREATE SUBSCRIPTION name ... PUBLICATION name, bounded by
 // presplit.remote_catchup_timeout. Creating its slot waits for every
 // transaction here that has an xid: call it before the caller's transaction
-// writes anything.
-void create_subscription(Connection& remote, const std::string& name);
+// writes anything. Without copy_data: on the slot `name` that exists here
+// (remote/snapshot_copy.hpp), copying nothing. Not enabled: its apply worker
+// starts once ALTER SUBSCRIPTION ... ENABLE commits there.
+void create_subscription(Connection& remote, const std::string& name, bool copy_data = true,
+                         bool enabled = true);
 // Whether this server holds the subscription's slot.
 bool local_slot_exists(const std::string& name);
 // Whether this server has the publication `name`.

@@ -10,6 +10,7 @@
 #include "remote/chunks.hpp"
 #include "remote/connection.hpp"
 #include "remote/replication.hpp"
+#include "remote/snapshot_copy.hpp"
 #include "switchover/switchover.hpp"
 
 extern "C" {
@@ -250,7 +251,8 @@ bool remote_copy_would_start(const migration::PlanLayout& layout) {
 }
 
 Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
-                                     const std::string& start_note) {
+                                     const std::string& start_note,
+                                     std::vector<SnapshotCopy>* by_snapshot) {
     struct Subscribed {
         const migration::ShadowLayout* shadow;
         std::optional<std::string> resync; // what was lost ("... was gone"), when copied again
@@ -300,6 +302,10 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
             // (advance_remote_chunks), and meanwhile adds nothing.
             drop_chunk_subscription(remote, chunked_copy(layout, shadow));
         }
+        if (by_snapshot && config::remote_copy_by_snapshot) {
+            by_snapshot->push_back({shadow.row.ordinal, resync, start_note});
+            continue;
+        }
         create_subscription(remote, name);
         created.push_back({&shadow, resync});
     }
@@ -329,7 +335,86 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
         catalog::log_event(layout.plan.id, layout.source, "remote_target_repaired",
                            target_label(layout, *shadow) + ": the subscription " +
                                name_of(layout, *shadow) + " there was disabled: enabled again");
-    return created.empty() && enabled.empty() ? done : Subscribing::acted;
+    return created.empty() && enabled.empty() && (!by_snapshot || by_snapshot->empty())
+               ? done
+               : Subscribing::acted;
+}
+
+namespace {
+
+const migration::ShadowLayout& remote_shadow(const migration::PlanLayout& layout, int ordinal) {
+    for (const auto& shadow : layout.shadows)
+        if (shadow.row.ordinal == ordinal && shadow.row.server)
+            return shadow;
+    throw pg::Error(ERRCODE_INTERNAL_ERROR, "split plan " + std::to_string(layout.plan.id) +
+                                                " has no target " + std::to_string(ordinal) +
+                                                " on another server");
+}
+
+} // namespace
+
+std::string remote_target_replication(const migration::PlanLayout& layout, int ordinal) {
+    return name_of(layout, remote_shadow(layout, ordinal));
+}
+
+void announce_remote_copy(const migration::PlanLayout& layout, const SnapshotCopy& copy) {
+    const migration::ShadowLayout& shadow = remote_shadow(layout, copy.ordinal);
+    const std::string name = name_of(layout, shadow);
+    const std::string label = target_label(layout, shadow);
+    if (copy.resync)
+        catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
+                           label + ": " + *copy.resync +
+                               "; the table there emptied and copied again");
+    catalog::log_event(layout.plan.id, layout.source, "remote_copy_started",
+                       label + ": the rows copied now under the snapshot of the replication slot " +
+                           name +
+                           " made here, with COPY into the table there (paced by "
+                           "presplit.backfill_max_rows_per_second), then the "
+                           "subscription " +
+                           name + " created there on that slot" +
+                           (copy.start_note.empty() ? "" : "; " + copy.start_note));
+}
+
+void copy_remote_target(const migration::PlanLayout& layout, const SnapshotCopy& copy) {
+    const migration::ShadowLayout& shadow = remote_shadow(layout, copy.ordinal);
+    const std::string name = name_of(layout, shadow);
+    const std::string label = target_label(layout, shadow);
+    pg::StepTimes times;
+    Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+    const uint64_t rows =
+        copy_published_rows(name, layout.table_owner, layout.source, remote, remote_table(layout));
+    times.step("the copy");
+    // With the chunks' subscription (prepare_remote_copy): one commit there,
+    // so that its launcher starts both apply workers in one pass.
+    remote.execute("BEGIN");
+    create_subscription(remote, name, /*copy_data=*/false);
+    const bool chunks_enabled = enable_remote_subscription(remote, chunk_name(name));
+    remote.execute("COMMIT");
+    times.step("the subscription");
+    const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
+    const auto phase = phases.find(shadow.row.ordinal);
+    if (phase != phases.end() && phase->second == "done")
+        catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
+    catalog::log_event(layout.plan.id, layout.source, "remote_copy_done",
+                       label + ": " + std::to_string(rows) + " rows copied; the subscription " +
+                           name + " created there on its slot, without a copy" +
+                           (chunks_enabled ? ", and " + chunk_name(name) + " enabled" : "") + " (" +
+                           times.summary() + ")");
+}
+
+void prepare_remote_copy(const migration::PlanLayout& layout, int ordinal) {
+    const migration::ShadowLayout& shadow = remote_shadow(layout, ordinal);
+    Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+    prepare_chunk_subscription(chunked_copy(layout, shadow), remote);
+}
+
+void abandon_remote_copy(const migration::PlanLayout& layout, int ordinal) {
+    const migration::ShadowLayout& shadow = remote_shadow(layout, ordinal);
+    Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+    drop_replication(remote, name_of(layout, shadow), layout.table_owner,
+                     /*drop_publication=*/false);
+    // Made disabled for it (prepare_remote_copy): its slot would hold WAL here.
+    drop_chunk_subscription(remote, chunked_copy(layout, shadow));
 }
 
 ChunkStep advance_remote_chunks(const migration::PlanLayout& layout, bool may_start,

@@ -65,9 +65,20 @@ enum class Subscribing {
     acted,   // a subscription created (or re-synced, or enabled again)
 };
 
+// A target whose rows the worker copies under its slot's snapshot
+// (remote/snapshot_copy.hpp) once subscribe_remote_targets' transaction
+// has committed.
+struct SnapshotCopy {
+    int ordinal = 0;
+    std::optional<std::string> resync; // what was lost, when copied again
+    std::string start_note;
+};
+
 // The worker's step before anything is written in its transaction (creating
 // a slot waits for every transaction with an xid): creates the missing
-// subscriptions, and re-syncs a target that lost its replication -- its slot
+// subscriptions (with by_snapshot and presplit.remote_copy_by_snapshot on,
+// lists their targets there instead: each is copied, then subscribed, by
+// copy_remote_target), and re-syncs a target that lost its replication -- its slot
 // here gone, or its subscription there gone or detached from that slot
 // (remote_subscription_lost; asked only when nothing streams from the slot
 // here) -- : what is left of its subscription and slot dropped, its table
@@ -76,7 +87,35 @@ enum class Subscribing {
 // enabled again (remote_target_repaired). start_note, if any, is added to
 // each remote_copy_started event.
 Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
-                                     const std::string& start_note = "");
+                                     const std::string& start_note = "",
+                                     std::vector<SnapshotCopy>* by_snapshot = nullptr);
+
+// The name of a target's replication (its publication and slot here, its
+// subscription there).
+std::string remote_target_replication(const migration::PlanLayout& layout, int ordinal);
+
+// Before the target's slot is made, in the same transaction (which writes
+// nothing before the slot): for a target copied in chunks, the chunks'
+// subscription made there, disabled (prepare_chunk_subscription).
+void prepare_remote_copy(const migration::PlanLayout& layout, int ordinal);
+
+// Once the target's slot is made (in the transaction that made it): events
+// remote_target_resync (if it is copied again) and remote_copy_started.
+void announce_remote_copy(const migration::PlanLayout& layout, const SnapshotCopy& copy);
+
+// In a transaction that imported the snapshot of the target's slot, made
+// since subscribe_remote_targets listed it: its rows copied there
+// (copy_published_rows), then its subscription there made on that slot
+// without a copy, and the chunks' subscription there enabled in the same
+// commit there; event remote_copy_done.
+void copy_remote_target(const migration::PlanLayout& layout, const SnapshotCopy& copy);
+
+// After copy_remote_target failed (its transaction rolled back, the slot's
+// replication connection closed): its subscription there, if made, and its
+// slot here dropped, and the chunks' subscription prepare_remote_copy made,
+// so that the next try starts afresh. Rows it left there
+// are truncated by that try (subscribe_remote_targets).
+void abandon_remote_copy(const migration::PlanLayout& layout, int ordinal);
 
 // Whether subscribe_remote_targets would create a subscription (a remote
 // target without its slot here): a copy would start. Looks only here.

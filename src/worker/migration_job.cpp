@@ -14,6 +14,7 @@
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 #include "remote/copy_throttle.hpp"
+#include "remote/snapshot_copy.hpp"
 #include "remote/split.hpp"
 #include "switchover/switchover.hpp"
 #include "worker/transaction.hpp"
@@ -26,6 +27,7 @@ extern "C" {
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -68,17 +70,10 @@ double source_bytes_per_row(int64_t plan_id, Oid source) {
     return per_row;
 }
 
-int active_client_backends() {
-    pg::SpiSession spi;
-    return std::stoi(*spi.scalar("SELECT count(*) FROM pg_catalog.pg_stat_activity"
-                                 " WHERE state = 'active' AND backend_type = 'client backend'"
-                                 "   AND pid <> pg_catalog.pg_backend_pid()"));
-}
-
 Step copy_next_batch(const migration::PlanLayout& layout) {
     const core::ThrottleSettings settings = throttle_settings();
     if (settings.busy_active_backends > 0 &&
-        core::foreground_is_busy(settings, active_client_backends()))
+        core::foreground_is_busy(settings, migration::active_client_backends()))
         return {StepOutcome::idle, settings.backoff_ms};
 
     const instr_time start = pg::now();
@@ -200,6 +195,71 @@ windowed_remote_start(const migration::PlanLayout& layout,
 // start), so that it is said once per window.
 std::map<int64_t, int64_t> remote_wait_said;
 
+// The targets subscribe_step listed to copy under their slots' snapshots
+// (remote/snapshot_copy.hpp), one after the other: the slot made in a
+// transaction that writes nothing (making it waits for every xid here), then
+// the rows copied and the subscription made in a transaction that imported
+// the slot's snapshot. A copy that fails or finds the plan no longer copying
+// drops its slot and subscription; a failure backs off as any remote step.
+Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copies) {
+    for (const remote::SnapshotCopy& copy : copies) {
+        std::unique_ptr<remote::ExportedSlot> slot;
+        auto made = in_transaction(
+            "pg_presplit: making a replication slot", Isolation::read_committed, [&] {
+                auto plan = catalog::load_plan(id, /*lock=*/false);
+                if (!plan || !core::in_backfill(plan->state))
+                    return false;
+                const migration::PlanLayout layout = migration::load_layout(*plan);
+                remote::prepare_remote_copy(layout, copy.ordinal);
+                slot = std::make_unique<remote::ExportedSlot>(
+                    remote::remote_target_replication(layout, copy.ordinal));
+                // Written once the slot is made, and seen while it copies.
+                remote::announce_remote_copy(layout, copy);
+                return true;
+            });
+        if (!made.ok)
+            return remote_step_failed(id, made.error, made.sqlstate, made.interrupted);
+        if (!made.value)
+            return Step{StepOutcome::progress, 0};
+        const std::string snapshot = slot->snapshot();
+        auto copied = in_transaction(
+            "pg_presplit: copying to another server", Isolation::repeatable_read,
+            [&] {
+                slot.reset(); // imported: the replication connection may go
+                auto plan = catalog::load_plan(id, /*lock=*/false);
+                if (!plan || !core::in_backfill(plan->state))
+                    return false;
+                remote::copy_remote_target(migration::load_layout(*plan), copy);
+                return true;
+            },
+            snapshot.c_str());
+        slot.reset();
+        bool cancelled = false;
+        auto settled = in_transaction(
+            "pg_presplit: settling a copy to another server", Isolation::read_committed, [&] {
+                // Locked: a cancel holds the row until it commits; one that
+                // came during the copy did not see its subscription.
+                auto plan = catalog::load_plan(id, /*lock=*/true);
+                if (!plan)
+                    return true;
+                const migration::PlanLayout layout = migration::load_layout(*plan);
+                cancelled = core::is_terminal(plan->state);
+                if (!copied.ok || !copied.value)
+                    remote::abandon_remote_copy(layout, copy.ordinal);
+                if (cancelled)
+                    remote::drop_remote_targets(layout, /*drop_tables=*/false);
+                return true;
+            });
+        if (!copied.ok)
+            return remote_step_failed(id, copied.error, copied.sqlstate, copied.interrupted);
+        if (!settled.ok)
+            return remote_step_failed(id, settled.error, settled.sqlstate, settled.interrupted);
+        if (cancelled || !copied.value)
+            break;
+    }
+    return Step{StepOutcome::progress, 0};
+}
+
 // Their subscriptions, whose initial table synchronisation copies the rows
 // (presplit.backfill_paused and a held copy keep them from starting, and
 // windows that restrict it keep it from starting unless it fits; once
@@ -214,6 +274,7 @@ std::optional<Step> subscribe_step(int64_t id) {
     if (remote_retry_wait_ms(id) > 0)
         return std::nullopt;
     enum class Subscribed { none, looked, created, waiting, waiting_copied };
+    std::vector<remote::SnapshotCopy> by_snapshot;
     // Its own transaction, writing nothing before the subscriptions exist:
     // creating a slot waits for every transaction that has an xid.
     auto subscribed = in_transaction(
@@ -241,7 +302,9 @@ std::optional<Step> subscribe_step(int64_t id) {
                     if (start->verdict == core::RemoteStartVerdict::start_long)
                         start_note = start->reason;
                 }
-            const remote::Subscribing done = remote::subscribe_remote_targets(layout, start_note);
+            by_snapshot.clear();
+            const remote::Subscribing done =
+                remote::subscribe_remote_targets(layout, start_note, &by_snapshot);
             if (done != remote::Subscribing::acted)
                 return done == remote::Subscribing::looked ? Subscribed::looked : Subscribed::none;
             remote_wait_said.erase(id);
@@ -259,7 +322,8 @@ std::optional<Step> subscribe_step(int64_t id) {
         remote_step_succeeded(id);
     switch (subscribed.value) {
     case Subscribed::created:
-        return Step{StepOutcome::progress, 0};
+        return by_snapshot.empty() ? Step{StepOutcome::progress, 0}
+                                   : copy_by_snapshot(id, by_snapshot);
     case Subscribed::waiting_copied: // nothing else to do until it starts
         return Step{StepOutcome::idle, config::worker_naptime_ms};
     case Subscribed::none:
@@ -404,8 +468,9 @@ bool publish_remote_copy_limits() {
             // Not presplit.backfill_paused: it holds what comes after the
             // copy (remote/copy_throttle.hpp says why).
             const core::ThrottleSettings settings = throttle_settings();
-            const bool busy = settings.busy_active_backends > 0 &&
-                              core::foreground_is_busy(settings, active_client_backends());
+            const bool busy =
+                settings.busy_active_backends > 0 &&
+                core::foreground_is_busy(settings, migration::active_client_backends());
             for (const Oid source : sources)
                 out.push_back({MyDatabaseId, source, settings.max_rows_per_second, busy});
             return out;

@@ -10,13 +10,15 @@ extern "C" {
 
 namespace presplit::worker {
 
-void begin_transaction(const char* activity, Isolation isolation) {
+void begin_transaction(const char* activity, Isolation isolation, const char* imported_snapshot) {
     pg::call([&] {
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
         // Before the first snapshot, as SET TRANSACTION ISOLATION LEVEL would.
         if (isolation == Isolation::repeatable_read)
             XactIsoLevel = XACT_REPEATABLE_READ;
+        if (imported_snapshot != nullptr)
+            ImportSnapshot(imported_snapshot);
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
     });

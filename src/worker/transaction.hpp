@@ -35,14 +35,18 @@ bool TransactionResult<T>::retryable() const {
     return !ok && is_retryable_sqlstate(sqlstate);
 }
 
-void begin_transaction(const char* activity, Isolation isolation);
+// With `imported_snapshot` (REPEATABLE READ only): the transaction sees that
+// exported snapshot (SET TRANSACTION SNAPSHOT), not one of its own.
+void begin_transaction(const char* activity, Isolation isolation,
+                       const char* imported_snapshot = nullptr);
 void commit_transaction();
 // Rolls back after an exception (pg::PgError or C++), logs it (a WARNING,
 // or DEBUG1 for retryable errors) and returns its message and SQLSTATE.
 std::string abort_transaction(const std::exception& error, int* sqlstate);
 
 template <typename F>
-auto in_transaction(const char* activity, Isolation isolation, F&& work)
+auto in_transaction(const char* activity, Isolation isolation, F&& work,
+                    const char* imported_snapshot = nullptr)
     -> TransactionResult<std::invoke_result_t<F&>> {
     TransactionResult<std::invoke_result_t<F&>> result;
     ShutdownCancelsStatements cancellable;
@@ -52,8 +56,8 @@ auto in_transaction(const char* activity, Isolation isolation, F&& work)
         result.sqlstate = ERRCODE_ADMIN_SHUTDOWN;
         return result;
     }
-    begin_transaction(activity, isolation);
     try {
+        begin_transaction(activity, isolation, imported_snapshot);
         result.value = work();
         commit_transaction();
         result.ok = true;

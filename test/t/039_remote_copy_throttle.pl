@@ -1,19 +1,24 @@
-# The copy of a remote target is paced like the local backfill: the other
-# server's table synchronisation runs COPY (SELECT ...) TO STDOUT in a
-# walsender here, and that walsender sends rows at most at
-# presplit.backfill_max_rows_per_second and none while the server is busy
-# (docs/multi_server.md, "Throttling the remote copy"). Shown for a split
-# onto another server and for a move: the copy seen half-way at the capped
-# rate, held while the server is busy, finished once released; the plan then cuts
-# over with the invariant (row count, total balance) intact, and nothing of
-# replication is left.
+# The copy of a remote target is paced like the local backfill
+# (docs/multi_server.md, "Throttling the remote copy"): at most
+# presplit.backfill_max_rows_per_second rows a second, none while the server
+# is busy. Shown for both ways a remote target is copied:
+#   - a split's target, copied by the worker under its slot's snapshot
+#     (presplit.remote_copy_by_snapshot, the default): the rows seen arriving
+#     on the other server (its COPY FROM's progress);
+#   - a move's, copied by the other server's table synchronisation, which
+#     runs COPY (SELECT ...) TO STDOUT in a walsender here: the rows seen
+#     sent by that walsender (its COPY TO's progress).
+# Each: seen half-way at the capped rate, held while the server is busy
+# (the split), finished once released; the plan then cuts over with the
+# invariant (row count, total balance) intact, and nothing of replication is
+# left.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use PresplitTest;
-use Test::More tests => 11;
+use Test::More tests => 12;
 
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
@@ -24,9 +29,16 @@ presplit.backfill_max_rows_per_second = 500
 my $rows = 40000;
 my $total = create_accounts($node1, $rows, 2);
 
-# The rows a walsender's COPY here has sent so far (each read its own
-# transaction: a transaction sees one snapshot of the backends' progress).
+# The rows a COPY into accounts_0 on node2 has received so far (each read its
+# own transaction: a transaction sees one snapshot of the backends' progress).
 sub copied_rows {
+	return $node2->safe_psql('postgres', q{
+SELECT coalesce(max(tuples_processed), -1) FROM pg_stat_progress_copy
+ WHERE relid = 'public.accounts_0'::regclass});
+}
+
+# The rows a walsender's COPY here has sent so far.
+sub sent_rows {
 	return $node1->safe_psql('postgres', q{
 SELECT coalesce(max(p.tuples_processed), -1) FROM pg_stat_progress_copy p
   JOIN pg_stat_activity a ON a.pid = p.pid WHERE a.backend_type = 'walsender'});
@@ -41,13 +53,13 @@ sub set_and_reload {
 # seen half-way.
 my $plan = $node1->safe_psql('postgres', q{
 SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
-$node1->poll_query_until('postgres', q{
-SELECT coalesce(max(p.tuples_processed), 0) >= 1000 FROM pg_stat_progress_copy p
-  JOIN pg_stat_activity a ON a.pid = p.pid WHERE a.backend_type = 'walsender'})
+$node2->poll_query_until('postgres', q{
+SELECT coalesce(max(tuples_processed), 0) >= 1000 FROM pg_stat_progress_copy
+ WHERE relid = 'public.accounts_0'::regclass})
   or die 'the remote copy did not start: '
   . $node1->safe_psql('postgres', "SELECT kind, detail FROM presplit.events WHERE plan_id = $plan ORDER BY id");
 my $seen = copied_rows();
-ok($seen >= 1000 && $seen < 10000, "the remote copy is paced: $seen of 10000 rows sent when first looked at");
+ok($seen >= 1000 && $seen < 10000, "the remote copy is paced: $seen of 10000 rows received when first looked at");
 # For the record (not a test: the machine is shared): the rate over 2 s.
 sleep 2;
 diag('rows per second sent at a cap of 500: ' . (copied_rows() - $seen) / 2);
@@ -74,6 +86,9 @@ for my $try (1 .. 60)
 }
 sleep 2;
 is(copied_rows(), $after, 'the server busy: the remote copy sends nothing');
+like($node1->safe_psql('postgres', "SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy_started'"),
+	qr/under the snapshot of the replication slot presplit_split_${plan}_\d+ made here/,
+	'... a copy by the worker under its slot\'s snapshot');
 cmp_ok($after, '<', 10000, '... before it is done');
 $node1->safe_psql('postgres', q{
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)'});
@@ -103,7 +118,7 @@ SELECT coalesce(max(p.tuples_processed), 0) >= 1000 FROM pg_stat_progress_copy p
   JOIN pg_stat_activity a ON a.pid = p.pid WHERE a.backend_type = 'walsender'})
   or die 'the move\'s copy did not start: '
   . $node1->safe_psql('postgres', 'SELECT kind, detail FROM presplit.events ORDER BY id');
-$seen = copied_rows();
+$seen = sent_rows();
 ok($seen >= 1000 && $seen < 20000, "the move's copy is paced: $seen of 20000 rows sent when first looked at");
 like($node1->safe_psql('postgres', "SELECT pg_get_expr(r.prqual, r.prrelid) FROM pg_publication_rel r"
 		  . " JOIN pg_publication p ON p.oid = r.prpubid WHERE p.pubname = 'presplit_move_$move'"),

@@ -1,6 +1,6 @@
-# A predicted split onto another server starts its remote copy (the
-# subscription, whose table sync copies the rows in one transaction, and is
-# not held when the window ends) inside an off-peak window only when its
+# A predicted split onto another server starts its remote copy (the rows
+# copied in one transaction under the snapshot of its slot, not held when
+# the window ends) inside an off-peak window only when its
 # estimate fits in what is left of the window; the manager's schedule knows
 # it, and releases the copy only where it fits. Two servers, presplit.predict
 # = 'prepare', presplit.predict_servers = 'node2', a clock 1440 times faster
@@ -150,7 +150,7 @@ my $inside = defined $began && $began ne ''
   && ($from < $to ? ($began >= $from && $began < $to) : ($began >= $from || $began < $to));
 ok($inside, "node2's copy (its subscription) began inside the window $window (simulated hour "
 	. ($began // '') . ')') or note(events());
-like($started, qr/subscription presplit_split_${plan}_\d+ created there; its initial table sync copies the rows now \(paced by presplit.backfill_max_rows_per_second\)$/,
+like($started, qr/\(paced by presplit.backfill_max_rows_per_second\), then the subscription presplit_split_${plan}_\d+ created there on that slot$/,
 	'it started as a copy that fits (nothing said about running past the window)');
 
 my $split = $node1->safe_psql('postgres', "SELECT split_points[1] FROM presplit.plan WHERE id = $plan");

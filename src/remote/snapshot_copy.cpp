@@ -1,0 +1,110 @@
+#include "remote/snapshot_copy.hpp"
+
+#include "config.hpp"
+#include "core/copy_text.hpp"
+#include "core/throttle.hpp"
+#include "migration/backfill.hpp"
+#include "pg/clock.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "remote/replication.hpp"
+
+#include <algorithm>
+
+namespace presplit::remote {
+namespace {
+
+// Rows per cursor fetch and per COPY message: about 100 kB for rows of 50
+// bytes, few enough round trips to cost nothing measurable. Under a rate
+// cap, a tenth of a second's worth, so that the rows go out smoothly and a
+// busy server stops them within that.
+constexpr long kBatchRows = 2000;
+
+long batch_rows(double max_rows_per_second) {
+    if (max_rows_per_second <= 0)
+        return kBatchRows;
+    return std::clamp(static_cast<long>(max_rows_per_second / 10), 1L, kBatchRows);
+}
+
+} // namespace
+
+ExportedSlot::ExportedSlot(const std::string& name)
+    : replication_(publisher_conninfo() + " replication=database", "this server") {
+    const std::vector<pg::Row> made =
+        replication_.execute_simple("CREATE_REPLICATION_SLOT " + pg::quote_ident(name) +
+                                        " LOGICAL pgoutput (SNAPSHOT 'export')",
+                                    config::remote_catchup_timeout_ms);
+    if (made.size() != 1 || made[0].size() < 3 || !made[0][2])
+        throw pg::Error(ERRCODE_PROTOCOL_VIOLATION,
+                        "replication slot " + name + ": no snapshot was exported");
+    snapshot_ = *made[0][2];
+}
+
+uint64_t copy_published_rows(const std::string& publication, unsigned int owner,
+                             const std::string& source, Connection& remote,
+                             const std::string& remote_table) {
+    pg::Row published;
+    {
+        pg::RunAsExtension as_extension;
+        pg::SpiSession spi;
+        const std::vector<pg::Row> rows =
+            spi.execute("SELECT (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', '"
+                        "                          ORDER BY a.attnum)"
+                        "          FROM pg_catalog.pg_attribute a"
+                        "         WHERE a.attrelid = pr.prrelid AND a.attnum > 0"
+                        "           AND NOT a.attisdropped AND a.attgenerated = ''),"
+                        "       pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)"
+                        "  FROM pg_catalog.pg_publication p"
+                        "  JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid"
+                        " WHERE p.pubname = $1",
+                        {publication})
+                .rows;
+        if (rows.size() != 1 || !rows[0][0])
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            "publication " + publication + " publishes no table here");
+        published = rows[0];
+    }
+    const std::string& columns = *published[0];
+    // Read there as written here: ISO dates whatever its DateStyle.
+    remote.execute("SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', false),"
+                   " pg_catalog.set_config('IntervalStyle', 'postgres', false)");
+    pg::RunAsTableOwner as_owner(owner);
+    pg::CanonicalTextFormat canonical;
+    pg::SpiSession spi;
+    // A policy that hid rows from the owner would lose them silently: with
+    // row security off, such a table fails the copy instead.
+    spi.execute("SELECT pg_catalog.set_config('row_security', 'off', true)");
+    pg::TextCursor cursor("SELECT " + columns + " FROM ONLY " + source +
+                          (published[1] ? " WHERE " + *published[1] : ""));
+    core::ThrottleSettings settings;
+    settings.max_rows_per_second = config::backfill_max_rows_per_second;
+    settings.busy_active_backends = config::backfill_busy_backends;
+    settings.backoff_ms = config::backfill_backoff_ms;
+    uint64_t copied = 0;
+    instr_time batch_started = pg::now();
+    remote.copy_in(
+        "COPY " + remote_table + " (" + columns + ") FROM STDIN", [&](std::string& buffer) {
+            const uint64_t rows = cursor.fetch(batch_rows(settings.max_rows_per_second));
+            const char* const* values = cursor.values();
+            const int width = cursor.columns();
+            for (uint64_t r = 0; r < rows; ++r) {
+                for (int c = 0; c < width; ++c)
+                    core::append_copy_field(buffer, values[r * width + c], c == 0);
+                buffer += '\n';
+            }
+            copied += rows;
+            // The local backfill's brakes (core/throttle.hpp): its rate
+            // cap, and nothing sent while the server is busy (the
+            // snapshot held meanwhile, as a held table sync holds it).
+            pg::sleep_out(
+                core::pause_after_batch_ms(settings, rows, pg::elapsed_ms(batch_started)));
+            while (rows > 0 && settings.busy_active_backends > 0 &&
+                   core::foreground_is_busy(settings, migration::active_client_backends()))
+                pg::sleep_out(settings.backoff_ms);
+            batch_started = pg::now();
+            return rows > 0;
+        });
+    return copied;
+}
+
+} // namespace presplit::remote

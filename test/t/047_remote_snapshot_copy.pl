@@ -1,0 +1,174 @@
+# A split's remote target copied by the worker under the snapshot of its
+# slot (presplit.remote_copy_by_snapshot, docs/multi_server.md, "Copy and
+# sync"), with writes to its range during the copy, and its two faults:
+#   1. the copy interrupted from the other server (its COPY's backend
+#      terminated there): the worker drops what it made (the slot here, no
+#      subscription there), says so with a back-off (remote_split_retry), and
+#      copies again;
+#   2. the plan worker killed during the copy: the slot it left here feeds
+#      nothing, so the next plan worker re-syncs the target (the table there
+#      emptied, copied again; remote_target_resync).
+# Each time the other server ends with exactly the rows of the range here
+# (count, sum, an order-independent checksum), the writes made during the
+# copies included, the plan synced; cancelled, no replication is left on
+# either server. With presplit.remote_copy_by_snapshot off, the
+# subscription's table sync copies instead (the event says so).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use PresplitTest;
+use Test::More tests => 16;
+
+my ($node1, $node2) = presplit_server_pair(qq{
+presplit.naptime = 100
+presplit.backfill_batch_size = 2000
+presplit.backfill_max_rows_per_second = 2000
+}, {}, "wal_retrieve_retry_interval = 500\n");
+
+my $rows = 40000;
+create_accounts($node1, $rows, 2);
+
+# The range of the upper half of accounts_0 (ids 10000-19999), here and on
+# node2.
+my $range_sql = q{SELECT count(*) || ' ' || sum(balance) || ' '
+  || sum(hashtextextended(id::text || ':' || balance, 0)) FROM };
+sub range_here
+{
+	return $node1->safe_psql('postgres',
+		"SET presplit.routing = off; $range_sql accounts_0 WHERE id >= 10000");
+}
+sub range_there
+{
+	return $node2->safe_psql('postgres', "$range_sql public.accounts_0");
+}
+
+# Passes once node2 holds the range as it is here (no more writes come: it
+# catches up).
+sub range_matches
+{
+	my ($name) = @_;
+	my $here = range_here();
+	ok($node2->poll_query_until('postgres', "SELECT ($range_sql public.accounts_0) = '$here'"), $name)
+	  or diag('here ' . $here . ', there ' . range_there());
+}
+
+sub events
+{
+	my ($plan) = @_;
+	return $node1->safe_psql('postgres',
+		"SELECT string_agg(kind || ': ' || coalesce(detail, ''), E'\\n' ORDER BY id)"
+		  . " FROM presplit.events WHERE plan_id = $plan");
+}
+
+# Rows received so far by a COPY into accounts_0 on node2.
+sub copy_running_there
+{
+	my ($at_least) = @_;
+	return $node2->poll_query_until('postgres', qq{
+SELECT coalesce(max(tuples_processed), 0) >= $at_least FROM pg_stat_progress_copy
+ WHERE relid = 'public.accounts_0'::regclass});
+}
+
+# Writes into the remote range while it copies: updates of rows copied and
+# not yet copied, a delete, an insert, a row moved out of the range and one
+# moved into it.
+sub write_range
+{
+	my ($round) = @_;
+	$node1->safe_psql('postgres', qq{
+UPDATE accounts SET balance = balance + $round WHERE id IN (10001, 15000, 19998);
+DELETE FROM accounts WHERE id = 12000 + $round;
+INSERT INTO accounts VALUES (12000 + $round, 7);
+DELETE FROM accounts WHERE id IN (13000 + $round, 9000 + $round, 16000 + $round);
+UPDATE accounts SET id = 9000 + $round WHERE id = 14000 + $round;
+UPDATE accounts SET id = 16000 + $round WHERE id = 8000 + $round;
+});
+}
+
+# Verified: synced, or on to switching (ramp => false).
+sub synced
+{
+	my ($plan) = @_;
+	return $node1->poll_query_until('postgres',
+		"SELECT state IN ('synced', 'switching') FROM presplit.plans WHERE id = $plan");
+}
+
+# Cancelled, or rolled back once switching.
+sub end_plan
+{
+	my ($plan) = @_;
+	$node1->safe_psql('postgres', qq{
+SELECT CASE WHEN state = 'switching' THEN presplit.rollback($plan) ELSE presplit.cancel($plan) END
+  FROM presplit.plans WHERE id = $plan});
+}
+
+# 1. The copy's COPY terminated on node2.
+my $plan = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+copy_running_there(2000) or die 'the copy did not start: ' . events($plan);
+write_range(1);
+is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_subscription}), '0',
+	'while the rows are copied, no subscription there yet');
+$node2->safe_psql('postgres', q{
+SELECT pg_terminate_backend(pid) FROM pg_stat_progress_copy WHERE relid = 'public.accounts_0'::regclass});
+$node1->poll_query_until('postgres', qq{
+SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_split_retry')})
+  or die 'no retry: ' . events($plan);
+like($node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_split_retry'}),
+	qr/node2/, 'the interrupted copy: a retry, naming the server');
+write_range(2);
+ok(synced($plan), 'copied again, the plan synced') or diag(events($plan));
+write_range(3);
+range_matches('node2 holds the range as it is here, the writes during and after the copies included');
+is($node1->safe_psql('postgres', qq{
+SELECT count(*) FILTER (WHERE kind = 'remote_copy_started') || ' ' || count(*) FILTER (WHERE kind = 'remote_copy_done')
+  FROM presplit.events WHERE plan_id = $plan}), '2 1', 'two copies started, one done');
+like($node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy_done'}),
+	qr/\d+ rows copied; the subscription presplit_split_${plan}_1 created there on its slot, without a copy/,
+	'the copy that completed says its rows and its subscription');
+is($node2->safe_psql('postgres', q{SELECT string_agg(srsubstate::text, ',') FROM pg_subscription_rel}), 'r',
+	'the subscription there has no table sync of its own');
+is($node1->safe_psql('postgres', q{SELECT string_agg(slot_name, ',') FROM pg_replication_slots}),
+	"presplit_split_${plan}_1", 'one slot here: the copy that failed left none');
+end_plan($plan);
+no_replication_left('ended after an interrupted copy', $node1, $node2);
+$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
+
+# 2. The plan worker killed during the copy.
+$plan = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+copy_running_there(2000) or die 'the copy did not start: ' . events($plan);
+write_range(4);
+$node1->safe_psql('postgres', q{
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'pg_presplit plan worker'});
+$node1->poll_query_until('postgres', qq{
+SELECT EXISTS (SELECT FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync')})
+  or die 'no re-sync: ' . events($plan);
+like($node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_target_resync'}),
+	qr/the subscription presplit_split_${plan}_1 on server "node2" was gone; the table there emptied and copied again/,
+	'the worker killed during the copy: the slot it left re-synced, with an event');
+write_range(5);
+ok(synced($plan), 're-synced, the plan synced') or diag(events($plan));
+range_matches('node2 holds the range as it is here, after the re-sync');
+end_plan($plan);
+no_replication_left('ended after a killed worker', $node1, $node2);
+$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
+
+# 3. presplit.remote_copy_by_snapshot off: the table sync copies.
+$node1->safe_psql('postgres',
+	'ALTER SYSTEM SET presplit.remote_copy_by_snapshot = off; ALTER SYSTEM RESET presplit.backfill_max_rows_per_second; SELECT pg_reload_conf()');
+$plan = $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+ok(synced($plan), 'by table sync: synced') or diag(events($plan));
+like($node1->safe_psql('postgres', qq{
+SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy_started'}),
+	qr/its initial table sync copies the rows now/, '... the event says so');
+end_plan($plan);
+no_replication_left('ended after a table sync', $node1, $node2);
+
+$node1->stop;
+$node2->stop;
