@@ -48,6 +48,21 @@ struct BatchRange {
     std::optional<std::vector<std::string>> boundary;
 };
 
+// With targets on other servers (copied there, not here), the rows this
+// backfill copies: those of the local shadows' ranges. Empty when every
+// shadow is local.
+std::string local_rows(const PlanLayout& layout) {
+    bool remote = false;
+    std::string local;
+    for (const auto& shadow : layout.shadows) {
+        if (shadow.row.server)
+            remote = true;
+        else
+            local += (local.empty() ? "(" : " OR (") + shadow.range_condition + ")";
+    }
+    return !remote ? "" : local.empty() ? "false" : local;
+}
+
 BatchRange batch_range(pg::SpiSession& spi, const PlanLayout& layout, int batch_size) {
     BatchRange range;
     const auto& position = layout.plan.backfill_position;
@@ -57,8 +72,13 @@ BatchRange batch_range(pg::SpiSession& spi, const PlanLayout& layout, int batch_
             range.params.emplace_back(value);
         conditions.push_back(compare_identity(layout, ">", 1));
     }
+    // A batch spans batch_size rows that it copies, not the rows of a
+    // remote target's range between them.
+    std::string search = position ? conditions[0] : "";
+    if (const std::string local = local_rows(layout); !local.empty())
+        search = (search.empty() ? "" : search + " AND ") + "(" + local + ")";
     auto found = spi.execute("SELECT " + identity_as_text(layout) + " FROM ONLY " + layout.source +
-                                 (position ? " WHERE " + conditions[0] : "") + " ORDER BY " +
+                                 (search.empty() ? "" : " WHERE " + search) + " ORDER BY " +
                                  identity_order(layout, "") + " OFFSET " +
                                  std::to_string(batch_size - 1) + " LIMIT 1",
                              range.params);
