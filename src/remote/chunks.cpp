@@ -289,9 +289,11 @@ void prepare_chunk_subscription(const ChunkedCopy& copy, Connection& remote) {
     const std::optional<catalog::RemoteChunks> chunks = copy.load();
     const std::string chunk = chunk_name(copy.name);
     if (!chunks || chunks->chunk_running || chunks->folded || !publication_here(chunk) ||
-        remote_subscription_exists(remote, chunk))
+        (remote_subscription_exists(remote, chunk) && local_slot_exists(chunk)))
         return;
-    drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false); // a slot left here
+    // What is left of it (a slot here, or a subscription there whose slot
+    // abandon_remote_copy dropped) goes first.
+    drop_replication(remote, chunk, copy.owner, /*drop_publication=*/false);
     create_subscription(remote, chunk, /*copy_data=*/true, /*enabled=*/false);
 }
 

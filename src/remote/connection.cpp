@@ -113,20 +113,24 @@ std::string conninfo_value(const std::string& value) {
 Connection::Connection(unsigned int server_oid, unsigned int role) {
     bool role_is_superuser = false;
     Options options = mapping_options(server_oid, role, server_name_, role_is_superuser);
-    connect(options.keywords, options.values, /*expand_dbname=*/false);
+    connect(options.keywords, options.values, /*expand_dbname=*/false,
+            "Check that the server is up and the options of the foreign server and of the user "
+            "mapping.");
     if (!role_is_superuser && !PQconnectionUsedPassword(conn_))
         throw pg::Error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
                         "password is required to connect to server \"" + server_name_ + "\"",
                         "The server did not ask for the password of the user mapping.");
 }
 
-Connection::Connection(const std::string& conninfo, const std::string& label)
+Connection::Connection(const std::string& conninfo, const std::string& label,
+                       const std::string& hint)
     : server_name_(label) {
-    connect({"dbname"}, {conninfo}, /*expand_dbname=*/true);
+    connect({"dbname"}, {conninfo}, /*expand_dbname=*/true, hint);
 }
 
 void Connection::connect(const std::vector<std::string>& option_keywords,
-                         const std::vector<std::string>& option_values, bool expand_dbname) {
+                         const std::vector<std::string>& option_values, bool expand_dbname,
+                         const std::string& hint) {
     std::vector<const char*> keywords, values;
     for (size_t i = 0; i < option_keywords.size(); ++i) {
         keywords.push_back(option_keywords[i].c_str());
@@ -144,9 +148,7 @@ void Connection::connect(const std::vector<std::string>& option_keywords,
         while (!message.empty() && message.back() == '\n')
             message.pop_back();
         throw pg::Error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-                        "could not connect to server \"" + server_name_ + "\"", message,
-                        "Check that the server is up and the options of the foreign server and "
-                        "of the user mapping.");
+                        "could not connect to server \"" + server_name_ + "\"", message, hint);
     }
 }
 
@@ -171,7 +173,7 @@ void Connection::wait_for_result(long timeout_ms) {
             wait_ms = std::max<long>(0, timeout_ms - static_cast<long>(pg::elapsed_ms(started)));
             if (wait_ms == 0) {
                 // Its error (57014) comes back as the statement's result.
-                char message[256];
+                char message[256] = "";
                 PGcancel* cancel = PQgetCancel(conn_);
                 if (!cancel || !PQcancel(cancel, message, sizeof message)) {
                     PQfreeCancel(cancel);
@@ -223,58 +225,85 @@ void Connection::copy_in(const std::string& sql,
     if (!PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0))
         lost();
     wait_for_result(-1);
-    Result started(PQgetResult(conn_));
-    if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) {
-        // The remote refused it: its error is the result.
-        started.reset();
-        (void)collect_results();
-        throw pg::Error(ERRCODE_CONNECTION_FAILURE,
-                        "server \"" + server_name_ + "\": COPY did not start");
+    {
+        Result started(PQgetResult(conn_));
+        if (!started)
+            lost();
+        if (PQresultStatus(started.get()) != PGRES_COPY_IN) {
+            // Refused there: its error, then the rest of the results read.
+            const pg::Error refused = result_error(started.get());
+            started.reset();
+            (void)collect_results();
+            throw refused;
+        }
     }
-    started.reset();
     // Non-blocking while the rows go out: a full socket waits on the latch.
     if (PQsetnonblocking(conn_, 1) != 0)
         lost();
+    auto wait_writable = [&] {
+        const int socket = PQsocket(conn_);
+        const int events = pg::call([&] {
+            int rc = WaitLatchOrSocket(MyLatch,
+                                       WL_LATCH_SET | WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE |
+                                           WL_EXIT_ON_PM_DEATH,
+                                       socket, -1L, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+            return rc;
+        });
+        if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
+            lost();
+    };
     auto flush = [&] {
-        for (;;) {
-            const int pending = PQflush(conn_);
+        for (int pending; (pending = PQflush(conn_)) != 0;) {
             if (pending < 0)
                 lost();
-            if (pending == 0)
-                return;
-            const int socket = PQsocket(conn_);
-            const int events = pg::call([&] {
-                int rc = WaitLatchOrSocket(MyLatch,
-                                           WL_LATCH_SET | WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE |
-                                               WL_EXIT_ON_PM_DEATH,
-                                           socket, -1L, PG_WAIT_EXTENSION);
-                ResetLatch(MyLatch);
-                CHECK_FOR_INTERRUPTS();
-                return rc;
-            });
-            // An error the remote sends early is read, not left to fill its buffer.
-            if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
-                lost();
+            wait_writable();
         }
     };
+    // In pieces of at most 1 MB (CopyData messages need not end on a row):
+    // libpq takes an int, and a full output buffer (0) waits to drain.
+    constexpr size_t kPiece = 1 << 20;
     std::string buffer;
     bool more = true;
     while (more) {
         buffer.clear();
         more = next(buffer);
-        if (!buffer.empty()) {
-            if (PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) < 0)
+        for (size_t sent = 0; sent < buffer.size();) {
+            const int piece = static_cast<int>(std::min(kPiece, buffer.size() - sent));
+            const int put = PQputCopyData(conn_, buffer.data() + sent, piece);
+            if (put < 0)
                 lost();
+            if (put == 0) {
+                wait_writable();
+                continue;
+            }
+            sent += static_cast<size_t>(piece);
             flush();
         }
     }
-    if (PQputCopyEnd(conn_, nullptr) < 0)
-        lost();
+    for (int put; (put = PQputCopyEnd(conn_, nullptr)) != 1;) {
+        if (put < 0)
+            lost();
+        wait_writable();
+    }
     flush();
     if (PQsetnonblocking(conn_, 0) != 0)
         lost();
     wait_for_result(-1);
     (void)collect_results();
+}
+
+pg::Error Connection::result_error(const pg_result* result) const {
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+    const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
+    int sqlstate = ERRCODE_CONNECTION_FAILURE;
+    if (state && std::strlen(state) == 5)
+        sqlstate = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+    return pg::Error(
+        sqlstate, "server \"" + server_name_ + "\": " + (primary ? primary : PQerrorMessage(conn_)),
+        detail ? detail : "");
 }
 
 std::vector<pg::Row> Connection::collect_results() {
@@ -295,16 +324,7 @@ std::vector<pg::Row> Connection::collect_results() {
                 rows.push_back(std::move(row));
             }
         } else if (status != PGRES_COMMAND_OK && !failure) {
-            const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-            const char* primary = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY);
-            const char* detail = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_DETAIL);
-            int sqlstate = ERRCODE_CONNECTION_FAILURE;
-            if (state && std::strlen(state) == 5)
-                sqlstate = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
-            failure.emplace(sqlstate,
-                            "server \"" + server_name_ +
-                                "\": " + (primary ? primary : PQerrorMessage(conn_)),
-                            detail ? detail : "");
+            failure.emplace(result_error(result.get()));
         }
         // Before the next: a result still pending (COPY ended) must be read.
         if (PQisBusy(conn_))

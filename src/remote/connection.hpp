@@ -10,13 +10,15 @@
 // destructor closes the connection.
 #pragma once
 
+#include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
 #include <functional>
 #include <string>
 #include <vector>
 
-struct pg_conn; // libpq's PGconn
+struct pg_conn;   // libpq's PGconn
+struct pg_result; // libpq's PGresult
 
 namespace presplit::remote {
 
@@ -28,8 +30,8 @@ public:
     Connection(unsigned int server, unsigned int role);
     // A connection to this server from a connection string pg_presplit built
     // (presplit.publisher_conninfo, say with replication=database); `label`
-    // names it in messages.
-    Connection(const std::string& conninfo, const std::string& label);
+    // names it in messages, `hint` is the one of a failed connection.
+    Connection(const std::string& conninfo, const std::string& label, const std::string& hint);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -45,12 +47,15 @@ public:
     std::vector<pg::Row> execute_simple(const std::string& command, long timeout_ms = -1);
     // COPY ... FROM STDIN: `next` fills its buffer with the next rows in
     // COPY's text format and returns false once there are none; the buffer
-    // is sent as it is. Returns when the remote has committed the COPY.
+    // is sent as it is. Returns when the statement has ended there (an
+    // error there is seen only then: libpq reads none during a COPY).
     void copy_in(const std::string& sql, const std::function<bool(std::string& buffer)>& next);
 
 private:
     void connect(const std::vector<std::string>& keywords, const std::vector<std::string>& values,
-                 bool expand_dbname);
+                 bool expand_dbname, const std::string& hint);
+    // The error a result holds, as execute throws it.
+    pg::Error result_error(const pg_result* result) const;
     // Waits (on the latch) until the result is in; after timeout_ms the
     // statement is cancelled.
     void wait_for_result(long timeout_ms);

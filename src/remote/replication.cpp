@@ -314,6 +314,14 @@ bool local_slot_exists(const std::string& name) {
                        {name}) == "t";
 }
 
+void drop_inactive_local_slot(const std::string& name) {
+    pg::RunAsExtension as_extension;
+    pg::SpiSession spi;
+    spi.execute("SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
+                "  FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                {name});
+}
+
 bool publication_here(const std::string& name) {
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;

@@ -73,6 +73,8 @@ void create_subscription(Connection& remote, const std::string& name, bool copy_
                          bool enabled = true);
 // Whether this server holds the subscription's slot.
 bool local_slot_exists(const std::string& name);
+// Drops the replication slot `name` here unless it is missing or in use.
+void drop_inactive_local_slot(const std::string& name);
 // Whether this server has the publication `name`.
 bool publication_here(const std::string& name);
 // Whether a walsender streams from this server's slot `name` (a healthy

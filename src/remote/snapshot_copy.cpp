@@ -14,22 +14,44 @@
 namespace presplit::remote {
 namespace {
 
-// Rows per cursor fetch and per COPY message: about 100 kB for rows of 50
-// bytes, few enough round trips to cost nothing measurable. Under a rate
-// cap, a tenth of a second's worth, so that the rows go out smoothly and a
-// busy server stops them within that.
+// Rows per cursor fetch: about 100 kB for rows of 50 bytes, few enough round
+// trips to cost nothing measurable; fewer for wide rows (kBatchBytes), and
+// under a rate cap a tenth of a second's worth, so that the rows go out
+// smoothly and a busy server stops them within that.
 constexpr long kBatchRows = 2000;
+constexpr double kBatchBytes = 4 << 20;
+// Bytes per COPY statement: the other server's error in a COPY is seen only
+// when the statement ends (libpq reads nothing during it), so a copy is
+// several statements in one transaction there.
+constexpr size_t kStatementBytes = 16 << 20;
 
-long batch_rows(double max_rows_per_second) {
-    if (max_rows_per_second <= 0)
-        return kBatchRows;
-    return std::clamp(static_cast<long>(max_rows_per_second / 10), 1L, kBatchRows);
+long batch_rows(double max_rows_per_second, double bytes_per_row) {
+    long rows = kBatchRows;
+    if (bytes_per_row > 0)
+        rows = std::min(rows, static_cast<long>(kBatchBytes / bytes_per_row));
+    if (max_rows_per_second > 0)
+        rows = std::min(rows, static_cast<long>(max_rows_per_second / 10));
+    return std::max(rows, 1L);
+}
+
+core::ThrottleSettings current_settings() {
+    core::ThrottleSettings settings;
+    settings.max_rows_per_second = config::backfill_max_rows_per_second;
+    settings.busy_active_backends = config::backfill_busy_backends;
+    settings.backoff_ms = config::backfill_backoff_ms;
+    return settings;
 }
 
 } // namespace
 
 ExportedSlot::ExportedSlot(const std::string& name)
-    : replication_(publisher_conninfo() + " replication=database", "this server") {
+    // connect_timeout first: the setting's own wins.
+    : replication_("connect_timeout=10 " + publisher_conninfo() + " replication=database",
+                   "this server (presplit.publisher_conninfo)",
+                   "pg_presplit copies a target on another server over a replication "
+                   "connection to this server made with presplit.publisher_conninfo: let its "
+                   "role connect for replication from this host too (pg_hba.conf, its "
+                   "password), or set presplit.remote_copy_by_snapshot = off.") {
     const std::vector<pg::Row> made =
         replication_.execute_simple("CREATE_REPLICATION_SLOT " + pg::quote_ident(name) +
                                         " LOGICAL pgoutput (SNAPSHOT 'export')",
@@ -40,9 +62,10 @@ ExportedSlot::ExportedSlot(const std::string& name)
     snapshot_ = *made[0][2];
 }
 
-uint64_t copy_published_rows(const std::string& publication, unsigned int owner,
-                             const std::string& source, Connection& remote,
-                             const std::string& remote_table) {
+uint64_t copy_published_rows(const std::string& publication, unsigned int source_oid,
+                             unsigned int owner, const std::string& source, Connection& remote,
+                             const std::string& remote_table,
+                             const std::function<void()>& between_batches) {
     pg::Row published;
     {
         pg::RunAsExtension as_extension;
@@ -56,18 +79,16 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int owner,
                         "       pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)"
                         "  FROM pg_catalog.pg_publication p"
                         "  JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid"
-                        " WHERE p.pubname = $1",
-                        {publication})
+                        " WHERE p.pubname = $1 AND pr.prrelid = $2::oid AND pr.prattrs IS NULL",
+                        {publication, std::to_string(source_oid)})
                 .rows;
         if (rows.size() != 1 || !rows[0][0])
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            "publication " + publication + " publishes no table here");
+                            "publication " + publication + " does not publish " + source +
+                                " (every column) here");
         published = rows[0];
     }
     const std::string& columns = *published[0];
-    // Read there as written here: ISO dates whatever its DateStyle.
-    remote.execute("SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', false),"
-                   " pg_catalog.set_config('IntervalStyle', 'postgres', false)");
     pg::RunAsTableOwner as_owner(owner);
     pg::CanonicalTextFormat canonical;
     pg::SpiSession spi;
@@ -76,15 +97,24 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int owner,
     spi.execute("SELECT pg_catalog.set_config('row_security', 'off', true)");
     pg::TextCursor cursor("SELECT " + columns + " FROM ONLY " + source +
                           (published[1] ? " WHERE " + *published[1] : ""));
-    core::ThrottleSettings settings;
-    settings.max_rows_per_second = config::backfill_max_rows_per_second;
-    settings.busy_active_backends = config::backfill_busy_backends;
-    settings.backoff_ms = config::backfill_backoff_ms;
+    const std::string copy = "COPY " + remote_table + " (" + columns + ") FROM STDIN";
     uint64_t copied = 0;
+    double bytes_per_row = 0;
+    bool exhausted = false;
     instr_time batch_started = pg::now();
-    remote.copy_in(
-        "COPY " + remote_table + " (" + columns + ") FROM STDIN", [&](std::string& buffer) {
-            const uint64_t rows = cursor.fetch(batch_rows(settings.max_rows_per_second));
+    while (!exhausted) {
+        size_t statement_bytes = 0;
+        remote.copy_in(copy, [&](std::string& buffer) {
+            if (statement_bytes >= kStatementBytes)
+                return false;  // the next statement goes on
+            between_batches(); // a reload takes effect here
+            const core::ThrottleSettings settings = current_settings();
+            const uint64_t rows =
+                cursor.fetch(batch_rows(settings.max_rows_per_second, bytes_per_row));
+            if (rows == 0) {
+                exhausted = true;
+                return false;
+            }
             const char* const* values = cursor.values();
             const int width = cursor.columns();
             for (uint64_t r = 0; r < rows; ++r) {
@@ -93,17 +123,20 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int owner,
                 buffer += '\n';
             }
             copied += rows;
-            // The local backfill's brakes (core/throttle.hpp): its rate
-            // cap, and nothing sent while the server is busy (the
-            // snapshot held meanwhile, as a held table sync holds it).
+            statement_bytes += buffer.size();
+            bytes_per_row = static_cast<double>(buffer.size()) / static_cast<double>(rows);
+            // The local backfill's brakes (core/throttle.hpp): its rate cap,
+            // and nothing sent while the server is busy (the snapshot held
+            // meanwhile, as a held table sync holds it).
             pg::sleep_out(
                 core::pause_after_batch_ms(settings, rows, pg::elapsed_ms(batch_started)));
-            while (rows > 0 && settings.busy_active_backends > 0 &&
+            while (settings.busy_active_backends > 0 &&
                    core::foreground_is_busy(settings, migration::active_client_backends()))
                 pg::sleep_out(settings.backoff_ms);
             batch_started = pg::now();
-            return rows > 0;
+            return true;
         });
+    }
     return copied;
 }
 

@@ -17,6 +17,7 @@
 #include "remote/connection.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace presplit::remote {
@@ -36,14 +37,19 @@ private:
     std::string snapshot_;
 };
 
-// In a transaction that imported the slot's snapshot: the rows of `source`
-// (qualified, quoted) that `publication` publishes -- its columns, its row
-// filter now, as the table sync would read them -- read as the table's owner
-// `owner` in a security-restricted operation, with row security off, and
-// sent to `remote_table` there with COPY, at most
-// presplit.backfill_max_rows_per_second. Returns the rows copied.
-uint64_t copy_published_rows(const std::string& publication, unsigned int owner,
-                             const std::string& source, Connection& remote,
-                             const std::string& remote_table);
+// In a transaction that imported the slot's snapshot, inside a transaction
+// there: the rows of `source` (its OID and its qualified, quoted name) that
+// `publication` publishes -- its columns, its row filter as of the snapshot,
+// as the table sync would read them -- read as the table's owner `owner` in
+// a security-restricted operation, with row security off, and sent to
+// `remote_table` there with COPY (several statements, so that an error
+// there is seen within 16 MB), at most presplit.backfill_max_rows_per_second
+// and nothing while the server is busy (presplit.backfill_busy_backends);
+// `between_batches` runs before each batch (a configuration reload).
+// Returns the rows copied.
+uint64_t copy_published_rows(const std::string& publication, unsigned int source_oid,
+                             unsigned int owner, const std::string& source, Connection& remote,
+                             const std::string& remote_table,
+                             const std::function<void()>& between_batches);
 
 } // namespace presplit::remote

@@ -250,6 +250,19 @@ bool remote_copy_would_start(const migration::PlanLayout& layout) {
     return false;
 }
 
+namespace {
+
+void log_table_sync_started(const migration::PlanLayout& layout,
+                            const migration::ShadowLayout& shadow, const std::string& note) {
+    catalog::log_event(layout.plan.id, layout.source, "remote_copy_started",
+                       target_label(layout, shadow) + ": subscription " + name_of(layout, shadow) +
+                           " created there; its initial table sync copies the rows now "
+                           "(paced by presplit.backfill_max_rows_per_second)" +
+                           (note.empty() ? "" : "; " + note));
+}
+
+} // namespace
+
 Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
                                      const std::string& start_note,
                                      std::vector<SnapshotCopy>* by_snapshot) {
@@ -324,12 +337,7 @@ Subscribing subscribe_remote_targets(const migration::PlanLayout& layout,
             catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
                                target_label(layout, shadow) + ": " + *subscribed.resync +
                                    "; the table there emptied and copied again");
-        catalog::log_event(layout.plan.id, layout.source, "remote_copy_started",
-                           target_label(layout, shadow) + ": subscription " +
-                               name_of(layout, shadow) +
-                               " created there; its initial table sync copies the rows now "
-                               "(paced by presplit.backfill_max_rows_per_second)" +
-                               (start_note.empty() ? "" : "; " + start_note));
+        log_table_sync_started(layout, shadow, start_note);
     }
     for (const migration::ShadowLayout* shadow : enabled)
         catalog::log_event(layout.plan.id, layout.source, "remote_target_repaired",
@@ -375,31 +383,67 @@ void announce_remote_copy(const migration::PlanLayout& layout, const SnapshotCop
                            (copy.start_note.empty() ? "" : "; " + copy.start_note));
 }
 
-void copy_remote_target(const migration::PlanLayout& layout, const SnapshotCopy& copy) {
+RemoteCopyDone copy_remote_target(const migration::PlanLayout& layout, const SnapshotCopy& copy,
+                                  const std::function<void()>& between_batches) {
     const migration::ShadowLayout& shadow = remote_shadow(layout, copy.ordinal);
     const std::string name = name_of(layout, shadow);
-    const std::string label = target_label(layout, shadow);
     pg::StepTimes times;
     Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-    const uint64_t rows =
-        copy_published_rows(name, layout.table_owner, layout.source, remote, remote_table(layout));
-    times.step("the copy");
-    // With the chunks' subscription (prepare_remote_copy): one commit there,
-    // so that its launcher starts both apply workers in one pass.
+    // No timeout of that role's cuts a long (paced) copy short; dates read
+    // there as written here.
+    remote.execute("SELECT pg_catalog.set_config('statement_timeout', '0', false),"
+                   " pg_catalog.set_config('lock_timeout', '0', false),"
+                   " pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false),"
+                   " pg_catalog.set_config('DateStyle', 'ISO, YMD', false),"
+                   " pg_catalog.set_config('IntervalStyle', 'postgres', false)");
+    // One transaction there. The subscription first: it fails at once when
+    // that server cannot reach this one, before any row is sent. The chunks'
+    // subscription (prepare_remote_copy) enabled in it too. At its commit,
+    // the rows in, the launcher there starts both apply workers in one pass.
     remote.execute("BEGIN");
     create_subscription(remote, name, /*copy_data=*/false);
-    const bool chunks_enabled = enable_remote_subscription(remote, chunk_name(name));
-    remote.execute("COMMIT");
     times.step("the subscription");
+    RemoteCopyDone done;
+    done.rows = copy_published_rows(name, layout.plan.source, layout.table_owner, layout.source,
+                                    remote, remote_table(layout), between_batches);
+    times.step("the copy");
+    done.chunks_enabled = enable_remote_subscription(remote, chunk_name(name));
+    remote.execute("COMMIT");
+    times.step("the commit there");
+    done.times = times.summary();
+    return done;
+}
+
+void finish_remote_copy(const migration::PlanLayout& layout, const SnapshotCopy& copy,
+                        const RemoteCopyDone& done) {
+    const migration::ShadowLayout& shadow = remote_shadow(layout, copy.ordinal);
+    const std::string name = name_of(layout, shadow);
     const std::map<int, std::string> phases = catalog::progress_phases(layout.plan.id);
     const auto phase = phases.find(shadow.row.ordinal);
     if (phase != phases.end() && phase->second == "done")
         catalog::set_progress(layout.plan.id, shadow.row.ordinal, "waiting", 0);
     catalog::log_event(layout.plan.id, layout.source, "remote_copy_done",
-                       label + ": " + std::to_string(rows) + " rows copied; the subscription " +
-                           name + " created there on its slot, without a copy" +
-                           (chunks_enabled ? ", and " + chunk_name(name) + " enabled" : "") + " (" +
-                           times.summary() + ")");
+                       target_label(layout, shadow) + ": " + std::to_string(done.rows) +
+                           " rows copied; the subscription " + name +
+                           " created there on its slot, without a copy" +
+                           (done.chunks_enabled ? ", and " + chunk_name(name) + " enabled" : "") +
+                           " (" + done.times + ")");
+}
+
+void subscribe_by_table_sync(const migration::PlanLayout& layout, const SnapshotCopy& copy,
+                             const std::string& why) {
+    const migration::ShadowLayout& shadow = remote_shadow(layout, copy.ordinal);
+    const std::string name = name_of(layout, shadow);
+    Connection remote(server_oid(*shadow.row.server), layout.table_owner);
+    create_subscription(remote, name);
+    // Made for the copy by snapshot: the table sync wants it running.
+    (void)enable_remote_subscription(remote, chunk_name(name));
+    if (copy.resync)
+        catalog::log_event(layout.plan.id, layout.source, "remote_target_resync",
+                           target_label(layout, shadow) + ": " + *copy.resync +
+                               "; the table there emptied and copied again");
+    log_table_sync_started(layout, shadow,
+                           copy.start_note.empty() ? why : copy.start_note + "; " + why);
 }
 
 void prepare_remote_copy(const migration::PlanLayout& layout, int ordinal) {
@@ -410,10 +454,15 @@ void prepare_remote_copy(const migration::PlanLayout& layout, int ordinal) {
 
 void abandon_remote_copy(const migration::PlanLayout& layout, int ordinal) {
     const migration::ShadowLayout& shadow = remote_shadow(layout, ordinal);
+    const std::string name = name_of(layout, shadow);
+    // Here first: these slots hold WAL, and the other server may be what
+    // failed. The chunks' one was made disabled for this copy
+    // (prepare_remote_copy); a subscription left there without its slot is
+    // made again by the next try.
+    drop_inactive_local_slot(name);
+    drop_inactive_local_slot(chunk_name(name));
     Connection remote(server_oid(*shadow.row.server), layout.table_owner);
-    drop_replication(remote, name_of(layout, shadow), layout.table_owner,
-                     /*drop_publication=*/false);
-    // Made disabled for it (prepare_remote_copy): its slot would hold WAL here.
+    drop_replication(remote, name, layout.table_owner, /*drop_publication=*/false);
     drop_chunk_subscription(remote, chunked_copy(layout, shadow));
 }
 

@@ -104,17 +104,38 @@ void prepare_remote_copy(const migration::PlanLayout& layout, int ordinal);
 void announce_remote_copy(const migration::PlanLayout& layout, const SnapshotCopy& copy);
 
 // In a transaction that imported the snapshot of the target's slot, made
-// since subscribe_remote_targets listed it: its rows copied there
-// (copy_published_rows), then its subscription there made on that slot
-// without a copy, and the chunks' subscription there enabled in the same
-// commit there; event remote_copy_done.
-void copy_remote_target(const migration::PlanLayout& layout, const SnapshotCopy& copy);
+// since subscribe_remote_targets listed it, and in one transaction there:
+// its subscription made on that slot without a copy, its rows copied
+// (copy_published_rows; `between_batches` runs before each batch), the
+// chunks' subscription enabled. Writes nothing here (its transaction's
+// snapshot is as old as the copy): finish_remote_copy does, afterwards.
+struct RemoteCopyDone {
+    uint64_t rows = 0;
+    bool chunks_enabled = false;
+    std::string times; // "the subscription 1.2 ms, the copy ..."
+};
+RemoteCopyDone copy_remote_target(const migration::PlanLayout& layout, const SnapshotCopy& copy,
+                                  const std::function<void()>& between_batches);
+// After it, in a new transaction: the target's progress, event
+// remote_copy_done.
+void finish_remote_copy(const migration::PlanLayout& layout, const SnapshotCopy& copy,
+                        const RemoteCopyDone& done);
 
-// After copy_remote_target failed (its transaction rolled back, the slot's
-// replication connection closed): its subscription there, if made, and its
-// slot here dropped, and the chunks' subscription prepare_remote_copy made,
-// so that the next try starts afresh. Rows it left there
-// are truncated by that try (subscribe_remote_targets).
+// When this server cannot be reached over a replication connection for the
+// copy under the slot's snapshot (ERROR 08001; `why` says it): the target's
+// subscription made with PostgreSQL's table sync instead, as with
+// presplit.remote_copy_by_snapshot off, and its events (remote_target_resync,
+// remote_copy_started with `why`). In the transaction that has written
+// nothing (prepare_remote_copy's).
+void subscribe_by_table_sync(const migration::PlanLayout& layout, const SnapshotCopy& copy,
+                             const std::string& why);
+
+// After a copy by snapshot failed or was given up (its transactions rolled
+// back, there too; the slot's replication connection closed): the target's
+// slot and the chunks' one dropped here first (unless in use), then its
+// subscription there, if any, and the chunks' one, so that the next try
+// starts afresh. Rows left there are truncated by that try
+// (subscribe_remote_targets).
 void abandon_remote_copy(const migration::PlanLayout& layout, int ordinal);
 
 // Whether subscribe_remote_targets would create a subscription (a remote

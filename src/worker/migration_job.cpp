@@ -196,45 +196,66 @@ windowed_remote_start(const migration::PlanLayout& layout,
 std::map<int64_t, int64_t> remote_wait_said;
 
 // The targets subscribe_step listed to copy under their slots' snapshots
-// (remote/snapshot_copy.hpp), one after the other: the slot made in a
-// transaction that writes nothing (making it waits for every xid here), then
-// the rows copied and the subscription made in a transaction that imported
-// the slot's snapshot. A copy that fails or finds the plan no longer copying
-// drops its slot and subscription; a failure backs off as any remote step.
+// (remote/snapshot_copy.hpp), one after the other:
+//   1. in a transaction that writes nothing until the slot is made (making
+//      it waits for every xid here): the chunks' subscription there made
+//      disabled, the slot, events. This server unreachable over a
+//      replication connection: the table sync copies instead, with why;
+//   2. a transaction that imported the slot's snapshot copies the rows and
+//      makes the subscription there (in one transaction there);
+//   3. a new one records it -- or, after a failure or a plan no longer
+//      copying, drops what 1 made -- and, for a plan cancelled meanwhile,
+//      what its clean-up did not see.
+// A failure backs off as any remote step.
 Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copies) {
+    enum class Made { gone, slot, table_sync };
     for (const remote::SnapshotCopy& copy : copies) {
         std::unique_ptr<remote::ExportedSlot> slot;
         auto made = in_transaction(
             "pg_presplit: making a replication slot", Isolation::read_committed, [&] {
                 auto plan = catalog::load_plan(id, /*lock=*/false);
                 if (!plan || !core::in_backfill(plan->state))
-                    return false;
+                    return Made::gone;
                 const migration::PlanLayout layout = migration::load_layout(*plan);
                 remote::prepare_remote_copy(layout, copy.ordinal);
-                slot = std::make_unique<remote::ExportedSlot>(
-                    remote::remote_target_replication(layout, copy.ordinal));
+                try {
+                    slot = std::make_unique<remote::ExportedSlot>(
+                        remote::remote_target_replication(layout, copy.ordinal));
+                } catch (const pg::Error& error) {
+                    // libpq's failure (no PostgreSQL error raised): the
+                    // transaction goes on.
+                    if (error.sqlstate() != ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION)
+                        throw;
+                    remote::subscribe_by_table_sync(
+                        layout, copy,
+                        "not copied under the slot's snapshot: " + std::string(error.what()) +
+                            " (" + error.detail() + "). " + error.hint());
+                    return Made::table_sync;
+                }
                 // Written once the slot is made, and seen while it copies.
                 remote::announce_remote_copy(layout, copy);
-                return true;
+                return Made::slot;
             });
-        if (!made.ok)
-            return remote_step_failed(id, made.error, made.sqlstate, made.interrupted);
-        if (!made.value)
+        if (made.ok && made.value == Made::gone)
             return Step{StepOutcome::progress, 0};
-        const std::string snapshot = slot->snapshot();
-        auto copied = in_transaction(
-            "pg_presplit: copying to another server", Isolation::repeatable_read,
-            [&] {
-                slot.reset(); // imported: the replication connection may go
-                auto plan = catalog::load_plan(id, /*lock=*/false);
-                if (!plan || !core::in_backfill(plan->state))
-                    return false;
-                remote::copy_remote_target(migration::load_layout(*plan), copy);
-                return true;
-            },
-            snapshot.c_str());
+        std::optional<TransactionResult<remote::RemoteCopyDone>> copied;
+        if (made.ok && made.value == Made::slot) {
+            const std::string snapshot = slot->snapshot();
+            copied = in_transaction(
+                "pg_presplit: copying to another server", Isolation::repeatable_read,
+                [&] {
+                    slot.reset(); // imported: the replication connection may go
+                    auto plan = catalog::load_plan(id, /*lock=*/false);
+                    if (!plan || !core::in_backfill(plan->state))
+                        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                        "the plan no longer copies");
+                    return remote::copy_remote_target(migration::load_layout(*plan), copy,
+                                                      [] { reload_configuration_if_asked(); });
+                },
+                snapshot.c_str());
+        }
         slot.reset();
-        bool cancelled = false;
+        const bool succeeded = made.ok && (made.value == Made::table_sync || copied->ok);
         auto settled = in_transaction(
             "pg_presplit: settling a copy to another server", Isolation::read_committed, [&] {
                 // Locked: a cancel holds the row until it commits; one that
@@ -243,19 +264,21 @@ Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copie
                 if (!plan)
                     return true;
                 const migration::PlanLayout layout = migration::load_layout(*plan);
-                cancelled = core::is_terminal(plan->state);
-                if (!copied.ok || !copied.value)
+                if (!succeeded)
                     remote::abandon_remote_copy(layout, copy.ordinal);
-                if (cancelled)
+                else if (copied)
+                    remote::finish_remote_copy(layout, copy, copied->value);
+                if (core::is_terminal(plan->state))
                     remote::drop_remote_targets(layout, /*drop_tables=*/false);
                 return true;
             });
-        if (!copied.ok)
-            return remote_step_failed(id, copied.error, copied.sqlstate, copied.interrupted);
+        if (!made.ok)
+            return remote_step_failed(id, made.error, made.sqlstate, made.interrupted);
+        if (copied && !copied->ok)
+            return remote_step_failed(id, copied->error, copied->sqlstate, copied->interrupted);
         if (!settled.ok)
             return remote_step_failed(id, settled.error, settled.sqlstate, settled.interrupted);
-        if (cancelled || !copied.value)
-            break;
+        remote_step_succeeded(id);
     }
     return Step{StepOutcome::progress, 0};
 }
@@ -318,7 +341,9 @@ std::optional<Step> subscribe_step(int64_t id) {
     if (!subscribed.ok)
         return remote_step_failed(id, subscribed.error, subscribed.sqlstate,
                                   subscribed.interrupted);
-    if (subscribed.value == Subscribed::looked || subscribed.value == Subscribed::created)
+    // A copy by snapshot succeeds or fails on its own (copy_by_snapshot).
+    if ((subscribed.value == Subscribed::looked || subscribed.value == Subscribed::created) &&
+        by_snapshot.empty())
         remote_step_succeeded(id);
     switch (subscribed.value) {
     case Subscribed::created:
