@@ -4,6 +4,10 @@
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
+extern "C" {
+#include "pgstat.h"
+}
+
 namespace presplit::migration {
 namespace {
 
@@ -204,6 +208,9 @@ ShadowCheck verify_shadow(const PlanLayout& layout, const ShadowLayout& shadow) 
 }
 
 int active_client_backends() {
+    // A transaction sees the backends as they were when it first looked:
+    // a long one (a copy under a snapshot) looks again each time.
+    pg::call([] { pgstat_clear_snapshot(); });
     pg::RunAsExtension as_extension;
     pg::SpiSession spi;
     return std::stoi(*spi.scalar("SELECT count(*) FROM pg_catalog.pg_stat_activity"

@@ -61,7 +61,8 @@ void mark_backfilling(catalog::Plan& plan);
 
 // Client backends running a statement now, other than this one: the load
 // that presplit.backfill_busy_backends backs copies off for
-// (core::foreground_is_busy). Read as the extension (every backend's state).
+// (core::foreground_is_busy). Read as the extension (every backend's state),
+// as they are now even late in a transaction.
 int active_client_backends();
 
 void analyze_shadow(const PlanLayout& layout, const ShadowLayout& shadow);

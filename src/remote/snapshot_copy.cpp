@@ -130,9 +130,13 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int source
             // meanwhile, as a held table sync holds it).
             pg::sleep_out(
                 core::pause_after_batch_ms(settings, rows, pg::elapsed_ms(batch_started)));
-            while (settings.busy_active_backends > 0 &&
-                   core::foreground_is_busy(settings, migration::active_client_backends()))
-                pg::sleep_out(settings.backoff_ms);
+            for (core::ThrottleSettings now = settings;
+                 now.busy_active_backends > 0 &&
+                 core::foreground_is_busy(now, migration::active_client_backends());
+                 now = current_settings()) {
+                pg::sleep_out(now.backoff_ms);
+                between_batches();
+            }
             batch_started = pg::now();
             return true;
         });
