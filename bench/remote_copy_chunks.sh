@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Wall time of a split's remote copy, one pass against chunked
-# (presplit.remote_copy_chunk_rows), and `pg_dump -t | psql` of the same
-# partition for reference, side by side, alternating, on two throwaway
-# servers on this machine: A with pg_presplit (the source) and node2.
+# (presplit.remote_copy_chunk_rows), one pass by the worker under the slot's
+# snapshot (presplit.remote_copy_by_snapshot, the default) against one pass
+# by PostgreSQL's table sync (the setting off), and `pg_dump -t | psql` of
+# the same partition for reference, side by side, alternating, on two
+# throwaway servers on this machine: A with pg_presplit (the source) and
+# node2.
 # The table t (id bigint, balance bigint, note text md5) is RANGE partitioned
 # on id, its primary key on each partition; t_0 holds ROWS rows (ids 1 ..
 # ROWS), t_1 is empty. Each run:
-#   one pass: presplit.remote_copy_chunk_rows = 0;
+#   one pass: presplit.remote_copy_chunk_rows = 0 (table-sync: and
+#             presplit.remote_copy_by_snapshot = off);
 #             presplit.split_partition('t_0', ARRAY[ROWS/1000 + 1], ramp =>
 #             false, servers => ARRAY[NULL, 'node2']): the lowest ROWS/1000
 #             rows stay here (a local target), the rest is the remote target,
-#             copied by one table sync of the target's subscription;
+#             copied by the worker under the slot's snapshot (table-sync:
+#             by one table sync of the target's subscription);
 #   chunked:  the same with presplit.remote_copy_chunk_rows = ROWS / CHUNKS
 #             (default CHUNKS=10): the remote target copied in about CHUNKS
 #             chunks of about ROWS / CHUNKS rows each (the first by the
-#             target's subscription's own table sync, each further one by the
-#             chunks' one subscription, refreshed for it), each further chunk
+#             worker under the slot's snapshot, each further one by the
+#             chunks' one subscription's table sync, refreshed for it), each further chunk
 #             folded into the target's subscription once copied: its lag
 #             drained, SHARE on t_0 here, the chunk caught up under the lock,
 #             the publications altered, commit (the target's subscription
@@ -23,7 +28,8 @@
 #   pg_dump:  `pg_dump -t t_0 | psql` to node2 (the key built after the data;
 #             the ATTACH PARTITION it ends with fails there, no parent).
 # Timed: from the split_partition call until the event remote_target_verified
-# (the copy done, then count and checksum of both sides under one cut); split
+# (the copy done, then the local target's copy and count and checksum of
+# both sides under one cut); split
 # into "setup" (the call until the event remote_copy_started: the plan, the
 # table on node2, the publication, slot and subscription), "copy" (from there
 # until the copy is done: for the one pass the target's subscription state 'r'
@@ -37,8 +43,10 @@
 # over the chunks folded in). Between runs each plan is cancelled (rolled back
 # if it went on to switching), no publication, replication slot or
 # subscription is left on either server, and the table on node2 is dropped.
-# The order alternates between runs (odd: one pass, chunked, pg_dump; even:
-# pg_dump, chunked, one pass). Before each split the bench waits 6 s: node2's
+# The order alternates between runs (odd: one pass, table sync, chunked,
+# pg_dump; even: pg_dump, chunked, table sync, one pass). Before the first
+# run, one pg_dump | psql not counted: node2's first large COPY creates its
+# WAL segments, which a server that has run for a while recycles. Before each split the bench waits 6 s: node2's
 # logical replication launcher starts workers at most once per
 # wal_retrieve_retry_interval (PostgreSQL's default 5 s), so a split right
 # after the previous run's workers would wait for it. The chunked copy starts
@@ -49,7 +57,7 @@
 # Usage: PG_BIN=<bin dir with pg_presplit installed> bench/remote_copy_chunks.sh
 # (as root or a user who can run initdb); ROWS (default 1000000), RUNS
 # (default 2), CHUNKS (default 10), BENCH_PORT (default 56432; node2 the
-# next port), WAL_RETRIEVE_RETRY_INTERVAL (node2). About 3 minutes with the
+# next port), WAL_RETRIEVE_RETRY_INTERVAL (node2). About 4 minutes with the
 # defaults on 2 cores.
 BENCH_PORT=${BENCH_PORT:-56432}
 source "$(dirname "$0")/lib.sh"
