@@ -1,6 +1,7 @@
 #include "migration/backfill.hpp"
 
 #include "catalog/catalog.hpp"
+#include "config.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
@@ -216,6 +217,14 @@ int active_client_backends() {
     return std::stoi(*spi.scalar("SELECT count(*) FROM pg_catalog.pg_stat_activity"
                                  " WHERE state = 'active' AND backend_type = 'client backend'"
                                  "   AND pid <> pg_catalog.pg_backend_pid()"));
+}
+
+core::ThrottleSettings throttle_settings() {
+    core::ThrottleSettings settings;
+    settings.max_rows_per_second = config::backfill_max_rows_per_second;
+    settings.busy_active_backends = config::backfill_busy_backends;
+    settings.backoff_ms = config::backfill_backoff_ms;
+    return settings;
 }
 
 } // namespace presplit::migration

@@ -65,6 +65,11 @@ void mark_backfilling(catalog::Plan& plan);
 // as they are now even late in a transaction.
 int active_client_backends();
 
+// The backfill's brakes (core/throttle.hpp) as the settings say now:
+// presplit.backfill_max_rows_per_second, presplit.backfill_busy_backends,
+// presplit.backfill_backoff.
+core::ThrottleSettings throttle_settings();
+
 void analyze_shadow(const PlanLayout& layout, const ShadowLayout& shadow);
 
 struct ShadowCheck {

@@ -34,14 +34,6 @@ long batch_rows(double max_rows_per_second, double bytes_per_row) {
     return std::max(rows, 1L);
 }
 
-core::ThrottleSettings current_settings() {
-    core::ThrottleSettings settings;
-    settings.max_rows_per_second = config::backfill_max_rows_per_second;
-    settings.busy_active_backends = config::backfill_busy_backends;
-    settings.backoff_ms = config::backfill_backoff_ms;
-    return settings;
-}
-
 } // namespace
 
 ExportedSlot::ExportedSlot(const std::string& name)
@@ -108,7 +100,7 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int source
             if (statement_bytes >= kStatementBytes)
                 return false;  // the next statement goes on
             between_batches(); // a reload takes effect here
-            const core::ThrottleSettings settings = current_settings();
+            const core::ThrottleSettings settings = migration::throttle_settings();
             const uint64_t rows =
                 cursor.fetch(batch_rows(settings.max_rows_per_second, bytes_per_row));
             if (rows == 0) {
@@ -133,7 +125,7 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int source
             for (core::ThrottleSettings now = settings;
                  now.busy_active_backends > 0 &&
                  core::foreground_is_busy(now, migration::active_client_backends());
-                 now = current_settings()) {
+                 now = migration::throttle_settings()) {
                 pg::sleep_out(now.backoff_ms);
                 between_batches();
             }

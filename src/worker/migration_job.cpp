@@ -44,14 +44,6 @@ std::map<int64_t, int> skip_conflicts_for;
 std::set<int64_t> seen;
 std::set<int64_t> verifying;
 
-core::ThrottleSettings throttle_settings() {
-    core::ThrottleSettings settings;
-    settings.max_rows_per_second = config::backfill_max_rows_per_second;
-    settings.busy_active_backends = config::backfill_busy_backends;
-    settings.backoff_ms = config::backfill_backoff_ms;
-    return settings;
-}
-
 // The source's bytes per row (total bytes, indexes and TOAST included, over
 // its estimated rows), for the copy measure: what a batch of rows is worth in
 // the bytes a copy schedule plans with. 0 while the source was never analyzed
@@ -71,7 +63,7 @@ double source_bytes_per_row(int64_t plan_id, Oid source) {
 }
 
 Step copy_next_batch(const migration::PlanLayout& layout) {
-    const core::ThrottleSettings settings = throttle_settings();
+    const core::ThrottleSettings settings = migration::throttle_settings();
     if (settings.busy_active_backends > 0 &&
         core::foreground_is_busy(settings, migration::active_client_backends()))
         return {StepOutcome::idle, settings.backoff_ms};
@@ -492,7 +484,7 @@ bool publish_remote_copy_limits() {
             // and while the server is busy, a hold rather than a backoff.
             // Not presplit.backfill_paused: it holds what comes after the
             // copy (remote/copy_throttle.hpp says why).
-            const core::ThrottleSettings settings = throttle_settings();
+            const core::ThrottleSettings settings = migration::throttle_settings();
             const bool busy =
                 settings.busy_active_backends > 0 &&
                 core::foreground_is_busy(settings, migration::active_client_backends());
