@@ -55,8 +55,12 @@ struct BatchRange {
 
 // With targets on other servers (copied there, not here), the rows this
 // backfill copies: those of the local shadows' ranges. Empty when every
-// shadow is local.
+// shadow is local, or when the identity does not begin with the key: the
+// ranges then bound no scan of the identity's index, and a batch could read
+// every local row left to find its boundary.
 std::string local_rows(const PlanLayout& layout) {
+    if (layout.identity.empty() || layout.identity[0].name != layout.key)
+        return "";
     bool remote = false;
     std::string local;
     for (const auto& shadow : layout.shadows) {

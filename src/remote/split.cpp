@@ -387,6 +387,12 @@ RemoteCopyDone copy_remote_target(const migration::PlanLayout& layout, const Sna
                                   const std::function<void()>& between_batches) {
     const migration::ShadowLayout& shadow = remote_shadow(layout, copy.ordinal);
     const std::string name = name_of(layout, shadow);
+    // The source locked first, before anything there: a cancel that holds
+    // it exclusively and waits for the table there would otherwise wait for
+    // this transaction there while it waits for the cancel here, a cycle
+    // across two servers that no deadlock detector sees. Held to the end,
+    // as the copy's scan would hold it.
+    pg::call([&] { LockRelationOid(layout.plan.source, AccessShareLock); });
     pg::StepTimes times;
     Connection remote(server_oid(*shadow.row.server), layout.table_owner);
     // No timeout of that role's cuts a long (paced) copy short; dates read

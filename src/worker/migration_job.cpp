@@ -199,6 +199,11 @@ std::map<int64_t, int64_t> remote_wait_said;
 //      copying, drops what 1 made -- and, for a plan cancelled meanwhile,
 //      what its clean-up did not see.
 // A failure backs off as any remote step.
+// Copies by snapshot that failed once started, in a row, by plan; from
+// kSnapshotCopyTries on, subscribe_step has the table sync copy instead.
+std::map<int64_t, int> snapshot_copies_failed;
+constexpr int kSnapshotCopyTries = 3;
+
 Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copies) {
     enum class Made { gone, slot, table_sync };
     for (const remote::SnapshotCopy& copy : copies) {
@@ -237,10 +242,12 @@ Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copie
                 "pg_presplit: copying to another server", Isolation::repeatable_read,
                 [&] {
                     slot.reset(); // imported: the replication connection may go
+                    // As of the slot's snapshot: a cancel since is seen by
+                    // the settling step (the lock below waits for it).
                     auto plan = catalog::load_plan(id, /*lock=*/false);
-                    if (!plan || !core::in_backfill(plan->state))
+                    if (!plan)
                         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                                        "the plan no longer copies");
+                                        "the plan is gone");
                     return remote::copy_remote_target(migration::load_layout(*plan), copy,
                                                       [] { reload_configuration_if_asked(); });
                 },
@@ -266,8 +273,13 @@ Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copie
             });
         if (!made.ok)
             return remote_step_failed(id, made.error, made.sqlstate, made.interrupted);
-        if (copied && !copied->ok)
+        if (copied && !copied->ok) {
+            if (!copied->interrupted)
+                ++snapshot_copies_failed[id];
             return remote_step_failed(id, copied->error, copied->sqlstate, copied->interrupted);
+        }
+        if (copied)
+            snapshot_copies_failed.erase(id);
         if (!settled.ok)
             return remote_step_failed(id, settled.error, settled.sqlstate, settled.interrupted);
         remote_step_succeeded(id);
@@ -318,8 +330,18 @@ std::optional<Step> subscribe_step(int64_t id) {
                         start_note = start->reason;
                 }
             by_snapshot.clear();
-            const remote::Subscribing done =
-                remote::subscribe_remote_targets(layout, start_note, &by_snapshot);
+            // A copy by snapshot that keeps failing once started (a row
+            // security policy, columns that differ there): the table sync.
+            const auto failed = snapshot_copies_failed.find(id);
+            const bool by_table_sync =
+                failed != snapshot_copies_failed.end() && failed->second >= kSnapshotCopyTries;
+            if (by_table_sync)
+                start_note = (start_note.empty() ? "" : start_note + "; ") +
+                             "the copy under the slot's snapshot failed " +
+                             std::to_string(failed->second) +
+                             " times in a row: by the table sync instead";
+            const remote::Subscribing done = remote::subscribe_remote_targets(
+                layout, start_note, by_table_sync ? nullptr : &by_snapshot);
             if (done != remote::Subscribing::acted)
                 return done == remote::Subscribing::looked ? Subscribed::looked : Subscribed::none;
             remote_wait_said.erase(id);

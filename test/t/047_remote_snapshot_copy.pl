@@ -22,12 +22,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PresplitTest;
 use IPC::Run;
-use Test::More tests => 22;
+use Test::More tests => 23;
 
 my ($node1, $node2) = presplit_server_pair(qq{
 presplit.naptime = 100
 presplit.backfill_batch_size = 2000
-presplit.backfill_max_rows_per_second = 1000
+presplit.backfill_max_rows_per_second = 500
 }, {}, "wal_retrieve_retry_interval = 500\n");
 
 my $rows = 40000;
@@ -127,8 +127,13 @@ SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.relation = 'presplit.event'::regclass AND l.mode = 'ShareLock' AND l.granted)})
   or die 'the lock was not taken';
 $node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_paused; SELECT pg_reload_conf()');
-$node1->poll_query_until('postgres', "SELECT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'presplit_split_${plan}_1')")
-  or die 'no slot';
+# The worker made the slot (its snapshot taken) and now waits to log it.
+$node1->poll_query_until('postgres', q{
+SELECT EXISTS (SELECT FROM pg_locks WHERE relation = 'presplit.event'::regclass AND NOT granted)})
+  or die 'the worker did not wait for the lock';
+is($node1->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'presplit_split_${plan}_1'"),
+	't', 'the slot is made, its snapshot exported, before the writes');
 write_range(1);
 $node1->safe_psql('postgres', 'INSERT INTO accounts VALUES (11111, 5)');
 $node1->safe_psql('postgres', q{
