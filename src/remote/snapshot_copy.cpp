@@ -19,6 +19,7 @@ namespace {
 // under a rate cap a tenth of a second's worth, so that the rows go out
 // smoothly and a busy server stops them within that.
 constexpr long kBatchRows = 2000;
+constexpr long kFirstBatchRows = 10; // until a batch tells how wide the rows are
 constexpr double kBatchBytes = 4 << 20;
 // Bytes per COPY statement: the other server's error in a COPY is seen only
 // when the statement ends (libpq reads nothing during it), so a copy is
@@ -26,9 +27,9 @@ constexpr double kBatchBytes = 4 << 20;
 constexpr size_t kStatementBytes = 16 << 20;
 
 long batch_rows(double max_rows_per_second, double bytes_per_row) {
-    long rows = kBatchRows;
-    if (bytes_per_row > 0)
-        rows = std::min(rows, static_cast<long>(kBatchBytes / bytes_per_row));
+    long rows = bytes_per_row > 0
+                    ? std::min(kBatchRows, static_cast<long>(kBatchBytes / bytes_per_row))
+                    : kFirstBatchRows;
     if (max_rows_per_second > 0)
         rows = std::min(rows, static_cast<long>(max_rows_per_second / 10));
     return std::max(rows, 1L);
@@ -97,8 +98,9 @@ uint64_t copy_published_rows(const std::string& publication, unsigned int source
     while (!exhausted) {
         size_t statement_bytes = 0;
         remote.copy_in(copy, [&](std::string& buffer) {
-            if (statement_bytes >= kStatementBytes)
-                return false;  // the next statement goes on
+            // The next statement goes on, rather than pass 16 MB with a batch.
+            if (statement_bytes + static_cast<size_t>(kBatchBytes) > kStatementBytes)
+                return false;
             between_batches(); // a reload takes effect here
             const core::ThrottleSettings settings = migration::throttle_settings();
             const uint64_t rows =
