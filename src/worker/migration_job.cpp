@@ -287,11 +287,15 @@ Step copy_by_snapshot(int64_t id, const std::vector<remote::SnapshotCopy>& copie
     return Step{StepOutcome::progress, 0};
 }
 
-// Their subscriptions, whose initial table synchronisation copies the rows
-// (presplit.backfill_paused and a held copy keep them from starting, and
-// windows that restrict it keep it from starting unless it fits; once
-// started, the copy is paced by remote/copy_throttle.hpp, not held), and
-// the subscriptions there that no longer feed their slot here (re-synced).
+// Their copies: by the worker under each slot's snapshot (copy_by_snapshot,
+// after this step's transaction), or by the initial table synchronisation
+// of their subscriptions (presplit.backfill_paused and a held copy keep
+// either from starting, and windows that restrict it keep it from starting
+// unless it fits; once started, a copy is paced and held while the server
+// is busy, not stopped by a pause or a window's end: remote/snapshot_copy.hpp,
+// or remote/copy_throttle.hpp for a table sync),
+// and the subscriptions there that no longer feed their slot here
+// (re-synced).
 // nullopt: nothing to do, or the step backs off (the local copy goes on
 // meanwhile).
 std::optional<Step> subscribe_step(int64_t id) {
