@@ -166,7 +166,6 @@ void Connection::lost() {
 void Connection::wait_for_result(long timeout_ms) {
     const instr_time started = pg::now();
     bool cancelled = false;
-    // Wait on the latch, so that a cancel or a shutdown interrupts us.
     while (PQisBusy(conn_)) {
         long wait_ms = -1;
         if (timeout_ms >= 0 && !cancelled) {
@@ -186,19 +185,26 @@ void Connection::wait_for_result(long timeout_ms) {
                 wait_ms = -1;
             }
         }
-        const int socket = PQsocket(conn_);
-        const int events = pg::call([&] {
-            int rc = WaitLatchOrSocket(MyLatch,
-                                       WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH |
-                                           (wait_ms >= 0 ? WL_TIMEOUT : 0),
-                                       socket, wait_ms, PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-            return rc;
-        });
-        if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
-            lost();
+        wait_on_socket(/*writable=*/false, wait_ms);
     }
+}
+
+void Connection::wait_on_socket(bool writable, long timeout_ms) {
+    // On the latch, so that a cancel or a shutdown interrupts the wait.
+    const int socket = PQsocket(conn_);
+    const int events = pg::call([&] {
+        int rc = WaitLatchOrSocket(MyLatch,
+                                   WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH |
+                                       (writable ? WL_SOCKET_WRITEABLE : 0) |
+                                       (timeout_ms >= 0 ? WL_TIMEOUT : 0),
+                                   socket, timeout_ms, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        return rc;
+    });
+    // What the server sent is read, so that its output never fills up.
+    if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
+        lost();
 }
 
 std::vector<pg::Row> Connection::execute(const std::string& sql,
@@ -240,20 +246,7 @@ void Connection::copy_in(const std::string& sql,
     // Non-blocking while the rows go out: a full socket waits on the latch.
     if (PQsetnonblocking(conn_, 1) != 0)
         lost();
-    auto wait_writable = [&] {
-        const int socket = PQsocket(conn_);
-        const int events = pg::call([&] {
-            int rc = WaitLatchOrSocket(MyLatch,
-                                       WL_LATCH_SET | WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE |
-                                           WL_EXIT_ON_PM_DEATH,
-                                       socket, -1L, PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-            return rc;
-        });
-        if ((events & WL_SOCKET_READABLE) && !PQconsumeInput(conn_))
-            lost();
-    };
+    auto wait_writable = [&] { wait_on_socket(/*writable=*/true, -1); };
     auto flush = [&] {
         for (int pending; (pending = PQflush(conn_)) != 0;) {
             if (pending < 0)

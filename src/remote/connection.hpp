@@ -59,6 +59,9 @@ private:
     // Waits (on the latch) until the result is in; after timeout_ms the
     // statement is cancelled.
     void wait_for_result(long timeout_ms);
+    // Until the socket is readable (or writable, if asked), the latch is
+    // set, or timeout_ms (-1: none) passes; what arrived is consumed.
+    void wait_on_socket(bool writable, long timeout_ms);
     std::vector<pg::Row> collect_results();
     [[noreturn]] void lost();
 
