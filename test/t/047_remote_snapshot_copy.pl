@@ -98,13 +98,24 @@ sub synced
 		"SELECT state IN ('synced', 'switching') FROM presplit.plans WHERE id = $plan");
 }
 
-# Cancelled, or rolled back once switching.
+# The split of accounts_0 whose upper half (ids 10000-19999) goes to node2;
+# returns the plan.
+sub split_upper_half
+{
+	return $node1->safe_psql('postgres', q{
+SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+}
+
+# Cancelled, or rolled back once switching; then no replication is left
+# on either server, and the table there is gone for the next split.
 sub end_plan
 {
-	my ($plan) = @_;
+	my ($plan, $name) = @_;
 	$node1->safe_psql('postgres', qq{
 SELECT CASE WHEN state = 'switching' THEN presplit.rollback($plan) ELSE presplit.cancel($plan) END
   FROM presplit.plans WHERE id = $plan});
+	no_replication_left($name, $node1, $node2);
+	$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
 }
 
 # 0. Writes committed between the slot and the copy: the worker holds its
@@ -116,8 +127,7 @@ SELECT CASE WHEN state = 'switching' THEN presplit.rollback($plan) ELSE presplit
 $node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.backfill_paused = on; SELECT pg_reload_conf()');
 # A key the window inserts anew: applied twice, a duplicate key there.
 $node1->safe_psql('postgres', 'DELETE FROM accounts WHERE id = 11111');
-my $plan = $node1->safe_psql('postgres', q{
-SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+my $plan = split_upper_half();
 my $locker = IPC::Run::start(
 	[ 'psql', '-X', '-h', $node1->host, '-p', $node1->port, '-d', 'postgres', '-c',
 	  'BEGIN; LOCK TABLE presplit.event IN SHARE MODE; SELECT pg_sleep(600)' ],
@@ -141,13 +151,10 @@ SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'BEGIN; 
 $locker->finish;
 ok(synced($plan), 'writes between the slot and the copy: the plan synced') or diag(events($plan));
 range_matches('... node2 holds them once, from the stream');
-end_plan($plan);
-no_replication_left('ended after writes between the slot and the copy', $node1, $node2);
-$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
+end_plan($plan, 'ended after writes between the slot and the copy');
 
 # 1. The copy's COPY terminated on node2.
-$plan = $node1->safe_psql('postgres', q{
-SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$plan = split_upper_half();
 copy_running_there(2000) or die 'the copy did not start: ' . events($plan);
 write_range(2);
 is($node2->safe_psql('postgres', q{SELECT count(*) FROM pg_subscription WHERE subenabled}), '0',
@@ -177,13 +184,10 @@ SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy
 	'the copy that completed says its rows and its subscription');
 is($node1->safe_psql('postgres', q{SELECT string_agg(slot_name, ',') FROM pg_replication_slots}),
 	"presplit_split_${plan}_1", 'one slot here: the copy that failed left none');
-end_plan($plan);
-no_replication_left('ended after an interrupted copy', $node1, $node2);
-$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
+end_plan($plan, 'ended after an interrupted copy');
 
 # 2. The plan worker killed during the copy.
-$plan = $node1->safe_psql('postgres', q{
-SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$plan = split_upper_half();
 copy_running_there(2000) or die 'the copy did not start: ' . events($plan);
 write_range(5);
 $node1->safe_psql('postgres', q{
@@ -198,9 +202,7 @@ SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_targ
 write_range(6);
 ok(synced($plan), 're-synced, the plan synced') or diag(events($plan));
 range_matches('node2 holds the range as it is here, after the re-sync');
-end_plan($plan);
-no_replication_left('ended after a killed worker', $node1, $node2);
-$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
+end_plan($plan, 'ended after a killed worker');
 
 # 3. This server unreachable over a replication connection from itself
 # (here: its libpq asks for a standby, which it is not; the other server
@@ -213,30 +215,25 @@ $node1->stop;
 	$node1->start;
 }
 $node1->safe_psql('postgres', 'ALTER SYSTEM RESET presplit.backfill_max_rows_per_second; SELECT pg_reload_conf()');
-$plan = $node1->safe_psql('postgres', q{
-SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$plan = split_upper_half();
 ok(synced($plan), 'this server unreachable for the copy: synced') or diag(events($plan));
 like($node1->safe_psql('postgres', qq{
 SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy_started'}),
 	qr/its initial table sync copies the rows now.*not copied under the slot's snapshot: could not connect to server "this server \(presplit.publisher_conninfo\)"/,
 	'... by the table sync, the event says why');
 range_matches('... node2 holds the range');
-end_plan($plan);
-no_replication_left('ended after a table sync instead', $node1, $node2);
-$node2->safe_psql('postgres', 'DROP TABLE IF EXISTS public.accounts_0');
+end_plan($plan, 'ended after a table sync instead');
 $node1->restart;
 
 # 4. presplit.remote_copy_by_snapshot off: the table sync copies.
 $node1->safe_psql('postgres', 'ALTER SYSTEM SET presplit.remote_copy_by_snapshot = off; SELECT pg_reload_conf()');
-$plan = $node1->safe_psql('postgres', q{
-SELECT presplit.split_partition('accounts_0', '{10000}', ramp => false, servers => ARRAY[NULL, 'node2'])});
+$plan = split_upper_half();
 ok(synced($plan), 'by table sync: synced') or diag(events($plan));
 like($node1->safe_psql('postgres', qq{
 SELECT detail FROM presplit.events WHERE plan_id = $plan AND kind = 'remote_copy_started'}),
 	qr/its initial table sync copies the rows now \(paced by presplit.backfill_max_rows_per_second\)$/,
 	'... the event says so');
-end_plan($plan);
-no_replication_left('ended after a table sync', $node1, $node2);
+end_plan($plan, 'ended after a table sync');
 
 $node1->stop;
 $node2->stop;
